@@ -1,0 +1,1 @@
+// CircuitCore: placeholder until its issue lands.

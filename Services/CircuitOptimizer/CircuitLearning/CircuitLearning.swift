@@ -1,0 +1,1 @@
+// CircuitLearning: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// PlacementCore: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// SchedulerCore: placeholder until its issue lands.

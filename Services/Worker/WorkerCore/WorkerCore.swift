@@ -1,0 +1,1 @@
+// WorkerCore: placeholder until its issue lands.

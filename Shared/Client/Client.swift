@@ -1,0 +1,1 @@
+// Client: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// LatticeTesting: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// Tensor: placeholder until its issue lands.

@@ -237,6 +237,13 @@ class Gen:
             if msg.nested_type:
                 sys.exit(f"gen-proto-swift: nested message in {msg.name} is not supported yet")
             self.message(f.name, msg, [4, i])
+        base = swift_file_name(f.name).removesuffix(".swift")
+        self.emit("extension WireCatalog {")
+        self.emit(f"    /// Every message of {f.name}.")
+        self.emit(f"    public static var {base[0].lower() + base[1:]}: [any CBridged.Type] {{")
+        self.emit("        [" + ", ".join(f"{m.name}.self" for m in f.message_type) + "]")
+        self.emit("    }")
+        self.emit("}")
         while self.out and self.out[-1] == "":
             self.out.pop()
         return "\n".join(self.out) + "\n"

@@ -132,3 +132,9 @@ public func decodeMessages<M: CBridged>(
 ) throws -> [M] {
     try decodeScalars(count, pointer, field).map { try decodeRequired($0, field) }
 }
+
+/// The generated message types, by file (each generated file adds its list).
+public enum WireCatalog {
+    /// Every service message type (common.proto's are written by hand).
+    public static var all: [any CBridged.Type] { placement + scheduler + worker + circuitOptimizer }
+}

@@ -250,3 +250,10 @@ extension OptimizeEvent: CBridged {
         }
     }
 }
+
+extension WireCatalog {
+    /// Every message of lattice/v1/circuit_optimizer.proto.
+    public static var circuitOptimizer: [any CBridged.Type] {
+        [OptimizeRequest.self, OptimizeProgress.self, GateCount.self, OptimizeResult.self, OptimizeEvent.self]
+    }
+}

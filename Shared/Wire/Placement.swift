@@ -779,3 +779,10 @@ extension ScoreResponse: CBridged {
         (c.n_placement, c.placement) = arena.messages(placement)
     }
 }
+
+extension WireCatalog {
+    /// Every message of lattice/v1/placement.proto.
+    public static var placement: [any CBridged.Type] {
+        [ClusterNode.self, ClusterLink.self, Cluster.self, ModelSpec.self, NodeRange.self, Layout.self, ArcFlow.self, PlanRequest.self, PlanProgress.self, SolveStats.self, PlanResult.self, PlanEvent.self, SimulateRequest.self, LatencySummary.self, SimulateResponse.self, ScoreRequest.self, ScoreResponse.self]
+    }
+}

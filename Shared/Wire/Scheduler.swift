@@ -566,3 +566,10 @@ extension ClusterStatusResponse: CBridged {
         c.model = arena.message(model)
     }
 }
+
+extension WireCatalog {
+    /// Every message of lattice/v1/scheduler.proto.
+    public static var scheduler: [any CBridged.Type] {
+        [RegisterWorkerRequest.self, RegisterWorkerResponse.self, HeartbeatRequest.self, HeartbeatResponse.self, GenerateRequest.self, GenerateQueued.self, GenerateToken.self, GenerateFinished.self, GenerateEvent.self, CancelRequest.self, CancelResponse.self, ClusterStatusRequest.self, WorkerStatus.self, ClusterStatusResponse.self]
+    }
+}

@@ -694,3 +694,10 @@ extension WorkerStats: CBridged {
         c.forward_rejected = forwardRejected
     }
 }
+
+extension WireCatalog {
+    /// Every message of lattice/v1/worker.proto.
+    public static var worker: [any CBridged.Type] {
+        [LayerRange.self, ModelInfo.self, SamplingParams.self, LoadLayersRequest.self, LoadProgress.self, LoadLayersResult.self, LoadLayersEvent.self, HiddenStates.self, RouteHop.self, ForwardItem.self, ForwardRequest.self, ForwardResponse.self, ForwardResult.self, ForwardResultRequest.self, ForwardResultResponse.self, ReleaseRequest.self, ReleaseResponse.self, WorkerStats.self]
+    }
+}

@@ -19,7 +19,7 @@ SCALARS = {
     F.TYPE_INT32: "Int32", F.TYPE_UINT32: "UInt32", F.TYPE_FIXED64: "UInt64", F.TYPE_FIXED32: "UInt32",
     F.TYPE_SFIXED32: "Int32", F.TYPE_SFIXED64: "Int64", F.TYPE_SINT32: "Int32", F.TYPE_SINT64: "Int64",
 }
-ACRONYMS = {"id": "ID", "ids": "IDs", "json": "JSON"}  # Swift spells these in capitals
+ACRONYMS = {"id": "ID", "ids": "IDs", "json": "JSON", "kv": "KV", "eos": "EOS", "bos": "BOS"}  # Swift spells these in capitals
 KEYWORDS = {"in", "is", "as", "default", "internal", "public", "repeat", "return", "self", "Type", "protocol",
             "extension", "func", "var", "let", "class", "struct", "enum", "case", "switch", "where", "while",
             "for", "if", "else", "import", "init", "operator", "subscript", "static", "throws", "try", "catch",

@@ -105,18 +105,18 @@ extension ClusterNode: CBridged {
 /// A network link. Endpoints are node names, or the reserved names "source" (where requests
 /// enter) and "sink" (where tokens leave).
 public struct ClusterLink: Sendable, Equatable {
-    public var from: String
-    public var to: String
+    public var fromNode: String
+    public var toNode: String
     /// bytes/s (Helix .ini "mbps" = 1e6 bytes/s)
     public var bandwidthBytesPerSecond: Double
     /// one-way latency in seconds
     public var latencySeconds: Double
-    /// true: from -> to only; false: both directions, each at full bandwidth
+    /// true: from_node -> to_node only; false: both directions, each at full bandwidth
     public var oneWay: Bool
 
-    public init(from: String = "", to: String = "", bandwidthBytesPerSecond: Double = 0, latencySeconds: Double = 0, oneWay: Bool = false) {
-        self.from = from
-        self.to = to
+    public init(fromNode: String = "", toNode: String = "", bandwidthBytesPerSecond: Double = 0, latencySeconds: Double = 0, oneWay: Bool = false) {
+        self.fromNode = fromNode
+        self.toNode = toNode
         self.bandwidthBytesPerSecond = bandwidthBytesPerSecond
         self.latencySeconds = latencySeconds
         self.oneWay = oneWay
@@ -128,16 +128,16 @@ extension ClusterLink: CBridged {
 
     public init(c: Lattice__V1__ClusterLink) throws {
         self.init(
-            from: stringField(c.from),
-            to: stringField(c.to),
+            fromNode: stringField(c.from_node),
+            toNode: stringField(c.to_node),
             bandwidthBytesPerSecond: c.bandwidth_bytes_per_second,
             latencySeconds: c.latency_seconds,
             oneWay: c.one_way != 0)
     }
 
     public func fill(_ c: inout Lattice__V1__ClusterLink, _ arena: WireArena) {
-        c.from = arena.string(from)
-        c.to = arena.string(to)
+        c.from_node = arena.string(fromNode)
+        c.to_node = arena.string(toNode)
         c.bandwidth_bytes_per_second = bandwidthBytesPerSecond
         c.latency_seconds = latencySeconds
         c.one_way = oneWay ? 1 : 0
@@ -280,16 +280,16 @@ extension Layout: CBridged {
 /// The flow on one arc of the runtime graph.
 public struct ArcFlow: Sendable, Equatable {
     /// node name, "source" or "sink"
-    public var from: String
-    public var to: String
+    public var fromNode: String
+    public var toNode: String
     /// flow on the arc
     public var tokensPerSecond: Double
     /// the arc's capacity
     public var capacityTokensPerSecond: Double
 
-    public init(from: String = "", to: String = "", tokensPerSecond: Double = 0, capacityTokensPerSecond: Double = 0) {
-        self.from = from
-        self.to = to
+    public init(fromNode: String = "", toNode: String = "", tokensPerSecond: Double = 0, capacityTokensPerSecond: Double = 0) {
+        self.fromNode = fromNode
+        self.toNode = toNode
         self.tokensPerSecond = tokensPerSecond
         self.capacityTokensPerSecond = capacityTokensPerSecond
     }
@@ -300,15 +300,15 @@ extension ArcFlow: CBridged {
 
     public init(c: Lattice__V1__ArcFlow) throws {
         self.init(
-            from: stringField(c.from),
-            to: stringField(c.to),
+            fromNode: stringField(c.from_node),
+            toNode: stringField(c.to_node),
             tokensPerSecond: c.tokens_per_second,
             capacityTokensPerSecond: c.capacity_tokens_per_second)
     }
 
     public func fill(_ c: inout Lattice__V1__ArcFlow, _ arena: WireArena) {
-        c.from = arena.string(from)
-        c.to = arena.string(to)
+        c.from_node = arena.string(fromNode)
+        c.to_node = arena.string(toNode)
         c.tokens_per_second = tokensPerSecond
         c.capacity_tokens_per_second = capacityTokensPerSecond
     }

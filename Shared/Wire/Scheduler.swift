@@ -207,9 +207,9 @@ public struct GenerateRequest: Sendable, Equatable {
     /// besides the model's EOS
     public var stopTokenIDs: [UInt32]
     /// true: run to max_tokens (benchmarks)
-    public var ignoreEos: Bool
+    public var ignoreEOS: Bool
 
-    public init(prompt: String = "", promptTokenIDs: [UInt32] = [], maxTokens: UInt32 = 0, sampling: SamplingParams? = nil, deadlineMs: UInt64 = 0, requestID: String = "", stopTokenIDs: [UInt32] = [], ignoreEos: Bool = false) {
+    public init(prompt: String = "", promptTokenIDs: [UInt32] = [], maxTokens: UInt32 = 0, sampling: SamplingParams? = nil, deadlineMs: UInt64 = 0, requestID: String = "", stopTokenIDs: [UInt32] = [], ignoreEOS: Bool = false) {
         self.prompt = prompt
         self.promptTokenIDs = promptTokenIDs
         self.maxTokens = maxTokens
@@ -217,7 +217,7 @@ public struct GenerateRequest: Sendable, Equatable {
         self.deadlineMs = deadlineMs
         self.requestID = requestID
         self.stopTokenIDs = stopTokenIDs
-        self.ignoreEos = ignoreEos
+        self.ignoreEOS = ignoreEOS
     }
 }
 
@@ -233,7 +233,7 @@ extension GenerateRequest: CBridged {
             deadlineMs: c.deadline_ms,
             requestID: stringField(c.request_id),
             stopTokenIDs: try decodeScalars(c.n_stop_token_ids, c.stop_token_ids, "GenerateRequest.stop_token_ids"),
-            ignoreEos: c.ignore_eos != 0)
+            ignoreEOS: c.ignore_eos != 0)
     }
 
     public func fill(_ c: inout Lattice__V1__GenerateRequest, _ arena: WireArena) {
@@ -244,7 +244,7 @@ extension GenerateRequest: CBridged {
         c.deadline_ms = deadlineMs
         c.request_id = arena.string(requestID)
         (c.n_stop_token_ids, c.stop_token_ids) = arena.scalars(stopTokenIDs)
-        c.ignore_eos = ignoreEos ? 1 : 0
+        c.ignore_eos = ignoreEOS ? 1 : 0
     }
 }
 

@@ -53,18 +53,18 @@ public struct ModelInfo: Sendable, Equatable {
     public var hiddenSize: UInt32
     public var vocabSize: UInt32
     public var numHeads: UInt32
-    public var numKvHeads: UInt32
+    public var numKVHeads: UInt32
     public var bosTokenID: UInt32
     public var eosTokenID: UInt32
 
-    public init(name: String = "", modelDir: String = "", numLayers: UInt32 = 0, hiddenSize: UInt32 = 0, vocabSize: UInt32 = 0, numHeads: UInt32 = 0, numKvHeads: UInt32 = 0, bosTokenID: UInt32 = 0, eosTokenID: UInt32 = 0) {
+    public init(name: String = "", modelDir: String = "", numLayers: UInt32 = 0, hiddenSize: UInt32 = 0, vocabSize: UInt32 = 0, numHeads: UInt32 = 0, numKVHeads: UInt32 = 0, bosTokenID: UInt32 = 0, eosTokenID: UInt32 = 0) {
         self.name = name
         self.modelDir = modelDir
         self.numLayers = numLayers
         self.hiddenSize = hiddenSize
         self.vocabSize = vocabSize
         self.numHeads = numHeads
-        self.numKvHeads = numKvHeads
+        self.numKVHeads = numKVHeads
         self.bosTokenID = bosTokenID
         self.eosTokenID = eosTokenID
     }
@@ -81,7 +81,7 @@ extension ModelInfo: CBridged {
             hiddenSize: c.hidden_size,
             vocabSize: c.vocab_size,
             numHeads: c.num_heads,
-            numKvHeads: c.num_kv_heads,
+            numKVHeads: c.num_kv_heads,
             bosTokenID: c.bos_token_id,
             eosTokenID: c.eos_token_id)
     }
@@ -93,7 +93,7 @@ extension ModelInfo: CBridged {
         c.hidden_size = hiddenSize
         c.vocab_size = vocabSize
         c.num_heads = numHeads
-        c.num_kv_heads = numKvHeads
+        c.num_kv_heads = numKVHeads
         c.bos_token_id = bosTokenID
         c.eos_token_id = eosTokenID
     }

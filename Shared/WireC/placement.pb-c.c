@@ -891,24 +891,24 @@ const ProtobufCMessageDescriptor lattice__v1__cluster_node__descriptor =
 static const ProtobufCFieldDescriptor lattice__v1__cluster_link__field_descriptors[5] =
 {
   {
-    "from",
+    "from_node",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Lattice__V1__ClusterLink, from),
+    offsetof(Lattice__V1__ClusterLink, from_node),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "to",
+    "to_node",
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Lattice__V1__ClusterLink, to),
+    offsetof(Lattice__V1__ClusterLink, to_node),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -953,10 +953,10 @@ static const ProtobufCFieldDescriptor lattice__v1__cluster_link__field_descripto
 };
 static const unsigned lattice__v1__cluster_link__field_indices_by_name[] = {
   2,   /* field[2] = bandwidth_bytes_per_second */
-  0,   /* field[0] = from */
+  0,   /* field[0] = from_node */
   3,   /* field[3] = latency_seconds */
   4,   /* field[4] = one_way */
-  1,   /* field[1] = to */
+  1,   /* field[1] = to_node */
 };
 static const ProtobufCIntRange lattice__v1__cluster_link__number_ranges[1 + 1] =
 {
@@ -1250,24 +1250,24 @@ const ProtobufCMessageDescriptor lattice__v1__layout__descriptor =
 static const ProtobufCFieldDescriptor lattice__v1__arc_flow__field_descriptors[4] =
 {
   {
-    "from",
+    "from_node",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Lattice__V1__ArcFlow, from),
+    offsetof(Lattice__V1__ArcFlow, from_node),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "to",
+    "to_node",
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Lattice__V1__ArcFlow, to),
+    offsetof(Lattice__V1__ArcFlow, to_node),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -1300,8 +1300,8 @@ static const ProtobufCFieldDescriptor lattice__v1__arc_flow__field_descriptors[4
 };
 static const unsigned lattice__v1__arc_flow__field_indices_by_name[] = {
   3,   /* field[3] = capacity_tokens_per_second */
-  0,   /* field[0] = from */
-  1,   /* field[1] = to */
+  0,   /* field[0] = from_node */
+  1,   /* field[1] = to_node */
   2,   /* field[2] = tokens_per_second */
 };
 static const ProtobufCIntRange lattice__v1__arc_flow__number_ranges[1 + 1] =

@@ -146,8 +146,8 @@ struct  Lattice__V1__ClusterNode
 struct  Lattice__V1__ClusterLink
 {
   ProtobufCMessage base;
-  char *from;
-  char *to;
+  char *from_node;
+  char *to_node;
   /*
    * bytes/s (Helix .ini "mbps" = 1e6 bytes/s)
    */
@@ -157,7 +157,7 @@ struct  Lattice__V1__ClusterLink
    */
   double latency_seconds;
   /*
-   * true: from -> to only; false: both directions, each at full bandwidth
+   * true: from_node -> to_node only; false: both directions, each at full bandwidth
    */
   protobuf_c_boolean one_way;
 };
@@ -266,8 +266,8 @@ struct  Lattice__V1__ArcFlow
   /*
    * node name, "source" or "sink"
    */
-  char *from;
-  char *to;
+  char *from_node;
+  char *to_node;
   /*
    * flow on the arc
    */

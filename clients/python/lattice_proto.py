@@ -67,7 +67,8 @@ class CallError(Exception):
 
 
 class Connection:
-    """One TCP connection; calls are made one at a time and matched by call id."""
+    """One TCP connection; calls are made one at a time and matched by call id. Deadlines are
+    per read: `timeout` seconds for each answer (and sent as the call's deadline_ms)."""
 
     def __init__(self, address, timeout=3.0):
         host, _, port = address.rpartition(":")
@@ -95,6 +96,10 @@ class Connection:
 
     def call(self, method, request):
         """Sends `request` to `method`; returns (Status, response payload bytes) of the first answer."""
+        return next(self.stream(method, request))
+
+    def stream(self, method, request):
+        """Sends `request` to `method`; yields (Status, payload bytes) for every answer until end of stream."""
         envelope = self.common.Envelope(call_id=self.next_id, method=method, payload=request.SerializeToString(),
                                         deadline_ms=int(self.timeout * 1000), version=1,
                                         kind=self.common.Envelope.REQUEST)
@@ -107,8 +112,12 @@ class Connection:
                 if length > MAX_FRAME:
                     raise CallError(f"frame of {length} bytes is over the {MAX_FRAME}-byte maximum")
                 answer = self.common.Envelope.FromString(self._read_exact(length))
-                if answer.call_id in (envelope.call_id, 0):
-                    return answer.status, answer.payload
+                if answer.call_id not in (envelope.call_id, 0):
+                    continue
+                yield answer.status, answer.payload
+                failed = answer.HasField("status") and answer.status.code != self.common.OK
+                if answer.end_of_stream or failed or answer.call_id == 0:
+                    return
         except socket.timeout:
             raise CallError(f"no answer to {method} within {self.timeout:g} s") from None
         except OSError as error:

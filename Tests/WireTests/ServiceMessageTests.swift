@@ -86,3 +86,18 @@ func decodeEach<M: CBridged>(_ type: M.Type, _ inputs: [[UInt8]]) -> Int {
     }
     return successes
 }
+
+@Suite struct WorkerStatsExtrasTests {
+    @Test func extrasRoundTripByName() {
+        let extras = Samples.workerStats.extras
+        #expect(Set(extras.map(\.name)).count == extras.count)
+        #expect(extras.contains { $0.name == "kv_used_entries" && $0.value == 123_456 })
+        #expect(WorkerStats(extras: extras) == Samples.workerStats)
+    }
+
+    @Test func hostileFiguresAreClamped() {
+        let stats = WorkerStats(extras: [("kv_used_entries", -.infinity), ("active_requests", 1e300),
+                                         ("forward_calls", .nan), ("no_such_figure", 5)])
+        #expect(stats.kvUsedEntries == 0 && stats.activeRequests == .max && stats.forwardCalls == 0)
+    }
+}

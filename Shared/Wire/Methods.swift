@@ -1,0 +1,63 @@
+/// The four services and their common methods. `Envelope.method` is "service/Method".
+public enum Service: String, CaseIterable, Sendable {
+    case placement, scheduler, worker, circuit
+
+    /// "<service>/Health": HealthRequest -> HealthResponse (common.proto).
+    public var health: String { "\(rawValue)/Health" }
+    /// "<service>/Stats": StatsRequest -> StatsResponse (common.proto).
+    public var stats: String { "\(rawValue)/Stats" }
+}
+
+/// One method: its name with its request and response types. A streaming method answers with
+/// any number of `Response` items, the last one marked end-of-stream.
+public struct RPC<Request: WireMessage, Response: WireMessage>: Sendable {
+    public let name: String
+    public let streaming: Bool
+
+    public init(_ name: String, streaming: Bool = false) {
+        self.name = name
+        self.streaming = streaming
+    }
+}
+
+/// Every service method of lattice.v1, typed (see proto/lattice/v1/*.proto).
+public enum Methods {
+    public enum Placement {
+        /// Progress items, then one result.
+        public static let plan = RPC<PlanRequest, PlanEvent>("placement/Plan", streaming: true)
+        public static let simulate = RPC<SimulateRequest, SimulateResponse>("placement/Simulate")
+        public static let score = RPC<ScoreRequest, ScoreResponse>("placement/Score")
+    }
+
+    public enum Scheduler {
+        public static let registerWorker = RPC<RegisterWorkerRequest, RegisterWorkerResponse>("scheduler/RegisterWorker")
+        public static let heartbeat = RPC<HeartbeatRequest, HeartbeatResponse>("scheduler/Heartbeat")
+        /// Maybe queued, then tokens, then finished.
+        public static let generate = RPC<GenerateRequest, GenerateEvent>("scheduler/Generate", streaming: true)
+        public static let cancel = RPC<CancelRequest, CancelResponse>("scheduler/Cancel")
+        public static let clusterStatus = RPC<ClusterStatusRequest, ClusterStatusResponse>("scheduler/ClusterStatus")
+        /// Sent by a route's last worker stage to the route's reply-to address.
+        public static let forwardResult = RPC<ForwardResultRequest, ForwardResultResponse>("scheduler/ForwardResult")
+    }
+
+    public enum Worker {
+        /// Progress items, then one result.
+        public static let loadLayers = RPC<LoadLayersRequest, LoadLayersEvent>("worker/LoadLayers", streaming: true)
+        public static let forward = RPC<ForwardRequest, ForwardResponse>("worker/Forward")
+        public static let release = RPC<ReleaseRequest, ReleaseResponse>("worker/Release")
+    }
+
+    public enum Circuit {
+        /// Progress items, then one result.
+        public static let optimize = RPC<OptimizeRequest, OptimizeEvent>("circuit/Optimize", streaming: true)
+    }
+
+    /// Every typed method name, for dispatch tables and tests.
+    public static let names: [String] = [
+        Placement.plan.name, Placement.simulate.name, Placement.score.name,
+        Scheduler.registerWorker.name, Scheduler.heartbeat.name, Scheduler.generate.name,
+        Scheduler.cancel.name, Scheduler.clusterStatus.name, Scheduler.forwardResult.name,
+        Worker.loadLayers.name, Worker.forward.name, Worker.release.name,
+        Circuit.optimize.name,
+    ] + Service.allCases.flatMap { [$0.health, $0.stats] }
+}

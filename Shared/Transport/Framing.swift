@@ -25,6 +25,9 @@ public struct FrameDecoder: Sendable {
     /// Bytes held while waiting for the rest of a frame.
     public var bufferedBytes: Int { partial.count }
 
+    /// Bytes reserved for the frame being received (tests check it tracks what arrived).
+    var bufferedCapacity: Int { partial.capacity }
+
     /// The announced length of the frame being received, once its header has arrived.
     public var pendingFrameLength: Int? {
         partial.count >= 4 ? Self.length(partial[0], partial[1], partial[2], partial[3]) : nil

@@ -17,6 +17,7 @@ struct FramingTests {
                 index = end
             }
             #expect(out == bodies, "chunk size \(chunkSize)")
+            #expect(try decoder.next() == nil)
             #expect(decoder.bufferedBytes == 0)
         }
     }
@@ -31,6 +32,7 @@ struct FramingTests {
             try split.feed([0xFF, 0xFF]) { _ in }
             try split.feed([0xFF, 0xFF]) { _ in }
         }
+        #expect(split.bufferedBytes == 4, "only the prefix was held")
     }
 
     @Test func aLyingLengthDoesNotAllocateItsSize() throws {

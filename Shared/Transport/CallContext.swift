@@ -1,0 +1,60 @@
+/// What a handler sees of its call.
+public struct CallContext: Sendable {
+    public let method: String
+    public let callID: UInt64
+    /// When the caller stops waiting (from Envelope.deadline_ms); nil = no deadline.
+    public let deadline: ContinuousClock.Instant?
+    /// The caller's address, e.g. "127.0.0.1:53412".
+    public let peer: String
+
+    public init(method: String, callID: UInt64, deadline: ContinuousClock.Instant?, peer: String) {
+        self.method = method
+        self.callID = callID
+        self.deadline = deadline
+        self.peer = peer
+    }
+}
+
+/// Counters a server keeps; read them with `Server.stats`.
+public struct ServerStats: Sendable, Equatable {
+    public var callsTotal: UInt64 = 0
+    public var callsFailed: UInt64 = 0
+    public var callsInFlight: UInt64 = 0
+    public var connectionsOpen: UInt64 = 0
+    public var bytesIn: UInt64 = 0
+    public var bytesOut: UInt64 = 0
+    /// Connections closed for breaking the protocol (bad frame, oversize length, unknown method).
+    public var protocolErrors: UInt64 = 0
+    /// The most bytes any one connection has had queued for its socket (shows backpressure works).
+    public var maxQueuedWriteBytes: UInt64 = 0
+
+    public init() {}
+}
+
+/// A method's implementation as registered on a server.
+enum Handler: Sendable {
+    case unary(@Sendable ([UInt8], CallContext) async throws -> [UInt8])
+    case stream(@Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void)
+}
+
+/// A server-stream sink; `send` suspends while the connection's write queue is full.
+public struct StreamWriter: Sendable {
+    let connection: ServerConnection
+    public let callID: UInt64
+
+    /// Sends one item of the stream. Throws CANCELLED once the call has ended (client cancel,
+    /// deadline, connection closed) and RESOURCE_EXHAUSTED for an item over the frame limit.
+    public func send(_ payload: [UInt8]) async throws {
+        if Task.isCancelled { throw Status(.cancelled, "call \(callID) was cancelled") }
+        let bytes = Envelope(callID: callID, method: "", payload: payload, kind: .response).encode()
+        guard bytes.count <= connection.maxFrameBytes else {
+            throw Status(.resourceExhausted, "stream item of \(bytes.count) bytes exceeds the maximum frame of \(connection.maxFrameBytes) bytes")
+        }
+        let connection = connection, callID = callID
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, Error>) in
+            connection.loop.execute { connection.sendStreamItem(callID, bytes, waiter) }
+        }
+    }
+}
+
+import Wire

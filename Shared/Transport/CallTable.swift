@@ -1,0 +1,104 @@
+import Wire
+
+/// The client's calls in flight on one connection, matched to answers by call id. Pure Swift
+/// (no sockets), so matching, streaming and failure rules are testable on their own.
+struct CallTable {
+    enum Waiter {
+        case unary(CheckedContinuation<[UInt8], Error>)
+        case stream(AsyncThrowingStream<[UInt8], Error>.Continuation)
+    }
+
+    struct Call {
+        let method: String
+        let waiter: Waiter
+        /// The framed request until it is handed to a socket; nil once sent.
+        var request: [UInt8]?
+        /// Runs when the call leaves the table (stops its deadline timer).
+        var onEnd: (() -> Void)?
+    }
+
+    private var calls: [UInt64: Call] = [:]
+    /// Ids in the order their requests were made, for sending unsent ones after a connect.
+    private var unsentOrder: [UInt64] = []
+
+    var isEmpty: Bool { calls.isEmpty }
+    var count: Int { calls.count }
+    var hasUnsent: Bool { calls.values.contains { $0.request != nil } }
+
+    mutating func insert(_ id: UInt64, _ call: Call) {
+        calls[id] = call
+        if call.request != nil { unsentOrder.append(id) }
+    }
+
+    /// The requests not yet sent, oldest first; marks them sent.
+    mutating func takeUnsent() -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for id in unsentOrder {
+            if let request = calls[id]?.request {
+                out.append(request)
+                calls[id]?.request = nil
+            }
+        }
+        unsentOrder.removeAll()
+        return out
+    }
+
+    /// Takes the request of one call to send it now; nil if it is gone or already sent.
+    mutating func takeRequest(_ id: UInt64) -> [UInt8]? {
+        guard let request = calls[id]?.request else { return nil }
+        calls[id]?.request = nil
+        if unsentOrder.last == id { unsentOrder.removeLast() }
+        return request
+    }
+
+    /// Routes one RESPONSE envelope to its call. Returns false when no call has that id (it
+    /// already ended: cancelled or past its deadline).
+    @discardableResult
+    mutating func deliver(_ response: Envelope) -> Bool {
+        guard let call = calls[response.callID] else { return false }
+        let status = response.status ?? .ok
+        switch call.waiter {
+        case .unary(let continuation):
+            end(response.callID)
+            if status.isOK { continuation.resume(returning: response.payload) } else { continuation.resume(throwing: status) }
+        case .stream(let continuation):
+            if !response.endOfStream {
+                continuation.yield(response.payload)
+                return true
+            }
+            end(response.callID)
+            if !response.payload.isEmpty { continuation.yield(response.payload) }
+            if status.isOK { continuation.finish() } else { continuation.finish(throwing: status) }
+        }
+        return true
+    }
+
+    /// Ends one call with `status`. Returns whether it existed and whether its request had
+    /// been sent (so the caller knows to tell the server with CANCEL).
+    @discardableResult
+    mutating func fail(_ id: UInt64, _ status: Status) -> (existed: Bool, wasSent: Bool) {
+        guard let call = calls[id] else { return (false, false) }
+        end(id)
+        Self.resume(call.waiter, throwing: status)
+        return (true, call.request == nil)
+    }
+
+    /// Ends every call (or only those already sent) with `status`.
+    mutating func failAll(_ status: Status, onlySent: Bool = false) {
+        for (id, call) in calls where !onlySent || call.request == nil {
+            end(id)
+            Self.resume(call.waiter, throwing: status)
+        }
+    }
+
+    private mutating func end(_ id: UInt64) {
+        calls.removeValue(forKey: id)?.onEnd?()
+    }
+
+    private static func resume(_ waiter: Waiter, throwing status: Status) {
+        switch waiter {
+        case .unary(let continuation): continuation.resume(throwing: status)
+        case .stream(let continuation): continuation.finish(throwing: status)
+        }
+    }
+}

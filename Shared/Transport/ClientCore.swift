@@ -1,0 +1,178 @@
+import Logging
+import Wire
+
+/// The loop-confined half of a `Connection`: the socket, the call table, and the
+/// connect / reconnect state machine.
+final class ClientCore: @unchecked Sendable {
+    private enum State {
+        case idle                       // no socket; the next call connects
+        case connecting
+        case connected(TCPChannel)
+        case waitingToRetry(LoopTimer)
+        case closed                     // `close()` was called; terminal
+    }
+
+    let loop: EventLoop
+    let target: Endpoint
+    let config: TransportConfig
+    let policy: ReconnectPolicy
+    let logger: Logger
+
+    // Loop thread only.
+    private var state = State.idle
+    private var table = CallTable()
+    private var attempts = 0
+    private var lastServerError: Status?
+
+    init(loop: EventLoop, target: Endpoint, config: TransportConfig, policy: ReconnectPolicy, logger: Logger) {
+        self.loop = loop
+        self.target = target
+        self.config = config
+        self.policy = policy
+        self.logger = logger
+    }
+
+    func start(_ id: UInt64, _ method: String, _ request: [UInt8], _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        var call = CallTable.Call(method: method, waiter: waiter, request: request)
+        if case .closed = state {
+            table.insert(id, call)
+            table.fail(id, Status(.unavailable, "connection to \(target) was closed by this client"))
+            return
+        }
+        if deadlineMs > 0 {
+            let timer = LoopTimer(loop: loop)
+            timer.start(after: deadlineMs) { [self] in
+                self.end(id, Status(.deadlineExceeded, "'\(method)' on \(target) got no answer within its deadline of \(deadlineMs) ms"))
+            }
+            call.onEnd = { timer.cancel() }
+        }
+        table.insert(id, call)
+        switch state {
+        case .connected(let channel):
+            if let bytes = table.takeRequest(id) { channel.write(bytes) }
+        case .idle:
+            connect()
+        case .connecting, .waitingToRetry, .closed:
+            break   // sent once connected
+        }
+    }
+
+    /// The caller cancelled (Task cancelled or stream dropped).
+    func cancel(_ id: UInt64) {
+        end(id, Status(.cancelled, "call was cancelled by the caller"))
+    }
+
+    private func end(_ id: UInt64, _ status: Status) {
+        let (existed, wasSent) = table.fail(id, status)
+        guard existed, wasSent, case .connected(let channel) = state else { return }
+        channel.write(Envelope(callID: id, method: "", kind: .cancel).encode())
+    }
+
+    func close(_ done: CheckedContinuation<Void, Never>) {
+        let previous = state
+        state = .closed
+        table.failAll(Status(.cancelled, "connection to \(target) was closed by this client"))
+        switch previous {
+        case .connected(let channel): channel.close(reason: "closed by client")
+        case .waitingToRetry(let timer): timer.cancel()
+        case .idle, .connecting, .closed: break
+        }
+        done.resume()
+    }
+
+    // MARK: Connecting
+
+    private func connect() {
+        state = .connecting
+        attempts += 1
+        if let address = SocketAddress.numeric(host: target.host, port: target.port) {
+            dial(address)
+            return
+        }
+        // Name lookup blocks, so it runs off the loop thread.
+        let target = target
+        Task.detached { [self] in
+            let result = Result<SocketAddress, Error> { try SocketAddress.resolve(host: target.host, port: target.port) }
+            loop.execute { [self] in
+                switch result {
+                case .success(let address): dial(address)
+                case .failure(let error): connectFailed(error as? Status ?? Status(.unavailable, "\(error)"))
+                }
+            }
+        }
+    }
+
+    private func dial(_ address: SocketAddress) {
+        if case .closed = state { return }
+        Connector.connect(loop: loop, address: address, maxFrameBytes: config.maxFrameBytes) { [self] result in
+            switch result {
+            case .success(let channel): connected(channel)
+            case .failure(let status): connectFailed(status)
+            }
+        }
+    }
+
+    private func connected(_ channel: TCPChannel) {
+        if case .closed = state {
+            channel.close(reason: "client closed while connecting")
+            return
+        }
+        attempts = 0
+        lastServerError = nil
+        state = .connected(channel)
+        channel.onFrame = { [unowned self, unowned channel] in self.received($0, on: channel) }
+        channel.onFrameError = { [unowned channel] error in channel.close(reason: "server broke the framing: \(error)") }
+        channel.onClosed = { [self] reason in self.lost(reason) }
+        for request in table.takeUnsent() { channel.write(request) }
+        logger.debug("connected", metadata: ["target": "\(target)"])
+    }
+
+    private func connectFailed(_ status: Status) {
+        if case .closed = state { return }
+        state = .idle
+        guard !table.isEmpty else { attempts = 0; return }   // nobody waits: stop trying
+        if let maxAttempts = policy.maxAttempts, attempts >= maxAttempts {
+            let plural = attempts == 1 ? "attempt" : "attempts"
+            table.failAll(Status(.unavailable, "\(status.message) (\(attempts) \(plural)); is the server running at \(target)?"))
+            attempts = 0
+            return
+        }
+        let delay = policy.delay(beforeRetry: attempts, jitter: Double.random(in: 0.5...1))
+        logger.debug("connect failed, retrying", metadata: ["target": "\(target)", "attempt": "\(attempts)", "delay": "\(delay)", "reason": "\(status.message)"])
+        let timer = LoopTimer(loop: loop)
+        state = .waitingToRetry(timer)
+        timer.start(after: UInt64(ReconnectPolicy.milliseconds(delay))) { [self] in
+            timer.cancel()
+            guard case .waitingToRetry = state else { return }
+            state = .idle
+            if table.isEmpty { attempts = 0 } else { connect() }
+        }
+    }
+
+    private func lost(_ reason: String) {
+        if case .closed = state { return }
+        state = .idle
+        let said = lastServerError.map { " (server said: \($0))" } ?? ""
+        table.failAll(Status(.unavailable, "connection to \(target) lost: \(reason)\(said)"), onlySent: true)
+        logger.debug("connection lost", metadata: ["target": "\(target)", "reason": "\(reason)"])
+        if table.hasUnsent { connect() }
+    }
+
+    // MARK: Answers
+
+    private func received(_ frame: [UInt8], on channel: TCPChannel) {
+        guard let envelope = try? Envelope(wire: frame) else {
+            channel.close(reason: "server sent a frame of \(frame.count) bytes that is not a lattice.v1.Envelope")
+            return
+        }
+        guard envelope.kind == .response else {
+            channel.close(reason: "server sent a \(envelope.kind) frame; servers send RESPONSE")
+            return
+        }
+        if envelope.callID == 0, let status = envelope.status, !status.isOK {
+            lastServerError = status   // a connection-level error; the server closes next
+            return
+        }
+        table.deliver(envelope)
+    }
+}

@@ -1,0 +1,50 @@
+/// Limits and timeouts shared by servers and client connections.
+public struct TransportConfig: Sendable {
+    /// Largest frame accepted, checked on the 4-byte length before anything is allocated.
+    public var maxFrameBytes: Int = 64 << 20
+    /// Bytes a connection may have queued for the socket. Past it a server stops reading new
+    /// requests and stream writers wait, so a slow reader cannot grow memory without bound.
+    public var maxQueuedWriteBytes: Int = 16 << 20
+    /// Server connections with no call in flight for this long are closed (nil = never).
+    public var idleTimeout: Duration? = nil
+    /// Whether a request for a method the server does not know also closes its connection
+    /// (after the UNIMPLEMENTED answer). The "bad input" rule asks for it.
+    public var closeOnUnknownMethod: Bool = true
+
+    public init() {}
+}
+
+/// How a client connection retries connecting: exponential backoff with jitter.
+public struct ReconnectPolicy: Sendable {
+    public var initialDelay: Duration = .milliseconds(50)
+    public var maxDelay: Duration = .seconds(2)
+    /// Connection attempts made for calls that wait, before they fail with UNAVAILABLE
+    /// (nil = keep trying while calls wait; they still end at their deadline or on cancel).
+    public var maxAttempts: Int? = nil
+
+    public init(initialDelay: Duration = .milliseconds(50), maxDelay: Duration = .seconds(2), maxAttempts: Int? = nil) {
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.maxAttempts = maxAttempts
+    }
+
+    public static let `default` = ReconnectPolicy()
+    /// One attempt per batch of waiting calls, no retries.
+    public static let never = ReconnectPolicy(maxAttempts: 1)
+
+    /// The wait before retry number `attempt` (1 = first retry): `initialDelay * 2^(attempt-1)`,
+    /// capped at `maxDelay`, scaled by `jitter` in 0.5...1 so that clients do not retry in step.
+    public func delay(beforeRetry attempt: Int, jitter: Double) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let initialMs = Self.milliseconds(initialDelay)
+        let capMs = Self.milliseconds(maxDelay)
+        let base = min(initialMs * Double(1 << exponent), capMs)
+        let scale = min(max(jitter, 0.5), 1.0)
+        return .milliseconds(Int64((base * scale).rounded()))
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

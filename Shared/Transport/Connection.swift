@@ -1,0 +1,80 @@
+import Logging
+import Wire
+
+/// Client side: one TCP connection to a server, many calls in flight, matched by call id.
+/// Connects lazily on the first call and reconnects with backoff when calls wait.
+public final class Connection: Sendable {
+    let core: ClientCore
+    private let nextID = Locked<UInt64>(0)
+    private let maxFrameBytes: Int
+
+    public init(host: String, port: Int, config: TransportConfig = .init(), reconnect: ReconnectPolicy = .default, logger: Logger? = nil) {
+        core = ClientCore(loop: .shared, target: Endpoint(host: host, port: port), config: config, policy: reconnect,
+                          logger: logger ?? Logger(label: "lattice.transport.client"))
+        maxFrameBytes = config.maxFrameBytes
+    }
+
+    public convenience init(_ endpoint: Endpoint, config: TransportConfig = .init(), reconnect: ReconnectPolicy = .default, logger: Logger? = nil) {
+        self.init(host: endpoint.host, port: endpoint.port, config: config, reconnect: reconnect, logger: logger)
+    }
+
+    /// Unary call; throws `Status` (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED,
+    /// CANCELLED, or the server's status).
+    public func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
+        let (id, request, deadlineMs) = try prepare(method, payload, deadline)
+        let core = core
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
+                core.loop.execute { core.start(id, method, request, .unary(continuation), deadlineMs: deadlineMs) }
+                // A cancel that raced ahead of `start` on the loop would be lost; repeat it after.
+                if Task.isCancelled { core.loop.execute { core.cancel(id) } }
+            }
+        } onCancel: {
+            core.loop.execute { core.cancel(id) }
+        }
+    }
+
+    /// Server stream; each element is one response payload; finishes at end_of_stream; throws the
+    /// final non-OK Status. Cancelling the consuming Task sends CANCEL to the server.
+    public func stream(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) -> AsyncThrowingStream<[UInt8], Error> {
+        let (stream, continuation) = AsyncThrowingStream<[UInt8], Error>.makeStream()
+        let prepared: (UInt64, [UInt8], UInt64)
+        do {
+            prepared = try prepare(method, payload, deadline)
+        } catch {
+            continuation.finish(throwing: error)
+            return stream
+        }
+        let (id, request, deadlineMs) = prepared
+        let core = core
+        continuation.onTermination = { reason in
+            if case .cancelled = reason { core.loop.execute { core.cancel(id) } }
+        }
+        core.loop.execute { core.start(id, method, request, .stream(continuation), deadlineMs: deadlineMs) }
+        return stream
+    }
+
+    /// Fails every call still waiting with CANCELLED and closes the socket. Later calls fail
+    /// with UNAVAILABLE.
+    public func close() async {
+        let core = core
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            core.loop.execute { core.close(done) }
+        }
+    }
+
+    private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, [UInt8], UInt64) {
+        let id = nextID.withLock { value -> UInt64 in value += 1; return value }
+        var deadlineMs: UInt64 = 0
+        if let deadline {
+            let ms = ReconnectPolicy.milliseconds(deadline)
+            guard ms > 0 else { throw Status(.deadlineExceeded, "'\(method)' was called with a deadline already past (\(deadline))") }
+            deadlineMs = UInt64(ms.rounded(.up))
+        }
+        let request = Envelope(callID: id, method: method, payload: payload, deadlineMs: deadlineMs).encode()
+        guard request.count <= maxFrameBytes else {
+            throw Status(.resourceExhausted, "request of '\(method)' is \(request.count) bytes, over the maximum frame of \(maxFrameBytes) bytes")
+        }
+        return (id, request, deadlineMs)
+    }
+}

@@ -1,0 +1,91 @@
+import CLibUV
+import Foundation
+
+/// The process's one libuv loop, running on a thread of its own. Everything that touches libuv
+/// runs on it; other threads hand work over with `execute`, which wakes the loop through a
+/// uv_async handle. Nothing on this thread blocks: handlers run on Swift concurrency and hand
+/// their results back with `execute`.
+final class EventLoop: @unchecked Sendable {
+    static let shared = EventLoop()
+
+    let uv: UnsafeMutablePointer<uv_loop_t>
+    private let wakeup: UnsafeMutablePointer<uv_async_t>
+    private let lock = NSLock()
+    private var queued: [@Sendable () -> Void] = []      // guarded by lock
+    private var running: [@Sendable () -> Void] = []     // loop thread only
+    private var threadID = pthread_t()
+    /// One read buffer for every socket: a read callback consumes it before returning.
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    private init() {
+        signal(SIGPIPE, SIG_IGN)   // a peer that went away must not kill the process
+        uv = .allocate(capacity: 1)
+        uv_loop_init(uv)
+        wakeup = .allocate(capacity: 1)
+        uv_async_init(uv, wakeup, eventLoopWakeup)
+        readBuffer = .allocate(byteCount: 256 << 10, alignment: 16)
+        wakeup.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let started = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            threadID = pthread_self()
+            started.signal()
+            uv_run(uv, UV_RUN_DEFAULT)   // the async handle keeps it alive for the process lifetime
+        }
+        thread.name = "lattice-uv-loop"
+        thread.start()
+        started.wait()
+    }
+
+    var inLoopThread: Bool { pthread_equal(pthread_self(), threadID) != 0 }
+
+    /// Runs `work` on the loop thread, soon and in submission order.
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        lock.lock()
+        queued.append(work)
+        let first = queued.count == 1
+        lock.unlock()
+        if first { uv_async_send(wakeup) }
+    }
+
+    /// Runs `work` on the loop thread and waits for its result. Never call it from the loop.
+    func executeAndWait<T: Sendable>(_ work: @escaping @Sendable () -> T) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Locked<T?>(nil)
+        execute {
+            let value = work()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0! }
+    }
+
+    fileprivate func runQueued() {
+        lock.lock()
+        swap(&queued, &running)
+        lock.unlock()
+        for work in running { work() }
+        running.removeAll(keepingCapacity: true)
+    }
+
+    /// Milliseconds of the loop's clock (cached per iteration, as libuv's timers see it).
+    var now: UInt64 { uv_now(uv) }
+}
+
+private func eventLoopWakeup(_ handle: UnsafeMutablePointer<uv_async_t>?) {
+    guard let data = handle?.pointee.data else { return }
+    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().runQueued()
+}
+
+/// A libuv error code as text a person can act on, e.g. "connection refused (ECONNREFUSED)".
+func uvErrorText(_ code: Int32) -> String {
+    "\(String(cString: uv_strerror(code))) (\(String(cString: uv_err_name(code))))"
+}
+
+func streamPointer(_ tcp: UnsafeMutablePointer<uv_tcp_t>) -> UnsafeMutablePointer<uv_stream_t> {
+    UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self)
+}
+
+func handlePointer<H>(_ handle: UnsafeMutablePointer<H>) -> UnsafeMutablePointer<uv_handle_t> {
+    UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
+}

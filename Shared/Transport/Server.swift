@@ -1,0 +1,175 @@
+import Logging
+import Wire
+
+/// A framed-TCP RPC server: register handlers, `start`, and later `shutdown`.
+public final class Server: Sendable {
+    let core: ServerCore
+
+    public init(config: TransportConfig = .init(), logger: Logger) {
+        core = ServerCore(loop: .shared, config: config, logger: logger)
+    }
+
+    /// Registers a unary method. Handlers run on Swift concurrency (never on the libuv loop
+    /// thread). Throw a `Status` to answer with that code; any other error answers INTERNAL. The
+    /// handler's Task is cancelled when the client sends CANCEL, the deadline passes, or the
+    /// connection closes.
+    public func unary(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext) async throws -> [UInt8]) {
+        core.handlers.withLock { $0[method] = .unary(handler) }
+    }
+
+    /// Registers a server-streaming method: each `send` is one item; returning ends the stream
+    /// with OK, throwing ends it with that status.
+    public func stream(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void) {
+        core.handlers.withLock { $0[method] = .stream(handler) }
+    }
+
+    /// Binds and starts serving on the loop thread; returns the bound port (port 0 = pick one).
+    /// Throws a `Status` (UNAVAILABLE: address in use, cannot resolve; FAILED_PRECONDITION: started twice).
+    public func start(host: String, port: Int) throws -> Int {
+        guard (0...65535).contains(port) else {
+            throw Status(.invalidArgument, "port \(port) is not in 0...65535")
+        }
+        guard !core.loop.inLoopThread else {
+            throw Status(.failedPrecondition, "Server.start was called on the transport loop thread; call it from a Task or the main thread")
+        }
+        let address = try SocketAddress.resolve(host: host, port: port)
+        let core = core
+        return try core.loop.executeAndWait { core.listen(on: address) }.get()
+    }
+
+    /// Stops accepting, lets in-flight calls finish (up to `timeout`), then closes everything.
+    /// Calls still running at the timeout are cancelled and answered UNAVAILABLE.
+    public func shutdown(timeout: Duration) async {
+        let core = core
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            core.loop.execute { core.beginShutdown(timeout: timeout, done) }
+        }
+    }
+
+    /// Calls total/failed/in flight, connections open, bytes in/out.
+    public var stats: ServerStats { core.stats.withLock { $0 } }
+}
+
+/// The loop-confined half of a `Server`: listener, connections, draining.
+final class ServerCore: @unchecked Sendable {
+    let loop: EventLoop
+    let config: TransportConfig
+    let logger: Logger
+    let handlers = Locked<[String: Handler]>([:])
+    let stats = Locked(ServerStats())
+
+    // Loop thread only.
+    private var listener: Listener?
+    private var started = false
+    private var connections: [ObjectIdentifier: ServerConnection] = [:]
+    private(set) var draining = false
+    private var shutdownDone = false
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    private var shutdownTimer: LoopTimer?
+    private var forceCloseTimer: LoopTimer?
+    private var idleSweep: LoopTimer?
+
+    init(loop: EventLoop, config: TransportConfig, logger: Logger) {
+        self.loop = loop
+        self.config = config
+        self.logger = logger
+    }
+
+    func handler(for method: String) -> Handler? { handlers.withLock { $0[method] } }
+    var methodNames: [String] { handlers.withLock { $0.keys.sorted() } }
+
+    func listen(on address: SocketAddress) -> Result<Int, Status> {
+        guard !started else { return .failure(Status(.failedPrecondition, "server already started; create another Server to listen twice")) }
+        do {
+            let listener = try Listener(loop: loop, address: address, maxFrameBytes: config.maxFrameBytes)
+            listener.onAccept = { [self] in self.accepted($0) }
+            self.listener = listener
+            started = true
+            if let idle = config.idleTimeout { startIdleSweep(idle) }
+            logger.info("listening", metadata: ["address": "\(address.text)", "port": "\(listener.port)"])
+            return .success(listener.port)
+        } catch let status as Status {
+            return .failure(status)
+        } catch {
+            return .failure(Status(.unavailable, "\(error)"))
+        }
+    }
+
+    private func accepted(_ channel: TCPChannel) {
+        guard !draining else { channel.close(reason: "server is shutting down"); return }
+        let connection = ServerConnection(server: self, channel: channel)
+        connections[ObjectIdentifier(connection)] = connection
+        stats.withLock { $0.connectionsOpen += 1 }
+    }
+
+    func connectionClosed(_ connection: ServerConnection) {
+        connections.removeValue(forKey: ObjectIdentifier(connection))
+        if draining && connections.isEmpty { finishShutdown() }
+    }
+
+    /// Called whenever a call ends; completes a drain once nothing is in flight.
+    func callEnded() {
+        guard draining, !shutdownDone, shutdownTimer != nil else { return }
+        if connections.values.allSatisfy({ $0.callsInFlight == 0 }) { closeConnections(reason: "server shut down") }
+    }
+
+    private func startIdleSweep(_ idle: Duration) {
+        let idleMs = UInt64(max(ReconnectPolicy.milliseconds(idle), 1))
+        let timer = LoopTimer(loop: loop)
+        timer.start(after: max(idleMs / 4, 10), repeatMs: max(idleMs / 4, 10)) { [self] in
+            let now = loop.now
+            for connection in connections.values where connection.callsInFlight == 0 && now - connection.lastActivity >= idleMs {
+                connection.forceClose(reason: "idle for \(idleMs) ms")
+            }
+        }
+        idleSweep = timer
+    }
+
+    // MARK: Shutdown (loop thread)
+
+    func beginShutdown(timeout: Duration, _ done: CheckedContinuation<Void, Never>) {
+        if shutdownDone { done.resume(); return }
+        shutdownWaiters.append(done)
+        guard !draining else { return }
+        draining = true
+        listener?.close()
+        listener = nil
+        idleSweep?.cancel()
+        idleSweep = nil
+        logger.info("draining", metadata: ["connections": "\(connections.count)"])
+        let timer = LoopTimer(loop: loop)
+        timer.start(after: UInt64(max(ReconnectPolicy.milliseconds(timeout), 0))) { [self] in
+            closeConnections(reason: "server shut down before the call finished (drain timeout)")
+        }
+        shutdownTimer = timer
+        callEnded()
+        if connections.isEmpty { finishShutdown() }
+    }
+
+    private func closeConnections(reason: String) {
+        shutdownTimer?.cancel()
+        shutdownTimer = nil
+        guard forceCloseTimer == nil else { return }
+        for connection in connections.values { connection.drainAndClose(reason: reason) }
+        // Peers that do not read their last answers are cut off after a grace period.
+        let timer = LoopTimer(loop: loop)
+        timer.start(after: 1000) { [self] in
+            for connection in connections.values { connection.forceClose(reason: "shutdown grace period over") }
+        }
+        forceCloseTimer = timer
+        if connections.isEmpty { finishShutdown() }
+    }
+
+    private func finishShutdown() {
+        guard !shutdownDone else { return }
+        shutdownDone = true
+        shutdownTimer?.cancel()
+        shutdownTimer = nil
+        forceCloseTimer?.cancel()
+        forceCloseTimer = nil
+        logger.info("shut down")
+        let waiters = shutdownWaiters
+        shutdownWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
+    }
+}

@@ -6,10 +6,12 @@ public final class ServiceClient: Sendable {
     public let host: String
     public let port: Int
     public let connection: Connection
+    let config: TransportConfig
 
     public init(host: String, port: Int, config: TransportConfig = .init(), reconnect: ReconnectPolicy = .default) {
         self.host = host
         self.port = port
+        self.config = config
         self.connection = Connection(host: host, port: port, config: config, reconnect: reconnect)
     }
 
@@ -63,13 +65,20 @@ public final class ServiceClient: Sendable {
     }
 
     /// Health of whichever service listens here: asks each service's Health in turn and skips
-    /// those that answer UNIMPLEMENTED (not this service).
+    /// those that answer UNIMPLEMENTED (not this service). Each try gets a fresh connection,
+    /// because a server closes a connection that asked for a method it does not serve.
     public func identify(deadline: Duration? = .seconds(5)) async throws -> (ServiceName, HealthResponse) {
         for service in ServiceName.allCases {
+            let probe = ServiceClient(host: host, port: port, config: config, reconnect: .never)
             do {
-                return (service, try await health(service, deadline: deadline))
+                let health = try await probe.health(service, deadline: deadline)
+                await probe.close()
+                return (service, health)
             } catch let status as Status where status.code == .unimplemented {
-                continue
+                await probe.close()
+            } catch {
+                await probe.close()
+                throw error
             }
         }
         throw Status(.unimplemented, "\(address) answers no Lattice service's Health method (\(ServiceName.allCases.map(\.healthMethod).joined(separator: ", ")))")

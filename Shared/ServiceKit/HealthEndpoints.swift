@@ -34,7 +34,11 @@ final class HealthEndpoints: @unchecked Sendable {
         server.unary(service.statsMethod, StatsRequest.self) { [self, weak server] _, _ in
             guard let server else { throw Status(.unavailable, "\(service.displayName) is shutting down") }
             let counters = server.stats
-            var extra: [Stat] = []
+            // Transport figures beyond the message's fixed fields come first, then the service's own.
+            var extra = [
+                Stat(name: "protocol_errors", value: Double(counters.protocolErrors)),
+                Stat(name: "max_queued_write_bytes", value: Double(counters.maxQueuedWriteBytes)),
+            ]
             for provider in hooks.withLock({ $0.stats }) { extra += await provider() }
             return StatsResponse(
                 service: service.displayName, uptimeMs: uptimeMs, callsTotal: counters.callsTotal,

@@ -45,7 +45,7 @@ public enum ServiceMain {
         let address = HostPort.format(host: config.host, port: port)
         // The one machine-readable line on stdout: launchers read the picked port from it.
         FileHandle.standardOutput.write(Data("listening \(address)\n".utf8))
-        logger.info("listening", metadata: ["address": "\(address)", "version": "\(LatticeVersion.current)", "pid": "\(getpid())"])
+        logger.info("serving", metadata: ["address": "\(address)", "version": "\(LatticeVersion.current)", "pid": "\(getpid())"])
 
         let background = hooks.withLock { $0.listening }.map { body in Task { await body(address) } }
 

@@ -9,7 +9,8 @@ public struct LocalStack: Sendable {
     public var statePath: String { "\(stateDirectory)/state.json" }
 
     public init(stateDirectory: String) {
-        self.stateDirectory = (stateDirectory as NSString).standardizingPath
+        // Absolute, so that the state file, `status --json` and error messages name real paths.
+        self.stateDirectory = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
     }
 
     /// One process of the stack as `status` reports it.

@@ -11,9 +11,12 @@ final class HealthEndpoints: @unchecked Sendable {
     private let lock = NSLock()
     private var serving: HealthResponse.ServingStatus = .serving
 
-    init(service: ServiceName, version: String) {
+    let statsDelay: Duration?
+
+    init(service: ServiceName, version: String, statsDelay: Duration? = nil) {
         self.service = service
         self.version = version
+        self.statsDelay = statsDelay
         self.instanceID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
     }
 
@@ -32,6 +35,7 @@ final class HealthEndpoints: @unchecked Sendable {
             HealthResponse(status: status, service: service.displayName, version: version, uptimeMs: uptimeMs, instanceID: instanceID)
         }
         server.unary(service.statsMethod, StatsRequest.self) { [self, weak server] _, _ in
+            if let statsDelay { try await Task.sleep(for: statsDelay) }
             guard let server else { throw Status(.unavailable, "\(service.displayName) is shutting down") }
             let counters = server.stats
             // Transport figures beyond the message's fixed fields come first, then the service's own.

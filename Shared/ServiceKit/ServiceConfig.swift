@@ -12,6 +12,9 @@ public struct ServiceConfig: Sendable, Equatable {
     public var maxQueuedWriteBytes: Int = 16 << 20
     public var idleTimeout: Duration? = nil
     public var drainTimeout: Duration = .seconds(10)
+    /// Test hook, environment only (LATTICE_DEBUG_STATS_DELAY, seconds): each Stats answer waits
+    /// this long, so that a test can hold a real call in flight across SIGTERM.
+    public var debugStatsDelay: Duration? = nil
 
     public init() {}
 
@@ -53,6 +56,9 @@ public struct ServiceConfig: Sendable, Equatable {
         }
         if let (text, source) = value(options.drainTimeout, "LATTICE_DRAIN_TIMEOUT") {
             drainTimeout = try Self.seconds(text, source: source)
+        }
+        if let text = environment["LATTICE_DEBUG_STATS_DELAY"], !text.isEmpty {
+            debugStatsDelay = try Self.seconds(text, source: "LATTICE_DEBUG_STATS_DELAY")
         }
     }
 

@@ -37,7 +37,7 @@ public enum ServiceMain {
         }
         let server = Server(config: config.transport, logger: logger)
         let hooks = ServiceHost.Hooks()
-        let health = HealthEndpoints(service: name, version: LatticeVersion.current)
+        let health = HealthEndpoints(service: name, version: LatticeVersion.current, statsDelay: config.debugStatsDelay)
         health.register(on: server, hooks: hooks)
         try await register(ServiceHost(name: name, server: server, logger: logger, config: config, hooks: hooks))
 

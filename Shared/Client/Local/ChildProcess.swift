@@ -83,16 +83,29 @@ public enum ChildProcess {
 
     /// Collects the exit status if `pid` is a child of this process that has ended.
     public static func reap(_ pid: pid_t) -> ExitStatus? {
+        if case .ended(let status) = poll(pid) { return status }
+        return nil
+    }
+
+    enum ChildState { case ended(ExitStatus), running, notOurChild }
+
+    /// `waitpid` without blocking. Only `waitpid` tells when a child has really ended: while
+    /// its other threads wind down, /proc already shows its main thread as a zombie.
+    static func poll(_ pid: pid_t) -> ChildState {
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
-        return result == pid ? ExitStatus(waitStatus: status) : nil
+        if result == pid { return .ended(ExitStatus(waitStatus: status)) }
+        return result == 0 ? .running : .notOurChild
     }
 
     /// SIGTERM, wait up to `timeout` for it to end, then SIGKILL. Returns the exit status when
     /// `pid` is our child (nil otherwise) and whether SIGKILL was needed.
     public static func stop(_ pid: pid_t, executableName: String? = nil, timeout: Duration) async -> (status: ExitStatus?, killed: Bool) {
-        if let status = reap(pid) { return (status, false) }
-        guard isRunning(pid, executableName: executableName) else { return (nil, false) }
+        switch poll(pid) {
+        case .ended(let status): return (status, false)
+        case .running: break
+        case .notOurChild: guard isRunning(pid, executableName: executableName) else { return (nil, false) }
+        }
         kill(pid, SIGTERM)
         if let end = await waitForExit(pid, timeout: timeout) { return (end.status, false) }
         kill(pid, SIGKILL)
@@ -107,8 +120,11 @@ public enum ChildProcess {
     public static func waitForExit(_ pid: pid_t, timeout: Duration) async -> End? {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let status = reap(pid) { return End(status: status) }
-            if !isRunning(pid) { return End(status: reap(pid)) }
+            switch poll(pid) {
+            case .ended(let status): return End(status: status)
+            case .running: break
+            case .notOurChild: if !isRunning(pid) { return End(status: nil) }
+            }
             if ContinuousClock.now >= deadline { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }

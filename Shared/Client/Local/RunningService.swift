@@ -56,11 +56,13 @@ public struct RunningService: Sendable, Codable, Equatable {
                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }) {
                 return String(line.dropFirst("listening ".count)).trimmingCharacters(in: .whitespaces)
             }
-            if let end = ChildProcess.reap(process.pid) {
+            switch ChildProcess.poll(process.pid) {
+            case .ended(let end):
                 throw LocalClusterError("\(process.role) (\(process.service.executableName)) \(end) before listening; its log \(process.logPath) ends:\n\(ChildProcess.tail(process.logPath))")
-            }
-            if !ChildProcess.isRunning(process.pid) {
+            case .notOurChild where !ChildProcess.isRunning(process.pid):
                 throw LocalClusterError("\(process.role) (\(process.service.executableName)) ended before listening; its log \(process.logPath) ends:\n\(ChildProcess.tail(process.logPath))")
+            default:
+                break
             }
             if ContinuousClock.now >= deadline {
                 throw LocalClusterError("\(process.role) (\(process.service.executableName), pid \(process.pid)) printed no 'listening' line within \(timeout); its log \(process.logPath) ends:\n\(ChildProcess.tail(process.logPath))")

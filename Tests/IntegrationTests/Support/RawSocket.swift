@@ -51,6 +51,32 @@ final class RawSocket {
         var timedOut = false
     }
 
+    /// Reads exactly one frame (nil if the server closes or stays silent first).
+    func readFrame() throws -> Envelope? {
+        guard let prefix = read(count: 4) else { return nil }
+        let length = prefix.reduce(0) { $0 << 8 | Int($1) }
+        guard let body = read(count: length) else { return nil }
+        return try Envelope(wire: body)
+    }
+
+    private func read(count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + filled, count - filled, 0) }
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 { return nil }
+            filled += got
+        }
+        return bytes
+    }
+
+    /// Closes with a reset instead of a goodbye (SO_LINGER 0), like a crashed client.
+    func abort() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
     /// Reads frames until the server closes the connection or `receiveTimeout` passes.
     func readUntilClosed() throws -> Reply {
         var reply = Reply()
@@ -79,4 +105,11 @@ final class RawSocket {
 struct RawSocketError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Runs blocking socket work on its own thread, off Swift's small cooperative pool.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }

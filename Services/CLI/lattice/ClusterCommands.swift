@@ -1,22 +1,161 @@
 import ArgumentParser
+import Client
+import Foundation
 
+/// `lattice health HOST:PORT`: exit 0 when the service answers SERVING, 1 when it answers
+/// anything else, 2 when it cannot be reached or does not answer in time.
 struct HealthCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "health", abstract: "(placeholder: lands with its issue)")
-    func run() async throws { throw ValidationError("'lattice health' is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "health", abstract: "Ask a service whether it is serving.",
+        discussion: "Exit status: 0 SERVING, 1 answering but not serving, 2 unreachable or no answer in time.")
+
+    @Argument(help: "The service's address, HOST:PORT.") var address: String
+    @Option(help: "Which service listens there (placement, scheduler, worker, circuit); by default each is tried.")
+    var service: String?
+    @Option(help: "Seconds to wait for the answer.") var timeout: Double = 5
+
+    func run() async throws {
+        let client: ServiceClient
+        do { client = try ServiceClient(address: address, reconnect: .never) } catch { throw ValidationError("\(error)") }
+        let named = try service.map { text in
+            guard let name = ServiceName(named: text) else {
+                throw ValidationError("unknown service '\(text)'; use placement, scheduler, worker or circuit")
+            }
+            return name
+        }
+        let deadline = Duration.milliseconds(Int64(max(timeout, 0.001) * 1000))
+        let outcome: Result<(ServiceName, HealthResponse), Error>
+        do {
+            if let named { outcome = .success((named, try await client.health(named, deadline: deadline))) }
+            else { outcome = .success(try await client.identify(deadline: deadline)) }
+        } catch {
+            outcome = .failure(error)
+        }
+        await client.close()
+        switch outcome {
+        case .success(let (name, health)):
+            let line = "\(name.displayName) at \(address): \(health.status) (version \(health.version), up \(formatMs(health.uptimeMs)), instance \(health.instanceID))"
+            guard health.status == .serving else {
+                printError("lattice health: \(line)")
+                throw ExitCode(1)
+            }
+            print(line)
+        case .failure(let error as Status) where error.code == .deadlineExceeded:
+            printError("lattice health: \(address) did not answer within \(timeout)s (\(error))")
+            throw ExitCode(2)
+        case .failure(let error as Status) where error.code == .unavailable:
+            printError("lattice health: cannot reach \(address): \(error.message)")
+            throw ExitCode(2)
+        case .failure(let error):
+            printError("lattice health: \(address): \(error)")
+            throw ExitCode(2)
+        }
+    }
 }
 
+/// `lattice up`: the whole stack as local processes on loopback.
 struct UpCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "up", abstract: "(placeholder: lands with its issue)")
-    func run() async throws { throw ValidationError("'lattice up' is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "up", abstract: "Start placement, scheduler, circuit optimizer and N workers on loopback.")
+
+    @Option(help: "How many workers to start.") var workers: Int = 2
+    @Option(help: "Folder for the state file, logs and pids.") var stateDir: String = ".lattice"
+    @Option(help: "Seconds to wait for every service to be serving.") var timeout: Double = 60
+
+    func run() async throws {
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more (got \(workers))") }
+        let stack = LocalStack(stateDirectory: stateDir)
+        do {
+            let binaries = try ServiceBinaries.locate()
+            let members = try await stack.up(
+                workers: workers, binaries: binaries, timeout: .milliseconds(Int64(timeout * 1000)),
+                progress: { printError($0) })
+            print(renderTable(members))
+            print("state: \(stack.statePath)   stop with: lattice down\(stateDir == ".lattice" ? "" : " --state-dir \(stateDir)")")
+        } catch let error as LocalClusterError {
+            printError("lattice up: \(error)")
+            throw ExitCode(1)
+        }
+    }
 }
 
+/// `lattice down`: stop what `lattice up` started.
 struct DownCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "down", abstract: "(placeholder: lands with its issue)")
-    func run() async throws { throw ValidationError("'lattice down' is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "down", abstract: "Stop the local stack (SIGTERM, then SIGKILL after the timeout).")
+
+    @Option(help: "Folder holding the stack's state file.") var stateDir: String = ".lattice"
+    @Option(help: "Seconds to wait after SIGTERM before SIGKILL.") var timeout: Double = 10
+
+    func run() async throws {
+        let stack = LocalStack(stateDirectory: stateDir)
+        do {
+            guard let stopped = try await stack.down(timeout: .milliseconds(Int64(timeout * 1000))) else {
+                print("no stack recorded in \(stack.stateDirectory); nothing to stop")
+                return
+            }
+            for process in stopped { print("\(process.role) (pid \(process.pid)): \(process.outcome)") }
+        } catch let error as LocalClusterError {
+            printError("lattice down: \(error)")
+            throw ExitCode(1)
+        }
+    }
 }
 
+/// `lattice status`: every process with role, address, pid and health; exit 1 unless all serve.
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "(placeholder: lands with its issue)")
-    func run() async throws { throw ValidationError("'lattice status' is not available in this build yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "List the local stack's processes and their health.",
+        discussion: "Exit status: 0 when every process is SERVING, 1 otherwise (or when no stack is recorded).")
+
+    @Option(help: "Folder holding the stack's state file.") var stateDir: String = ".lattice"
+    @Flag(help: "Print JSON: {\"stateDir\", \"processes\": [{role, service, address, pid, running, health, log}]}.")
+    var json = false
+
+    func run() async throws {
+        let stack = LocalStack(stateDirectory: stateDir)
+        let members: [LocalStack.Member]
+        do {
+            members = try await stack.status() ?? []
+        } catch let error as LocalClusterError {
+            printError("lattice status: \(error)")
+            throw ExitCode(1)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let report = StatusReport(stateDir: stack.stateDirectory, processes: members)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else if members.isEmpty {
+            print("no stack recorded in \(stack.stateDirectory) (start one with: lattice up)")
+        } else {
+            print(renderTable(members))
+        }
+        if members.isEmpty || !members.allSatisfy(\.isHealthy) { throw ExitCode(1) }
+    }
+
+    struct StatusReport: Encodable {
+        var stateDir: String
+        var processes: [LocalStack.Member]
+    }
 }
 
+/// Columns of role, service, address, pid, health.
+private func renderTable(_ members: [LocalStack.Member]) -> String {
+    let rows = [["ROLE", "SERVICE", "ADDRESS", "PID", "HEALTH"]]
+        + members.map { [$0.role, $0.service, $0.address.isEmpty ? "-" : $0.address, String($0.pid), $0.health] }
+    let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { column, cell in
+            column == 4 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+private func formatMs(_ ms: UInt64) -> String {
+    ms < 1000 ? "\(ms)ms" : String(format: "%.1fs", Double(ms) / 1000)
+}
+
+private func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

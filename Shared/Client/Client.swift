@@ -1,1 +1,0 @@
-// Client: placeholder until its issue lands.

@@ -1,1 +1,0 @@
-// LatticeTesting: placeholder until its issue lands.

@@ -1,0 +1,54 @@
+import Foundation
+import Transport
+import Wire
+
+/// The built-in `<service>/Health` and `<service>/Stats` methods.
+final class HealthEndpoints: @unchecked Sendable {
+    let service: ServiceName
+    let version: String
+    let instanceID: String
+    private let started = ContinuousClock.now
+    private let lock = NSLock()
+    private var serving: HealthResponse.ServingStatus = .serving
+
+    let statsDelay: Duration?
+
+    init(service: ServiceName, version: String, statsDelay: Duration? = nil) {
+        self.service = service
+        self.version = version
+        self.statsDelay = statsDelay
+        self.instanceID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+    }
+
+    var status: HealthResponse.ServingStatus {
+        get { lock.lock(); defer { lock.unlock() }; return serving }
+        set { lock.lock(); serving = newValue; lock.unlock() }
+    }
+
+    var uptimeMs: UInt64 {
+        let elapsed = ContinuousClock.now - started
+        return UInt64(max(0, elapsed.components.seconds)) * 1000 + UInt64(max(0, elapsed.components.attoseconds / 1_000_000_000_000_000))
+    }
+
+    func register(on server: Server, hooks: ServiceHost.Hooks) {
+        server.unary(service.healthMethod, HealthRequest.self) { [self] _, _ in
+            HealthResponse(status: status, service: service.displayName, version: version, uptimeMs: uptimeMs, instanceID: instanceID)
+        }
+        server.unary(service.statsMethod, StatsRequest.self) { [self, weak server] _, _ in
+            if let statsDelay { try await Task.sleep(for: statsDelay) }
+            guard let server else { throw Status(.unavailable, "\(service.displayName) is shutting down") }
+            let counters = server.stats
+            // Transport figures beyond the message's fixed fields come first, then the service's own.
+            var extra = [
+                Stat(name: "protocol_errors", value: Double(counters.protocolErrors)),
+                Stat(name: "max_queued_write_bytes", value: Double(counters.maxQueuedWriteBytes)),
+            ]
+            for provider in hooks.withLock({ $0.stats }) { extra += await provider() }
+            return StatsResponse(
+                service: service.displayName, uptimeMs: uptimeMs, callsTotal: counters.callsTotal,
+                callsFailed: counters.callsFailed, callsInFlight: counters.callsInFlight,
+                connectionsOpen: counters.connectionsOpen, bytesIn: counters.bytesIn, bytesOut: counters.bytesOut,
+                extra: extra)
+        }
+    }
+}

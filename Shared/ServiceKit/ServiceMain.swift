@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Transport
+import Wire
+
+/// The version every service reports in Health.
+public enum LatticeVersion {
+    public static let current = "0.1.0"
+}
+
+/// Runs one service process: settings, logging, signals, Health/Stats, the service's own
+/// methods, the listening line on stdout, and a drained shutdown on SIGTERM/SIGINT.
+public enum ServiceMain {
+    /// Returns after a clean shutdown (the process then exits 0); throws `ConfigError` for bad
+    /// flags or environment and any error from binding the address.
+    public static func run(
+        _ name: ServiceName, options: ServiceOptions,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        register: (ServiceHost) async throws -> Void
+    ) async throws {
+        let config: ServiceConfig
+        do {
+            config = try ServiceConfig(options: options, environment: environment)
+        } catch let error as ConfigError {
+            throw ValidationError(error.message)  // exit 64 with the usage, like any bad flag
+        }
+        LoggingSystem.bootstrap { label in
+            LineLogHandler(label: label, format: config.logFormat, level: config.logLevel)
+        }
+        var logger = Logger(label: name.displayName)
+        logger.logLevel = config.logLevel
+
+        let signals = try TerminationSignals { number in
+            Logger(label: name.displayName).warning("\(signalName(number)) again while draining: exiting now")
+            exit(1)
+        }
+        let server = Server(config: config.transport, logger: logger)
+        let hooks = ServiceHost.Hooks()
+        let health = HealthEndpoints(service: name, version: LatticeVersion.current, statsDelay: config.debugStatsDelay)
+        health.register(on: server, hooks: hooks)
+        try await register(ServiceHost(name: name, server: server, logger: logger, config: config, hooks: hooks))
+
+        let port = try server.start(host: config.host, port: config.port)
+        let address = HostPort.format(host: config.host, port: port)
+        // The one machine-readable line on stdout: launchers read the picked port from it.
+        FileHandle.standardOutput.write(Data("listening \(address)\n".utf8))
+        logger.info("serving", metadata: ["address": "\(address)", "version": "\(LatticeVersion.current)", "pid": "\(getpid())"])
+
+        let background = hooks.withLock { $0.listening }.map { body in Task { await body(address) } }
+
+        let number = await signals.first()
+        health.status = .draining
+        logger.info("\(signalName(number)): draining in-flight calls", metadata: ["timeout": "\(config.drainTimeout)"])
+        for task in background { task.cancel() }
+        await server.shutdown(timeout: config.drainTimeout)
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+
+/// The flags every service takes. Each may also come from the environment (flag wins):
+/// LATTICE_LISTEN, LATTICE_LOG_FORMAT, LATTICE_LOG_LEVEL, LATTICE_MAX_FRAME_BYTES,
+/// LATTICE_MAX_QUEUED_WRITE_BYTES, LATTICE_IDLE_TIMEOUT, LATTICE_DRAIN_TIMEOUT.
+public struct ServiceOptions: ParsableArguments, Sendable {
+    @Option(help: "Address to serve on, HOST:PORT; port 0 picks a free port and prints it. [env: LATTICE_LISTEN] (default: 127.0.0.1:0)")
+    public var listen: String?
+
+    @Option(help: "Log format on stderr: text or json. [env: LATTICE_LOG_FORMAT] (default: text)")
+    public var logFormat: String?
+
+    @Option(help: "Lowest log level: trace, debug, info, notice, warning, error, critical. [env: LATTICE_LOG_LEVEL] (default: info)")
+    public var logLevel: String?
+
+    @Option(help: "Largest frame accepted, in bytes. [env: LATTICE_MAX_FRAME_BYTES] (default: 67108864)")
+    public var maxFrameBytes: String?
+
+    @Option(help: "Per-connection write queue limit, in bytes. [env: LATTICE_MAX_QUEUED_WRITE_BYTES] (default: 16777216)")
+    public var maxQueuedWriteBytes: String?
+
+    @Option(help: "Close connections idle this many seconds (0 = never). [env: LATTICE_IDLE_TIMEOUT] (default: 0)")
+    public var idleTimeout: String?
+
+    @Option(help: "On SIGTERM/SIGINT, seconds to let in-flight calls finish. [env: LATTICE_DRAIN_TIMEOUT] (default: 10)")
+    public var drainTimeout: String?
+
+    public init() {}
+}

@@ -1,7 +1,114 @@
 import ArgumentParser
+import Foundation
+import Tensor
+import WorkerCore
 
+/// `lattice model`: create and run Llama-family models in one process.
 struct ModelCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "model", abstract: "(placeholder: lands with its issue)")
-    func run() async throws { throw ValidationError("'lattice model' is not available in this build yet") }
-}
+    static let configuration = CommandConfiguration(
+        commandName: "model", abstract: "Create, run and benchmark Llama-family models in this process.",
+        subcommands: [Init.self, Run.self, Bench.self])
 
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a deterministic random-weight Llama model (config.json + safetensors).")
+        @Argument(help: "Directory to write the model into.") var directory: String
+        @Option(help: "Decoder layers.") var layers = 4
+        @Option(help: "Hidden size.") var hidden = 64
+        @Option(help: "Attention heads.") var heads = 4
+        @Option(help: "Key/value heads (grouped-query attention when fewer than --heads).") var kvHeads = 2
+        @Option(help: "MLP intermediate size.") var intermediate = 172
+        @Option(help: "Vocabulary size (≥ 256 lets the byte tokenizer encode text).") var vocab = 256
+        @Option(help: "Random seed.") var seed: UInt64 = 1
+        @Option(help: "Weight dtype: f32, f16 or bf16.") var dtype = "f32"
+        @Option(help: "Write this many safetensors shards plus model.safetensors.index.json.") var shards = 1
+        @Flag(help: "Tie the LM head to the embedding.") var tied = false
+
+        func run() throws {
+            guard let type = SafeTensorsDType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be f32, f16 or bf16") }
+            let config = LlamaConfig(hiddenSize: hidden, intermediateSize: intermediate, layerCount: layers, headCount: heads,
+                                     kvHeadCount: kvHeads, vocabSize: vocab, tieWordEmbeddings: tied)
+            do { try RandomModel.write(config: config, seed: seed, to: directory, dtype: type, shards: shards) } catch let error as WorkerError {
+                throw ValidationError(error.description)
+            }
+            let parameters = LlamaTensorNames.all(for: config).reduce(0) { $0 + $1.shape.reduce(1, *) }
+            print("wrote \(directory): \(layers) layers, hidden \(hidden), \(parameters) parameters (\(dtype))")
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Generate tokens with the whole model in this process (the reference for the distributed path).")
+        @Argument(help: "Model directory (config.json + *.safetensors).") var directory: String
+        @Option(help: "Prompt as comma-separated token ids, e.g. 1,2,3.") var promptIds: String?
+        @Option(help: "Prompt as text, encoded with the model's tokenizer.") var prompt: String?
+        @Option(help: "Tokens to generate.") var maxTokens = 16
+        @Flag(help: "Pick the most likely token (the default unless --temperature > 0).") var greedy = false
+        @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
+        @Option(help: "Nucleus sampling mass.") var topP: Float = 1
+        @Option(help: "Sampling seed.") var seed: UInt64 = 0
+        @Option(help: "Split the model into this many in-process stages.") var stages = 1
+        @Option(help: "Prompt tokens per prefill chunk.") var prefillChunk = 256
+        @Option(help: "BLAS threads.") var threads = 1
+        @Flag(help: "Print JSON (tokens, text, logits of the last token, timing).") var json = false
+
+        func run() throws {
+            BLASThreads.set(threads)
+            do {
+                let model = try LocalModel(path: directory)
+                let ids: [Int32]
+                if let promptIds { ids = try model.parsePromptIDs(promptIds) }
+                else if let prompt { ids = try model.tokenizer.encode(prompt) }
+                else { throw ValidationError("give --prompt-ids or --prompt") }
+                let sampling = SamplingParameters(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
+                let engine = try model.makeEngine(stages: stages, kvTokens: ids.count + maxTokens, prefillChunk: prefillChunk, keepsLogits: json)
+                try engine.submit(GenerationRequest(id: 1, prompt: ids, maxNewTokens: maxTokens, sampling: sampling))
+                let started = Date()
+                let results = try engine.runToCompletion()
+                let seconds = Date().timeIntervalSince(started)
+                guard let result = results[1] else { throw ValidationError("no result") }
+                if case .rejected(let why) = result.finish { throw ValidationError(why) }
+                let text = model.tokenizer.decode(result.tokens)
+                if json {
+                    let object: [String: Any] = [
+                        "prompt_ids": ids.map(Int.init), "tokens": result.tokens.map(Int.init), "text": text,
+                        "last_logits": result.logits.last.map { $0.map(Double.init) } ?? [], "seconds": seconds, "stages": stages,
+                    ]
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                } else {
+                    print(result.tokens.map(String.init).joined(separator: ","))
+                    print("text: \(text.debugDescription)")
+                    print(String(format: "%d tokens in %.3f s", result.tokens.count, seconds))
+                }
+            } catch let error as WorkerError {
+                throw ValidationError(error.description)
+            }
+        }
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Prefill and decode tokens/s at several batch sizes, plus the memory-bandwidth floor.")
+        @Argument(help: "Model directory.") var directory: String
+        @Option(help: "Batch sizes, comma-separated.") var batches = "1,8,32"
+        @Option(help: "Prompt tokens per request.") var promptTokens = 128
+        @Option(help: "Decode steps measured per batch size.") var decodeTokens = 32
+        @Option(help: "BLAS threads.") var threads = 1
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            BLASThreads.set(threads)
+            let sizes = batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must be positive integers, e.g. 1,8,32") }
+            do {
+                let report = try ThroughputBenchmark.run(path: directory, batchSizes: sizes, promptTokens: promptTokens, decodeSteps: decodeTokens)
+                if json {
+                    let data = try JSONSerialization.data(withJSONObject: report.jsonObject(threads: threads), options: [.sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                } else {
+                    print(report.text)
+                }
+            } catch let error as WorkerError {
+                throw ValidationError(error.description)
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+import Tensor
+
+/// The CPU backend: real Llama math for layers [start, end) of a model, with its own paged
+/// KV cache and, on the last stage, per-request samplers.
+public final class LayerRangeRunner: StageExecutor {
+    public let weights: StageWeights
+    public let cache: KVCache
+    public let hiddenEncoding: HiddenEncoding
+    /// Keep the logits of sampled rows in the output (costs a copy of vocab floats per row).
+    public var returnsLogits = false
+    private let inverseFrequencies: [Float]
+    private var samplers: [UInt64: RequestSampler] = [:]
+    private var counters = (steps: 0, tokens: 0, seconds: 0.0, lastBatch: 0)
+
+    public var layers: Range<Int> { weights.layers }
+    public var totalLayers: Int { weights.config.layerCount }
+    public var hiddenSize: Int { weights.config.hiddenSize }
+    public var config: LlamaConfig { weights.config }
+
+    /// - Parameters:
+    ///   - kvBlocks: number of KV blocks; capacity is `kvBlocks · blockSize` tokens for each layer held.
+    public init(weights: StageWeights, kvBlocks: Int, blockSize: Int = 16, hiddenEncoding: HiddenEncoding = .float32) throws {
+        self.weights = weights
+        self.hiddenEncoding = hiddenEncoding
+        cache = try KVCache(blockSize: blockSize, blockCount: kvBlocks, layerCount: weights.layers.count, kvWidth: weights.config.kvWidth)
+        inverseFrequencies = weights.config.ropeInverseFrequencies()
+    }
+
+    /// Loads layers `layers` of the model in `directory` and sizes the KV cache.
+    public convenience init(directory: ModelDirectory, layers: Range<Int>, kvBlocks: Int, blockSize: Int = 16,
+                            hiddenEncoding: HiddenEncoding = .float32, progress: (Int, Int) -> Void = { _, _ in }) throws {
+        try self.init(weights: StageWeights.load(from: directory, layers: layers, progress: progress),
+                      kvBlocks: kvBlocks, blockSize: blockSize, hiddenEncoding: hiddenEncoding)
+    }
+
+    public var stats: StageStats {
+        StageStats(kvCapacityEntries: cache.capacityEntries, kvUsedEntries: cache.usedEntries, kvBlockSize: cache.blockSize,
+                   freeTokens: cache.freeTokens, activeRequests: cache.requestCount, steps: counters.steps,
+                   tokensProcessed: counters.tokens, busySeconds: counters.seconds, lastBatchTokens: counters.lastBatch,
+                   weightBytes: weights.byteCount)
+    }
+
+    public func heldTokens(_ requestID: UInt64) -> Int { cache.heldTokens(requestID) }
+
+    public func release(_ requestID: UInt64) {
+        cache.release(requestID)
+        samplers[requestID] = nil
+    }
+
+    public func step(_ batch: StepBatch) throws -> StepOutput {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let growth = try validate(batch)
+        var hidden = try embed(batch)
+        try cache.reserve(growth)   // all checks passed: from here on nothing throws
+        var positions: [Int] = []
+        positions.reserveCapacity(hidden.rows)
+        for entry in batch.entries { positions += entry.position..<(entry.position + entry.tokenCount) }
+
+        for (local, layer) in weights.decoderLayers.enumerated() {
+            hidden = forward(layer: layer, local: local, hidden: hidden, positions: positions, entries: batch.entries)
+        }
+        for entry in batch.entries { cache.setLength(entry.position + entry.tokenCount, of: entry.requestID) }
+
+        var output = StepOutput(hidden: nil, tokens: [], logits: [:], seconds: 0)
+        if isLast { sample(hidden: hidden, entries: batch.entries, into: &output) } else {
+            output.hidden = HiddenStates(hidden, encoding: hiddenEncoding)
+        }
+        output.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        counters.steps += 1
+        counters.tokens += batch.tokenCount
+        counters.seconds += output.seconds
+        counters.lastBatch = batch.tokenCount
+        return output
+    }
+
+    /// Checks the batch against the stage and the cache; returns each request's new length.
+    private func validate(_ batch: StepBatch) throws -> [UInt64: Int] {
+        guard !batch.entries.isEmpty else { throw WorkerError.invalidBatch("empty batch") }
+        var growth: [UInt64: Int] = [:]
+        for entry in batch.entries {
+            guard entry.tokenCount > 0 else { throw WorkerError.invalidBatch("request \(entry.requestID): token count must be positive") }
+            guard growth[entry.requestID] == nil else { throw WorkerError.invalidBatch("request \(entry.requestID) appears twice in one batch") }
+            let cached = cache.length(of: entry.requestID)
+            guard entry.position == cached else {
+                throw WorkerError.invalidBatch("request \(entry.requestID): slice starts at position \(entry.position) but \(cached) tokens are cached here; positions must continue the cached sequence")
+            }
+            if isLast, samplers[entry.requestID] == nil { try entry.sampling.validate() }
+            growth[entry.requestID] = entry.position + entry.tokenCount
+        }
+        guard batch.input.rowCount == batch.tokenCount else {
+            throw WorkerError.invalidBatch("entries cover \(batch.tokenCount) tokens but the input has \(batch.input.rowCount) rows")
+        }
+        let needed = cache.blocksNeeded(for: growth)
+        guard needed <= cache.freeBlockCount else { throw WorkerError.kvCacheFull(needed: needed, free: cache.freeBlockCount) }
+        return growth
+    }
+
+    /// Token ids through the embedding (first stage) or incoming hidden states (later stages).
+    private func embed(_ batch: StepBatch) throws -> Tensor {
+        switch batch.input {
+        case .tokens(let ids):
+            guard let table = weights.embedding else {
+                throw WorkerError.invalidBatch("this stage holds layers [\(layers.lowerBound), \(layers.upperBound)) and takes hidden states, not token ids")
+            }
+            guard let rows = Tensor.gather(table, rows: ids.map(Int.init)) else {
+                throw WorkerError.invalidBatch("token ids must be in [0, \(config.vocabSize))")
+            }
+            return rows
+        case .hidden(let states):
+            guard !isFirst else { throw WorkerError.invalidBatch("the first stage takes token ids, not hidden states") }
+            guard states.width == hiddenSize else {
+                throw WorkerError.invalidBatch("hidden states are \(states.width) wide; this model's hidden size is \(hiddenSize)")
+            }
+            return try states.tensor()
+        }
+    }
+
+    private func forward(layer: LayerWeights, local: Int, hidden: Tensor, positions: [Int], entries: [BatchEntry]) -> Tensor {
+        let c = config
+        let tokens = hidden.rows, qWidth = c.queryWidth, kvWidth = c.kvWidth
+        let normed = Tensor.rmsNorm(hidden, weight: layer.inputNorm, epsilon: c.rmsNormEpsilon)
+        let qkv = Tensor.linear(normed, weight: layer.qkv)
+        let fused = qWidth + 2 * kvWidth
+        var queries = Tensor(shape: [tokens, qWidth]) { out in
+            for t in 0..<tokens { for j in 0..<qWidth { out[t * qWidth + j] = qkv.scalars[t * fused + j] } }
+        }
+        var keys = Tensor(shape: [tokens, kvWidth]) { out in
+            for t in 0..<tokens { for j in 0..<kvWidth { out[t * kvWidth + j] = qkv.scalars[t * fused + qWidth + j] } }
+        }
+        queries = Tensor.rope(queries, positions: positions, headDim: c.headDim, inverseFrequencies: inverseFrequencies)
+        keys = Tensor.rope(keys, positions: positions, headDim: c.headDim, inverseFrequencies: inverseFrequencies)
+
+        // Write this batch's keys and values into the cache.
+        var row = 0
+        for entry in entries {
+            guard let table = cache.tables[entry.requestID] else { continue }
+            for i in 0..<entry.tokenCount {
+                let offset = cache.offset(request: table, layer: local, position: entry.position + i)
+                for j in 0..<kvWidth {
+                    cache.keys[offset + j] = keys.scalars[(row + i) * kvWidth + j]
+                    cache.values[offset + j] = qkv.scalars[(row + i) * fused + qWidth + kvWidth + j]
+                }
+            }
+            row += entry.tokenCount
+        }
+
+        let attention = attend(queries: queries, local: local, entries: entries)
+        var residual = hidden + Tensor.linear(attention, weight: layer.output)
+        let normed2 = Tensor.rmsNorm(residual, weight: layer.postNorm, epsilon: c.rmsNormEpsilon)
+        let gateUp = Tensor.linear(normed2, weight: layer.gateUp)
+        let inter = c.intermediateSize
+        let activated = Tensor(shape: [tokens, inter]) { out in
+            gateUp.scalars.withUnsafeBufferPointer { g in
+                for t in 0..<tokens {
+                    for j in 0..<inter {
+                        let gate = g[t * 2 * inter + j]
+                        out[t * inter + j] = gate / (1 + expf(-gate)) * g[t * 2 * inter + inter + j]
+                    }
+                }
+            }
+        }
+        residual = residual + Tensor.linear(activated, weight: layer.down)
+        return residual
+    }
+
+    /// Causal grouped-query attention of each entry's queries over its cached keys and values.
+    private func attend(queries: Tensor, local: Int, entries: [BatchEntry]) -> Tensor {
+        let c = config
+        let qWidth = c.queryWidth, kvWidth = c.kvWidth, headDim = c.headDim
+        let group = c.headCount / c.kvHeadCount
+        let scale = 1 / Float(headDim).squareRoot()
+        var output = Tensor(shape: [queries.rows, qWidth])
+        var row = 0
+        for entry in entries {
+            guard let table = cache.tables[entry.requestID] else { continue }
+            let length = entry.position + entry.tokenCount, n = entry.tokenCount
+            // Gather this request's keys and values into contiguous [length, kvWidth] buffers.
+            var keys = [Float](repeating: 0, count: length * kvWidth)
+            var values = [Float](repeating: 0, count: length * kvWidth)
+            cache.keys.withUnsafeBufferPointer { ck in
+                cache.values.withUnsafeBufferPointer { cv in
+                    var p = 0
+                    while p < length {
+                        let run = min(cache.blockSize - p % cache.blockSize, length - p)
+                        let offset = cache.offset(request: table, layer: local, position: p)
+                        for j in 0..<(run * kvWidth) {
+                            keys[p * kvWidth + j] = ck[offset + j]
+                            values[p * kvWidth + j] = cv[offset + j]
+                        }
+                        p += run
+                    }
+                }
+            }
+            var scores = [Float](repeating: 0, count: n * length)
+            queries.scalars.withUnsafeBufferPointer { q in
+                output.scalars.withUnsafeMutableBufferPointer { out in
+                    for head in 0..<c.headCount {
+                        let kvHead = head / group
+                        let qBase = q.baseAddress! + row * qWidth + head * headDim
+                        keys.withUnsafeBufferPointer { k in
+                            scores.withUnsafeMutableBufferPointer { s in
+                                Tensor.gemm(m: n, n: length, k: headDim, a: qBase, lda: qWidth, transposeA: false,
+                                            b: k.baseAddress! + kvHead * headDim, ldb: kvWidth, transposeB: true,
+                                            c: s.baseAddress, ldc: length, beta: 0)
+                                for i in 0..<n {
+                                    let visible = entry.position + i + 1   // causal: positions ≤ own
+                                    let rowScores = UnsafeMutableBufferPointer(rebasing: s[(i * length)..<(i * length + visible)])
+                                    for j in 0..<visible { rowScores[j] *= scale }
+                                    Tensor.softmaxInPlace(rowScores)
+                                    for j in visible..<length { s[i * length + j] = 0 }
+                                }
+                            }
+                        }
+                        values.withUnsafeBufferPointer { v in
+                            scores.withUnsafeBufferPointer { s in
+                                Tensor.gemm(m: n, n: headDim, k: length, a: s.baseAddress, lda: length, transposeA: false,
+                                            b: v.baseAddress! + kvHead * headDim, ldb: kvWidth, transposeB: false,
+                                            c: out.baseAddress! + row * qWidth + head * headDim, ldc: qWidth, beta: 0)
+                            }
+                        }
+                    }
+                }
+            }
+            row += n
+        }
+        return output
+    }
+
+    /// Final norm and LM head on the last row of each entry that wants a token, then sampling.
+    private func sample(hidden: Tensor, entries: [BatchEntry], into output: inout StepOutput) {
+        var lastRows: [Int] = [], wanting: [BatchEntry] = []
+        var row = 0
+        for entry in entries {
+            row += entry.tokenCount
+            if entry.wantsToken { lastRows.append(row - 1); wanting.append(entry) }
+            if samplers[entry.requestID] == nil { samplers[entry.requestID] = RequestSampler(entry.sampling) }
+        }
+        guard !wanting.isEmpty, let norm = weights.finalNorm, let head = weights.lmHead,
+              let picked = Tensor.gather(hidden, rows: lastRows) else { return }
+        let logits = Tensor.linear(Tensor.rmsNorm(picked, weight: norm, epsilon: config.rmsNormEpsilon), weight: head)
+        let vocab = config.vocabSize
+        logits.scalars.withUnsafeBufferPointer { all in
+            for (i, entry) in wanting.enumerated() {
+                let rowLogits = UnsafeBufferPointer(rebasing: all[(i * vocab)..<((i + 1) * vocab)])
+                let token = samplers[entry.requestID]?.sample(rowLogits) ?? RequestSampler.argmax(rowLogits)
+                output.tokens.append(SampledToken(requestID: entry.requestID, token: Int32(token), position: entry.position + entry.tokenCount))
+                if returnsLogits { output.logits[entry.requestID] = Array(rowLogits) }
+            }
+        }
+    }
+}

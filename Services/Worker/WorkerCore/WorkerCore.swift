@@ -1,1 +1,0 @@
-// WorkerCore: placeholder until its issue lands.

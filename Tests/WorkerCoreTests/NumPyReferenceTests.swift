@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+import WorkerCore
+
+/// Our logits against an independent float64 NumPy implementation of the Llama forward.
+@Suite(.enabled(if: PythonReference.available, "needs python3 with NumPy (installed into ~/.cache/lattice/numpy-venv when missing)"))
+struct NumPyReferenceTests {
+    func compare(_ dir: String, stages: Int, prompt: [Int32], tokens: Int = 5) throws {
+        let reference = try PythonReference.generate(model: dir, prompt: prompt, maxTokens: tokens)
+        let ours = try #require(try TestModels.generate(directory: dir, stages: stages,
+                                                        requests: [GenerationRequest(id: 1, prompt: prompt, maxNewTokens: tokens)],
+                                                        prefillChunk: 3)[1])
+        #expect(ours.tokens == reference.tokens)
+        #expect(ours.logits.count == reference.logits.count)
+        for (a, b) in zip(ours.logits, reference.logits) {
+            #expect(TestModels.relativeError(a, b) <= 1e-4, "relative error \(TestModels.relativeError(a, b))")
+        }
+    }
+
+    @Test func untiedGQAModelMatches() throws {
+        try compare(try TestModels.write(seed: 21), stages: 2, prompt: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    }
+
+    @Test func tiedLlama3ScaledShardedBF16ModelMatches() throws {
+        var config = TestModels.tinyConfig
+        config.tieWordEmbeddings = true
+        config.kvHeadCount = 1
+        config.ropeTheta = 500_000
+        config.ropeScaling = .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 16)
+        try compare(try TestModels.write(config, seed: 5, dtype: .bf16, shards: 2), stages: 4, prompt: [9, 3, 60, 1, 2, 44])
+    }
+}

@@ -5,6 +5,9 @@ public struct TransportConfig: Sendable {
     /// Bytes a connection may have queued for the socket. Past it a server stops reading new
     /// requests and stream writers wait, so a slow reader cannot grow memory without bound.
     public var maxQueuedWriteBytes: Int = 16 << 20
+    /// Calls one connection may have running on a server; past it the server stops reading
+    /// that connection until some finish (bounds the memory a pipelining client can claim).
+    public var maxConcurrentCallsPerConnection: Int = 1024
     /// Server connections with no call in flight for this long are closed (nil = never).
     public var idleTimeout: Duration? = nil
     /// Whether a request for a method the server does not know also closes its connection

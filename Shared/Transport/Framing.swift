@@ -12,72 +12,65 @@ public enum FrameError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Splits a byte stream into frames: a 4-byte big-endian length, then that many bytes.
-/// Pure Swift and socket-free so that framing is testable on its own. The length is checked
-/// against the maximum before any byte of the body is stored, and memory grows only with bytes
-/// actually received, so a lying length prefix cannot make us allocate.
+/// Pure Swift and socket-free so that framing is testable on its own. Bytes are appended as
+/// they arrive and frames pulled out one at a time (so a reader can stop between frames when
+/// it must push back). Memory grows only with bytes actually received, and the length is
+/// checked against the maximum as soon as its 4 bytes are in, before the body is awaited, so a
+/// lying length prefix cannot make us allocate.
 public struct FrameDecoder: Sendable {
     public let maxFrameBytes: Int
-    /// Bytes received that do not yet make a whole frame.
-    private var partial: [UInt8] = []
+    private var buffer: [UInt8] = []
+    private var start = 0          // bytes before `start` are consumed
 
     public init(maxFrameBytes: Int) { self.maxFrameBytes = maxFrameBytes }
 
-    /// Bytes held while waiting for the rest of a frame.
-    public var bufferedBytes: Int { partial.count }
+    /// Bytes held that are not yet returned as frames.
+    public var bufferedBytes: Int { buffer.count - start }
 
-    /// The announced length of the frame being received, once its header has arrived.
+    /// Bytes reserved for buffered data (tests check it tracks what arrived, not what was announced).
+    var bufferedCapacity: Int { buffer.capacity }
+
+    /// The announced length of the next frame, once its 4 length bytes have arrived.
     public var pendingFrameLength: Int? {
-        partial.count >= 4 ? Self.length(partial[0], partial[1], partial[2], partial[3]) : nil
+        bufferedBytes >= 4 ? Self.length(buffer, at: start) : nil
     }
 
-    /// Feeds received bytes; calls `onFrame` with each complete frame body, in order.
-    public mutating func feed(_ chunk: UnsafeRawBufferPointer, _ onFrame: ([UInt8]) -> Void) throws {
-        var bytes = chunk.bindMemory(to: UInt8.self)[...]
-        if !partial.isEmpty {
-            // Finish the header first, then the body, from what just came in.
-            if partial.count < 4 {
-                let take = min(4 - partial.count, bytes.count)
-                partial.append(contentsOf: bytes.prefix(take))
-                bytes = bytes.dropFirst(take)
-                guard partial.count == 4 else { return }
-            }
-            let length = Self.length(partial[0], partial[1], partial[2], partial[3])
-            guard length <= maxFrameBytes else { throw FrameError.tooLarge(length: length, max: maxFrameBytes) }
-            let missing = length - (partial.count - 4)
-            let take = min(missing, bytes.count)
-            partial.append(contentsOf: bytes.prefix(take))
-            bytes = bytes.dropFirst(take)
-            guard take == missing else { return }
-            var frame = partial
-            partial = []
-            frame.removeFirst(4)
-            onFrame(frame)
+    /// Adds received bytes.
+    public mutating func append(_ chunk: UnsafeRawBufferPointer) {
+        if start == buffer.count {
+            if buffer.capacity > 1 << 20 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+            start = 0
+        } else if start > 0 && start >= buffer.count / 2 {
+            buffer.removeFirst(start)
+            start = 0
         }
-        // Whole frames straight from the chunk, without an intermediate copy.
-        while bytes.count >= 4 {
-            let s = bytes.startIndex
-            let length = Self.length(bytes[s], bytes[s + 1], bytes[s + 2], bytes[s + 3])
-            guard length <= maxFrameBytes else { throw FrameError.tooLarge(length: length, max: maxFrameBytes) }
-            guard bytes.count - 4 >= length else { break }
-            onFrame(Array(bytes[(s + 4)..<(s + 4 + length)]))
-            bytes = bytes.dropFirst(4 + length)
-        }
-        if !bytes.isEmpty {
-            if bytes.count >= 4 {
-                let s = bytes.startIndex
-                partial.reserveCapacity(min(4 + Self.length(bytes[s], bytes[s + 1], bytes[s + 2], bytes[s + 3]), 4 + 2 * bytes.count))
-            }
-            partial.append(contentsOf: bytes)
-        }
+        buffer.append(contentsOf: chunk.bindMemory(to: UInt8.self))
     }
 
-    /// Convenience for tests and callers holding an array.
+    public mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    /// The next complete frame body, or nil until more bytes arrive. Throws `FrameError` when
+    /// the next length is over the maximum.
+    public mutating func next() throws -> [UInt8]? {
+        guard bufferedBytes >= 4 else { return nil }
+        let length = Self.length(buffer, at: start)
+        guard length <= maxFrameBytes else { throw FrameError.tooLarge(length: length, max: maxFrameBytes) }
+        guard bufferedBytes - 4 >= length else { return nil }
+        let body = Array(buffer[(start + 4)..<(start + 4 + length)])
+        start += 4 + length
+        return body
+    }
+
+    /// Appends `bytes` and hands every complete frame to `onFrame` (tests, simple callers).
     public mutating func feed(_ bytes: [UInt8], _ onFrame: ([UInt8]) -> Void) throws {
-        try bytes.withUnsafeBytes { raw in try feed(raw, onFrame) }
+        append(bytes)
+        while let body = try next() { onFrame(body) }
     }
 
-    static func length(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> Int {
-        Int(a) << 24 | Int(b) << 16 | Int(c) << 8 | Int(d)
+    static func length(_ bytes: [UInt8], at i: Int) -> Int {
+        Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
     }
 }
 

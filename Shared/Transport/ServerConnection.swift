@@ -18,6 +18,7 @@ final class ServerConnection: @unchecked Sendable {
     let loop: EventLoop
     let maxFrameBytes: Int
     private let maxQueued: Int
+    private let maxCalls: Int
     private let server: ServerCore
     private let channel: TCPChannel
     let peer: String
@@ -32,6 +33,7 @@ final class ServerConnection: @unchecked Sendable {
         loop = channel.loop
         maxFrameBytes = server.config.maxFrameBytes
         maxQueued = server.config.maxQueuedWriteBytes
+        maxCalls = max(server.config.maxConcurrentCallsPerConnection, 1)
         peer = channel.peer
         lastActivity = loop.now
         channel.onFrame = { [unowned self] in self.received($0) }
@@ -102,6 +104,7 @@ final class ServerConnection: @unchecked Sendable {
         let payload = request.payload
         call.task = Task { [self] in await self.run(handler, payload, context) }
         calls[id] = call
+        updateReading()
     }
 
     /// Runs on Swift concurrency, never on the loop; hands the final frame back to the loop.
@@ -146,6 +149,7 @@ final class ServerConnection: @unchecked Sendable {
             $0.callsInFlight -= 1
             if failed { $0.callsFailed += 1 }
         }
+        updateReading()
         server.callEnded()
     }
 
@@ -157,6 +161,7 @@ final class ServerConnection: @unchecked Sendable {
         failWaitingWrites(of: id, Status(.cancelled, status?.message ?? "call \(id) was cancelled by the client"))
         if let status { answer(id, status) }
         server.stats.withLock { $0.callsInFlight -= 1; $0.callsFailed += 1 }
+        updateReading()
         server.callEnded()
     }
 
@@ -204,8 +209,19 @@ final class ServerConnection: @unchecked Sendable {
             $0.bytesOut += UInt64(bytes.count + 4)
             $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
         }
-        // Backpressure: a client that does not read its answers gets no new calls read either.
         if queued > maxQueued { channel.pauseReading() }
+    }
+
+    /// Backpressure: a client whose answers pile up unread, or who has too many calls running,
+    /// gets no more requests read until that eases (hysteresis: resume at half the queue limit).
+    private func updateReading() {
+        guard !isClosed else { return }
+        let queued = channel.queuedBytes
+        if calls.count >= maxCalls || queued > maxQueued {
+            channel.pauseReading()
+        } else if !channel.isReading && queued <= maxQueued / 2 {
+            channel.resumeReading()
+        }
     }
 
     private func hasRoom(for count: Int) -> Bool {
@@ -235,7 +251,7 @@ final class ServerConnection: @unchecked Sendable {
             sent += 1
         }
         if sent > 0 { waitingWrites.removeFirst(sent) }
-        if !channel.isReading && channel.queuedBytes <= maxQueued / 2 && !server.draining { channel.resumeReading() }
+        updateReading()
     }
 
     private func failWaitingWrites(of id: UInt64, _ status: Status) {

@@ -55,9 +55,11 @@ final class TCPChannel {
         resumeReading()
     }
 
+    /// Starts (again) taking frames: first those already buffered, then from the socket.
     func resumeReading() {
-        guard !isClosed, !reading else { return }
+        guard !isClosed, !reading, !closeWhenFlushed else { return }
         reading = uv_read_start(stream, channelAllocate, channelRead) == 0
+        if reading { deliverFrames() }
     }
 
     func pauseReading() {
@@ -146,10 +148,15 @@ final class TCPChannel {
             return
         }
         bytesReceived += UInt64(nread)
+        decoder.append(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<nread]))
+        deliverFrames()
+    }
+
+    /// Hands buffered frames over until none is complete or the owner pauses reading (then the
+    /// rest stays buffered: at most one read's worth).
+    private func deliverFrames() {
         do {
-            try decoder.feed(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<nread])) { frame in
-                if !isClosed && !closeWhenFlushed { onFrame?(frame) }
-            }
+            while reading, !isClosed, !closeWhenFlushed, let frame = try decoder.next() { onFrame?(frame) }
         } catch let error as FrameError {
             onFrameError?(error)
         } catch {

@@ -44,7 +44,8 @@ public enum ServiceMain {
         let port = try server.start(host: config.host, port: config.port)
         let address = HostPort.format(host: config.host, port: port)
         // The one machine-readable line on stdout: launchers read the picked port from it.
-        FileHandle.standardOutput.write(Data("listening \(address)\n".utf8))
+        // (A plain write: Foundation's FileHandle would trap if stdout were already closed.)
+        LineSink(descriptor: 1).write("listening \(address)\n")
         logger.info("serving", metadata: ["address": "\(address)", "version": "\(LatticeVersion.current)", "pid": "\(getpid())"])
 
         let background = hooks.withLock { $0.listening }.map { body in Task { await body(address) } }

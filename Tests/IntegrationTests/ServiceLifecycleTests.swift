@@ -56,6 +56,7 @@ struct ServiceLifecycleTests {
         #expect(!killed)
         #expect(stopTook >= .milliseconds(800), "exited before the in-flight call could finish")
         #expect(running.log.contains("draining"))
+        running.removeFiles()
     }
 
     @Test func sigintAlsoExitsZero() async throws {
@@ -64,6 +65,7 @@ struct ServiceLifecycleTests {
         let end = await ChildProcess.waitForExit(running.pid, timeout: .seconds(10))
         #expect(end?.status == .exited(0))
         #expect(running.log.contains("SIGINT"))
+        running.removeFiles()
     }
 
     @Test func jsonLogsAreOneObjectPerLine() async throws {

@@ -124,4 +124,24 @@ struct LocalStackTests {
             #expect(wrong.stderr.contains("UNIMPLEMENTED"))
         }
     }
+
+    @Test func corruptStateAndMissingExecutablesAreClearErrors() async throws {
+        let directory = LatticeTesting.temporaryDirectory("corrupt")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = "\(directory)/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(state)/state.json"))
+        let status = try await CLIRun.lattice(["status", "--state-dir", state], in: directory)
+        #expect(status.status == .exited(1))
+        #expect(status.stderr.contains("is not a Lattice state file"), "\(status.stderr)")
+        let up = try await CLIRun.lattice(["up", "--state-dir", state], in: directory)
+        #expect(up.status == .exited(1))
+        #expect(up.stderr.contains("is not a Lattice state file"))
+
+        let empty = "\(directory)/bin"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let missing = try await CLIRun.lattice(["up", "--state-dir", "\(directory)/other"], in: directory, environment: ["LATTICE_BIN_DIR": empty])
+        #expect(missing.status == .exited(1))
+        #expect(missing.stderr.contains("has no placement-service"), "\(missing.stderr)")
+    }
 }

@@ -8,7 +8,9 @@ struct CLIRun: Sendable {
     var stdout: String
     var stderr: String
 
-    static func lattice(_ arguments: [String], in directory: String, timeout: Duration = .seconds(60)) async throws -> CLIRun {
+    static func lattice(
+        _ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> CLIRun {
         let binaries = try LatticeTesting.binaries()
         let executable = "\(binaries.directory)/lattice"
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -18,7 +20,7 @@ struct CLIRun: Sendable {
         let err = out + ".err"
         let pid = try ChildProcess.spawn(
             executable: executable, arguments: arguments,
-            environment: ProcessInfo.processInfo.environment.merging(["LATTICE_BIN_DIR": binaries.directory]) { _, new in new },
+            environment: ProcessInfo.processInfo.environment.merging(["LATTICE_BIN_DIR": binaries.directory].merging(environment) { _, new in new }) { _, new in new },
             stdoutPath: out, stderrPath: err)
         guard let end = await ChildProcess.waitForExit(pid, timeout: timeout) else {
             _ = await ChildProcess.stop(pid, timeout: .seconds(1))

@@ -12,8 +12,8 @@ public enum LatticeVersion {
 /// Runs one service process: settings, logging, signals, Health/Stats, the service's own
 /// methods, the listening line on stdout, and a drained shutdown on SIGTERM/SIGINT.
 public enum ServiceMain {
-    /// Returns after a clean shutdown (the process then exits 0); throws `ConfigError` for bad
-    /// flags or environment and any error from binding the address.
+    /// Returns after a clean shutdown (the process then exits 0). Bad flags or environment
+    /// throw `ValidationError` (exit 64 with usage); a failed bind throws the transport's error.
     public static func run(
         _ name: ServiceName, options: ServiceOptions,
         environment: [String: String] = ProcessInfo.processInfo.environment,

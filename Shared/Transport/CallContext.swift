@@ -46,9 +46,9 @@ public struct StreamWriter: Sendable {
     /// deadline, connection closed) and RESOURCE_EXHAUSTED for an item over the frame limit.
     public func send(_ payload: [UInt8]) async throws {
         if Task.isCancelled { throw Status(.cancelled, "call \(callID) was cancelled") }
-        let bytes = Envelope(callID: callID, method: "", payload: payload, kind: .response).encode()
-        guard bytes.count <= connection.maxFrameBytes else {
-            throw Status(.resourceExhausted, "stream item of \(bytes.count) bytes exceeds the maximum frame of \(connection.maxFrameBytes) bytes")
+        let bytes = EnvelopeCodec.frame(Envelope(callID: callID, method: "", payload: payload, kind: .response))
+        guard bytes.count - 4 <= connection.maxFrameBytes else {
+            throw Status(.resourceExhausted, "stream item of \(bytes.count - 4) bytes exceeds the maximum frame of \(connection.maxFrameBytes) bytes")
         }
         let connection = connection, callID = callID
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, Error>) in

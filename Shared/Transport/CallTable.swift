@@ -11,7 +11,7 @@ struct CallTable {
     struct Call {
         let method: String
         let waiter: Waiter
-        /// The framed request until it is handed to a socket; nil once sent.
+        /// The whole request frame until it is handed to a socket; nil once sent.
         var request: [UInt8]?
         /// Runs when the call leaves the table (stops its deadline timer).
         var onEnd: (() -> Void)?

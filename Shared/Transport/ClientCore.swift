@@ -65,7 +65,7 @@ final class ClientCore: @unchecked Sendable {
     private func end(_ id: UInt64, _ status: Status) {
         let (existed, wasSent) = table.fail(id, status)
         guard existed, wasSent, case .connected(let channel) = state else { return }
-        channel.write(Envelope(callID: id, method: "", kind: .cancel).encode())
+        channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .cancel)))
     }
 
     func close(_ done: CheckedContinuation<Void, Never>) {
@@ -161,7 +161,7 @@ final class ClientCore: @unchecked Sendable {
     // MARK: Answers
 
     private func received(_ frame: [UInt8], on channel: TCPChannel) {
-        guard let envelope = try? Envelope(wire: frame) else {
+        guard let envelope = try? EnvelopeCodec.decode(frame) else {
             channel.close(reason: "server sent a frame of \(frame.count) bytes that is not a lattice.v1.Envelope")
             return
         }

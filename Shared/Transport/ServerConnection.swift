@@ -53,7 +53,7 @@ final class ServerConnection: @unchecked Sendable {
         server.stats.withLock { $0.bytesIn += UInt64(frame.count + 4) }
         let envelope: Envelope
         do {
-            envelope = try Envelope(wire: frame)
+            envelope = try EnvelopeCodec.decode(frame)
         } catch {
             protocolError(Status(.invalidArgument, "a frame of \(frame.count) bytes is not a lattice.v1.Envelope: \(error)"))
             return
@@ -120,11 +120,11 @@ final class ServerConnection: @unchecked Sendable {
         } catch {
             reply.status = Self.status(for: error, method: context.method)
         }
-        var bytes = reply.encode()
-        if bytes.count > maxFrameBytes {
+        var bytes = EnvelopeCodec.frame(reply)
+        if bytes.count - 4 > maxFrameBytes {
             reply.payload = []
-            reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count) bytes, over the maximum frame of \(maxFrameBytes) bytes")
-            bytes = reply.encode()
+            reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
+            bytes = EnvelopeCodec.frame(reply)
         }
         let failed = reply.status.map { !$0.isOK } ?? false
         let frame = bytes
@@ -199,14 +199,14 @@ final class ServerConnection: @unchecked Sendable {
     // MARK: Writing (loop thread)
 
     private func answer(_ id: UInt64, _ status: Status) {
-        write(Envelope(callID: id, method: "", status: status, endOfStream: true, kind: .response).encode())
+        write(EnvelopeCodec.frame(Envelope(callID: id, method: "", status: status, endOfStream: true, kind: .response)))
     }
 
     private func write(_ bytes: [UInt8]) {
         channel.write(bytes)
         let queued = channel.queuedBytes
         server.stats.withLock {
-            $0.bytesOut += UInt64(bytes.count + 4)
+            $0.bytesOut += UInt64(bytes.count)
             $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
         }
         if queued > maxQueued { channel.pauseReading() }
@@ -226,7 +226,7 @@ final class ServerConnection: @unchecked Sendable {
 
     private func hasRoom(for count: Int) -> Bool {
         let queued = channel.queuedBytes
-        return queued == 0 || queued + count + 4 <= maxQueued
+        return queued == 0 || queued + count <= maxQueued
     }
 
     /// A stream item from a handler: written now if the queue has room, else when it drains.

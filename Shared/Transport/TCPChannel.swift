@@ -70,10 +70,11 @@ final class TCPChannel {
 
     var isReading: Bool { reading }
 
-    /// Queues one frame (the length prefix is added here) and starts a write if none is running.
-    func write(_ body: [UInt8]) {
+    /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`) and starts a write
+    /// if none is running.
+    func write(_ frame: [UInt8]) {
         guard !isClosed, !closeWhenFlushed else { return }
-        pending.appendFrame(body)
+        pending.append(frame)
         if !writing { startWrite() }
     }
 

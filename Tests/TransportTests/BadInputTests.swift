@@ -109,7 +109,6 @@ struct BadInputTests {
             raw.close()
         }
         #expect(await eventually { server.stats.connectionsOpen == 1 }, "cut connections were cleaned up")
-        #expect(server.stats.callsTotal == UInt64(server.stats.callsTotal))
         await good.finish()
         await server.shutdown(timeout: .seconds(1))
     }
@@ -166,8 +165,8 @@ struct BadInputTests {
         #expect(await eventually(10) { server.stats.connectionsOpen == 501 }, "open: \(server.stats.connectionsOpen)")
         for raw in sockets { raw.close() }
         #expect(await eventually(10) { server.stats.connectionsOpen == 1 }, "open after abandon: \(server.stats.connectionsOpen)")
-        #expect(server.stats.callsInFlight == 0)
         await good.finish()
+        #expect(await eventually { server.stats.callsInFlight == 0 }, "the unread calls ended with their connections")
         await server.shutdown(timeout: .seconds(1))
     }
 

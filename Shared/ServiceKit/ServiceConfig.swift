@@ -28,9 +28,9 @@ public struct ServiceConfig: Sendable, Equatable {
             return nil
         }
         if let (text, source) = value(options.listen, "LATTICE_LISTEN") {
-            let (host, port) = try HostPort.parse(text, source: source)
-            self.host = host
-            self.port = port
+            let endpoint = try Endpoint(parsing: text, source: source)
+            self.host = endpoint.host
+            self.port = endpoint.port
         }
         if let (text, source) = value(options.logFormat, "LATTICE_LOG_FORMAT") {
             guard let format = LogFormat(rawValue: text.lowercased()) else {

@@ -64,7 +64,7 @@ public enum ServiceMain {
         try await register(ServiceHost(name: name, server: server, logger: logger, config: config, hooks: hooks))
 
         let port = try server.start(host: config.host, port: config.port)
-        let address = HostPort.format(host: config.host, port: port)
+        let address = Endpoint(host: config.host, port: port).description
         // The one machine-readable line on stdout: launchers read the picked port from it.
         // (A plain write: Foundation's FileHandle would trap if stdout were already closed.)
         LineSink(descriptor: 1).write("listening \(address)\n")

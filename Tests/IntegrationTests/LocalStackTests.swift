@@ -67,7 +67,7 @@ extension Integration {
             let up = try await CLIRun.lattice(["up", "--workers", "0", "--state-dir", state], in: directory)
             #expect(up.status == .exited(0), "\(up.stderr)")
             let first = try #require(try await LocalStack(stateDirectory: state).status())
-            for member in first { kill(member.pid, SIGKILL) }
+            for member in first where member.pid > 0 { kill(member.pid, SIGKILL) }
             for member in first { _ = await ChildProcess.waitForExit(member.pid, timeout: .seconds(5)) }
 
             let status = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)

@@ -84,8 +84,8 @@ extension Integration {
         @Test func badFlagsAndEnvironmentExitWithAClearMessage() async throws {
             let binaries = try LatticeTesting.binaries()
             let cases: [(arguments: [String], environment: [String: String], expected: String)] = [
-                (["--listen", "localhost"], [:], "is not HOST:PORT"),
-                (["--listen", "127.0.0.1:70000"], [:], "not a port number"),
+                (["--listen", "localhost"], [:], "missing ':PORT'"),
+                (["--listen", "127.0.0.1:70000"], [:], "is not a number in 0...65535"),
                 (["--max-frame-bytes", "-5"], [:], "--max-frame-bytes"),
                 ([], ["LATTICE_LOG_FORMAT": "xml"], "LATTICE_LOG_FORMAT: unknown log format 'xml'; use text or json"),
                 (["--scheduler", "nowhere"], [:], "--scheduler"),

@@ -23,6 +23,7 @@ final class ClientCore: @unchecked Sendable {
     private var table = CallTable()
     private var attempts = 0
     private var lastServerError: Status?
+    private var abandoned = false   // the Connection is gone: close once no call is left
 
     init(loop: EventLoop, target: Endpoint, config: TransportConfig, policy: ReconnectPolicy, logger: Logger) {
         self.loop = loop
@@ -64,8 +65,25 @@ final class ClientCore: @unchecked Sendable {
 
     private func end(_ id: UInt64, _ status: Status) {
         let (existed, wasSent) = table.fail(id, status)
-        guard existed, wasSent, case .connected(let channel) = state else { return }
-        channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .cancel)))
+        if existed, wasSent, case .connected(let channel) = state {
+            channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .cancel)))
+        }
+        closeIfAbandoned()
+    }
+
+    func abandon() {
+        abandoned = true
+        closeIfAbandoned()
+    }
+
+    private func closeIfAbandoned() {
+        guard abandoned, table.isEmpty else { return }
+        switch state {
+        case .connected(let channel): channel.close(reason: "connection dropped by its owner")
+        case .waitingToRetry(let timer): timer.cancel()
+        case .idle, .connecting, .closed: break
+        }
+        state = .closed
     }
 
     func close(_ done: CheckedContinuation<Void, Never>) {
@@ -154,13 +172,14 @@ final class ClientCore: @unchecked Sendable {
         state = .idle
         let said = lastServerError.map { " (server said: \($0))" } ?? ""
         table.failAll(Status(.unavailable, "connection to \(target) lost: \(reason)\(said)"), onlySent: true)
+        if abandoned { closeIfAbandoned(); return }
         logger.debug("connection lost", metadata: ["target": "\(target)", "reason": "\(reason)"])
         if table.hasUnsent { connect() }
     }
 
     // MARK: Answers
 
-    private func received(_ frame: [UInt8], on channel: TCPChannel) {
+    private func received(_ frame: UnsafeBufferPointer<UInt8>, on channel: TCPChannel) {
         guard let envelope = try? EnvelopeCodec.decode(frame) else {
             channel.close(reason: "server sent a frame of \(frame.count) bytes that is not a lattice.v1.Envelope")
             return
@@ -174,5 +193,6 @@ final class ClientCore: @unchecked Sendable {
             return
         }
         table.deliver(envelope)
+        if abandoned { closeIfAbandoned() }
     }
 }

@@ -54,6 +54,13 @@ public final class Connection: Sendable {
         return stream
     }
 
+    /// A dropped connection closes its socket once its last call (e.g. a stream still being
+    /// consumed) has ended.
+    deinit {
+        let core = core
+        core.loop.execute { core.abandon() }
+    }
+
     /// Fails every call still waiting with CANCELLED and closes the socket. Later calls fail
     /// with UNAVAILABLE.
     public func close() async {

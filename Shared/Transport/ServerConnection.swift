@@ -48,7 +48,7 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Incoming frames
 
-    private func received(_ frame: [UInt8]) {
+    private func received(_ frame: UnsafeBufferPointer<UInt8>) {
         lastActivity = loop.now
         server.stats.withLock { $0.bytesIn += UInt64(frame.count + 4) }
         let envelope: Envelope

@@ -14,14 +14,16 @@ final class TCPChannel {
     private var inFlight = OutBuffer()    // bytes libuv is writing now
     private var writing = false
     private var reading = false
+    private var delivering = false
+    private var flushTimer: LoopTimer?
     private(set) var isClosed = false
     private var closeWhenFlushed = false
     private(set) var peer = "unconnected"
     private(set) var bytesReceived: UInt64 = 0
     private(set) var bytesSent: UInt64 = 0
 
-    /// A complete frame body arrived.
-    var onFrame: (([UInt8]) -> Void)?
+    /// A complete frame body arrived (valid only during the call).
+    var onFrame: ((UnsafeBufferPointer<UInt8>) -> Void)?
     /// The byte stream broke the framing rules (e.g. a length over the maximum).
     var onFrameError: ((FrameError) -> Void)?
     /// A write finished; queued bytes went down.
@@ -87,10 +89,8 @@ final class TCPChannel {
         flushReason = reason
         // A peer that never reads must not keep the connection open forever.
         let timer = LoopTimer(loop: loop)
-        timer.start(after: 2000) { [self] in
-            timer.cancel()
-            close(reason: reason + " (answer not read within 2 s)")
-        }
+        timer.start(after: 2000) { [self] in close(reason: reason + " (answer not read within 2 s)") }
+        flushTimer = timer
     }
     private var flushReason = ""
 
@@ -98,6 +98,8 @@ final class TCPChannel {
         guard !isClosed else { return }
         isClosed = true
         reading = false
+        flushTimer?.cancel()
+        flushTimer = nil
         uv_close(handlePointer(tcp), channelClosed)   // pending write callbacks run first, with ECANCELED
         let closed = onClosed
         onFrame = nil; onFrameError = nil; onWritten = nil; onClosed = nil
@@ -156,8 +158,12 @@ final class TCPChannel {
     /// Hands buffered frames over until none is complete or the owner pauses reading (then the
     /// rest stays buffered: at most one read's worth).
     private func deliverFrames() {
+        // Not re-entrant: a frame handler that resumes reading lets the running loop go on.
+        guard !delivering else { return }
+        delivering = true
+        defer { delivering = false }
         do {
-            while reading, !isClosed, !closeWhenFlushed, let frame = try decoder.next() { onFrame?(frame) }
+            while reading, !isClosed, !closeWhenFlushed, try decoder.withNextFrame({ onFrame?($0) }) != nil {}
         } catch let error as FrameError {
             onFrameError?(error)
         } catch {

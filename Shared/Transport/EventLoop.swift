@@ -14,6 +14,11 @@ final class EventLoop: @unchecked Sendable {
     private var queued: [@Sendable () -> Void] = []      // guarded by lock
     private var running: [@Sendable () -> Void] = []     // loop thread only
     private var threadID = pthread_t()
+    private let beforePoll: UnsafeMutablePointer<uv_prepare_t>
+    private let afterPoll: UnsafeMutablePointer<uv_check_t>
+    /// Channels with frames queued since their last write (loop thread only). They are written
+    /// once per loop iteration, so frames queued by many callbacks leave in one system call.
+    private var unflushed: [TCPChannel] = []
     /// One read buffer for every socket: a read callback consumes it before returning.
     let readBuffer: UnsafeMutableRawBufferPointer
 
@@ -24,7 +29,17 @@ final class EventLoop: @unchecked Sendable {
         wakeup = .allocate(capacity: 1)
         uv_async_init(uv, wakeup, eventLoopWakeup)
         readBuffer = .allocate(byteCount: 256 << 10, alignment: 16)
+        // Flush queued writes after the I/O callbacks (check) and after timers (prepare, which
+        // runs before the loop blocks in poll).
+        beforePoll = .allocate(capacity: 1)
+        uv_prepare_init(uv, beforePoll)
+        uv_prepare_start(beforePoll, eventLoopBeforePoll)
+        afterPoll = .allocate(capacity: 1)
+        uv_check_init(uv, afterPoll)
+        uv_check_start(afterPoll, eventLoopAfterPoll)
         wakeup.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        beforePoll.pointee.data = wakeup.pointee.data
+        afterPoll.pointee.data = wakeup.pointee.data
         let started = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
             threadID = pthread_self()
@@ -68,6 +83,19 @@ final class EventLoop: @unchecked Sendable {
         running.removeAll(keepingCapacity: true)
     }
 
+    /// Asks for `channel`'s queued frames to be written at the end of this loop iteration.
+    func scheduleFlush(_ channel: TCPChannel) {
+        unflushed.append(channel)
+    }
+
+    fileprivate func flushWrites() {
+        while !unflushed.isEmpty {
+            let channels = unflushed
+            unflushed.removeAll(keepingCapacity: true)
+            for channel in channels { channel.flush() }
+        }
+    }
+
     /// Milliseconds of the loop's clock (cached per iteration, as libuv's timers see it).
     var now: UInt64 { uv_now(uv) }
 }
@@ -75,6 +103,16 @@ final class EventLoop: @unchecked Sendable {
 private func eventLoopWakeup(_ handle: UnsafeMutablePointer<uv_async_t>?) {
     guard let data = handle?.pointee.data else { return }
     Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().runQueued()
+}
+
+private func eventLoopBeforePoll(_ handle: UnsafeMutablePointer<uv_prepare_t>?) {
+    guard let data = handle?.pointee.data else { return }
+    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushWrites()
+}
+
+private func eventLoopAfterPoll(_ handle: UnsafeMutablePointer<uv_check_t>?) {
+    guard let data = handle?.pointee.data else { return }
+    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushWrites()
 }
 
 /// A libuv error code as text a person can act on, e.g. "connection refused (ECONNREFUSED)".

@@ -13,6 +13,7 @@ final class TCPChannel {
     private var pending = OutBuffer()     // frames waiting for the next write
     private var inFlight = OutBuffer()    // bytes libuv is writing now
     private var writing = false
+    private var flushScheduled = false
     private var reading = false
     private var delivering = false
     private var flushTimer: LoopTimer?
@@ -77,7 +78,16 @@ final class TCPChannel {
     func write(_ frame: [UInt8]) {
         guard !isClosed, !closeWhenFlushed else { return }
         pending.append(frame)
-        if !writing { startWrite() }
+        if !writing && !flushScheduled {
+            flushScheduled = true
+            loop.scheduleFlush(self)
+        }
+    }
+
+    /// Writes what queued up during this loop iteration (called by the loop once per iteration).
+    func flush() {
+        flushScheduled = false
+        if !writing && !isClosed { startWrite() }
     }
 
     /// Closes once everything queued has been written (a final error answer, a drained server).

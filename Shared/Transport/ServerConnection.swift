@@ -110,6 +110,7 @@ final class ServerConnection: @unchecked Sendable {
     /// Runs on Swift concurrency, never on the loop; hands the final frame back to the loop.
     private func run(_ handler: Handler, _ payload: [UInt8], _ context: CallContext) async {
         var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
+        var violation = false
         do {
             switch handler {
             case .unary(let body):
@@ -117,6 +118,9 @@ final class ServerConnection: @unchecked Sendable {
             case .stream(let body):
                 try await body(payload, context, StreamWriter(connection: self, callID: context.callID))
             }
+        } catch let error as ProtocolViolation {
+            reply.status = error.status
+            violation = true
         } catch {
             reply.status = Self.status(for: error, method: context.method)
         }
@@ -127,8 +131,11 @@ final class ServerConnection: @unchecked Sendable {
             bytes = EnvelopeCodec.frame(reply)
         }
         let failed = reply.status.map { !$0.isOK } ?? false
-        let frame = bytes
-        loop.execute { [self] in self.finish(context.callID, frame, failed: failed) }
+        let frame = bytes, status = reply.status, closeAfter = violation
+        loop.execute { [self] in
+            self.finish(context.callID, frame, failed: failed)
+            if closeAfter, let status { self.closeForProtocolError(status) }
+        }
     }
 
     static func status(for error: Error, method: String) -> Status {

@@ -127,20 +127,26 @@ struct BadInputTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
-    @Test func payloadThatDoesNotDecodeIsInvalidArgument() async throws {
-        // A handler decodes its payload as a message; bytes that are not one answer INVALID_ARGUMENT.
+    @Test func payloadThatDoesNotDecodeIsAnsweredAndClosed() async throws {
+        // A handler decodes its payload as a message (an Envelope stands in for a request type);
+        // bytes that are not one are a protocol violation: INVALID_ARGUMENT, then the connection closes.
         let (server, port) = try startServer { server in
             server.unary("test/Typed") { payload, _ in
                 do { return try Envelope(wire: payload).payload } catch {
-                    throw Status(.invalidArgument, "payload is not a test message: \(error)")
+                    throw ProtocolViolation(Status(.invalidArgument, "payload is not a test message: \(error)"))
                 }
             }
         }
         let good = GoodClient(port: port)
+        let raw = try RawSocket(port: port)
+        defer { raw.close() }
+        try await raw.sendEnvelope(Envelope(callID: 5, method: "test/Typed", payload: [0xFF, 0xFF, 0xFF]))
+        let answer = try await raw.readEnvelope()
+        #expect(answer?.callID == 5)
+        #expect(answer?.status?.code == .invalidArgument)
+        #expect(await raw.waitForClose())
+
         let connection = Connection(host: "127.0.0.1", port: port)
-        await #expect { try await connection.call("test/Typed", [0xFF, 0xFF, 0xFF]) } throws: {
-            ($0 as? Status)?.code == .invalidArgument
-        }
         let inner = Envelope(callID: 0, method: "", payload: bytes("inside")).encode()
         #expect(try await connection.call("test/Typed", inner) == bytes("inside"))
         await connection.close()

@@ -24,13 +24,10 @@ struct FlowTests {
         let good = GoodClient(port: port)
         let raw = try RawSocket(port: port, receiveBuffer: 4096)
         try await raw.sendEnvelope(Envelope(callID: 1, method: "test/Flood"))
-        try await Task.sleep(for: .milliseconds(500))
-        let afterHalfSecond = sent.current
-        try await Task.sleep(for: .milliseconds(500))
+        try await Task.sleep(for: .seconds(1))
         let afterOneSecond = sent.current
         // Bounded by the queue limit plus the kernel's socket buffers, far below 10_000 items.
         #expect(afterOneSecond < 200, "sent \(afterOneSecond) items to a reader that reads nothing")
-        #expect(afterOneSecond == afterHalfSecond, "the writer is parked, not trickling on")
         #expect(server.stats.maxQueuedWriteBytes <= UInt64(config.maxQueuedWriteBytes + item.count + 64))
         #expect(ended.current == 0)
         raw.close()

@@ -174,6 +174,12 @@ final class ServerConnection: @unchecked Sendable {
 
     private func cancel(_ id: UInt64) { end(id, answer: nil) }
 
+    /// Tells the client this connection is going away (call id 0, UNAVAILABLE): calls in flight
+    /// finish here, new ones should go to a new connection.
+    func goAway() {
+        answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
+    }
+
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
         for id in Array(calls.keys) { end(id, answer: Status(.unavailable, reason)) }

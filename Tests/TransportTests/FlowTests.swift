@@ -114,7 +114,15 @@ struct FlowTests {
         let calls = (0..<10).map { i in Task { try await connection.call("test/Work", bytes("\(i)")) } }
         #expect(await eventually { server.stats.callsInFlight == 10 })
         let started = ContinuousClock.now
-        await server.shutdown(timeout: .seconds(5))
+        let shutdown = Task { await server.shutdown(timeout: .seconds(5)) }
+        // The draining server told the client to go elsewhere: a new call does not land on the
+        // draining connection but tries a new one, which the closed listener refuses.
+        try await Task.sleep(for: .milliseconds(100))
+        await #expect { try await connection.call("test/Work", bytes("late")) } throws: { error in
+            guard let status = error as? Status else { return false }
+            return status.code == .unavailable && status.message.contains("cannot connect")
+        }
+        await shutdown.value
         #expect(ContinuousClock.now - started < .seconds(3))
         for (i, call) in calls.enumerated() { #expect(try await call.value == bytes("\(i)")) }
         #expect(server.stats.callsTotal == 10 && server.stats.callsFailed == 0)

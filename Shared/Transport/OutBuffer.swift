@@ -15,10 +15,11 @@ final class OutBuffer {
         count += frame.count
     }
 
-    /// Empties the buffer; gives big allocations back so one large frame does not pin memory.
+    /// Empties the buffer; keeps up to 4 MiB for the next frames (fresh big blocks cost page
+    /// faults) and gives more back so one huge frame does not pin memory.
     func clear() {
         count = 0
-        if capacity > 1 << 20 {
+        if capacity > 4 << 20 {
             base?.deallocate()
             base = nil
             capacity = 0

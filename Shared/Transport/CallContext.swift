@@ -31,6 +31,15 @@ public struct ServerStats: Sendable, Equatable {
     public init() {}
 }
 
+/// Thrown by a handler whose caller broke the protocol (for example a payload that does not
+/// decode as the method's request): the caller gets `status`, then its connection is closed,
+/// as for any other protocol error. Other calls on other connections are not affected.
+public struct ProtocolViolation: Error, Sendable, CustomStringConvertible {
+    public var status: Status
+    public init(_ status: Status) { self.status = status }
+    public var description: String { "protocol violation: \(status)" }
+}
+
 /// A method's implementation as registered on a server.
 enum Handler: Sendable {
     case unary(@Sendable ([UInt8], CallContext) async throws -> [UInt8])

@@ -38,7 +38,7 @@ public struct FrameDecoder: Sendable {
     /// Adds received bytes.
     public mutating func append(_ chunk: UnsafeRawBufferPointer) {
         if start == buffer.count {
-            if buffer.capacity > 1 << 20 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+            if buffer.capacity > 4 << 20 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
             start = 0
         } else if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)
@@ -61,6 +61,20 @@ public struct FrameDecoder: Sendable {
         let body = Array(buffer[(start + 4)..<(start + 4 + length)])
         start += 4 + length
         return body
+    }
+
+    /// Lends the next complete frame body to `body` without copying it out; nil until more
+    /// bytes arrive. The pointer is valid only inside `body`.
+    public mutating func withNextFrame<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T? {
+        guard bufferedBytes >= 4 else { return nil }
+        let length = Self.length(buffer, at: start)
+        guard length <= maxFrameBytes else { throw FrameError.tooLarge(length: length, max: maxFrameBytes) }
+        guard bufferedBytes - 4 >= length else { return nil }
+        let frameStart = start + 4
+        start += 4 + length
+        return try buffer.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[frameStart..<(frameStart + length)]))
+        }
     }
 
     /// Appends `bytes` and hands every complete frame to `onFrame` (tests, simple callers).

@@ -11,7 +11,7 @@ final class ServerConnection: @unchecked Sendable {
     }
     private struct WaitingWrite {
         let callID: UInt64
-        let bytes: [UInt8]
+        let bytes: FrameBytes
         let waiter: CheckedContinuation<Void, Error>
     }
 
@@ -48,7 +48,7 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Incoming frames
 
-    private func received(_ frame: [UInt8]) {
+    private func received(_ frame: UnsafeBufferPointer<UInt8>) {
         lastActivity = loop.now
         server.stats.withLock { $0.bytesIn += UInt64(frame.count + 4) }
         let envelope: Envelope
@@ -110,6 +110,7 @@ final class ServerConnection: @unchecked Sendable {
     /// Runs on Swift concurrency, never on the loop; hands the final frame back to the loop.
     private func run(_ handler: Handler, _ payload: [UInt8], _ context: CallContext) async {
         var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
+        var violation = false
         do {
             switch handler {
             case .unary(let body):
@@ -117,6 +118,9 @@ final class ServerConnection: @unchecked Sendable {
             case .stream(let body):
                 try await body(payload, context, StreamWriter(connection: self, callID: context.callID))
             }
+        } catch let error as ProtocolViolation {
+            reply.status = error.status
+            violation = true
         } catch {
             reply.status = Self.status(for: error, method: context.method)
         }
@@ -127,8 +131,11 @@ final class ServerConnection: @unchecked Sendable {
             bytes = EnvelopeCodec.frame(reply)
         }
         let failed = reply.status.map { !$0.isOK } ?? false
-        let frame = bytes
-        loop.execute { [self] in self.finish(context.callID, frame, failed: failed) }
+        let frame = bytes, status = reply.status, closeAfter = violation
+        loop.execute { [self] in
+            self.finish(context.callID, frame, failed: failed)
+            if closeAfter, let status { self.closeForProtocolError(status) }
+        }
     }
 
     static func status(for error: Error, method: String) -> Status {
@@ -141,7 +148,7 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Ending calls (loop thread)
 
-    private func finish(_ id: UInt64, _ bytes: [UInt8], failed: Bool) {
+    private func finish(_ id: UInt64, _ bytes: FrameBytes, failed: Bool) {
         guard let call = calls.removeValue(forKey: id) else { return }   // already ended by deadline/cancel
         call.timer?.cancel()
         write(bytes)
@@ -166,6 +173,12 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     private func cancel(_ id: UInt64) { end(id, answer: nil) }
+
+    /// Tells the client this connection is going away (call id 0, UNAVAILABLE): calls in flight
+    /// finish here, new ones should go to a new connection.
+    func goAway() {
+        answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
+    }
 
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
@@ -202,7 +215,7 @@ final class ServerConnection: @unchecked Sendable {
         write(EnvelopeCodec.frame(Envelope(callID: id, method: "", status: status, endOfStream: true, kind: .response)))
     }
 
-    private func write(_ bytes: [UInt8]) {
+    private func write(_ bytes: FrameBytes) {
         channel.write(bytes)
         let queued = channel.queuedBytes
         server.stats.withLock {
@@ -230,7 +243,7 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// A stream item from a handler: written now if the queue has room, else when it drains.
-    func sendStreamItem(_ id: UInt64, _ bytes: [UInt8], _ waiter: CheckedContinuation<Void, Error>) {
+    func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, _ waiter: CheckedContinuation<Void, Error>) {
         guard calls[id] != nil, !isClosed else {
             waiter.resume(throwing: Status(.cancelled, "call \(id) has ended (cancelled, past its deadline, or its connection closed)"))
             return

@@ -2,7 +2,8 @@ import CLibUV
 import Wire
 
 /// One TCP connection carrying frames: reads are split into frames, writes are queued and sent
-/// in batches, one uv_write at a time. Loop thread only (the one place, with `Listener` and
+/// in batches (one writev of every queued frame, straight from their own memory), one uv_write
+/// at a time. Loop thread only (the one place, with `Listener` and
 /// `LoopTimer`, that touches libuv sockets). The handle keeps the channel alive until its close
 /// callback frees it.
 final class TCPChannel {
@@ -10,18 +11,24 @@ final class TCPChannel {
     let tcp: UnsafeMutablePointer<uv_tcp_t>
     private var decoder: FrameDecoder
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
-    private var pending = OutBuffer()     // frames waiting for the next write
-    private var inFlight = OutBuffer()    // bytes libuv is writing now
+    private var pending: [FrameBytes] = []     // frames waiting for the next write
+    private var pendingBytes = 0
+    private var inFlight: [FrameBytes] = []    // frames libuv is writing now (kept alive for it)
+    private var inFlightBytes = 0
+    private var buffers: [uv_buf_t] = []
     private var writing = false
+    private var flushScheduled = false
     private var reading = false
+    private var delivering = false
+    private var flushTimer: LoopTimer?
     private(set) var isClosed = false
     private var closeWhenFlushed = false
     private(set) var peer = "unconnected"
     private(set) var bytesReceived: UInt64 = 0
     private(set) var bytesSent: UInt64 = 0
 
-    /// A complete frame body arrived.
-    var onFrame: (([UInt8]) -> Void)?
+    /// A complete frame body arrived (valid only during the call).
+    var onFrame: ((UnsafeBufferPointer<UInt8>) -> Void)?
     /// The byte stream broke the framing rules (e.g. a length over the maximum).
     var onFrameError: ((FrameError) -> Void)?
     /// A write finished; queued bytes went down.
@@ -41,7 +48,7 @@ final class TCPChannel {
     var stream: UnsafeMutablePointer<uv_stream_t> { streamPointer(tcp) }
 
     /// Bytes queued for the socket and not yet written.
-    var queuedBytes: Int { pending.count + inFlight.count }
+    var queuedBytes: Int { pendingBytes + inFlightBytes }
 
     /// Called once the socket is connected (accepted or connected out).
     func didConnect() {
@@ -72,10 +79,20 @@ final class TCPChannel {
 
     /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`) and starts a write
     /// if none is running.
-    func write(_ frame: [UInt8]) {
+    func write(_ frame: FrameBytes) {
         guard !isClosed, !closeWhenFlushed else { return }
         pending.append(frame)
-        if !writing { startWrite() }
+        pendingBytes += frame.count
+        if !writing && !flushScheduled {
+            flushScheduled = true
+            loop.scheduleFlush(self)
+        }
+    }
+
+    /// Writes what queued up during this loop iteration (called by the loop once per iteration).
+    func flush() {
+        flushScheduled = false
+        if !writing && !isClosed { startWrite() }
     }
 
     /// Closes once everything queued has been written (a final error answer, a drained server).
@@ -87,10 +104,8 @@ final class TCPChannel {
         flushReason = reason
         // A peer that never reads must not keep the connection open forever.
         let timer = LoopTimer(loop: loop)
-        timer.start(after: 2000) { [self] in
-            timer.cancel()
-            close(reason: reason + " (answer not read within 2 s)")
-        }
+        timer.start(after: 2000) { [self] in close(reason: reason + " (answer not read within 2 s)") }
+        flushTimer = timer
     }
     private var flushReason = ""
 
@@ -98,6 +113,8 @@ final class TCPChannel {
         guard !isClosed else { return }
         isClosed = true
         reading = false
+        flushTimer?.cancel()
+        flushTimer = nil
         uv_close(handlePointer(tcp), channelClosed)   // pending write callbacks run first, with ECANCELED
         let closed = onClosed
         onFrame = nil; onFrameError = nil; onWritten = nil; onClosed = nil
@@ -105,13 +122,19 @@ final class TCPChannel {
     }
 
     private func startWrite() {
+        guard !pending.isEmpty else { return }
         swap(&pending, &inFlight)
-        guard let base = inFlight.base, inFlight.count > 0 else { return }
-        var buffer = uv_buf_init(UnsafeMutableRawPointer(base).assumingMemoryBound(to: CChar.self), UInt32(inFlight.count))
+        inFlightBytes = pendingBytes
+        pendingBytes = 0
+        buffers.removeAll(keepingCapacity: true)
+        for frame in inFlight {
+            buffers.append(uv_buf_init(frame.base.assumingMemoryBound(to: CChar.self), UInt32(frame.count)))
+        }
         writeRequest.pointee.data = tcp.pointee.data
-        let rc = uv_write(writeRequest, stream, &buffer, 1, channelWritten)
+        let rc = uv_write(writeRequest, stream, buffers, UInt32(buffers.count), channelWritten)   // libuv copies the buffer list
         if rc < 0 {
-            inFlight.clear()
+            inFlight.removeAll()
+            inFlightBytes = 0
             close(reason: "write failed: \(uvErrorText(rc))")
         } else {
             writing = true
@@ -120,14 +143,15 @@ final class TCPChannel {
 
     fileprivate func written(status: Int32) {
         writing = false
-        bytesSent += UInt64(inFlight.count)
-        inFlight.clear()
+        if status >= 0 { bytesSent += UInt64(inFlightBytes) }
+        inFlight.removeAll(keepingCapacity: true)
+        inFlightBytes = 0
         guard !isClosed else { return }
         if status < 0 {
             close(reason: "write failed: \(uvErrorText(status))")
             return
         }
-        if pending.count > 0 { startWrite() }
+        if !pending.isEmpty { startWrite() }
         if closeWhenFlushed && queuedBytes == 0 { close(reason: flushReason); return }
         onWritten?()
     }
@@ -156,8 +180,12 @@ final class TCPChannel {
     /// Hands buffered frames over until none is complete or the owner pauses reading (then the
     /// rest stays buffered: at most one read's worth).
     private func deliverFrames() {
+        // Not re-entrant: a frame handler that resumes reading lets the running loop go on.
+        guard !delivering else { return }
+        delivering = true
+        defer { delivering = false }
         do {
-            while reading, !isClosed, !closeWhenFlushed, let frame = try decoder.next() { onFrame?(frame) }
+            while reading, !isClosed, !closeWhenFlushed, try decoder.withNextFrame({ onFrame?($0) }) != nil {}
         } catch let error as FrameError {
             onFrameError?(error)
         } catch {

@@ -27,4 +27,14 @@ enum TestData {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
+
+    /// The optimality study's 10-node cluster: 6 T4 + 4 L4, full mesh, 1000 "mbps" (1e9 bytes/s), 1 ms.
+    static func cluster10() throws -> String {
+        let nodes = (0..<6).map { "{\"name\": \"t4-\($0)\", \"type\": \"T4\"}" } + (0..<4).map { "{\"name\": \"l4-\($0)\", \"type\": \"L4\"}" }
+        let text = "{\"name\": \"cluster10\", \"nodes\": [\(nodes.joined(separator: ", "))], \"full_mesh\": {\"bandwidth_bytes_per_s\": 1e9, \"latency_s\": 0.001}}"
+        let path = NSTemporaryDirectory() + "lattice-placement-\(UUID().uuidString)/cluster10.json"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
 }

@@ -58,22 +58,42 @@ public enum Baselines {
     public static func separatePipelines(_ problem: PlacementProblem) -> Placement {
         let L = problem.numLayers
         var ranges = [LayerRange?](repeating: nil, count: problem.nodes.count)
-        let types = Set(problem.nodes.map(\.type))
-        for type in types.sorted() {
+        var leftovers: [Int] = []
+        for type in Set(problem.nodes.map(\.type)).sorted() {
             let members = problem.nodes.indices.filter { problem.nodes[$0].type == type }
             let perNode = problem.nodes[members[0]].maxLayers
-            guard perNode > 0 else { continue }
-            let stagesPerPipeline = (L + perNode - 1) / perNode
-            let pipelines = members.count / stagesPerPipeline
-            guard pipelines > 0 else { continue }
-            // Use as many nodes per pipeline as evenly divides them, at least the minimum.
+            let stages = perNode > 0 ? (L + perNode - 1) / perNode : Int.max
+            let pipelines = perNode > 0 ? members.count / stages : 0
+            guard pipelines > 0 else { leftovers += members; continue }
             let perPipeline = members.count / pipelines
             for p in 0..<pipelines {
                 for stage in 0..<perPipeline {
-                    let i = members[p * perPipeline + stage]
-                    ranges[i] = LayerRange(start: stage * L / perPipeline, end: (stage + 1) * L / perPipeline)
+                    ranges[members[p * perPipeline + stage]] = LayerRange(start: stage * L / perPipeline, end: (stage + 1) * L / perPipeline)
                 }
             }
+            leftovers += members.dropFirst(pipelines * perPipeline)
+        }
+        // Types too small for a pipeline of their own share mixed pipelines, layers split in
+        // proportion to what each node holds.
+        var pool = leftovers.sorted { problem.nodes[$0].maxLayers > problem.nodes[$1].maxLayers }
+        while pool.reduce(0, { $0 + problem.nodes[$1].maxLayers }) >= L {
+            var chosen: [Int] = [], held = 0
+            // Take nodes alternately from the large and the small end until the model fits.
+            while held < L, !pool.isEmpty {
+                let i = chosen.count % 2 == 0 ? pool.removeFirst() : pool.removeLast()
+                chosen.append(i)
+                held += problem.nodes[i].maxLayers
+            }
+            var start = 0
+            for (n, i) in chosen.enumerated() {
+                let share = n == chosen.count - 1 ? L - start
+                    : min(problem.nodes[i].maxLayers, max(1, Int((Double(problem.nodes[i].maxLayers) * Double(L) / Double(held)).rounded())))
+                let count = min(share, L - start, problem.nodes[i].maxLayers)
+                guard count > 0 else { break }
+                ranges[i] = LayerRange(start: start, end: start + count)
+                start += count
+            }
+            if start < L { for i in chosen { ranges[i] = nil }; break }
         }
         return Placement(ranges: ranges)
     }

@@ -57,6 +57,7 @@ public enum Planner {
         let results = ResultBox(count: chains)
         let best = BestTracker(initial: FlowScorer.objective(problem, initial, options.connectivity))
         let ub = problem.upperBound
+        options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: "start", bestObjective: FlowScorer.objective(problem, initial, options.connectivity), bound: ub))
         DispatchQueue.concurrentPerform(iterations: chains) { c in
             let outcome = search.anneal(from: initial, seed: options.seed &* 1_000_003 &+ UInt64(c), deadline: deadline, clock: clock,
                                         maxEvaluations: options.maxEvaluations, cancel: options.cancellation) { value in

@@ -30,14 +30,27 @@ public struct EquivalenceChecker: Sendable {
 
     public init() {}
 
+    /// Amplitude updates per second per core, measured roughly on a release build.
+    static let amplitudesPerSecond = 4e8
+
+    /// A rough wall-clock estimate of `check` (0 when it would not simulate at all).
+    public func estimatedSeconds(_ a: Circuit, _ b: Circuit) -> Double {
+        let n = max(a.qubitCount, b.qubitCount)
+        guard n <= maxQubits else { return 0 }
+        return work(a, b, n) / EquivalenceChecker.amplitudesPerSecond / (n <= unitaryQubits ? 1 : 2)
+    }
+
+    func work(_ a: Circuit, _ b: Circuit, _ n: Int) -> Double {
+        Double(a.gates.count + b.gates.count) * Double(1 << n) * Double(n <= unitaryQubits ? (1 << n) : states)
+    }
+
     public func check(_ a: Circuit, _ b: Circuit) -> Verdict {
         let n = max(a.qubitCount, b.qubitCount)
         guard a.qubitCount == b.qubitCount else { return .notEquivalent("qubit counts differ (\(a.qubitCount) vs \(b.qubitCount))") }
         let fencesA = a.gates.filter { $0.kind == .measure }, fencesB = b.gates.filter { $0.kind == .measure }
         guard fencesA.count == fencesB.count else { return .notEquivalent("measurement counts differ") }
         if n > maxQubits { return .unverified("too wide (\(n) qubits > \(maxQubits))") }
-        let work = Double(a.gates.count + b.gates.count) * Double(1 << n) * Double(n <= unitaryQubits ? (1 << n) : states)
-        if work > maxWork { return .unverified("too large to simulate (\(n) qubits, \(a.gates.count)+\(b.gates.count) gates)") }
+        if work(a, b, n) > maxWork { return .unverified("too large to simulate (\(n) qubits, \(a.gates.count)+\(b.gates.count) gates)") }
         return n <= unitaryQubits ? unitary(a, b, n) : randomStates(a, b, n)
     }
 

@@ -70,10 +70,11 @@ public struct RewriteEngine: Sendable {
                     qmap[pq] = q
                 }
             }
-            if p.param >= 0 {
-                if bound[p.param] { if !params[p.param].equalsModTwoPi(g.params[0]) { return false } } else {
-                    params[p.param] = g.params[0]
-                    bound[p.param] = true
+            if p.params.count == 1 {
+                let k = p.params[0]
+                if bound[k] { if !params[k].equalsModTwoPi(g.params[0]) { return false } } else {
+                    params[k] = g.params[0]
+                    bound[k] = true
                 }
             }
             nodes[i] = n
@@ -96,6 +97,12 @@ public struct RewriteEngine: Sendable {
                 let got = dag.prev(n, on: q)
                 if want >= 0 { if got != nodes[want] { return nil } } else if got >= 0 && nodes.contains(got) { return nil }
             }
+        }
+        // Sums of parameters (rz(p0+p1) in a source) must agree with the values bound elsewhere.
+        for (i, p) in src.enumerated() where p.params.count > 1 {
+            guard p.params.allSatisfy({ bound[$0] }) else { return nil }
+            let sum = p.params.dropFirst().reduce(params[p.params[0]]) { $0 + params[$1] }
+            if !sum.equalsModTwoPi(dag.gate(nodes[i]).params[0]) { return nil }
         }
         guard isConvex(nodes, dag, positions) else { return nil }
         let usedQ = (qmap.lastIndex { $0 >= 0 } ?? -1) + 1
@@ -151,7 +158,7 @@ struct MatchPlan: Sendable {
         prevOnWire = prev
         qubits = (source.usedQubits.max() ?? 0) + 1
         params = (source.usedParams.max() ?? -1) + 1
-        var found = [false] + [Bool](repeating: false, count: g.count - 1)
+        var found = [true] + [Bool](repeating: false, count: g.count - 1)
         var queue = [0]
         while let i = queue.first {
             queue.removeFirst()

@@ -1,33 +1,44 @@
-/// A gate of a rule pattern: qubits are pattern qubits (0..<q), an rz takes symbolic parameter `param`.
+/// A gate of a rule pattern: qubits are pattern qubits (0..<q); an rz takes the sum of the symbolic
+/// parameters listed in `params` (one for a plain rz(p0), two for rz(p0+p1)).
 public struct PatternGate: Hashable, Sendable {
     public var kind: GateKind
     public var qubits: [Int]
-    public var param: Int   // -1 when the gate has no parameter
+    public var params: [Int]   // sorted; empty when the gate has no parameter
 
-    public init(_ kind: GateKind, _ qubits: [Int], param: Int = -1) {
+    public init(_ kind: GateKind, _ qubits: [Int], params: [Int] = []) {
         self.kind = kind
         self.qubits = qubits
-        self.param = param
+        self.params = params.sorted()
     }
 
-    /// `h 0`, `cx 0 1`, `rz 2 p1`.
+    public init(_ kind: GateKind, _ qubits: [Int], param: Int) {
+        self.init(kind, qubits, params: [param])
+    }
+
+    /// `h 0`, `cx 0 1`, `rz 2 p1`, `rz 0 p0+p1`.
     public var text: String {
-        ([kind.name] + qubits.map(String.init) + (param >= 0 ? ["p\(param)"] : [])).joined(separator: " ")
+        ([kind.name] + qubits.map(String.init) + (params.isEmpty ? [] : [params.map { "p\($0)" }.joined(separator: "+")])).joined(separator: " ")
     }
 
     public init?(text: Substring) {
         let parts = text.split(separator: " ")
         guard let first = parts.first, let k = GateKind(name: String(first)), !k.isFence else { return nil }
         var qs: [Int] = []
-        var p = -1
+        var ps: [Int] = []
         for part in parts.dropFirst() {
-            if part.hasPrefix("p") { guard let v = Int(part.dropFirst()), v >= 0 else { return nil }; p = v } else {
-                guard let v = Int(part), v >= 0, v < 64 else { return nil }
+            if part.hasPrefix("p") {
+                for term in part.split(separator: "+") {
+                    guard term.hasPrefix("p"), let v = Int(term.dropFirst()), v >= 0, v < 16 else { return nil }
+                    ps.append(v)
+                }
+            } else {
+                guard let v = Int(part), v >= 0, v < 16 else { return nil }
                 qs.append(v)
             }
         }
-        guard qs.count == k.qubitCount, (k.parameterCount == 1) == (p >= 0), Set(qs).count == qs.count else { return nil }
-        self.init(k, qs, param: p)
+        guard qs.count == k.qubitCount, (k.parameterCount == 1) == !ps.isEmpty, Set(qs).count == qs.count,
+              Set(ps).count == ps.count, k.parameterCount <= 1 else { return nil }
+        self.init(k, qs, params: ps)
     }
 }
 
@@ -39,7 +50,7 @@ public struct RuleCircuit: Hashable, Sendable {
     public var count: Int { gates.count }
     public var cxCount: Int { gates.filter { $0.kind == .cx }.count }
     public var usedQubits: Set<Int> { Set(gates.flatMap(\.qubits)) }
-    public var usedParams: Set<Int> { Set(gates.map(\.param).filter { $0 >= 0 }) }
+    public var usedParams: Set<Int> { Set(gates.flatMap(\.params)) }
 
     public var text: String { gates.isEmpty ? "." : gates.map(\.text).joined(separator: "; ") }
 
@@ -69,7 +80,7 @@ public struct RuleCircuit: Hashable, Sendable {
 
     /// The same circuit with qubits and parameters renamed.
     func renamed(qubits: [Int], params: [Int]) -> RuleCircuit {
-        RuleCircuit(gates.map { PatternGate($0.kind, $0.qubits.map { qubits[$0] }, param: $0.param >= 0 ? params[$0.param] : -1) })
+        RuleCircuit(gates.map { PatternGate($0.kind, $0.qubits.map { qubits[$0] }, params: $0.params.map { params[$0] }) })
     }
 
     /// Canonical order: every gate at its earliest layer, ties broken by first qubit.
@@ -87,7 +98,9 @@ public struct RuleCircuit: Hashable, Sendable {
 
     /// Concrete gates for a binding of qubits and parameter values.
     func instantiate(qubits: [Int], params: [Angle]) -> [Gate] {
-        gates.map { g in Gate(g.kind, g.qubits.map { qubits[$0] }, g.param >= 0 ? [params[g.param]] : []) }
+        gates.map { g in
+            Gate(g.kind, g.qubits.map { qubits[$0] }, g.params.isEmpty ? [] : [g.params.dropFirst().reduce(params[g.params[0]]) { $0 + params[$1] }])
+        }
     }
 }
 

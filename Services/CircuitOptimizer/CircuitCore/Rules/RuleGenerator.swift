@@ -31,6 +31,7 @@ public struct RuleGenerator: Sendable {
             out.append(PatternGate(.h, [q]))
             out.append(PatternGate(.x, [q]))
             for p in 0..<params { out.append(PatternGate(.rz, [q], param: p)) }
+            if params >= 2 { out.append(PatternGate(.rz, [q], params: [0, 1])) }
         }
         for a in 0..<qubits { for b in 0..<qubits where a != b { out.append(PatternGate(.cx, [a, b])) } }
         return out
@@ -86,7 +87,8 @@ public struct RuleGenerator: Sendable {
                 if deadline.expired { break }
                 let nextParam = r.usedParams.count
                 for g in letters {
-                    if g.param >= 0 && g.param != nextParam { continue }  // parameters used once, in order
+                    // Parameters are used once each, in order (a sum counts as using all its terms).
+                    if !g.params.isEmpty && g.params != Array(nextParam..<(nextParam + g.params.count)) { continue }
                     let c = RuleCircuit(r.gates + [g])
                     guard c.canonical == c else { continue }
                     if size > 1 {
@@ -122,10 +124,11 @@ public struct RuleGenerator: Sendable {
     static func prefixParams(_ c: RuleCircuit) -> RuleCircuit {
         var map: [Int: Int] = [:]
         return RuleCircuit(c.gates.map { g in
-            guard g.param >= 0 else { return g }
-            let p = map[g.param] ?? map.count
-            map[g.param] = p
-            return PatternGate(g.kind, g.qubits, param: p)
+            PatternGate(g.kind, g.qubits, params: g.params.map { x in
+                let p = map[x] ?? map.count
+                map[x] = p
+                return p
+            })
         })
     }
 }

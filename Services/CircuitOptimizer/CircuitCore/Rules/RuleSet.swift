@@ -78,7 +78,9 @@ public struct RuleSet: Sendable {
         var seen = Set<String>()
         var out: [Rule] = []
         for members in classes where members.count > 1 {
-            for s in members where !s.gates.isEmpty {
+            // A source must be one piece linked by wires, or it could never be matched from one gate.
+            // Sums of parameters in a source must be fixed by single-parameter gates of that source.
+            for s in members where MatchPlan(s) != nil && s.usedParams == Set(s.gates.filter { $0.params.count == 1 }.flatMap(\.params)) {
                 for t in members where t != s {
                     guard t.usedQubits.isSubset(of: s.usedQubits), t.usedParams.isSubset(of: s.usedParams) else { continue }
                     // A gate that can start (or end) both sides makes the rule an instance of a smaller one.

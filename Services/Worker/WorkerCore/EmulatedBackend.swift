@@ -210,3 +210,26 @@ public final class EmulatedStage: StageExecutor {
         return output
     }
 }
+
+extension GPUProfile {
+    /// `$LATTICE_PROFILES`, or `shared/data/helix/profiles` in the current directory or one of its parents.
+    public static func defaultProfilesDirectory(startingAt start: String = FileManager.default.currentDirectoryPath) -> String? {
+        if let fromEnvironment = ProcessInfo.processInfo.environment["LATTICE_PROFILES"] { return fromEnvironment }
+        var folder = URL(fileURLWithPath: start).standardized
+        for _ in 0..<6 {
+            let candidate = folder.appendingPathComponent("shared/data/helix/profiles").path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return nil
+    }
+}
+
+/// Parses "start:end" (end exclusive) into a layer range.
+public func parseLayerRange(_ text: String) throws -> Range<Int> {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count == 2, let start = Int(parts[0]), let end = Int(parts[1]), start >= 0, end > start else {
+        throw WorkerError.invalidArgument("layer range '\(text)' must be START:END with 0 ≤ START < END, e.g. 0:12")
+    }
+    return start..<end
+}

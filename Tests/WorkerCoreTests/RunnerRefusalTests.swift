@@ -51,6 +51,13 @@ import WorkerCore
         let badSampling = BatchEntry(requestID: 1, position: 0, tokenCount: 1, wantsToken: true, sampling: SamplingParameters(temperature: 1, topP: 0))
         let fine = HiddenStates(rows: 1, width: 32, encoding: .float32, bytes: Array(repeating: 0, count: 32 * 4))
         #expect(throws: WorkerError.self) { try last.step(batch([badSampling], .hidden(fine))) }
+        // Sizes chosen to overflow arithmetic are refused, not trapped on.
+        #expect(throws: WorkerError.self) { try first.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: Int.max, wantsToken: false)], .tokens([1]))) }
+        #expect(throws: WorkerError.self) { try first.step(batch([BatchEntry(requestID: 1, position: Int.max, tokenCount: 1, wantsToken: false)], .tokens([1]))) }
+        #expect(throws: WorkerError.self) { try first.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: -1, wantsToken: false)], .tokens([]))) }
+        let huge = HiddenStates(rows: Int.max / 2, width: Int.max / 2, encoding: .float32, bytes: [])
+        #expect(throws: WorkerError.self) { try last.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: 1 << 20, wantsToken: false)], .hidden(huge))) }
+        #expect(throws: WorkerError.self) { try huge.tensor() }
         #expect(first.stats.activeRequests == 0 && last.stats.activeRequests == 0)
         // Still serves a good batch.
         let hidden = try #require(try first.step(batch([one], .tokens([1]))).hidden)

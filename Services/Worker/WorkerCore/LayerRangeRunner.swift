@@ -76,20 +76,13 @@ public final class LayerRangeRunner: StageExecutor {
 
     /// Checks the batch against the stage and the cache; returns each request's new length.
     private func validate(_ batch: StepBatch) throws -> [UInt64: Int] {
-        guard !batch.entries.isEmpty else { throw WorkerError.invalidBatch("empty batch") }
-        var growth: [UInt64: Int] = [:]
+        let growth = try batch.validateShape()
         for entry in batch.entries {
-            guard entry.tokenCount > 0 else { throw WorkerError.invalidBatch("request \(entry.requestID): token count must be positive") }
-            guard growth[entry.requestID] == nil else { throw WorkerError.invalidBatch("request \(entry.requestID) appears twice in one batch") }
             let cached = cache.length(of: entry.requestID)
             guard entry.position == cached else {
                 throw WorkerError.invalidBatch("request \(entry.requestID): slice starts at position \(entry.position) but \(cached) tokens are cached here; positions must continue the cached sequence")
             }
             if isLast, samplers[entry.requestID] == nil { try entry.sampling.validate() }
-            growth[entry.requestID] = entry.position + entry.tokenCount
-        }
-        guard batch.input.rowCount == batch.tokenCount else {
-            throw WorkerError.invalidBatch("entries cover \(batch.tokenCount) tokens but the input has \(batch.input.rowCount) rows")
         }
         let needed = cache.blocksNeeded(for: growth)
         guard needed <= cache.freeBlockCount else { throw WorkerError.kvCacheFull(needed: needed, free: cache.freeBlockCount) }

@@ -72,6 +72,13 @@ extension Tensor {
         }
     }
 
+    /// Row-major SGEMV: `y = op(A)·x + beta·y` for `A` of `rows × columns` with leading dimension `lda`.
+    public static func gemv(rows: Int, columns: Int, a: UnsafePointer<Float>?, lda: Int, transpose: Bool,
+                            x: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>?, beta: Float) {
+        guard rows > 0, columns > 0 else { return }
+        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), 1, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
     /// Row-major SGEMM: `C = op(A)·op(B) + beta·C`.
     public static func gemm(m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>?, lda: Int, transposeA: Bool,

@@ -168,6 +168,11 @@ public final class LayerRangeRunner: StageExecutor {
         for entry in entries {
             guard let table = cache.tables[entry.requestID] else { continue }
             let length = entry.position + entry.tokenCount, n = entry.tokenCount
+            if n == 1 {
+                attendOne(queryRow: row, queries: queries, table: table, local: local, length: length, output: &output)
+                row += 1
+                continue
+            }
             // Gather this request's keys and values into contiguous [length, kvWidth] buffers.
             var keys = [Float](repeating: 0, count: length * kvWidth)
             var values = [Float](repeating: 0, count: length * kvWidth)
@@ -218,6 +223,49 @@ public final class LayerRangeRunner: StageExecutor {
             row += n
         }
         return output
+    }
+
+    /// One query (a decode step) straight over the cache blocks, without gathering them:
+    /// per block and head, scores = K_block·q and output += V_blockᵀ·p, each one GEMV.
+    private func attendOne(queryRow: Int, queries: Tensor, table: KVCache.RequestBlocks, local: Int, length: Int, output: inout Tensor) {
+        let c = config
+        let qWidth = c.queryWidth, kvWidth = c.kvWidth, headDim = c.headDim, blockSize = cache.blockSize
+        let group = c.headCount / c.kvHeadCount
+        let scale = 1 / Float(headDim).squareRoot()
+        var scores = [Float](repeating: 0, count: length)
+        queries.scalars.withUnsafeBufferPointer { q in
+            cache.keys.withUnsafeBufferPointer { ck in
+                cache.values.withUnsafeBufferPointer { cv in
+                    output.scalars.withUnsafeMutableBufferPointer { out in
+                        scores.withUnsafeMutableBufferPointer { s in
+                            for head in 0..<c.headCount {
+                                let kvOffset = (head / group) * headDim
+                                let query = q.baseAddress! + queryRow * qWidth + head * headDim
+                                var p = 0
+                                while p < length {
+                                    let run = min(blockSize, length - p)
+                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
+                                    Tensor.gemv(rows: run, columns: headDim, a: ck.baseAddress! + base, lda: kvWidth, transpose: false,
+                                                x: query, y: s.baseAddress! + p, beta: 0)
+                                    p += run
+                                }
+                                for j in 0..<length { s[j] *= scale }
+                                Tensor.softmaxInPlace(s)
+                                let target = out.baseAddress! + queryRow * qWidth + head * headDim
+                                p = 0
+                                while p < length {
+                                    let run = min(blockSize, length - p)
+                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
+                                    Tensor.gemv(rows: run, columns: headDim, a: cv.baseAddress! + base, lda: kvWidth, transpose: true,
+                                                x: s.baseAddress! + p, y: target, beta: p == 0 ? 0 : 1)
+                                    p += run
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Final norm and LM head on the last row of each entry that wants a token, then sampling.

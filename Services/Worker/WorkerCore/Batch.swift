@@ -178,6 +178,8 @@ public struct StageStats: Equatable, Sendable {
     public var busySeconds: Double
     public var lastBatchTokens: Int
     public var weightBytes: Int
+    /// Bytes the KV cache holds (keys and values, all blocks); 0 for the emulated backend.
+    public var kvBytes: Int = 0
 
     public var tokensPerSecond: Double { busySeconds > 0 ? Double(tokensProcessed) / busySeconds : 0 }
 }

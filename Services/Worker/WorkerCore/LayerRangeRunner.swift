@@ -38,7 +38,13 @@ public final class LayerRangeRunner: StageExecutor {
         StageStats(kvCapacityEntries: cache.capacityEntries, kvUsedEntries: cache.usedEntries, kvBlockSize: cache.blockSize,
                    freeTokens: cache.freeTokens, activeRequests: cache.requestCount, steps: counters.steps,
                    tokensProcessed: counters.tokens, busySeconds: counters.seconds, lastBatchTokens: counters.lastBatch,
-                   weightBytes: weights.byteCount)
+                   weightBytes: weights.byteCount, kvBytes: (cache.keys.count + cache.values.count) * 4)
+    }
+
+    /// KV blocks that fit in `bytes` for `layerCount` layers of `config` (keys and values in Float32).
+    public static func kvBlocks(fittingBytes bytes: Int, config: LlamaConfig, layerCount: Int, blockSize: Int = 16) -> Int {
+        let perBlock = 2 * 4 * config.kvWidth * blockSize * max(1, layerCount)
+        return max(0, bytes / perBlock)
     }
 
     public func heldTokens(_ requestID: UInt64) -> Int { cache.heldTokens(requestID) }

@@ -63,8 +63,9 @@ public final class LayerRangeRunner: StageExecutor {
         positions.reserveCapacity(hidden.rows)
         for entry in batch.entries { positions += entry.position..<(entry.position + entry.tokenCount) }
 
+        let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
         for (local, layer) in weights.decoderLayers.enumerated() {
-            hidden = forward(layer: layer, local: local, hidden: hidden, positions: positions, entries: batch.entries)
+            hidden = forward(layer: layer, local: local, hidden: hidden, rotary: rotary, entries: batch.entries)
         }
         for entry in batch.entries { cache.setLength(entry.position + entry.tokenCount, of: entry.requestID) }
 
@@ -115,34 +116,15 @@ public final class LayerRangeRunner: StageExecutor {
         }
     }
 
-    private func forward(layer: LayerWeights, local: Int, hidden: Tensor, positions: [Int], entries: [BatchEntry]) -> Tensor {
+    private func forward(layer: LayerWeights, local: Int, hidden: Tensor, rotary: RotaryTable, entries: [BatchEntry]) -> Tensor {
         let c = config
         let tokens = hidden.rows, qWidth = c.queryWidth, kvWidth = c.kvWidth
         let normed = Tensor.rmsNorm(hidden, weight: layer.inputNorm, epsilon: c.rmsNormEpsilon)
         let qkv = Tensor.linear(normed, weight: layer.qkv)
-        let fused = qWidth + 2 * kvWidth
-        var queries = Tensor(shape: [tokens, qWidth]) { out in
-            for t in 0..<tokens { for j in 0..<qWidth { out[t * qWidth + j] = qkv.scalars[t * fused + j] } }
-        }
-        var keys = Tensor(shape: [tokens, kvWidth]) { out in
-            for t in 0..<tokens { for j in 0..<kvWidth { out[t * kvWidth + j] = qkv.scalars[t * fused + qWidth + j] } }
-        }
-        queries = Tensor.rope(queries, positions: positions, headDim: c.headDim, inverseFrequencies: inverseFrequencies)
-        keys = Tensor.rope(keys, positions: positions, headDim: c.headDim, inverseFrequencies: inverseFrequencies)
-
-        // Write this batch's keys and values into the cache.
-        var row = 0
-        for entry in entries {
-            guard let table = cache.tables[entry.requestID] else { continue }
-            for i in 0..<entry.tokenCount {
-                let offset = cache.offset(request: table, layer: local, position: entry.position + i)
-                for j in 0..<kvWidth {
-                    cache.keys[offset + j] = keys.scalars[(row + i) * kvWidth + j]
-                    cache.values[offset + j] = qkv.scalars[(row + i) * fused + qWidth + kvWidth + j]
-                }
-            }
-            row += entry.tokenCount
-        }
+        let queries = Tensor.rope(qkv.columns(0..<qWidth), table: rotary, headDim: c.headDim)
+        let keys = Tensor.rope(qkv.columns(qWidth..<(qWidth + kvWidth)), table: rotary, headDim: c.headDim)
+        let values = qkv.columns((qWidth + kvWidth)..<(qWidth + 2 * kvWidth))
+        writeCache(keys: keys, values: values, local: local, entries: entries)
 
         let attention = attend(queries: queries, local: local, entries: entries)
         var residual = hidden + Tensor.linear(attention, weight: layer.output)
@@ -161,6 +143,29 @@ public final class LayerRangeRunner: StageExecutor {
         }
         residual = residual + Tensor.linear(activated, weight: layer.down)
         return residual
+    }
+
+    /// Stores this batch's keys and values in the request's cache slots, one row copy per token.
+    private func writeCache(keys: Tensor, values: Tensor, local: Int, entries: [BatchEntry]) {
+        let kvWidth = config.kvWidth
+        var row = 0
+        keys.scalars.withUnsafeBufferPointer { k in
+            values.scalars.withUnsafeBufferPointer { v in
+                cache.keys.withUnsafeMutableBufferPointer { ck in
+                    cache.values.withUnsafeMutableBufferPointer { cv in
+                        for entry in entries {
+                            guard let table = cache.tables[entry.requestID] else { continue }
+                            for i in 0..<entry.tokenCount {
+                                let offset = cache.offset(request: table, layer: local, position: entry.position + i)
+                                (ck.baseAddress! + offset).update(from: k.baseAddress! + (row + i) * kvWidth, count: kvWidth)
+                                (cv.baseAddress! + offset).update(from: v.baseAddress! + (row + i) * kvWidth, count: kvWidth)
+                            }
+                            row += entry.tokenCount
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Causal grouped-query attention of each entry's queries over its cached keys and values.

@@ -57,6 +57,13 @@ struct CallTable {
         return request
     }
 
+    /// Sets what runs when call `id` leaves the table; false if it already left.
+    mutating func setOnEnd(_ id: UInt64, _ onEnd: @escaping () -> Void) -> Bool {
+        guard calls[id] != nil else { return false }
+        calls[id]?.onEnd = onEnd
+        return true
+    }
+
     /// Routes one RESPONSE envelope to its call. Returns false when no call has that id (it
     /// already ended: cancelled or past its deadline).
     @discardableResult

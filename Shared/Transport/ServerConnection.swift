@@ -280,11 +280,13 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Answers with `status` (call id 0: the frame's own id is unknown) and closes this connection.
     private func protocolError(_ status: Status) {
-        answer(0, status)
         closeForProtocolError(status)
     }
 
+    /// Says `status` on call id 0 (so the client sends no further calls here, even one it was
+    /// about to send on being answered) and closes once that is written.
     private func closeForProtocolError(_ status: Status) {
+        answer(0, status)
         server.stats.withLock { $0.protocolErrors += 1 }
         server.logger.warning("closing connection after a protocol error", metadata: ["peer": "\(peer)", "status": "\(status)"])
         channel.closeAfterFlush(reason: "protocol error: \(status)")

@@ -1,11 +1,15 @@
+import Foundation
 import Logging
 import Wire
 
 /// One accepted connection on a server: decodes envelopes, runs each request's handler in a Task
-/// of its own, and writes answers back. All state is confined to the loop thread; handler Tasks
-/// reach it only through `loop.execute`.
+/// of its own, and writes answers back. State is confined to the loop thread, except the table
+/// of calls in flight: a finished handler takes its call out of it and writes the answer itself
+/// (no hop through the loop on the latency path), so it sits behind `callsLock`, which also
+/// makes "the handler answered" and "the deadline / a cancel ended the call" exclusive.
 final class ServerConnection: @unchecked Sendable {
-    private struct ActiveCall {
+    /// Sendable so that a finished handler can carry it back to the loop: only the loop uses its timer.
+    private struct ActiveCall: @unchecked Sendable {
         var task: Task<Void, Never>?
         var timer: LoopTimer?
     }
@@ -22,7 +26,8 @@ final class ServerConnection: @unchecked Sendable {
     private let server: ServerCore
     private let channel: TCPChannel
     let peer: String
-    private var calls: [UInt64: ActiveCall] = [:]
+    private let callsLock = NSLock()
+    private var calls: [UInt64: ActiveCall] = [:]   // guarded by callsLock
     private var waitingWrites: [WaitingWrite] = []
     private(set) var lastActivity: UInt64
     private(set) var isClosed = false
@@ -44,7 +49,7 @@ final class ServerConnection: @unchecked Sendable {
         channel.onClosed = { [self] in self.closed(reason: $0) }   // strong: keeps us alive until closed
     }
 
-    var callsInFlight: Int { calls.count }
+    var callsInFlight: Int { callsLock.withLock { calls.count } }
 
     // MARK: Incoming frames
 
@@ -72,7 +77,7 @@ final class ServerConnection: @unchecked Sendable {
             answer(id, Status(.unavailable, "server is shutting down; retry on another instance"))
             return
         }
-        guard calls[id] == nil else {
+        guard callsLock.withLock({ calls[id] == nil }) else {
             protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
             return
         }
@@ -102,8 +107,10 @@ final class ServerConnection: @unchecked Sendable {
             call.timer = timer
         }
         let payload = request.payload
-        call.task = Task { [self] in await self.run(handler, payload, context) }
-        calls[id] = call
+        callsLock.withLock {   // the Task cannot finish (and look for its call) before it is listed
+            call.task = Task { [self] in await self.run(handler, payload, context) }
+            calls[id] = call
+        }
         updateReading()
     }
 
@@ -131,9 +138,16 @@ final class ServerConnection: @unchecked Sendable {
             bytes = EnvelopeCodec.frame(reply)
         }
         let failed = reply.status.map { !$0.isOK } ?? false
-        let frame = bytes, status = reply.status, closeAfter = violation
+        let id = context.callID, status = reply.status, closeAfter = violation
+        // Answer from here; the loop then does the bookkeeping (timer, stats, backpressure).
+        guard let call = callsLock.withLock({ () -> ActiveCall? in
+            guard let call = calls.removeValue(forKey: id) else { return nil }   // ended by deadline/cancel
+            channel.writeFromAnyThread(bytes)   // under the lock: an ended call's answer never follows
+            return call
+        }) else { return }
+        let frameBytes = bytes.count
         loop.execute { [self] in
-            self.finish(context.callID, frame, failed: failed)
+            self.finished(call, bytes: frameBytes, failed: failed)
             if closeAfter, let status { self.closeForProtocolError(status) }
         }
     }
@@ -148,11 +162,13 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Ending calls (loop thread)
 
-    private func finish(_ id: UInt64, _ bytes: FrameBytes, failed: Bool) {
-        guard let call = calls.removeValue(forKey: id) else { return }   // already ended by deadline/cancel
+    /// A handler's answer of `bytes` bytes went out (see `run`).
+    private func finished(_ call: ActiveCall, bytes: Int, failed: Bool) {
         call.timer?.cancel()
-        write(bytes)
+        let queued = channel.queuedBytes
         server.stats.withLock {
+            $0.bytesOut += UInt64(bytes)
+            $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
             $0.callsInFlight -= 1
             if failed { $0.callsFailed += 1 }
         }
@@ -162,11 +178,14 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Ends a call early: cancels its Task, and answers the client if `answer` is given.
     private func end(_ id: UInt64, answer status: Status?) {
-        guard let call = calls.removeValue(forKey: id) else { return }
+        guard let call = callsLock.withLock({ () -> ActiveCall? in
+            let call = calls.removeValue(forKey: id)
+            if call != nil, let status { answer(id, status) }   // under the lock, see `run`
+            return call
+        }) else { return }
         call.task?.cancel()
         call.timer?.cancel()
         failWaitingWrites(of: id, Status(.cancelled, status?.message ?? "call \(id) was cancelled by the client"))
-        if let status { answer(id, status) }
         server.stats.withLock { $0.callsInFlight -= 1; $0.callsFailed += 1 }
         updateReading()
         server.callEnded()
@@ -182,7 +201,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
-        for id in Array(calls.keys) { end(id, answer: Status(.unavailable, reason)) }
+        for id in callsLock.withLock({ Array(calls.keys) }) { end(id, answer: Status(.unavailable, reason)) }
         channel.closeAfterFlush(reason: reason)
     }
 
@@ -190,8 +209,10 @@ final class ServerConnection: @unchecked Sendable {
 
     private func closed(reason: String) {
         isClosed = true
-        let ended = calls
-        calls.removeAll()
+        let ended = callsLock.withLock { () -> [UInt64: ActiveCall] in
+            defer { calls.removeAll() }
+            return calls
+        }
         for (_, call) in ended {
             call.task?.cancel()
             call.timer?.cancel()
@@ -230,7 +251,7 @@ final class ServerConnection: @unchecked Sendable {
     private func updateReading() {
         guard !isClosed else { return }
         let queued = channel.queuedBytes
-        if calls.count >= maxCalls || queued > maxQueued {
+        if callsInFlight >= maxCalls || queued > maxQueued {
             channel.pauseReading()
         } else if !channel.isReading && queued <= maxQueued / 2 {
             channel.resumeReading()
@@ -244,7 +265,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// A stream item from a handler: written now if the queue has room, else when it drains.
     func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, _ waiter: CheckedContinuation<Void, Error>) {
-        guard calls[id] != nil, !isClosed else {
+        guard callsLock.withLock({ calls[id] != nil }), !isClosed else {
             waiter.resume(throwing: Status(.cancelled, "call \(id) has ended (cancelled, past its deadline, or its connection closed)"))
             return
         }

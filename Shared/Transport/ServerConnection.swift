@@ -96,6 +96,10 @@ final class ServerConnection: @unchecked Sendable {
         let deadline: ContinuousClock.Instant? = request.deadlineMs > 0
             ? .now + .milliseconds(Int64(clamping: request.deadlineMs)) : nil
         let context = CallContext(method: request.method, callID: id, deadline: deadline, peer: peer)
+        if case .inline(let body) = handler {
+            answerInline(body, request.payload, context)
+            return
+        }
         server.stats.withLock { $0.callsTotal += 1; $0.callsInFlight += 1 }
         var call = ActiveCall()
         if request.deadlineMs > 0 {
@@ -114,21 +118,65 @@ final class ServerConnection: @unchecked Sendable {
         updateReading()
     }
 
-    /// Runs on Swift concurrency, never on the loop; hands the final frame back to the loop.
+    /// Runs on Swift concurrency, never on the loop; answers, then hands the bookkeeping to the loop.
     private func run(_ handler: Handler, _ payload: [UInt8], _ context: CallContext) async {
-        var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
-        var violation = false
+        let outcome: Result<[UInt8], Error>
         do {
             switch handler {
             case .unary(let body):
-                reply.payload = try await body(payload, context)
+                outcome = .success(try await body(payload, context))
+            case .inline(let body):   // not started here (see `start`); kept total for the compiler
+                outcome = .success(try body(payload, context))
             case .stream(let body):
                 try await body(payload, context, StreamWriter(connection: self, callID: context.callID))
+                outcome = .success([])
             }
-        } catch let error as ProtocolViolation {
+        } catch {
+            outcome = .failure(error)
+        }
+        let (bytes, reply, violation) = finalFrame(outcome, context)
+        let failed = reply.status.map { !$0.isOK } ?? false
+        let id = context.callID, status = reply.status, closeAfter = violation
+        // Answer from here; the loop then does the rest (timer, backpressure, drain).
+        guard let call = callsLock.withLock({ () -> ActiveCall? in
+            guard let call = calls.removeValue(forKey: id) else { return nil }   // ended by deadline/cancel
+            // Counted before the answer leaves: a client that has its answer sees it in the stats.
+            server.stats.withLock {
+                $0.bytesOut += UInt64(bytes.count)
+                $0.callsInFlight -= 1
+                if failed { $0.callsFailed += 1 }
+            }
+            channel.writeFromAnyThread(bytes)   // under the lock: an ended call's answer never follows
+            return call
+        }) else { return }
+        loop.execute { [self] in
+            self.finished(call)
+            if closeAfter, let status { self.closeForProtocolError(status) }
+        }
+    }
+
+    /// A synchronous handler, run right here on the loop (`Server.inlineUnary`): answered in
+    /// this loop iteration's batched write, with no call table entry, timer or Task.
+    private func answerInline(_ body: ([UInt8], CallContext) throws -> [UInt8], _ payload: [UInt8], _ context: CallContext) {
+        let (bytes, reply, violation) = finalFrame(Result { try body(payload, context) }, context)
+        let failed = reply.status.map { !$0.isOK } ?? false
+        server.stats.withLock { $0.callsTotal += 1; if failed { $0.callsFailed += 1 } }
+        write(bytes)
+        if violation, let status = reply.status { closeForProtocolError(status) }
+    }
+
+    /// The last frame of a call (its answer, or the status its handler threw), kept within the
+    /// frame limit; and whether the handler reported a protocol violation.
+    private func finalFrame(_ outcome: Result<[UInt8], Error>, _ context: CallContext) -> (FrameBytes, Envelope, violation: Bool) {
+        var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
+        var violation = false
+        switch outcome {
+        case .success(let payload):
+            reply.payload = payload
+        case .failure(let error as ProtocolViolation):
             reply.status = error.status
             violation = true
-        } catch {
+        case .failure(let error):
             reply.status = Self.status(for: error, method: context.method)
         }
         var bytes = EnvelopeCodec.frame(reply)
@@ -137,19 +185,7 @@ final class ServerConnection: @unchecked Sendable {
             reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
             bytes = EnvelopeCodec.frame(reply)
         }
-        let failed = reply.status.map { !$0.isOK } ?? false
-        let id = context.callID, status = reply.status, closeAfter = violation
-        // Answer from here; the loop then does the bookkeeping (timer, stats, backpressure).
-        guard let call = callsLock.withLock({ () -> ActiveCall? in
-            guard let call = calls.removeValue(forKey: id) else { return nil }   // ended by deadline/cancel
-            channel.writeFromAnyThread(bytes)   // under the lock: an ended call's answer never follows
-            return call
-        }) else { return }
-        let frameBytes = bytes.count
-        loop.execute { [self] in
-            self.finished(call, bytes: frameBytes, failed: failed)
-            if closeAfter, let status { self.closeForProtocolError(status) }
-        }
+        return (bytes, reply, violation)
     }
 
     static func status(for error: Error, method: String) -> Status {
@@ -162,16 +198,11 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Ending calls (loop thread)
 
-    /// A handler's answer of `bytes` bytes went out (see `run`).
-    private func finished(_ call: ActiveCall, bytes: Int, failed: Bool) {
+    /// A handler's answer went out (see `run`).
+    private func finished(_ call: ActiveCall) {
         call.timer?.cancel()
         let queued = channel.queuedBytes
-        server.stats.withLock {
-            $0.bytesOut += UInt64(bytes)
-            $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
-            $0.callsInFlight -= 1
-            if failed { $0.callsFailed += 1 }
-        }
+        server.stats.withLock { $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued)) }
         updateReading()
         server.callEnded()
     }

@@ -28,6 +28,9 @@ final class ServerConnection: @unchecked Sendable {
     let peer: String
     private let callsLock = NSLock()
     private var calls: [UInt64: ActiveCall] = [:]   // guarded by callsLock
+    /// Set by the loop (under callsLock) when an ending call needs it: reading is paused (an end
+    /// may resume it) or the server drains (an end may complete the drain).
+    private var endsNeedLoop = false
     private var waitingWrites: [WaitingWrite] = []
     private(set) var lastActivity: UInt64
     private(set) var isClosed = false
@@ -137,21 +140,43 @@ final class ServerConnection: @unchecked Sendable {
         let (bytes, reply, violation) = finalFrame(outcome, context)
         let failed = reply.status.map { !$0.isOK } ?? false
         let id = context.callID, status = reply.status, closeAfter = violation
-        // Answer from here; the loop then does the rest (timer, backpressure, drain).
-        guard let call = callsLock.withLock({ () -> ActiveCall? in
-            guard let call = calls.removeValue(forKey: id) else { return nil }   // ended by deadline/cancel
-            // Counted before the answer leaves: a client that has its answer sees it in the stats.
-            server.stats.withLock {
-                $0.bytesOut += UInt64(bytes.count)
-                $0.callsInFlight -= 1
-                if failed { $0.callsFailed += 1 }
+        // Alone on its connection, the answer goes out from here, and the loop is woken only
+        // if it has something to do (a timer, backpressure, a drain). With others in flight
+        // the loop writes it, batched with theirs in one writev (cheaper per call).
+        enum Taken { case gone, direct(ActiveCall, wakeLoop: Bool), viaLoop }
+        let taken = callsLock.withLock { () -> Taken in
+            guard calls.count == 1, let call = calls.removeValue(forKey: id) else {
+                return calls[id] == nil ? .gone : .viaLoop   // gone: ended by deadline/cancel
             }
+            // Counted before the answer leaves: a client that has its answer sees it in the stats.
+            countEnded(bytes: bytes.count, failed: failed)
             channel.writeFromAnyThread(bytes)   // under the lock: an ended call's answer never follows
-            return call
-        }) else { return }
-        loop.execute { [self] in
-            self.finished(call)
-            if closeAfter, let status { self.closeForProtocolError(status) }
+            return .direct(call, wakeLoop: call.timer != nil || closeAfter || endsNeedLoop)
+        }
+        switch taken {
+        case .gone, .direct(_, wakeLoop: false):
+            return
+        case .direct(let call, wakeLoop: true):
+            loop.execute { [self] in
+                self.finished(call)
+                if closeAfter, let status { self.closeForProtocolError(status) }
+            }
+        case .viaLoop:
+            loop.execute { [self] in
+                guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+                countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
+                write(bytes)
+                finished(call)
+                if closeAfter, let status { self.closeForProtocolError(status) }
+            }
+        }
+    }
+
+    private func countEnded(bytes: Int, failed: Bool) {
+        server.stats.withLock {
+            $0.bytesOut += UInt64(bytes)
+            $0.callsInFlight -= 1
+            if failed { $0.callsFailed += 1 }
         }
     }
 
@@ -209,11 +234,9 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Ends a call early: cancels its Task, and answers the client if `answer` is given.
     private func end(_ id: UInt64, answer status: Status?) {
-        guard let call = callsLock.withLock({ () -> ActiveCall? in
-            let call = calls.removeValue(forKey: id)
-            if call != nil, let status { answer(id, status) }   // under the lock, see `run`
-            return call
-        }) else { return }
+        // Whoever takes the call out of the table answers it: here, or its handler (see `run`).
+        guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+        if let status { answer(id, status) }
         call.task?.cancel()
         call.timer?.cancel()
         failWaitingWrites(of: id, Status(.cancelled, status?.message ?? "call \(id) was cancelled by the client"))
@@ -227,6 +250,7 @@ final class ServerConnection: @unchecked Sendable {
     /// Tells the client this connection is going away (call id 0, UNAVAILABLE): calls in flight
     /// finish here, new ones should go to a new connection.
     func goAway() {
+        callsLock.withLock { endsNeedLoop = true }
         answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
     }
 
@@ -274,7 +298,7 @@ final class ServerConnection: @unchecked Sendable {
             $0.bytesOut += UInt64(bytes.count)
             $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
         }
-        if queued > maxQueued { channel.pauseReading() }
+        if queued > maxQueued { pauseReading() }
     }
 
     /// Backpressure: a client whose answers pile up unread, or who has too many calls running,
@@ -283,10 +307,16 @@ final class ServerConnection: @unchecked Sendable {
         guard !isClosed else { return }
         let queued = channel.queuedBytes
         if callsInFlight >= maxCalls || queued > maxQueued {
-            channel.pauseReading()
+            pauseReading()
         } else if !channel.isReading && queued <= maxQueued / 2 {
             channel.resumeReading()
+            callsLock.withLock { endsNeedLoop = server.draining }
         }
+    }
+
+    private func pauseReading() {
+        channel.pauseReading()
+        callsLock.withLock { endsNeedLoop = true }
     }
 
     private func hasRoom(for count: Int) -> Bool {

@@ -70,6 +70,13 @@ struct CallTests {
             }
         }
         #expect(mismatches == 0)
+        // One at a time, each call (and its answer) is sent by the caller (the handler) directly;
+        // a 16 MiB frame does not fit the socket at once, and the loop writes the rest.
+        for size in [16 << 20, 1, 1 << 20, 0] {
+            var payload = [UInt8](repeating: 7, count: size)
+            for k in stride(from: 0, to: size, by: 1013) { payload[k] = UInt8(truncatingIfNeeded: k) }
+            #expect(try await connection.call("test/Echo", payload) == payload)
+        }
         #expect(server.stats.connectionsOpen == 1)
         await connection.close()
         await server.shutdown(timeout: .seconds(1))

@@ -26,6 +26,8 @@ final class ClientCore: @unchecked Sendable {
     private let lock = NSLock()
     private var table = CallTable()
     private var current: (channel: TCPChannel, number: Int)?   // mirrors state .connected
+    /// The loop is handing out the answers of one read (see `received`).
+    private var inRead = false
 
     // Loop thread only.
     private var state = State.idle
@@ -36,8 +38,6 @@ final class ClientCore: @unchecked Sendable {
     private var sockets: [Int: TCPChannel] = [:]
     private var lastSocketNumber = 0
     private var abandoned = false   // the Connection is gone: close once no call is left
-    /// Answers of the read being processed, handed out once all its frames are seen (see `received`).
-    private var answers: [Envelope] = []
 
     init(loop: EventLoop, target: Endpoint, config: TransportConfig, policy: ReconnectPolicy, logger: Logger) {
         self.loop = loop
@@ -53,7 +53,7 @@ final class ClientCore: @unchecked Sendable {
         let sent = lock.withLock { () -> Bool in
             // With other calls in flight the loop is busy anyway and batches their requests into
             // one writev, which costs less per call than a send each.
-            guard let (channel, number) = current, table.isEmpty else { return false }
+            guard let (channel, number) = current, table.isEmpty, !inRead else { return false }
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
             // Under the lock, so a CANCEL for this call (sent by the loop, also under it) goes after.
             channel.writeFromAnyThread(request)
@@ -179,7 +179,7 @@ final class ClientCore: @unchecked Sendable {
         sockets[number] = channel
         state = .connected(channel, number)
         channel.onFrame = { [unowned self, unowned channel] in self.received($0, on: channel, number) }
-        channel.onFramesDelivered = { [unowned self] in self.handOutAnswers() }
+        channel.onFramesDelivered = { [unowned self] in self.readDone() }
         channel.onFrameError = { [unowned channel] error in channel.close(reason: "server broke the framing: \(error)") }
         channel.onClosed = { [self] reason in self.lost(number, reason) }
         lock.withLock {
@@ -213,7 +213,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func lost(_ number: Int, _ reason: String) {
-        handOutAnswers()   // answers that arrived before the close still count
+        lock.withLock { inRead = false }
         sockets.removeValue(forKey: number)
         let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
         let hasUnsent = lock.withLock { () -> Bool in
@@ -256,19 +256,20 @@ final class ClientCore: @unchecked Sendable {
             retire(number)
             return
         }
-        answers.append(envelope)
+        // Resumed right away, from this thread; while the rest of this read is processed, new
+        // calls go through the loop, not straight out: a server that closes a connection says
+        // so (call id 0) right after its last answer, and a caller resumed by that answer must
+        // not send its next call into the closing socket.
+        let delivery = lock.withLock { () -> CallTable.Delivery? in
+            inRead = true
+            return table.route(envelope)
+        }
+        delivery?.resume()
     }
 
-    /// Resumes the callers of this read's answers. Done after the whole read, not per frame: a
-    /// server that closes a connection says so (call id 0) right after its last answer, and a
-    /// caller resumed before that was seen would send its next call straight into the closing
-    /// socket (the fast path does not wait for the loop).
-    private func handOutAnswers() {
-        guard !answers.isEmpty else { return }
-        lock.withLock {
-            for answer in answers { table.deliver(answer) }
-        }
-        answers.removeAll(keepingCapacity: true)
+    /// Every frame of one read is processed.
+    private func readDone() {
+        lock.withLock { inRead = false }
         if abandoned { closeIfAbandoned() }
     }
 }

@@ -114,10 +114,11 @@ final class ServerConnection: @unchecked Sendable {
             call.timer = timer
         }
         let payload = request.payload
-        callsLock.withLock {   // the Task cannot finish (and look for its call) before it is listed
-            call.task = Task { [self] in await self.run(handler, payload, context) }
-            calls[id] = call
-        }
+        // Listed before its Task exists, so the handler finds it when done. Only the loop ends
+        // calls early (deadline, cancel, close), so none can end before the Task is recorded.
+        callsLock.withLock { calls[id] = call }
+        let task = Task { [self] in await self.run(handler, payload, context) }
+        callsLock.withLock { calls[id]?.task = task }
         updateReading()
     }
 

@@ -143,9 +143,13 @@ final class TCPChannel: @unchecked Sendable {
     func closeAfterFlush(reason: String) {
         guard !isClosed else { return }
         pauseReading()
-        if queuedBytes == 0 { close(reason: reason); return }
+        // One step: a direct send cannot slip in between and be cut off by the close.
+        let queued = writeLock.withLock { () -> Int in
+            acceptsWrites = false
+            return pendingBytes + inFlightBytes
+        }
+        if queued == 0 { close(reason: reason); return }
         closeWhenFlushed = true
-        writeLock.withLock { acceptsWrites = false }
         flushReason = reason
         // A peer that never reads must not keep the connection open forever.
         let timer = LoopTimer(loop: loop)

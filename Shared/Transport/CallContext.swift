@@ -44,6 +44,8 @@ public struct ProtocolViolation: Error, Sendable, CustomStringConvertible {
 enum Handler: Sendable {
     case unary(@Sendable ([UInt8], CallContext) async throws -> [UInt8])
     case stream(@Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void)
+    /// Synchronous, run on the loop thread itself (see `Server.inlineUnary`).
+    case inline(@Sendable ([UInt8], CallContext) throws -> [UInt8])
 }
 
 /// A server-stream sink; `send` suspends while the connection's write queue is full.

@@ -57,26 +57,47 @@ struct CallTable {
         return request
     }
 
+    /// Sets what runs when call `id` leaves the table; false if it already left.
+    mutating func setOnEnd(_ id: UInt64, _ onEnd: @escaping () -> Void) -> Bool {
+        guard calls[id] != nil else { return false }
+        calls[id]?.onEnd = onEnd
+        return true
+    }
+
     /// Routes one RESPONSE envelope to its call. Returns false when no call has that id (it
     /// already ended: cancelled or past its deadline).
     @discardableResult
     mutating func deliver(_ response: Envelope) -> Bool {
-        guard let call = calls[response.callID] else { return false }
-        let status = response.status ?? .ok
-        switch call.waiter {
-        case .unary(let continuation):
-            end(response.callID)
-            if status.isOK { continuation.resume(returning: response.payload) } else { continuation.resume(throwing: status) }
-        case .stream(let continuation):
-            if !response.endOfStream {
-                continuation.yield(response.payload)
-                return true
-            }
-            end(response.callID)
-            if !response.payload.isEmpty { continuation.yield(response.payload) }
-            if status.isOK { continuation.finish() } else { continuation.finish(throwing: status) }
-        }
+        guard let delivery = route(response) else { return false }
+        delivery.resume()
         return true
+    }
+
+    /// A response matched to its caller, to be handed over with `resume` (by an owner that holds
+    /// a lock around the table: outside it, so a resumed caller never waits for it).
+    struct Delivery {
+        let waiter: Waiter
+        let response: Envelope
+
+        func resume() {
+            let status = response.status ?? .ok
+            switch waiter {
+            case .unary(let continuation):
+                if status.isOK { continuation.resume(returning: response.payload) } else { continuation.resume(throwing: status) }
+            case .stream(let continuation):
+                if !response.payload.isEmpty || !response.endOfStream { continuation.yield(response.payload) }
+                guard response.endOfStream else { return }
+                if status.isOK { continuation.finish() } else { continuation.finish(throwing: status) }
+            }
+        }
+    }
+
+    /// Matches one RESPONSE to its call (ending the call unless it is a stream item); nil when
+    /// no call has that id.
+    mutating func route(_ response: Envelope) -> Delivery? {
+        guard let call = calls[response.callID] else { return nil }
+        if case .stream = call.waiter, !response.endOfStream {} else { end(response.callID) }
+        return Delivery(waiter: call.waiter, response: response)
     }
 
     /// Ends one call with `status`. Returns whether it existed and the socket its request went

@@ -1,8 +1,12 @@
+import Foundation
 import Logging
 import Wire
 
-/// The loop-confined half of a `Connection`: the socket, the call table, and the
-/// connect / reconnect state machine.
+/// The loop-side half of a `Connection`: the socket, the call table, and the connect /
+/// reconnect state machine. Loop-confined except for the fast path: while a socket is
+/// connected, a caller registers its call and sends its request itself (`submit`), so a call
+/// needs no hop through the loop thread on its way out. The call table and the socket new calls
+/// go to are therefore behind `lock`; answers are still matched and resumed on the loop thread.
 final class ClientCore: @unchecked Sendable {
     private enum State {
         case idle                       // no socket; the next call connects
@@ -18,9 +22,15 @@ final class ClientCore: @unchecked Sendable {
     let policy: ReconnectPolicy
     let logger: Logger
 
+    // Guarded by lock (the loop and callers on the fast path).
+    private let lock = NSLock()
+    private var table = CallTable()
+    private var current: (channel: TCPChannel, number: Int)?   // mirrors state .connected
+    /// The loop is handing out the answers of one read (see `received`).
+    private var inRead = false
+
     // Loop thread only.
     private var state = State.idle
-    private var table = CallTable()
     private var attempts = 0
     private var lastServerError: [Int: Status] = [:]
     /// Every open socket by number: the current one, and retired ones (the server said it is
@@ -37,28 +47,45 @@ final class ClientCore: @unchecked Sendable {
         self.logger = logger
     }
 
-    func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
-        var call = CallTable.Call(method: method, waiter: waiter, request: request)
-        if case .closed = state {
-            table.insert(id, call)
-            table.fail(id, Status(.unavailable, "connection to \(target) was closed by this client"))
-            return
+    /// Starts a call from any thread: sent straight from the caller while a socket is up and no
+    /// other call is in flight, else handed to the loop (which connects first if need be).
+    func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        let sent = lock.withLock { () -> Bool in
+            // With other calls in flight the loop is busy anyway and batches their requests into
+            // one writev, which costs less per call than a send each.
+            guard let (channel, number) = current, table.isEmpty, !inRead else { return false }
+            table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
+            // Under the lock, so a CANCEL for this call (sent by the loop, also under it) goes after.
+            channel.writeFromAnyThread(request)
+            return true
         }
-        if deadlineMs > 0 {
-            let timer = LoopTimer(loop: loop)
-            timer.start(after: deadlineMs) { [self] in
-                self.end(id, Status(.deadlineExceeded, "'\(method)' on \(target) got no answer within its deadline of \(deadlineMs) ms"))
+        if !sent {
+            loop.execute { [self] in start(id, method, request, waiter, deadlineMs: deadlineMs) }
+        } else if deadlineMs > 0 {
+            loop.execute { [self] in armDeadline(id, method, deadlineMs) }
+        }
+    }
+
+    /// Loop thread: starts a call that could not take the fast path.
+    private func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        lock.withLock {
+            table.insert(id, CallTable.Call(method: method, waiter: waiter, request: request))
+            if case .closed = state {
+                table.fail(id, Status(.unavailable, "connection to \(target) was closed by this client"))
+            } else if case .connected(let channel, let number) = state, let bytes = table.takeRequest(id, sendingOn: number) {
+                channel.write(bytes)   // connected since `submit` looked
             }
-            call.onEnd = { timer.cancel() }
         }
-        table.insert(id, call)
-        switch state {
-        case .connected(let channel, let number):
-            if let bytes = table.takeRequest(id, sendingOn: number) { channel.write(bytes) }
-        case .idle:
-            connect()
-        case .connecting, .waitingToRetry, .closed:
-            break   // sent once connected
+        if deadlineMs > 0 { armDeadline(id, method, deadlineMs) }
+        if case .idle = state { connect() }   // else it is sent once connected
+    }
+
+    /// Loop thread: fails the call with DEADLINE_EXCEEDED after `deadlineMs` unless it ends first.
+    private func armDeadline(_ id: UInt64, _ method: String, _ deadlineMs: UInt64) {
+        let timer = LoopTimer(loop: loop)
+        guard lock.withLock({ table.setOnEnd(id, { timer.cancel() }) }) else { timer.cancel(); return }   // already answered
+        timer.start(after: deadlineMs) { [self] in
+            self.end(id, Status(.deadlineExceeded, "'\(method)' on \(target) got no answer within its deadline of \(deadlineMs) ms"))
         }
     }
 
@@ -68,9 +95,11 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func end(_ id: UInt64, _ status: Status) {
-        let (existed, sentOn) = table.fail(id, status)
-        if existed, let channel = sockets[sentOn] {
-            channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .cancel)))
+        lock.withLock {
+            let (existed, sentOn) = table.fail(id, status)
+            if existed, let channel = sockets[sentOn] {
+                channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .cancel)))
+            }
         }
         closeIfAbandoned()
     }
@@ -81,9 +110,9 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func closeIfAbandoned() {
-        guard abandoned, table.isEmpty else { return }
+        guard abandoned, lock.withLock({ table.isEmpty }) else { return }
         if case .waitingToRetry(let timer) = state { timer.cancel() }
-        state = .closed
+        setClosed()
         closeSockets(reason: "connection dropped by its owner")
     }
 
@@ -95,10 +124,16 @@ final class ClientCore: @unchecked Sendable {
 
     func close(_ done: CheckedContinuation<Void, Never>) {
         if case .waitingToRetry(let timer) = state { timer.cancel() }
-        state = .closed
-        table.failAll(Status(.cancelled, "connection to \(target) was closed by this client"))
+        setClosed()
+        lock.withLock { table.failAll(Status(.cancelled, "connection to \(target) was closed by this client")) }
         closeSockets(reason: "closed by client")
         done.resume()
+    }
+
+    /// Loop thread: the one way into `.closed`; new calls stop taking the fast path.
+    private func setClosed() {
+        state = .closed
+        lock.withLock { current = nil }
     }
 
     // MARK: Connecting
@@ -144,19 +179,24 @@ final class ClientCore: @unchecked Sendable {
         sockets[number] = channel
         state = .connected(channel, number)
         channel.onFrame = { [unowned self, unowned channel] in self.received($0, on: channel, number) }
+        channel.onFramesDelivered = { [unowned self] in self.readDone() }
         channel.onFrameError = { [unowned channel] error in channel.close(reason: "server broke the framing: \(error)") }
         channel.onClosed = { [self] reason in self.lost(number, reason) }
-        for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
+        lock.withLock {
+            for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
+            current = (channel, number)
+        }
         logger.debug("connected", metadata: ["target": "\(target)"])
     }
 
     private func connectFailed(_ status: Status) {
         if case .closed = state { return }
         state = .idle
-        guard table.hasUnsent else { attempts = 0; return }   // nobody waits: stop trying
+        guard lock.withLock({ table.hasUnsent }) else { attempts = 0; return }   // nobody waits: stop trying
         if let maxAttempts = policy.maxAttempts, attempts >= maxAttempts {
             let plural = attempts == 1 ? "attempt" : "attempts"
-            table.failAll(Status(.unavailable, "\(status.message) (\(attempts) \(plural)); is the server running at \(target)?"), sentOn: 0)
+            let failure = Status(.unavailable, "\(status.message) (\(attempts) \(plural)); is the server running at \(target)?")
+            lock.withLock { table.failAll(failure, sentOn: 0) }
             attempts = 0
             return
         }
@@ -168,19 +208,24 @@ final class ClientCore: @unchecked Sendable {
             timer.cancel()
             guard case .waitingToRetry = state else { return }
             state = .idle
-            if table.hasUnsent { connect() } else { attempts = 0 }
+            if lock.withLock({ table.hasUnsent }) { connect() } else { attempts = 0 }
         }
     }
 
     private func lost(_ number: Int, _ reason: String) {
+        lock.withLock { inRead = false }
         sockets.removeValue(forKey: number)
         let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
-        table.failAll(Status(.unavailable, "connection to \(target) lost: \(reason)\(said)"), sentOn: number)
+        let hasUnsent = lock.withLock { () -> Bool in
+            if current?.number == number { current = nil }   // before failing: no call slips onto it
+            table.failAll(Status(.unavailable, "connection to \(target) lost: \(reason)\(said)"), sentOn: number)
+            return table.hasUnsent
+        }
         if case .closed = state { return }
         if case .connected(_, number) = state { state = .idle }
         if abandoned { closeIfAbandoned(); return }
         logger.debug("connection lost", metadata: ["target": "\(target)", "reason": "\(reason)"])
-        if case .idle = state, table.hasUnsent { connect() }
+        if case .idle = state, hasUnsent { connect() }
     }
 
     /// The server said this socket is going away (draining, or a protocol error): calls already
@@ -188,7 +233,11 @@ final class ClientCore: @unchecked Sendable {
     private func retire(_ number: Int) {
         guard case .connected(_, number) = state else { return }
         state = .idle
-        if table.hasUnsent { connect() }
+        let hasUnsent = lock.withLock { () -> Bool in
+            current = nil
+            return table.hasUnsent
+        }
+        if hasUnsent { connect() }
     }
 
     // MARK: Answers
@@ -207,7 +256,20 @@ final class ClientCore: @unchecked Sendable {
             retire(number)
             return
         }
-        table.deliver(envelope)
+        // Resumed right away, from this thread; while the rest of this read is processed, new
+        // calls go through the loop, not straight out: a server that closes a connection says
+        // so (call id 0) right after its last answer, and a caller resumed by that answer must
+        // not send its next call into the closing socket.
+        let delivery = lock.withLock { () -> CallTable.Delivery? in
+            inRead = true
+            return table.route(envelope)
+        }
+        delivery?.resume()
+    }
+
+    /// Every frame of one read is processed.
+    private func readDone() {
+        lock.withLock { inRead = false }
         if abandoned { closeIfAbandoned() }
     }
 }

@@ -25,7 +25,7 @@ public final class Connection: Sendable {
         let core = core
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
-                core.loop.execute { core.start(id, method, request, .unary(continuation), deadlineMs: deadlineMs) }
+                core.submit(id, method, request, .unary(continuation), deadlineMs: deadlineMs)
                 // A cancel that raced ahead of `start` on the loop would be lost; repeat it after.
                 if Task.isCancelled { core.loop.execute { core.cancel(id) } }
             }
@@ -50,7 +50,7 @@ public final class Connection: Sendable {
         continuation.onTermination = { reason in
             if case .cancelled = reason { core.loop.execute { core.cancel(id) } }
         }
-        core.loop.execute { core.start(id, method, request, .stream(continuation), deadlineMs: deadlineMs) }
+        core.submit(id, method, request, .stream(continuation), deadlineMs: deadlineMs)
         return stream
     }
 

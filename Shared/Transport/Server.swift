@@ -17,6 +17,16 @@ public final class Server: Sendable {
         core.handlers.withLock { $0[method] = .unary(handler) }
     }
 
+    /// Registers a unary method whose handler runs on the transport's loop thread, as the
+    /// request is read, and answers there: no Task and no thread hop, hence the lowest latency.
+    /// Only for cheap, synchronous work that never blocks or waits (Health, Stats, a lookup in
+    /// memory): while it runs, no other socket of this process is served. It finishes before
+    /// anything could cancel it, so it sees no cancellation and its deadline cannot pass.
+    /// Errors are answered as for `unary`.
+    public func inlineUnary(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext) throws -> [UInt8]) {
+        core.handlers.withLock { $0[method] = .inline(handler) }
+    }
+
     /// Registers a server-streaming method: each `send` is one item; returning ends the stream
     /// with OK, throwing ends it with that status.
     public func stream(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void) {

@@ -1,11 +1,15 @@
+import Foundation
 import Logging
 import Wire
 
 /// One accepted connection on a server: decodes envelopes, runs each request's handler in a Task
-/// of its own, and writes answers back. All state is confined to the loop thread; handler Tasks
-/// reach it only through `loop.execute`.
+/// of its own, and writes answers back. State is confined to the loop thread, except the table
+/// of calls in flight: a finished handler takes its call out of it and writes the answer itself
+/// (no hop through the loop on the latency path), so it sits behind `callsLock`, which also
+/// makes "the handler answered" and "the deadline / a cancel ended the call" exclusive.
 final class ServerConnection: @unchecked Sendable {
-    private struct ActiveCall {
+    /// Sendable so that a finished handler can carry it back to the loop: only the loop uses its timer.
+    private struct ActiveCall: @unchecked Sendable {
         var task: Task<Void, Never>?
         var timer: LoopTimer?
     }
@@ -22,7 +26,11 @@ final class ServerConnection: @unchecked Sendable {
     private let server: ServerCore
     private let channel: TCPChannel
     let peer: String
-    private var calls: [UInt64: ActiveCall] = [:]
+    private let callsLock = NSLock()
+    private var calls: [UInt64: ActiveCall] = [:]   // guarded by callsLock
+    /// Set by the loop (under callsLock) when an ending call needs it: reading is paused (an end
+    /// may resume it) or the server drains (an end may complete the drain).
+    private var endsNeedLoop = false
     private var waitingWrites: [WaitingWrite] = []
     private(set) var lastActivity: UInt64
     private(set) var isClosed = false
@@ -44,7 +52,7 @@ final class ServerConnection: @unchecked Sendable {
         channel.onClosed = { [self] in self.closed(reason: $0) }   // strong: keeps us alive until closed
     }
 
-    var callsInFlight: Int { calls.count }
+    var callsInFlight: Int { callsLock.withLock { calls.count } }
 
     // MARK: Incoming frames
 
@@ -72,7 +80,7 @@ final class ServerConnection: @unchecked Sendable {
             answer(id, Status(.unavailable, "server is shutting down; retry on another instance"))
             return
         }
-        guard calls[id] == nil else {
+        guard callsLock.withLock({ calls[id] == nil }) else {
             protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
             return
         }
@@ -91,6 +99,10 @@ final class ServerConnection: @unchecked Sendable {
         let deadline: ContinuousClock.Instant? = request.deadlineMs > 0
             ? .now + .milliseconds(Int64(clamping: request.deadlineMs)) : nil
         let context = CallContext(method: request.method, callID: id, deadline: deadline, peer: peer)
+        if case .inline(let body) = handler {
+            answerInline(body, request.payload, context)
+            return
+        }
         server.stats.withLock { $0.callsTotal += 1; $0.callsInFlight += 1 }
         var call = ActiveCall()
         if request.deadlineMs > 0 {
@@ -102,26 +114,95 @@ final class ServerConnection: @unchecked Sendable {
             call.timer = timer
         }
         let payload = request.payload
-        call.task = Task { [self] in await self.run(handler, payload, context) }
-        calls[id] = call
+        // Listed before its Task exists, so the handler finds it when done. Only the loop ends
+        // calls early (deadline, cancel, close), so none can end before the Task is recorded.
+        callsLock.withLock { calls[id] = call }
+        let task = Task { [self] in await self.run(handler, payload, context) }
+        callsLock.withLock { calls[id]?.task = task }
         updateReading()
     }
 
-    /// Runs on Swift concurrency, never on the loop; hands the final frame back to the loop.
+    /// Runs on Swift concurrency, never on the loop; answers, then hands the bookkeeping to the loop.
     private func run(_ handler: Handler, _ payload: [UInt8], _ context: CallContext) async {
-        var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
-        var violation = false
+        let outcome: Result<[UInt8], Error>
         do {
             switch handler {
             case .unary(let body):
-                reply.payload = try await body(payload, context)
+                outcome = .success(try await body(payload, context))
+            case .inline(let body):   // not started here (see `start`); kept total for the compiler
+                outcome = .success(try body(payload, context))
             case .stream(let body):
                 try await body(payload, context, StreamWriter(connection: self, callID: context.callID))
+                outcome = .success([])
             }
-        } catch let error as ProtocolViolation {
+        } catch {
+            outcome = .failure(error)
+        }
+        let (bytes, reply, violation) = finalFrame(outcome, context)
+        let failed = reply.status.map { !$0.isOK } ?? false
+        let id = context.callID, status = reply.status, closeAfter = violation
+        // Alone on its connection, the answer goes out from here, and the loop is woken only
+        // if it has something to do (a timer, backpressure, a drain). With others in flight
+        // the loop writes it, batched with theirs in one writev (cheaper per call).
+        enum Taken { case gone, direct(ActiveCall, wakeLoop: Bool), viaLoop }
+        let taken = callsLock.withLock { () -> Taken in
+            guard calls.count == 1, let call = calls.removeValue(forKey: id) else {
+                return calls[id] == nil ? .gone : .viaLoop   // gone: ended by deadline/cancel
+            }
+            // Counted before the answer leaves: a client that has its answer sees it in the stats.
+            countEnded(bytes: bytes.count, failed: failed)
+            channel.writeFromAnyThread(bytes)   // under the lock: an ended call's answer never follows
+            return .direct(call, wakeLoop: call.timer != nil || closeAfter || endsNeedLoop)
+        }
+        switch taken {
+        case .gone, .direct(_, wakeLoop: false):
+            return
+        case .direct(let call, wakeLoop: true):
+            loop.execute { [self] in
+                self.finished(call)
+                if closeAfter, let status { self.closeForProtocolError(status) }
+            }
+        case .viaLoop:
+            loop.execute { [self] in
+                guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+                countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
+                write(bytes)
+                finished(call)
+                if closeAfter, let status { self.closeForProtocolError(status) }
+            }
+        }
+    }
+
+    private func countEnded(bytes: Int, failed: Bool) {
+        server.stats.withLock {
+            $0.bytesOut += UInt64(bytes)
+            $0.callsInFlight -= 1
+            if failed { $0.callsFailed += 1 }
+        }
+    }
+
+    /// A synchronous handler, run right here on the loop (`Server.inlineUnary`): answered in
+    /// this loop iteration's batched write, with no call table entry, timer or Task.
+    private func answerInline(_ body: ([UInt8], CallContext) throws -> [UInt8], _ payload: [UInt8], _ context: CallContext) {
+        let (bytes, reply, violation) = finalFrame(Result { try body(payload, context) }, context)
+        let failed = reply.status.map { !$0.isOK } ?? false
+        server.stats.withLock { $0.callsTotal += 1; if failed { $0.callsFailed += 1 } }
+        write(bytes)
+        if violation, let status = reply.status { closeForProtocolError(status) }
+    }
+
+    /// The last frame of a call (its answer, or the status its handler threw), kept within the
+    /// frame limit; and whether the handler reported a protocol violation.
+    private func finalFrame(_ outcome: Result<[UInt8], Error>, _ context: CallContext) -> (FrameBytes, Envelope, violation: Bool) {
+        var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
+        var violation = false
+        switch outcome {
+        case .success(let payload):
+            reply.payload = payload
+        case .failure(let error as ProtocolViolation):
             reply.status = error.status
             violation = true
-        } catch {
+        case .failure(let error):
             reply.status = Self.status(for: error, method: context.method)
         }
         var bytes = EnvelopeCodec.frame(reply)
@@ -130,12 +211,7 @@ final class ServerConnection: @unchecked Sendable {
             reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
             bytes = EnvelopeCodec.frame(reply)
         }
-        let failed = reply.status.map { !$0.isOK } ?? false
-        let frame = bytes, status = reply.status, closeAfter = violation
-        loop.execute { [self] in
-            self.finish(context.callID, frame, failed: failed)
-            if closeAfter, let status { self.closeForProtocolError(status) }
-        }
+        return (bytes, reply, violation)
     }
 
     static func status(for error: Error, method: String) -> Status {
@@ -148,25 +224,23 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Ending calls (loop thread)
 
-    private func finish(_ id: UInt64, _ bytes: FrameBytes, failed: Bool) {
-        guard let call = calls.removeValue(forKey: id) else { return }   // already ended by deadline/cancel
+    /// A handler's answer went out (see `run`).
+    private func finished(_ call: ActiveCall) {
         call.timer?.cancel()
-        write(bytes)
-        server.stats.withLock {
-            $0.callsInFlight -= 1
-            if failed { $0.callsFailed += 1 }
-        }
+        let queued = channel.queuedBytes
+        server.stats.withLock { $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued)) }
         updateReading()
         server.callEnded()
     }
 
     /// Ends a call early: cancels its Task, and answers the client if `answer` is given.
     private func end(_ id: UInt64, answer status: Status?) {
-        guard let call = calls.removeValue(forKey: id) else { return }
+        // Whoever takes the call out of the table answers it: here, or its handler (see `run`).
+        guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+        if let status { answer(id, status) }
         call.task?.cancel()
         call.timer?.cancel()
         failWaitingWrites(of: id, Status(.cancelled, status?.message ?? "call \(id) was cancelled by the client"))
-        if let status { answer(id, status) }
         server.stats.withLock { $0.callsInFlight -= 1; $0.callsFailed += 1 }
         updateReading()
         server.callEnded()
@@ -177,12 +251,13 @@ final class ServerConnection: @unchecked Sendable {
     /// Tells the client this connection is going away (call id 0, UNAVAILABLE): calls in flight
     /// finish here, new ones should go to a new connection.
     func goAway() {
+        callsLock.withLock { endsNeedLoop = true }
         answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
     }
 
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
-        for id in Array(calls.keys) { end(id, answer: Status(.unavailable, reason)) }
+        for id in callsLock.withLock({ Array(calls.keys) }) { end(id, answer: Status(.unavailable, reason)) }
         channel.closeAfterFlush(reason: reason)
     }
 
@@ -190,8 +265,10 @@ final class ServerConnection: @unchecked Sendable {
 
     private func closed(reason: String) {
         isClosed = true
-        let ended = calls
-        calls.removeAll()
+        let ended = callsLock.withLock { () -> [UInt64: ActiveCall] in
+            defer { calls.removeAll() }
+            return calls
+        }
         for (_, call) in ended {
             call.task?.cancel()
             call.timer?.cancel()
@@ -222,7 +299,7 @@ final class ServerConnection: @unchecked Sendable {
             $0.bytesOut += UInt64(bytes.count)
             $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
         }
-        if queued > maxQueued { channel.pauseReading() }
+        if queued > maxQueued { pauseReading() }
     }
 
     /// Backpressure: a client whose answers pile up unread, or who has too many calls running,
@@ -230,11 +307,17 @@ final class ServerConnection: @unchecked Sendable {
     private func updateReading() {
         guard !isClosed else { return }
         let queued = channel.queuedBytes
-        if calls.count >= maxCalls || queued > maxQueued {
-            channel.pauseReading()
+        if callsInFlight >= maxCalls || queued > maxQueued {
+            pauseReading()
         } else if !channel.isReading && queued <= maxQueued / 2 {
             channel.resumeReading()
+            callsLock.withLock { endsNeedLoop = server.draining }
         }
+    }
+
+    private func pauseReading() {
+        channel.pauseReading()
+        callsLock.withLock { endsNeedLoop = true }
     }
 
     private func hasRoom(for count: Int) -> Bool {
@@ -244,7 +327,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// A stream item from a handler: written now if the queue has room, else when it drains.
     func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, _ waiter: CheckedContinuation<Void, Error>) {
-        guard calls[id] != nil, !isClosed else {
+        guard callsLock.withLock({ calls[id] != nil }), !isClosed else {
             waiter.resume(throwing: Status(.cancelled, "call \(id) has ended (cancelled, past its deadline, or its connection closed)"))
             return
         }
@@ -280,11 +363,13 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Answers with `status` (call id 0: the frame's own id is unknown) and closes this connection.
     private func protocolError(_ status: Status) {
-        answer(0, status)
         closeForProtocolError(status)
     }
 
+    /// Says `status` on call id 0 (so the client sends no further calls here, even one it was
+    /// about to send on being answered) and closes once that is written.
     private func closeForProtocolError(_ status: Status) {
+        answer(0, status)
         server.stats.withLock { $0.protocolErrors += 1 }
         server.logger.warning("closing connection after a protocol error", metadata: ["peer": "\(peer)", "status": "\(status)"])
         channel.closeAfterFlush(reason: "protocol error: \(status)")

@@ -1,23 +1,35 @@
 import CLibUV
+import Foundation
 import Wire
 
 /// One TCP connection carrying frames: reads are split into frames, writes are queued and sent
 /// in batches (one writev of every queued frame, straight from their own memory), one uv_write
-/// at a time. Loop thread only (the one place, with `Listener` and
-/// `LoopTimer`, that touches libuv sockets). The handle keeps the channel alive until its close
-/// callback frees it.
-final class TCPChannel {
+/// at a time. Reading, closing and the uv_write machinery are loop-thread only (the one place,
+/// with `Listener` and `LoopTimer`, that touches libuv sockets). Writing is the exception:
+/// `writeFromAnyThread` lets a caller send a frame itself when nothing is queued, which saves
+/// waking the loop thread on the latency path. The write state therefore sits behind
+/// `writeLock`, so a direct send and libuv's own writes never interleave and frames keep their
+/// order. The handle keeps the channel alive until its close callback frees it.
+final class TCPChannel: @unchecked Sendable {
     let loop: EventLoop
     let tcp: UnsafeMutablePointer<uv_tcp_t>
     private var decoder: FrameDecoder
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
+    private var fd: Int32 = -1                 // the socket, for direct sends (-1 until connected)
+
+    // Write state, guarded by writeLock (touched by the loop and by direct senders).
+    private let writeLock = NSLock()
     private var pending: [FrameBytes] = []     // frames waiting for the next write
     private var pendingBytes = 0
+    private var headSent = 0                   // bytes of pending[0] a direct send already wrote
     private var inFlight: [FrameBytes] = []    // frames libuv is writing now (kept alive for it)
     private var inFlightBytes = 0
-    private var buffers: [uv_buf_t] = []
     private var writing = false
     private var flushScheduled = false
+    private var acceptsWrites = true           // false once closing: no new frames, fd may go
+    private var sentBytes: UInt64 = 0
+
+    private var buffers: [uv_buf_t] = []
     private var reading = false
     private var delivering = false
     private var flushTimer: LoopTimer?
@@ -25,10 +37,12 @@ final class TCPChannel {
     private var closeWhenFlushed = false
     private(set) var peer = "unconnected"
     private(set) var bytesReceived: UInt64 = 0
-    private(set) var bytesSent: UInt64 = 0
+    var bytesSent: UInt64 { writeLock.withLock { sentBytes } }
 
     /// A complete frame body arrived (valid only during the call).
     var onFrame: ((UnsafeBufferPointer<UInt8>) -> Void)?
+    /// Every complete frame of one read was handed to `onFrame`.
+    var onFramesDelivered: (() -> Void)?
     /// The byte stream broke the framing rules (e.g. a length over the maximum).
     var onFrameError: ((FrameError) -> Void)?
     /// A write finished; queued bytes went down.
@@ -48,7 +62,7 @@ final class TCPChannel {
     var stream: UnsafeMutablePointer<uv_stream_t> { streamPointer(tcp) }
 
     /// Bytes queued for the socket and not yet written.
-    var queuedBytes: Int { pendingBytes + inFlightBytes }
+    var queuedBytes: Int { writeLock.withLock { pendingBytes + inFlightBytes } }
 
     /// Called once the socket is connected (accepted or connected out).
     func didConnect() {
@@ -59,6 +73,8 @@ final class TCPChannel {
             uv_tcp_getpeername(tcp, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
         }
         if rc == 0 { peer = SocketAddress(storage: storage).text }
+        var descriptor = uv_os_fd_t(-1)
+        if uv_fileno(handlePointer(tcp), &descriptor) == 0 { writeLock.withLock { fd = Int32(descriptor) } }
         resumeReading()
     }
 
@@ -77,29 +93,62 @@ final class TCPChannel {
 
     var isReading: Bool { reading }
 
-    /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`) and starts a write
-    /// if none is running.
+    /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`); the loop writes
+    /// what queued up at the end of this iteration, in one writev. Loop thread only.
     func write(_ frame: FrameBytes) {
-        guard !isClosed, !closeWhenFlushed else { return }
-        pending.append(frame)
-        pendingBytes += frame.count
-        if !writing && !flushScheduled {
-            flushScheduled = true
-            loop.scheduleFlush(self)
+        let schedule = writeLock.withLock { () -> Bool in
+            guard acceptsWrites else { return false }
+            return enqueue(frame, alreadySent: 0)
         }
+        if schedule { loop.scheduleFlush(self) }
     }
 
-    /// Writes what queued up during this loop iteration (called by the loop once per iteration).
+    /// Sends one whole frame from any thread: straight into the socket when nothing is queued
+    /// ahead of it (the common case for a lone call), else (or for whatever the kernel did not
+    /// take) queued for the loop, which is woken to write it. Never blocks.
+    func writeFromAnyThread(_ frame: FrameBytes) {
+        let schedule = writeLock.withLock { () -> Bool in
+            guard acceptsWrites else { return false }
+            var sent = 0
+            if fd >= 0, !writing, pending.isEmpty {
+                let n = send(fd, frame.base, frame.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if n > 0 { sent = n; sentBytes += UInt64(n) }
+                // EAGAIN and real errors alike: the loop's uv_write retries and reports failures.
+            }
+            return sent < frame.count && enqueue(frame, alreadySent: sent)
+        }
+        if schedule { loop.execute { [self] in flush() } }
+    }
+
+    /// Adds a frame to the queue (writeLock held); true if a flush must be scheduled.
+    private func enqueue(_ frame: FrameBytes, alreadySent: Int) -> Bool {
+        if pending.isEmpty { headSent = alreadySent }
+        pending.append(frame)
+        pendingBytes += frame.count - alreadySent
+        guard !writing, !flushScheduled else { return false }
+        flushScheduled = true
+        return true
+    }
+
+    /// Writes what queued up (called by the loop once per iteration, or after a direct send
+    /// left bytes behind).
     func flush() {
-        flushScheduled = false
-        if !writing && !isClosed { startWrite() }
+        writeLock.withLock {
+            flushScheduled = false
+            if !writing && !isClosed { startWrite() }
+        }
     }
 
     /// Closes once everything queued has been written (a final error answer, a drained server).
     func closeAfterFlush(reason: String) {
         guard !isClosed else { return }
         pauseReading()
-        if queuedBytes == 0 { close(reason: reason); return }
+        // One step: a direct send cannot slip in between and be cut off by the close.
+        let queued = writeLock.withLock { () -> Int in
+            acceptsWrites = false
+            return pendingBytes + inFlightBytes
+        }
+        if queued == 0 { close(reason: reason); return }
         closeWhenFlushed = true
         flushReason = reason
         // A peer that never reads must not keep the connection open forever.
@@ -112,47 +161,56 @@ final class TCPChannel {
     func close(reason: String) {
         guard !isClosed else { return }
         isClosed = true
+        writeLock.withLock { acceptsWrites = false }   // from here on nobody touches the fd
         reading = false
         flushTimer?.cancel()
         flushTimer = nil
         uv_close(handlePointer(tcp), channelClosed)   // pending write callbacks run first, with ECANCELED
         let closed = onClosed
-        onFrame = nil; onFrameError = nil; onWritten = nil; onClosed = nil
+        onFrame = nil; onFramesDelivered = nil; onFrameError = nil; onWritten = nil; onClosed = nil
         closed?(reason)
     }
 
+    /// Hands every queued frame to one uv_write (writeLock held). libuv may write part of it
+    /// right here; `writing` keeps direct senders out until its callback.
     private func startWrite() {
         guard !pending.isEmpty else { return }
         swap(&pending, &inFlight)
         inFlightBytes = pendingBytes
         pendingBytes = 0
         buffers.removeAll(keepingCapacity: true)
-        for frame in inFlight {
-            buffers.append(uv_buf_init(frame.base.assumingMemoryBound(to: CChar.self), UInt32(frame.count)))
+        for (index, frame) in inFlight.enumerated() {
+            let skip = index == 0 ? headSent : 0
+            buffers.append(uv_buf_init((frame.base + skip).assumingMemoryBound(to: CChar.self), UInt32(frame.count - skip)))
         }
+        headSent = 0
         writeRequest.pointee.data = tcp.pointee.data
         let rc = uv_write(writeRequest, stream, buffers, UInt32(buffers.count), channelWritten)   // libuv copies the buffer list
         if rc < 0 {
             inFlight.removeAll()
             inFlightBytes = 0
-            close(reason: "write failed: \(uvErrorText(rc))")
+            let reason = "write failed: \(uvErrorText(rc))"
+            loop.execute { [self] in close(reason: reason) }   // not under writeLock: close takes it
         } else {
             writing = true
         }
     }
 
     fileprivate func written(status: Int32) {
-        writing = false
-        if status >= 0 { bytesSent += UInt64(inFlightBytes) }
-        inFlight.removeAll(keepingCapacity: true)
-        inFlightBytes = 0
+        let queued = writeLock.withLock { () -> Int in
+            writing = false
+            if status >= 0 { sentBytes += UInt64(inFlightBytes) }
+            inFlight.removeAll(keepingCapacity: true)
+            inFlightBytes = 0
+            if status >= 0, !isClosed, !pending.isEmpty { startWrite() }
+            return pendingBytes + inFlightBytes
+        }
         guard !isClosed else { return }
         if status < 0 {
             close(reason: "write failed: \(uvErrorText(status))")
             return
         }
-        if !pending.isEmpty { startWrite() }
-        if closeWhenFlushed && queuedBytes == 0 { close(reason: flushReason); return }
+        if closeWhenFlushed && queued == 0 { close(reason: flushReason); return }
         onWritten?()
     }
 
@@ -186,6 +244,7 @@ final class TCPChannel {
         defer { delivering = false }
         do {
             while reading, !isClosed, !closeWhenFlushed, try decoder.withNextFrame({ onFrame?($0) }) != nil {}
+            onFramesDelivered?()
         } catch let error as FrameError {
             onFrameError?(error)
         } catch {

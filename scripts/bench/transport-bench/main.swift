@@ -2,7 +2,10 @@
 // Lattice transport, printing the same figures as the raw libuv floor (scripts/bench/uv-echo.c).
 //
 //   transport-bench server PORT
-//   transport-bench client PORT SIZE INFLIGHT SECONDS    prints: calls p50_us p99_us calls_per_s
+//   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD]    prints: calls p50_us p99_us calls_per_s
+//
+// METHOD is bench/Echo (a handler on Swift concurrency, the default) or bench/EchoInline (an
+// inline handler, run on the loop thread).
 import Foundation
 import Logging
 import Transport
@@ -19,13 +22,15 @@ func fail(_ message: String) -> Never {
 if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) {
     let server = Server(logger: logger)
     server.unary("bench/Echo") { payload, _ in payload }
+    server.inlineUnary("bench/EchoInline") { payload, _ in payload }
     do { _ = try server.start(host: "127.0.0.1", port: port) } catch { fail("\(error)") }
     while true { try await Task.sleep(for: .seconds(3600)) }
-} else if arguments.count == 6, arguments[1] == "client", let port = Int(arguments[2]), let size = Int(arguments[3]),
+} else if arguments.count == 6 || arguments.count == 7, arguments[1] == "client", let port = Int(arguments[2]), let size = Int(arguments[3]),
           let inflight = Int(arguments[4]), let seconds = Double(arguments[5]) {
+    let method = arguments.count == 7 ? arguments[6] : "bench/Echo"
     let connection = Connection(host: "127.0.0.1", port: port, reconnect: .never, logger: logger)
     let payload = [UInt8](repeating: 0x5A, count: size)
-    do { _ = try await connection.call("bench/Echo", payload) } catch { fail("warm-up call failed: \(error)") }
+    do { _ = try await connection.call(method, payload) } catch { fail("warm-up call failed: \(error)") }
     let clock = ContinuousClock()
     let start = clock.now
     let end = start + .milliseconds(Int(seconds * 1000))
@@ -38,7 +43,7 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
                 while clock.now < end {
                     let t0 = clock.now
                     do {
-                        let answer = try await connection.call("bench/Echo", payload)
+                        let answer = try await connection.call(method, payload)
                         if answer.count != size { errors += 1 }
                     } catch { errors += 1 }
                     let (s, atto) = (clock.now - t0).components
@@ -62,5 +67,5 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     if errors > 0 { print("transport-bench: \(errors) calls failed") }
     await connection.close()
 } else {
-    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS")
+    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD]")
 }

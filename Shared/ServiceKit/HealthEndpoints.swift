@@ -31,8 +31,14 @@ final class HealthEndpoints: @unchecked Sendable {
     }
 
     func register(on server: Server, hooks: ServiceHost.Hooks) {
-        server.unary(service.healthMethod, HealthRequest.self) { [self] _, _ in
-            HealthResponse(status: status, service: service.displayName, version: version, uptimeMs: uptimeMs, instanceID: instanceID)
+        // Health is cheap and never blocks: answer on the loop thread, with no Task hop, so probes
+        // stay fast however busy the service's handlers are.
+        server.inlineUnary(service.healthMethod) { [self] payload, _ in
+            _ = try decodeRequest(HealthRequest.self, payload, method: service.healthMethod)
+            return HealthResponse(
+                status: status, service: service.displayName, version: version, uptimeMs: uptimeMs,
+                instanceID: instanceID
+            ).encode()
         }
         server.unary(service.statsMethod, StatsRequest.self) { [self, weak server] _, _ in
             if let statsDelay { try await Task.sleep(for: statsDelay) }

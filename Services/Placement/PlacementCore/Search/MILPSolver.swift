@@ -112,7 +112,9 @@ struct MILPSolver {
         if z >= 0 { start[z] = warmFlows.value }
         let outcome = lp.maximize(warmStart: complete ? start : nil, clock: clock, deadline: deadline, upperBound: problem.upperBound, options: options)
         var stats: [String: Double] = ["milp_columns": Double(lp.columns.count), "milp_rows": Double(lp.rows.count),
-                                       "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_aggregated": 1]
+                                       "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_aggregated": 1,
+                                       "milp_glpk_code": Double(outcome.code), "milp_lp_relaxation": outcome.relaxation,
+                                       "milp_warm_start_accepted": outcome.warmStartAccepted ? 1 : 0]
         guard let values = outcome.values else {
             stats["milp_failed"] = 1
             return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: true, statistics: stats)

@@ -25,18 +25,48 @@ public enum Planner {
             let (placement, stats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds)
             return finish(placement, method: .heuristic, stats: stats)
         case .milp, .auto:
-            // auto: a short heuristic phase, then the MILP warm-started from it for the rest.
-            let share = options.method == .auto ? 0.3 : 0.1
-            let (start, heuristicStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds * share)
+            // A heuristic phase, then the exact cover search (where links never bind) and the MILP,
+            // warm-started from the best so far. Where links can bind (geo-distributed clusters) the
+            // MILP rarely improves on the search within a minute, so the search gets most of the budget.
             let milp = MILPSolver(problem: problem, connectivity: options.connectivity)
-            let outcome = milp.solve(warmStart: start, clock: clock, deadline: options.budgetSeconds, options: options)
+            let share = milp.linksNeverBind ? 0.1 : (options.method == .auto ? 0.75 : 0.25)
+            let (start, heuristicStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds * share)
             var best = start
             var bestValue = FlowScorer.objective(problem, start, options.connectivity)
+            var stats0: [String: Double] = [:]
+            var coverBound = Double.infinity
+            // Links that never bind: exact cover branch-and-bound. For partial connectivity it proves
+            // optimality; for strict, the partial optimum bounds the strict one (strict max-flow ≤
+            // thinnest coverage), and covers re-scored under strict are the candidates.
+            if milp.linksNeverBind {
+                let cover = CoverSearch(problem: problem, classes: milp.classes, lengths: LocalSearch(problem: problem, connectivity: .partial).lengths)
+                let coverDeadline = clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.7
+                let partialStart = options.connectivity == .partial ? best : Baselines.petals(problem)
+                let (partialBest, partialValue, partialProven) = cover.maximize(from: partialStart, clock: clock, deadline: coverDeadline, options: options)
+                stats0["cover_partial_objective"] = partialValue
+                stats0["cover_partial_proven"] = partialProven ? 1 : 0
+                stats0["cover_seconds"] = clock.elapsed
+                var candidate = partialBest
+                if options.connectivity == .strict {
+                    let strictDeadline = clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.5
+                    candidate = cover.maximize(from: FlowScorer.objective(problem, partialBest, .strict) > bestValue ? partialBest : best,
+                                               connectivity: .strict, exact: false, clock: clock, deadline: strictDeadline, options: options).0
+                }
+                let value = FlowScorer.objective(problem, candidate, options.connectivity)
+                if value > bestValue + 1e-9 { best = candidate; bestValue = value }
+                if partialProven && bestValue >= partialValue - 1e-6 {
+                    var stats = heuristicStats.merging(stats0) { a, _ in a }
+                    stats["proven_by_cover_search"] = 1
+                    return finish(best, method: options.method, bound: partialValue, proven: true, stats: stats)
+                }
+                if partialProven { coverBound = partialValue }
+            }
+            let outcome = milp.solve(warmStart: best, clock: clock, deadline: options.budgetSeconds, options: options)
             if let placement = outcome.placement {
                 let value = FlowScorer.objective(problem, placement, options.connectivity)
                 if value > bestValue + 1e-9 { best = placement; bestValue = value }
             }
-            var stats = heuristicStats.merging(outcome.statistics) { a, _ in a }
+            var stats = heuristicStats.merging(outcome.statistics) { a, _ in a }.merging(stats0) { a, _ in a }
             // auto: any budget left after the MILP stops goes to polishing with the search.
             if options.method == .auto && !outcome.provenOptimal && clock.elapsed < options.budgetSeconds - 0.5 && options.cancellation?.isCancelled != true {
                 let (polished, polishStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds, start: best)
@@ -44,7 +74,7 @@ public enum Planner {
                 stats["polish_evaluations"] = polishStats["evaluations"]
             }
             let proven = outcome.provenOptimal && outcome.exactModel
-            return finish(best, method: options.method, bound: outcome.exactModel ? outcome.bound : ub, proven: proven, stats: stats)
+            return finish(best, method: options.method, bound: min(coverBound, outcome.exactModel ? outcome.bound : ub), proven: proven, stats: stats)
         }
     }
 

@@ -105,7 +105,7 @@ struct CoverSearch {
     /// `exact`: coverage is the max-flow (partial connectivity, links that never bind). Otherwise
     /// covers are only candidates, each re-scored by the exact max-flow of the real graph.
     func maximize(from incumbent: Placement, connectivity: Connectivity = .partial, exact: Bool = true, clock: Clock, deadline: Double,
-                  options: SolveOptions) -> (Placement, Double, Bool) {
+                  options: SolveOptions, found: (Placement) -> Void = { _ in }) -> (Placement, Double, Bool) {
         var best = incumbent
         var value = FlowScorer.objective(problem, incumbent, connectivity)
         // Each target is tried first in the natural order (whose exhaustion is a proof), then, when
@@ -129,6 +129,7 @@ struct CoverSearch {
                 guard v > value else { return (best, value, false) }
                 best = candidate
                 value = v
+                found(candidate)
                 exhaustiveDone = false
                 slice = 1.0
                 options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: "cover", bestObjective: v, bound: problem.upperBound))

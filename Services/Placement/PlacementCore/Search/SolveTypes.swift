@@ -37,6 +37,11 @@ public struct SolveOptions: Sendable {
     public var maxEvaluations: Int? = nil
     public var cancellation: CancellationToken? = nil
     public var progress: (@Sendable (SolveProgress) -> Void)? = nil
+    /// Optional judge (e.g. a short simulation): when set, the last `judgeShare` of the budget scores
+    /// the distinct placements the solve met, and the one the judge rates highest is returned.
+    /// The max-flow objective is a proxy; what users get is decode throughput.
+    public var judge: (@Sendable (Placement) -> Double)? = nil
+    public var judgeShare: Double = 0.25
 
     public init(method: PlacementMethod = .auto, connectivity: Connectivity = .partial, budgetSeconds: Double = 60, seed: UInt64 = 1) {
         self.method = method

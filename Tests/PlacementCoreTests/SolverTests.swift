@@ -74,3 +74,26 @@ final class ResultCounter: @unchecked Sendable {
     func add(_ v: Double) { lock.withLock { values.append(v) } }
     var count: Int { lock.withLock { values.count } }
 }
+
+@Suite struct OutputTests {
+    /// `plan --json` placements read back as layouts, and the SVG names every node.
+    @Test func layoutJSONRoundTripAndDrawing() throws {
+        let problem = try TestData.problem("single24", reference: true)
+        let result = Planner.score(problem, Baselines.petals(problem), .partial)
+        let entries = result.placement.ranges.enumerated().compactMap { i, r in r.map { "{\"node\": \(i), \"start\": \($0.start), \"end\": \($0.end)}" } }
+        let path = try TestData.temporaryFile("layout.json", "{\"placement\": [\(entries.joined(separator: ", "))]}")
+        let back = try LayoutFile.load(path: path, nodeCount: problem.nodes.count)
+        #expect(back == result.placement)
+        let svg = PlacementDrawing.svg(problem: problem, result: result)
+        #expect(svg.hasPrefix("<svg") && svg.contains("</svg>"))
+        #expect(svg.components(separatedBy: "<rect").count - 1 >= problem.nodes.count)
+    }
+
+    @Test func layoutWithTooManyLayersIsRejected() throws {
+        let problem = try TestData.problem("single24", reference: true)
+        let path = try TestData.temporaryFile("layout.json", #"{"placement": [{"node": 1, "start": 0, "end": 20}]}"#)
+        let placement = try LayoutFile.load(path: path, nodeCount: problem.nodes.count)
+        let error = try #require(throws: PlacementError.self) { try placement.validate(for: problem) }
+        #expect(error.description.contains("at most 4"))
+    }
+}

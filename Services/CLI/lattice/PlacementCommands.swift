@@ -83,6 +83,12 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "Cap on search evaluations per thread (for machine-independent results).")
     var maxEvaluations: Int?
 
+    @Option(help: "MILP model: automatic | aggregated | general (for measuring formulations).")
+    var formulation: String = "automatic"
+
+    @Flag(help: "Skip the exact cover search (measure the MILP alone).")
+    var noCover = false
+
     @Option(help: "flow: return the best max-flow placement; simulated: let a short offline simulation pick among the placements found.")
     var select: String = "flow"
 
@@ -101,6 +107,11 @@ struct PlanCommand: AsyncParsableCommand {
         var options = SolveOptions(method: method, connectivity: connectivity, budgetSeconds: budget, seed: seed)
         options.threads = max(1, threads)
         options.maxEvaluations = maxEvaluations
+        guard let formulation = MILPFormulation(rawValue: formulation) else {
+            throw ValidationError("--formulation must be one of: \(MILPFormulation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        options.formulation = formulation
+        options.coverSearch = !noCover
         options.progress = { p in
             standardError(String(format: "[%6.1fs] %@ best %.2f bound %.2f gap %.1f%%", p.elapsedSeconds, p.phase, p.bestObjective, p.bound, p.gap * 100))
         }

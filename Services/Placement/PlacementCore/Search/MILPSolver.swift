@@ -54,7 +54,8 @@ struct MILPSolver {
     }
 
     func solve(warmStart: Placement, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
-        if linksNeverBind { return solveAggregated(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
+        if options.formulation == .general { return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
+        if linksNeverBind || options.formulation == .aggregated { return solveAggregated(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
         return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options)
     }
 
@@ -117,7 +118,7 @@ struct MILPSolver {
                                        "milp_warm_start_accepted": outcome.warmStartAccepted ? 1 : 0]
         guard let values = outcome.values else {
             stats["milp_failed"] = 1
-            return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: true, statistics: stats)
+            return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: linksNeverBind, statistics: stats)
         }
         // Hand out the counted intervals to the class members in index order.
         var ranges = [LayerRange?](repeating: nil, count: problem.nodes.count)
@@ -129,7 +130,7 @@ struct MILPSolver {
                 nextMember[entry.c] += 1
             }
         }
-        return Outcome(placement: Placement(ranges: ranges), bound: outcome.bound, provenOptimal: outcome.optimal, exactModel: true, statistics: stats)
+        return Outcome(placement: Placement(ranges: ranges), bound: outcome.bound, provenOptimal: outcome.optimal, exactModel: linksNeverBind, statistics: stats)
     }
 
     // MARK: General formulation

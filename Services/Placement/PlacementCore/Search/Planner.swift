@@ -22,16 +22,18 @@ public enum Planner {
         inner.budgetSeconds = options.budgetSeconds * (1 - min(0.9, max(0, options.judgeShare)))
         let (flowResult, seen) = solveForFlow(problem, options: inner)
         var distinct: [Placement] = []
-        // The flow-best first, then what the search passed through (best first), then the baselines.
+        // The flow-best first, then the baselines, then what the search passed through (best first).
         let baselines = [Baselines.petals(problem), Baselines.swarm(problem), Baselines.separatePipelines(problem)]
-        for placement in [flowResult.placement] + seen.reversed().prefix(8) + baselines where !distinct.contains(placement) {
+        for placement in [flowResult.placement] + baselines + seen.reversed().prefix(8) where !distinct.contains(placement) {
             if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append(placement) }
         }
-        var best = flowResult.placement, bestScore = -Double.infinity, judged = 0
+        var best = flowResult.placement, bestScore = -Double.infinity, judged = 0, slowest = 0.0
         for placement in distinct {
-            if judged > 0 && clock.elapsed >= options.budgetSeconds { break }
-            if options.cancellation?.isCancelled == true { break }
+            // Stay within the budget: start another judgement only if one more fits.
+            if clock.elapsed + slowest > options.budgetSeconds || options.cancellation?.isCancelled == true { break }
+            let started = clock.elapsed
             let score = judge(placement)
+            slowest = max(slowest, clock.elapsed - started)
             judged += 1
             options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
                                             bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
@@ -80,7 +82,7 @@ public enum Planner {
             // Links that never bind: exact cover branch-and-bound. For partial connectivity it proves
             // optimality; for strict, the partial optimum bounds the strict one (strict max-flow ≤
             // thinnest coverage), and covers re-scored under strict are the candidates.
-            if milp.linksNeverBind {
+            if milp.linksNeverBind && options.coverSearch {
                 let cover = CoverSearch(problem: problem, classes: milp.classes, lengths: LocalSearch(problem: problem, connectivity: .partial).lengths)
                 let coverDeadline = clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.7
                 let partialStart = options.connectivity == .partial ? best : Baselines.petals(problem)

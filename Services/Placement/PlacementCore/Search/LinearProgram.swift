@@ -156,6 +156,14 @@ extension LinearProgram {
                                status: "no integer solution (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected)
         }
         let values = (0..<columns.count).map { glp_mip_col_val(lp, Int32($0 + 1)) }
+        if ProcessInfo.processInfo.environment["LATTICE_MILP_DEBUG"] != nil {
+            for (i, row) in rows.enumerated() {
+                let activity = row.terms.reduce(0.0) { $0 + $1.1 * values[$1.0] }
+                if activity > row.upper + 1e-6 || activity < row.lower - 1e-6 {
+                    FileHandle.standardError.write(Data("row \(i) violated: \(activity) not in [\(row.lower), \(row.upper)] terms \(row.terms.map { (columns[$0.0].name, $0.1, values[$0.0]) })\n".utf8))
+                }
+            }
+        }
         let objective = glp_mip_obj_val(lp)
         let optimal = status == GLP_OPT && code == 0
         let bound = optimal ? objective : min(context.bestBound, relaxation)

@@ -177,7 +177,11 @@ struct MILPSolver {
             let fa = lp.addColumn("f_\(a)", objective: arc.from == .source ? 1 : 0)
             let da = lp.addColumn("d_\(a)", kind: .binary)
             f.append(fa); d.append(da)
-            lp.addRow([(fa, 1), (da, -problem.milpCapacity(arc))], upper: 0)
+            // Tight big-M: an arc never carries more than either endpoint can process. (With the raw
+            // 5e8 tokens/s of a source link, integrality tolerance alone let d ≈ 4e-6 carry full flow.)
+            var capacity = problem.milpCapacity(arc)
+            for end in [arc.from, arc.to] { if case .node(let i) = end { capacity = min(capacity, problem.nodes[i].throughput.max() ?? 0) } }
+            lp.addRow([(fa, 1), (da, -capacity)], upper: 0)
             switch (arc.from, arc.to) {
             case (.source, .node(let j)):
                 inflow[j].append((fa, 1))

@@ -107,7 +107,7 @@ struct RulesInfoCommand: ParsableCommand {
     static func summary(_ s: RuleSet) -> String {
         let reducing = s.rules.filter { $0.gain > 0 }.count
         let same = s.rules.filter { $0.gain == 0 }.count
-        return "\(s.gateSet) (\(s.gates),\(s.qubits),\(s.params)): \(s.classes.count) classes, \(s.circuitCount) circuits, \(s.rules.count) transformations (\(same) size-preserving, \(reducing) reducing, \(s.rules.count - same - reducing) increasing)"
+        return "\(s.gateSet) (\(s.gates),\(s.qubits),\(s.params)): \(s.classCount) classes, \(s.circuitCount) circuits, \(s.rules.count) transformations (\(same) size-preserving, \(reducing) reducing, \(s.rules.count - same - reducing) increasing)"
     }
 
     func run() throws {

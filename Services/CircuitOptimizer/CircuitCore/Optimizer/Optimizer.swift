@@ -59,7 +59,9 @@ public enum Optimizer {
         let checker = EquivalenceChecker()
         let verifySeconds = options.verify ? checker.estimatedSeconds(input, input) : 0
         // Keep room for the final check when the budget allows it.
-        let optimizeSeconds = max(0, options.budget - min(verifySeconds, options.budget * 0.5))
+        // A check that would take most of the budget is skipped (with a verdict saying so) instead.
+        let reserve = verifySeconds <= options.budget * 0.4 ? verifySeconds * 1.2 : 0
+        let optimizeSeconds = max(0, options.budget - reserve)
         let deadline = Deadline(seconds: optimizeSeconds, cancelled: cancelled)
         let startCost = Decompose.toNam(input).cost(options.cost)
         func report(_ c: Int, _ stage: String) { progress(OptimizeProgress(elapsed: Deadline.now() - start, bestCost: c, stage: stage)) }

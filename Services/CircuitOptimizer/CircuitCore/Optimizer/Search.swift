@@ -25,13 +25,12 @@ public enum Search {
             let dag = CircuitDAG(cleaned)
             let positions = RewriteEngine.positions(dag)
             let ids = Array(0..<dag.nodes.count)
-            // Both cores: each takes half of the anchor gates.
-            let halves = ParallelPair.run({ neighbours(ids.filter { $0 % 2 == 0 }, dag, positions, engine, deadline) },
-                                          { neighbours(ids.filter { $0 % 2 == 1 }, dag, positions, engine, deadline) })
             let limit = Int(Double(bestCost) * ceiling)
-            for c in halves.0 + halves.1 {
-                let k = c.cost(cost)
-                guard k <= limit, seen.insert(CircuitHash.of(c)).inserted else { continue }
+            let base = cleaned.cost(cost)
+            // Both cores: each takes half of the anchor gates and returns (cost, hash, circuit) within the ceiling.
+            let halves = ParallelPair.run({ neighbours(ids.filter { $0 % 2 == 0 }, dag, positions, engine, cost, base, limit, deadline) },
+                                          { neighbours(ids.filter { $0 % 2 == 1 }, dag, positions, engine, cost, base, limit, deadline) })
+            for (k, h, c) in halves.0 + halves.1 where seen.insert(h).inserted {
                 queue.push(cost: k, circuit: c)
             }
             queue.trim(to: queueLimit)
@@ -40,14 +39,24 @@ public enum Search {
         return best
     }
 
-    static func neighbours(_ anchors: [Int], _ dag: CircuitDAG, _ positions: [Int], _ engine: RewriteEngine, _ deadline: Deadline) -> [Circuit] {
-        var out: [Circuit] = []
+    static func neighbours(_ anchors: [Int], _ dag: CircuitDAG, _ positions: [Int], _ engine: RewriteEngine, _ cost: CostKind,
+                           _ base: Int, _ limit: Int, _ deadline: Deadline) -> [(Int, Int, Circuit)] {
+        var out: [(Int, Int, Circuit)] = []
         for id in anchors {
             if deadline.expired { break }
             for m in engine.matches(at: id, in: dag, positions: positions) {
+                let r = engine.rules[m.rule]
+                // Gate and cx costs change by the rule's difference: skip what would exceed the ceiling unbuilt.
+                switch cost {
+                case .gates: if base - r.gain > limit { continue }
+                case .cx: if base - (r.source.cxCount - r.target.cxCount) > limit { continue }
+                case .depth: break
+                }
                 var d = dag
                 engine.apply(m, to: &d)
-                out.append(d.circuit())
+                let c = d.circuit()
+                let k = c.cost(cost)
+                if k <= limit { out.append((k, CircuitHash.of(c), c)) }
             }
         }
         return out

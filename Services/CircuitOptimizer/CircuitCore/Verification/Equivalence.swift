@@ -31,7 +31,7 @@ public struct EquivalenceChecker: Sendable {
     public init() {}
 
     /// Amplitude updates per second per core, measured roughly on a release build.
-    static let amplitudesPerSecond = 4e8
+    static let amplitudesPerSecond = 1.5e8
 
     /// A rough wall-clock estimate of `check` (0 when it would not simulate at all).
     public func estimatedSeconds(_ a: Circuit, _ b: Circuit) -> Double {

@@ -21,6 +21,18 @@ import Testing
         }
     }
 
+    @Test func everyCCZDecompositionIsExact() {
+        let ccz = Circuit(qubits: 3, gates: [Gate(.ccz, [0, 1, 2])])
+        for o in ToffoliPolarity.orderings {
+            for p in [Polarity.positive, .negative] {
+                for r in [false, true] {
+                    let d = ccz.withGates(Decompose.ccz(o[0], o[1], o[2], p, reversed: r))
+                    #expect(EquivalenceChecker().check(ccz, d).isEquivalent, "\(o) \(p) \(r)")
+                }
+            }
+        }
+    }
+
     @Test func cczCountsThirteen() {
         #expect(Decompose.ccz(0, 1, 2).count == 13)
         #expect(Circuit(qubits: 3, gates: [Gate(.ccz, [0, 1, 2])]).gateCount == 13)

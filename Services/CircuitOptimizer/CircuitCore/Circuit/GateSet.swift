@@ -30,12 +30,14 @@ public struct GateSetError: Error, Equatable, Sendable, CustomStringConvertible 
 }
 
 public enum Decompose {
-    /// ccz as 6 cx + 7 rz(±π/4).
-    public static func ccz(_ a: Int, _ b: Int, _ c: Int, _ polarity: Polarity = .positive) -> [Gate] {
+    /// ccz as 6 cx + 7 rz(±π/4). `reversed` gives the mirror image, also exactly ccz (it is the adjoint of
+    /// the other polarity, and ccz is its own inverse); it lets the cx of a compute/uncompute pair meet.
+    public static func ccz(_ a: Int, _ b: Int, _ c: Int, _ polarity: Polarity = .positive, reversed: Bool = false) -> [Gate] {
         let s = polarity == .positive ? 1 : -1
         let t = Angle.piTimes(s, over: 4), td = Angle.piTimes(-s, over: 4)
-        return [.cx(b, c), .rz(c, td), .cx(a, c), .rz(c, t), .cx(b, c), .rz(c, td), .cx(a, c),
-                .rz(b, t), .rz(c, t), .cx(a, b), .rz(a, t), .rz(b, td), .cx(a, b)]
+        let gates: [Gate] = [.cx(b, c), .rz(c, td), .cx(a, c), .rz(c, t), .cx(b, c), .rz(c, td), .cx(a, c),
+                             .rz(b, t), .rz(c, t), .cx(a, b), .rz(a, t), .rz(b, td), .cx(a, b)]
+        return reversed ? gates.reversed() : gates
     }
 
     /// One gate in {h, x, rz, cx}, keeping ccz whole when `keepCCZ` (so that its polarity can be chosen later).

@@ -77,7 +77,7 @@ public enum Optimizer {
             best = Greedy.run(best, rules: rules, cost: options.cost, deadline: deadline)
             report(best.cost(options.cost), "greedy")
             if options.method == .search && !deadline.expired {
-                best = Search.run(best, rules: rules, cost: options.cost, deadline: deadline) { c in report(c, "search") }
+                best = WindowedSearch.run(best, rules: rules, cost: options.cost, deadline: deadline) { c in report(c, "search") }
             }
         }
 

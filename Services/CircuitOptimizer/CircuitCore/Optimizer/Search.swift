@@ -4,10 +4,21 @@ import Foundation
 /// within `ceiling` × the best cost that were not seen before (hashed), until the deadline.
 /// Each popped circuit is cleaned by the cheap passes first, which is where most gains land.
 public enum Search {
+    /// Searches with `ceiling`; when the reachable space is exhausted before the deadline, starts again
+    /// from the best circuit with a looser ceiling (up to 1.3×), so that longer detours are tried.
     public static func run(_ start: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline,
                            ceiling: Double = 1.05, queueLimit: Int = 2000,
                            improved: (Int) -> Void = { _ in }) -> Circuit {
-        let engine = RewriteEngine(rules: rules.rules.filter { $0.gain >= 0 || $0.gain == -1 })
+        let engine = RewriteEngine(rules: rules.rules.filter { $0.gain >= -1 })
+        var best = start
+        for c in [ceiling, ceiling + 0.05, ceiling + 0.15, ceiling + 0.25] where !deadline.expired {
+            best = once(best, engine: engine, cost: cost, deadline: deadline, ceiling: c, queueLimit: queueLimit, improved: improved)
+        }
+        return best
+    }
+
+    static func once(_ start: Circuit, engine: RewriteEngine, cost: CostKind, deadline: Deadline,
+                     ceiling: Double, queueLimit: Int, improved: (Int) -> Void) -> Circuit {
         var best = start
         var bestCost = start.cost(cost)
         var queue = Heap()

@@ -24,7 +24,7 @@ public enum ToffoliPolarity {
         greedy(&choice, rounds: rounds, deadline: deadline, score: rotations) { $0.polarity = $0.polarity.flipped }
         // Orientation and roles are judged by the whole pass loop; give them at most half of what is left.
         let half = Deadline(seconds: deadline.remaining / 2, cancelled: { deadline.expired })
-        func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: .never).gateCount }
+        func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: half).gateCount }
         var best = gates(choice)
         for i in choice.indices {
             let keep = choice[i]

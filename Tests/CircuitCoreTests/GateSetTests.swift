@@ -53,3 +53,24 @@ import Testing
         #expect(throws: GateSetError.self) { try Decompose.convert(c, to: .cliffordT) }
     }
 }
+
+@Suite struct CircuitDAGTests {
+    @Test func hashIgnoresOrderOfIndependentGates() {
+        let a = Circuit(qubits: 3, gates: [.h(0), .x(2), .cx(0, 1), .rz(2, .piTimes(1, over: 4))])
+        let b = Circuit(qubits: 3, gates: [.x(2), .rz(2, .piTimes(1, over: 4)), .h(0), .cx(0, 1)])
+        let c = Circuit(qubits: 3, gates: [.x(2), .rz(2, .piTimes(1, over: 4)), .cx(0, 1), .h(0)])
+        #expect(a.structuralHash == b.structuralHash)
+        #expect(a.structuralHash != c.structuralHash)
+    }
+
+    @Test func localEditsKeepWiresLinked() {
+        var dag = CircuitDAG(Circuit(qubits: 2, gates: [.h(0), .cx(0, 1), .x(1), .h(0)]))
+        dag.remove(2)
+        #expect(dag.next(1, on: 1) == -1 && dag.tail[1] == 1)
+        dag.replace([1], with: [.h(1), .cx(1, 0), .h(1)])
+        let out = dag.circuit()
+        #expect(out.gates.map(\.kind) == [.h, .h, .cx, .h, .h])
+        #expect(dag.liveCount == 5)
+        #expect(out.depth == 3 && out.cxCount == 1 && out.gateCount == 5)
+    }
+}

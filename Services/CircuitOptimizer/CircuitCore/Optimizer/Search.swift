@@ -133,3 +133,8 @@ struct Heap {
 
     private func less(_ a: Int, _ b: Int) -> Bool { (items[a].cost, items[a].order) < (items[b].cost, items[b].order) }
 }
+
+extension Circuit {
+    /// A hash of the gate DAG: equal for circuits that differ only in the order of independent gates.
+    public var structuralHash: Int { CircuitHash.of(self) }
+}

@@ -26,18 +26,28 @@ public enum ToffoliPolarity {
         let half = Deadline(seconds: deadline.remaining / 2, cancelled: { deadline.expired })
         func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: half).gateCount }
         var best = gates(choice)
-        for i in choice.indices {
-            let keep = choice[i]
-            var winner = keep
-            for roles in 0..<orderings.count {
-                for reversed in [false, true] where roles != keep.roles || reversed != keep.reversed {
-                    if half.expired { return expanded(c, toffolis, choice) }
-                    choice[i] = Choice(polarity: keep.polarity, reversed: reversed, roles: roles)
-                    let s = gates(choice)
-                    if s < best { best = s; winner = choice[i] }
+        // First round: roles and orientation with the polarity found above; later rounds (while they
+        // still help and time is left) also let the polarity change.
+        for round in 0..<4 {
+            var improved = false
+            for i in choice.indices {
+                let keep = choice[i]
+                var winner = keep
+                for polarity in round == 0 ? [keep.polarity] : [Polarity.positive, .negative] {
+                    for roles in 0..<orderings.count {
+                        for reversed in [false, true] {
+                            let candidate = Choice(polarity: polarity, reversed: reversed, roles: roles)
+                            if candidate == keep { continue }
+                            if half.expired { return expanded(c, toffolis, choice) }
+                            choice[i] = candidate
+                            let s = gates(choice)
+                            if s < best { best = s; winner = candidate; improved = true }
+                        }
+                    }
                 }
+                choice[i] = winner
             }
-            choice[i] = winner
+            if !improved { break }
         }
         return expanded(c, toffolis, choice)
     }

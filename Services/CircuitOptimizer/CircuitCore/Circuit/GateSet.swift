@@ -114,7 +114,7 @@ public enum Decompose {
                 let hq = [Gate.rz(q[1], half), Gate(.rx, [q[1]], [half]), Gate.rz(q[1], half)]
                 out += hq + [Gate(.cz, q)] + hq
             case (.cliffordT, .rz):
-                guard case .pi(let r) = g.params[0], let k8 = r.multiplying(Rational(4)!), k8.isInteger else {
+                guard case .pi(let r) = g.params[0], let k8 = r.multiplying(Rational(unchecked: 4, 1)), k8.isInteger else {
                     throw GateSetError(message: "rz(\(g.params[0])) on qubit \(q[0]) is not a multiple of pi/4, so it has no exact Clifford+T form; choose another gate set")
                 }
                 let k = ((k8.numerator % 8) + 8) % 8

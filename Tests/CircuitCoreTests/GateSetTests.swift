@@ -21,6 +21,18 @@ import Testing
         }
     }
 
+    @Test func everyCCZDecompositionIsExact() {
+        let ccz = Circuit(qubits: 3, gates: [Gate(.ccz, [0, 1, 2])])
+        for o in ToffoliPolarity.orderings {
+            for p in [Polarity.positive, .negative] {
+                for r in [false, true] {
+                    let d = ccz.withGates(Decompose.ccz(o[0], o[1], o[2], p, reversed: r))
+                    #expect(EquivalenceChecker().check(ccz, d).isEquivalent, "\(o) \(p) \(r)")
+                }
+            }
+        }
+    }
+
     @Test func cczCountsThirteen() {
         #expect(Decompose.ccz(0, 1, 2).count == 13)
         #expect(Circuit(qubits: 3, gates: [Gate(.ccz, [0, 1, 2])]).gateCount == 13)
@@ -39,5 +51,26 @@ import Testing
     @Test func cliffordTRejectsArbitraryAngles() {
         let c = Circuit(qubits: 1, gates: [.rz(0, .radians(0.3))])
         #expect(throws: GateSetError.self) { try Decompose.convert(c, to: .cliffordT) }
+    }
+}
+
+@Suite struct CircuitDAGTests {
+    @Test func hashIgnoresOrderOfIndependentGates() {
+        let a = Circuit(qubits: 3, gates: [.h(0), .x(2), .cx(0, 1), .rz(2, .piTimes(1, over: 4))])
+        let b = Circuit(qubits: 3, gates: [.x(2), .rz(2, .piTimes(1, over: 4)), .h(0), .cx(0, 1)])
+        let c = Circuit(qubits: 3, gates: [.x(2), .rz(2, .piTimes(1, over: 4)), .cx(0, 1), .h(0)])
+        #expect(a.structuralHash == b.structuralHash)
+        #expect(a.structuralHash != c.structuralHash)
+    }
+
+    @Test func localEditsKeepWiresLinked() {
+        var dag = CircuitDAG(Circuit(qubits: 2, gates: [.h(0), .cx(0, 1), .x(1), .h(0)]))
+        dag.remove(2)
+        #expect(dag.next(1, on: 1) == -1 && dag.tail[1] == 1)
+        dag.replace([1], with: [.h(1), .cx(1, 0), .h(1)])
+        let out = dag.circuit()
+        #expect(out.gates.map(\.kind) == [.h, .h, .cx, .h, .h])
+        #expect(dag.liveCount == 5)
+        #expect(out.depth == 3 && out.cxCount == 1 && out.gateCount == 5)
     }
 }

@@ -25,6 +25,17 @@ import Testing
         #expect(equivalent(d, outD))
     }
 
+    /// Floating rotations: the rz between two cx moves to another place holding the same parity
+    /// (with the X parity flipped, so its angle is negated), and the cx pair cancels.
+    @Test func rotationFloatsOutOfACxPair() {
+        let a = Angle.radians(0.3)
+        let c = Circuit(qubits: 2, gates: [.cx(0, 1), .rz(1, a), .cx(0, 1), .x(1), .cx(0, 1), .h(1)])
+        let out = NamPipeline.simplify(c, deadline: .never)
+        #expect(out.gates.count == 4)
+        #expect(out.gates.filter { $0.kind == .cx }.count == 1)
+        #expect(equivalent(c, out))
+    }
+
     @Test func rotationOnConstantWireIsGlobalPhase() {
         let c = Circuit(qubits: 2, gates: [.cx(0, 1), .cx(0, 1), .cx(1, 0), .cx(1, 0), .rz(1, .radians(0.3))])
         var dag = CircuitDAG(Circuit(qubits: 2, gates: [.cx(0, 1), .rz(1, .radians(0.3))]))

@@ -2,6 +2,12 @@ import ArgumentParser
 import CircuitCore
 import Foundation
 
+/// A failure while running (bad file, bad circuit): printed as is, without the usage text.
+struct CircuitCLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 extension GateSet: ExpressibleByArgument {}
 extension CostKind: ExpressibleByArgument {}
 extension OptimizeMethod: ExpressibleByArgument {}
@@ -27,10 +33,10 @@ struct OptimizeCommand: ParsableCommand {
     func run() throws {
         let text: String
         do { text = try String(contentsOfFile: input, encoding: .utf8) } catch {
-            throw ValidationError("cannot read \(input): \(error.localizedDescription)")
+            throw CircuitCLIError("cannot read \(input): \(error.localizedDescription)")
         }
         let circuit: Circuit
-        do { circuit = try QASMParser.parse(text) } catch { throw ValidationError("\(input): \(error)") }
+        do { circuit = try QASMParser.parse(text) } catch { throw CircuitCLIError("\(input): \(error)") }
         var options = OptimizeOptions()
         options.gateSet = gateSet
         options.cost = cost
@@ -39,7 +45,7 @@ struct OptimizeCommand: ParsableCommand {
         options.verify = !noVerify
         if method != .passes {
             if let path = rules {
-                do { options.rules = try RuleSet.load(path) } catch { throw ValidationError("\(path): \(error)") }
+                do { options.rules = try RuleSet.load(path) } catch { throw CircuitCLIError("\(path): \(error)") }
             } else {
                 options.rules = RuleSet.standard(from: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
             }
@@ -50,11 +56,11 @@ struct OptimizeCommand: ParsableCommand {
             result = try Optimizer.optimize(circuit, options: options, progress: { p in
                 if !quiet { FileHandle.standardError.write(Data(String(format: "\r[%6.1fs] %@: best %d   ", p.elapsed, p.stage, p.bestCost).utf8)) }
             })
-        } catch { throw ValidationError("\(error)") }
+        } catch { throw CircuitCLIError("\(error)") }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         if let out = output {
             do { try result.qasm.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+                throw CircuitCLIError("cannot write \(out): \(error.localizedDescription)")
             }
         }
         if json {
@@ -95,7 +101,7 @@ struct RulesGenerateCommand: ParsableCommand {
             FileHandle.standardError.write(Data(String(format: "[%6.1fs] size %d: %d candidates, %d classes, %d circuits\n",
                                                        Date().timeIntervalSince(start), p.size, p.candidates, p.classes, p.circuits).utf8))
         }
-        do { try set.save(output) } catch { throw ValidationError("cannot write \(output): \(error.localizedDescription)") }
+        do { try set.save(output) } catch { throw CircuitCLIError("cannot write \(output): \(error.localizedDescription)") }
         print(RulesInfoCommand.summary(set) + String(format: ", %.1f s", Date().timeIntervalSince(start)))
     }
 }
@@ -107,13 +113,13 @@ struct RulesInfoCommand: ParsableCommand {
     static func summary(_ s: RuleSet) -> String {
         let reducing = s.rules.filter { $0.gain > 0 }.count
         let same = s.rules.filter { $0.gain == 0 }.count
-        return "\(s.gateSet) (\(s.gates),\(s.qubits),\(s.params)): \(s.classes.count) classes, \(s.circuitCount) circuits, \(s.rules.count) transformations (\(same) size-preserving, \(reducing) reducing, \(s.rules.count - same - reducing) increasing)"
+        return "\(s.gateSet) (\(s.gates),\(s.qubits),\(s.params)): \(s.classCount) classes, \(s.circuitCount) circuits, \(s.rules.count) transformations (\(same) size-preserving, \(reducing) reducing, \(s.rules.count - same - reducing) increasing)"
     }
 
     func run() throws {
         let start = Date()
         let s: RuleSet
-        do { s = try RuleSet.load(file) } catch { throw ValidationError("\(file): \(error)") }
+        do { s = try RuleSet.load(file) } catch { throw CircuitCLIError("\(file): \(error)") }
         print(Self.summary(s) + String(format: ", loaded in %.3f s", Date().timeIntervalSince(start)))
     }
 }

@@ -83,6 +83,15 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "Cap on search evaluations per thread (for machine-independent results).")
     var maxEvaluations: Int?
 
+    @Option(help: "MILP model: automatic | aggregated | general (for measuring formulations).")
+    var formulation: String = "automatic"
+
+    @Flag(help: "Skip the exact cover search (measure the MILP alone).")
+    var noCover = false
+
+    @Option(help: "flow: return the best max-flow placement; simulated: let a short offline simulation pick among the placements found.")
+    var select: String = "flow"
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -98,8 +107,31 @@ struct PlanCommand: AsyncParsableCommand {
         var options = SolveOptions(method: method, connectivity: connectivity, budgetSeconds: budget, seed: seed)
         options.threads = max(1, threads)
         options.maxEvaluations = maxEvaluations
+        guard let formulation = MILPFormulation(rawValue: formulation) else {
+            throw ValidationError("--formulation must be one of: \(MILPFormulation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        options.formulation = formulation
+        options.coverSearch = !noCover
         options.progress = { p in
             standardError(String(format: "[%6.1fs] %@ best %.2f bound %.2f gap %.1f%%", p.elapsedSeconds, p.phase, p.bestObjective, p.bound, p.gap * 100))
+        }
+        switch select {
+        case "flow": break
+        case "simulated":
+            let workload: Workload
+            let profiles: [String: GPUProfile]
+            do {
+                workload = try Workload.load(directory: (input.data ?? SharedData.directory) + "/helix/workload")
+                profiles = try GPUProfile.loadAll(problem: problem, dataDirectory: input.data ?? SharedData.directory)
+            } catch let error as PlacementError { throw ValidationError(error.description) }
+            options.judge = { placement in
+                var config = SimulationConfig(mode: .offline, seed: 1)
+                config.warmupSeconds = 60
+                config.measureSeconds = 240
+                return (try? Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload,
+                                           config: config, profiles: profiles).decodeTokensPerSecond) ?? 0
+            }
+        default: throw ValidationError("--select must be 'flow' or 'simulated'")
         }
         let result = Planner.solve(problem, options: options)
         if let svg {

@@ -30,12 +30,14 @@ public struct GateSetError: Error, Equatable, Sendable, CustomStringConvertible 
 }
 
 public enum Decompose {
-    /// ccz as 6 cx + 7 rz(±π/4).
-    public static func ccz(_ a: Int, _ b: Int, _ c: Int, _ polarity: Polarity = .positive) -> [Gate] {
+    /// ccz as 6 cx + 7 rz(±π/4). `reversed` gives the mirror image, also exactly ccz (it is the adjoint of
+    /// the other polarity, and ccz is its own inverse); it lets the cx of a compute/uncompute pair meet.
+    public static func ccz(_ a: Int, _ b: Int, _ c: Int, _ polarity: Polarity = .positive, reversed: Bool = false) -> [Gate] {
         let s = polarity == .positive ? 1 : -1
         let t = Angle.piTimes(s, over: 4), td = Angle.piTimes(-s, over: 4)
-        return [.cx(b, c), .rz(c, td), .cx(a, c), .rz(c, t), .cx(b, c), .rz(c, td), .cx(a, c),
-                .rz(b, t), .rz(c, t), .cx(a, b), .rz(a, t), .rz(b, td), .cx(a, b)]
+        let gates: [Gate] = [.cx(b, c), .rz(c, td), .cx(a, c), .rz(c, t), .cx(b, c), .rz(c, td), .cx(a, c),
+                             .rz(b, t), .rz(c, t), .cx(a, b), .rz(a, t), .rz(b, td), .cx(a, b)]
+        return reversed ? gates.reversed() : gates
     }
 
     /// One gate in {h, x, rz, cx}, keeping ccz whole when `keepCCZ` (so that its polarity can be chosen later).
@@ -112,7 +114,7 @@ public enum Decompose {
                 let hq = [Gate.rz(q[1], half), Gate(.rx, [q[1]], [half]), Gate.rz(q[1], half)]
                 out += hq + [Gate(.cz, q)] + hq
             case (.cliffordT, .rz):
-                guard case .pi(let r) = g.params[0], let k8 = r.multiplying(Rational(4)!), k8.isInteger else {
+                guard case .pi(let r) = g.params[0], let k8 = r.multiplying(Rational(unchecked: 4, 1)), k8.isInteger else {
                     throw GateSetError(message: "rz(\(g.params[0])) on qubit \(q[0]) is not a multiple of pi/4, so it has no exact Clifford+T form; choose another gate set")
                 }
                 let k = ((k8.numerator % 8) + 8) % 8

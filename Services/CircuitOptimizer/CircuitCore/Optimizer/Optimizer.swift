@@ -59,13 +59,16 @@ public enum Optimizer {
         let checker = EquivalenceChecker()
         let verifySeconds = options.verify ? checker.estimatedSeconds(input, input) : 0
         // Keep room for the final check when the budget allows it.
-        let optimizeSeconds = max(0, options.budget - min(verifySeconds, options.budget * 0.5))
+        // A check that would take most of the budget is skipped (with a verdict saying so) instead.
+        let reserve = verifySeconds <= options.budget * 0.4 ? verifySeconds * 1.2 : 0
+        let optimizeSeconds = max(0, options.budget - reserve)
         let deadline = Deadline(seconds: optimizeSeconds, cancelled: cancelled)
-        let startCost = Decompose.toNam(input).cost(options.cost)
+        let namInput = Decompose.toNam(input)
+        let startCost = namInput.cost(options.cost)
         func report(_ c: Int, _ stage: String) { progress(OptimizeProgress(elapsed: Deadline.now() - start, bestCost: c, stage: stage)) }
         report(startCost, "start")
 
-        var best = Decompose.toNam(input)
+        var best = namInput
         if !deadline.expired {
             let piped = NamPipeline.run(input, deadline: deadline)
             if piped.cost(options.cost) <= best.cost(options.cost) { best = piped }
@@ -75,7 +78,7 @@ public enum Optimizer {
             best = Greedy.run(best, rules: rules, cost: options.cost, deadline: deadline)
             report(best.cost(options.cost), "greedy")
             if options.method == .search && !deadline.expired {
-                best = Search.run(best, rules: rules, cost: options.cost, deadline: deadline) { c in report(c, "search") }
+                best = WindowedSearch.run(best, rules: rules, cost: options.cost, deadline: deadline) { c in report(c, "search") }
             }
         }
 
@@ -93,7 +96,7 @@ public enum Optimizer {
             }
             if verdict.isRefuted {
                 // Never hand back a circuit that is known to be wrong.
-                do { final = try Decompose.convert(Decompose.toNam(input), to: options.gateSet) } catch { throw .conversion(error) }
+                do { final = try Decompose.convert(namInput, to: options.gateSet) } catch { throw .conversion(error) }
                 verdict = .notEquivalent("optimized circuit failed the check; the input is returned unchanged (\(verdict))")
             }
         }

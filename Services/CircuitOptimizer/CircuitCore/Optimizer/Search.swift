@@ -4,10 +4,21 @@ import Foundation
 /// within `ceiling` × the best cost that were not seen before (hashed), until the deadline.
 /// Each popped circuit is cleaned by the cheap passes first, which is where most gains land.
 public enum Search {
+    /// Searches with `ceiling`; when the reachable space is exhausted before the deadline, starts again
+    /// from the best circuit with a looser ceiling (up to 1.3×), so that longer detours are tried.
     public static func run(_ start: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline,
                            ceiling: Double = 1.05, queueLimit: Int = 2000,
                            improved: (Int) -> Void = { _ in }) -> Circuit {
-        let engine = RewriteEngine(rules: rules.rules.filter { $0.gain >= 0 || $0.gain == -1 })
+        let engine = RewriteEngine(rules: rules.rules.filter { $0.gain >= -1 })
+        var best = start
+        for c in [ceiling, ceiling + 0.05, ceiling + 0.15, ceiling + 0.25] where !deadline.expired {
+            best = once(best, engine: engine, cost: cost, deadline: deadline, ceiling: c, queueLimit: queueLimit, improved: improved)
+        }
+        return best
+    }
+
+    static func once(_ start: Circuit, engine: RewriteEngine, cost: CostKind, deadline: Deadline,
+                     ceiling: Double, queueLimit: Int, improved: (Int) -> Void) -> Circuit {
         var best = start
         var bestCost = start.cost(cost)
         var queue = Heap()
@@ -25,13 +36,12 @@ public enum Search {
             let dag = CircuitDAG(cleaned)
             let positions = RewriteEngine.positions(dag)
             let ids = Array(0..<dag.nodes.count)
-            // Both cores: each takes half of the anchor gates.
-            let halves = ParallelPair.run({ neighbours(ids.filter { $0 % 2 == 0 }, dag, positions, engine, deadline) },
-                                          { neighbours(ids.filter { $0 % 2 == 1 }, dag, positions, engine, deadline) })
             let limit = Int(Double(bestCost) * ceiling)
-            for c in halves.0 + halves.1 {
-                let k = c.cost(cost)
-                guard k <= limit, seen.insert(CircuitHash.of(c)).inserted else { continue }
+            let base = cleaned.cost(cost)
+            // Both cores: each takes half of the anchor gates and returns (cost, hash, circuit) within the ceiling.
+            let halves = ParallelPair.run({ neighbours(ids.filter { $0 % 2 == 0 }, dag, positions, engine, cost, base, limit, deadline) },
+                                          { neighbours(ids.filter { $0 % 2 == 1 }, dag, positions, engine, cost, base, limit, deadline) })
+            for (k, h, c) in halves.0 + halves.1 where seen.insert(h).inserted {
                 queue.push(cost: k, circuit: c)
             }
             queue.trim(to: queueLimit)
@@ -40,14 +50,24 @@ public enum Search {
         return best
     }
 
-    static func neighbours(_ anchors: [Int], _ dag: CircuitDAG, _ positions: [Int], _ engine: RewriteEngine, _ deadline: Deadline) -> [Circuit] {
-        var out: [Circuit] = []
+    static func neighbours(_ anchors: [Int], _ dag: CircuitDAG, _ positions: [Int], _ engine: RewriteEngine, _ cost: CostKind,
+                           _ base: Int, _ limit: Int, _ deadline: Deadline) -> [(Int, Int, Circuit)] {
+        var out: [(Int, Int, Circuit)] = []
         for id in anchors {
             if deadline.expired { break }
             for m in engine.matches(at: id, in: dag, positions: positions) {
+                let r = engine.rules[m.rule]
+                // Gate and cx costs change by the rule's difference: skip what would exceed the ceiling unbuilt.
+                switch cost {
+                case .gates: if base - r.gain > limit { continue }
+                case .cx: if base - (r.source.cxCount - r.target.cxCount) > limit { continue }
+                case .depth: break
+                }
                 var d = dag
                 engine.apply(m, to: &d)
-                out.append(d.circuit())
+                let c = d.circuit()
+                let k = c.cost(cost)
+                if k <= limit { out.append((k, CircuitHash.of(c), c)) }
             }
         }
         return out
@@ -112,4 +132,9 @@ struct Heap {
     }
 
     private func less(_ a: Int, _ b: Int) -> Bool { (items[a].cost, items[a].order) < (items[b].cost, items[b].order) }
+}
+
+extension Circuit {
+    /// A hash of the gate DAG: equal for circuits that differ only in the order of independent gates.
+    public var structuralHash: Int { CircuitHash.of(self) }
 }

@@ -4,9 +4,10 @@ public enum Cancellation {
     /// h·h, x·x (through cx targets and rz, which flip sign), and rz·rz merged through cx controls and x.
     /// Returns the number of gates removed.
     @discardableResult
-    public static func singleQubit(_ dag: inout CircuitDAG) -> Int {
+    public static func singleQubit(_ dag: inout CircuitDAG, deadline: Deadline = .never) -> Int {
         var removed = 0
         for id in 0..<dag.nodes.count where dag.isAlive(id) {
+            if id & 4095 == 0 && deadline.expired { break }
             let g = dag.gate(id)
             guard g.kind == .h || g.kind == .x || g.kind == .rz else { continue }
             let q = g.qubits[0]
@@ -58,9 +59,10 @@ public enum Cancellation {
     /// cx·cx on the same control and target, through gates that commute with the control (rz, cx sharing
     /// the control) on one wire and with the target (x, cx sharing the target) on the other.
     @discardableResult
-    public static func twoQubit(_ dag: inout CircuitDAG) -> Int {
+    public static func twoQubit(_ dag: inout CircuitDAG, deadline: Deadline = .never) -> Int {
         var removed = 0
         for id in 0..<dag.nodes.count where dag.isAlive(id) && dag.gate(id).kind == .cx {
+            if id & 4095 == 0 && deadline.expired { break }
             let (c, t) = (dag.gate(id).qubits[0], dag.gate(id).qubits[1])
             func isPartner(_ n: Int) -> Bool { let g = dag.gate(n); return g.kind == .cx && g.qubits[0] == c && g.qubits[1] == t }
             var a = dag.next(id, on: c)

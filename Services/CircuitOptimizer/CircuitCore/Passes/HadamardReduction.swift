@@ -10,9 +10,10 @@ public enum HadamardReduction {
 
     /// Returns the number of H gates removed.
     @discardableResult
-    public static func run(_ dag: inout CircuitDAG) -> Int {
+    public static func run(_ dag: inout CircuitDAG, deadline: Deadline = .never) -> Int {
         var removed = 0
         for id in 0..<dag.nodes.count where dag.isAlive(id) {
+            if id & 4095 == 0 && deadline.expired { break }
             let g = dag.gate(id)
             if g.kind == .cx { removed += cxPatterns(&dag, id) } else if g.kind == .h { removed += hsh(&dag, id) }
         }

@@ -13,12 +13,14 @@ public enum NamPipeline {
         var dag = CircuitDAG(c)
         var last = dag.liveCount
         for _ in 0..<50 {
-            HadamardReduction.run(&dag)
-            Cancellation.singleQubit(&dag)
-            Cancellation.twoQubit(&dag)
-            RotationMerging.run(&dag)
-            Cancellation.singleQubit(&dag)
-            Cancellation.twoQubit(&dag)
+            HadamardReduction.run(&dag, deadline: deadline)
+            Cancellation.singleQubit(&dag, deadline: deadline)
+            Cancellation.twoQubit(&dag, deadline: deadline)
+            // Rotation merging is one sweep that must finish; skip it when time is up.
+            if !deadline.expired { RotationMerging.run(&dag) }
+            Cancellation.singleQubit(&dag, deadline: deadline)
+            Cancellation.twoQubit(&dag, deadline: deadline)
+            if deadline.expired { break }
             dag = dag.compacted()
             if dag.liveCount >= last || deadline.expired { break }
             last = dag.liveCount

@@ -38,20 +38,69 @@ public enum RotationMerging {
     /// Merges rotations in place; returns the number of rz gates removed.
     @discardableResult
     public static func run(_ dag: inout CircuitDAG) -> Int {
-        let terms = collect(dag)
+        var segments: [[Int32]: [Segment]] = [:]
+        let terms = collect(dag, segments: &segments)
         var removed = 0
-        for term in terms.values {
+        var kept: [(node: Int, key: [Int32])] = []
+        for (key, term) in terms {
             if term.total.isZeroModTwoPi {
                 dag.remove(term.first)
                 for o in term.others { dag.remove(o) }
                 removed += 1 + term.others.count
-            } else if !term.others.isEmpty {
-                dag.setParams(term.first, [term.firstFlipped ? -term.total : term.total])
-                for o in term.others { dag.remove(o) }
-                removed += term.others.count
+            } else {
+                if !term.others.isEmpty {
+                    dag.setParams(term.first, [term.firstFlipped ? -term.total : term.total])
+                    for o in term.others { dag.remove(o) }
+                    removed += term.others.count
+                }
+                kept.append((term.first, key))
             }
         }
+        // Floating rotations: a rotation may sit anywhere its parity is on a wire. One that keeps a cx
+        // pair apart (cx·rz·cx on the target) moves to another place with the same parity, so that the
+        // cancellation passes can remove the pair.
+        for (node, key) in kept where blocksPair(dag, node) {
+            let q = dag.gate(node).qubits[0]
+            let own = segmentStart(dag, node)
+            guard let target = segments[key]?.first(where: { s in
+                !(s.wire == q && s.after == own) && !insertionBlocks(dag, s)
+            }), let ownFlip = segments[key]?.first(where: { $0.wire == q && $0.after == own })?.flipped else { continue }
+            let angle = dag.gate(node).params[0]
+            dag.remove(node)
+            dag.insert(.rz(target.wire, ownFlip == target.flipped ? angle : -angle), after: [target.after])
+        }
         return removed
+    }
+
+    /// A stretch of one wire on which the parity does not change: it begins after node `after` (-1: the wire's start).
+    struct Segment {
+        var wire: Int
+        var after: Int
+        var flipped: Bool
+    }
+
+    static func isPair(_ a: Gate, _ b: Gate) -> Bool { a.kind == .cx && b.kind == .cx && a.qubits == b.qubits }
+
+    /// cx(c,q) · rz(q) · cx(c,q): the rotation is all that keeps the two cx from cancelling.
+    static func blocksPair(_ dag: CircuitDAG, _ node: Int) -> Bool {
+        let q = dag.gate(node).qubits[0]
+        let p = dag.prev(node, on: q), n = dag.next(node, on: q)
+        return p >= 0 && n >= 0 && isPair(dag.gate(p), dag.gate(n)) && dag.gate(p).qubits[1] == q
+    }
+
+    static func insertionBlocks(_ dag: CircuitDAG, _ s: Segment) -> Bool {
+        guard s.after >= 0 else { return false }
+        guard dag.isAlive(s.after) else { return true }
+        let n = dag.next(s.after, on: s.wire)
+        return n >= 0 && isPair(dag.gate(s.after), dag.gate(n))
+    }
+
+    /// The node after which the rotation's segment begins (walking back over rotations).
+    static func segmentStart(_ dag: CircuitDAG, _ node: Int) -> Int {
+        let q = dag.gate(node).qubits[0]
+        var p = dag.prev(node, on: q)
+        while p >= 0 && dag.gate(p).kind == .rz { p = dag.prev(p, on: q) }
+        return p
     }
 
     /// The number of rz gates that would remain after merging (cheap objective for polarity choice).
@@ -60,7 +109,27 @@ public enum RotationMerging {
     }
 
     static func collect(_ dag: CircuitDAG) -> [[Int32]: Term] {
+        var unused: [[Int32]: [Segment]]? = nil
+        return collect(dag, segments: &unused)
+    }
+
+    static func collect(_ dag: CircuitDAG, segments: inout [[Int32]: [Segment]]) -> [[Int32]: Term] {
+        var s: [[Int32]: [Segment]]? = [:]
+        let t = collect(dag, segments: &s)
+        segments = s ?? [:]
+        return t
+    }
+
+    /// Walks the DAG in topological order tracking each wire's parity; records every rotation's term and,
+    /// when `segments` is given, every wire segment on which each parity appears.
+    static func collect(_ dag: CircuitDAG, segments: inout [[Int32]: [Segment]]?) -> [[Int32]: Term] {
         var wires = (0..<dag.qubitCount).map { Parity(variables: [Int32($0)], flipped: false) }
+        if segments != nil {
+            for q in 0..<dag.qubitCount { segments?[[Int32(q)], default: []].append(Segment(wire: q, after: -1, flipped: false)) }
+        }
+        func mark(_ q: Int, _ id: Int) {
+            if segments != nil { segments?[wires[q].variables, default: []].append(Segment(wire: q, after: id, flipped: wires[q].flipped)) }
+        }
         var fresh = Int32(dag.qubitCount)
         var terms: [[Int32]: Term] = [:]
         for id in dag.topologicalOrder() {
@@ -68,8 +137,11 @@ public enum RotationMerging {
             switch g.kind {
             case .x:
                 wires[g.qubits[0]].flipped.toggle()
+                mark(g.qubits[0], id)
             case .cx:
                 wires[g.qubits[1]].add(wires[g.qubits[0]])
+                mark(g.qubits[1], id)
+                mark(g.qubits[0], id)
             case .rz:
                 let w = wires[g.qubits[0]]
                 let angle = w.flipped ? -g.params[0] : g.params[0]
@@ -87,6 +159,7 @@ public enum RotationMerging {
                 for q in g.qubits {
                     wires[q] = Parity(variables: [fresh], flipped: false)
                     fresh += 1
+                    mark(q, id)
                 }
             }
         }

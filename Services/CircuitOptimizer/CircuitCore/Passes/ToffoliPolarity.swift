@@ -1,37 +1,81 @@
-/// Chooses the sign pattern of each ccz decomposition so that phase folding removes the most rotations
-/// (Quartz tries both per Toffoli, greedily, keeping the smaller).
+/// Chooses how each ccz is decomposed: the sign pattern (polarity), so that phase folding removes the
+/// most rotations (Quartz tries both per Toffoli, greedily, keeping the smaller), then the orientation
+/// (forward or mirrored) and which qubit plays which role (ccz is symmetric in its three qubits), so that
+/// the cx of neighbouring Toffolis cancel.
 public enum ToffoliPolarity {
-    /// Expands every ccz with the polarity chosen for it; `deadline` bounds the greedy rounds.
+    struct Choice: Equatable {
+        var polarity: Polarity = .positive
+        var reversed = false
+        var roles = 0   // which of the 6 orderings of the three qubits
+    }
+
+    static let orderings = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+
+    /// Expands every ccz with the decomposition chosen for it; `deadline` bounds the greedy rounds.
     public static func expand(_ c: Circuit, deadline: Deadline, rounds: Int = 2) -> Circuit {
         let toffolis = c.gates.indices.filter { c.gates[$0].kind == .ccz }
-        var choice = [Polarity](repeating: .positive, count: toffolis.count)
         guard !toffolis.isEmpty else { return c }
-        func score(_ p: [Polarity]) -> Int {
+        var choice = [Choice](repeating: Choice(), count: toffolis.count)
+        func rotations(_ p: [Choice]) -> Int {
             var dag = CircuitDAG(expanded(c, toffolis, p))
             _ = HadamardReduction.run(&dag)
             return RotationMerging.remainingRotations(dag)
         }
-        var best = score(choice)
-        outer: for _ in 0..<rounds {
+        greedy(&choice, rounds: rounds, deadline: deadline, score: rotations) { $0.polarity = $0.polarity.flipped }
+        // Orientation and roles are judged by the whole pass loop; give them at most half of what is left.
+        let half = Deadline(seconds: deadline.remaining / 2, cancelled: { deadline.expired })
+        func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: half).gateCount }
+        var best = gates(choice)
+        // First round: roles and orientation with the polarity found above; later rounds (while they
+        // still help and time is left) also let the polarity change.
+        for round in 0..<4 {
             var improved = false
             for i in choice.indices {
-                if deadline.expired { break outer }
-                choice[i] = choice[i].flipped
-                let s = score(choice)
-                if s < best { best = s; improved = true } else { choice[i] = choice[i].flipped }
+                let keep = choice[i]
+                var winner = keep
+                for polarity in round == 0 ? [keep.polarity] : [Polarity.positive, .negative] {
+                    for roles in 0..<orderings.count {
+                        for reversed in [false, true] {
+                            let candidate = Choice(polarity: polarity, reversed: reversed, roles: roles)
+                            if candidate == keep { continue }
+                            if half.expired { return expanded(c, toffolis, choice) }
+                            choice[i] = candidate
+                            let s = gates(choice)
+                            if s < best { best = s; winner = candidate; improved = true }
+                        }
+                    }
+                }
+                choice[i] = winner
             }
             if !improved { break }
         }
         return expanded(c, toffolis, choice)
     }
 
-    static func expanded(_ c: Circuit, _ toffolis: [Int], _ choice: [Polarity]) -> Circuit {
+    /// Flips one Toffoli at a time, keeping a flip only when the score drops.
+    static func greedy(_ choice: inout [Choice], rounds: Int, deadline: Deadline, score: ([Choice]) -> Int, flip: (inout Choice) -> Void) {
+        var best = score(choice)
+        outer: for _ in 0..<rounds {
+            var improved = false
+            for i in choice.indices {
+                if deadline.expired { break outer }
+                let old = choice[i]
+                flip(&choice[i])
+                let s = score(choice)
+                if s < best { best = s; improved = true } else { choice[i] = old }
+            }
+            if !improved { break }
+        }
+    }
+
+    static func expanded(_ c: Circuit, _ toffolis: [Int], _ choice: [Choice]) -> Circuit {
         var out: [Gate] = []
         out.reserveCapacity(c.gates.count + 12 * toffolis.count)
         var k = 0
         for (i, g) in c.gates.enumerated() {
             if k < toffolis.count && toffolis[k] == i {
-                out += Decompose.ccz(g.qubits[0], g.qubits[1], g.qubits[2], choice[k])
+                let o = orderings[choice[k].roles]
+                out += Decompose.ccz(g.qubits[o[0]], g.qubits[o[1]], g.qubits[o[2]], choice[k].polarity, reversed: choice[k].reversed)
                 k += 1
             } else {
                 out.append(g)

@@ -5,9 +5,11 @@ import Foundation
 ///     lattice-rules 1
 ///     gate-set nam gates 5 qubits 3 params 2
 ///     class cx 0 1; cx 0 1 | .
+///     rule cx 0 1; cx 0 1 => .
 ///
 /// Every ordered pair (source, target) within a class is a rule; rules that only rename qubits or
 /// parameters of another rule, or that share a first or last gate on both sides, are dropped.
+/// The rules are computed once when generating and stored, so loading only parses.
 public struct RuleSet: Sendable {
     public static let formatVersion = 1
 
@@ -15,23 +17,27 @@ public struct RuleSet: Sendable {
     public var gates: Int
     public var qubits: Int
     public var params: Int
+    /// The classes (empty when loaded with `classes: false`; the counts below stay right).
     public var classes: [[RuleCircuit]]
     public private(set) var rules: [Rule] = []
+    public private(set) var classCount: Int
+    public private(set) var circuitCount: Int
 
-    public init(gateSet: String, gates: Int, qubits: Int, params: Int, classes: [[RuleCircuit]]) {
+    public init(gateSet: String, gates: Int, qubits: Int, params: Int, classes: [[RuleCircuit]], rules: [Rule]? = nil) {
         self.gateSet = gateSet
         self.gates = gates
         self.qubits = qubits
         self.params = params
         self.classes = classes
-        rules = RuleSet.transformations(classes)
+        self.rules = rules ?? RuleSet.transformations(classes)
+        classCount = classes.count
+        circuitCount = classes.reduce(0) { $0 + $1.count }
     }
-
-    public var circuitCount: Int { classes.reduce(0) { $0 + $1.count } }
 
     public var text: String {
         var out = "lattice-rules \(RuleSet.formatVersion)\ngate-set \(gateSet) gates \(gates) qubits \(qubits) params \(params)\n"
         for c in classes { out += "class " + c.map(\.text).joined(separator: " | ") + "\n" }
+        for r in rules { out += "rule " + r.source.text + " => " + r.target.text + "\n" }
         return out
     }
 
@@ -41,7 +47,8 @@ public struct RuleSet: Sendable {
         public var description: String { "rule file line \(line): \(message)" }
     }
 
-    public init(text: String) throws(FormatError) {
+    /// Reads a rule file; with `classes: false` the class lines are only counted (loading the rules stays fast).
+    public init(text: String, classes readClasses: Bool = true) throws(FormatError) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= 2, lines[0] == "lattice-rules \(RuleSet.formatVersion)" else {
             throw FormatError(line: 1, message: "expected 'lattice-rules \(RuleSet.formatVersion)': not a rule file of this version; regenerate it with 'lattice rules generate'")
@@ -51,8 +58,25 @@ public struct RuleSet: Sendable {
             throw FormatError(line: 2, message: "expected 'gate-set NAME gates N qubits Q params M'")
         }
         var classes: [[RuleCircuit]] = []
+        var rules: [Rule] = []
+        var skippedClasses = 0, skippedCircuits = 0
         for (i, line) in lines.enumerated().dropFirst(2) where !line.isEmpty {
-            guard line.hasPrefix("class ") else { throw FormatError(line: i + 1, message: "expected 'class ...'") }
+            if line.hasPrefix("rule ") {
+                let sides = line.dropFirst(5).components(separatedBy: " => ")
+                guard sides.count == 2, let s = RuleCircuit(text: Substring(sides[0])), let t = RuleCircuit(text: Substring(sides[1])),
+                      !s.gates.isEmpty, s.usedQubits.allSatisfy({ $0 < q }), t.usedQubits.isSubset(of: s.usedQubits),
+                      t.usedParams.isSubset(of: s.usedParams) else {
+                    throw FormatError(line: i + 1, message: "cannot read rule '\(line.dropFirst(5))': expected SOURCE => TARGET over the source's qubits and parameters")
+                }
+                rules.append(Rule(source: s, target: t))
+                continue
+            }
+            guard line.hasPrefix("class ") else { throw FormatError(line: i + 1, message: "expected 'class ...' or 'rule ...'") }
+            if !readClasses {
+                skippedClasses += 1
+                skippedCircuits += 1 + line.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "|") ? 1 : 0) }
+                continue
+            }
             var members: [RuleCircuit] = []
             for part in line.dropFirst(6).split(separator: "|") {
                 let trimmed = part.trimmingCharacters(in: .whitespaces)
@@ -63,11 +87,16 @@ public struct RuleSet: Sendable {
             }
             classes.append(members)
         }
-        self.init(gateSet: String(head[1]), gates: g, qubits: q, params: m, classes: classes)
+        if !readClasses && rules.isEmpty { throw FormatError(line: 1, message: "the file has no rule lines: load it with its classes") }
+        self.init(gateSet: String(head[1]), gates: g, qubits: q, params: m, classes: classes, rules: rules.isEmpty ? nil : rules)
+        if !readClasses {
+            classCount = skippedClasses
+            circuitCount = skippedCircuits
+        }
     }
 
-    public static func load(_ path: String) throws -> RuleSet {
-        try RuleSet(text: String(contentsOfFile: path, encoding: .utf8))
+    public static func load(_ path: String, classes: Bool = false) throws -> RuleSet {
+        try RuleSet(text: String(contentsOfFile: path, encoding: .utf8), classes: classes)
     }
 
     public func save(_ path: String) throws {

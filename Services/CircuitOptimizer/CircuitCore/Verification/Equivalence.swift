@@ -31,7 +31,7 @@ public struct EquivalenceChecker: Sendable {
     public init() {}
 
     /// Amplitude updates per second per core, measured roughly on a release build.
-    static let amplitudesPerSecond = 4e8
+    static let amplitudesPerSecond = 1.5e8
 
     /// A rough wall-clock estimate of `check` (0 when it would not simulate at all).
     public func estimatedSeconds(_ a: Circuit, _ b: Circuit) -> Double {
@@ -87,21 +87,22 @@ public struct EquivalenceChecker: Sendable {
     }
 }
 
-/// Runs two closures at once, one per core, and returns both results.
+/// Runs two closures at once, one on another core and one on the calling thread, and returns both results.
 enum ParallelPair {
-    static func run<A: Sendable, B: Sendable>(_ f: @Sendable () -> A, _ g: @Sendable () -> B) -> (A, B) {
-        let box = ResultBox<A, B>()
-        DispatchQueue.concurrentPerform(iterations: 2) { i in
-            if i == 0 { box.setA(f()) } else { box.setB(g()) }
-        }
-        return (box.a!, box.b!)
+    static func run<A: Sendable, B: Sendable>(_ f: @escaping @Sendable () -> A, _ g: () -> B) -> (A, B) {
+        let box = ResultBox<A>()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { box.set(f()) }
+        let b = g()
+        group.wait()
+        // The async block always stores its value before the group is left; recompute only if it somehow did not.
+        return (box.value ?? f(), b)
     }
 }
 
-final class ResultBox<A, B>: @unchecked Sendable {
+final class ResultBox<A>: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var a: A?
-    private(set) var b: B?
-    func setA(_ v: A) { lock.lock(); a = v; lock.unlock() }
-    func setB(_ v: B) { lock.lock(); b = v; lock.unlock() }
+    private var stored: A?
+    func set(_ v: A) { lock.lock(); stored = v; lock.unlock() }
+    var value: A? { lock.lock(); defer { lock.unlock() }; return stored }
 }

@@ -43,8 +43,10 @@ public enum ThroughputModel {
     /// cluster-average per-layer time, found by fixed-point iteration.
     public static func tables(model: ModelSpec, mix: [String: Int], profiles: [String: GPUProfile],
                               machines: [String: MachineType]) throws -> [String: TypeThroughput] {
-        for type in mix.keys where profiles[type] == nil {
-            throw PlacementError(field: "type", "no GPU profile for machine type '\(type)'")
+        var profileOf: [String: GPUProfile] = [:]
+        for type in mix.keys {
+            guard let profile = profiles[type] else { throw PlacementError(field: "type", "no GPU profile for machine type '\(type)'") }
+            profileOf[type] = profile
         }
         let maxLayers = mix.keys.reduce(into: [String: Int]()) { $0[$1] = profiles[$1]?.capacity.maxLayers ?? 0 }
         for (type, k) in maxLayers where k < 1 {
@@ -58,15 +60,14 @@ public enum ThroughputModel {
         let iterations = model.profileName == "llama1_30b" ? 10 : 15
         for _ in 0..<iterations {
             var next: [String: Double] = [:]
-            for type in mix.keys {
+            for (type, profile) in profileOf {
                 let k = typical[type] ?? 1
-                next[type] = throughput(type: type, layers: k, model: model, mix: mix, typical: typical, perf: perf, profile: profiles[type]!).tokensPerSecond * Double(k)
+                next[type] = throughput(type: type, layers: k, model: model, mix: mix, typical: typical, perf: perf, profile: profile).tokensPerSecond * Double(k)
             }
             perf = next
         }
         var result: [String: TypeThroughput] = [:]
-        for type in mix.keys {
-            let profile = profiles[type]!
+        for (type, profile) in profileOf {
             let nicCap = machines[type].map { min($0.nicInBytesPerSecond, $0.nicOutBytesPerSecond) / model.activationSize } ?? .infinity
             var table = TypeThroughput(type: type, maxLayers: profile.capacity.maxLayers, tokensPerSecond: [], kvCapacity: [],
                                        promptMaxRequests: [], promptTypicalRequests: [], promptTypicalTokens: [], decodeTypicalTokens: [])

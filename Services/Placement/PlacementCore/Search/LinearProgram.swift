@@ -30,12 +30,17 @@ struct MILPOutcome {
     var optimal: Bool
     var nodes: Int
     var status: String
+    var code: Int32 = -1
+    var relaxation: Double = .nan
+    var warmStartAccepted = false
 }
 
 /// Shared state between the solve and GLPK's callback (which is a C function).
 final class MILPCallbackContext {
     var warmStart: [Double]?
     var warmStartUsed = false
+    var warmStartRejected = false
+    var warmStartValue = -Double.infinity
     let clock: Clock
     let deadline: Double
     let upperBound: Double
@@ -64,7 +69,9 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
     if reason == GLP_IHEUR, !context.warmStartUsed, let start = context.warmStart {
         context.warmStartUsed = true
         var x = [0.0] + start  // GLPK is 1-based
-        _ = x.withUnsafeMutableBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
+        let rejected = x.withUnsafeMutableBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
+        if rejected == 0 { context.best = max(context.best, context.warmStartValue) }
+        context.warmStartRejected = rejected != 0
     }
     let node = glp_ios_best_node(tree)
     if node != 0 { context.bestBound = min(context.bestBound, glp_ios_node_bound(tree, node)) }
@@ -125,6 +132,7 @@ extension LinearProgram {
         let relaxation = glp_get_obj_val(lp)
         let context = MILPCallbackContext(warmStart: warmStart, clock: clock, deadline: deadline, upperBound: min(upperBound, relaxation),
                                           cancellation: options.cancellation, progress: options.progress)
+        if let start = warmStart { context.warmStartValue = zip(columns, start).reduce(0) { $0 + $1.0.objective * $1.1 } }
         var iocp = glp_iocp()
         glp_init_iocp(&iocp)
         iocp.msg_lev = GLP_MSG_OFF
@@ -144,14 +152,23 @@ extension LinearProgram {
         let code = glp_intopt(lp, &iocp)
         let status = glp_mip_status(lp)
         guard status == GLP_OPT || status == GLP_FEAS else {
-            return MILPOutcome(values: nil, objective: 0, bound: min(context.bestBound, relaxation), optimal: false, nodes: 0, status: "no integer solution (code \(code))")
+            return MILPOutcome(values: nil, objective: 0, bound: min(context.bestBound, relaxation), optimal: false, nodes: 0,
+                               status: "no integer solution (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected)
         }
         let values = (0..<columns.count).map { glp_mip_col_val(lp, Int32($0 + 1)) }
+        if ProcessInfo.processInfo.environment["LATTICE_MILP_DEBUG"] != nil {
+            for (i, row) in rows.enumerated() {
+                let activity = row.terms.reduce(0.0) { $0 + $1.1 * values[$1.0] }
+                if activity > row.upper + 1e-6 || activity < row.lower - 1e-6 {
+                    FileHandle.standardError.write(Data("row \(i) violated: \(activity) not in [\(row.lower), \(row.upper)] terms \(row.terms.map { (columns[$0.0].name, $0.1, values[$0.0]) })\n".utf8))
+                }
+            }
+        }
         let objective = glp_mip_obj_val(lp)
         let optimal = status == GLP_OPT && code == 0
         let bound = optimal ? objective : min(context.bestBound, relaxation)
         return MILPOutcome(values: values, objective: objective, bound: max(bound, objective), optimal: optimal, nodes: 0,
-                           status: optimal ? "optimal" : "stopped (code \(code))")
+                           status: optimal ? "optimal" : "stopped (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected)
     }
 
     private func setBounds(_ lp: OpaquePointer, column: Int32, _ lower: Double, _ upper: Double) {

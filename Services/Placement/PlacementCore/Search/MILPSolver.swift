@@ -54,7 +54,8 @@ struct MILPSolver {
     }
 
     func solve(warmStart: Placement, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
-        if linksNeverBind { return solveAggregated(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
+        if options.formulation == .general { return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
+        if linksNeverBind || options.formulation == .aggregated { return solveAggregated(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
         return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options)
     }
 
@@ -112,10 +113,12 @@ struct MILPSolver {
         if z >= 0 { start[z] = warmFlows.value }
         let outcome = lp.maximize(warmStart: complete ? start : nil, clock: clock, deadline: deadline, upperBound: problem.upperBound, options: options)
         var stats: [String: Double] = ["milp_columns": Double(lp.columns.count), "milp_rows": Double(lp.rows.count),
-                                       "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_aggregated": 1]
+                                       "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_aggregated": 1,
+                                       "milp_glpk_code": Double(outcome.code), "milp_lp_relaxation": outcome.relaxation,
+                                       "milp_warm_start_accepted": outcome.warmStartAccepted ? 1 : 0]
         guard let values = outcome.values else {
             stats["milp_failed"] = 1
-            return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: true, statistics: stats)
+            return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: linksNeverBind, statistics: stats)
         }
         // Hand out the counted intervals to the class members in index order.
         var ranges = [LayerRange?](repeating: nil, count: problem.nodes.count)
@@ -127,7 +130,7 @@ struct MILPSolver {
                 nextMember[entry.c] += 1
             }
         }
-        return Outcome(placement: Placement(ranges: ranges), bound: outcome.bound, provenOptimal: outcome.optimal, exactModel: true, statistics: stats)
+        return Outcome(placement: Placement(ranges: ranges), bound: outcome.bound, provenOptimal: outcome.optimal, exactModel: linksNeverBind, statistics: stats)
     }
 
     // MARK: General formulation
@@ -174,7 +177,11 @@ struct MILPSolver {
             let fa = lp.addColumn("f_\(a)", objective: arc.from == .source ? 1 : 0)
             let da = lp.addColumn("d_\(a)", kind: .binary)
             f.append(fa); d.append(da)
-            lp.addRow([(fa, 1), (da, -problem.milpCapacity(arc))], upper: 0)
+            // Tight big-M: an arc never carries more than either endpoint can process. (With the raw
+            // 5e8 tokens/s of a source link, integrality tolerance alone let d ≈ 4e-6 carry full flow.)
+            var capacity = problem.milpCapacity(arc)
+            for end in [arc.from, arc.to] { if case .node(let i) = end { capacity = min(capacity, problem.nodes[i].throughput.max() ?? 0) } }
+            lp.addRow([(fa, 1), (da, -capacity)], upper: 0)
             switch (arc.from, arc.to) {
             case (.source, .node(let j)):
                 inflow[j].append((fa, 1))

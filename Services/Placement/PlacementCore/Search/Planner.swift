@@ -4,18 +4,60 @@ import Foundation
 public enum Planner {
     /// Scores a given placement as a result (objective = its exact max-flow, bound = UB).
     public static func score(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity) -> SolveResult {
+        scoreResult(problem, placement, connectivity)
+    }
+
+    static func scoreResult(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity) -> SolveResult {
         let flows = FlowScorer.milpFlow(problem, placement, connectivity)
         return SolveResult(method: .heuristic, connectivity: connectivity, placement: placement, objective: flows.value,
                            upperBound: max(problem.upperBound, flows.value), provenOptimal: false, flows: flows, seconds: 0, statistics: [:])
     }
 
     public static func solve(_ problem: PlacementProblem, options: SolveOptions) -> SolveResult {
+        guard let judge = options.judge else { return solveForFlow(problem, options: options).result }
+        // Search for flow on most of the budget, then let the judge pick among what was found.
         let clock = Clock()
+        var inner = options
+        inner.judge = nil
+        inner.budgetSeconds = options.budgetSeconds * (1 - min(0.9, max(0, options.judgeShare)))
+        let (flowResult, seen) = solveForFlow(problem, options: inner)
+        var distinct: [Placement] = []
+        // The flow-best first, then the baselines, then what the search passed through (best first).
+        let baselines = [Baselines.petals(problem), Baselines.swarm(problem), Baselines.separatePipelines(problem)]
+        for placement in [flowResult.placement] + baselines + seen.reversed().prefix(8) where !distinct.contains(placement) {
+            if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append(placement) }
+        }
+        var best = flowResult.placement, bestScore = -Double.infinity, judged = 0, slowest = 0.0
+        for placement in distinct {
+            // Stay within the budget: start another judgement only if one more fits.
+            if clock.elapsed + slowest > options.budgetSeconds || options.cancellation?.isCancelled == true { break }
+            let started = clock.elapsed
+            let score = judge(placement)
+            slowest = max(slowest, clock.elapsed - started)
+            judged += 1
+            options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
+                                            bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
+            if score > bestScore { best = placement; bestScore = score }
+        }
+        var result = scoreResult(problem, best, options.connectivity)
+        result.method = options.method
+        result.upperBound = max(result.objective, flowResult.upperBound)
+        result.provenOptimal = flowResult.provenOptimal && best == flowResult.placement
+        result.seconds = clock.elapsed
+        result.statistics = flowResult.statistics.merging(["judge_score": bestScore, "judged_candidates": Double(judged),
+                                                           "flow_best_objective": flowResult.objective]) { a, _ in a }
+        return result
+    }
+
+    /// Solves for the max-flow objective; also returns the distinct improving placements it met.
+    static func solveForFlow(_ problem: PlacementProblem, options: SolveOptions) -> (result: SolveResult, seen: [Placement]) {
+        let clock = Clock()
+        var seen: [Placement] = []
         let ub = problem.upperBound
-        func finish(_ placement: Placement, method: PlacementMethod, bound: Double = ub, proven: Bool = false, stats: [String: Double] = [:]) -> SolveResult {
+        func finish(_ placement: Placement, method: PlacementMethod, bound: Double = ub, proven: Bool = false, stats: [String: Double] = [:]) -> (result: SolveResult, seen: [Placement]) {
             let flows = FlowScorer.milpFlow(problem, placement, options.connectivity)
-            return SolveResult(method: method, connectivity: options.connectivity, placement: placement, objective: flows.value,
-                               upperBound: max(flows.value, bound), provenOptimal: proven, flows: flows, seconds: clock.elapsed, statistics: stats)
+            return (SolveResult(method: method, connectivity: options.connectivity, placement: placement, objective: flows.value,
+                               upperBound: max(flows.value, bound), provenOptimal: proven, flows: flows, seconds: clock.elapsed, statistics: stats), seen)
         }
         switch options.method {
         case .petals: return finish(Baselines.petals(problem), method: .petals)
@@ -23,28 +65,62 @@ public enum Planner {
         case .sp: return finish(Baselines.separatePipelines(problem), method: .sp)
         case .heuristic:
             let (placement, stats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds)
+            seen.append(placement)
             return finish(placement, method: .heuristic, stats: stats)
         case .milp, .auto:
-            // auto: a short heuristic phase, then the MILP warm-started from it for the rest.
-            let share = options.method == .auto ? 0.3 : 0.1
-            let (start, heuristicStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds * share)
+            // A heuristic phase, then the exact cover search (where links never bind) and the MILP,
+            // warm-started from the best so far. Where links can bind (geo-distributed clusters) the
+            // MILP rarely improves on the search within a minute, so the search gets most of the budget.
             let milp = MILPSolver(problem: problem, connectivity: options.connectivity)
-            let outcome = milp.solve(warmStart: start, clock: clock, deadline: options.budgetSeconds, options: options)
+            let share = milp.linksNeverBind ? 0.1 : (options.method == .auto ? 0.75 : 0.25)
+            let (start, heuristicStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds * share)
             var best = start
             var bestValue = FlowScorer.objective(problem, start, options.connectivity)
+            seen.append(start)
+            var stats0: [String: Double] = [:]
+            var coverBound = Double.infinity
+            // Links that never bind: exact cover branch-and-bound. For partial connectivity it proves
+            // optimality; for strict, the partial optimum bounds the strict one (strict max-flow ≤
+            // thinnest coverage), and covers re-scored under strict are the candidates.
+            if milp.linksNeverBind && options.coverSearch {
+                let cover = CoverSearch(problem: problem, classes: milp.classes, lengths: LocalSearch(problem: problem, connectivity: .partial).lengths)
+                let coverDeadline = clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.7
+                let partialStart = options.connectivity == .partial ? best : Baselines.petals(problem)
+                let (partialBest, partialValue, partialProven) = cover.maximize(from: partialStart, clock: clock, deadline: coverDeadline, options: options) {
+                    if options.connectivity == .partial { seen.append($0) }
+                }
+                stats0["cover_partial_objective"] = partialValue
+                stats0["cover_partial_proven"] = partialProven ? 1 : 0
+                stats0["cover_seconds"] = clock.elapsed
+                var candidate = partialBest
+                if options.connectivity == .strict {
+                    let strictDeadline = clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.5
+                    candidate = cover.maximize(from: FlowScorer.objective(problem, partialBest, .strict) > bestValue ? partialBest : best,
+                                               connectivity: .strict, exact: false, clock: clock, deadline: strictDeadline, options: options).0
+                }
+                let value = FlowScorer.objective(problem, candidate, options.connectivity)
+                if value > bestValue + 1e-9 { best = candidate; bestValue = value }
+                if partialProven && bestValue >= partialValue - 1e-6 {
+                    var stats = heuristicStats.merging(stats0) { a, _ in a }
+                    stats["proven_by_cover_search"] = 1
+                    return finish(best, method: options.method, bound: partialValue, proven: true, stats: stats)
+                }
+                if partialProven { coverBound = partialValue }
+            }
+            let outcome = milp.solve(warmStart: best, clock: clock, deadline: options.budgetSeconds, options: options)
             if let placement = outcome.placement {
                 let value = FlowScorer.objective(problem, placement, options.connectivity)
-                if value > bestValue + 1e-9 { best = placement; bestValue = value }
+                if value > bestValue + 1e-9 { best = placement; bestValue = value; seen.append(placement) }
             }
-            var stats = heuristicStats.merging(outcome.statistics) { a, _ in a }
+            var stats = heuristicStats.merging(outcome.statistics) { a, _ in a }.merging(stats0) { a, _ in a }
             // auto: any budget left after the MILP stops goes to polishing with the search.
             if options.method == .auto && !outcome.provenOptimal && clock.elapsed < options.budgetSeconds - 0.5 && options.cancellation?.isCancelled != true {
                 let (polished, polishStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds, start: best)
-                if FlowScorer.objective(problem, polished, options.connectivity) > bestValue + 1e-9 { best = polished }
+                if FlowScorer.objective(problem, polished, options.connectivity) > bestValue + 1e-9 { best = polished; seen.append(polished) }
                 stats["polish_evaluations"] = polishStats["evaluations"]
             }
             let proven = outcome.provenOptimal && outcome.exactModel
-            return finish(best, method: options.method, bound: outcome.exactModel ? outcome.bound : ub, proven: proven, stats: stats)
+            return finish(best, method: options.method, bound: min(coverBound, outcome.exactModel ? outcome.bound : ub), proven: proven, stats: stats)
         }
     }
 

@@ -5,6 +5,16 @@ public enum PlacementMethod: String, Sendable, CaseIterable, Codable {
     case auto, milp, heuristic, petals, swarm, sp
 }
 
+/// Which MILP model to hand GLPK (for measuring the formulations against each other).
+public enum MILPFormulation: String, Sendable, CaseIterable {
+    /// Aggregated where links never bind (it is exact there), else the general big-M model.
+    case automatic
+    /// Identical nodes as one class with integer counts per (start, length); needs links that never bind.
+    case aggregated
+    /// The spec's per-node big-M model on the pruned links.
+    case general
+}
+
 /// Progress of a running solve: best objective so far, the best bound, their gap.
 public struct SolveProgress: Sendable {
     public var elapsedSeconds: Double
@@ -37,6 +47,14 @@ public struct SolveOptions: Sendable {
     public var maxEvaluations: Int? = nil
     public var cancellation: CancellationToken? = nil
     public var progress: (@Sendable (SolveProgress) -> Void)? = nil
+    /// Optional judge (e.g. a short simulation): when set, the last `judgeShare` of the budget scores
+    /// the distinct placements the solve met, and the one the judge rates highest is returned.
+    /// The max-flow objective is a proxy; what users get is decode throughput.
+    public var judge: (@Sendable (Placement) -> Double)? = nil
+    public var judgeShare: Double = 0.25
+    public var formulation: MILPFormulation = .automatic
+    /// Use the exact cover branch-and-bound where links never bind (off: measure the MILP alone).
+    public var coverSearch = true
 
     public init(method: PlacementMethod = .auto, connectivity: Connectivity = .partial, budgetSeconds: Double = 60, seed: UInt64 = 1) {
         self.method = method

@@ -9,7 +9,12 @@ import Foundation
 public enum Simulator {
     public static func run(problem: PlacementProblem, placement: Placement, connectivity: Connectivity, workload: Workload,
                            config: SimulationConfig, dataDirectory: String = SharedData.directory) throws -> SimulationReport {
-        let profiles = try GPUProfile.loadAll(problem: problem, dataDirectory: dataDirectory)
+        try run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config,
+                profiles: try GPUProfile.loadAll(problem: problem, dataDirectory: dataDirectory))
+    }
+
+    public static func run(problem: PlacementProblem, placement: Placement, connectivity: Connectivity, workload: Workload,
+                           config: SimulationConfig, profiles: [String: GPUProfile]) throws -> SimulationReport {
         try placement.validate(for: problem)
         let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
         guard flows.value > 0 else { throw PlacementError(section: "placement", "serves nothing: its max flow is zero") }
@@ -187,13 +192,17 @@ struct SimulationEngine {
             }
             let c = pick(vertex: vertex, candidates: candidates, weight: Double(requests[r].input))
             let j = successors[vertex][c].node
-            let range = placement.ranges[j]!
+            guard let range = placement.ranges[j] else { break }  // candidates all hold layers
             let need = expected * Double(range.end - layer)
             kvUsed[j] += need
             hops.append(j); entered.append(layer); reserved.append(need)
             choices.append((vertex, c))
             vertex = j
             layer = range.end
+        }
+        guard layer >= problem.numLayers else {
+            for (h, j) in hops.enumerated() { kvUsed[j] -= reserved[h] }
+            return false
         }
         for (v, c) in choices where config.routing == .iwrr { load[v][c] += Double(requests[r].input) / successors[v][c].flow }
         requests[r].route = hops

@@ -1,3 +1,4 @@
+import PlacementCore
 import ServiceKit
 
 /// placement-service: cluster + model + profile → layer placement and max flow.
@@ -7,7 +8,11 @@ struct PlacementService: AsyncParsableCommand {
         commandName: "placement-service", abstract: "Lattice placement service: layer placement and max flow over a cluster.")
     @OptionGroup var options: ServiceOptions
 
+    @Option(help: "Shared data directory (GPU profiles, Helix machine profiles, workload); default $LATTICE_SHARED_DATA or ../shared/data.")
+    var data: String?
+
     func run() async throws {
-        try await ServiceMain.run(.placement, options: options) { _ in }
+        let handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory))
+        try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host.server) }
     }
 }

@@ -45,6 +45,11 @@ public struct ModelSpec: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PlacementError(file: path, "cannot read the file (does it exist?)")
         }
+        return try fromConfig(data: data, source: path, defaultProfile: URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent)
+    }
+
+    /// The same from the file's contents (e.g. sent over the wire); `source` names it in errors.
+    public static func fromConfig(data: Data, source path: String, defaultProfile: String) throws -> ModelSpec {
         guard let object = try? JSONSerialization.jsonObject(with: data), let config = object as? [String: Any] else {
             throw PlacementError(file: path, "not a JSON object")
         }
@@ -62,7 +67,7 @@ public struct ModelSpec: Sendable, Equatable {
         let headDim = hidden / heads
         let attention = hidden * hidden * 2 + hidden * kvHeads * headDim * 2
         let mlp = 3 * hidden * intermediate
-        let profile = (config["profile_name"] as? String) ?? URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
+        let profile = (config["profile_name"] as? String) ?? defaultProfile
         let name = (config["_name_or_path"] as? String) ?? profile
         return ModelSpec(name: name, profileName: profile, numLayers: layers, hiddenSize: hidden,
                          layerParamBytes: Double((attention + mlp) * 2))

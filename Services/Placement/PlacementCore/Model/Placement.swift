@@ -40,8 +40,15 @@ public struct Placement: Sendable, Hashable {
 /// `{"placement": [{"node": i, "start": s, "end": e}]}` (also what `lattice plan --json` prints).
 public enum LayoutFile {
     public static func load(path: String, nodeCount: Int) throws -> Placement {
-        if path.hasSuffix(".json") { return try loadJSON(path: path, nodeCount: nodeCount) }
-        let ini = try IniFile(path: path)
+        guard let data = FileManager.default.contents(atPath: path) else { throw PlacementError(file: path, "cannot read the file (does it exist?)") }
+        return try parse(String(decoding: data, as: UTF8.self), source: path, json: path.hasSuffix(".json"), nodeCount: nodeCount)
+    }
+
+    /// A layout from text (e.g. sent over the wire); `source` names it in errors.
+    public static func parse(_ text: String, source: String, json: Bool, nodeCount: Int) throws -> Placement {
+        if json { return try parseJSON(Data(text.utf8), path: source, nodeCount: nodeCount) }
+        let ini = try IniFile(text: text, path: source)
+        let path = source
         let offset = ini.section("Settings")?.value("offset").flatMap(Int.init) ?? 0
         guard let solution = ini.section("Solution") else { throw PlacementError(file: path, section: "Solution", "missing section") }
         var ranges = [LayerRange?](repeating: nil, count: nodeCount)
@@ -71,8 +78,7 @@ public enum LayoutFile {
         var placement: [Entry]
     }
 
-    static func loadJSON(path: String, nodeCount: Int) throws -> Placement {
-        guard let data = FileManager.default.contents(atPath: path) else { throw PlacementError(file: path, "cannot read the file (does it exist?)") }
+    static func parseJSON(_ data: Data, path: String, nodeCount: Int) throws -> Placement {
         let layout: JSONLayout
         do { layout = try JSONDecoder().decode(JSONLayout.self, from: data) } catch {
             throw PlacementError(file: path, field: "placement", "expected {\"placement\": [{\"node\", \"start\", \"end\"}]}: \(error)")

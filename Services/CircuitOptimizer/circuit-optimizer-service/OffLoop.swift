@@ -1,0 +1,28 @@
+import Dispatch
+import Foundation
+
+/// A flag the optimizer polls; set when the call is cancelled.
+final class CancelFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set = false
+    func cancel() { lock.withLock { set = true } }
+    var isSet: Bool { lock.withLock { set } }
+}
+
+/// Runs blocking optimizer work on a GCD thread, not on Swift's small cooperative pool. Cancelling
+/// the calling task (client CANCEL, deadline, closed connection) sets the flag; the optimizer then
+/// stops and returns its best so far.
+enum OffLoop {
+    static func run<T: Sendable>(_ body: @escaping @Sendable (CancelFlag) throws -> T) async throws -> T {
+        let flag = CancelFlag()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try body(flag) })
+                }
+            }
+        } onCancel: {
+            flag.cancel()
+        }
+    }
+}

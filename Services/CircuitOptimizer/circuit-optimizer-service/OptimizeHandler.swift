@@ -1,0 +1,69 @@
+import CircuitCore
+import Foundation
+import ServiceKit
+
+/// circuit/Optimize over CircuitCore: progress items, then one verified result.
+struct OptimizeHandler: Sendable {
+    let rules: RuleSet
+    /// Budget when a request gives none (greedy passes), and the most a request may ask for.
+    var greedyBudgetSeconds = 10.0
+    var maxBudgetSeconds = 600.0
+
+    func register(on server: Server) {
+        server.stream(Methods.Circuit.optimize.name, OptimizeRequest.self, OptimizeEvent.self) { request, context, writer in
+            try await optimize(request, context: context, writer: writer)
+        }
+    }
+
+    func optimize(_ request: OptimizeRequest, context: CallContext, writer: TypedStreamWriter<OptimizeEvent>) async throws {
+        guard request.budgetSeconds >= 0, request.budgetSeconds.isFinite else {
+            throw Status(.invalidArgument, "budget_seconds: must be zero (greedy passes only) or a positive number")
+        }
+        let circuit: Circuit
+        do { circuit = try QASMParser.parse(request.qasm) } catch { throw Status(.invalidArgument, "qasm: \(error)") }
+        var options = OptimizeOptions()
+        options.gateSet = OptimizeAdapter.gateSet(request.gateSet)
+        options.cost = OptimizeAdapter.cost(request.cost)
+        // Budget 0 means the greedy passes only, which stop by themselves (capped for huge inputs).
+        let method = request.budgetSeconds == 0 && request.method.isEmpty ? .greedy : try OptimizeAdapter.method(request.method)
+        options.method = method
+        options.budget = budget(request.budgetSeconds == 0 ? greedyBudgetSeconds : request.budgetSeconds, context: context)
+        options.rules = method == .passes ? nil : rules
+        let settings = options
+
+        // The optimizer reports from its own thread; the newest reports wait here for the stream.
+        let (reports, sink) = AsyncStream.makeStream(of: Wire.OptimizeProgress.self, bufferingPolicy: .bufferingNewest(32))
+        let forward = Task {
+            for await report in reports { try await writer.send(OptimizeEvent(event: .progress(report))) }
+        }
+        let result: CircuitCore.OptimizeResult
+        do {
+            result = try await OffLoop.run { flag in
+                try Optimizer.optimize(circuit, options: settings, progress: { sink.yield(OptimizeAdapter.progress($0)) }, cancelled: { flag.isSet })
+            }
+        } catch let error as OptimizeError {
+            sink.finish()
+            forward.cancel()
+            throw Status(.invalidArgument, "gate_set: \(error)")
+        } catch {
+            sink.finish()
+            forward.cancel()
+            throw error
+        }
+        sink.finish()
+        try await forward.value
+        try Task.checkCancellation()
+        try await writer.send(OptimizeEvent(event: .result(OptimizeAdapter.result(result, qubits: circuit.qubitCount, method: method))))
+    }
+
+    /// The budget, capped so that the answer leaves before the call's deadline.
+    func budget(_ requested: Double, context: CallContext) -> Double {
+        var budget = min(requested, maxBudgetSeconds)
+        if let deadline = context.deadline {
+            let left = ContinuousClock.now.duration(to: deadline)
+            let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+            budget = min(budget, max(0, seconds * 0.8 - 0.2))
+        }
+        return budget
+    }
+}

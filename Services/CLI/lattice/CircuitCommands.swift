@@ -12,7 +12,7 @@ extension GateSet: ExpressibleByArgument {}
 extension CostKind: ExpressibleByArgument {}
 extension OptimizeMethod: ExpressibleByArgument {}
 
-struct OptimizeCommand: ParsableCommand {
+struct OptimizeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "optimize", abstract: "Optimize an OpenQASM 2.0 circuit (verified against the input).")
 
@@ -25,12 +25,14 @@ struct OptimizeCommand: ParsableCommand {
     @Option(name: .long, help: "Rule file (default: the shipped Nam rules).") var rules: String?
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
     @Flag(name: .long, help: "Skip the equivalence check.") var noVerify = false
+    @Option(name: .long, help: "Ask a circuit-optimizer-service at HOST:PORT instead of optimizing in-process.") var server: String?
 
     func validate() throws {
         guard budget >= 0, budget.isFinite else { throw ValidationError("--budget must be a number of seconds >= 0") }
     }
 
-    func run() throws {
+    func run() async throws {
+        if let server { return try await RemoteCircuit.optimize(self, server: server) }
         let text: String
         do { text = try String(contentsOfFile: input, encoding: .utf8) } catch {
             throw CircuitCLIError("cannot read \(input): \(error.localizedDescription)")

@@ -19,6 +19,9 @@ struct PlacementInput: ParsableArguments {
     @Option(help: "Connectivity between stages: partial (default, what the runtime routes) or strict.")
     var connectivity: String = "partial"
 
+    @Option(help: "Ask a placement-service at HOST:PORT instead of solving in-process.")
+    var server: String?
+
     func problem() throws -> (PlacementProblem, Connectivity) {
         guard let connectivity = Connectivity(rawValue: connectivity) else {
             throw ValidationError("--connectivity must be 'partial' or 'strict'")
@@ -99,6 +102,7 @@ struct PlanCommand: AsyncParsableCommand {
     var svg: String?
 
     func run() async throws {
+        if let server = input.server { return try await RemotePlacement.plan(self, server: server) }
         guard let method = PlacementMethod(rawValue: method) else {
             throw ValidationError("--method must be one of: \(PlacementMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -183,6 +187,7 @@ struct SimulateCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        if let server = input.server { return try await RemotePlacement.simulate(self, server: server) }
         let (problem, connectivity) = try input.problem()
         let placement: Placement
         switch (layout, method) {
@@ -233,6 +238,7 @@ struct ScoreCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        if let server = input.server { return try await RemotePlacement.score(self, server: server) }
         let (problem, connectivity) = try input.problem()
         let placement: Placement
         do {

@@ -1,0 +1,143 @@
+import Client
+import Foundation
+import LatticeTesting
+import Testing
+
+extension Integration {
+    /// placement/Plan, Simulate and Score against a real placement-service process.
+    @Suite(.timeLimit(.minutes(2)))
+    struct PlacementServiceTests {
+        func cluster(_ name: String) throws -> Cluster {
+            Cluster(name: name, fileText: try WiringFixtures.text("helix/clusters/\(name).ini"), fileFormat: .helixIni)
+        }
+
+        func withPlacement(_ body: (TestService, ServiceClient) async throws -> Void) async throws {
+            try await LatticeTesting.withService(.placement, environment: WiringFixtures.environment) { service in
+                let client = service.client()
+                do { try await body(service, client) } catch {
+                    await client.close()
+                    throw error
+                }
+                await client.close()
+            }
+        }
+
+        @Test func planStreamsProgressThenAPlacementThatScoresTheSame() async throws {
+            try await withPlacement { _, client in
+                let request = PlanRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), method: .auto, budgetSeconds: 3, seed: 1)
+                var progress: [PlanProgress] = []
+                var result: PlanResult?
+                let started = ContinuousClock.now
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(60)) {
+                    switch event.event {
+                    case .progress(let p)?:
+                        #expect(result == nil, "progress after the result")
+                        progress.append(p)
+                    case .result(let r)?: result = r
+                    case nil: Issue.record("an empty event")
+                    }
+                }
+                #expect(ContinuousClock.now - started < .seconds(15), "the 3 s budget was not honoured")
+                let plan = try #require(result)
+                #expect(!progress.isEmpty)
+                #expect(progress.allSatisfy { $0.bestObjective >= 0 && $0.bound >= $0.bestObjective - 1e-6 && !$0.phase.isEmpty })
+                // The published Helix MILP layout scores 1289.56; three seconds of ours must beat it.
+                #expect(plan.objectiveTokensPerSecond > 1289.56)
+                #expect(plan.upperBoundTokensPerSecond >= plan.objectiveTokensPerSecond - 1e-6)
+                #expect(plan.placement.allSatisfy { $0.start < $0.end && $0.end <= 80 && $0.nodeName == "node-\($0.node)" })
+                #expect(plan.flows.contains { $0.fromNode == "source" && $0.tokensPerSecond > 0 })
+                #expect(plan.flows.allSatisfy { $0.tokensPerSecond <= $0.capacityTokensPerSecond + 1e-6 })
+                let stats = try #require(plan.stats)
+                #expect(stats.methodUsed == "auto" && !stats.stopReason.isEmpty && stats.solveSeconds <= 5)
+
+                // Score the returned placement alone: the same objective.
+                let score = try await client.call(Methods.Placement.score.name,
+                                                  ScoreRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), layout: Layout(ranges: plan.placement)),
+                                                  as: ScoreResponse.self, deadline: .seconds(30))
+                #expect(abs(score.objectiveTokensPerSecond - plan.objectiveTokensPerSecond) < 1e-6 * plan.objectiveTokensPerSecond)
+                #expect(score.placement == plan.placement)
+            }
+        }
+
+        @Test func scoreOfThePublishedLayoutFileIsThePublishedObjective() async throws {
+            try await withPlacement { _, client in
+                let layout = Layout(fileText: try WiringFixtures.text("helix/layouts/single24_helix_milp.ini"))
+                let score = try await client.call(Methods.Placement.score.name,
+                                                  ScoreRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), layout: layout),
+                                                  as: ScoreResponse.self, deadline: .seconds(30))
+                #expect(abs(score.objectiveTokensPerSecond - 1289.56) < 0.05)
+            }
+        }
+
+        @Test func simulateAnswersForAGivenLayout() async throws {
+            try await withPlacement { _, client in
+                let layout = Layout(fileText: try WiringFixtures.text("helix/layouts/single24_helix_milp.ini"))
+                let request = SimulateRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), layout: layout,
+                                              mode: .offline, warmupSeconds: 5, durationSeconds: 10, seed: 1)
+                let answer = try await client.call(Methods.Placement.simulate.name, request, as: SimulateResponse.self, deadline: .seconds(60))
+                #expect(answer.decodeTokensPerSecond > 0)
+                #expect(answer.simulatedSeconds >= 10)
+                #expect(answer.layout?.ranges.isEmpty == false)
+                #expect((answer.decodeLatency?.p50Seconds ?? 0) > 0)
+            }
+        }
+
+        /// What the scheduler sends: structured nodes (CPU workers, no GPU profile), a full mesh,
+        /// and the model as config.json text.
+        @Test func structuredCPUClusterWithAConfigModel() async throws {
+            try await withPlacement { _, client in
+                let names = ["w1", "w2", "w3"]
+                var links: [ClusterLink] = []
+                for (i, a) in names.enumerated() {
+                    links.append(ClusterLink(fromNode: "source", toNode: a, bandwidthBytesPerSecond: 1e9))
+                    links.append(ClusterLink(fromNode: a, toNode: "sink", bandwidthBytesPerSecond: 1e9))
+                    for b in names[(i + 1)...] { links.append(ClusterLink(fromNode: a, toNode: b, bandwidthBytesPerSecond: 1e9)) }
+                }
+                let config = #"{"num_hidden_layers": 6, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "vocab_size": 256}"#
+                let request = PlanRequest(cluster: Cluster(name: "live", nodes: names.map { ClusterNode(name: $0, gpuType: "CPU", gpuCount: 1) }, links: links),
+                                          model: ModelSpec(name: "tiny", configJSON: config), method: .auto, budgetSeconds: 2, seed: 1, variant: .strict)
+                var result: PlanResult?
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(30)) {
+                    if case .result(let r)? = event.event { result = r }
+                }
+                let plan = try #require(result)
+                #expect(plan.objectiveTokensPerSecond > 0)
+                #expect(Set(plan.placement.map(\.nodeName)).isSubset(of: Set(names)))
+                #expect(plan.placement.contains { $0.start == 0 } && plan.placement.contains { $0.end == 6 })
+                #expect(plan.flows.contains { $0.fromNode == "source" && names.contains($0.toNode) })
+            }
+        }
+
+        func expectInvalid(_ client: ServiceClient, _ request: PlanRequest, mentioning words: [String]) async throws {
+            do {
+                for try await _ in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(30)) {}
+                Issue.record("expected INVALID_ARGUMENT mentioning \(words)")
+            } catch let status as Status {
+                #expect(status.code == .invalidArgument, "\(status)")
+                for word in words { #expect(status.message.contains(word), "'\(status.message)' does not mention '\(word)'") }
+            }
+        }
+
+        @Test func badClusterInputIsInvalidArgumentNamingTheField() async throws {
+            try await withPlacement { _, client in
+                let model = ModelSpec(name: "llama2-70b")
+                let single24 = try WiringFixtures.text("helix/clusters/single24.ini")
+                let badType = single24.replacingOccurrences(of: "type=A100", with: "type=H100")
+                try #require(badType != single24)
+                try await expectInvalid(client, PlanRequest(cluster: Cluster(name: "bad", fileText: badType, fileFormat: .helixIni), model: model),
+                                        mentioning: ["cluster.file_text", "ComputeNode-", "type", "H100"])
+                let badBandwidth = single24.replacingOccurrences(of: "* mbps", with: "* furlongs")
+                try await expectInvalid(client, PlanRequest(cluster: Cluster(name: "bad", fileText: badBandwidth, fileFormat: .helixIni), model: model),
+                                        mentioning: ["Link-", "bandwidth"])
+                try await expectInvalid(client, PlanRequest(cluster: Cluster(name: "bad", fileText: "{\"nodes\": 3}", fileFormat: .json), model: model),
+                                        mentioning: ["nodes"])
+                let nodes = [ClusterNode(name: "a", gpuType: "L4"), ClusterNode(name: "b", gpuType: "TPU")]
+                try await expectInvalid(client, PlanRequest(cluster: Cluster(nodes: nodes, links: []), model: model),
+                                        mentioning: ["cluster.nodes[1].gpu_type", "TPU"])
+                let linked = Cluster(nodes: [ClusterNode(name: "a", gpuType: "A100-40G")], links: [ClusterLink(fromNode: "source", toNode: "z", bandwidthBytesPerSecond: 1e9)])
+                try await expectInvalid(client, PlanRequest(cluster: linked, model: model), mentioning: ["cluster.links[0].to_node", "'z'"])
+                try await expectInvalid(client, PlanRequest(cluster: try cluster("single24"), model: ModelSpec(name: "gpt-9")), mentioning: ["model", "gpt-9"])
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Client
+import Foundation
+import LatticeTesting
+import Testing
+
+extension Integration {
+    /// `lattice plan|optimize --server` prints what the in-process commands print.
+    @Suite(.timeLimit(.minutes(2)))
+    struct RemoteCLITests {
+        func json(_ run: CLIRun) throws -> [String: Any] {
+            #expect(run.status == .exited(0), "\(run.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        }
+
+        @Test func planWithServerHasTheInProcessJSONShape() async throws {
+            let cluster = "\(WiringFixtures.dataDirectory)/helix/clusters/single24.ini"
+            let directory = LatticeTesting.temporaryDirectory("cli-plan")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let arguments = ["plan", cluster, "--model", "llama2-70b", "--method", "petals", "--budget", "5", "--json"]
+            let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory], in: directory))
+            try await LatticeTesting.withService(.placement, environment: WiringFixtures.environment) { service in
+                let remote = try json(try await CLIRun.lattice(arguments + ["--server", service.address], in: directory, environment: WiringFixtures.environment))
+                #expect(Set(remote.keys) == Set(local.keys))
+                let objective = try #require(remote["objective_tokens_per_s"] as? Double)
+                #expect(abs(objective - (try #require(local["objective_tokens_per_s"] as? Double))) < 1e-6)
+                let placement = try #require(remote["placement"] as? [[String: Int]])
+                #expect(placement == (local["placement"] as? [[String: Int]]))
+            }
+        }
+
+        @Test func optimizeWithServerHasTheInProcessJSONShape() async throws {
+            let input = "\(WiringFixtures.dataDirectory)/circuits/nam/tof_3.qasm"
+            let directory = LatticeTesting.temporaryDirectory("cli-optimize")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let arguments = ["optimize", input, "--method", "greedy", "--budget", "5", "--json"]
+            let local = try json(try await CLIRun.lattice(arguments, in: directory))
+            try await LatticeTesting.withService(.circuit) { service in
+                let remote = try json(try await CLIRun.lattice(arguments + ["--server", service.address], in: directory))
+                #expect(Set(remote.keys) == Set(local.keys))
+                #expect(remote["gates_after"] as? Int == local["gates_after"] as? Int)
+                #expect(remote["verified"] as? Bool == true)
+            }
+        }
+    }
+}

@@ -108,6 +108,37 @@ extension Integration {
             }
         }
 
+        /// geo24's links bind, so its solve runs the whole budget: a deadline shortens it, a cancel stops it.
+        @Test func deadlineShortensAndCancelStopsALongPlan() async throws {
+            try await withPlacement { service, client in
+                var request = PlanRequest(cluster: try cluster("geo24"), model: ModelSpec(name: "llama2-70b"), method: .heuristic, budgetSeconds: 60, seed: 1)
+                let started = ContinuousClock.now
+                var result: PlanResult?
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(4)) {
+                    if case .result(let r)? = event.event { result = r }
+                }
+                #expect(ContinuousClock.now - started < .seconds(4))
+                #expect(try #require(result).objectiveTokensPerSecond > 0)
+
+                request.method = .auto
+                let call = Task { [request] in
+                    for try await _ in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self) {}
+                }
+                try await Task.sleep(for: .seconds(1.5))
+                let busy0 = try #require(WiringFixtures.cpuSeconds(service.pid))
+                try await Task.sleep(for: .seconds(1))
+                let busy = try #require(WiringFixtures.cpuSeconds(service.pid)) - busy0
+                #expect(busy > 0.15, "the solver was not working before the cancel (\(busy) CPU s in 1 s)")
+                call.cancel()
+                _ = try? await call.value
+                try await Task.sleep(for: .milliseconds(700))
+                let idle0 = try #require(WiringFixtures.cpuSeconds(service.pid))
+                try await Task.sleep(for: .seconds(1))
+                let idle = try #require(WiringFixtures.cpuSeconds(service.pid)) - idle0
+                #expect(idle < 0.1, "the service kept solving after the cancel (\(idle) CPU s in 1 s)")
+            }
+        }
+
         func expectInvalid(_ client: ServiceClient, _ request: PlanRequest, mentioning words: [String]) async throws {
             do {
                 for try await _ in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(30)) {}

@@ -20,6 +20,6 @@ struct CircuitOptimizerService: AsyncParsableCommand {
             ruleSet = RuleSet.standard(from: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
         }
         let handler = OptimizeHandler(rules: ruleSet)
-        try await ServiceMain.run(.circuit, options: options) { host in handler.register(on: host.server) }
+        try await ServiceMain.run(.circuit, options: options) { host in handler.register(on: host) }
     }
 }

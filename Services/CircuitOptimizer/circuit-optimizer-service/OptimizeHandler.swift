@@ -8,11 +8,19 @@ struct OptimizeHandler: Sendable {
     /// Budget when a request gives none (greedy passes), and the most a request may ask for.
     var greedyBudgetSeconds = 10.0
     var maxBudgetSeconds = 600.0
+    let tally = Tally(["optimizations", "invalid_requests", "gates_removed", "optimize_seconds"])
 
-    func register(on server: Server) {
-        server.stream(Methods.Circuit.optimize.name, OptimizeRequest.self, OptimizeEvent.self) { request, context, writer in
-            try await optimize(request, context: context, writer: writer)
+    func register(on host: ServiceHost) {
+        host.server.stream(Methods.Circuit.optimize.name, OptimizeRequest.self, OptimizeEvent.self) { request, context, writer in
+            do {
+                try await optimize(request, context: context, writer: writer)
+                tally.add("optimizations")
+            } catch let status as Status where status.code == .invalidArgument {
+                tally.add("invalid_requests")
+                throw status
+            }
         }
+        host.addStats { [tally] in tally.stats }
     }
 
     func optimize(_ request: OptimizeRequest, context: CallContext, writer: TypedStreamWriter<OptimizeEvent>) async throws {
@@ -51,6 +59,8 @@ struct OptimizeHandler: Sendable {
             throw error
         }
         sink.finish()
+        tally.add("gates_removed", Double(result.gatesBefore - result.gatesAfter))
+        tally.add("optimize_seconds", result.seconds)
         try await forward.value
         try Task.checkCancellation()
         try await writer.send(OptimizeEvent(event: .result(OptimizeAdapter.result(result, qubits: circuit.qubitCount, method: method))))

@@ -8,16 +8,30 @@ struct PlacementHandlers: Sendable {
     /// Budget when a request gives none, and the most a request may ask for.
     var defaultBudgetSeconds = 10.0
     var maxBudgetSeconds = 600.0
+    let tally = Tally(["plans", "simulations", "scores", "invalid_requests", "solve_seconds"])
 
-    func register(on server: Server) {
-        server.stream(Methods.Placement.plan.name, PlanRequest.self, PlanEvent.self) { request, context, writer in
-            try await plan(request, context: context, writer: writer)
+    func register(on host: ServiceHost) {
+        host.server.stream(Methods.Placement.plan.name, PlanRequest.self, PlanEvent.self) { request, context, writer in
+            try await counted("plans") { try await plan(request, context: context, writer: writer) }
         }
-        server.unary(Methods.Placement.simulate.name, SimulateRequest.self) { request, context in
-            try await simulate(request, context: context)
+        host.server.unary(Methods.Placement.simulate.name, SimulateRequest.self) { request, context in
+            try await counted("simulations") { try await simulate(request, context: context) }
         }
-        server.unary(Methods.Placement.score.name, ScoreRequest.self) { request, _ in
-            try await score(request)
+        host.server.unary(Methods.Placement.score.name, ScoreRequest.self) { request, _ in
+            try await counted("scores") { try await score(request) }
+        }
+        host.addStats { [tally] in tally.stats }
+    }
+
+    /// Counts finished calls and rejected requests for Stats.
+    func counted<R>(_ name: String, _ body: () async throws -> R) async throws -> R {
+        do {
+            let result = try await body()
+            tally.add(name)
+            return result
+        } catch let status as Status where status.code == .invalidArgument {
+            tally.add("invalid_requests")
+            throw status
         }
     }
 
@@ -68,6 +82,7 @@ struct PlacementHandlers: Sendable {
             throw error
         }
         sink.finish()
+        tally.add("solve_seconds", outcome.0.seconds)
         try await forward.value
         try Task.checkCancellation()
         try await writer.send(PlanEvent(event: .result(problem.planResult(outcome.0, cancelled: outcome.1))))

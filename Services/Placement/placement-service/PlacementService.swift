@@ -13,6 +13,6 @@ struct PlacementService: AsyncParsableCommand {
 
     func run() async throws {
         let handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory))
-        try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host.server) }
+        try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host) }
     }
 }

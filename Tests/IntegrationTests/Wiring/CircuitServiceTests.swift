@@ -50,6 +50,9 @@ extension Integration {
                 // The answer is itself valid input: optimizing it again keeps it verified.
                 let (_, again) = try await run(client, OptimizeRequest(qasm: optimized.qasm, budgetSeconds: 0))
                 #expect(try #require(again).costAfter <= optimized.costAfter)
+                let stats = try await client.stats(.circuit)
+                #expect(stats.extra.first { $0.name == "optimizations" }?.value == 2)
+                #expect((stats.extra.first { $0.name == "gates_removed" }?.value ?? 0) >= optimized.costBefore - optimized.costAfter)
             }
         }
 

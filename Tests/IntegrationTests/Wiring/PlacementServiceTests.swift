@@ -168,6 +168,9 @@ extension Integration {
                 let linked = Cluster(nodes: [ClusterNode(name: "a", gpuType: "A100-40G")], links: [ClusterLink(fromNode: "source", toNode: "z", bandwidthBytesPerSecond: 1e9)])
                 try await expectInvalid(client, PlanRequest(cluster: linked, model: model), mentioning: ["cluster.links[0].to_node", "'z'"])
                 try await expectInvalid(client, PlanRequest(cluster: try cluster("single24"), model: ModelSpec(name: "gpt-9")), mentioning: ["model", "gpt-9"])
+                let stats = try await client.stats(.placement)
+                #expect(stats.extra.first { $0.name == "invalid_requests" }?.value == 6)
+                #expect(stats.extra.first { $0.name == "plans" }?.value == 0)
             }
         }
     }

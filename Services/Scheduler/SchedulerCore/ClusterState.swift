@@ -184,6 +184,11 @@ public final class ClusterState: Sendable {
         admitted.resume()
     }
 
+    /// `enqueue` for tests outside the module.
+    public func enqueueForTest(_ key: String, prompt: Int, maxTokens: Int, waiter: CheckedContinuation<[Hop], Error>) {
+        enqueue(key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+    }
+
     public func queuePosition(_ key: String) -> Int? { state.withLock { $0.queue.position(of: key) } }
 
     /// The position a request queued now takes (0 = next).

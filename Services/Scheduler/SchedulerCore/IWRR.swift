@@ -17,6 +17,15 @@ public struct IWRR: Sendable, Equatable {
         return best?.target
     }
 
+    /// Candidates best first (the order `pick` prefers them in).
+    public func ranked(_ candidates: [(target: String, flow: Double)], weight: Double) -> [(target: String, flow: Double)] {
+        candidates.filter { $0.flow > 0 }.enumerated().sorted { a, b in
+            let costA = (loads[a.element.target] ?? 0) + weight / a.element.flow
+            let costB = (loads[b.element.target] ?? 0) + weight / b.element.flow
+            return costA < costB || (costA == costB && a.offset < b.offset)
+        }.map(\.element)
+    }
+
     /// Charges `weight` tokens to the arc toward `target`.
     public mutating func charge(_ target: String, weight: Double, flow: Double) {
         guard flow > 0 else { return }

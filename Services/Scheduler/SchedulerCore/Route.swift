@@ -48,38 +48,54 @@ public struct RouteBuilder: Sendable {
     public init(policy: KVPolicy = .online) { self.policy = policy }
 
     /// A route for a request of `prompt` tokens that may generate `maxTokens`, or why not.
-    /// Picks with each node's IWRR (weight = prompt length) and charges the picks only when
-    /// the whole route is found. The next hop must start where the current one ends.
+    /// Each node prefers its arcs in IWRR order (weight = prompt length); a hop with no way on
+    /// is backed out of and the next arc tried. The picks are charged only for the route found.
+    /// The next hop must start where the current one ends.
     public func build(prompt: Int, maxTokens: Int, plan: Plan, layerCount: Int, nodes: [String: RouteNode],
                       ledger: KVLedger, iwrr: inout [String: IWRR]) -> Result<[Hop], RouteRefusal> {
         guard !plan.arcs.isEmpty, layerCount > 0 else { return .failure(.noPlan) }
         let expected = policy.expectedLength(prompt: prompt, maxTokens: maxTokens)
-        var node = PlanArc.source
-        var end = 0
-        var hops: [Hop] = []
-        var picks: [(node: String, target: String, flow: Double)] = []
-        while end < layerCount {
+        let loads = iwrr
+        var refusal = RouteRefusal.noCandidate(after: PlanArc.source, layer: 0)
+        var refusalDepth = -1
+
+        func candidates(from node: String, end: Int, used: [Hop]) -> [(target: String, flow: Double)] {
             let out = plan.arcs(from: node)
             let outflow = out.reduce(0) { $0 + $1.flow }
-            let candidates = out.compactMap { arc -> (target: String, flow: Double)? in
+            let open = out.compactMap { arc -> (target: String, flow: Double)? in
                 guard arc.flow >= minimumFlowShare * outflow, let next = nodes[arc.to], next.serving,
                       next.layers.lowerBound == end, next.layers.upperBound > end,
-                      !hops.contains(where: { $0.workerID == arc.to }),
+                      !used.contains(where: { $0.workerID == arc.to }),
                       policy.admits(entries: expected * next.layers.count, reserved: ledger.reserved(on: arc.to),
                                     capacity: next.kvCapacityEntries) else { return nil }
                 return (arc.to, arc.flow)
             }
-            guard let target = iwrr[node, default: IWRR()].pick(candidates, weight: Double(prompt)),
-                  let next = nodes[target], let flow = candidates.first(where: { $0.target == target })?.flow else {
-                return .failure(.noCandidate(after: node, layer: end))
-            }
-            picks.append((node, target, flow))
-            hops.append(Hop(workerID: target, address: next.address, layers: next.layers))
-            end = next.layers.upperBound
-            node = target
+            return (loads[node] ?? IWRR()).ranked(open, weight: Double(prompt))
         }
-        for pick in picks { iwrr[pick.node, default: IWRR()].charge(pick.target, weight: Double(prompt), flow: pick.flow) }
-        return .success(hops)
+
+        func search(from node: String, end: Int, hops: [Hop]) -> [Hop]? {
+            if end >= layerCount { return hops }
+            let options = candidates(from: node, end: end, used: hops)
+            if options.isEmpty, hops.count > refusalDepth {
+                refusal = .noCandidate(after: node, layer: end)
+                refusalDepth = hops.count
+            }
+            for option in options {
+                guard let next = nodes[option.target] else { continue }
+                let hop = Hop(workerID: option.target, address: next.address, layers: next.layers)
+                if let route = search(from: option.target, end: next.layers.upperBound, hops: hops + [hop]) { return route }
+            }
+            return nil
+        }
+
+        guard let route = search(from: PlanArc.source, end: 0, hops: []) else { return .failure(refusal) }
+        var node = PlanArc.source
+        for hop in route {
+            let flow = plan.arcs(from: node).first { $0.to == hop.workerID }?.flow ?? 0
+            iwrr[node, default: IWRR()].charge(hop.workerID, weight: Double(prompt), flow: flow)
+            node = hop.workerID
+        }
+        return .success(route)
     }
 
     /// KV entries a request reserves on each hop of its route.

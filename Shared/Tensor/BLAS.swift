@@ -1,3 +1,4 @@
+import Foundation
 import CBLAS
 
 /// Thread control for OpenBLAS: a worker pins it explicitly so that several processes on one
@@ -5,6 +6,22 @@ import CBLAS
 public enum BLASThreads {
     public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
     public static var current: Int { Int(openblas_get_num_threads()) }
+
+    /// The kernel family OpenBLAS picked at load time (e.g. "Haswell", "SkylakeX").
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// OpenBLAS falls back to its slow SSE3 ("Prescott") kernels on CPUs it does not recognise,
+    /// such as some virtual machines. It reads `OPENBLAS_CORETYPE` only when it loads, so the
+    /// launcher must set it; this names the value to set from the CPU's flags, or nil when the
+    /// chosen kernels already match.
+    public static func recommendedCoreType(cpuFlags: String? = nil) -> String? {
+        let name = coreName.lowercased()
+        guard name == "prescott" || name == "core2" || name == "unknown" else { return nil }
+        let flags = cpuFlags ?? (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if flags.contains("avx512f") { return "SkylakeX" }
+        if flags.contains("avx2") { return "Haswell" }
+        return nil
+    }
 }
 
 extension Tensor {
@@ -53,6 +70,13 @@ extension Tensor {
             gemm(m: rows, n: outputs, k: inputs, a: x, lda: inputs, transposeA: false,
                  b: weight, ldb: inputs, transposeB: true, c: out, ldc: outputs, beta: 0)
         }
+    }
+
+    /// Row-major SGEMV: `y = op(A)·x + beta·y` for `A` of `rows × columns` with leading dimension `lda`.
+    public static func gemv(rows: Int, columns: Int, a: UnsafePointer<Float>?, lda: Int, transpose: Bool,
+                            x: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>?, beta: Float) {
+        guard rows > 0, columns > 0 else { return }
+        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), 1, a, Int32(lda), x, 1, beta, y, 1)
     }
 
     /// Row-major SGEMM: `C = op(A)·op(B) + beta·C`.

@@ -101,30 +101,70 @@ extension Tensor {
     /// `x` is `[tokens, heads · headDim]`; within a head, element `i` pairs with `i + headDim/2`
     /// and the pair is rotated by `positions[token] · inverseFrequencies[i]`.
     public static func rope(_ x: Tensor, positions: [Int], headDim: Int, inverseFrequencies: [Float]) -> Tensor {
+        rope(x, table: RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies), headDim: headDim)
+    }
+
+    /// RoPE with angles computed once per batch (every layer of a forward reuses them).
+    public static func rope(_ x: Tensor, table: RotaryTable, headDim: Int) -> Tensor {
         let half = headDim / 2
-        precondition(headDim % 2 == 0 && inverseFrequencies.count == half, "rope: head dimension \(headDim) needs \(half) frequencies")
-        precondition(positions.count == x.rows && x.columns % headDim == 0, "rope: shape \(x.shape) vs \(positions.count) positions")
+        precondition(headDim % 2 == 0 && table.half == half, "rope: head dimension \(headDim) needs \(half) frequencies")
+        precondition(table.rows == x.rows && x.columns % headDim == 0, "rope: shape \(x.shape) vs \(table.rows) positions")
         var result = x
         let width = x.columns, heads = width / headDim
-        var cosines = [Float](repeating: 0, count: half), sines = [Float](repeating: 0, count: half)
         result.scalars.withUnsafeMutableBufferPointer { p in
-            for (row, position) in positions.enumerated() {
-                for i in 0..<half {
-                    // Double keeps the angle exact for long positions before rounding to Float.
-                    let angle = Double(position) * Double(inverseFrequencies[i])
-                    cosines[i] = Float(cos(angle))
-                    sines[i] = Float(sin(angle))
-                }
-                for h in 0..<heads {
-                    let base = row * width + h * headDim
-                    for i in 0..<half {
-                        let a = p[base + i], b = p[base + i + half]
-                        p[base + i] = a * cosines[i] - b * sines[i]
-                        p[base + i + half] = b * cosines[i] + a * sines[i]
+            table.cosines.withUnsafeBufferPointer { cosines in
+                table.sines.withUnsafeBufferPointer { sines in
+                    for row in 0..<table.rows {
+                        for h in 0..<heads {
+                            let base = row * width + h * headDim
+                            for i in 0..<half {
+                                let a = p[base + i], b = p[base + i + half]
+                                let c = cosines[row * half + i], s = sines[row * half + i]
+                                p[base + i] = a * c - b * s
+                                p[base + i + half] = b * c + a * s
+                            }
+                        }
                     }
                 }
             }
         }
         return result
+    }
+
+    /// Columns `range` of a matrix, as a new `[rows, range.count]` matrix.
+    public func columns(_ range: Range<Int>) -> Tensor {
+        let width = columns, rowCount = rows
+        precondition(range.lowerBound >= 0 && range.upperBound <= width, "columns \(range) out of \(width)")
+        return Tensor(shape: [rowCount, range.count]) { out in
+            scalars.withUnsafeBufferPointer { src in
+                for r in 0..<rowCount {
+                    (out.baseAddress! + r * range.count).update(from: src.baseAddress! + r * width + range.lowerBound, count: range.count)
+                }
+            }
+        }
+    }
+}
+
+/// Cosines and sines of RoPE angles for a batch's positions, `[rows, half]` each.
+public struct RotaryTable: Sendable {
+    public let rows: Int
+    public let half: Int
+    public let cosines: [Float]
+    public let sines: [Float]
+
+    public init(positions: [Int], inverseFrequencies: [Float]) {
+        rows = positions.count
+        half = inverseFrequencies.count
+        var cosines = [Float](repeating: 0, count: rows * half), sines = cosines
+        for (row, position) in positions.enumerated() {
+            for i in 0..<half {
+                // Double keeps the angle exact for long positions before rounding to Float.
+                let angle = Double(position) * Double(inverseFrequencies[i])
+                cosines[row * half + i] = Float(cos(angle))
+                sines[row * half + i] = Float(sin(angle))
+            }
+        }
+        self.cosines = cosines
+        self.sines = sines
     }
 }

@@ -101,3 +101,58 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-5) -> Bool 
         #expect(BLASThreads.current == 1)
     }
 }
+
+/// Backward kernels against central finite differences of a scalar loss L = Σ y ⊙ probe.
+@Suite struct BackwardTests {
+    func tensor(_ shape: [Int], seed: Int) -> Tensor {
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+        return Tensor(shape: shape) { out in
+            for i in 0..<out.count {
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                out[i] = Float(state % 2000) / 1000 - 1
+            }
+        }
+    }
+
+    /// dL/dx by finite differences, where L(x) = Σ f(x) ⊙ probe.
+    func numeric(_ x: Tensor, probe: Tensor, _ f: (Tensor) -> Tensor) -> [Float] {
+        let h: Float = 1e-2
+        return (0..<x.count).map { i in
+            var plus = x, minus = x
+            plus.scalars[i] += h
+            minus.scalars[i] -= h
+            let lp = zip(f(plus).scalars, probe.scalars).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            let lm = zip(f(minus).scalars, probe.scalars).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            return (lp - lm) / (2 * h)
+        }
+    }
+
+    func near(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) <= 2e-2 * max(1, abs($1)) } }
+
+    @Test func matmulAndLinear() {
+        let a = tensor([2, 3], seed: 1), b = tensor([3, 4], seed: 2), g = tensor([2, 4], seed: 3)
+        let grads = Backward.matmul(a, b, gradient: g)
+        #expect(near(grads.a.scalars, numeric(a, probe: g) { Tensor.matmul($0, b) }))
+        #expect(near(grads.b.scalars, numeric(b, probe: g) { Tensor.matmul(a, $0) }))
+        let bt = tensor([4, 3], seed: 4), at = tensor([3, 2], seed: 5)
+        let t = Backward.matmul(at, bt, transposeA: true, transposeB: true, gradient: g)
+        #expect(near(t.a.scalars, numeric(at, probe: g) { Tensor.matmul($0, bt, transposeA: true, transposeB: true) }))
+        #expect(near(t.b.scalars, numeric(bt, probe: g) { Tensor.matmul(at, $0, transposeA: true, transposeB: true) }))
+        let w = tensor([4, 3], seed: 6)
+        let l = Backward.linear(a, weight: w, gradient: g)
+        #expect(near(l.x.scalars, numeric(a, probe: g) { Tensor.linear($0, weight: w) }))
+        #expect(near(l.weight.scalars, numeric(w, probe: g) { Tensor.linear(a, weight: $0) }))
+    }
+
+    @Test func pointwiseAndRowOps() {
+        let x = tensor([3, 5], seed: 7), g = tensor([3, 5], seed: 8), w = tensor([5], seed: 9)
+        #expect(near(Backward.silu(x, gradient: g).scalars, numeric(x, probe: g) { Tensor.silu($0) }))
+        #expect(near(Backward.softmax(output: Tensor.softmax(x), gradient: g).scalars, numeric(x, probe: g) { Tensor.softmax($0) }))
+        let r = Backward.rmsNorm(x, weight: w, epsilon: 1e-5, gradient: g)
+        #expect(near(r.x.scalars, numeric(x, probe: g) { Tensor.rmsNorm($0, weight: w, epsilon: 1e-5) }))
+        #expect(near(r.weight.scalars, numeric(w, probe: g) { Tensor.rmsNorm(x, weight: $0, epsilon: 1e-5) }))
+        let table = tensor([4, 5], seed: 10)
+        let picked = Backward.gather(tableShape: table.shape, rows: [2, 0, 2], gradient: g)
+        #expect(near(picked.scalars, numeric(table, probe: g) { Tensor.gather($0, rows: [2, 0, 2])! }))
+    }
+}

@@ -11,6 +11,8 @@ import WorkerCore
         let r = try runner(layers: 0..<2, kvBlocks: 3, blockSize: 4)
         #expect(r.stats.kvCapacityEntries == 3 * 4 * 2)
         #expect(r.stats.kvUsedEntries == 0)
+        #expect(r.stats.kvBytes == 2 * 4 * 3 * 4 * 2 * TestModels.tinyConfig.kvWidth)   // K and V, Float32, 3 blocks × 4 slots × 2 layers
+        #expect(LayerRangeRunner.kvBlocks(fittingBytes: r.stats.kvBytes, config: TestModels.tinyConfig, layerCount: 2, blockSize: 4) == 3)
         _ = try r.step(StepBatch(entries: [BatchEntry(requestID: 1, position: 0, tokenCount: 5, wantsToken: false)], input: .tokens([1, 2, 3, 4, 5])))
         #expect(r.stats.kvUsedEntries == 2 * 4 * 2)   // 5 tokens take 2 blocks, on 2 layers
         #expect(r.stats.activeRequests == 1)
@@ -51,6 +53,13 @@ import WorkerCore
         let badSampling = BatchEntry(requestID: 1, position: 0, tokenCount: 1, wantsToken: true, sampling: SamplingParameters(temperature: 1, topP: 0))
         let fine = HiddenStates(rows: 1, width: 32, encoding: .float32, bytes: Array(repeating: 0, count: 32 * 4))
         #expect(throws: WorkerError.self) { try last.step(batch([badSampling], .hidden(fine))) }
+        // Sizes chosen to overflow arithmetic are refused, not trapped on.
+        #expect(throws: WorkerError.self) { try first.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: Int.max, wantsToken: false)], .tokens([1]))) }
+        #expect(throws: WorkerError.self) { try first.step(batch([BatchEntry(requestID: 1, position: Int.max, tokenCount: 1, wantsToken: false)], .tokens([1]))) }
+        #expect(throws: WorkerError.self) { try first.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: -1, wantsToken: false)], .tokens([]))) }
+        let huge = HiddenStates(rows: Int.max / 2, width: Int.max / 2, encoding: .float32, bytes: [])
+        #expect(throws: WorkerError.self) { try last.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: 1 << 20, wantsToken: false)], .hidden(huge))) }
+        #expect(throws: WorkerError.self) { try huge.tensor() }
         #expect(first.stats.activeRequests == 0 && last.stats.activeRequests == 0)
         // Still serves a good batch.
         let hidden = try #require(try first.step(batch([one], .tokens([1]))).hidden)

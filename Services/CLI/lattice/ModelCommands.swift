@@ -7,7 +7,7 @@ import WorkerCore
 struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model", abstract: "Create, run and benchmark Llama-family models in this process.",
-        subcommands: [Init.self, Run.self, Bench.self])
+        subcommands: [Init.self, Run.self, Bench.self, Emulate.self])
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write a deterministic random-weight Llama model (config.json + safetensors).")
@@ -96,6 +96,9 @@ struct ModelCommand: AsyncParsableCommand {
 
         func run() throws {
             BLASThreads.set(threads)
+            if let core = BLASThreads.recommendedCoreType() {
+                FileHandle.standardError.write(Data("warning: OpenBLAS chose its generic \(BLASThreads.coreName) kernels; rerun with OPENBLAS_CORETYPE=\(core) for this CPU\n".utf8))
+            }
             let sizes = batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must be positive integers, e.g. 1,8,32") }
             do {
@@ -105,6 +108,37 @@ struct ModelCommand: AsyncParsableCommand {
                     print(String(decoding: data, as: UTF8.self))
                 } else {
                     print(report.text)
+                }
+            } catch let error as WorkerError {
+                throw ValidationError(error.description)
+            }
+        }
+    }
+
+    struct Emulate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Batch times and payload sizes of an emulated GPU worker, from the Helix profiles.")
+        @Option(help: "GPU type: A100, L4, L4x2, T4, T4x2, T4x4, V100.") var gpu: String
+        @Option(help: "Model: llama2-70b or llama1-30b.") var model = "llama2-70b"
+        @Option(help: "Layers held, START:END.") var layers = "0:1"
+        @Option(help: "Profiles directory (default: $LATTICE_PROFILES or shared/data/helix/profiles above the current directory).") var profiles: String?
+        @Option(help: "Batch sizes in tokens, comma-separated.") var tokens = "1,8,32,256,1024"
+
+        func run() throws {
+            do {
+                guard let directory = profiles ?? GPUProfile.defaultProfilesDirectory() else {
+                    throw ValidationError("no profiles directory found; pass --profiles DIR")
+                }
+                let emulated = try EmulatedModel.named(model)
+                let profile = try GPUProfile.load(profilesDirectory: directory, model: emulated, gpu: gpu)
+                let range = try parseLayerRange(layers)
+                let stage = try EmulatedStage(profile: profile, layers: range, sleep: { _ in })
+                let sizes = tokens.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                print("\(profile.gpu) holding \(emulated.name) layers [\(range.lowerBound), \(range.upperBound)): KV capacity \(stage.stats.kvCapacityEntries) token×layer entries")
+                print("tokens  prefill ms  decode ms  payload bytes")
+                for n in sizes {
+                    let prefill = profile.batchSeconds(layers: range.count, promptTokens: n, decodeTokens: 0) * 1000
+                    let decode = profile.batchSeconds(layers: range.count, promptTokens: 0, decodeTokens: n) * 1000
+                    print(String(format: "%6d  %10.2f  %9.2f  %13d", n, prefill, decode, n * emulated.activationBytes))
                 }
             } catch let error as WorkerError {
                 throw ValidationError(error.description)

@@ -53,7 +53,8 @@ public struct HiddenStates: Equatable, Sendable {
 
     /// Decodes to Float32, checking that the byte count matches the declared shape.
     public func tensor() throws -> Tensor {
-        guard rows >= 0, width > 0, bytes.count == rows * width * encoding.byteWidth else {
+        let (count, overflow) = rows.multipliedReportingOverflow(by: width)
+        guard rows >= 0, width > 0, !overflow, count <= Int.max / 4, bytes.count == count * encoding.byteWidth else {
             throw WorkerError.invalidBatch("hidden states declare \(rows)×\(width) \(encoding.rawValue) but carry \(bytes.count) bytes")
         }
         return Tensor(shape: [rows, width]) { out in
@@ -94,7 +95,38 @@ public struct StepBatch: Sendable {
         self.input = input
     }
 
-    public var tokenCount: Int { entries.reduce(0) { $0 + $1.tokenCount } }
+    public var tokenCount: Int { entries.reduce(0) { $0 &+ $1.tokenCount } }
+
+    /// Bounds that keep every size computed from a peer's numbers far from overflow.
+    public static let maxTokens = 1 << 20
+    public static let maxPosition = 1 << 30
+
+    /// Shape checks that do not depend on the stage: positive, bounded slices, each request once,
+    /// as many input rows as slice tokens. Returns each request's length after the step.
+    public func validateShape() throws -> [UInt64: Int] {
+        guard !entries.isEmpty else { throw WorkerError.invalidBatch("empty batch") }
+        var growth: [UInt64: Int] = [:]
+        var total = 0
+        for entry in entries {
+            guard entry.tokenCount > 0, entry.tokenCount <= Self.maxTokens, entry.position >= 0, entry.position <= Self.maxPosition else {
+                throw WorkerError.invalidBatch("request \(entry.requestID): slice of \(entry.tokenCount) tokens at position \(entry.position) is out of bounds")
+            }
+            guard growth[entry.requestID] == nil else { throw WorkerError.invalidBatch("request \(entry.requestID) appears twice in one batch") }
+            growth[entry.requestID] = entry.position + entry.tokenCount
+            total += entry.tokenCount
+            guard total <= Self.maxTokens else { throw WorkerError.invalidBatch("batch has more than \(Self.maxTokens) tokens") }
+        }
+        guard input.rowCount == total else {
+            throw WorkerError.invalidBatch("entries cover \(total) tokens but the input has \(input.rowCount) rows")
+        }
+        if case .hidden(let states) = input {
+            let (perRow, overflow) = states.width.multipliedReportingOverflow(by: states.encoding.byteWidth)
+            guard states.width > 0, !overflow, perRow <= Int.max / max(1, total), states.bytes.count == total * perRow else {
+                throw WorkerError.invalidBatch("hidden states declare \(states.rows)×\(states.width) \(states.encoding.rawValue) but carry \(states.bytes.count) bytes")
+            }
+        }
+        return growth
+    }
 }
 
 /// A token sampled by the last stage.
@@ -146,6 +178,8 @@ public struct StageStats: Equatable, Sendable {
     public var busySeconds: Double
     public var lastBatchTokens: Int
     public var weightBytes: Int
+    /// Bytes the KV cache holds (keys and values, all blocks); 0 for the emulated backend.
+    public var kvBytes: Int = 0
 
     public var tokensPerSecond: Double { busySeconds > 0 ? Double(tokensProcessed) / busySeconds : 0 }
 }

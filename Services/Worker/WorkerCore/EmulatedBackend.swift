@@ -160,30 +160,24 @@ public final class EmulatedStage: StageExecutor {
     }
 
     public func step(_ batch: StepBatch) throws -> StepOutput {
-        guard !batch.entries.isEmpty else { throw WorkerError.invalidBatch("empty batch") }
-        var growth: [UInt64: Int] = [:]
+        let growth = try batch.validateShape()
         var promptTokens = 0, decodeTokens = 0
         for entry in batch.entries {
-            guard entry.tokenCount > 0, growth[entry.requestID] == nil else {
-                throw WorkerError.invalidBatch("request \(entry.requestID): empty slice or listed twice")
-            }
             guard entry.position == cache.length(of: entry.requestID) else {
                 throw WorkerError.invalidBatch("request \(entry.requestID): slice starts at \(entry.position) but \(cache.length(of: entry.requestID)) tokens are cached here")
             }
-            growth[entry.requestID] = entry.position + entry.tokenCount
             if entry.tokenCount == 1 && entry.position > 0 { decodeTokens += 1 } else { promptTokens += entry.tokenCount }
         }
         switch batch.input {
         case .tokens(let ids):
             guard isFirst else { throw WorkerError.invalidBatch("this stage takes hidden states, not token ids") }
-            guard ids.count == batch.tokenCount, ids.allSatisfy({ $0 >= 0 && Int($0) < profile.model.vocabSize }) else {
-                throw WorkerError.invalidBatch("expected \(batch.tokenCount) token ids in [0, \(profile.model.vocabSize))")
+            guard ids.allSatisfy({ $0 >= 0 && Int($0) < profile.model.vocabSize }) else {
+                throw WorkerError.invalidBatch("token ids must be in [0, \(profile.model.vocabSize))")
             }
         case .hidden(let states):
             guard !isFirst else { throw WorkerError.invalidBatch("the first stage takes token ids, not hidden states") }
-            guard states.rows == batch.tokenCount, states.width == hiddenSize,
-                  states.bytes.count == states.rows * states.width * states.encoding.byteWidth else {
-                throw WorkerError.invalidBatch("hidden states must be \(batch.tokenCount)×\(hiddenSize) with a matching byte count")
+            guard states.width == hiddenSize else {
+                throw WorkerError.invalidBatch("hidden states are \(states.width) wide; \(profile.model.name)'s hidden size is \(hiddenSize)")
             }
         }
         try cache.reserve(growth)
@@ -209,4 +203,27 @@ public final class EmulatedStage: StageExecutor {
         counters.lastBatch = batch.tokenCount
         return output
     }
+}
+
+extension GPUProfile {
+    /// `$LATTICE_PROFILES`, or `shared/data/helix/profiles` in the current directory or one of its parents.
+    public static func defaultProfilesDirectory(startingAt start: String = FileManager.default.currentDirectoryPath) -> String? {
+        if let fromEnvironment = ProcessInfo.processInfo.environment["LATTICE_PROFILES"] { return fromEnvironment }
+        var folder = URL(fileURLWithPath: start).standardized
+        for _ in 0..<6 {
+            let candidate = folder.appendingPathComponent("shared/data/helix/profiles").path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return nil
+    }
+}
+
+/// Parses "start:end" (end exclusive) into a layer range.
+public func parseLayerRange(_ text: String) throws -> Range<Int> {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count == 2, let start = Int(parts[0]), let end = Int(parts[1]), start >= 0, end > start else {
+        throw WorkerError.invalidArgument("layer range '\(text)' must be START:END with 0 ≤ START < END, e.g. 0:12")
+    }
+    return start..<end
 }

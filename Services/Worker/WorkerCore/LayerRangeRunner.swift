@@ -38,7 +38,13 @@ public final class LayerRangeRunner: StageExecutor {
         StageStats(kvCapacityEntries: cache.capacityEntries, kvUsedEntries: cache.usedEntries, kvBlockSize: cache.blockSize,
                    freeTokens: cache.freeTokens, activeRequests: cache.requestCount, steps: counters.steps,
                    tokensProcessed: counters.tokens, busySeconds: counters.seconds, lastBatchTokens: counters.lastBatch,
-                   weightBytes: weights.byteCount)
+                   weightBytes: weights.byteCount, kvBytes: (cache.keys.count + cache.values.count) * 4)
+    }
+
+    /// KV blocks that fit in `bytes` for `layerCount` layers of `config` (keys and values in Float32).
+    public static func kvBlocks(fittingBytes bytes: Int, config: LlamaConfig, layerCount: Int, blockSize: Int = 16) -> Int {
+        let perBlock = 2 * 4 * config.kvWidth * blockSize * max(1, layerCount)
+        return max(0, bytes / perBlock)
     }
 
     public func heldTokens(_ requestID: UInt64) -> Int { cache.heldTokens(requestID) }
@@ -57,8 +63,9 @@ public final class LayerRangeRunner: StageExecutor {
         positions.reserveCapacity(hidden.rows)
         for entry in batch.entries { positions += entry.position..<(entry.position + entry.tokenCount) }
 
+        let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
         for (local, layer) in weights.decoderLayers.enumerated() {
-            hidden = forward(layer: layer, local: local, hidden: hidden, positions: positions, entries: batch.entries)
+            hidden = forward(layer: layer, local: local, hidden: hidden, rotary: rotary, entries: batch.entries)
         }
         for entry in batch.entries { cache.setLength(entry.position + entry.tokenCount, of: entry.requestID) }
 
@@ -76,20 +83,13 @@ public final class LayerRangeRunner: StageExecutor {
 
     /// Checks the batch against the stage and the cache; returns each request's new length.
     private func validate(_ batch: StepBatch) throws -> [UInt64: Int] {
-        guard !batch.entries.isEmpty else { throw WorkerError.invalidBatch("empty batch") }
-        var growth: [UInt64: Int] = [:]
+        let growth = try batch.validateShape()
         for entry in batch.entries {
-            guard entry.tokenCount > 0 else { throw WorkerError.invalidBatch("request \(entry.requestID): token count must be positive") }
-            guard growth[entry.requestID] == nil else { throw WorkerError.invalidBatch("request \(entry.requestID) appears twice in one batch") }
             let cached = cache.length(of: entry.requestID)
             guard entry.position == cached else {
                 throw WorkerError.invalidBatch("request \(entry.requestID): slice starts at position \(entry.position) but \(cached) tokens are cached here; positions must continue the cached sequence")
             }
             if isLast, samplers[entry.requestID] == nil { try entry.sampling.validate() }
-            growth[entry.requestID] = entry.position + entry.tokenCount
-        }
-        guard batch.input.rowCount == batch.tokenCount else {
-            throw WorkerError.invalidBatch("entries cover \(batch.tokenCount) tokens but the input has \(batch.input.rowCount) rows")
         }
         let needed = cache.blocksNeeded(for: growth)
         guard needed <= cache.freeBlockCount else { throw WorkerError.kvCacheFull(needed: needed, free: cache.freeBlockCount) }
@@ -116,34 +116,15 @@ public final class LayerRangeRunner: StageExecutor {
         }
     }
 
-    private func forward(layer: LayerWeights, local: Int, hidden: Tensor, positions: [Int], entries: [BatchEntry]) -> Tensor {
+    private func forward(layer: LayerWeights, local: Int, hidden: Tensor, rotary: RotaryTable, entries: [BatchEntry]) -> Tensor {
         let c = config
         let tokens = hidden.rows, qWidth = c.queryWidth, kvWidth = c.kvWidth
         let normed = Tensor.rmsNorm(hidden, weight: layer.inputNorm, epsilon: c.rmsNormEpsilon)
         let qkv = Tensor.linear(normed, weight: layer.qkv)
-        let fused = qWidth + 2 * kvWidth
-        var queries = Tensor(shape: [tokens, qWidth]) { out in
-            for t in 0..<tokens { for j in 0..<qWidth { out[t * qWidth + j] = qkv.scalars[t * fused + j] } }
-        }
-        var keys = Tensor(shape: [tokens, kvWidth]) { out in
-            for t in 0..<tokens { for j in 0..<kvWidth { out[t * kvWidth + j] = qkv.scalars[t * fused + qWidth + j] } }
-        }
-        queries = Tensor.rope(queries, positions: positions, headDim: c.headDim, inverseFrequencies: inverseFrequencies)
-        keys = Tensor.rope(keys, positions: positions, headDim: c.headDim, inverseFrequencies: inverseFrequencies)
-
-        // Write this batch's keys and values into the cache.
-        var row = 0
-        for entry in entries {
-            guard let table = cache.tables[entry.requestID] else { continue }
-            for i in 0..<entry.tokenCount {
-                let offset = cache.offset(request: table, layer: local, position: entry.position + i)
-                for j in 0..<kvWidth {
-                    cache.keys[offset + j] = keys.scalars[(row + i) * kvWidth + j]
-                    cache.values[offset + j] = qkv.scalars[(row + i) * fused + qWidth + kvWidth + j]
-                }
-            }
-            row += entry.tokenCount
-        }
+        let queries = Tensor.rope(qkv.columns(0..<qWidth), table: rotary, headDim: c.headDim)
+        let keys = Tensor.rope(qkv.columns(qWidth..<(qWidth + kvWidth)), table: rotary, headDim: c.headDim)
+        let values = qkv.columns((qWidth + kvWidth)..<(qWidth + 2 * kvWidth))
+        writeCache(keys: keys, values: values, local: local, entries: entries)
 
         let attention = attend(queries: queries, local: local, entries: entries)
         var residual = hidden + Tensor.linear(attention, weight: layer.output)
@@ -164,6 +145,29 @@ public final class LayerRangeRunner: StageExecutor {
         return residual
     }
 
+    /// Stores this batch's keys and values in the request's cache slots, one row copy per token.
+    private func writeCache(keys: Tensor, values: Tensor, local: Int, entries: [BatchEntry]) {
+        let kvWidth = config.kvWidth
+        var row = 0
+        keys.scalars.withUnsafeBufferPointer { k in
+            values.scalars.withUnsafeBufferPointer { v in
+                cache.keys.withUnsafeMutableBufferPointer { ck in
+                    cache.values.withUnsafeMutableBufferPointer { cv in
+                        for entry in entries {
+                            guard let table = cache.tables[entry.requestID] else { continue }
+                            for i in 0..<entry.tokenCount {
+                                let offset = cache.offset(request: table, layer: local, position: entry.position + i)
+                                (ck.baseAddress! + offset).update(from: k.baseAddress! + (row + i) * kvWidth, count: kvWidth)
+                                (cv.baseAddress! + offset).update(from: v.baseAddress! + (row + i) * kvWidth, count: kvWidth)
+                            }
+                            row += entry.tokenCount
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Causal grouped-query attention of each entry's queries over its cached keys and values.
     private func attend(queries: Tensor, local: Int, entries: [BatchEntry]) -> Tensor {
         let c = config
@@ -175,6 +179,11 @@ public final class LayerRangeRunner: StageExecutor {
         for entry in entries {
             guard let table = cache.tables[entry.requestID] else { continue }
             let length = entry.position + entry.tokenCount, n = entry.tokenCount
+            if n == 1 {
+                attendOne(queryRow: row, queries: queries, table: table, local: local, length: length, output: &output)
+                row += 1
+                continue
+            }
             // Gather this request's keys and values into contiguous [length, kvWidth] buffers.
             var keys = [Float](repeating: 0, count: length * kvWidth)
             var values = [Float](repeating: 0, count: length * kvWidth)
@@ -225,6 +234,49 @@ public final class LayerRangeRunner: StageExecutor {
             row += n
         }
         return output
+    }
+
+    /// One query (a decode step) straight over the cache blocks, without gathering them:
+    /// per block and head, scores = K_block·q and output += V_blockᵀ·p, each one GEMV.
+    private func attendOne(queryRow: Int, queries: Tensor, table: KVCache.RequestBlocks, local: Int, length: Int, output: inout Tensor) {
+        let c = config
+        let qWidth = c.queryWidth, kvWidth = c.kvWidth, headDim = c.headDim, blockSize = cache.blockSize
+        let group = c.headCount / c.kvHeadCount
+        let scale = 1 / Float(headDim).squareRoot()
+        var scores = [Float](repeating: 0, count: length)
+        queries.scalars.withUnsafeBufferPointer { q in
+            cache.keys.withUnsafeBufferPointer { ck in
+                cache.values.withUnsafeBufferPointer { cv in
+                    output.scalars.withUnsafeMutableBufferPointer { out in
+                        scores.withUnsafeMutableBufferPointer { s in
+                            for head in 0..<c.headCount {
+                                let kvOffset = (head / group) * headDim
+                                let query = q.baseAddress! + queryRow * qWidth + head * headDim
+                                var p = 0
+                                while p < length {
+                                    let run = min(blockSize, length - p)
+                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
+                                    Tensor.gemv(rows: run, columns: headDim, a: ck.baseAddress! + base, lda: kvWidth, transpose: false,
+                                                x: query, y: s.baseAddress! + p, beta: 0)
+                                    p += run
+                                }
+                                for j in 0..<length { s[j] *= scale }
+                                Tensor.softmaxInPlace(s)
+                                let target = out.baseAddress! + queryRow * qWidth + head * headDim
+                                p = 0
+                                while p < length {
+                                    let run = min(blockSize, length - p)
+                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
+                                    Tensor.gemv(rows: run, columns: headDim, a: cv.baseAddress! + base, lda: kvWidth, transpose: true,
+                                                x: s.baseAddress! + p, y: target, beta: p == 0 ? 0 : 1)
+                                    p += run
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Final norm and LM head on the last row of each entry that wants a token, then sampling.

@@ -15,7 +15,8 @@ public struct SamplingParameters: Equatable, Sendable {
     }
 
     public static let greedy = SamplingParameters()
-    public var isGreedy: Bool { temperature <= 0 }
+    /// Temperatures this low make exp overflow; they mean argmax anyway.
+    public var isGreedy: Bool { temperature < 1e-4 }
 
     public func validate() throws {
         guard temperature.isFinite, temperature >= 0 else { throw WorkerError.invalidArgument("temperature must be ≥ 0 (got \(temperature))") }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Prefill and decode throughput of a model in one process, and the decode floor that memory
 /// bandwidth sets (every weight byte is read once per decode step).
@@ -13,6 +14,7 @@ public struct ThroughputBenchmark {
     public var weightBytes: Int
     public var copyBandwidth: Double   // bytes/s, read + write counted
     public var rows: [Row]
+    public var blasCore: String = BLASThreads.coreName
 
     /// Decode tokens/s at batch 1 if reading the weights were the only cost.
     public var bandwidthFloorTokensPerSecond: Double { copyBandwidth / Double(weightBytes) }
@@ -69,14 +71,14 @@ public struct ThroughputBenchmark {
     public func jsonObject(threads: Int) -> [String: Any] {
         [
             "parameters": parameters, "weight_bytes": weightBytes, "copy_bandwidth_bytes_per_s": copyBandwidth,
-            "bandwidth_floor_decode_tokens_per_s": bandwidthFloorTokensPerSecond, "threads": threads,
+            "bandwidth_floor_decode_tokens_per_s": bandwidthFloorTokensPerSecond, "threads": threads, "blas_core": blasCore,
             "rows": rows.map { ["batch": $0.batch, "prefill_tokens_per_s": $0.prefillTokensPerSecond, "decode_tokens_per_s": $0.decodeTokensPerSecond] },
         ]
     }
 
     public var text: String {
         var lines = [String(format: "parameters %d, F32 weights %.1f MB, copy bandwidth %.2f GB/s (read+write), decode floor at batch 1: %.1f tokens/s",
-                            parameters, Double(weightBytes) / 1e6, copyBandwidth / 1e9, bandwidthFloorTokensPerSecond)]
+                            parameters, Double(weightBytes) / 1e6, copyBandwidth / 1e9, bandwidthFloorTokensPerSecond) + ", OpenBLAS kernels: " + blasCore]
         lines.append("batch  prefill tok/s  decode tok/s")
         for row in rows { lines.append(String(format: "%5d  %13.1f  %12.1f", row.batch, row.prefillTokensPerSecond, row.decodeTokensPerSecond)) }
         return lines.joined(separator: "\n")

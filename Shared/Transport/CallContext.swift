@@ -31,6 +31,15 @@ public struct ServerStats: Sendable, Equatable {
     public init() {}
 }
 
+/// Thrown by a handler whose caller broke the protocol (for example a payload that does not
+/// decode as the method's request): the caller gets `status`, then its connection is closed,
+/// as for any other protocol error. Other calls on other connections are not affected.
+public struct ProtocolViolation: Error, Sendable, CustomStringConvertible {
+    public var status: Status
+    public init(_ status: Status) { self.status = status }
+    public var description: String { "protocol violation: \(status)" }
+}
+
 /// A method's implementation as registered on a server.
 enum Handler: Sendable {
     case unary(@Sendable ([UInt8], CallContext) async throws -> [UInt8])
@@ -46,9 +55,9 @@ public struct StreamWriter: Sendable {
     /// deadline, connection closed) and RESOURCE_EXHAUSTED for an item over the frame limit.
     public func send(_ payload: [UInt8]) async throws {
         if Task.isCancelled { throw Status(.cancelled, "call \(callID) was cancelled") }
-        let bytes = Envelope(callID: callID, method: "", payload: payload, kind: .response).encode()
-        guard bytes.count <= connection.maxFrameBytes else {
-            throw Status(.resourceExhausted, "stream item of \(bytes.count) bytes exceeds the maximum frame of \(connection.maxFrameBytes) bytes")
+        let bytes = EnvelopeCodec.frame(Envelope(callID: callID, method: "", payload: payload, kind: .response))
+        guard bytes.count - 4 <= connection.maxFrameBytes else {
+            throw Status(.resourceExhausted, "stream item of \(bytes.count - 4) bytes exceeds the maximum frame of \(connection.maxFrameBytes) bytes")
         }
         let connection = connection, callID = callID
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, Error>) in

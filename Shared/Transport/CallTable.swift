@@ -1,7 +1,8 @@
 import Wire
 
-/// The client's calls in flight on one connection, matched to answers by call id. Pure Swift
-/// (no sockets), so matching, streaming and failure rules are testable on their own.
+/// A client's calls in flight, matched to answers by call id, each remembering which socket
+/// (numbered by the client) its request went out on. Pure Swift (no sockets), so matching,
+/// streaming and failure rules are testable on their own.
 struct CallTable {
     enum Waiter {
         case unary(CheckedContinuation<[UInt8], Error>)
@@ -11,8 +12,10 @@ struct CallTable {
     struct Call {
         let method: String
         let waiter: Waiter
-        /// The framed request until it is handed to a socket; nil once sent.
+        /// The whole request frame until it is handed to a socket; nil once sent.
         var request: [UInt8]?
+        /// The number of the socket the request went out on (0 = not sent yet).
+        var sentOn = 0
         /// Runs when the call leaves the table (stops its deadline timer).
         var onEnd: (() -> Void)?
     }
@@ -30,23 +33,26 @@ struct CallTable {
         if call.request != nil { unsentOrder.append(id) }
     }
 
-    /// The requests not yet sent, oldest first; marks them sent.
-    mutating func takeUnsent() -> [[UInt8]] {
+    /// The requests not yet sent, oldest first; marks them sent on socket `socket`.
+    mutating func takeUnsent(sendingOn socket: Int) -> [[UInt8]] {
         var out: [[UInt8]] = []
         for id in unsentOrder {
             if let request = calls[id]?.request {
                 out.append(request)
                 calls[id]?.request = nil
+                calls[id]?.sentOn = socket
             }
         }
         unsentOrder.removeAll()
         return out
     }
 
-    /// Takes the request of one call to send it now; nil if it is gone or already sent.
-    mutating func takeRequest(_ id: UInt64) -> [UInt8]? {
+    /// Takes the request of one call to send it now on socket `socket`; nil if it is gone or
+    /// already sent.
+    mutating func takeRequest(_ id: UInt64, sendingOn socket: Int) -> [UInt8]? {
         guard let request = calls[id]?.request else { return nil }
         calls[id]?.request = nil
+        calls[id]?.sentOn = socket
         if unsentOrder.last == id { unsentOrder.removeLast() }
         return request
     }
@@ -73,19 +79,19 @@ struct CallTable {
         return true
     }
 
-    /// Ends one call with `status`. Returns whether it existed and whether its request had
-    /// been sent (so the caller knows to tell the server with CANCEL).
+    /// Ends one call with `status`. Returns whether it existed and the socket its request went
+    /// out on (0 = never sent), so the caller can tell the server with CANCEL.
     @discardableResult
-    mutating func fail(_ id: UInt64, _ status: Status) -> (existed: Bool, wasSent: Bool) {
-        guard let call = calls[id] else { return (false, false) }
+    mutating func fail(_ id: UInt64, _ status: Status) -> (existed: Bool, sentOn: Int) {
+        guard let call = calls[id] else { return (false, 0) }
         end(id)
         Self.resume(call.waiter, throwing: status)
-        return (true, call.request == nil)
+        return (true, call.sentOn)
     }
 
-    /// Ends every call (or only those already sent) with `status`.
-    mutating func failAll(_ status: Status, onlySent: Bool = false) {
-        for (id, call) in calls where !onlySent || call.request == nil {
+    /// Ends every call (or only those sent on socket `socket`) with `status`.
+    mutating func failAll(_ status: Status, sentOn socket: Int? = nil) {
+        for (id, call) in calls where socket == nil || call.sentOn == socket {
             end(id)
             Self.resume(call.waiter, throwing: status)
         }

@@ -7,7 +7,7 @@ final class ClientCore: @unchecked Sendable {
     private enum State {
         case idle                       // no socket; the next call connects
         case connecting
-        case connected(TCPChannel)
+        case connected(TCPChannel, Int)    // the socket new calls go to, and its number
         case waitingToRetry(LoopTimer)
         case closed                     // `close()` was called; terminal
     }
@@ -22,7 +22,12 @@ final class ClientCore: @unchecked Sendable {
     private var state = State.idle
     private var table = CallTable()
     private var attempts = 0
-    private var lastServerError: Status?
+    private var lastServerError: [Int: Status] = [:]
+    /// Every open socket by number: the current one, and retired ones (the server said it is
+    /// going away) that still carry answers to calls sent on them.
+    private var sockets: [Int: TCPChannel] = [:]
+    private var lastSocketNumber = 0
+    private var abandoned = false   // the Connection is gone: close once no call is left
 
     init(loop: EventLoop, target: Endpoint, config: TransportConfig, policy: ReconnectPolicy, logger: Logger) {
         self.loop = loop
@@ -48,8 +53,8 @@ final class ClientCore: @unchecked Sendable {
         }
         table.insert(id, call)
         switch state {
-        case .connected(let channel):
-            if let bytes = table.takeRequest(id) { channel.write(bytes) }
+        case .connected(let channel, let number):
+            if let bytes = table.takeRequest(id, sendingOn: number) { channel.write(bytes) }
         case .idle:
             connect()
         case .connecting, .waitingToRetry, .closed:
@@ -63,20 +68,36 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func end(_ id: UInt64, _ status: Status) {
-        let (existed, wasSent) = table.fail(id, status)
-        guard existed, wasSent, case .connected(let channel) = state else { return }
-        channel.write(Envelope(callID: id, method: "", kind: .cancel).encode())
+        let (existed, sentOn) = table.fail(id, status)
+        if existed, let channel = sockets[sentOn] {
+            channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .cancel)))
+        }
+        closeIfAbandoned()
+    }
+
+    func abandon() {
+        abandoned = true
+        closeIfAbandoned()
+    }
+
+    private func closeIfAbandoned() {
+        guard abandoned, table.isEmpty else { return }
+        if case .waitingToRetry(let timer) = state { timer.cancel() }
+        state = .closed
+        closeSockets(reason: "connection dropped by its owner")
+    }
+
+    private func closeSockets(reason: String) {
+        let open = sockets.values
+        sockets.removeAll()
+        for channel in open { channel.close(reason: reason) }
     }
 
     func close(_ done: CheckedContinuation<Void, Never>) {
-        let previous = state
+        if case .waitingToRetry(let timer) = state { timer.cancel() }
         state = .closed
         table.failAll(Status(.cancelled, "connection to \(target) was closed by this client"))
-        switch previous {
-        case .connected(let channel): channel.close(reason: "closed by client")
-        case .waitingToRetry(let timer): timer.cancel()
-        case .idle, .connecting, .closed: break
-        }
+        closeSockets(reason: "closed by client")
         done.resume()
     }
 
@@ -118,22 +139,24 @@ final class ClientCore: @unchecked Sendable {
             return
         }
         attempts = 0
-        lastServerError = nil
-        state = .connected(channel)
-        channel.onFrame = { [unowned self, unowned channel] in self.received($0, on: channel) }
+        lastSocketNumber += 1
+        let number = lastSocketNumber
+        sockets[number] = channel
+        state = .connected(channel, number)
+        channel.onFrame = { [unowned self, unowned channel] in self.received($0, on: channel, number) }
         channel.onFrameError = { [unowned channel] error in channel.close(reason: "server broke the framing: \(error)") }
-        channel.onClosed = { [self] reason in self.lost(reason) }
-        for request in table.takeUnsent() { channel.write(request) }
+        channel.onClosed = { [self] reason in self.lost(number, reason) }
+        for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
         logger.debug("connected", metadata: ["target": "\(target)"])
     }
 
     private func connectFailed(_ status: Status) {
         if case .closed = state { return }
         state = .idle
-        guard !table.isEmpty else { attempts = 0; return }   // nobody waits: stop trying
+        guard table.hasUnsent else { attempts = 0; return }   // nobody waits: stop trying
         if let maxAttempts = policy.maxAttempts, attempts >= maxAttempts {
             let plural = attempts == 1 ? "attempt" : "attempts"
-            table.failAll(Status(.unavailable, "\(status.message) (\(attempts) \(plural)); is the server running at \(target)?"))
+            table.failAll(Status(.unavailable, "\(status.message) (\(attempts) \(plural)); is the server running at \(target)?"), sentOn: 0)
             attempts = 0
             return
         }
@@ -145,23 +168,33 @@ final class ClientCore: @unchecked Sendable {
             timer.cancel()
             guard case .waitingToRetry = state else { return }
             state = .idle
-            if table.isEmpty { attempts = 0 } else { connect() }
+            if table.hasUnsent { connect() } else { attempts = 0 }
         }
     }
 
-    private func lost(_ reason: String) {
+    private func lost(_ number: Int, _ reason: String) {
+        sockets.removeValue(forKey: number)
+        let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
+        table.failAll(Status(.unavailable, "connection to \(target) lost: \(reason)\(said)"), sentOn: number)
         if case .closed = state { return }
-        state = .idle
-        let said = lastServerError.map { " (server said: \($0))" } ?? ""
-        table.failAll(Status(.unavailable, "connection to \(target) lost: \(reason)\(said)"), onlySent: true)
+        if case .connected(_, number) = state { state = .idle }
+        if abandoned { closeIfAbandoned(); return }
         logger.debug("connection lost", metadata: ["target": "\(target)", "reason": "\(reason)"])
+        if case .idle = state, table.hasUnsent { connect() }
+    }
+
+    /// The server said this socket is going away (draining, or a protocol error): calls already
+    /// sent on it finish there; new calls go to a new connection.
+    private func retire(_ number: Int) {
+        guard case .connected(_, number) = state else { return }
+        state = .idle
         if table.hasUnsent { connect() }
     }
 
     // MARK: Answers
 
-    private func received(_ frame: [UInt8], on channel: TCPChannel) {
-        guard let envelope = try? Envelope(wire: frame) else {
+    private func received(_ frame: UnsafeBufferPointer<UInt8>, on channel: TCPChannel, _ number: Int) {
+        guard let envelope = try? EnvelopeCodec.decode(frame) else {
             channel.close(reason: "server sent a frame of \(frame.count) bytes that is not a lattice.v1.Envelope")
             return
         }
@@ -170,9 +203,11 @@ final class ClientCore: @unchecked Sendable {
             return
         }
         if envelope.callID == 0, let status = envelope.status, !status.isOK {
-            lastServerError = status   // a connection-level error; the server closes next
+            lastServerError[number] = status   // about the connection itself: it is going away
+            retire(number)
             return
         }
         table.deliver(envelope)
+        if abandoned { closeIfAbandoned() }
     }
 }

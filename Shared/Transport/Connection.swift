@@ -54,6 +54,13 @@ public final class Connection: Sendable {
         return stream
     }
 
+    /// A dropped connection closes its socket once its last call (e.g. a stream still being
+    /// consumed) has ended.
+    deinit {
+        let core = core
+        core.loop.execute { core.abandon() }
+    }
+
     /// Fails every call still waiting with CANCELLED and closes the socket. Later calls fail
     /// with UNAVAILABLE.
     public func close() async {
@@ -71,9 +78,9 @@ public final class Connection: Sendable {
             guard ms > 0 else { throw Status(.deadlineExceeded, "'\(method)' was called with a deadline already past (\(deadline))") }
             deadlineMs = UInt64(ms.rounded(.up))
         }
-        let request = Envelope(callID: id, method: method, payload: payload, deadlineMs: deadlineMs).encode()
-        guard request.count <= maxFrameBytes else {
-            throw Status(.resourceExhausted, "request of '\(method)' is \(request.count) bytes, over the maximum frame of \(maxFrameBytes) bytes")
+        let request = EnvelopeCodec.frame(Envelope(callID: id, method: method, payload: payload, deadlineMs: deadlineMs))
+        guard request.count - 4 <= maxFrameBytes else {
+            throw Status(.resourceExhausted, "request of '\(method)' is \(request.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
         }
         return (id, request, deadlineMs)
     }

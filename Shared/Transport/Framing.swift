@@ -63,6 +63,20 @@ public struct FrameDecoder: Sendable {
         return body
     }
 
+    /// Lends the next complete frame body to `body` without copying it out; nil until more
+    /// bytes arrive. The pointer is valid only inside `body`.
+    public mutating func withNextFrame<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T? {
+        guard bufferedBytes >= 4 else { return nil }
+        let length = Self.length(buffer, at: start)
+        guard length <= maxFrameBytes else { throw FrameError.tooLarge(length: length, max: maxFrameBytes) }
+        guard bufferedBytes - 4 >= length else { return nil }
+        let frameStart = start + 4
+        start += 4 + length
+        return try buffer.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[frameStart..<(frameStart + length)]))
+        }
+    }
+
     /// Appends `bytes` and hands every complete frame to `onFrame` (tests, simple callers).
     public mutating func feed(_ bytes: [UInt8], _ onFrame: ([UInt8]) -> Void) throws {
         append(bytes)

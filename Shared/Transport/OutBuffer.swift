@@ -5,16 +5,14 @@ final class OutBuffer {
     private(set) var count = 0
     private var capacity = 0
 
-    /// Appends one frame: the 4-byte big-endian length of `body`, then `body`.
-    func appendFrame(_ body: [UInt8]) {
-        reserve(count + 4 + body.count)
+    /// Appends a whole frame (length prefix included).
+    func append(_ frame: [UInt8]) {
+        reserve(count + frame.count)
         guard let base else { return }
-        let p = framePrefix(body.count)
-        base[count] = p.0; base[count + 1] = p.1; base[count + 2] = p.2; base[count + 3] = p.3
-        body.withUnsafeBufferPointer { src in
-            if let from = src.baseAddress { (base + count + 4).update(from: from, count: src.count) }
+        frame.withUnsafeBufferPointer { src in
+            if let from = src.baseAddress { (base + count).update(from: from, count: src.count) }
         }
-        count += 4 + body.count
+        count += frame.count
     }
 
     /// Empties the buffer; gives big allocations back so one large frame does not pin memory.

@@ -137,6 +137,7 @@ final class ServerCore: @unchecked Sendable {
         idleSweep?.cancel()
         idleSweep = nil
         logger.info("draining", metadata: ["connections": "\(connections.count)"])
+        for connection in connections.values { connection.goAway() }
         let timer = LoopTimer(loop: loop)
         timer.start(after: UInt64(max(ReconnectPolicy.milliseconds(timeout), 0))) { [self] in
             closeConnections(reason: "server shut down before the call finished (drain timeout)")

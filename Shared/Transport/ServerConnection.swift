@@ -48,12 +48,12 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Incoming frames
 
-    private func received(_ frame: [UInt8]) {
+    private func received(_ frame: UnsafeBufferPointer<UInt8>) {
         lastActivity = loop.now
         server.stats.withLock { $0.bytesIn += UInt64(frame.count + 4) }
         let envelope: Envelope
         do {
-            envelope = try Envelope(wire: frame)
+            envelope = try EnvelopeCodec.decode(frame)
         } catch {
             protocolError(Status(.invalidArgument, "a frame of \(frame.count) bytes is not a lattice.v1.Envelope: \(error)"))
             return
@@ -110,6 +110,7 @@ final class ServerConnection: @unchecked Sendable {
     /// Runs on Swift concurrency, never on the loop; hands the final frame back to the loop.
     private func run(_ handler: Handler, _ payload: [UInt8], _ context: CallContext) async {
         var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
+        var violation = false
         do {
             switch handler {
             case .unary(let body):
@@ -117,18 +118,24 @@ final class ServerConnection: @unchecked Sendable {
             case .stream(let body):
                 try await body(payload, context, StreamWriter(connection: self, callID: context.callID))
             }
+        } catch let error as ProtocolViolation {
+            reply.status = error.status
+            violation = true
         } catch {
             reply.status = Self.status(for: error, method: context.method)
         }
-        var bytes = reply.encode()
-        if bytes.count > maxFrameBytes {
+        var bytes = EnvelopeCodec.frame(reply)
+        if bytes.count - 4 > maxFrameBytes {
             reply.payload = []
-            reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count) bytes, over the maximum frame of \(maxFrameBytes) bytes")
-            bytes = reply.encode()
+            reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
+            bytes = EnvelopeCodec.frame(reply)
         }
         let failed = reply.status.map { !$0.isOK } ?? false
-        let frame = bytes
-        loop.execute { [self] in self.finish(context.callID, frame, failed: failed) }
+        let frame = bytes, status = reply.status, closeAfter = violation
+        loop.execute { [self] in
+            self.finish(context.callID, frame, failed: failed)
+            if closeAfter, let status { self.closeForProtocolError(status) }
+        }
     }
 
     static func status(for error: Error, method: String) -> Status {
@@ -167,6 +174,12 @@ final class ServerConnection: @unchecked Sendable {
 
     private func cancel(_ id: UInt64) { end(id, answer: nil) }
 
+    /// Tells the client this connection is going away (call id 0, UNAVAILABLE): calls in flight
+    /// finish here, new ones should go to a new connection.
+    func goAway() {
+        answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
+    }
+
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
         for id in Array(calls.keys) { end(id, answer: Status(.unavailable, reason)) }
@@ -199,14 +212,14 @@ final class ServerConnection: @unchecked Sendable {
     // MARK: Writing (loop thread)
 
     private func answer(_ id: UInt64, _ status: Status) {
-        write(Envelope(callID: id, method: "", status: status, endOfStream: true, kind: .response).encode())
+        write(EnvelopeCodec.frame(Envelope(callID: id, method: "", status: status, endOfStream: true, kind: .response)))
     }
 
     private func write(_ bytes: [UInt8]) {
         channel.write(bytes)
         let queued = channel.queuedBytes
         server.stats.withLock {
-            $0.bytesOut += UInt64(bytes.count + 4)
+            $0.bytesOut += UInt64(bytes.count)
             $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
         }
         if queued > maxQueued { channel.pauseReading() }
@@ -226,7 +239,7 @@ final class ServerConnection: @unchecked Sendable {
 
     private func hasRoom(for count: Int) -> Bool {
         let queued = channel.queuedBytes
-        return queued == 0 || queued + count + 4 <= maxQueued
+        return queued == 0 || queued + count <= maxQueued
     }
 
     /// A stream item from a handler: written now if the queue has room, else when it drains.

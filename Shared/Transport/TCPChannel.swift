@@ -13,15 +13,18 @@ final class TCPChannel {
     private var pending = OutBuffer()     // frames waiting for the next write
     private var inFlight = OutBuffer()    // bytes libuv is writing now
     private var writing = false
+    private var flushScheduled = false
     private var reading = false
+    private var delivering = false
+    private var flushTimer: LoopTimer?
     private(set) var isClosed = false
     private var closeWhenFlushed = false
     private(set) var peer = "unconnected"
     private(set) var bytesReceived: UInt64 = 0
     private(set) var bytesSent: UInt64 = 0
 
-    /// A complete frame body arrived.
-    var onFrame: (([UInt8]) -> Void)?
+    /// A complete frame body arrived (valid only during the call).
+    var onFrame: ((UnsafeBufferPointer<UInt8>) -> Void)?
     /// The byte stream broke the framing rules (e.g. a length over the maximum).
     var onFrameError: ((FrameError) -> Void)?
     /// A write finished; queued bytes went down.
@@ -70,11 +73,21 @@ final class TCPChannel {
 
     var isReading: Bool { reading }
 
-    /// Queues one frame (the length prefix is added here) and starts a write if none is running.
-    func write(_ body: [UInt8]) {
+    /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`) and starts a write
+    /// if none is running.
+    func write(_ frame: [UInt8]) {
         guard !isClosed, !closeWhenFlushed else { return }
-        pending.appendFrame(body)
-        if !writing { startWrite() }
+        pending.append(frame)
+        if !writing && !flushScheduled {
+            flushScheduled = true
+            loop.scheduleFlush(self)
+        }
+    }
+
+    /// Writes what queued up during this loop iteration (called by the loop once per iteration).
+    func flush() {
+        flushScheduled = false
+        if !writing && !isClosed { startWrite() }
     }
 
     /// Closes once everything queued has been written (a final error answer, a drained server).
@@ -86,10 +99,8 @@ final class TCPChannel {
         flushReason = reason
         // A peer that never reads must not keep the connection open forever.
         let timer = LoopTimer(loop: loop)
-        timer.start(after: 2000) { [self] in
-            timer.cancel()
-            close(reason: reason + " (answer not read within 2 s)")
-        }
+        timer.start(after: 2000) { [self] in close(reason: reason + " (answer not read within 2 s)") }
+        flushTimer = timer
     }
     private var flushReason = ""
 
@@ -97,6 +108,8 @@ final class TCPChannel {
         guard !isClosed else { return }
         isClosed = true
         reading = false
+        flushTimer?.cancel()
+        flushTimer = nil
         uv_close(handlePointer(tcp), channelClosed)   // pending write callbacks run first, with ECANCELED
         let closed = onClosed
         onFrame = nil; onFrameError = nil; onWritten = nil; onClosed = nil
@@ -155,8 +168,12 @@ final class TCPChannel {
     /// Hands buffered frames over until none is complete or the owner pauses reading (then the
     /// rest stays buffered: at most one read's worth).
     private func deliverFrames() {
+        // Not re-entrant: a frame handler that resumes reading lets the running loop go on.
+        guard !delivering else { return }
+        delivering = true
+        defer { delivering = false }
         do {
-            while reading, !isClosed, !closeWhenFlushed, let frame = try decoder.next() { onFrame?(frame) }
+            while reading, !isClosed, !closeWhenFlushed, try decoder.withNextFrame({ onFrame?($0) }) != nil {}
         } catch let error as FrameError {
             onFrameError?(error)
         } catch {

@@ -191,6 +191,25 @@ struct CallTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    @Test func droppedConnectionClosesAfterItsLastCall() async throws {
+        let (server, port) = try startServer { server in
+            server.stream("test/Three") { _, _, writer in
+                for i in 0..<3 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    try await writer.send([UInt8(i)])
+                }
+            }
+        }
+        func streamFromATemporaryConnection() -> AsyncThrowingStream<[UInt8], Error> {
+            Connection(host: "127.0.0.1", port: port).stream("test/Three", [])
+        }
+        var items: [[UInt8]] = []
+        for try await item in streamFromATemporaryConnection() { items.append(item) }
+        #expect(items == [[0], [1], [2]], "the stream outlives its Connection object")
+        #expect(await eventually { server.stats.connectionsOpen == 0 }, "and the socket closes after it")
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func oversizeRequestIsRefusedBeforeSending() async throws {
         var config = TransportConfig()
         config.maxFrameBytes = 1024

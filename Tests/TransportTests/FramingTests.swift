@@ -90,7 +90,7 @@ struct FramingTests {
             }
             for id in UInt64(1)...5 {
                 guard let continuation = continuations[id] else { Issue.record("no waiter \(id)"); continue }
-                table.insert(id, .init(method: "m", waiter: .unary(continuation), request: nil))
+                table.insert(id, .init(method: "m", waiter: .unary(continuation), request: nil, sentOn: 1))
             }
             #expect(table.count == 5)
             for id in [UInt64(4), 2, 5, 1] {
@@ -100,7 +100,7 @@ struct FramingTests {
             let unknown = table.deliver(Envelope(callID: 99, method: "", kind: .response))
             #expect(!unknown, "unknown ids are ignored")
             let failed = table.fail(3, Status(.cancelled))
-            #expect(failed == (true, true))
+            #expect(failed == (true, 1), "reports the socket to send CANCEL on")
             #expect(table.isEmpty)
         }
         let got = results.withLock { $0 }

@@ -1,0 +1,167 @@
+import Wire
+
+/// A direct protobuf codec for `lattice.v1.Envelope`, used on the transport's hot path: it
+/// writes the 4-byte length prefix and the message into one array, and reads a frame without
+/// the C round trip (protobuf-c allocates and frees several blocks per message). It speaks the
+/// same wire format as `Envelope.encode()` / `Envelope(wire:)`; tests check both ways against
+/// protobuf-c, so the .proto stays the contract.
+enum EnvelopeCodec {
+    /// Prefix + encoded envelope, ready for the socket.
+    static func frame(_ e: Envelope) -> [UInt8] {
+        var statusLength = 0
+        if let status = e.status {
+            statusLength = fieldSize(status.code.rawValue == 0 ? 0 : varintSize(UInt64(UInt32(bitPattern: status.code.rawValue))))
+                + lengthDelimitedSize(status.message.utf8.count)
+        }
+        var size = 0
+        if e.callID != 0 { size += 1 + varintSize(e.callID) }
+        size += lengthDelimitedSize(e.method.utf8.count)
+        size += lengthDelimitedSize(e.payload.count)
+        if e.status != nil { size += 1 + varintSize(UInt64(statusLength)) + statusLength }
+        if e.deadlineMs != 0 { size += 1 + varintSize(e.deadlineMs) }
+        if e.endOfStream { size += 2 }
+        if e.version != 0 { size += 1 + varintSize(UInt64(e.version)) }
+        if e.kind.rawValue != 0 { size += 1 + varintSize(UInt64(e.kind.rawValue)) }
+
+        var out = [UInt8]()
+        out.reserveCapacity(4 + size)
+        let p = framePrefix(size)
+        out.append(p.0); out.append(p.1); out.append(p.2); out.append(p.3)
+        if e.callID != 0 { out.append(0x08); appendVarint(&out, e.callID) }
+        appendBytesField(&out, 0x12, e.method.utf8)
+        appendBytesField(&out, 0x1A, e.payload)
+        if let status = e.status {
+            out.append(0x22)
+            appendVarint(&out, UInt64(statusLength))
+            if status.code.rawValue != 0 { out.append(0x08); appendVarint(&out, UInt64(UInt32(bitPattern: status.code.rawValue))) }
+            appendBytesField(&out, 0x12, status.message.utf8)
+        }
+        if e.deadlineMs != 0 { out.append(0x28); appendVarint(&out, e.deadlineMs) }
+        if e.endOfStream { out.append(0x30); out.append(1) }
+        if e.version != 0 { out.append(0x38); appendVarint(&out, UInt64(e.version)) }
+        if e.kind.rawValue != 0 { out.append(0x40); appendVarint(&out, UInt64(e.kind.rawValue)) }
+        return out
+    }
+
+    /// Decodes one frame body. Throws `WireError` on anything that is not a valid Envelope.
+    static func decode(_ body: [UInt8]) throws -> Envelope {
+        try body.withUnsafeBufferPointer { try decode($0) }
+    }
+
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Envelope {
+        var reader = Reader(bytes: bytes)
+        var e = Envelope(callID: 0, method: "", version: 0)
+        while !reader.atEnd {
+            let key = try reader.varint()
+            let field = key >> 3, wireType = key & 7
+            switch (field, wireType) {
+            case (1, 0): e.callID = try reader.varint()
+            case (2, 2): e.method = try reader.string()
+            case (3, 2): e.payload = Array(try reader.lengthDelimited())
+            case (4, 2): e.status = try decodeStatus(reader.lengthDelimited(), into: e.status)
+            case (5, 0): e.deadlineMs = try reader.varint()
+            case (6, 0): e.endOfStream = try reader.varint() != 0
+            case (7, 0): e.version = UInt32(truncatingIfNeeded: try reader.varint())
+            case (8, 0):
+                let raw = UInt32(truncatingIfNeeded: try reader.varint())
+                guard let kind = Envelope.Kind(rawValue: raw) else { throw WireError("Envelope: unknown kind \(raw)") }
+                e.kind = kind
+            default: try reader.skip(wireType: wireType, field: field)
+            }
+        }
+        return e
+    }
+
+    private static func decodeStatus(_ bytes: UnsafeBufferPointer<UInt8>, into previous: Status?) throws -> Status {
+        var reader = Reader(bytes: bytes)
+        var status = previous ?? Status(.ok)   // repeated embedded messages merge, as protobuf says
+        while !reader.atEnd {
+            let key = try reader.varint()
+            switch (key >> 3, key & 7) {
+            case (1, 0):
+                let raw = Int32(truncatingIfNeeded: try reader.varint())
+                status.code = StatusCode(rawValue: raw) ?? .unknown
+            case (2, 2): status.message = try reader.string()
+            default: try reader.skip(wireType: key & 7, field: key >> 3)
+            }
+        }
+        return status
+    }
+
+    // MARK: Wire format helpers
+
+    private struct Reader {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        var atEnd: Bool { index >= bytes.count }
+
+        mutating func varint() throws -> UInt64 {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard index < bytes.count else { throw WireError("Envelope: truncated varint at byte \(index)") }
+                let byte = bytes[index]
+                index += 1
+                guard shift < 64 else { throw WireError("Envelope: varint longer than 10 bytes at byte \(index)") }
+                value |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+            }
+        }
+
+        mutating func lengthDelimited() throws -> UnsafeBufferPointer<UInt8> {
+            let length = try varint()
+            guard length <= UInt64(bytes.count - index) else {
+                throw WireError("Envelope: field of \(length) bytes runs past the end (\(bytes.count - index) left)")
+            }
+            let start = index
+            index += Int(length)
+            return UnsafeBufferPointer(rebasing: bytes[start..<index])
+        }
+
+        mutating func string() throws -> String {
+            let raw = try lengthDelimited()
+            guard let text = String(validating: raw, as: UTF8.self) else { throw WireError("Envelope: string field is not valid UTF-8") }
+            return text
+        }
+
+        mutating func skip(wireType: UInt64, field: UInt64) throws {
+            switch wireType {
+            case 0: _ = try varint()
+            case 1: try advance(8)
+            case 2: _ = try lengthDelimited()
+            case 5: try advance(4)
+            default: throw WireError("Envelope: field \(field) has unsupported wire type \(wireType)")
+            }
+        }
+
+        mutating func advance(_ count: Int) throws {
+            guard bytes.count - index >= count else { throw WireError("Envelope: truncated fixed-size field") }
+            index += count
+        }
+    }
+
+    private static func varintSize(_ value: UInt64) -> Int {
+        var v = value, n = 1
+        while v >= 0x80 { v >>= 7; n += 1 }
+        return n
+    }
+
+    private static func fieldSize(_ valueSize: Int) -> Int { valueSize == 0 ? 0 : 1 + valueSize }
+
+    private static func lengthDelimitedSize(_ count: Int) -> Int { count == 0 ? 0 : 1 + varintSize(UInt64(count)) + count }
+
+    private static func appendVarint(_ out: inout [UInt8], _ value: UInt64) {
+        var v = value
+        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        out.append(UInt8(v))
+    }
+
+    private static func appendBytesField<C: Collection>(_ out: inout [UInt8], _ tag: UInt8, _ bytes: C) where C.Element == UInt8 {
+        guard !bytes.isEmpty else { return }
+        out.append(tag)
+        appendVarint(&out, UInt64(bytes.count))
+        out.append(contentsOf: bytes)
+    }
+}

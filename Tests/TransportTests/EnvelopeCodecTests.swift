@@ -1,0 +1,60 @@
+import Testing
+@testable import Transport
+import Wire
+
+/// The transport's direct Envelope codec must agree with protobuf-c (the .proto is the contract).
+@Suite("Envelope codec against protobuf-c")
+struct EnvelopeCodecTests {
+    static func randomEnvelope<G: RandomNumberGenerator>(_ rng: inout G) -> Envelope {
+        let methods = ["", "a/B", "placement/Plan", "ü/√", String(repeating: "m", count: 300)]
+        let status: Status? = Bool.random(using: &rng)
+            ? Status(StatusCode.allCases.randomElement(using: &rng) ?? .ok, Bool.random(using: &rng) ? "" : "why: ✓ \(UInt32.random(in: 0...9999, using: &rng))")
+            : nil
+        let payloadSize = [0, 1, 127, 128, 300, 20_000].randomElement(using: &rng) ?? 0
+        let fill = UInt8.random(in: 0...255, using: &rng)
+        return Envelope(
+            callID: [0, 1, 127, 128, UInt64.max, UInt64.random(in: 0...UInt64.max, using: &rng)].randomElement(using: &rng) ?? 0,
+            method: methods.randomElement(using: &rng) ?? "",
+            payload: (0..<payloadSize).map { UInt8(truncatingIfNeeded: $0) &+ fill },
+            status: status,
+            deadlineMs: Bool.random(using: &rng) ? 0 : UInt64.random(in: 0...1 << 40, using: &rng),
+            endOfStream: Bool.random(using: &rng),
+            version: [0, 1, 7].randomElement(using: &rng) ?? 1,
+            kind: [.request, .response, .cancel].randomElement(using: &rng) ?? .request)
+    }
+
+    @Test func agreesWithProtobufCBothWays() throws {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let envelope = Self.randomEnvelope(&rng)
+            let framed = EnvelopeCodec.frame(envelope)
+            var decoder = FrameDecoder(maxFrameBytes: 1 << 20)
+            var bodies: [[UInt8]] = []
+            try decoder.feed(framed) { bodies.append($0) }
+            #expect(bodies.count == 1)
+            let body = bodies.first ?? []
+            #expect(try Envelope(wire: body) == envelope, "protobuf-c reads what the codec wrote")
+            #expect(try EnvelopeCodec.decode(envelope.encode()) == envelope, "the codec reads what protobuf-c wrote")
+            #expect(body.count == envelope.encode().count, "same size as protobuf-c")
+        }
+    }
+
+    @Test func badBytesThrowAndNeverCrash() throws {
+        var rng = SystemRandomNumberGenerator()
+        let good = EnvelopeCodec.frame(Envelope(callID: 9, method: "x/Y", payload: [1, 2, 3], status: Status(.notFound, "no")))
+        let body = Array(good.dropFirst(4))
+        for cut in 0..<body.count {
+            let prefix = Array(body.prefix(cut))
+            let ours = try? EnvelopeCodec.decode(prefix)
+            let theirs = try? Envelope(wire: prefix)
+            #expect((ours == nil) == (theirs == nil), "truncated at \(cut): codec and protobuf-c disagree")
+        }
+        for _ in 0..<2000 {
+            let junk = (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            _ = try? EnvelopeCodec.decode(junk)   // must not crash or hang
+        }
+        #expect(throws: WireError.self) { try EnvelopeCodec.decode([0x40, 9]) }          // kind 9 does not exist
+        #expect(throws: WireError.self) { try EnvelopeCodec.decode([0x12, 5, 0x61]) }    // string runs past the end
+        #expect(throws: WireError.self) { try EnvelopeCodec.decode([0x0B]) }             // group wire type
+    }
+}

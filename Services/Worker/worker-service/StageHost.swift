@@ -126,7 +126,9 @@ final class StageHost: @unchecked Sendable {
             let name = settings.modelName ?? model?.name ?? ""
             let emulated = try EmulatedModel.named(name)
             let profile = try GPUProfile.load(profilesDirectory: settings.profilesDirectory, model: emulated, gpu: settings.gpu)
-            let stage = try EmulatedStage(profile: profile, layers: start..<end, blockSize: settings.blockSize)
+            // The profile table's KV room for this many layers, else --kv-tokens.
+            let known = profile.kvCapacityByLayers[end - start] != nil
+            let stage = try EmulatedStage(profile: profile, layers: start..<end, kvTokens: known ? nil : settings.kvTokens, blockSize: settings.blockSize)
             return (stage, ModelDescription.info(emulated: emulated))
         }
     }

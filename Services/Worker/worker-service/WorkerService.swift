@@ -16,7 +16,8 @@ struct WorkerService: AsyncParsableCommand {
     var model: String?
     @Option(help: "Compute backend: cpu or emulated.") var backend = "cpu"
     @Option(help: "Emulated backend: GPU profile (A100-40G, L4, T4, ...).") var gpu = "T4"
-    @Option(help: "Emulated backend: folder of the Helix profiles.") var profiles = "data/helix/profiles"
+    @Option(help: "Emulated backend: folder of the Helix profiles (default: $LATTICE_PROFILES or shared/data/helix/profiles above the current directory).")
+    var profiles: String?
     @Option(help: "cpu: KV cache room in tokens (per layer held).") var kvTokens = 4096
     @Option(help: "KV cache block size in tokens.") var blockSize = 16
     @Option(help: "Most layers this worker holds (default: cpu the whole model, emulated the profile's limit).") var layerCapacity: Int?
@@ -38,7 +39,8 @@ struct WorkerService: AsyncParsableCommand {
         BLASThreads.set(threads)
         let settings = BackendSettings(
             backend: backend == "emulated" ? .emulated : .cpu, modelDir: backend == "cpu" ? model : nil,
-            modelName: backend == "emulated" ? model : nil, gpu: gpu, profilesDirectory: profiles, kvTokens: kvTokens, blockSize: blockSize)
+            modelName: backend == "emulated" ? model : nil, gpu: gpu,
+            profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "shared/data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
         let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
         let id = workerId ?? "worker-\(getpid())"
         try await ServiceMain.run(.worker, options: options) { host in

@@ -201,6 +201,8 @@ public final class SchedulerEngine: Sendable {
                 if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); break }
                 logger.warning("route failed; re-routing", metadata: ["request": "\(run.id)", "attempt": "\(run.attempt)", "reason": "\(reason)"])
                 await probe(route)
+                // Let heartbeats report reloads before the next try.
+                try? await Task.sleep(for: .milliseconds(100 * run.attempt))
             }
         }
     }

@@ -51,16 +51,24 @@ final class ForwardPipeline: Sendable {
         // Items with hidden states in different encodings cannot share one input tensor.
         let groups = Dictionary(grouping: batch) { $0.item.hidden?.dtype ?? .float32 }
         for group in groups.values {
-            var outcomes = await run(group)
-            if outcomes == nil, group.count > 1 {
+            switch await run(group) {
+            case .success(let outcomes):
+                deliver(outcomes)
+            case .failure(let refusal) where group.count == 1:
+                deliver([(group[0], .failure(refusal.message))])
+            case .failure:
                 // One bad item must not fail the others: run them one by one.
-                outcomes = []
-                for one in group { outcomes? += await run([one]) ?? [(one, .failure("the batch failed"))] }
+                for one in group {
+                    switch await run([one]) {
+                    case .success(let outcomes): deliver(outcomes)
+                    case .failure(let refusal): deliver([(one, .failure(refusal.message))])
+                    }
+                }
             }
-            let results = outcomes ?? group.map { ($0, Outcome.failure(lastError(group))) }
-            deliver(results)
         }
     }
+
+    struct Refusal: Error { var message: String }
 
     enum Outcome: Sendable {
         case hidden(Wire.HiddenStates)
@@ -68,11 +76,8 @@ final class ForwardPipeline: Sendable {
         case failure(String)
     }
 
-    private let errors = PendingErrors()
-    private func lastError(_ group: [Accepted]) -> String { errors.last ?? "the batch failed" }
-
-    /// Runs items as one step; nil when the step refused them (the reason kept in `errors`).
-    private func run(_ group: [Accepted]) async -> [(Accepted, Outcome)]? {
+    /// Runs items as one step: each item's outcome, or why the stage refused the whole step.
+    private func run(_ group: [Accepted]) async -> Result<[(Accepted, Outcome)], Refusal> {
         var entries: [BatchEntry] = []
         var tokens: [Int32] = []
         var hiddenBytes: [UInt8] = []
@@ -95,28 +100,26 @@ final class ForwardPipeline: Sendable {
             : .hidden(WorkerCore.HiddenStates(rows: rows, width: width, encoding: encoding, bytes: hiddenBytes))
         switch await host.step(StepBatch(entries: entries, input: input)) {
         case .failure(let error):
-            errors.record(error.description)
-            if group.count == 1 { return [(group[0], .failure(error.description))] }
-            return nil
+            return .failure(Refusal(message: error.description))
         case .success(let output):
             if let hidden = output.hidden {
                 let rowBytes = hidden.width * hidden.encoding.byteWidth
                 var offset = 0
-                return group.map { accepted in
+                return .success(group.map { accepted in
                     let n = accepted.item.positions.count
                     let slice = Array(hidden.bytes[(offset * rowBytes)..<((offset + n) * rowBytes)])
                     offset += n
                     return (accepted, .hidden(Wire.HiddenStates(data: slice, dtype: hidden.encoding == .float16 ? .float16 : .float32,
                                                                 shape: [UInt32(n), UInt32(hidden.width)])))
-                }
+                })
             }
-            return group.map { accepted in
+            return .success(group.map { accepted in
                 guard let sampled = output.tokens.first(where: { $0.requestID == accepted.id }) else {
                     return (accepted, .failure("the last stage produced no token"))
                 }
                 let logprob = output.logits[accepted.id].map { Self.logProbability(of: Int(sampled.token), in: $0) }
                 return (accepted, .token(UInt32(sampled.token), logprob, UInt32(sampled.position)))
-            }
+            })
         }
     }
 
@@ -145,8 +148,7 @@ final class ForwardPipeline: Sendable {
                     let client = try await peers.client(address)
                     _ = try await client.call(Methods.Worker.forward.name, ForwardRequest(items: items), as: ForwardResponse.self, deadline: .seconds(30))
                 } catch {
-                    let hop = items.first?.route.isEmpty == false ? address : address
-                    logger.warning("next hop refused or unreachable", metadata: ["address": "\(hop)", "error": "\(error)"])
+                    logger.warning("next hop refused or unreachable", metadata: ["address": "\(address)", "error": "\(error)"])
                     var failures: [String: [ForwardResult]] = [:]
                     for item in items {
                         failures[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, step: item.step,
@@ -208,11 +210,4 @@ final class PendingItems: @unchecked Sendable {
         items.removeFirst(taken)
         return batch
     }
-}
-
-final class PendingErrors: @unchecked Sendable {
-    private let lock = NSLock()
-    private var latest: String?
-    func record(_ message: String) { lock.lock(); latest = message; lock.unlock() }
-    var last: String? { lock.lock(); defer { lock.unlock() }; return latest }
 }

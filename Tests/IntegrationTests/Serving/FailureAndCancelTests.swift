@@ -44,6 +44,34 @@ struct FailureAndCancelTests {
         await cluster.stop()
     }
 
+    @Test func clientThatGoesAwayFreesItsRequest() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let cluster = try await ServingCluster.start(model: model, workers: 2)
+        do {
+            let client = cluster.scheduler.client()
+            // Read three tokens of a long request, then stop reading: the stream is cancelled.
+            let stream = client.stream(Methods.Scheduler.generate.name, GenerateRequest(promptTokenIDs: [1, 2], maxTokens: 3000, ignoreEOS: true),
+                                       as: GenerateEvent.self)
+            var seen = 0
+            for try await event in stream {
+                if case .token? = event.event { seen += 1 }
+                if seen == 3 { break }
+            }
+            await client.close()
+            let status = try await eventually { try await cluster.status() } until: { $0.activeRequests == 0 }
+            #expect(status.activeRequests == 0)
+            #expect(status.workers.allSatisfy { $0.kvUsedEntries == 0 })
+            for worker in cluster.workers.withLock({ $0 }) {
+                let stats = try await eventually { try await worker.client().stats(.worker) } until: { $0[extra: "kv_used_entries"] == 0 }
+                #expect(stats[extra: "kv_used_entries"] == 0)
+            }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
     @Test func killedWorkersRequestCompletesOnANewRoute() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)
         let prompt: [UInt32] = [10, 20, 30, 40]

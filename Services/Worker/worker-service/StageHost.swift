@@ -95,7 +95,7 @@ final class StageHost: @unchecked Sendable {
                     }
                     continuation.resume(returning: LoadLayersResult(
                         loaded: LayerRange(start: UInt32(start), end: UInt32(end)), model: info, weightBytes: UInt64(stats.weightBytes),
-                        memoryBytes: UInt64(stats.weightBytes + stats.kvCapacityEntries * 2 * 4 * max(1, Int(info.numKVHeads)) * Int(info.hiddenSize / max(1, info.numHeads))),
+                        memoryBytes: UInt64(stats.weightBytes + stats.kvBytes),
                         kvCapacityEntries: UInt64(stats.kvCapacityEntries), loadSeconds: Date().timeIntervalSince(began),
                         firstStage: shape.isFirst, lastStage: shape.isLast))
                 } catch let error as WorkerError {

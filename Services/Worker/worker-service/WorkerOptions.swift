@@ -1,3 +1,4 @@
+import Foundation
 import ServiceKit
 import WorkerCore
 
@@ -31,5 +32,14 @@ enum WorkerOptions {
         } catch let error as WorkerError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// The listening address as peers can dial it: a wildcard host (0.0.0.0, ::) becomes this
+    /// machine's host name (a container's name under compose or Kubernetes).
+    static func reachable(_ address: String) -> String {
+        for wildcard in ["0.0.0.0:", "[::]:"] where address.hasPrefix(wildcard) {
+            return "\(ProcessInfo.processInfo.hostName):\(address.dropFirst(wildcard.count))"
+        }
+        return address
     }
 }

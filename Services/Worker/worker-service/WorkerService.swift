@@ -52,7 +52,7 @@ struct WorkerService: AsyncParsableCommand {
             guard let scheduler else { return }
             host.whenListening { address in
                 let registration = RegisterWorkerRequest(
-                    workerID: id, address: advertise ?? address, backend: settings.backend,
+                    workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend,
                     gpuType: settings.backend == .cpu ? "CPU" : gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
                     layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries))
                 await SchedulerSession(scheduler: scheduler, registration: registration, host: stage, logger: host.logger).run()

@@ -17,6 +17,8 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Seconds between worker heartbeats.") var heartbeatInterval = 0.5
     @Option(help: "Seconds without a heartbeat before a worker is dropped.") var deadAfter = 5.0
     @Option(help: "KV admission: online (hwm 0.9) or offline (hwm 0.85).") var kvPolicy = "online"
+    @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
+    var advertise: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -45,9 +47,17 @@ struct SchedulerService: AsyncParsableCommand {
             host.logger.info("model", metadata: ["name": "\(source.info.name)", "layers": "\(source.info.numLayers)",
                                                  "placement": "\(placementAddress ?? "none (contiguous split)")"])
             host.whenListening { address in
-                engine.setReplyAddress(address)
+                engine.setReplyAddress(advertise ?? Self.reachable(address))
                 await engine.monitor()
             }
         }
+    }
+
+    /// A wildcard listening host (0.0.0.0, ::) as this machine's host name, which peers can dial.
+    static func reachable(_ address: String) -> String {
+        for wildcard in ["0.0.0.0:", "[::]:"] where address.hasPrefix(wildcard) {
+            return "\(ProcessInfo.processInfo.hostName):\(address.dropFirst(wildcard.count))"
+        }
+        return address
     }
 }

@@ -52,4 +52,36 @@ struct ConcurrencyTests {
         }
         await cluster.stop()
     }
+
+    @Test func requestsWithoutKVRoomWaitQueuedAndAreNeverDropped() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        // 64 tokens of KV per worker; at the 0.9 high-water mark one 43-token request fits, two do not.
+        let cluster = try await ServingCluster.start(model: model, workers: 2, workerArguments: ["--kv-tokens", "64"])
+        do {
+            let reference = try LatticeCLI.reference(model: model, prompt: [1, 2, 3], maxTokens: 40).tokens
+            let results = try await withThrowingTaskGroup(of: [GenerateEvent].self) { group in
+                for index in 0..<3 {
+                    group.addTask {
+                        try await cluster.generate(GenerateRequest(promptTokenIDs: [1, 2, 3], maxTokens: 40, requestID: "q\(index)", ignoreEOS: true))
+                    }
+                }
+                var all: [[GenerateEvent]] = []
+                for try await events in group { all.append(events) }
+                return all
+            }
+            let queued = results.filter { events in events.contains { if case .queued? = $0.event { true } else { false } } }
+            #expect(queued.count >= 1, "at least one request must have waited in the queue")
+            for events in results {
+                #expect(events.finished?.reason == .maxTokens)
+                #expect(events.tokens == reference)
+            }
+            #expect(queued.allSatisfy { ($0.finished?.queueSeconds ?? 0) > 0 })
+            let status = try await cluster.status()
+            #expect(status.queueLength == 0 && status.workers.allSatisfy { $0.kvUsedEntries == 0 })
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
 }

@@ -182,11 +182,20 @@ public final class SchedulerEngine: Sendable {
             switch state.tryAdmit(key, prompt: prompt.count, maxTokens: remaining) {
             case .success(let admitted): route = admitted
             case .failure:
+                // A deadline also applies in the queue: the wait ends when it passes.
+                let expiry = run.input.deadline.map { deadline in
+                    Task { [state] in
+                        try await Task.sleep(until: deadline)
+                        _ = state.cancelQueued(key)
+                    }
+                }
+                defer { expiry?.cancel() }
                 do {
                     if run.attempt == 1 { try await send(GenerateEvent(requestID: run.id, event: .queued(GenerateQueued(queuePosition: UInt32(state.queuePositionEstimate))))) }
                     route = try await waitForRoute(key, prompt: prompt.count, maxTokens: remaining)
                 } catch {
-                    run.finish(.cancelled, "cancelled while queued")
+                    if let deadline = run.input.deadline, ContinuousClock.now >= deadline { run.finish(.deadline, "deadline_ms passed while queued") }
+                    else { run.finish(.cancelled, "cancelled while queued") }
                     continue
                 }
             }

@@ -5,11 +5,11 @@ import WorkerCore
 /// Our logits against an independent float64 NumPy implementation of the Llama forward.
 @Suite(.enabled(if: PythonReference.available, "needs python3 with NumPy (installed into ~/.cache/lattice/numpy-venv when missing)"))
 struct NumPyReferenceTests {
-    func compare(_ dir: String, stages: Int, prompt: [Int32], tokens: Int = 5) throws {
+    func compare(_ dir: String, stages: Int, prompt: [Int32], tokens: Int = 5, prefillChunk: Int = 3) throws {
         let reference = try PythonReference.generate(model: dir, prompt: prompt, maxTokens: tokens)
         let ours = try #require(try TestModels.generate(directory: dir, stages: stages,
                                                         requests: [GenerationRequest(id: 1, prompt: prompt, maxNewTokens: tokens)],
-                                                        prefillChunk: 3)[1])
+                                                        prefillChunk: prefillChunk, kvBlocks: 128)[1])
         #expect(ours.tokens == reference.tokens)
         #expect(ours.logits.count == reference.logits.count)
         for (a, b) in zip(ours.logits, reference.logits) {
@@ -19,6 +19,12 @@ struct NumPyReferenceTests {
 
     @Test func untiedGQAModelMatches() throws {
         try compare(try TestModels.write(seed: 21), stages: 2, prompt: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    }
+
+    @Test func longPromptInOneChunkSpansAttentionTiles() throws {
+        // 300 prompt tokens in one step: three 128-row query tiles.
+        let prompt = (0..<300).map { Int32(($0 * 37 + 11) % 64) }
+        try compare(try TestModels.write(seed: 8), stages: 1, prompt: prompt, tokens: 2, prefillChunk: 512)
     }
 
     @Test func tiedLlama3ScaledShardedBF16ModelMatches() throws {

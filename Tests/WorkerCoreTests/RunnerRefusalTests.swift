@@ -60,6 +60,9 @@ import WorkerCore
         let huge = HiddenStates(rows: Int.max / 2, width: Int.max / 2, encoding: .float32, bytes: [])
         #expect(throws: WorkerError.self) { try last.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: 1 << 20, wantsToken: false)], .hidden(huge))) }
         #expect(throws: WorkerError.self) { try huge.tensor() }
+        first.maxBatchTokens = 2
+        #expect(throws: WorkerError.self) { try first.step(batch([BatchEntry(requestID: 1, position: 0, tokenCount: 3, wantsToken: false)], .tokens([1, 2, 3]))) }
+        first.maxBatchTokens = 8192
         #expect(first.stats.activeRequests == 0 && last.stats.activeRequests == 0)
         // Still serves a good batch.
         let hidden = try #require(try first.step(batch([one], .tokens([1]))).hidden)

@@ -79,3 +79,14 @@ import WorkerCore
         #expect(throws: WorkerError.self) { try ModelDirectory(path: dir + "/missing") }
     }
 }
+
+@Suite struct RandomModelTests {
+    @Test func sameSeedSameBytesOtherSeedOtherBytes() throws {
+        let a = try TestModels.write(seed: 5), b = try TestModels.write(seed: 5), c = try TestModels.write(seed: 6)
+        func bytes(_ dir: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: dir + "/model.safetensors")) }
+        #expect(try bytes(a) == (try bytes(b)))
+        #expect(try bytes(a) != (try bytes(c)))
+        let config = try Data(contentsOf: URL(fileURLWithPath: a + "/config.json"))
+        #expect(try LlamaConfig.parse(config) == TestModels.tinyConfig)
+    }
+}

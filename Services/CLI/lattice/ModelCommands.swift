@@ -27,9 +27,7 @@ struct ModelCommand: AsyncParsableCommand {
             guard let type = SafeTensorsDType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be f32, f16 or bf16") }
             let config = LlamaConfig(hiddenSize: hidden, intermediateSize: intermediate, layerCount: layers, headCount: heads,
                                      kvHeadCount: kvHeads, vocabSize: vocab, tieWordEmbeddings: tied)
-            do { try RandomModel.write(config: config, seed: seed, to: directory, dtype: type, shards: shards) } catch let error as WorkerError {
-                throw ValidationError(error.description)
-            }
+            try RandomModel.write(config: config, seed: seed, to: directory, dtype: type, shards: shards)
             let parameters = LlamaTensorNames.all(for: config).reduce(0) { $0 + $1.shape.reduce(1, *) }
             print("wrote \(directory): \(layers) layers, hidden \(hidden), \(parameters) parameters (\(dtype))")
         }
@@ -52,35 +50,34 @@ struct ModelCommand: AsyncParsableCommand {
 
         func run() throws {
             BLASThreads.set(threads)
-            do {
-                let model = try LocalModel(path: directory)
-                let ids: [Int32]
-                if let promptIds { ids = try model.parsePromptIDs(promptIds) }
-                else if let prompt { ids = try model.tokenizer.encode(prompt) }
-                else { throw ValidationError("give --prompt-ids or --prompt") }
-                let sampling = SamplingParameters(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
-                let engine = try model.makeEngine(stages: stages, kvTokens: ids.count + maxTokens, prefillChunk: prefillChunk, keepsLogits: json)
-                try engine.submit(GenerationRequest(id: 1, prompt: ids, maxNewTokens: maxTokens, sampling: sampling))
-                let started = Date()
-                let results = try engine.runToCompletion()
-                let seconds = Date().timeIntervalSince(started)
-                guard let result = results[1] else { throw ValidationError("no result") }
-                if case .rejected(let why) = result.finish { throw ValidationError(why) }
-                let text = model.tokenizer.decode(result.tokens)
-                if json {
-                    let object: [String: Any] = [
-                        "prompt_ids": ids.map(Int.init), "tokens": result.tokens.map(Int.init), "text": text,
-                        "last_logits": result.logits.last.map { $0.map(Double.init) } ?? [], "seconds": seconds, "stages": stages,
-                    ]
-                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                    print(String(decoding: data, as: UTF8.self))
-                } else {
-                    print(result.tokens.map(String.init).joined(separator: ","))
-                    print("text: \(text.debugDescription)")
-                    print(String(format: "%d tokens in %.3f s", result.tokens.count, seconds))
-                }
-            } catch let error as WorkerError {
-                throw ValidationError(error.description)
+            let model = try LocalModel(path: directory)
+            let ids: [Int32]
+            if let promptIds { ids = try model.parsePromptIDs(promptIds) }
+            else if let prompt { ids = try model.tokenizer.encode(prompt) }
+            else { throw ValidationError("give --prompt-ids or --prompt") }
+            guard maxTokens >= 1, ids.count + maxTokens <= model.config.maxPositions else {
+                throw ValidationError("prompt (\(ids.count)) + --max-tokens (\(maxTokens)) must be between 1 and the model's max_position_embeddings (\(model.config.maxPositions))")
+            }
+            let sampling = SamplingParameters(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
+            let engine = try model.makeEngine(stages: stages, kvTokens: ids.count + maxTokens, prefillChunk: prefillChunk, keepsLogits: json)
+            try engine.submit(GenerationRequest(id: 1, prompt: ids, maxNewTokens: maxTokens, sampling: sampling))
+            let started = Date()
+            let results = try engine.runToCompletion()
+            let seconds = Date().timeIntervalSince(started)
+            guard let result = results[1] else { throw WorkerError.invalidArgument("the engine returned no result") }
+            if case .rejected(let why) = result.finish { throw WorkerError.invalidArgument(why) }
+            let text = model.tokenizer.decode(result.tokens)
+            if json {
+                let object: [String: Any] = [
+                    "prompt_ids": ids.map(Int.init), "tokens": result.tokens.map(Int.init), "text": text,
+                    "last_logits": result.logits.last.map { $0.map(Double.init) } ?? [], "seconds": seconds, "stages": stages,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(result.tokens.map(String.init).joined(separator: ","))
+                print("text: \(text.debugDescription)")
+                print(String(format: "%d tokens in %.3f s", result.tokens.count, seconds))
             }
         }
     }
@@ -101,16 +98,12 @@ struct ModelCommand: AsyncParsableCommand {
             }
             let sizes = batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must be positive integers, e.g. 1,8,32") }
-            do {
-                let report = try ThroughputBenchmark.run(path: directory, batchSizes: sizes, promptTokens: promptTokens, decodeSteps: decodeTokens)
-                if json {
-                    let data = try JSONSerialization.data(withJSONObject: report.jsonObject(threads: threads), options: [.sortedKeys])
-                    print(String(decoding: data, as: UTF8.self))
-                } else {
-                    print(report.text)
-                }
-            } catch let error as WorkerError {
-                throw ValidationError(error.description)
+            let report = try ThroughputBenchmark.run(path: directory, batchSizes: sizes, promptTokens: promptTokens, decodeSteps: decodeTokens)
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: report.jsonObject(threads: threads), options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(report.text)
             }
         }
     }
@@ -124,24 +117,20 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Batch sizes in tokens, comma-separated.") var tokens = "1,8,32,256,1024"
 
         func run() throws {
-            do {
-                guard let directory = profiles ?? GPUProfile.defaultProfilesDirectory() else {
-                    throw ValidationError("no profiles directory found; pass --profiles DIR")
-                }
-                let emulated = try EmulatedModel.named(model)
-                let profile = try GPUProfile.load(profilesDirectory: directory, model: emulated, gpu: gpu)
-                let range = try parseLayerRange(layers)
-                let stage = try EmulatedStage(profile: profile, layers: range, sleep: { _ in })
-                let sizes = tokens.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-                print("\(profile.gpu) holding \(emulated.name) layers [\(range.lowerBound), \(range.upperBound)): KV capacity \(stage.stats.kvCapacityEntries) token×layer entries")
-                print("tokens  prefill ms  decode ms  payload bytes")
-                for n in sizes {
-                    let prefill = profile.batchSeconds(layers: range.count, promptTokens: n, decodeTokens: 0) * 1000
-                    let decode = profile.batchSeconds(layers: range.count, promptTokens: 0, decodeTokens: n) * 1000
-                    print(String(format: "%6d  %10.2f  %9.2f  %13d", n, prefill, decode, n * emulated.activationBytes))
-                }
-            } catch let error as WorkerError {
-                throw ValidationError(error.description)
+            guard let directory = profiles ?? GPUProfile.defaultProfilesDirectory() else {
+                throw ValidationError("no profiles directory found; pass --profiles DIR")
+            }
+            let emulated = try EmulatedModel.named(model)
+            let profile = try GPUProfile.load(profilesDirectory: directory, model: emulated, gpu: gpu)
+            let range = try parseLayerRange(layers)
+            let stage = try EmulatedStage(profile: profile, layers: range, sleep: { _ in })
+            let sizes = tokens.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            print("\(profile.gpu) holding \(emulated.name) layers [\(range.lowerBound), \(range.upperBound)): KV capacity \(stage.stats.kvCapacityEntries) token×layer entries")
+            print("tokens  prefill ms  decode ms  payload bytes")
+            for n in sizes {
+                let prefill = profile.batchSeconds(layers: range.count, promptTokens: n, decodeTokens: 0) * 1000
+                let decode = profile.batchSeconds(layers: range.count, promptTokens: 0, decodeTokens: n) * 1000
+                print(String(format: "%6d  %10.2f  %9.2f  %13d", n, prefill, decode, n * emulated.activationBytes))
             }
         }
     }

@@ -25,7 +25,12 @@ public final class KVCache {
         self.blockCount = blockCount
         self.layerCount = layerCount
         self.kvWidth = kvWidth
-        let floats = storesData ? blockCount * layerCount * blockSize * kvWidth : 0
+        let (slots, o1) = blockCount.multipliedReportingOverflow(by: blockSize * layerCount)
+        let (floats0, o2) = slots.multipliedReportingOverflow(by: kvWidth)
+        guard !o1, !o2, floats0 <= 1 << 40 else {
+            throw WorkerError.invalidArgument("KV cache of \(blockCount) blocks × \(blockSize) tokens × \(layerCount) layers is too large")
+        }
+        let floats = storesData ? floats0 : 0
         keys = [Float](repeating: 0, count: floats)
         values = [Float](repeating: 0, count: floats)
         freeBlocks = Array((0..<blockCount).reversed())

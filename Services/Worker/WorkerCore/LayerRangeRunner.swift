@@ -9,6 +9,10 @@ public final class LayerRangeRunner: StageExecutor {
     public let hiddenEncoding: HiddenEncoding
     /// Keep the logits of sampled rows in the output (costs a copy of vocab floats per row).
     public var returnsLogits = false
+    /// Largest batch (in tokens) a step accepts; bounds the activations a peer can make us allocate.
+    public var maxBatchTokens = 8192
+    /// Query rows per attention tile during prefill.
+    static let queryTile = 128
     private let inverseFrequencies: [Float]
     private var samplers: [UInt64: RequestSampler] = [:]
     private var counters = (steps: 0, tokens: 0, seconds: 0.0, lastBatch: 0)
@@ -84,6 +88,9 @@ public final class LayerRangeRunner: StageExecutor {
     /// Checks the batch against the stage and the cache; returns each request's new length.
     private func validate(_ batch: StepBatch) throws -> [UInt64: Int] {
         let growth = try batch.validateShape()
+        guard batch.tokenCount <= maxBatchTokens else {
+            throw WorkerError.invalidBatch("batch of \(batch.tokenCount) tokens exceeds this worker's limit of \(maxBatchTokens); split the prompt into chunks")
+        }
         for entry in batch.entries {
             let cached = cache.length(of: entry.requestID)
             guard entry.position == cached else {
@@ -187,45 +194,54 @@ public final class LayerRangeRunner: StageExecutor {
             // Gather this request's keys and values into contiguous [length, kvWidth] buffers.
             var keys = [Float](repeating: 0, count: length * kvWidth)
             var values = [Float](repeating: 0, count: length * kvWidth)
-            cache.keys.withUnsafeBufferPointer { ck in
-                cache.values.withUnsafeBufferPointer { cv in
-                    var p = 0
-                    while p < length {
-                        let run = min(cache.blockSize - p % cache.blockSize, length - p)
-                        let offset = cache.offset(request: table, layer: local, position: p)
-                        for j in 0..<(run * kvWidth) {
-                            keys[p * kvWidth + j] = ck[offset + j]
-                            values[p * kvWidth + j] = cv[offset + j]
+            keys.withUnsafeMutableBufferPointer { k in
+                values.withUnsafeMutableBufferPointer { v in
+                    cache.keys.withUnsafeBufferPointer { ck in
+                        cache.values.withUnsafeBufferPointer { cv in
+                            var p = 0
+                            while p < length {
+                                let run = min(cache.blockSize - p % cache.blockSize, length - p)
+                                let offset = cache.offset(request: table, layer: local, position: p)
+                                (k.baseAddress! + p * kvWidth).update(from: ck.baseAddress! + offset, count: run * kvWidth)
+                                (v.baseAddress! + p * kvWidth).update(from: cv.baseAddress! + offset, count: run * kvWidth)
+                                p += run
+                            }
                         }
-                        p += run
                     }
                 }
             }
-            var scores = [Float](repeating: 0, count: n * length)
+            // Queries in tiles, so the score matrix stays small and each tile reads only the
+            // keys it can see (causal: up to its last position).
+            let tile = Self.queryTile
+            var scores = [Float](repeating: 0, count: min(tile, n) * length)
             queries.scalars.withUnsafeBufferPointer { q in
                 output.scalars.withUnsafeMutableBufferPointer { out in
-                    for head in 0..<c.headCount {
-                        let kvHead = head / group
-                        let qBase = q.baseAddress! + row * qWidth + head * headDim
-                        keys.withUnsafeBufferPointer { k in
-                            scores.withUnsafeMutableBufferPointer { s in
-                                Tensor.gemm(m: n, n: length, k: headDim, a: qBase, lda: qWidth, transposeA: false,
-                                            b: k.baseAddress! + kvHead * headDim, ldb: kvWidth, transposeB: true,
-                                            c: s.baseAddress, ldc: length, beta: 0)
-                                for i in 0..<n {
-                                    let visible = entry.position + i + 1   // causal: positions ≤ own
-                                    let rowScores = UnsafeMutableBufferPointer(rebasing: s[(i * length)..<(i * length + visible)])
-                                    for j in 0..<visible { rowScores[j] *= scale }
-                                    Tensor.softmaxInPlace(rowScores)
-                                    for j in visible..<length { s[i * length + j] = 0 }
-                                }
-                            }
-                        }
+                    keys.withUnsafeBufferPointer { k in
                         values.withUnsafeBufferPointer { v in
-                            scores.withUnsafeBufferPointer { s in
-                                Tensor.gemm(m: n, n: headDim, k: length, a: s.baseAddress, lda: length, transposeA: false,
-                                            b: v.baseAddress! + kvHead * headDim, ldb: kvWidth, transposeB: false,
-                                            c: out.baseAddress! + row * qWidth + head * headDim, ldc: qWidth, beta: 0)
+                            scores.withUnsafeMutableBufferPointer { s in
+                                var first = 0
+                                while first < n {
+                                    let rows = min(tile, n - first)
+                                    let visibleEnd = entry.position + first + rows   // keys this tile can see
+                                    for head in 0..<c.headCount {
+                                        let kvHead = head / group
+                                        let qBase = q.baseAddress! + (row + first) * qWidth + head * headDim
+                                        Tensor.gemm(m: rows, n: visibleEnd, k: headDim, a: qBase, lda: qWidth, transposeA: false,
+                                                    b: k.baseAddress! + kvHead * headDim, ldb: kvWidth, transposeB: true,
+                                                    c: s.baseAddress, ldc: visibleEnd, beta: 0)
+                                        for i in 0..<rows {
+                                            let visible = entry.position + first + i + 1   // causal: positions ≤ own
+                                            let rowScores = UnsafeMutableBufferPointer(rebasing: s[(i * visibleEnd)..<(i * visibleEnd + visible)])
+                                            for j in 0..<visible { rowScores[j] *= scale }
+                                            Tensor.softmaxInPlace(rowScores)
+                                            for j in visible..<visibleEnd { s[i * visibleEnd + j] = 0 }
+                                        }
+                                        Tensor.gemm(m: rows, n: headDim, k: visibleEnd, a: s.baseAddress, lda: visibleEnd, transposeA: false,
+                                                    b: v.baseAddress! + kvHead * headDim, ldb: kvWidth, transposeB: false,
+                                                    c: out.baseAddress! + (row + first) * qWidth + head * headDim, ldc: qWidth, beta: 0)
+                                    }
+                                    first += rows
+                                }
                             }
                         }
                     }

@@ -23,6 +23,9 @@ public struct ThroughputBenchmark {
         guard promptTokens >= 1, decodeSteps >= 1 else { throw WorkerError.invalidArgument("prompt and decode token counts must be positive") }
         let model = try LocalModel(path: path)
         let config = model.config
+        guard promptTokens + decodeSteps + 1 <= config.maxPositions, batchSizes.allSatisfy({ $0 >= 1 && $0 <= 4096 }) else {
+            throw WorkerError.invalidArgument("prompt + decode tokens must fit max_position_embeddings (\(config.maxPositions)) and batch sizes must be 1…4096")
+        }
         var rows: [Row] = []
         var weightBytes = 0
         for batch in batchSizes {

@@ -13,7 +13,7 @@ struct CallTable {
         let method: String
         let waiter: Waiter
         /// The whole request frame until it is handed to a socket; nil once sent.
-        var request: [UInt8]?
+        var request: FrameBytes?
         /// The number of the socket the request went out on (0 = not sent yet).
         var sentOn = 0
         /// Runs when the call leaves the table (stops its deadline timer).
@@ -34,8 +34,8 @@ struct CallTable {
     }
 
     /// The requests not yet sent, oldest first; marks them sent on socket `socket`.
-    mutating func takeUnsent(sendingOn socket: Int) -> [[UInt8]] {
-        var out: [[UInt8]] = []
+    mutating func takeUnsent(sendingOn socket: Int) -> [FrameBytes] {
+        var out: [FrameBytes] = []
         for id in unsentOrder {
             if let request = calls[id]?.request {
                 out.append(request)
@@ -49,7 +49,7 @@ struct CallTable {
 
     /// Takes the request of one call to send it now on socket `socket`; nil if it is gone or
     /// already sent.
-    mutating func takeRequest(_ id: UInt64, sendingOn socket: Int) -> [UInt8]? {
+    mutating func takeRequest(_ id: UInt64, sendingOn socket: Int) -> FrameBytes? {
         guard let request = calls[id]?.request else { return nil }
         calls[id]?.request = nil
         calls[id]?.sentOn = socket

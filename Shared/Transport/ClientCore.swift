@@ -37,7 +37,7 @@ final class ClientCore: @unchecked Sendable {
         self.logger = logger
     }
 
-    func start(_ id: UInt64, _ method: String, _ request: [UInt8], _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+    func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         var call = CallTable.Call(method: method, waiter: waiter, request: request)
         if case .closed = state {
             table.insert(id, call)

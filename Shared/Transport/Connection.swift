@@ -38,7 +38,7 @@ public final class Connection: Sendable {
     /// final non-OK Status. Cancelling the consuming Task sends CANCEL to the server.
     public func stream(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) -> AsyncThrowingStream<[UInt8], Error> {
         let (stream, continuation) = AsyncThrowingStream<[UInt8], Error>.makeStream()
-        let prepared: (UInt64, [UInt8], UInt64)
+        let prepared: (UInt64, FrameBytes, UInt64)
         do {
             prepared = try prepare(method, payload, deadline)
         } catch {
@@ -70,7 +70,7 @@ public final class Connection: Sendable {
         }
     }
 
-    private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, [UInt8], UInt64) {
+    private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
         let id = nextID.withLock { value -> UInt64 in value += 1; return value }
         var deadlineMs: UInt64 = 0
         if let deadline {

@@ -7,15 +7,16 @@ import Wire
 /// protobuf-c, so the .proto stays the contract.
 enum EnvelopeCodec {
     /// Prefix + encoded envelope, ready for the socket.
-    static func frame(_ e: Envelope) -> [UInt8] {
+    static func frame(_ e: Envelope) -> FrameBytes {
+        let method = e.method.utf8, statusMessage = e.status?.message.utf8
+        let code = UInt64(UInt32(bitPattern: e.status?.code.rawValue ?? 0))
         var statusLength = 0
-        if let status = e.status {
-            statusLength = fieldSize(status.code.rawValue == 0 ? 0 : varintSize(UInt64(UInt32(bitPattern: status.code.rawValue))))
-                + lengthDelimitedSize(status.message.utf8.count)
+        if let statusMessage {
+            statusLength = (code == 0 ? 0 : 1 + varintSize(code)) + lengthDelimitedSize(statusMessage.count)
         }
         var size = 0
         if e.callID != 0 { size += 1 + varintSize(e.callID) }
-        size += lengthDelimitedSize(e.method.utf8.count)
+        size += lengthDelimitedSize(method.count)
         size += lengthDelimitedSize(e.payload.count)
         if e.status != nil { size += 1 + varintSize(UInt64(statusLength)) + statusLength }
         if e.deadlineMs != 0 { size += 1 + varintSize(e.deadlineMs) }
@@ -23,24 +24,24 @@ enum EnvelopeCodec {
         if e.version != 0 { size += 1 + varintSize(UInt64(e.version)) }
         if e.kind.rawValue != 0 { size += 1 + varintSize(UInt64(e.kind.rawValue)) }
 
-        var out = [UInt8]()
-        out.reserveCapacity(4 + size)
-        let p = framePrefix(size)
-        out.append(p.0); out.append(p.1); out.append(p.2); out.append(p.3)
-        if e.callID != 0 { out.append(0x08); appendVarint(&out, e.callID) }
-        appendBytesField(&out, 0x12, e.method.utf8)
-        appendBytesField(&out, 0x1A, e.payload)
-        if let status = e.status {
-            out.append(0x22)
-            appendVarint(&out, UInt64(statusLength))
-            if status.code.rawValue != 0 { out.append(0x08); appendVarint(&out, UInt64(UInt32(bitPattern: status.code.rawValue))) }
-            appendBytesField(&out, 0x12, status.message.utf8)
+        return FrameBytes(count: 4 + size) { raw in
+            var out = Writer(at: raw.assumingMemoryBound(to: UInt8.self))
+            let p = framePrefix(size)
+            out.byte(p.0); out.byte(p.1); out.byte(p.2); out.byte(p.3)
+            if e.callID != 0 { out.byte(0x08); out.varint(e.callID) }
+            out.bytesField(0x12, method)
+            out.bytesField(0x1A, e.payload)
+            if let statusMessage {
+                out.byte(0x22)
+                out.varint(UInt64(statusLength))
+                if code != 0 { out.byte(0x08); out.varint(code) }
+                out.bytesField(0x12, statusMessage)
+            }
+            if e.deadlineMs != 0 { out.byte(0x28); out.varint(e.deadlineMs) }
+            if e.endOfStream { out.byte(0x30); out.byte(1) }
+            if e.version != 0 { out.byte(0x38); out.varint(UInt64(e.version)) }
+            if e.kind.rawValue != 0 { out.byte(0x40); out.varint(UInt64(e.kind.rawValue)) }
         }
-        if e.deadlineMs != 0 { out.append(0x28); appendVarint(&out, e.deadlineMs) }
-        if e.endOfStream { out.append(0x30); out.append(1) }
-        if e.version != 0 { out.append(0x38); appendVarint(&out, UInt64(e.version)) }
-        if e.kind.rawValue != 0 { out.append(0x40); appendVarint(&out, UInt64(e.kind.rawValue)) }
-        return out
     }
 
     /// Decodes one frame body. Throws `WireError` on anything that is not a valid Envelope.
@@ -148,20 +149,33 @@ enum EnvelopeCodec {
         return n
     }
 
-    private static func fieldSize(_ valueSize: Int) -> Int { valueSize == 0 ? 0 : 1 + valueSize }
 
     private static func lengthDelimitedSize(_ count: Int) -> Int { count == 0 ? 0 : 1 + varintSize(UInt64(count)) + count }
 
-    private static func appendVarint(_ out: inout [UInt8], _ value: UInt64) {
-        var v = value
-        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-        out.append(UInt8(v))
-    }
+    /// Writes protobuf into memory sized beforehand by `frame`.
+    private struct Writer {
+        var at: UnsafeMutablePointer<UInt8>
 
-    private static func appendBytesField<C: Collection>(_ out: inout [UInt8], _ tag: UInt8, _ bytes: C) where C.Element == UInt8 {
-        guard !bytes.isEmpty else { return }
-        out.append(tag)
-        appendVarint(&out, UInt64(bytes.count))
-        out.append(contentsOf: bytes)
+        mutating func byte(_ value: UInt8) {
+            at.pointee = value
+            at += 1
+        }
+
+        mutating func varint(_ value: UInt64) {
+            var v = value
+            while v >= 0x80 { byte(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+            byte(UInt8(v))
+        }
+
+        mutating func bytesField<C: Collection>(_ tag: UInt8, _ bytes: C) where C.Element == UInt8 {
+            guard !bytes.isEmpty else { return }
+            byte(tag)
+            varint(UInt64(bytes.count))
+            let written = bytes.withContiguousStorageIfAvailable { source -> Int in
+                if let from = source.baseAddress { at.update(from: from, count: source.count) }
+                return source.count
+            }
+            if let written { at += written } else { for b in bytes { byte(b) } }
+        }
     }
 }

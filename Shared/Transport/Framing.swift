@@ -38,7 +38,7 @@ public struct FrameDecoder: Sendable {
     /// Adds received bytes.
     public mutating func append(_ chunk: UnsafeRawBufferPointer) {
         if start == buffer.count {
-            if buffer.capacity > 1 << 20 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
+            if buffer.capacity > 4 << 20 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
             start = 0
         } else if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)

@@ -11,7 +11,7 @@ final class ServerConnection: @unchecked Sendable {
     }
     private struct WaitingWrite {
         let callID: UInt64
-        let bytes: [UInt8]
+        let bytes: FrameBytes
         let waiter: CheckedContinuation<Void, Error>
     }
 
@@ -148,7 +148,7 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Ending calls (loop thread)
 
-    private func finish(_ id: UInt64, _ bytes: [UInt8], failed: Bool) {
+    private func finish(_ id: UInt64, _ bytes: FrameBytes, failed: Bool) {
         guard let call = calls.removeValue(forKey: id) else { return }   // already ended by deadline/cancel
         call.timer?.cancel()
         write(bytes)
@@ -215,7 +215,7 @@ final class ServerConnection: @unchecked Sendable {
         write(EnvelopeCodec.frame(Envelope(callID: id, method: "", status: status, endOfStream: true, kind: .response)))
     }
 
-    private func write(_ bytes: [UInt8]) {
+    private func write(_ bytes: FrameBytes) {
         channel.write(bytes)
         let queued = channel.queuedBytes
         server.stats.withLock {
@@ -243,7 +243,7 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// A stream item from a handler: written now if the queue has room, else when it drains.
-    func sendStreamItem(_ id: UInt64, _ bytes: [UInt8], _ waiter: CheckedContinuation<Void, Error>) {
+    func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, _ waiter: CheckedContinuation<Void, Error>) {
         guard calls[id] != nil, !isClosed else {
             waiter.resume(throwing: Status(.cancelled, "call \(id) has ended (cancelled, past its deadline, or its connection closed)"))
             return

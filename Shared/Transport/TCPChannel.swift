@@ -2,7 +2,8 @@ import CLibUV
 import Wire
 
 /// One TCP connection carrying frames: reads are split into frames, writes are queued and sent
-/// in batches, one uv_write at a time. Loop thread only (the one place, with `Listener` and
+/// in batches (one writev of every queued frame, straight from their own memory), one uv_write
+/// at a time. Loop thread only (the one place, with `Listener` and
 /// `LoopTimer`, that touches libuv sockets). The handle keeps the channel alive until its close
 /// callback frees it.
 final class TCPChannel {
@@ -10,8 +11,11 @@ final class TCPChannel {
     let tcp: UnsafeMutablePointer<uv_tcp_t>
     private var decoder: FrameDecoder
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
-    private var pending = OutBuffer()     // frames waiting for the next write
-    private var inFlight = OutBuffer()    // bytes libuv is writing now
+    private var pending: [FrameBytes] = []     // frames waiting for the next write
+    private var pendingBytes = 0
+    private var inFlight: [FrameBytes] = []    // frames libuv is writing now (kept alive for it)
+    private var inFlightBytes = 0
+    private var buffers: [uv_buf_t] = []
     private var writing = false
     private var flushScheduled = false
     private var reading = false
@@ -44,7 +48,7 @@ final class TCPChannel {
     var stream: UnsafeMutablePointer<uv_stream_t> { streamPointer(tcp) }
 
     /// Bytes queued for the socket and not yet written.
-    var queuedBytes: Int { pending.count + inFlight.count }
+    var queuedBytes: Int { pendingBytes + inFlightBytes }
 
     /// Called once the socket is connected (accepted or connected out).
     func didConnect() {
@@ -75,9 +79,10 @@ final class TCPChannel {
 
     /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`) and starts a write
     /// if none is running.
-    func write(_ frame: [UInt8]) {
+    func write(_ frame: FrameBytes) {
         guard !isClosed, !closeWhenFlushed else { return }
         pending.append(frame)
+        pendingBytes += frame.count
         if !writing && !flushScheduled {
             flushScheduled = true
             loop.scheduleFlush(self)
@@ -117,13 +122,19 @@ final class TCPChannel {
     }
 
     private func startWrite() {
+        guard !pending.isEmpty else { return }
         swap(&pending, &inFlight)
-        guard let base = inFlight.base, inFlight.count > 0 else { return }
-        var buffer = uv_buf_init(UnsafeMutableRawPointer(base).assumingMemoryBound(to: CChar.self), UInt32(inFlight.count))
+        inFlightBytes = pendingBytes
+        pendingBytes = 0
+        buffers.removeAll(keepingCapacity: true)
+        for frame in inFlight {
+            buffers.append(uv_buf_init(frame.base.assumingMemoryBound(to: CChar.self), UInt32(frame.count)))
+        }
         writeRequest.pointee.data = tcp.pointee.data
-        let rc = uv_write(writeRequest, stream, &buffer, 1, channelWritten)
+        let rc = uv_write(writeRequest, stream, buffers, UInt32(buffers.count), channelWritten)   // libuv copies the buffer list
         if rc < 0 {
-            inFlight.clear()
+            inFlight.removeAll()
+            inFlightBytes = 0
             close(reason: "write failed: \(uvErrorText(rc))")
         } else {
             writing = true
@@ -132,14 +143,15 @@ final class TCPChannel {
 
     fileprivate func written(status: Int32) {
         writing = false
-        bytesSent += UInt64(inFlight.count)
-        inFlight.clear()
+        if status >= 0 { bytesSent += UInt64(inFlightBytes) }
+        inFlight.removeAll(keepingCapacity: true)
+        inFlightBytes = 0
         guard !isClosed else { return }
         if status < 0 {
             close(reason: "write failed: \(uvErrorText(status))")
             return
         }
-        if pending.count > 0 { startWrite() }
+        if !pending.isEmpty { startWrite() }
         if closeWhenFlushed && queuedBytes == 0 { close(reason: flushReason); return }
         onWritten?()
     }

@@ -27,7 +27,7 @@ struct EnvelopeCodecTests {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<300 {
             let envelope = Self.randomEnvelope(&rng)
-            let framed = EnvelopeCodec.frame(envelope)
+            let framed = EnvelopeCodec.frame(envelope).array
             var decoder = FrameDecoder(maxFrameBytes: 1 << 20)
             var bodies: [[UInt8]] = []
             try decoder.feed(framed) { bodies.append($0) }
@@ -41,7 +41,7 @@ struct EnvelopeCodecTests {
 
     @Test func badBytesThrowAndNeverCrash() throws {
         var rng = SystemRandomNumberGenerator()
-        let good = EnvelopeCodec.frame(Envelope(callID: 9, method: "x/Y", payload: [1, 2, 3], status: Status(.notFound, "no")))
+        let good = EnvelopeCodec.frame(Envelope(callID: 9, method: "x/Y", payload: [1, 2, 3], status: Status(.notFound, "no"))).array
         let body = Array(good.dropFirst(4))
         for cut in 0..<body.count {
             let prefix = Array(body.prefix(cut))

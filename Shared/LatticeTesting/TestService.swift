@@ -28,6 +28,11 @@ public final class TestService: Sendable {
     /// Everything the service logged on stderr so far.
     public var log: String { (try? String(contentsOfFile: process.logPath, encoding: .utf8)) ?? "" }
 
+    /// Deletes the folder holding its log and stdout (after `stop`).
+    public func removeFiles() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     /// SIGTERM, wait up to `timeout` (then SIGKILL); the exit status.
     @discardableResult
     public func stop(timeout: Duration = .seconds(10)) async -> (status: ExitStatus?, killed: Bool) {
@@ -51,7 +56,7 @@ public enum LatticeTesting {
         do {
             let result = try await body(running)
             await running.stop()
-            try? FileManager.default.removeItem(atPath: running.directory)
+            running.removeFiles()
             return result
         } catch {
             await running.stop()

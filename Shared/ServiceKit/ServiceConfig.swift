@@ -10,6 +10,7 @@ public struct ServiceConfig: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     public var maxFrameBytes: Int = 64 << 20
     public var maxQueuedWriteBytes: Int = 16 << 20
+    public var maxCallsPerConnection: Int = 1024
     public var idleTimeout: Duration? = nil
     public var drainTimeout: Duration = .seconds(10)
     /// Test hook, environment only (LATTICE_DEBUG_STATS_DELAY, seconds): each Stats answer waits
@@ -27,9 +28,9 @@ public struct ServiceConfig: Sendable, Equatable {
             return nil
         }
         if let (text, source) = value(options.listen, "LATTICE_LISTEN") {
-            let (host, port) = try HostPort.parse(text, source: source)
-            self.host = host
-            self.port = port
+            let endpoint = try Endpoint(parsing: text, source: source)
+            self.host = endpoint.host
+            self.port = endpoint.port
         }
         if let (text, source) = value(options.logFormat, "LATTICE_LOG_FORMAT") {
             guard let format = LogFormat(rawValue: text.lowercased()) else {
@@ -50,6 +51,12 @@ public struct ServiceConfig: Sendable, Equatable {
         if let (text, source) = value(options.maxQueuedWriteBytes, "LATTICE_MAX_QUEUED_WRITE_BYTES") {
             maxQueuedWriteBytes = try Self.byteCount(text, source: source)
         }
+        if let (text, source) = value(options.maxCallsPerConnection, "LATTICE_MAX_CALLS_PER_CONNECTION") {
+            guard let count = Int(text), count > 0 else {
+                throw ConfigError("\(source): '\(text)' is not a positive whole number of calls")
+            }
+            maxCallsPerConnection = count
+        }
         if let (text, source) = value(options.idleTimeout, "LATTICE_IDLE_TIMEOUT") {
             let seconds = try Self.seconds(text, source: source)
             idleTimeout = seconds == .zero ? nil : seconds
@@ -67,6 +74,7 @@ public struct ServiceConfig: Sendable, Equatable {
         var config = TransportConfig()
         config.maxFrameBytes = maxFrameBytes
         config.maxQueuedWriteBytes = maxQueuedWriteBytes
+        config.maxConcurrentCallsPerConnection = maxCallsPerConnection
         config.idleTimeout = idleTimeout
         return config
     }

@@ -11,9 +11,31 @@ public enum LatticeVersion {
 
 /// Runs one service process: settings, logging, signals, Health/Stats, the service's own
 /// methods, the listening line on stdout, and a drained shutdown on SIGTERM/SIGINT.
+///
+/// A service main:
+///
+///     @main struct PlacementService: AsyncParsableCommand {
+///         @OptionGroup var options: ServiceOptions
+///         func run() async throws {
+///             try await ServiceMain.run(.placement, options: options) { host in
+///                 // Typed: a request that does not decode answers INVALID_ARGUMENT by itself.
+///                 host.server.unary("placement/Plan", PlanRequest.self) { request, context in try plan(request) }
+///                 host.addStats { [Stat(name: "plans_solved", value: solved.current)] }
+///             }
+///         }
+///     }
+///
+/// - Prints `listening HOST:PORT` on stdout once bound (port 0 picks a free port); logs go to
+///   stderr, text or one JSON object per line.
+/// - `<service>/Health` and `<service>/Stats` are built in; Stats carries the transport's
+///   counters, `protocol_errors`, `max_queued_write_bytes`, then the `addStats` figures.
+/// - SIGTERM/SIGINT: stop accepting, drain in-flight calls (`--drain-timeout`), exit 0; a second
+///   signal exits 1 at once. SIGPIPE is ignored.
+/// - Test hook: LATTICE_DEBUG_STATS_DELAY=SECONDS makes each Stats answer wait, so that a test
+///   can hold a real call in flight across SIGTERM.
 public enum ServiceMain {
-    /// Returns after a clean shutdown (the process then exits 0); throws `ConfigError` for bad
-    /// flags or environment and any error from binding the address.
+    /// Returns after a clean shutdown (the process then exits 0). Bad flags or environment
+    /// throw `ValidationError` (exit 64 with usage); a failed bind throws the transport's error.
     public static func run(
         _ name: ServiceName, options: ServiceOptions,
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -42,9 +64,10 @@ public enum ServiceMain {
         try await register(ServiceHost(name: name, server: server, logger: logger, config: config, hooks: hooks))
 
         let port = try server.start(host: config.host, port: config.port)
-        let address = HostPort.format(host: config.host, port: port)
+        let address = Endpoint(host: config.host, port: port).description
         // The one machine-readable line on stdout: launchers read the picked port from it.
-        FileHandle.standardOutput.write(Data("listening \(address)\n".utf8))
+        // (A plain write: Foundation's FileHandle would trap if stdout were already closed.)
+        LineSink(descriptor: 1).write("listening \(address)\n")
         logger.info("serving", metadata: ["address": "\(address)", "version": "\(LatticeVersion.current)", "pid": "\(getpid())"])
 
         let background = hooks.withLock { $0.listening }.map { body in Task { await body(address) } }

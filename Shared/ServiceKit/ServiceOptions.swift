@@ -2,7 +2,8 @@ import ArgumentParser
 
 /// The flags every service takes. Each may also come from the environment (flag wins):
 /// LATTICE_LISTEN, LATTICE_LOG_FORMAT, LATTICE_LOG_LEVEL, LATTICE_MAX_FRAME_BYTES,
-/// LATTICE_MAX_QUEUED_WRITE_BYTES, LATTICE_IDLE_TIMEOUT, LATTICE_DRAIN_TIMEOUT.
+/// LATTICE_MAX_QUEUED_WRITE_BYTES, LATTICE_MAX_CALLS_PER_CONNECTION, LATTICE_IDLE_TIMEOUT,
+/// LATTICE_DRAIN_TIMEOUT.
 public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Address to serve on, HOST:PORT; port 0 picks a free port and prints it. [env: LATTICE_LISTEN] (default: 127.0.0.1:0)")
     public var listen: String?
@@ -18,6 +19,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
 
     @Option(help: "Per-connection write queue limit, in bytes. [env: LATTICE_MAX_QUEUED_WRITE_BYTES] (default: 16777216)")
     public var maxQueuedWriteBytes: String?
+
+    @Option(help: "Calls one connection may have running at once. [env: LATTICE_MAX_CALLS_PER_CONNECTION] (default: 1024)")
+    public var maxCallsPerConnection: String?
 
     @Option(help: "Close connections idle this many seconds (0 = never). [env: LATTICE_IDLE_TIMEOUT] (default: 0)")
     public var idleTimeout: String?

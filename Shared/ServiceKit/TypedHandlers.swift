@@ -35,6 +35,7 @@ func decodeRequest<Request: WireMessage>(_ type: Request.Type, _ payload: [UInt8
     do {
         return try Request(wire: payload)
     } catch {
-        throw Status(.invalidArgument, "\(method): the request payload (\(payload.count) bytes) does not decode as \(Request.self): \(error)")
+        // A payload that does not decode means the peer speaks another protocol: answer, then close.
+        throw ProtocolViolation(Status(.invalidArgument, "\(method): the request payload (\(payload.count) bytes) does not decode as \(Request.self): \(error)"))
     }
 }

@@ -222,26 +222,3 @@ public struct StatsResponse: WireMessage {
         }
     }
 }
-
-/// The four Lattice services: the prefix of their method names and the executable that runs each.
-public enum ServiceName: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
-    case placement, scheduler, worker, circuit
-
-    /// Method prefix, as in "circuit/Optimize".
-    public var methodPrefix: String { rawValue }
-    /// The name a service reports in `HealthResponse.service`.
-    public var displayName: String { self == .circuit ? "circuit-optimizer" : rawValue }
-    /// The executable that runs this service.
-    public var executableName: String { "\(displayName)-service" }
-    public var description: String { displayName }
-
-    /// The full name of one of this service's methods: `method("Plan")` is "placement/Plan".
-    public func method(_ name: String) -> String { "\(methodPrefix)/\(name)" }
-    public var healthMethod: String { method("Health") }
-    public var statsMethod: String { method("Stats") }
-
-    /// Reads "placement", "scheduler", "worker", "circuit" or "circuit-optimizer".
-    public init?(named text: String) {
-        if text == "circuit-optimizer" { self = .circuit } else { self.init(rawValue: text) }
-    }
-}

@@ -1,11 +1,24 @@
-/// The four services and their common methods. `Envelope.method` is "service/Method".
-public enum Service: String, CaseIterable, Sendable {
+/// The four Lattice services: the prefix of their method names and the executable that runs each.
+public enum ServiceName: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
     case placement, scheduler, worker, circuit
 
-    /// "<service>/Health": HealthRequest -> HealthResponse (common.proto).
-    public var health: String { "\(rawValue)/Health" }
-    /// "<service>/Stats": StatsRequest -> StatsResponse (common.proto).
-    public var stats: String { "\(rawValue)/Stats" }
+    /// Method prefix, as in "circuit/Optimize".
+    public var methodPrefix: String { rawValue }
+    /// The name a service reports in `HealthResponse.service`.
+    public var displayName: String { self == .circuit ? "circuit-optimizer" : rawValue }
+    /// The executable that runs this service.
+    public var executableName: String { "\(displayName)-service" }
+    public var description: String { displayName }
+
+    /// The full name of one of this service's methods: `method("Plan")` is "placement/Plan".
+    public func method(_ name: String) -> String { "\(methodPrefix)/\(name)" }
+    public var healthMethod: String { method("Health") }
+    public var statsMethod: String { method("Stats") }
+
+    /// Reads "placement", "scheduler", "worker", "circuit" or "circuit-optimizer".
+    public init?(named text: String) {
+        if text == "circuit-optimizer" { self = .circuit } else { self.init(rawValue: text) }
+    }
 }
 
 /// One method: its name with its request and response types. A streaming method answers with
@@ -59,5 +72,5 @@ public enum Methods {
         Scheduler.cancel.name, Scheduler.clusterStatus.name, Scheduler.forwardResult.name,
         Worker.loadLayers.name, Worker.forward.name, Worker.release.name,
         Circuit.optimize.name,
-    ] + Service.allCases.flatMap { [$0.health, $0.stats] }
+    ] + ServiceName.allCases.flatMap { [$0.healthMethod, $0.statsMethod] }
 }

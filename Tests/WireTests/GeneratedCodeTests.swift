@@ -8,6 +8,7 @@ import Testing
     func committedOutputIsFresh() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gen-proto-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
+        _ = try pythonWithProtobuf()  // gen-proto's Swift step reads the descriptors with it
         let run = try runProcess(repositoryRoot.appendingPathComponent("scripts/gen-proto").path, [scratch.path])
         try #require(run.status == 0, "scripts/gen-proto failed: \(run.stderr)")
 

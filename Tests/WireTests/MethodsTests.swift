@@ -3,7 +3,7 @@ import Wire
 
 @Suite struct MethodsTests {
     @Test func namesAreServiceSlashMethodAndUnique() {
-        let services = Set(Service.allCases.map(\.rawValue))
+        let services = Set(ServiceName.allCases.map(\.methodPrefix))
         for name in Methods.names {
             let parts = name.split(separator: "/", omittingEmptySubsequences: false)
             #expect(parts.count == 2 && services.contains(String(parts[0])) && !parts[1].isEmpty, "\(name)")

@@ -1,12 +1,119 @@
 import ArgumentParser
+import CircuitCore
+import Foundation
 
-struct OptimizeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "optimize", abstract: "(placeholder: lands with its issue)")
-    func run() async throws { throw ValidationError("'lattice optimize' is not available in this build yet") }
+extension GateSet: ExpressibleByArgument {}
+extension CostKind: ExpressibleByArgument {}
+extension OptimizeMethod: ExpressibleByArgument {}
+
+struct OptimizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "optimize", abstract: "Optimize an OpenQASM 2.0 circuit (verified against the input).")
+
+    @Argument(help: "Input OpenQASM 2.0 file.") var input: String
+    @Option(name: .shortAndLong, help: "Write the optimized circuit here (OpenQASM 2.0).") var output: String?
+    @Option(name: .long, help: "Output gate set: \(GateSet.allCases.map(\.rawValue).joined(separator: ", ")).") var gateSet: GateSet = .nam
+    @Option(name: .long, help: "What to minimise: gates, cx, depth.") var cost: CostKind = .gates
+    @Option(name: .long, help: "Seconds for the whole run, verification included.") var budget: Double = 10
+    @Option(name: .long, help: "passes, greedy or search (the best).") var method: OptimizeMethod = .search
+    @Option(name: .long, help: "Rule file (default: the shipped Nam rules).") var rules: String?
+    @Flag(name: .long, help: "Print the result as JSON.") var json = false
+    @Flag(name: .long, help: "Skip the equivalence check.") var noVerify = false
+
+    func validate() throws {
+        guard budget >= 0, budget.isFinite else { throw ValidationError("--budget must be a number of seconds >= 0") }
+    }
+
+    func run() throws {
+        let text: String
+        do { text = try String(contentsOfFile: input, encoding: .utf8) } catch {
+            throw ValidationError("cannot read \(input): \(error.localizedDescription)")
+        }
+        let circuit: Circuit
+        do { circuit = try QASMParser.parse(text) } catch { throw ValidationError("\(input): \(error)") }
+        var options = OptimizeOptions()
+        options.gateSet = gateSet
+        options.cost = cost
+        options.budget = budget
+        options.method = method
+        options.verify = !noVerify
+        if method != .passes {
+            if let path = rules {
+                do { options.rules = try RuleSet.load(path) } catch { throw ValidationError("\(path): \(error)") }
+            } else {
+                options.rules = RuleSet.standard(from: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+            }
+        }
+        let quiet = json
+        let result: OptimizeResult
+        do {
+            result = try Optimizer.optimize(circuit, options: options, progress: { p in
+                if !quiet { FileHandle.standardError.write(Data(String(format: "\r[%6.1fs] %@: best %d   ", p.elapsed, p.stage, p.bestCost).utf8)) }
+            })
+        } catch { throw ValidationError("\(error)") }
+        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let out = output {
+            do { try result.qasm.write(toFile: out, atomically: true, encoding: .utf8) } catch {
+                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+            }
+        }
+        if json {
+            print(result.json(includeQASM: output == nil))
+        } else {
+            print("gates \(result.gatesBefore) -> \(result.gatesAfter), \(cost.rawValue) \(result.costBefore) -> \(result.costAfter), \(String(format: "%.2f", result.seconds)) s, \(result.verdict)")
+            print("before: " + result.countsBefore.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print("after:  " + result.countsAfter.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            if output == nil { print(result.qasm, terminator: "") }
+        }
+    }
 }
 
-struct RulesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rules", abstract: "(placeholder: lands with its issue)")
-    func run() async throws { throw ValidationError("'lattice rules' is not available in this build yet") }
+struct RulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules", abstract: "Generate and inspect verified rewrite-rule sets.",
+        subcommands: [RulesGenerateCommand.self, RulesInfoCommand.self])
 }
 
+struct RulesGenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate a rule set (RepGen).")
+    @Option(name: .long, help: "Gate set (only nam).") var gateSet: String = "nam"
+    @Option(name: .long, help: "Largest circuit size.") var gates: Int = 3
+    @Option(name: .long, help: "Qubits.") var qubits: Int = 3
+    @Option(name: .long, help: "Symbolic parameters.") var params: Int = 2
+    @Option(name: .shortAndLong, help: "Output file.") var output: String
+
+    func validate() throws {
+        guard gateSet == "nam" else { throw ValidationError("--gate-set: only 'nam' rules can be generated") }
+        guard (1...7).contains(gates) else { throw ValidationError("--gates must be 1...7") }
+        guard (1...4).contains(qubits) else { throw ValidationError("--qubits must be 1...4") }
+        guard (0...3).contains(params) else { throw ValidationError("--params must be 0...3") }
+    }
+
+    func run() throws {
+        let start = Date()
+        let set = RuleGenerator(gates: gates, qubits: qubits, params: params).generate { p in
+            FileHandle.standardError.write(Data(String(format: "[%6.1fs] size %d: %d candidates, %d classes, %d circuits\n",
+                                                       Date().timeIntervalSince(start), p.size, p.candidates, p.classes, p.circuits).utf8))
+        }
+        do { try set.save(output) } catch { throw ValidationError("cannot write \(output): \(error.localizedDescription)") }
+        print(RulesInfoCommand.summary(set) + String(format: ", %.1f s", Date().timeIntervalSince(start)))
+    }
+}
+
+struct RulesInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Summarise a rule file.")
+    @Argument(help: "Rule file.") var file: String
+
+    static func summary(_ s: RuleSet) -> String {
+        let reducing = s.rules.filter { $0.gain > 0 }.count
+        let same = s.rules.filter { $0.gain == 0 }.count
+        return "\(s.gateSet) (\(s.gates),\(s.qubits),\(s.params)): \(s.classes.count) classes, \(s.circuitCount) circuits, \(s.rules.count) transformations (\(same) size-preserving, \(reducing) reducing, \(s.rules.count - same - reducing) increasing)"
+    }
+
+    func run() throws {
+        let start = Date()
+        let s: RuleSet
+        do { s = try RuleSet.load(file) } catch { throw ValidationError("\(file): \(error)") }
+        print(Self.summary(s) + String(format: ", loaded in %.3f s", Date().timeIntervalSince(start)))
+    }
+}

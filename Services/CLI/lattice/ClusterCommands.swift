@@ -23,7 +23,7 @@ struct HealthCommand: AsyncParsableCommand {
             }
             return name
         }
-        let deadline = Duration.milliseconds(Int64(max(timeout, 0.001) * 1000))
+        let deadline = try duration(timeout, flag: "--timeout")
         let outcome: Result<(ServiceName, HealthResponse), Error>
         do {
             if let named { outcome = .success((named, try await client.health(named, deadline: deadline))) }
@@ -65,13 +65,15 @@ struct UpCommand: AsyncParsableCommand {
     var model: String?
 
     func run() async throws {
-        guard workers >= 0 else { throw ValidationError("--workers must be 0 or more (got \(workers))") }
+        guard (0...LocalStack.maxWorkers).contains(workers) else {
+            throw ValidationError("--workers must be 0 to \(LocalStack.maxWorkers) (got \(workers))")
+        }
         let stack = LocalStack(stateDirectory: stateDir)
         do {
             let binaries = try ServiceBinaries.locate()
             let modelDirectory = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TinyModel.ensure(in: stack.stateDirectory)
             let members = try await stack.up(
-                workers: workers, binaries: binaries, timeout: .milliseconds(Int64(timeout * 1000)),
+                workers: workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
                 schedulerArguments: ["--model", modelDirectory], workerArguments: ["--model", modelDirectory],
                 progress: { printError($0) })
             print(renderTable(members))
@@ -95,7 +97,7 @@ struct DownCommand: AsyncParsableCommand {
     func run() async throws {
         let stack = LocalStack(stateDirectory: stateDir)
         do {
-            guard let stopped = try await stack.down(timeout: .milliseconds(Int64(timeout * 1000))) else {
+            guard let stopped = try await stack.down(timeout: try duration(timeout, flag: "--timeout")) else {
                 print("no stack recorded in \(stack.stateDirectory); nothing to stop")
                 return
             }
@@ -155,6 +157,14 @@ private func renderTable(_ members: [LocalStack.Member]) -> String {
             column == 4 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
         }.joined(separator: "  ")
     }.joined(separator: "\n")
+}
+
+/// Seconds from a flag as a Duration; rejects what is not a positive finite number.
+private func duration(_ seconds: Double, flag: String) throws -> Duration {
+    guard seconds.isFinite, seconds > 0, seconds < 1e9 else {
+        throw ValidationError("\(flag) must be a positive number of seconds (got \(seconds))")
+    }
+    return .milliseconds(Int64((seconds * 1000).rounded(.up)))
 }
 
 private func formatMs(_ ms: UInt64) -> String {

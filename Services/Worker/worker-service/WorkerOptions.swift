@@ -8,8 +8,7 @@ enum WorkerOptions {
     static func scheduler(flag: String?, environment: [String: String]) throws -> String? {
         guard let text = flag ?? environment["LATTICE_SCHEDULER"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
         do {
-            let (host, port) = try HostPort.parse(text, source: flag != nil ? "--scheduler" : "LATTICE_SCHEDULER")
-            return HostPort.format(host: host, port: port)
+            return try Endpoint(parsing: text, source: flag != nil ? "--scheduler" : "LATTICE_SCHEDULER").description
         } catch let error as ConfigError {
             throw ValidationError(error.message)
         }

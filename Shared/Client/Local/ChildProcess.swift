@@ -92,6 +92,8 @@ public enum ChildProcess {
     /// `waitpid` without blocking. Only `waitpid` tells when a child has really ended: while
     /// its other threads wind down, /proc already shows its main thread as a zombie.
     static func poll(_ pid: pid_t) -> ChildState {
+        // waitpid and kill read 0 and -1 as "any child" and "every process": never pass them on.
+        guard pid > 0 else { return .notOurChild }
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
         if result == pid { return .ended(ExitStatus(waitStatus: status)) }
@@ -106,6 +108,7 @@ public enum ChildProcess {
         case .running: break
         case .notOurChild: guard isRunning(pid, executableName: executableName) else { return (nil, false) }
         }
+        guard pid > 0 else { return (nil, false) }
         kill(pid, SIGTERM)
         if let end = await waitForExit(pid, timeout: timeout) { return (end.status, false) }
         kill(pid, SIGKILL)

@@ -7,6 +7,8 @@ import Wire
 public struct LocalStack: Sendable {
     public let stateDirectory: String
     public var statePath: String { "\(stateDirectory)/state.json" }
+    /// More local worker processes than this is a typo, not a test cluster.
+    public static let maxWorkers = 256
 
     public init(stateDirectory: String) {
         // Absolute, so that the state file, `status --json` and error messages name real paths.
@@ -37,7 +39,9 @@ public struct LocalStack: Sendable {
         schedulerArguments: [String] = [], workerArguments: [String] = [],
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [Member] {
-        guard workers >= 0 else { throw LocalClusterError("--workers must be 0 or more (got \(workers))") }
+        guard (0...Self.maxWorkers).contains(workers) else {
+            throw LocalClusterError("--workers must be 0 to \(Self.maxWorkers) on one machine (got \(workers))")
+        }
         if let previous = try loadState() {
             let alive = previous.filter(\.isRunning)
             if !alive.isEmpty {

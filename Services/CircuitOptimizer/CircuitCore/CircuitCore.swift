@@ -1,1 +1,0 @@
-// CircuitCore: placeholder until its issue lands.

@@ -1,0 +1,107 @@
+import Foundation
+
+/// The outcome of checking an optimized circuit against its input (equality up to global phase).
+public enum Verdict: Equatable, Sendable, CustomStringConvertible {
+    case equivalent(method: String)
+    case notEquivalent(String)
+    case unverified(String)
+
+    public var isEquivalent: Bool { if case .equivalent = self { return true } else { return false } }
+    public var isRefuted: Bool { if case .notEquivalent = self { return true } else { return false } }
+
+    public var description: String {
+        switch self {
+        case .equivalent(let m): return "verified (\(m))"
+        case .notEquivalent(let why): return "NOT equivalent: \(why)"
+        case .unverified(let why): return "unverified: \(why)"
+        }
+    }
+}
+
+/// Checks two circuits for equality up to global phase by simulation:
+/// the full unitary when small, a few random states when up to `maxQubits`, nothing beyond.
+public struct EquivalenceChecker: Sendable {
+    public var unitaryQubits = 8
+    public var maxQubits = 24
+    /// Upper bound on amplitude updates (gates × 2^n summed over both circuits) before giving up as too large.
+    public var maxWork: Double = 6e10
+    public var tolerance = 1e-7
+    public var states = 2
+
+    public init() {}
+
+    /// Amplitude updates per second per core, measured roughly on a release build.
+    static let amplitudesPerSecond = 4e8
+
+    /// A rough wall-clock estimate of `check` (0 when it would not simulate at all).
+    public func estimatedSeconds(_ a: Circuit, _ b: Circuit) -> Double {
+        let n = max(a.qubitCount, b.qubitCount)
+        guard n <= maxQubits else { return 0 }
+        return work(a, b, n) / EquivalenceChecker.amplitudesPerSecond / (n <= unitaryQubits ? 1 : 2)
+    }
+
+    func work(_ a: Circuit, _ b: Circuit, _ n: Int) -> Double {
+        Double(a.gates.count + b.gates.count) * Double(1 << n) * Double(n <= unitaryQubits ? (1 << n) : states)
+    }
+
+    public func check(_ a: Circuit, _ b: Circuit) -> Verdict {
+        let n = max(a.qubitCount, b.qubitCount)
+        guard a.qubitCount == b.qubitCount else { return .notEquivalent("qubit counts differ (\(a.qubitCount) vs \(b.qubitCount))") }
+        let fencesA = a.gates.filter { $0.kind == .measure }, fencesB = b.gates.filter { $0.kind == .measure }
+        guard fencesA.count == fencesB.count else { return .notEquivalent("measurement counts differ") }
+        if n > maxQubits { return .unverified("too wide (\(n) qubits > \(maxQubits))") }
+        if work(a, b, n) > maxWork { return .unverified("too large to simulate (\(n) qubits, \(a.gates.count)+\(b.gates.count) gates)") }
+        return n <= unitaryQubits ? unitary(a, b, n) : randomStates(a, b, n)
+    }
+
+    /// Runs a then b⁻¹ on every basis state; the product must be one phase times the identity.
+    private func unitary(_ a: Circuit, _ b: Circuit, _ n: Int) -> Verdict {
+        var phase: (Double, Double)? = nil
+        for j in 0..<(1 << n) {
+            var s = StateVector.basis(qubits: n, index: j)
+            s.run(a.gates)
+            s.run(b.gates, inverse: true)
+            let amp = (s.re[j], s.im[j])
+            let mag = (amp.0 * amp.0 + amp.1 * amp.1).squareRoot()
+            if abs(mag - 1) > tolerance { return .notEquivalent("basis state \(j) is not mapped back to itself (overlap \(mag))") }
+            if let p = phase {
+                if abs(p.0 - amp.0) > 1e-6 || abs(p.1 - amp.1) > 1e-6 { return .notEquivalent("relative phase differs on basis state \(j)") }
+            } else {
+                phase = amp
+            }
+        }
+        return .equivalent(method: "unitary, \(n) qubits")
+    }
+
+    /// Simulates both circuits on the same random states (the two on separate cores) and compares.
+    private func randomStates(_ a: Circuit, _ b: Circuit, _ n: Int) -> Verdict {
+        for k in 0..<states {
+            let start = StateVector.random(qubits: n, seed: 0x5eed + UInt64(k))
+            let results = ParallelPair.run({ () -> StateVector in var s = start; s.run(a.gates); return s },
+                                           { () -> StateVector in var s = start; s.run(b.gates); return s })
+            let (re, im) = results.0.inner(results.1)
+            let overlap = (re * re + im * im).squareRoot()
+            if abs(overlap - 1) > 1e-6 { return .notEquivalent("random state \(k): overlap \(overlap) instead of 1") }
+        }
+        return .equivalent(method: "\(states) random states, \(n) qubits")
+    }
+}
+
+/// Runs two closures at once, one per core, and returns both results.
+enum ParallelPair {
+    static func run<A: Sendable, B: Sendable>(_ f: @Sendable () -> A, _ g: @Sendable () -> B) -> (A, B) {
+        let box = ResultBox<A, B>()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            if i == 0 { box.setA(f()) } else { box.setB(g()) }
+        }
+        return (box.a!, box.b!)
+    }
+}
+
+final class ResultBox<A, B>: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var a: A?
+    private(set) var b: B?
+    func setA(_ v: A) { lock.lock(); a = v; lock.unlock() }
+    func setB(_ v: B) { lock.lock(); b = v; lock.unlock() }
+}

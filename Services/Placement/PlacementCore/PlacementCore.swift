@@ -1,1 +1,0 @@
-// PlacementCore: placeholder until its issue lands.

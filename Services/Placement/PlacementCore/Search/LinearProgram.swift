@@ -1,0 +1,174 @@
+import CGLPK
+import Foundation
+
+/// A MILP built column by column and handed to GLPK in one go. Indices are validated here,
+/// because GLPK aborts the process on a bad one.
+struct LinearProgram {
+    enum Kind { case continuous, integer, binary }
+    struct Column { var name: String; var lower: Double; var upper: Double; var objective: Double; var kind: Kind }
+    struct Row { var lower: Double; var upper: Double; var terms: [(Int, Double)] }
+
+    var columns: [Column] = []
+    var rows: [Row] = []
+
+    mutating func addColumn(_ name: String, lower: Double = 0, upper: Double = .infinity, objective: Double = 0, kind: Kind = .continuous) -> Int {
+        columns.append(Column(name: name, lower: lower, upper: upper, objective: objective, kind: kind))
+        return columns.count - 1
+    }
+
+    /// lower ≤ Σ terms ≤ upper (either may be infinite).
+    mutating func addRow(_ terms: [(Int, Double)], lower: Double = -.infinity, upper: Double = .infinity) {
+        rows.append(Row(lower: lower, upper: upper, terms: terms.filter { $0.1 != 0 }))
+    }
+}
+
+/// What a GLPK branch-and-cut run found.
+struct MILPOutcome {
+    var values: [Double]?
+    var objective: Double
+    var bound: Double
+    var optimal: Bool
+    var nodes: Int
+    var status: String
+}
+
+/// Shared state between the solve and GLPK's callback (which is a C function).
+final class MILPCallbackContext {
+    var warmStart: [Double]?
+    var warmStartUsed = false
+    let clock: Clock
+    let deadline: Double
+    let upperBound: Double
+    let cancellation: CancellationToken?
+    let progress: (@Sendable (SolveProgress) -> Void)?
+    var best = -Double.infinity
+    var bestBound = Double.infinity
+    var lastImprovement = 0.0
+    var lastReport = -1.0
+
+    init(warmStart: [Double]?, clock: Clock, deadline: Double, upperBound: Double, cancellation: CancellationToken?,
+         progress: (@Sendable (SolveProgress) -> Void)?) {
+        self.warmStart = warmStart
+        self.clock = clock
+        self.deadline = deadline
+        self.upperBound = upperBound
+        self.cancellation = cancellation
+        self.progress = progress
+    }
+}
+
+private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointer?) {
+    guard let tree, let info else { return }
+    let context = Unmanaged<MILPCallbackContext>.fromOpaque(info).takeUnretainedValue()
+    let reason = glp_ios_reason(tree)
+    if reason == GLP_IHEUR, !context.warmStartUsed, let start = context.warmStart {
+        context.warmStartUsed = true
+        var x = [0.0] + start  // GLPK is 1-based
+        _ = x.withUnsafeMutableBufferPointer { glp_ios_heur_sol(tree, $0.baseAddress) }
+    }
+    let node = glp_ios_best_node(tree)
+    if node != 0 { context.bestBound = min(context.bestBound, glp_ios_node_bound(tree, node)) }
+    if reason == GLP_IBINGO {
+        let value = glp_mip_obj_val(glp_ios_get_prob(tree))
+        if value > context.best + 1e-9 { context.best = value; context.lastImprovement = context.clock.elapsed }
+    }
+    let now = context.clock.elapsed
+    if reason == GLP_IBINGO || now - context.lastReport > 1 {
+        context.lastReport = now
+        if context.best > 0 {
+            context.progress?(SolveProgress(elapsedSeconds: now, phase: "milp", bestObjective: context.best, bound: min(context.bestBound, context.upperBound)))
+        }
+    }
+    // Stop rules (spec §3): time, cancellation, best ≥ 0.995 UB, best ≥ 0.95 UB and no gain for 100 s.
+    let nearBound = context.best >= 0.995 * context.upperBound
+    let stalled = context.best >= 0.95 * context.upperBound && now - context.lastImprovement > 100
+    if now >= context.deadline || context.cancellation?.isCancelled == true || nearBound || stalled {
+        glp_ios_terminate(tree)
+    }
+}
+
+extension LinearProgram {
+    /// Maximises with GLPK branch-and-cut within the deadline, optionally warm-started.
+    func maximize(warmStart: [Double]?, clock: Clock, deadline: Double, upperBound: Double, options: SolveOptions) -> MILPOutcome {
+        glp_term_out(GLP_OFF)
+        guard let lp = glp_create_prob() else { return MILPOutcome(values: nil, objective: 0, bound: .infinity, optimal: false, nodes: 0, status: "no memory") }
+        defer { glp_delete_prob(lp) }
+        glp_set_obj_dir(lp, GLP_MAX)
+        glp_add_cols(lp, Int32(columns.count))
+        for (j, column) in columns.enumerated() {
+            let c = Int32(j + 1)
+            switch column.kind {
+            case .continuous: glp_set_col_kind(lp, c, GLP_CV)
+            case .integer: glp_set_col_kind(lp, c, GLP_IV)
+            case .binary: glp_set_col_kind(lp, c, GLP_BV)
+            }
+            if column.kind != .binary { setBounds(lp, column: c, column.lower, column.upper) }
+            glp_set_obj_coef(lp, c, column.objective)
+        }
+        glp_add_rows(lp, Int32(rows.count))
+        var ia: [Int32] = [0], ja: [Int32] = [0], ar: [Double] = [0]
+        for (i, row) in rows.enumerated() {
+            setBounds(lp, row: Int32(i + 1), row.lower, row.upper)
+            for (j, a) in row.terms where columns.indices.contains(j) {
+                ia.append(Int32(i + 1)); ja.append(Int32(j + 1)); ar.append(a)
+            }
+        }
+        glp_load_matrix(lp, Int32(ar.count - 1), &ia, &ja, &ar)
+
+        var smcp = glp_smcp()
+        glp_init_smcp(&smcp)
+        smcp.msg_lev = GLP_MSG_OFF
+        smcp.tm_lim = Int32(max(1, min(Double(Int32.max), (deadline - clock.elapsed) * 1000)))
+        guard glp_simplex(lp, &smcp) == 0, glp_get_status(lp) == GLP_OPT else {
+            return MILPOutcome(values: nil, objective: 0, bound: .infinity, optimal: false, nodes: 0, status: "LP relaxation not solved")
+        }
+        let relaxation = glp_get_obj_val(lp)
+        let context = MILPCallbackContext(warmStart: warmStart, clock: clock, deadline: deadline, upperBound: min(upperBound, relaxation),
+                                          cancellation: options.cancellation, progress: options.progress)
+        var iocp = glp_iocp()
+        glp_init_iocp(&iocp)
+        iocp.msg_lev = GLP_MSG_OFF
+        iocp.presolve = GLP_OFF  // the callback's warm start is in the original columns
+        iocp.mir_cuts = GLP_ON
+        iocp.gmi_cuts = GLP_ON
+        iocp.cov_cuts = GLP_ON
+        iocp.fp_heur = GLP_ON
+        iocp.br_tech = GLP_BR_PCH
+        iocp.bt_tech = GLP_BT_BPH
+        iocp.mip_gap = 1e-6
+        iocp.tm_lim = Int32(max(1, min(Double(Int32.max), (deadline - clock.elapsed) * 1000)))
+        iocp.cb_func = milpCallback
+        let unmanaged = Unmanaged.passRetained(context)
+        defer { unmanaged.release() }
+        iocp.cb_info = unmanaged.toOpaque()
+        let code = glp_intopt(lp, &iocp)
+        let status = glp_mip_status(lp)
+        guard status == GLP_OPT || status == GLP_FEAS else {
+            return MILPOutcome(values: nil, objective: 0, bound: min(context.bestBound, relaxation), optimal: false, nodes: 0, status: "no integer solution (code \(code))")
+        }
+        let values = (0..<columns.count).map { glp_mip_col_val(lp, Int32($0 + 1)) }
+        let objective = glp_mip_obj_val(lp)
+        let optimal = status == GLP_OPT && code == 0
+        let bound = optimal ? objective : min(context.bestBound, relaxation)
+        return MILPOutcome(values: values, objective: objective, bound: max(bound, objective), optimal: optimal, nodes: 0,
+                           status: optimal ? "optimal" : "stopped (code \(code))")
+    }
+
+    private func setBounds(_ lp: OpaquePointer, column: Int32, _ lower: Double, _ upper: Double) {
+        switch (lower.isFinite, upper.isFinite) {
+        case (true, true): glp_set_col_bnds(lp, column, lower == upper ? GLP_FX : GLP_DB, lower, upper)
+        case (true, false): glp_set_col_bnds(lp, column, GLP_LO, lower, 0)
+        case (false, true): glp_set_col_bnds(lp, column, GLP_UP, 0, upper)
+        case (false, false): glp_set_col_bnds(lp, column, GLP_FR, 0, 0)
+        }
+    }
+
+    private func setBounds(_ lp: OpaquePointer, row: Int32, _ lower: Double, _ upper: Double) {
+        switch (lower.isFinite, upper.isFinite) {
+        case (true, true): glp_set_row_bnds(lp, row, lower == upper ? GLP_FX : GLP_DB, lower, upper)
+        case (true, false): glp_set_row_bnds(lp, row, GLP_LO, lower, 0)
+        case (false, true): glp_set_row_bnds(lp, row, GLP_UP, 0, upper)
+        case (false, false): glp_set_row_bnds(lp, row, GLP_FR, 0, 0)
+        }
+    }
+}

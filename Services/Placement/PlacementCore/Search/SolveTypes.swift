@@ -1,0 +1,80 @@
+import Foundation
+
+/// Placement methods: our search and MILP, and the baselines.
+public enum PlacementMethod: String, Sendable, CaseIterable, Codable {
+    case auto, milp, heuristic, petals, swarm, sp
+}
+
+/// Progress of a running solve: best objective so far, the best bound, their gap.
+public struct SolveProgress: Sendable {
+    public var elapsedSeconds: Double
+    public var phase: String
+    public var bestObjective: Double
+    public var bound: Double
+    public var gap: Double { bestObjective > 0 ? max(0, bound - bestObjective) / bestObjective : .infinity }
+}
+
+/// Lets a caller stop a solve from another thread; the solve returns its best so far.
+public final class CancellationToken: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+
+    public init() {}
+
+    public func cancel() { lock.withLock { cancelled = true } }
+    public var isCancelled: Bool { lock.withLock { cancelled } }
+}
+
+public struct SolveOptions: Sendable {
+    public var method: PlacementMethod = .auto
+    public var connectivity: Connectivity = .partial
+    /// Wall-clock budget for the whole solve.
+    public var budgetSeconds: Double = 60
+    public var seed: UInt64 = 1
+    /// Parallel search chains (each deterministic for its seed).
+    public var threads: Int = 2
+    /// Optional cap on heuristic evaluations per chain: with it, results do not depend on machine speed.
+    public var maxEvaluations: Int? = nil
+    public var cancellation: CancellationToken? = nil
+    public var progress: (@Sendable (SolveProgress) -> Void)? = nil
+
+    public init(method: PlacementMethod = .auto, connectivity: Connectivity = .partial, budgetSeconds: Double = 60, seed: UInt64 = 1) {
+        self.method = method
+        self.connectivity = connectivity
+        self.budgetSeconds = budgetSeconds
+        self.seed = seed
+    }
+}
+
+public struct SolveResult: Sendable {
+    public var method: PlacementMethod
+    public var connectivity: Connectivity
+    public var placement: Placement
+    /// Max flow of the placement in the MILP graph, recomputed from the placement alone.
+    public var objective: Double
+    /// The best bound known: the MILP's when it ran, else UB = Σ max_k k T(k) / L.
+    public var upperBound: Double
+    public var provenOptimal: Bool
+    public var flows: FlowResult
+    public var seconds: Double
+    public var statistics: [String: Double]
+    public var gap: Double { objective > 0 ? max(0, upperBound - objective) / objective : .infinity }
+}
+
+/// A small deterministic generator (SplitMix64), so that a seed fixes the search.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+struct Clock {
+    let start = Date()
+    var elapsed: Double { Date().timeIntervalSince(start) }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+public enum SimulationMode: String, Sendable, CaseIterable { case offline, online }
+
+public enum RoutingPolicy: String, Sendable, CaseIterable {
+    case iwrr, swarm, random
+    case shortestQueue = "shortest-queue"
+}
+
+public struct SimulationConfig: Sendable {
+    public var mode: SimulationMode
+    public var routing: RoutingPolicy
+    public var seed: UInt64
+    public var warmupSeconds: Double = 60
+    public var measureSeconds: Double = 600
+    /// Online: arrival rate in tokens/s the trace is rescaled to (default: half the max flow).
+    public var onlineTokenRate: Double? = nil
+
+    public init(mode: SimulationMode, routing: RoutingPolicy = .iwrr, seed: UInt64 = 1) {
+        self.mode = mode
+        self.routing = routing
+        self.seed = seed
+        if mode == .online { warmupSeconds = 0; measureSeconds = 1800 }
+    }
+}
+
+public struct SimulationReport: Sendable {
+    public var mode: SimulationMode
+    public var routing: RoutingPolicy
+    public var decodeTokensPerSecond: Double
+    public var finishedRequests: Int
+    public var promptLatency: [String: Double]
+    public var decodeLatency: [String: Double]
+    public var simulatedSeconds: Double
+    public var wallSeconds: Double
+    public var events: Int
+
+    public var summary: String {
+        func p(_ d: [String: Double]) -> String { ["p50", "p90", "p99"].map { String(format: "%@ %.3f s", $0, d[$0] ?? 0) }.joined(separator: ", ") }
+        return String(format: "%@ (%@): %.1f decode tokens/s, %d requests finished\n  prompt latency %@\n  decode latency %@\n  simulated %.0f s in %.2f s wall, %d events",
+                      mode.rawValue, routing.rawValue, decodeTokensPerSecond, finishedRequests, p(promptLatency), p(decodeLatency), simulatedSeconds, wallSeconds, events)
+    }
+
+    public var jsonObject: [String: Any] {
+        ["mode": mode.rawValue, "routing": routing.rawValue, "decode_tokens_per_s": decodeTokensPerSecond, "finished_requests": finishedRequests,
+         "prompt_latency_s": promptLatency, "decode_latency_s": decodeLatency, "simulated_seconds": simulatedSeconds,
+         "wall_seconds": wallSeconds, "events": events]
+    }
+}

@@ -1,0 +1,91 @@
+import Testing
+@testable import CircuitCore
+
+@Suite struct PassTests {
+    func equivalent(_ a: Circuit, _ b: Circuit) -> Bool { EquivalenceChecker().check(a, b).isEquivalent }
+
+    func run(_ c: Circuit, _ pass: (inout CircuitDAG) -> Int) -> Circuit {
+        var dag = CircuitDAG(c)
+        _ = pass(&dag)
+        return dag.circuit()
+    }
+
+    /// rz(π/4) on q1, then q1 ← q0⊕q1⊕1 and back to q1⊕1: the second rz sits on the flipped parity,
+    /// so the two cancel; merging them without the X parity would leave rz(π/2) and change the unitary.
+    @Test func rotationMergingCarriesXParity() {
+        let t = Angle.piTimes(1, over: 4)
+        let c = Circuit(qubits: 2, gates: [.rz(1, t), .cx(0, 1), .x(1), .cx(0, 1), .rz(1, t)])
+        let out = run(c) { RotationMerging.run(&$0) }
+        #expect(out.gates.map(\.kind) == [.cx, .x, .cx])
+        #expect(equivalent(c, out))
+        // Merging through an x directly and through an H-separated region.
+        let d = Circuit(qubits: 2, gates: [.rz(0, t), .x(0), .rz(0, t), .h(0), .rz(0, t), .cx(1, 0), .rz(0, .piTimes(1, over: 2)), .cx(1, 0), .rz(0, t)])
+        let outD = run(d) { RotationMerging.run(&$0) }
+        #expect(outD.gates.filter { $0.kind == .rz }.count == 2)
+        #expect(equivalent(d, outD))
+    }
+
+    @Test func rotationOnConstantWireIsGlobalPhase() {
+        let c = Circuit(qubits: 2, gates: [.cx(0, 1), .cx(0, 1), .cx(1, 0), .cx(1, 0), .rz(1, .radians(0.3))])
+        var dag = CircuitDAG(Circuit(qubits: 2, gates: [.cx(0, 1), .rz(1, .radians(0.3))]))
+        #expect(RotationMerging.run(&dag) == 0)
+        #expect(equivalent(c, run(c) { RotationMerging.run(&$0) }))
+    }
+
+    @Test func hadamardReductionIdentities() {
+        let s = Angle.piTimes(1, over: 2)
+        let cases: [Circuit] = [
+            Circuit(qubits: 1, gates: [.h(0), .rz(0, s), .h(0)]),
+            Circuit(qubits: 1, gates: [.h(0), .rz(0, -s), .h(0)]),
+            Circuit(qubits: 2, gates: [.h(0), .h(1), .cx(0, 1), .h(0), .h(1)]),
+            Circuit(qubits: 2, gates: [.h(1), .rz(1, s), .cx(0, 1), .rz(1, -s), .h(1)]),
+            Circuit(qubits: 2, gates: [.h(1), .rz(1, -s), .cx(0, 1), .rz(1, s), .h(1)]),
+        ]
+        for c in cases {
+            let out = run(c) { HadamardReduction.run(&$0) }
+            #expect(out.gates.filter { $0.kind == .h }.count < c.gates.filter { $0.kind == .h }.count)
+            #expect(equivalent(c, out))
+        }
+    }
+
+    @Test func cancellationThroughCommutingGates() {
+        let a = Angle.radians(0.7)
+        let c = Circuit(qubits: 3, gates: [
+            .cx(0, 1), .rz(0, a), .cx(0, 2), .x(1), .cx(2, 1), .cx(0, 1),  // cx pair cancels
+            .x(2), .rz(2, a), .cx(0, 2), .x(2),                              // x pair cancels, rz negated
+            .h(1), .h(1),
+        ])
+        var dag = CircuitDAG(c)
+        Cancellation.twoQubit(&dag)
+        Cancellation.singleQubit(&dag)
+        let out = dag.circuit()
+        #expect(out.gates.count == c.gates.count - 6)
+        #expect(equivalent(c, out))
+    }
+
+    @Test func toffoliPolarityChoiceHelps() throws {
+        // Two Toffolis sharing controls: matched polarities cancel rotations.
+        let c = Circuit(qubits: 4, gates: [Gate(.ccz, [0, 1, 2]), .h(3), Gate(.ccz, [0, 1, 3])])
+        let chosen = NamPipeline.run(c, deadline: .never)
+        let fixed = NamPipeline.simplify(Decompose.toNam(c), deadline: .never)
+        #expect(chosen.gateCount <= fixed.gateCount)
+        #expect(equivalent(c, chosen))
+    }
+
+    /// The circuits on which the published rotation-merging pass breaks: the output must stay equivalent.
+    @Test(arguments: ["mod_mult_55", "barenco_tof_4", "tof_5", "mod5_4", "vbe_adder_3"])
+    func pipelineKeepsBenchmarksEquivalent(_ name: String) throws {
+        let c = try TestData.nam(name)
+        let out = NamPipeline.run(c, deadline: .never)
+        #expect(out.gateCount < c.gateCount)
+        #expect(out.gates.allSatisfy { GateSet.nam.kinds.contains($0.kind) })
+        #expect(equivalent(c, out), "\(name)")
+    }
+
+    @Test func pipelineReachesPublishedNamCounts() throws {
+        // Nam et al.'s heavy optimizer: tof_3 35, barenco_tof_3 40, mod_mult_55 91; we must be close.
+        #expect(NamPipeline.run(try TestData.nam("tof_3"), deadline: .never).gateCount <= 35)
+        #expect(NamPipeline.run(try TestData.nam("barenco_tof_3"), deadline: .never).gateCount <= 42)
+        #expect(NamPipeline.run(try TestData.nam("mod_mult_55"), deadline: .never).gateCount <= 98)
+    }
+}

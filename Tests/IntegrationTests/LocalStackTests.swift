@@ -1,0 +1,149 @@
+import Client
+import Foundation
+import LatticeTesting
+import Testing
+
+extension Integration {
+    /// `lattice up / status / down / health` end to end, as a user runs them, in a temporary state dir.
+    @Suite(.timeLimit(.minutes(1)))
+    struct LocalStackTests {
+        struct StatusReport: Decodable {
+            var stateDir: String
+            var processes: [LocalStack.Member]
+        }
+
+        @Test func upStatusDown() async throws {
+            let directory = LatticeTesting.temporaryDirectory("stack")
+            let state = "\(directory)/state"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+
+            let up = try await CLIRun.lattice(["up", "--workers", "2", "--state-dir", state], in: directory)
+            #expect(up.status == .exited(0), "\(up.stderr)")
+            #expect(up.stdout.contains("worker-2"))
+
+            let status = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)
+            #expect(status.status == .exited(0), "\(status.stderr)")
+            let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
+            #expect(report.processes.map(\.role) == ["placement", "scheduler", "circuit", "worker-1", "worker-2"])
+            #expect(report.processes.map(\.service) == ["placement", "scheduler", "circuit-optimizer", "worker", "worker"])
+            #expect(report.processes.allSatisfy { $0.health == "SERVING" && $0.running && $0.pid > 0 })
+            #expect(Set(report.processes.map(\.address)).count == 5)
+
+            // Each recorded address really serves that service, and `lattice health` agrees.
+            for process in report.processes {
+                let health = try await CLIRun.lattice(["health", process.address], in: directory)
+                #expect(health.status == .exited(0), "\(process.role): \(health.stderr)")
+                #expect(health.stdout.contains("\(process.service) at \(process.address): SERVING"))
+            }
+            // Workers were told where the scheduler is.
+            let scheduler = try #require(report.processes.first { $0.role == "scheduler" })
+            let workerLog = try String(contentsOfFile: "\(state)/worker-1.log", encoding: .utf8)
+            #expect(workerLog.contains(scheduler.address))
+
+            // A second `up` on a live stack refuses instead of starting another.
+            let again = try await CLIRun.lattice(["up", "--state-dir", state], in: directory)
+            #expect(again.status == .exited(1))
+            #expect(again.stderr.contains("lattice down"))
+
+            let down = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+            #expect(down.status == .exited(0), "\(down.stderr)")
+            #expect(down.stdout.split(separator: "\n").count == 5 && !down.stdout.contains("killed"), "\(down.stdout)")
+            for process in report.processes {
+                #expect(!ChildProcess.isRunning(process.pid, executableName: "\(process.service)-service"), "\(process.role) still runs")
+            }
+            #expect(!FileManager.default.fileExists(atPath: "\(state)/state.json"))
+            #expect(FileManager.default.fileExists(atPath: "\(state)/placement.log"))
+
+            let after = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)
+            #expect(after.status == .exited(1))
+            #expect(try JSONDecoder().decode(StatusReport.self, from: Data(after.stdout.utf8)).processes.isEmpty)
+        }
+
+        @Test func staleStateFromKilledProcessesIsReportedAndReplaced() async throws {
+            let directory = LatticeTesting.temporaryDirectory("stale")
+            let state = "\(directory)/state"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+
+            let up = try await CLIRun.lattice(["up", "--workers", "0", "--state-dir", state], in: directory)
+            #expect(up.status == .exited(0), "\(up.stderr)")
+            let first = try #require(try await LocalStack(stateDirectory: state).status())
+            for member in first where member.pid > 0 { kill(member.pid, SIGKILL) }
+            for member in first { _ = await ChildProcess.waitForExit(member.pid, timeout: .seconds(5)) }
+
+            let status = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)
+            #expect(status.status == .exited(1))
+            let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
+            #expect(report.processes.count == 3)
+            #expect(report.processes.allSatisfy { !$0.running && $0.health == "NOT RUNNING" })
+
+            let again = try await CLIRun.lattice(["up", "--workers", "1", "--state-dir", state], in: directory)
+            #expect(again.status == .exited(0), "\(again.stderr)")
+            #expect(again.stderr.contains("stale"))
+            let down = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+            #expect(down.status == .exited(0))
+            #expect(down.stdout.contains("worker-1"))
+
+            // `down` with nothing recorded is not an error.
+            let idle = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+            #expect(idle.status == .exited(0))
+            #expect(idle.stdout.contains("nothing to stop"))
+        }
+
+        @Test func healthExitCodesSayWhatIsWrong() async throws {
+            let directory = LatticeTesting.temporaryDirectory("health")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            // Port 1 (tcpmux): nothing listens there on a developer or CI machine.
+            let refused = try await CLIRun.lattice(["health", "127.0.0.1:1"], in: directory)
+            #expect(refused.status == .exited(2))
+            #expect(refused.stderr.contains("cannot reach 127.0.0.1:1"))
+
+            let malformed = try await CLIRun.lattice(["health", "not-an-address"], in: directory)
+            #expect(malformed.status == .exited(64))
+
+            // A listener that accepts but never answers: the deadline applies.
+            let silent = try await blocking { () -> Int32 in
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+                _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                listen(fd, 8)
+                return fd
+            }
+            defer { close(silent) }
+            var bound = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+            let port = Int(UInt16(bigEndian: bound.sin_port))
+            let timeout = try await CLIRun.lattice(["health", "127.0.0.1:\(port)", "--service", "placement", "--timeout", "0.5"], in: directory)
+            #expect(timeout.status == .exited(2))
+            #expect(timeout.stderr.contains("did not answer within 0.5s"), "\(timeout.stderr)")
+
+            try await LatticeTesting.withService(.worker) { running in
+                let wrong = try await CLIRun.lattice(["health", running.address, "--service", "placement"], in: directory)
+                #expect(wrong.status == .exited(2))
+                #expect(wrong.stderr.contains("UNIMPLEMENTED"))
+            }
+        }
+
+        @Test func corruptStateAndMissingExecutablesAreClearErrors() async throws {
+            let directory = LatticeTesting.temporaryDirectory("corrupt")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let state = "\(directory)/state"
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(state)/state.json"))
+            let status = try await CLIRun.lattice(["status", "--state-dir", state], in: directory)
+            #expect(status.status == .exited(1))
+            #expect(status.stderr.contains("is not a Lattice state file"), "\(status.stderr)")
+            let up = try await CLIRun.lattice(["up", "--state-dir", state], in: directory)
+            #expect(up.status == .exited(1))
+            #expect(up.stderr.contains("is not a Lattice state file"))
+
+            let empty = "\(directory)/bin"
+            try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+            let missing = try await CLIRun.lattice(["up", "--state-dir", "\(directory)/other"], in: directory, environment: ["LATTICE_BIN_DIR": empty])
+            #expect(missing.status == .exited(1))
+            #expect(missing.stderr.contains("has no placement-service"), "\(missing.stderr)")
+        }
+    }
+}

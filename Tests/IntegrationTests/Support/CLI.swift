@@ -1,0 +1,35 @@
+import Client
+import Foundation
+import LatticeTesting
+
+/// Runs the built `lattice` executable and collects its exit status and output.
+struct CLIRun: Sendable {
+    var status: ExitStatus?
+    var stdout: String
+    var stderr: String
+
+    static func lattice(
+        _ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> CLIRun {
+        let binaries = try LatticeTesting.binaries()
+        let executable = "\(binaries.directory)/lattice"
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw LocalClusterError("lattice is missing from \(binaries.directory); run `swift build` first")
+        }
+        let out = "\(directory)/cli-\(UUID().uuidString.prefix(6)).out"
+        let err = out + ".err"
+        let pid = try ChildProcess.spawn(
+            executable: executable, arguments: arguments,
+            environment: ProcessInfo.processInfo.environment.merging(["LATTICE_BIN_DIR": binaries.directory].merging(environment) { _, new in new }) { _, new in new },
+            stdoutPath: out, stderrPath: err)
+        guard let end = await ChildProcess.waitForExit(pid, timeout: timeout) else {
+            _ = await ChildProcess.stop(pid, timeout: .seconds(1))
+            throw LocalClusterError("lattice \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+        }
+        defer { for path in [out, err] { try? FileManager.default.removeItem(atPath: path) } }
+        return CLIRun(
+            status: end.status,
+            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+}

@@ -27,7 +27,11 @@ struct SchedulerService: AsyncParsableCommand {
             throw ValidationError("--model: \(error.description)")
         }
         let placementAddress = placement ?? environment["LATTICE_PLACEMENT"].flatMap { $0.isEmpty ? nil : $0 }
-        if let placementAddress { _ = try HostPort.parse(placementAddress, source: "--placement") }
+        if let placementAddress {
+            do { _ = try Endpoint(parsing: placementAddress, source: placement != nil ? "--placement" : "LATTICE_PLACEMENT") } catch let error as ConfigError {
+                throw ValidationError(error.message)
+            }
+        }
         guard heartbeatInterval > 0, deadAfter > heartbeatInterval else {
             throw ValidationError("--heartbeat-interval must be positive and --dead-after larger than it")
         }

@@ -207,6 +207,25 @@ struct ClusterStateTests {
         }
     }
 
+    @Test func placementRequestDescribesTheLiveWorkers() throws {
+        let state = ClusterState(model: ModelInfo(name: "llama2-70b", numLayers: 80))
+        var a100 = Self.registration("a")
+        a100.gpuType = "a100"
+        var t4 = Self.registration("bb")
+        t4.gpuType = "t4x2"
+        _ = try state.register(a100)
+        _ = try state.register(t4)
+        let request = state.placementRequest(budgetSeconds: 3)
+        #expect(request.cluster?.nodes.map(\.gpuType) == ["A100-40G", "T4x2"])
+        #expect(request.cluster?.nodes.map(\.name) == ["a", "bb"])
+        let links = request.cluster?.links.map { "\($0.fromNode)-\($0.toNode)" } ?? []
+        #expect(Set(links) == ["source-a", "a-sink", "source-bb", "bb-sink", "a-bb"])
+        #expect(request.model?.name == "llama2-70b")
+        #expect(request.variant == .strict)
+        _ = state.markDead("bb")
+        #expect(state.placementRequest(budgetSeconds: 3).cluster?.nodes.count == 1)
+    }
+
     @Test func badRegistrationsAreRefused() {
         let state = ClusterState(model: Self.model)
         for bad in [RegisterWorkerRequest(address: "h:1", layerCapacity: 1, kvCapacityEntries: 1),

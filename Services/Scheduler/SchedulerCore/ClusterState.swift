@@ -119,7 +119,7 @@ public final class ClusterState: Sendable {
     public func placementRequest(budgetSeconds: Double) -> PlanRequest {
         state.withLock { s in
             let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
-            let nodes = live.map { ClusterNode(name: $0.id, gpuType: $0.gpuType, gpuCount: 1) }
+            let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1) }
             var links: [ClusterLink] = []
             for (i, a) in live.enumerated() {
                 links.append(ClusterLink(fromNode: PlanArc.source, toNode: a.id, bandwidthBytesPerSecond: 1e9))
@@ -132,6 +132,13 @@ public final class ClusterState: Sendable {
         }
     }
 
+
+    /// Placement's profile key for a worker's GPU name ("a100" → "A100-40G", "t4x2" → "T4x2").
+    public static func placementGPUType(_ gpu: String) -> String {
+        let known = ["A100-40G", "L4", "L4x2", "T4", "T4x2", "T4x4", "V100", "CPU"]
+        let key = gpu.uppercased() == "A100" ? "A100-40G" : gpu
+        return known.first { $0.lowercased() == key.lowercased() } ?? gpu
+    }
 
     public func nextEpoch() -> UInt64 { state.withLock { s in s.epoch += 1; return s.epoch } }
 

@@ -48,8 +48,15 @@ final class ForwardPipeline: Sendable {
     }
 
     private func execute(_ batch: [Accepted]) async {
+        // A prompt longer than one step runs alone, chunk by chunk (chunked prefill).
+        for long in batch where long.item.positions.count > maxBatchTokens {
+            switch await runChunked(long) {
+            case .success(let outcomes): deliver(outcomes)
+            case .failure(let refusal): deliver([(long, .failure(refusal.message))])
+            }
+        }
         // Items with hidden states in different encodings cannot share one input tensor.
-        let groups = Dictionary(grouping: batch) { $0.item.hidden?.dtype ?? .float32 }
+        let groups = Dictionary(grouping: batch.filter { $0.item.positions.count <= maxBatchTokens }) { $0.item.hidden?.dtype ?? .float32 }
         for group in groups.values {
             switch await run(group) {
             case .success(let outcomes):
@@ -74,6 +81,54 @@ final class ForwardPipeline: Sendable {
         case hidden(Wire.HiddenStates)
         case token(UInt32, Float?, UInt32)
         case failure(String)
+    }
+
+    /// Runs one long item in steps of at most `maxBatchTokens` tokens; only the last chunk
+    /// samples. The hidden states of all chunks go on together, as one item.
+    private func runChunked(_ accepted: Accepted) async -> Result<[(Accepted, Outcome)], Refusal> {
+        let item = accepted.item
+        let total = item.positions.count, first = Int(item.positions[0])
+        let hiddenIn = item.hidden.flatMap { $0.data.isEmpty ? nil : $0 }
+        let encodingIn: HiddenEncoding = hiddenIn?.dtype == .float16 ? .float16 : .float32
+        let widthIn = Int(hiddenIn?.shape.last ?? 0)
+        var hiddenOut: [UInt8] = []
+        var widthOut = 0
+        var encodingOut = HiddenEncoding.float32
+        var last: StepOutput?
+        var offset = 0
+        while offset < total {
+            let count = min(maxBatchTokens, total - offset)
+            let entry = BatchEntry(requestID: accepted.id, position: first + offset, tokenCount: count,
+                                   wantsToken: offset + count == total, sampling: Self.sampling(item.sampling))
+            let input: StageInput
+            if let hiddenIn {
+                let rowBytes = widthIn * encodingIn.byteWidth
+                input = .hidden(WorkerCore.HiddenStates(rows: count, width: widthIn, encoding: encodingIn,
+                                                        bytes: Array(hiddenIn.data[(offset * rowBytes)..<((offset + count) * rowBytes)])))
+            } else {
+                input = .tokens(item.tokenIDs[offset..<(offset + count)].map { Int32(truncatingIfNeeded: $0) })
+            }
+            switch await host.step(StepBatch(entries: [entry], input: input)) {
+            case .failure(let error): return .failure(Refusal(message: error.description))
+            case .success(let output):
+                if let hidden = output.hidden {
+                    hiddenOut += hidden.bytes
+                    widthOut = hidden.width
+                    encodingOut = hidden.encoding
+                }
+                last = output
+            }
+            offset += count
+        }
+        if !hiddenOut.isEmpty {
+            return .success([(accepted, .hidden(Wire.HiddenStates(data: hiddenOut, dtype: encodingOut == .float16 ? .float16 : .float32,
+                                                                  shape: [UInt32(total), UInt32(widthOut)])))])
+        }
+        guard let last, let sampled = last.tokens.first(where: { $0.requestID == accepted.id }) else {
+            return .success([(accepted, .failure("the last stage produced no token"))])
+        }
+        let logprob = last.logits[accepted.id].map { Self.logProbability(of: Int(sampled.token), in: $0) }
+        return .success([(accepted, .token(UInt32(sampled.token), logprob, UInt32(sampled.position)))])
     }
 
     /// Runs items as one step: each item's outcome, or why the stage refused the whole step.

@@ -36,6 +36,26 @@ struct PipelineCorrectnessTests {
         await cluster.stop()
     }
 
+    @Test func longPromptsArePrefilledInChunks() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let prompt = (0..<37).map { UInt32(3 + $0 * 7 % 250) }
+        let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: 5)
+        // Steps of at most 8 tokens: the 37-token prompt runs in 5 chunks on each stage.
+        let cluster = try await ServingCluster.start(model: model, workers: 2, workerArguments: ["--max-batch-tokens", "8"])
+        do {
+            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: 5, ignoreEOS: true))
+            #expect(events.tokens == reference.tokens)
+            #expect(events.finished?.reason == .maxTokens)
+            for worker in cluster.workers.withLock({ $0 }) {
+                #expect((try await worker.client().stats(.worker))[extra: "mean_batch_tokens"] ?? 99 <= 8)
+            }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
     @Test func tokensStreamOneEventEachAsTheyArrive() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)
         let cluster = try await ServingCluster.start(model: model, workers: 2)

@@ -104,6 +104,15 @@ final class Locked<Value>: @unchecked Sendable {
 /// The `lattice` CLI beside the services: model init and the in-process reference run.
 enum LatticeCLI {
     static func run(_ arguments: [String]) throws -> String {
+        let (status, output, errors) = try runAllowingFailure(arguments)
+        guard status == 0 else {
+            throw ServingTestError("lattice \(arguments.joined(separator: " ")) exited \(status): \(errors)")
+        }
+        return output
+    }
+
+    /// Exit status, stdout and stderr.
+    static func runAllowingFailure(_ arguments: [String]) throws -> (Int32, String, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "\(try LatticeTesting.binaries().directory)/lattice")
         process.arguments = arguments
@@ -115,10 +124,7 @@ enum LatticeCLI {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ServingTestError("lattice \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))")
-        }
-        return String(decoding: data, as: UTF8.self)
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
     }
 
     /// A fresh tiny random-weight model.

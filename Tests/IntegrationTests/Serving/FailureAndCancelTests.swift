@@ -72,6 +72,33 @@ struct FailureAndCancelTests {
         await cluster.stop()
     }
 
+    @Test func aWorkerJoiningMidRequestReplansAndTheRequestCarriesOn() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let prompt: [UInt32] = [11, 12, 13]
+        let maxTokens = 700   // long enough to still be running when the new plan lands
+        let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
+        let cluster = try await ServingCluster.start(model: model, workers: 1)
+        do {
+            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), ignoreEOS: true)) { index in
+                guard index == 10 else { return }
+                try? await cluster.addWorker("late")
+            }
+            let finished = try #require(events.finished)
+            #expect(finished.reason == .maxTokens, "\(finished.detail)")
+            #expect(events.tokens == reference.tokens)
+            #expect(finished.route.count == 2, "the request should have moved to the new plan's route: \(finished.route)")
+            // The new plan spans both workers.
+            try await cluster.waitUntilServing(workers: 2)
+            let after = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: 3, ignoreEOS: true))
+            #expect(after.finished?.route.count == 2)
+            #expect(after.tokens == Array(reference.tokens.prefix(3)))
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
     @Test func killedWorkersRequestCompletesOnANewRoute() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)
         let prompt: [UInt32] = [10, 20, 30, 40]

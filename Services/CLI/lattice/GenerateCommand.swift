@@ -56,7 +56,7 @@ struct GenerateCommand: AsyncParsableCommand {
                         if let logprob = token.logprob { object["logprob"] = Double(logprob) }
                         emit(object)
                     } else {
-                        FileHandle.standardOutput.write(Data(token.text.utf8))
+                        FileHandle.standardOutput.write(Data(Self.printable(token.text).utf8))
                     }
                 case .finished(let done)?:
                     finished = done
@@ -112,6 +112,20 @@ struct GenerateCommand: AsyncParsableCommand {
     private func emit(_ object: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
         FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// Token text with control characters escaped, so that a model's raw bytes cannot drive the
+    /// terminal (a random-weight byte-level model emits any byte).
+    static func printable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control && scalar != "\n" && scalar != "\t" {
+                out += String(format: "\\x%02X", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     private func printError(_ line: String) {

@@ -3,16 +3,17 @@ import Foundation
 import Logging
 import Transport
 import Wire
+import WorkerCore
 
 /// Registers with the scheduler, heartbeats, and loads the layers each plan assigns.
 struct SchedulerSession: Sendable {
     let scheduler: String
     let registration: RegisterWorkerRequest
-    let host: StageHost
+    let host: WorkerStage
     let logger: Logger
     private let loading = LoadTracker()
 
-    init(scheduler: String, registration: RegisterWorkerRequest, host: StageHost, logger: Logger) {
+    init(scheduler: String, registration: RegisterWorkerRequest, host: WorkerStage, logger: Logger) {
         self.scheduler = scheduler
         self.registration = registration
         self.host = host
@@ -64,7 +65,7 @@ struct SchedulerSession: Sendable {
         guard loading.begin(range) else { return }
         Task {
             do {
-                let result = try await host.load(start: range.lowerBound, end: range.upperBound, model: model, epoch: epoch) { _, _ in }
+                let result = try await host.load(range, model: model, epoch: epoch) { _, _ in }
                 logger.info("loaded layers", metadata: ["start": "\(range.lowerBound)", "end": "\(range.upperBound)", "epoch": "\(epoch)",
                                                         "seconds": "\(String(format: "%.3f", result.loadSeconds))", "kv_entries": "\(result.kvCapacityEntries)"])
             } catch {

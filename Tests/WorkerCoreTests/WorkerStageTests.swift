@@ -104,4 +104,15 @@ import WorkerCore
         #expect(ledger.batches == 2 && ledger.batchTokens == 4 && ledger.prefill.tokens == 3 && ledger.decode.tokens == 1)
         #expect(ledger.meanBatchTokens == 2 && ledger.stats?.activeRequests == 1)
     }
+
+    @Test func followsOnlyNewAssignmentsOneLoadAtATime() async throws {
+        let stage = Self.stage(try TestModels.write())
+        #expect(stage.follow(0..<0, epoch: 1) == nil && stage.epoch == 1)
+        #expect(stage.follow(0..<2, epoch: 2) == 0..<2)
+        #expect(stage.follow(2..<4, epoch: 3) == nil)   // the first load is still running
+        _ = try await stage.load(start: 0, end: 2, model: nil, epoch: 2) { _, _ in }
+        stage.assignmentLoadEnded()
+        #expect(stage.follow(0..<2, epoch: 5) == nil && stage.epoch == 5)   // already loaded: only the epoch moves
+        #expect(stage.follow(2..<4, epoch: 6) == 2..<4)
+    }
 }

@@ -41,6 +41,8 @@ public struct StageLedger: Sendable {
     public internal(set) var decode = (tokens: 0, seconds: 0.0)
     /// Accepted items not yet taken into a batch.
     public internal(set) var queued = 0
+    /// The scheduler-assigned range being loaded in the background, if any.
+    public internal(set) var loadingAssignment: Range<Int>?
 
     public init() {}
 
@@ -94,6 +96,20 @@ public struct StageLedger: Sendable {
         }
     }
 
+    /// The scheduler's assignment for `epoch`: the range to load now, or nil when there is none
+    /// (nothing assigned, already loaded — then the epoch is adopted — or another load running).
+    mutating func follow(_ assignment: Range<Int>, epoch: UInt64) -> Range<Int>? {
+        if assignment.isEmpty || shape?.layers == assignment {
+            self.epoch = epoch
+            return nil
+        }
+        // One background load at a time: the next heartbeat brings the assignment again.
+        guard loadingAssignment == nil else { return nil }
+        loadingAssignment = assignment
+        return assignment
+    }
+
+    mutating func assignmentLoadEnded() { loadingAssignment = nil }
     mutating func adopt(epoch: UInt64) { self.epoch = epoch }
     mutating func update(_ stats: StageStats) { self.stats = stats }
     mutating func dequeued(_ count: Int) { queued -= count }

@@ -23,6 +23,14 @@ public final class WorkerStage: @unchecked Sendable {
     public var epoch: UInt64 { ledger.epoch }
     public func adopt(epoch: UInt64) { lock.withLock { state.adopt(epoch: epoch) } }
 
+    /// Takes the scheduler's assignment: the range to load now, if any (see `StageLedger.follow`).
+    /// Call `assignmentLoadEnded()` when that load has finished or failed.
+    public func follow(_ assignment: Range<Int>, epoch: UInt64) -> Range<Int>? {
+        lock.withLock { state.follow(assignment, epoch: epoch) }
+    }
+
+    public func assignmentLoadEnded() { lock.withLock { state.assignmentLoadEnded() } }
+
     /// What a load produced.
     public struct Loaded: Sendable {
         public var shape: StageShape

@@ -55,7 +55,7 @@ struct WorkerService: AsyncParsableCommand {
                     workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,
                     gpuType: settings.backend == .cpu ? "CPU" : gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
                     layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries))
-                await SchedulerSession(scheduler: scheduler, registration: registration, host: stage, logger: host.logger).run()
+                await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, logger: host.logger).run()
             }
         }
     }

@@ -3,19 +3,19 @@ import Foundation
 import Logging
 import Transport
 import Wire
+import WorkerCore
 
 /// Registers with the scheduler, heartbeats, and loads the layers each plan assigns.
 struct SchedulerSession: Sendable {
     let scheduler: String
     let registration: RegisterWorkerRequest
-    let host: StageHost
+    let stage: WorkerStage
     let logger: Logger
-    private let loading = LoadTracker()
 
-    init(scheduler: String, registration: RegisterWorkerRequest, host: StageHost, logger: Logger) {
+    init(scheduler: String, registration: RegisterWorkerRequest, stage: WorkerStage, logger: Logger) {
         self.scheduler = scheduler
         self.registration = registration
-        self.host = host
+        self.stage = stage
         self.logger = logger
     }
 
@@ -43,7 +43,7 @@ struct SchedulerSession: Sendable {
             }
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(interval))
-                let beat = HeartbeatRequest(workerID: registration.workerID, stats: host.workerStats, planEpoch: host.epoch)
+                let beat = HeartbeatRequest(workerID: registration.workerID, stats: stage.workerStats, planEpoch: stage.epoch)
                 guard let response = try? await client.call(Methods.Scheduler.heartbeat.name, beat, as: HeartbeatResponse.self, deadline: .seconds(5)) else {
                     continue   // the scheduler may be restarting; keep trying
                 }
@@ -56,34 +56,16 @@ struct SchedulerSession: Sendable {
 
     /// Loads the assigned layers in the background (heartbeats go on meanwhile).
     private func follow(assignment: LayerRange?, model: ModelInfo?, epoch: UInt64) {
-        let range = assignment.map { Int($0.start)..<Int($0.end) } ?? 0..<0
-        if range.isEmpty || host.shape?.layers == range {
-            if host.epoch != epoch { host.adopt(epoch: epoch) }
-            return
-        }
-        guard loading.begin(range) else { return }
+        guard let range = stage.follow(assignment.map { Int($0.start)..<Int($0.end) } ?? 0..<0, epoch: epoch) else { return }
         Task {
             do {
-                let result = try await host.load(start: range.lowerBound, end: range.upperBound, model: model, epoch: epoch) { _, _ in }
+                let result = try await stage.load(range, model: model, epoch: epoch) { _, _ in }
                 logger.info("loaded layers", metadata: ["start": "\(range.lowerBound)", "end": "\(range.upperBound)", "epoch": "\(epoch)",
                                                         "seconds": "\(String(format: "%.3f", result.loadSeconds))", "kv_entries": "\(result.kvCapacityEntries)"])
             } catch {
                 logger.error("cannot load assigned layers", metadata: ["start": "\(range.lowerBound)", "end": "\(range.upperBound)", "error": "\(error)"])
             }
-            loading.end()
+            stage.assignmentLoadEnded()
         }
     }
-}
-
-/// At most one background load at a time.
-final class LoadTracker: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Range<Int>?
-    func begin(_ range: Range<Int>) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard current == nil else { return false }
-        current = range
-        return true
-    }
-    func end() { lock.lock(); current = nil; lock.unlock() }
 }

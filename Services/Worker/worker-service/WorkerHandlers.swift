@@ -1,22 +1,23 @@
 import Foundation
 import ServiceKit
 import Wire
+import WorkerCore
 
 /// The worker's RPCs: LoadLayers, Forward, Release, and its Stats figures.
 enum WorkerHandlers {
-    static func register(on host: ServiceHost, stage: StageHost, pipeline: ForwardPipeline) {
+    static func register(on host: ServiceHost, stage: WorkerStage, pipeline: ForwardPipeline) {
         host.server.stream(Methods.Worker.loadLayers.name, LoadLayersRequest.self, LoadLayersEvent.self) { request, _, writer in
             guard request.end > request.start else {
                 throw Status(.invalidArgument, "LoadLayers: the range [\(request.start), \(request.end)) is empty; end must be greater than start")
             }
-            guard request.backend == stage.settings.backend else {
+            guard ComputeBackend(request.backend) == stage.settings.backend else {
                 throw Status(.invalidArgument, "LoadLayers: this worker runs the \(stage.settings.backend) backend, not \(request.backend)")
             }
             let began = Date()
             let relay = LoadRelay()
             let model = ModelInfo(name: request.modelName, modelDir: request.modelDir)
             Task {
-                do { relay.finish(.success(try await stage.load(start: Int(request.start), end: Int(request.end), model: model, epoch: nil) { relay.set($0, $1) })) }
+                do { relay.finish(.success(try await stage.load(Int(request.start)..<Int(request.end), model: model, epoch: nil) { relay.set($0, $1) })) }
                 catch { relay.finish(.failure(error)) }
             }
             // Progress items while loading, then the result.
@@ -44,7 +45,6 @@ enum WorkerHandlers {
         }
         host.addStats { stage.workerStats.extras.map { Stat(name: $0.name, value: $0.value) } }
     }
-
 }
 
 /// A background load's progress and outcome, read by the stream that reports it.

@@ -15,19 +15,9 @@ enum WorkerOptions {
     }
 
     /// Layers the worker can hold and its KV room there (token×layer entries), for registration.
-    static func capacity(settings: BackendSettings, flag: Int?) throws -> (layers: Int, kvEntries: Int) {
+    static func capacity(settings: StageSettings, flag: Int?) throws -> (layers: Int, kvEntries: Int) {
         do {
-            switch settings.backend {
-            case .cpu:
-                let layers = try flag ?? settings.modelDir.map { try ModelDirectory(path: $0).config.layerCount } ?? 1024
-                return (layers, settings.kvTokens * layers)
-            case .emulated:
-                guard let name = settings.modelName else { throw ValidationError("--backend emulated needs --model NAME (llama2-70b or llama1-30b)") }
-                let profile = try GPUProfile.load(profilesDirectory: settings.profilesDirectory, model: try EmulatedModel.named(name), gpu: settings.gpu)
-                let layers = flag ?? profile.kvCapacityByLayers.keys.max() ?? 1
-                let kv = profile.kvCapacityByLayers[layers] ?? settings.kvTokens * layers
-                return (layers, kv)
-            }
+            return try settings.capacity(layerLimit: flag)
         } catch let error as WorkerError {
             throw ValidationError(error.description)
         }

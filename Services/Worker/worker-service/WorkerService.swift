@@ -37,25 +37,25 @@ struct WorkerService: AsyncParsableCommand {
     func run() async throws {
         let scheduler = try WorkerOptions.scheduler(flag: scheduler, environment: ProcessInfo.processInfo.environment)
         BLASThreads.set(threads)
-        let settings = BackendSettings(
+        let settings = StageSettings(
             backend: backend == "emulated" ? .emulated : .cpu, modelDir: backend == "cpu" ? model : nil,
             modelName: backend == "emulated" ? model : nil, gpu: gpu,
             profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "shared/data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
         let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
         let id = workerId ?? "worker-\(getpid())"
         try await ServiceMain.run(.worker, options: options) { host in
-            let stage = StageHost(settings: settings, workerID: id)
-            let pipeline = ForwardPipeline(host: stage, peers: Peers(), logger: host.logger, maxBatchTokens: maxBatchTokens)
+            let stage = WorkerStage(settings: settings, workerID: id)
+            let pipeline = ForwardPipeline(stage: stage, peers: Peers(), logger: host.logger, maxBatchTokens: maxBatchTokens)
             WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline)
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])
             guard let scheduler else { return }
             host.whenListening { address in
                 let registration = RegisterWorkerRequest(
-                    workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend,
+                    workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,
                     gpuType: settings.backend == .cpu ? "CPU" : gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
                     layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries))
-                await SchedulerSession(scheduler: scheduler, registration: registration, host: stage, logger: host.logger).run()
+                await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, logger: host.logger).run()
             }
         }
     }

@@ -42,14 +42,14 @@ let package = Package(
 
         // Service libraries: all logic lives here, testable without sockets.
         .target(name: "PlacementCore", dependencies: ["CGLPK"], path: "Services/Placement/PlacementCore"),
-        .target(name: "SchedulerCore", dependencies: [], path: "Services/Scheduler/SchedulerCore"),
+        .target(name: "SchedulerCore", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
         .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
         .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),
-        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
+        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
         .executableTarget(name: "worker-service", dependencies: ["WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Worker/worker-service"),
         .executableTarget(name: "circuit-optimizer-service", dependencies: ["CircuitCore", "ServiceKit", "Wire"], path: "Services/CircuitOptimizer/circuit-optimizer-service"),
         .executableTarget(name: "lattice", dependencies: [
@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor"], path: "Tests/WorkerCoreTests"),
-        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore"], path: "Tests/SchedulerCoreTests"),
+        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Wire"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -26,6 +26,22 @@ import WorkerCore
         #expect(throws: WorkerError.self) { try ByteLevelBPETokenizer(json: Data(#"{"model":{"type":"Unigram"}}"#.utf8)) }
     }
 
+    @Test func splitRegexFromTheFileIsUsed() throws {
+        // Llama 3's pattern groups digits by three; GPT-2's keeps a digit run whole.
+        let vocab = #"{"1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "12": 5, "123": 6, "45": 7, "1234": 8, "12345": 9}"#
+        let merges = #"["1 2", "12 3", "123 4", "1234 5", "4 5"]"#
+        let llama3 = #"""
+        {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+           {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, "behavior": "Isolated"},
+           {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]},
+         "model": {"type": "BPE", "vocab": VOCAB, "merges": MERGES}}
+        """#.replacingOccurrences(of: "VOCAB", with: vocab).replacingOccurrences(of: "MERGES", with: merges)
+        let gpt2 = #"{"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": VOCAB, "merges": MERGES}}"#
+            .replacingOccurrences(of: "VOCAB", with: vocab).replacingOccurrences(of: "MERGES", with: merges)
+        #expect(try ByteLevelBPETokenizer(json: Data(llama3.utf8)).encode("12345") == [6, 7])
+        #expect(try ByteLevelBPETokenizer(json: Data(gpt2.utf8)).encode("12345") == [9])
+    }
+
     @Test func modelDirectoryUsesItsTokenizer() throws {
         let dir = try TestModels.write()
         #expect(try LocalModel(path: dir).tokenizer is ByteTokenizer)

@@ -68,7 +68,8 @@ struct OptimizeCommand: AsyncParsableCommand {
         if json {
             print(result.json(includeQASM: output == nil))
         } else {
-            print("gates \(result.gatesBefore) -> \(result.gatesAfter), \(cost.rawValue) \(result.costBefore) -> \(result.costAfter), \(String(format: "%.2f", result.seconds)) s, \(result.verdict)")
+            let costChange = cost == .gates ? "" : ", \(cost.rawValue) \(result.costBefore) -> \(result.costAfter)"
+            print("gates \(result.gatesBefore) -> \(result.gatesAfter)\(costChange), \(String(format: "%.2f", result.seconds)) s, \(result.verdict)")
             print("before: " + result.countsBefore.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("after:  " + result.countsAfter.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             if output == nil { print(result.qasm, terminator: "") }

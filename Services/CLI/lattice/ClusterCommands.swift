@@ -61,6 +61,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "How many workers to start.") var workers: Int = 2
     @Option(help: "Folder for the state file, logs and pids.") var stateDir: String = ".lattice"
     @Option(help: "Seconds to wait for every service to be serving.") var timeout: Double = 60
+    @Option(help: "Model directory the workers serve (default: a tiny random-weight model generated in the state dir).")
+    var model: String?
 
     func run() async throws {
         guard (0...LocalStack.maxWorkers).contains(workers) else {
@@ -69,10 +71,13 @@ struct UpCommand: AsyncParsableCommand {
         let stack = LocalStack(stateDirectory: stateDir)
         do {
             let binaries = try ServiceBinaries.locate()
+            let modelDirectory = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TinyModel.ensure(in: stack.stateDirectory)
             let members = try await stack.up(
                 workers: workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
+                schedulerArguments: ["--model", modelDirectory], workerArguments: ["--model", modelDirectory],
                 progress: { printError($0) })
             print(renderTable(members))
+            print("model: \(modelDirectory)   generate with: lattice generate --prompt 'Hello' --max-tokens 16\(stateDir == ".lattice" ? "" : " --state-dir \(stateDir)")")
             print("state: \(stack.statePath)   stop with: lattice down\(stateDir == ".lattice" ? "" : " --state-dir \(stateDir)")")
         } catch let error as LocalClusterError {
             printError("lattice up: \(error)")

@@ -1,4 +1,8 @@
+import Foundation
+import SchedulerCore
 import ServiceKit
+import Wire
+import WorkerCore
 
 /// scheduler-service: the serving front door (worker registry, routing, token streaming).
 @main
@@ -6,8 +10,58 @@ struct SchedulerService: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scheduler-service", abstract: "Lattice scheduler service: worker registry, request routing, token streaming.")
     @OptionGroup var options: ServiceOptions
+    @Option(help: "The served model: a model directory (cpu workers) or an emulated model name (llama2-70b, llama1-30b). [env: LATTICE_MODEL]")
+    var model: String?
+    @Option(help: "placement-service to ask for plans, HOST:PORT; without it (or when it fails) layers are split contiguously. [env: LATTICE_PLACEMENT]")
+    var placement: String?
+    @Option(help: "Seconds between worker heartbeats.") var heartbeatInterval = 0.5
+    @Option(help: "Seconds without a heartbeat before a worker is dropped.") var deadAfter = 5.0
+    @Option(help: "KV admission: online (hwm 0.9) or offline (hwm 0.85).") var kvPolicy = "online"
+    @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
+    var advertise: String?
 
     func run() async throws {
-        try await ServiceMain.run(.scheduler, options: options) { _ in }
+        let environment = ProcessInfo.processInfo.environment
+        let source: ModelSource
+        do { source = try ModelSource.load(model ?? environment["LATTICE_MODEL"]) } catch let error as WorkerError {
+            throw ValidationError("--model: \(error.description)")
+        }
+        let placementAddress = placement ?? environment["LATTICE_PLACEMENT"].flatMap { $0.isEmpty ? nil : $0 }
+        if let placementAddress {
+            do { _ = try Endpoint(parsing: placementAddress, source: placement != nil ? "--placement" : "LATTICE_PLACEMENT") } catch let error as ConfigError {
+                throw ValidationError(error.message)
+            }
+        }
+        guard heartbeatInterval > 0, deadAfter > heartbeatInterval else {
+            throw ValidationError("--heartbeat-interval must be positive and --dead-after larger than it")
+        }
+        guard ["online", "offline"].contains(kvPolicy) else { throw ValidationError("--kv-policy must be online or offline") }
+        var settings = SchedulerSettings()
+        settings.heartbeatInterval = heartbeatInterval
+        settings.deadAfter = deadAfter
+        settings.suspectAfter = min(deadAfter, 4 * heartbeatInterval)
+        settings.policy = kvPolicy == "online" ? .online : .offline
+        try await ServiceMain.run(.scheduler, options: options) { host in
+            let state = ClusterState(model: source.info, configJSON: source.configJSON, settings: settings)
+            let engine = SchedulerEngine(
+                state: state, link: TransportWorkerLink(connections: Connections()),
+                placement: placementAddress.map { TransportPlacementLink(address: $0, timeout: settings.placementTimeout) },
+                codec: source.codec, logger: host.logger)
+            SchedulerHandlers.register(on: host, engine: engine)
+            host.logger.info("model", metadata: ["name": "\(source.info.name)", "layers": "\(source.info.numLayers)",
+                                                 "placement": "\(placementAddress ?? "none (contiguous split)")"])
+            host.whenListening { address in
+                engine.setReplyAddress(advertise ?? Self.reachable(address))
+                await engine.monitor()
+            }
+        }
+    }
+
+    /// A wildcard listening host (0.0.0.0, ::) as this machine's host name, which peers can dial.
+    static func reachable(_ address: String) -> String {
+        for wildcard in ["0.0.0.0:", "[::]:"] where address.hasPrefix(wildcard) {
+            return "\(ProcessInfo.processInfo.hostName):\(address.dropFirst(wildcard.count))"
+        }
+        return address
     }
 }

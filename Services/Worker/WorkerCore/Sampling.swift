@@ -71,3 +71,11 @@ struct RequestSampler {
     }
 }
 
+
+/// log softmax(logits)[token], computed stably; -inf for a token outside the logits.
+public func logProbability(of token: Int, in logits: [Float]) -> Float {
+    guard logits.indices.contains(token), let maximum = logits.max() else { return -.infinity }
+    var sum: Double = 0
+    for value in logits { sum += exp(Double(value - maximum)) }
+    return Float(Double(logits[token] - maximum) - log(sum))
+}

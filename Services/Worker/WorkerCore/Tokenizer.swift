@@ -32,12 +32,14 @@ public struct ByteTokenizer: Tokenizer {
     }
 }
 
-/// GPT-2 style byte-level BPE read from a Hugging Face `tokenizer.json`.
+/// Byte-level BPE (GPT-2, Llama 3 style) read from a Hugging Face `tokenizer.json`.
 ///
-/// Pre-tokenization follows the GPT-2 pattern (contractions, letters, digits, punctuation,
-/// whitespace) by hand rather than by regex; models with another split pattern (Llama 3)
-/// encode validly but not always into the same pieces as the reference tokenizer.
+/// Pre-tokenization uses the `Split` regex the file names (Llama 3 and most recent models);
+/// a plain `ByteLevel` pre-tokenizer gets GPT-2's pattern.
 public struct ByteLevelBPETokenizer: Tokenizer {
+    /// GPT-2's split pattern (the ByteLevel pre-tokenizer's default).
+    public static let gpt2Pattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
+    private let splitter: NSRegularExpression
     private let vocab: [String: Int32]
     private let idToToken: [Int32: String]
     private let mergeRanks: [String: Int]      // "left right" -> rank
@@ -64,10 +66,26 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             if let text = merge as? String { ranks[text] = rank }
             else if let pair = merge as? [String], pair.count == 2 { ranks[pair[0] + " " + pair[1]] = rank }
         }
+        let pattern = Self.splitPattern(root["pre_tokenizer"]) ?? Self.gpt2Pattern
+        do { splitter = try NSRegularExpression(pattern: pattern) } catch {
+            throw WorkerError.badModel("\(source): pre-tokenizer regex does not compile: \(pattern)")
+        }
         self.vocab = vocab
         idToToken = Dictionary(vocab.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         mergeRanks = ranks
         (byteToUnicode, unicodeToByte) = Self.byteMapping()
+    }
+
+    /// The regex of the first `Split` pre-tokenizer (alone or inside a `Sequence`).
+    static func splitPattern(_ node: Any?) -> String? {
+        guard let object = node as? [String: Any] else { return nil }
+        if (object["type"] as? String) == "Split", let pattern = object["pattern"] as? [String: Any], let regex = pattern["Regex"] as? String {
+            return regex
+        }
+        for child in (object["pretokenizers"] as? [Any]) ?? [] {
+            if let found = splitPattern(child) { return found }
+        }
+        return nil
     }
 
     /// GPT-2's reversible map from bytes to printable characters.
@@ -91,7 +109,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     public func encode(_ text: String) throws -> [Int32] {
         var ids: [Int32] = []
-        for piece in Self.pretokenize(text) {
+        for piece in pretokenize(text) {
             var parts = piece.utf8.map { String(byteToUnicode[Int($0)]) }
             while parts.count > 1 {
                 var best: (rank: Int, index: Int)?
@@ -121,42 +139,11 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// GPT-2 pre-tokenization: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
-    static func pretokenize(_ text: String) -> [String] {
-        enum Kind { case letter, number, other, space }
-        func kind(_ c: Character) -> Kind {
-            if c.isWhitespace { return .space }
-            if c.isLetter { return .letter }
-            if c.isNumber { return .number }
-            return .other
+    /// Splits text into the pieces BPE merges within.
+    func pretokenize(_ text: String) -> [String] {
+        let whole = NSRange(text.startIndex..<text.endIndex, in: text)
+        return splitter.matches(in: text, range: whole).compactMap { match in
+            Range(match.range, in: text).map { String(text[$0]) }
         }
-        let chars = Array(text)
-        var pieces: [String] = []
-        var i = 0
-        while i < chars.count {
-            if chars[i] == "'" {
-                let rest = String(chars[(i + 1)..<min(i + 3, chars.count)]).lowercased()
-                if let suffix = ["re", "ve", "ll"].first(where: { rest.hasPrefix($0) }) ?? ["s", "t", "m", "d"].first(where: { rest.hasPrefix($0) }) {
-                    pieces.append(String(chars[i..<(i + 1 + suffix.count)]))
-                    i += 1 + suffix.count
-                    continue
-                }
-            }
-            let start = i
-            if chars[i] == " ", i + 1 < chars.count, kind(chars[i + 1]) != .space { i += 1 }
-            let k = kind(chars[i])
-            if k == .space {
-                // Whitespace run; leave the last space to prefix the next word.
-                var end = i
-                while end < chars.count, kind(chars[end]) == .space { end += 1 }
-                if end < chars.count, end - i > 1, chars[end - 1] == " " { end -= 1 }
-                pieces.append(String(chars[i..<end]))
-                i = end
-                continue
-            }
-            while i < chars.count, kind(chars[i]) == k { i += 1 }
-            pieces.append(String(chars[start..<i]))
-        }
-        return pieces
     }
 }

@@ -1,23 +1,19 @@
 // WorkerCore: what a worker computes, without sockets.
 //
-// How worker-service wires it (a thin adapter). It holds one `WorkerStage` (Sendable, calls
-// serialised by a lock; run steps on a compute thread, not on the event loop):
+// worker-service is a thin adapter: it converts wire messages to these values and back.
 //
-//   LoadLayers(range)  → `stage.load { LayerRangeRunner(directory: ModelDirectory(path:), layers:, kvBlocks:, blockSize:,
-//                          progress:)` for `--backend cpu`, or `EmulatedStage(profile: GPUProfile.load(...),
-//                          layers:, kvTokens:) }` for `--backend emulated`; both are `StageExecutor`s.
-//                          KV size from memory: `LayerRangeRunner.kvBlocks(fittingBytes:config:layerCount:)`.
-//                          Replacing a range = building a new executor and dropping the old one.
-//   Forward(batch)     → `stage.step(StepBatch(entries:, input: .tokens(ids) | .hidden(HiddenStates)))`.
-//                          Not last stage: send `output.hidden` (rows × width, wire bytes) to the next hop.
-//                          Last stage: return `output.tokens` (request, token, position) to the caller.
-//                          Throws `WorkerError` (map: .invalidBatch → INVALID_ARGUMENT or FAILED_PRECONDITION,
-//                          .kvCacheFull → RESOURCE_EXHAUSTED, .badModel → FAILED_PRECONDITION) and leaves
-//                          the stage unchanged. Positions must continue what this stage has cached.
-//   Release(request)   → `stage.release(id)`.
-//   Stats              → `stage.stats` (KV capacity/used in token×layer entries, free tokens,
-//                          active requests, steps, tokens/s, last batch size, weight bytes).
+//   WorkerStage      the one handle the service holds: the loaded `StageExecutor` (`LayerRangeRunner`
+//                    for `--backend cpu`, `EmulatedStage` for `--backend emulated`, built from
+//                    `StageSettings`) on a serial compute queue, and its `StageLedger` under a lock.
+//   LoadLayers       → `stage.load(start:end:model:epoch:progress:)`; replacing a range drops its requests.
+//   Forward          → `ForwardBatcher.accept(slices, tags:)`: `ForwardAdmission` checks each `ForwardSlice`
+//                    against the ledger (a `ForwardRefusal` is the Forward's answer: its kind maps to
+//                    INVALID_ARGUMENT, FAILED_PRECONDITION or RESOURCE_EXHAUSTED); the batch loop
+//                    (`run()`) then steps the stage and hands each slice's `SliceOutcome` (hidden states
+//                    for the next hop, a token, or a failure) to the service to send on.
+//   Release          → `stage.release(keys)`.
+//   Stats/heartbeat  → `stage.ledger` (shape, KV use, queue, batch sizes, prefill/decode rates, Forward counts).
 //
-// Executors are single-threaded classes: the service owns each one from one serial context.
+// Executors are single-threaded classes: `WorkerStage` owns one from its compute queue.
 // `InProcessPipeline` and `BatchingEngine` run several stages in one process (the
 // `lattice model` commands and the tests); the scheduler does the batching across processes.

@@ -1,4 +1,6 @@
+import Foundation
 import ServiceKit
+import WorkerCore
 
 /// Worker-only settings read from flags and environment.
 enum WorkerOptions {
@@ -10,5 +12,23 @@ enum WorkerOptions {
         } catch let error as ConfigError {
             throw ValidationError(error.message)
         }
+    }
+
+    /// Layers the worker can hold and its KV room there (token×layer entries), for registration.
+    static func capacity(settings: StageSettings, flag: Int?) throws -> (layers: Int, kvEntries: Int) {
+        do {
+            return try settings.capacity(layerLimit: flag)
+        } catch let error as WorkerError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The listening address as peers can dial it: a wildcard host (0.0.0.0, ::) becomes this
+    /// machine's host name (a container's name under compose or Kubernetes).
+    static func reachable(_ address: String) -> String {
+        for wildcard in ["0.0.0.0:", "[::]:"] where address.hasPrefix(wildcard) {
+            return "\(ProcessInfo.processInfo.hostName):\(address.dropFirst(wildcard.count))"
+        }
+        return address
     }
 }

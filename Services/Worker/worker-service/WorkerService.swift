@@ -1,5 +1,8 @@
 import Foundation
 import ServiceKit
+import Tensor
+import Wire
+import WorkerCore
 
 /// worker-service: a contiguous range of transformer layers and its KV cache.
 @main
@@ -9,11 +12,51 @@ struct WorkerService: AsyncParsableCommand {
     @OptionGroup var options: ServiceOptions
     @Option(help: "Scheduler to register with, HOST:PORT. [env: LATTICE_SCHEDULER]")
     var scheduler: String?
+    @Option(help: "cpu: model directory (config.json + safetensors); emulated: model name (llama2-70b, llama1-30b).")
+    var model: String?
+    @Option(help: "Compute backend: cpu or emulated.") var backend = "cpu"
+    @Option(help: "Emulated backend: GPU profile (A100-40G, L4, T4, ...).") var gpu = "T4"
+    @Option(help: "Emulated backend: folder of the Helix profiles (default: $LATTICE_PROFILES or shared/data/helix/profiles above the current directory).")
+    var profiles: String?
+    @Option(help: "cpu: KV cache room in tokens (per layer held).") var kvTokens = 4096
+    @Option(help: "KV cache block size in tokens.") var blockSize = 16
+    @Option(help: "Most layers this worker holds (default: cpu the whole model, emulated the profile's limit).") var layerCapacity: Int?
+    @Option(help: "Largest batch in tokens.") var maxBatchTokens = 512
+    @Option(help: "BLAS threads.") var threads = 1
+    @Option(help: "Worker id (default: worker-<pid>).") var workerId: String?
+    @Option(help: "Address others reach this worker at, HOST:PORT (default: the listening address).") var advertise: String?
+
+    func validate() throws {
+        guard ["cpu", "emulated"].contains(backend) else { throw ValidationError("--backend must be cpu or emulated (got '\(backend)')") }
+        guard kvTokens >= 1, blockSize >= 1, maxBatchTokens >= 1, threads >= 1 else {
+            throw ValidationError("--kv-tokens, --block-size, --max-batch-tokens and --threads must be positive")
+        }
+        if let layerCapacity, layerCapacity < 1 { throw ValidationError("--layer-capacity must be at least 1") }
+    }
 
     func run() async throws {
         let scheduler = try WorkerOptions.scheduler(flag: scheduler, environment: ProcessInfo.processInfo.environment)
+        BLASThreads.set(threads)
+        let settings = StageSettings(
+            backend: backend == "emulated" ? .emulated : .cpu, modelDir: backend == "cpu" ? model : nil,
+            modelName: backend == "emulated" ? model : nil, gpu: gpu,
+            profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "shared/data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
+        let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
+        let id = workerId ?? "worker-\(getpid())"
         try await ServiceMain.run(.worker, options: options) { host in
-            host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")"])
+            let stage = WorkerStage(settings: settings, workerID: id)
+            let pipeline = ForwardPipeline(stage: stage, peers: Peers(), logger: host.logger, maxBatchTokens: maxBatchTokens)
+            WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline)
+            host.whenListening { _ in await pipeline.run() }
+            host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])
+            guard let scheduler else { return }
+            host.whenListening { address in
+                let registration = RegisterWorkerRequest(
+                    workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,
+                    gpuType: settings.backend == .cpu ? "CPU" : gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
+                    layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries))
+                await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, logger: host.logger).run()
+            }
         }
     }
 }

@@ -32,8 +32,11 @@ public struct LocalStack: Sendable {
 
     /// Starts placement, scheduler, circuit optimizer, then `workers` workers pointed at the
     /// scheduler; waits until every one answers SERVING. On any failure stops what it started.
+    /// `schedulerArguments` and `workerArguments` are added to those processes' flags (the
+    /// served model); the scheduler is also given `--placement` with the placement's address.
     public func up(
         workers: Int, binaries: ServiceBinaries, timeout: Duration = .seconds(60),
+        schedulerArguments: [String] = [], workerArguments: [String] = [],
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [Member] {
         guard (0...Self.maxWorkers).contains(workers) else {
@@ -51,17 +54,22 @@ public struct LocalStack: Sendable {
 
         var started: [RunningService] = []
         do {
-            for (service, role) in [(ServiceName.placement, "placement"), (.scheduler, "scheduler"), (.circuit, "circuit")] {
-                started.append(try spawn(service, role: role, binaries: binaries, arguments: []))
+            started.append(try spawn(.placement, role: "placement", binaries: binaries, arguments: []))
+            try saveState(started)
+            started[0].address = try await RunningService.awaitListening(started[0], timeout: timeout)
+            try saveState(started)
+            for (service, role, arguments) in [(ServiceName.scheduler, "scheduler", schedulerArguments + ["--placement", started[0].address]),
+                                               (.circuit, "circuit", [])] {
+                started.append(try spawn(service, role: role, binaries: binaries, arguments: arguments))
                 try saveState(started)
             }
-            for index in started.indices {
+            for index in 1..<started.count {
                 started[index].address = try await RunningService.awaitListening(started[index], timeout: timeout)
                 try saveState(started)
             }
             let scheduler = started[1].address
             for number in stride(from: 1, through: workers, by: 1) {
-                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler]))
+                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler] + workerArguments))
                 try saveState(started)
             }
             for index in 3..<started.count {

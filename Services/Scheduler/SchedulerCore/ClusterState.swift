@@ -1,0 +1,300 @@
+import Wire
+
+/// A request waiting for a route: resumed with the route, or with an error when cancelled.
+typealias AdmissionWaiter = CheckedContinuation<[Hop], Error>
+
+/// Everything the scheduler decides with: the registry, the plan, KV reservations, IWRR
+/// loads, the admission queue and the live routes. Synchronous and lock-protected; callers
+/// resume admitted waiters outside the lock (`Admitted.resume`).
+public final class ClusterState: Sendable {
+    public let model: ModelInfo
+    public let settings: SchedulerSettings
+    let builder: RouteBuilder
+
+    struct State {
+        var workers: [String: WorkerRecord] = [:]
+        var order: [String] = []                  // registration order
+        var plan = Plan()
+        var epoch: UInt64 = 0
+        var ledger = KVLedger()
+        var iwrr: [String: IWRR] = [:]
+        var queue = AdmissionQueue<AdmissionWaiter>()
+        var routes: [String: [Hop]] = [:]         // request key → its route
+    }
+    let state = Protected(State())
+
+    /// config.json text of the served model (cpu backend), sent to placement.
+    public let configJSON: String
+
+    public init(model: ModelInfo, configJSON: String = "", settings: SchedulerSettings = .init()) {
+        self.model = model
+        self.configJSON = configJSON
+        self.settings = settings
+        builder = RouteBuilder(policy: settings.policy)
+    }
+
+    var layerCount: Int { Int(model.numLayers) }
+
+    // MARK: registry
+
+    /// Adds or refreshes a worker. True when the set of workers changed (a new plan is due).
+    public func register(_ request: RegisterWorkerRequest, now: ContinuousClock.Instant = .now) throws -> (RegisterWorkerResponse, changed: Bool) {
+        try validate(request)
+        return state.withLock { s in
+            let known = s.workers[request.workerID]
+            var record = WorkerRecord(registration: request, now: now)
+            let changed = known == nil || known?.health == .dead || known?.address != request.address || known?.layerCapacity != record.layerCapacity
+            if let known, !changed { record.stats = known.stats; record.loadedEpoch = known.loadedEpoch; record.health = known.health }
+            s.workers[request.workerID] = record
+            if !s.order.contains(request.workerID) { s.order.append(request.workerID) }
+            let assignment = s.plan.assignments[request.workerID]
+            return (RegisterWorkerResponse(assignment: assignment.map(Self.range) ?? LayerRange(), model: model, planEpoch: s.plan.epoch,
+                                           heartbeatIntervalSeconds: settings.heartbeatInterval), changed)
+        }
+    }
+
+    /// Records a heartbeat; says whether the worker must (re)load, and admits queued requests
+    /// when the worker has just started serving its part of the plan.
+    public func heartbeat(_ request: HeartbeatRequest, now: ContinuousClock.Instant = .now) -> (HeartbeatResponse, Admitted) {
+        state.withLock { s in
+            guard var record = s.workers[request.workerID], record.health != .dead else { return (HeartbeatResponse(known: false), Admitted()) }
+            record.lastHeartbeat = now
+            record.stats = request.stats
+            record.loadedEpoch = request.planEpoch
+            let assignment = s.plan.assignments[request.workerID]
+            let wasServing = record.health == .serving
+            if let assignment, record.loadedLayers == assignment, request.planEpoch == s.plan.epoch {
+                record.health = .serving
+            } else {
+                record.health = .loading
+            }
+            s.workers[request.workerID] = record
+            let admitted = record.health == .serving && !wasServing ? drain(&s) : Admitted()
+            let response = HeartbeatResponse(known: true, reassigned: request.planEpoch != s.plan.epoch,
+                                             assignment: assignment.map(Self.range) ?? LayerRange(), model: model, planEpoch: s.plan.epoch)
+            return (response, admitted)
+        }
+    }
+
+    /// Marks workers silent for too long SUSPECT or DEAD; returns the newly dead.
+    public func sweep(now: ContinuousClock.Instant = .now) -> [String] {
+        state.withLock { s in
+            var dead: [String] = []
+            for id in s.order {
+                guard var record = s.workers[id], record.health != .dead else { continue }
+                let silent = Self.seconds(now - record.lastHeartbeat)
+                if silent > settings.deadAfter {
+                    record.health = .dead
+                    dead.append(id)
+                } else if silent > settings.suspectAfter {
+                    record.health = .suspect
+                }
+                s.workers[id] = record
+            }
+            return dead
+        }
+    }
+
+    /// Drops a worker (it died or stopped answering); returns the requests whose routes ran through it.
+    public func markDead(_ id: String) -> [String] {
+        state.withLock { s in
+            guard var record = s.workers[id] else { return [] }
+            record.health = .dead
+            s.workers[id] = record
+            return s.routes.filter { $0.value.contains { $0.workerID == id } }.map(\.key).sorted()
+        }
+    }
+
+    /// Live workers in registration order, for planning.
+    public func planCandidates() -> [PlanCandidate] {
+        state.withLock { s in
+            s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }.map {
+                PlanCandidate(id: $0.id, layerCapacity: min($0.layerCapacity, layerCount), weight: Double(max($0.layerCapacity, 1)))
+            }
+        }
+    }
+
+    /// The live workers as a placement cluster: one node per worker, a full mesh of links at the
+    /// slower NIC's speed (loopback and LAN deployments; a cluster file replaces this later).
+    public func placementRequest(budgetSeconds: Double) -> PlanRequest {
+        state.withLock { s in
+            let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
+            let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1) }
+            var links: [ClusterLink] = []
+            for (i, a) in live.enumerated() {
+                links.append(ClusterLink(fromNode: PlanArc.source, toNode: a.id, bandwidthBytesPerSecond: 1e9))
+                links.append(ClusterLink(fromNode: a.id, toNode: PlanArc.sink, bandwidthBytesPerSecond: 1e9))
+                for b in live[(i + 1)...] { links.append(ClusterLink(fromNode: a.id, toNode: b.id, bandwidthBytesPerSecond: 1e9)) }
+            }
+            let spec = model.modelDir.isEmpty ? ModelSpec(name: model.name) : ModelSpec(name: model.name, configJSON: configJSON)
+            return PlanRequest(cluster: Cluster(name: "live-workers", nodes: nodes, links: links), model: spec,
+                               method: .auto, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
+        }
+    }
+
+
+    /// Placement's profile key for a worker's GPU name ("a100" → "A100-40G", "t4x2" → "T4x2").
+    public static func placementGPUType(_ gpu: String) -> String {
+        let known = ["A100-40G", "L4", "L4x2", "T4", "T4x2", "T4x4", "V100", "CPU"]
+        let key = gpu.uppercased() == "A100" ? "A100-40G" : gpu
+        return known.first { $0.lowercased() == key.lowercased() } ?? gpu
+    }
+
+    public func nextEpoch() -> UInt64 { state.withLock { s in s.epoch += 1; return s.epoch } }
+
+    /// Installs a plan; returns the requests whose routes it breaks (a hop's layers moved).
+    public func apply(_ plan: Plan) -> [String] {
+        state.withLock { s in
+            s.plan = plan
+            s.iwrr = [:]
+            for id in s.order {
+                guard var record = s.workers[id], record.health != .dead else { continue }
+                let assignment = plan.assignments[id]
+                record.health = assignment != nil && record.loadedLayers == assignment && record.loadedEpoch == plan.epoch ? .serving : .loading
+                s.workers[id] = record
+            }
+            return s.routes.filter { _, route in route.contains { plan.assignments[$0.workerID] != $0.layers } }.map(\.key).sorted()
+        }
+    }
+
+    public var plan: Plan { state.withLock { $0.plan } }
+
+    // MARK: admission
+
+    /// A route for a new request now, or why not (the caller then queues it).
+    public func tryAdmit(_ key: String, prompt: Int, maxTokens: Int) -> Result<[Hop], RouteRefusal> {
+        state.withLock { s in
+            guard s.queue.count == 0 else { return .failure(.noCandidate(after: "the queue", layer: 0)) }
+            return route(&s, key: key, prompt: prompt, maxTokens: maxTokens)
+        }
+    }
+
+    /// Whether a request could ever fit the current plan (an empty cluster); nil while there is no plan.
+    public func fitsEmptyCluster(prompt: Int, maxTokens: Int) -> Bool? {
+        state.withLock { s -> Bool? in
+            guard !s.plan.assignments.isEmpty else { return nil }
+            var scratch: [String: IWRR] = [:]
+            var nodes = Self.routeNodes(s)
+            for key in nodes.keys { nodes[key]?.serving = true }
+            if case .success = builder.build(prompt: prompt, maxTokens: maxTokens, plan: s.plan, layerCount: layerCount,
+                                             nodes: nodes, ledger: KVLedger(), iwrr: &scratch) { return true }
+            return false
+        }
+    }
+
+    /// Puts a request in the admission queue; it is resumed with its route when one has room.
+    func enqueue(_ key: String, prompt: Int, maxTokens: Int, waiter: AdmissionWaiter) {
+        let admitted = state.withLock { s in
+            s.queue.append(key: key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+            return drain(&s)
+        }
+        admitted.resume()
+    }
+
+    /// `enqueue` for tests outside the module.
+    public func enqueueForTest(_ key: String, prompt: Int, maxTokens: Int, waiter: CheckedContinuation<[Hop], Error>) {
+        enqueue(key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+    }
+
+    public func queuePosition(_ key: String) -> Int? { state.withLock { $0.queue.position(of: key) } }
+
+    /// The position a request queued now takes (0 = next).
+    public var queuePositionEstimate: Int { state.withLock { $0.queue.count } }
+
+    /// Takes a cancelled request out of the queue; true when it was waiting there.
+    public func cancelQueued(_ key: String) -> Bool {
+        let entry = state.withLock { $0.queue.remove(key) }
+        entry?.waiter.resume(throwing: CancellationError())
+        return entry != nil
+    }
+
+    /// Frees a request's KV reservation and route; admits queued requests that now fit.
+    @discardableResult
+    public func release(_ key: String) -> [Hop] {
+        let (route, admitted) = state.withLock { s in
+            s.ledger.release(key)
+            let route = s.routes.removeValue(forKey: key) ?? []
+            return (route, drain(&s))
+        }
+        admitted.resume()
+        return route
+    }
+
+    /// Wakes the queue after a plan or health change.
+    public func admitQueued() { state.withLock { drain(&$0) }.resume() }
+
+    /// Charges a decode step to the IWRR loads along the request's route.
+    public func chargeDecode(_ key: String) {
+        state.withLock { s in
+            guard let route = s.routes[key] else { return }
+            RouteBuilder.chargeDecode(route, plan: s.plan, iwrr: &s.iwrr)
+        }
+    }
+
+    public var ledger: KVLedger { state.withLock { $0.ledger } }
+
+    // MARK: status
+
+    public func status(activeRequests: Int, now: ContinuousClock.Instant = .now) -> ClusterStatusResponse {
+        state.withLock { s in
+            let workers = s.order.compactMap { s.workers[$0] }.map { w in
+                WorkerStatus(workerID: w.id, address: w.address, backend: w.backend, gpuType: w.gpuType,
+                             layers: s.plan.assignments[w.id].map(Self.range) ?? LayerRange(), health: w.health,
+                             kvUsedEntries: UInt64(s.ledger.reserved(on: w.id)),
+                             kvCapacityEntries: UInt64(s.plan.assignments[w.id].map { w.kvCapacity(holding: $0) } ?? 0),
+                             activeRequests: UInt32(s.ledger.requests(on: w.id).count),
+                             lastHeartbeatAgeSeconds: Self.seconds(now - w.lastHeartbeat))
+            }
+            return ClusterStatusResponse(workers: workers, flows: s.plan.arcs.map { ArcFlow(fromNode: $0.from, toNode: $0.to, tokensPerSecond: $0.flow) },
+                                         queueLength: UInt32(s.queue.count), activeRequests: UInt32(activeRequests),
+                                         planEpoch: s.plan.epoch, objectiveTokensPerSecond: s.plan.objective, model: model)
+        }
+    }
+
+    // MARK: inside the lock
+
+    private func route(_ s: inout State, key: String, prompt: Int, maxTokens: Int) -> Result<[Hop], RouteRefusal> {
+        let result = builder.build(prompt: prompt, maxTokens: maxTokens, plan: s.plan, layerCount: layerCount,
+                                   nodes: Self.routeNodes(s), ledger: s.ledger, iwrr: &s.iwrr)
+        if case .success(let route) = result {
+            s.ledger.reserve(key, builder.reservation(prompt: prompt, maxTokens: maxTokens, route: route))
+            s.routes[key] = route
+        }
+        return result
+    }
+
+    private func drain(_ s: inout State) -> Admitted {
+        var routed: [(AdmissionWaiter, [Hop])] = []
+        var queue = s.queue
+        let admitted = queue.admit { entry -> [Hop]? in
+            if case .success(let route) = route(&s, key: entry.key, prompt: entry.prompt, maxTokens: entry.maxTokens) { return route }
+            return nil
+        }
+        s.queue = queue
+        for (entry, route) in admitted { routed.append((entry.waiter, route)) }
+        return Admitted(waiters: routed)
+    }
+
+    private static func routeNodes(_ s: State) -> [String: RouteNode] {
+        var nodes: [String: RouteNode] = [:]
+        for (id, layers) in s.plan.assignments {
+            guard let w = s.workers[id] else { continue }
+            nodes[id] = RouteNode(address: w.address, layers: layers, serving: w.health == .serving, kvCapacityEntries: w.kvCapacity(holding: layers))
+        }
+        return nodes
+    }
+
+    static func range(_ r: Range<Int>) -> LayerRange { LayerRange(start: UInt32(r.lowerBound), end: UInt32(r.upperBound)) }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+/// Waiters admitted inside the lock, resumed after it is released.
+public struct Admitted: Sendable {
+    var waiters: [(AdmissionWaiter, [Hop])] = []
+    init(waiters: [(AdmissionWaiter, [Hop])] = []) { self.waiters = waiters }
+    public var count: Int { waiters.count }
+    public func resume() { for (waiter, route) in waiters { waiter.resume(returning: route) } }
+}

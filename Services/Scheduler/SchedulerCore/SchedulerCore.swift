@@ -1,1 +1,0 @@
-// SchedulerCore: placeholder until its issue lands.

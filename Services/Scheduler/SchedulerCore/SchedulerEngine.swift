@@ -1,0 +1,331 @@
+import Logging
+import Wire
+
+/// The scheduler's behaviour behind its RPCs: registry and heartbeats, planning (placement or
+/// the contiguous fallback), liveness, and driving each Generate along its route.
+public final class SchedulerEngine: Sendable {
+    public let state: ClusterState
+    let link: WorkerLink
+    let placement: PlacementLink?
+    let codec: TextCodec?
+    let logger: Logger
+    public let router = ResultRouter()
+
+    struct ActiveRequest {
+        var key: String?
+        var cancelled = false
+    }
+    struct Requests {
+        var active: [String: ActiveRequest] = [:]
+        var counter: UInt64 = 0
+    }
+    let requests = Protected(Requests())
+    let planning = Protected((running: false, dirty: false))
+    let replyAddress = Protected("")
+
+    public init(state: ClusterState, link: WorkerLink, placement: PlacementLink?, codec: TextCodec?, logger: Logger) {
+        self.state = state
+        self.link = link
+        self.placement = placement
+        self.codec = codec
+        self.logger = logger
+    }
+
+    /// The address last stages send ForwardResults to (this scheduler's listening address).
+    public func setReplyAddress(_ address: String) { replyAddress.withLock { $0 = address } }
+
+    // MARK: registry
+
+    public func register(_ request: RegisterWorkerRequest) throws -> RegisterWorkerResponse {
+        let (response, changed) = try state.register(request)
+        logger.info("worker registered", metadata: ["worker": "\(request.workerID)", "address": "\(request.address)",
+                                                    "layer_capacity": "\(request.layerCapacity)", "new": "\(changed)"])
+        if changed { requestReplan() }
+        return response
+    }
+
+    public func heartbeat(_ request: HeartbeatRequest) -> HeartbeatResponse {
+        let (response, admitted) = state.heartbeat(request)
+        admitted.resume()
+        return response
+    }
+
+    /// Marks silent workers; call every fraction of the heartbeat interval until cancelled.
+    public func monitor() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(state.settings.heartbeatInterval / 2))
+            for id in state.sweep() { drop(id, reason: "no heartbeat for \(state.settings.deadAfter)s") }
+        }
+    }
+
+    /// Drops a dead worker: its requests are re-routed and a new plan is made without it.
+    public func drop(_ id: String, reason: String) {
+        let affected = state.markDead(id)
+        logger.warning("worker dropped", metadata: ["worker": "\(id)", "reason": "\(reason)", "requests": "\(affected.count)"])
+        for key in affected { router.fail(key, "worker \(id) dropped: \(reason)") }
+        requestReplan()
+    }
+
+    // MARK: planning
+
+    /// Schedules a new plan; requests arriving close together share one.
+    public func requestReplan() {
+        let start = planning.withLock { p -> Bool in
+            p.dirty = true
+            if p.running { return false }
+            p.running = true
+            return true
+        }
+        guard start else { return }
+        Task {
+            while planning.withLock({ p -> Bool in
+                if !p.dirty { p.running = false; return false }
+                p.dirty = false
+                return true
+            }) {
+                try? await Task.sleep(for: .seconds(state.settings.replanDebounce))
+                await replanOnce()
+            }
+        }
+    }
+
+    /// Plans over the live workers now: placement-service when configured and answering, else
+    /// the contiguous split. Routes the new plan breaks are failed over.
+    public func replanOnce() async {
+        let candidates = state.planCandidates()
+        let epoch = state.nextEpoch()
+        let layers = Int(state.model.numLayers)
+        var plan = FallbackPlanner.plan(candidates, layerCount: layers, epoch: epoch)
+        if let placement, !candidates.isEmpty {
+            do {
+                let result = try await placement.plan(state.placementRequest(budgetSeconds: min(3, state.settings.placementTimeout / 2)))
+                plan = try Plan(placement: result, layerCount: layers, workers: Set(candidates.map(\.id)), epoch: epoch)
+            } catch {
+                logger.warning("placement unavailable; using the fallback contiguous split", metadata: ["error": "\(error)"])
+            }
+        } else if placement == nil {
+            logger.info("no --placement configured; using the fallback contiguous split")
+        }
+        let broken = state.apply(plan)
+        let ranges = plan.assignments.sorted { $0.value.lowerBound < $1.value.lowerBound }
+            .map { "\($0.key)=[\($0.value.lowerBound),\($0.value.upperBound))" }.joined(separator: " ")
+        logger.info("new plan", metadata: ["epoch": "\(epoch)", "method": "\(plan.method)", "ranges": "\(ranges)", "rerouted": "\(broken.count)"])
+        for key in broken { router.fail(key, "plan \(epoch) moved the layers of its route") }
+        state.admitQueued()
+    }
+
+    // MARK: requests
+
+    public func forwardResults(_ request: ForwardResultRequest) {
+        let unknown = router.deliver(request.results)
+        if unknown > 0 { logger.debug("results for finished or unknown requests", metadata: ["count": "\(unknown)"]) }
+    }
+
+    /// Cancels a request: it leaves the queue, or its route is released and it finishes CANCELLED.
+    public func cancel(_ requestID: String) -> Bool {
+        let found = requests.withLock { r -> (Bool, String?) in
+            guard r.active[requestID] != nil else { return (false, nil) }
+            r.active[requestID]?.cancelled = true
+            return (true, r.active[requestID]?.key)
+        }
+        if let key = found.1, !state.cancelQueued(key) { router.fail(key, "cancelled") }
+        return found.0
+    }
+
+    public func clusterStatus() -> ClusterStatusResponse {
+        state.status(activeRequests: requests.withLock { $0.active.count })
+    }
+
+    /// Runs one Generate: validates, queues until a route has room, streams tokens, re-routes
+    /// on failure, and releases KV on every hop at the end. Throws a Status only before the
+    /// first event (bad input); later problems finish the stream with a reason.
+    public func generate(_ request: GenerateRequest, send: @escaping @Sendable (GenerateEvent) async throws -> Void) async throws {
+        let arrival = ContinuousClock.now
+        let input = try GenerationInput(request, model: state.model, codec: codec, arrival: arrival)
+        if state.fitsEmptyCluster(prompt: input.prompt.count, maxTokens: input.maxTokens) == false {
+            throw Status(.resourceExhausted, "Generate: \(input.prompt.count) prompt tokens + max_tokens \(input.maxTokens) need more KV room than any route of the current plan has, even empty; ask for fewer tokens")
+        }
+        let id = try begin(request.requestID)
+        defer { _ = requests.withLock { $0.active.removeValue(forKey: id) } }
+        var run = GenerationRun(id: id, input: input, arrival: arrival)
+        await drive(&run, send: send)
+        let finished = run.finished(now: .now)
+        try? await send(GenerateEvent(requestID: id, event: .finished(finished)))
+        logger.info("request finished", metadata: ["request": "\(id)", "reason": "\(finished.reason)", "tokens": "\(finished.generatedTokens)",
+                                                  "attempts": "\(run.attempt)", "detail": "\(finished.detail)"])
+    }
+
+    private func begin(_ requested: String) throws -> String {
+        try requests.withLock { r in
+            r.counter += 1
+            let id = requested.isEmpty ? "req-\(r.counter)" : requested
+            guard r.active[id] == nil else { throw Status(.alreadyExists, "Generate: request id '\(id)' is already in flight; pick another or leave it empty") }
+            r.active[id] = ActiveRequest()
+            return id
+        }
+    }
+
+    private func isCancelled(_ id: String) -> Bool { Task.isCancelled || requests.withLock { $0.active[id]?.cancelled ?? true } }
+
+    /// Attempts routes until the request finishes.
+    private func drive(_ run: inout GenerationRun, send: @escaping @Sendable (GenerateEvent) async throws -> Void) async {
+        while run.reason == nil {
+            if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); break }
+            if run.attempt >= state.settings.maxAttempts { run.finish(.error, "gave up after \(run.attempt) routes: \(run.lastFailure)"); break }
+            run.attempt += 1
+            let key = "\(run.id)#\(run.attempt)"
+            requests.withLock { $0.active[run.id]?.key = key }
+            let prompt = run.input.prompt + run.generated
+            let remaining = run.input.maxTokens - run.generated.count
+            let queuedAt = ContinuousClock.now
+            let route: [Hop]
+            switch state.tryAdmit(key, prompt: prompt.count, maxTokens: remaining) {
+            case .success(let admitted): route = admitted
+            case .failure:
+                // A deadline also applies in the queue: the wait ends when it passes.
+                let expiry = run.input.deadline.map { deadline in
+                    Task { [state] in
+                        try await Task.sleep(until: deadline)
+                        _ = state.cancelQueued(key)
+                    }
+                }
+                defer { expiry?.cancel() }
+                do {
+                    if run.attempt == 1 { try await send(GenerateEvent(requestID: run.id, event: .queued(GenerateQueued(queuePosition: UInt32(state.queuePositionEstimate))))) }
+                    route = try await waitForRoute(key, prompt: prompt.count, maxTokens: remaining)
+                } catch {
+                    if let deadline = run.input.deadline, ContinuousClock.now >= deadline { run.finish(.deadline, "deadline_ms passed while queued") }
+                    else { run.finish(.cancelled, "cancelled while queued") }
+                    continue
+                }
+            }
+            run.queueSeconds += ClusterState.seconds(ContinuousClock.now - queuedAt)
+            run.route = route.map(\.workerID)
+            let outcome = await attempt(&run, key: key, prompt: prompt, route: route, send: send)
+            await releaseEverywhere(key, route: route)
+            switch outcome {
+            case .done: break
+            case .failed(let reason):
+                run.lastFailure = reason
+                if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); break }
+                logger.warning("route failed; re-routing", metadata: ["request": "\(run.id)", "attempt": "\(run.attempt)", "reason": "\(reason)"])
+                await probe(route)
+                // Let heartbeats report reloads before the next try.
+                try? await Task.sleep(for: .milliseconds(100 * run.attempt))
+            }
+        }
+    }
+
+    private func waitForRoute(_ key: String, prompt: Int, maxTokens: Int) async throws -> [Hop] {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { waiter in
+                state.enqueue(key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+                if Task.isCancelled { _ = state.cancelQueued(key) }
+            }
+        } onCancel: {
+            _ = state.cancelQueued(key)
+        }
+    }
+
+    enum AttemptOutcome { case done, failed(String) }
+
+    /// Prefill then decode steps along one route until the request finishes or the route fails.
+    private func attempt(_ run: inout GenerationRun, key: String, prompt: [UInt32], route: [Hop],
+                         send: @escaping @Sendable (GenerateEvent) async throws -> Void) async -> AttemptOutcome {
+        guard let first = route.first else { return .failed("empty route") }
+        let results = router.open(key)
+        defer { router.close(key) }
+        let hops = route.dropFirst().map { RouteHop(address: $0.address, start: UInt32($0.layers.lowerBound), end: UInt32($0.layers.upperBound), workerID: $0.workerID) }
+        let reply = replyAddress.withLock { $0 }
+        var step: UInt64 = 0
+        var tokens = prompt
+        var position = 0
+        var iterator = results.makeAsyncIterator()
+        while true {
+            let item = ForwardItem(requestID: key, positions: (position..<(position + tokens.count)).map { UInt32($0) }, tokenIDs: tokens,
+                                   start: UInt32(first.layers.lowerBound), end: UInt32(first.layers.upperBound), route: hops,
+                                   replyTo: reply, sampling: run.input.sampling, prefill: step == 0, step: step)
+            do {
+                _ = try await link.forward(ForwardRequest(items: [item]), to: first)
+            } catch {
+                return .failed("worker/Forward to \(first.workerID) at \(first.address): \(error)")
+            }
+            let timer = Task { [router, step, timeout = state.settings.stepTimeout] in
+                try await Task.sleep(for: .seconds(timeout))
+                router.fail(key, "no result for step \(step) within \(timeout)s")
+            }
+            var answer: ForwardResult?
+            while let result = await iterator.next() {
+                if !result.error.isEmpty || result.step == step { answer = result; break }
+            }
+            timer.cancel()
+            guard let answer else { return .failed("cancelled") }
+            guard answer.error.isEmpty else { return .failed(answer.error) }
+            position += tokens.count
+            let token = answer.tokenID
+            run.record(token)
+            let event = GenerateToken(tokenID: token, text: codec?.decode([token]) ?? "", index: UInt32(run.generated.count - 1), logprob: answer.logprob)
+            do { try await send(GenerateEvent(requestID: run.id, event: .token(event))) } catch {
+                run.finish(.cancelled, "the client went away")
+                return .done
+            }
+            if run.input.stopTokens.contains(token) { run.finish(.stop, ""); return .done }
+            if run.generated.count >= run.input.maxTokens { run.finish(.maxTokens, ""); return .done }
+            if let deadline = run.input.deadline, ContinuousClock.now >= deadline { run.finish(.deadline, "deadline_ms passed"); return .done }
+            if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); return .done }
+            state.chargeDecode(key)
+            tokens = [token]
+            step += 1
+        }
+    }
+
+    /// Frees the attempt's KV in the ledger and on every hop (even when the client is gone).
+    private func releaseEverywhere(_ key: String, route: [Hop]) async {
+        state.release(key)
+        let link = self.link
+        await Task {
+            await withTaskGroup(of: Void.self) { group in
+                for hop in route { group.addTask { try? await link.release([key], on: hop) } }
+            }
+        }.value
+    }
+
+    /// After a failed attempt: drops hops that no longer answer.
+    private func probe(_ route: [Hop]) async {
+        for hop in route where !(await link.isAlive(hop)) { drop(hop.workerID, reason: "does not answer at \(hop.address)") }
+    }
+}
+
+/// One request's progress across its attempts.
+struct GenerationRun {
+    let id: String
+    let input: GenerationInput
+    let arrival: ContinuousClock.Instant
+    var generated: [UInt32] = []
+    var attempt = 0
+    var queueSeconds = 0.0
+    var firstTokenAt: ContinuousClock.Instant?
+    var route: [String] = []
+    var reason: FinishReason?
+    var detail = ""
+    var lastFailure = ""
+
+    mutating func record(_ token: UInt32) {
+        generated.append(token)
+        if firstTokenAt == nil { firstTokenAt = .now }
+    }
+
+    mutating func finish(_ reason: FinishReason, _ detail: String) {
+        self.reason = reason
+        self.detail = detail
+    }
+
+    func finished(now: ContinuousClock.Instant) -> GenerateFinished {
+        let total = ClusterState.seconds(now - arrival)
+        let first = firstTokenAt.map { ClusterState.seconds($0 - arrival) } ?? 0
+        let decode = generated.count > 1 && total > first ? Double(generated.count - 1) / (total - first) : 0
+        return GenerateFinished(reason: reason ?? .error, promptTokens: UInt32(input.prompt.count), generatedTokens: UInt32(generated.count),
+                                queueSeconds: queueSeconds, firstTokenSeconds: first, totalSeconds: total,
+                                decodeTokensPerSecond: decode, detail: detail, route: route)
+    }
+}

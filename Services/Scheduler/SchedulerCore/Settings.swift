@@ -1,0 +1,19 @@
+/// The scheduler's tunables.
+public struct SchedulerSettings: Sendable {
+    /// How often workers heartbeat (told to them at registration).
+    public var heartbeatInterval = 0.5
+    /// A worker silent this long is SUSPECT (not routed to), and this long DEAD (dropped, replanned).
+    public var suspectAfter = 2.0
+    public var deadAfter = 5.0
+    /// A route step with no answer in this time counts as a failure of the route.
+    public var stepTimeout = 60.0
+    /// Routes tried per request before it finishes with an error.
+    public var maxAttempts = 6
+    /// Registrations within this time share one new plan.
+    public var replanDebounce = 0.15
+    /// How long to wait for placement-service before falling back to a contiguous split.
+    public var placementTimeout = 20.0
+    public var policy = KVPolicy.online
+
+    public init() {}
+}

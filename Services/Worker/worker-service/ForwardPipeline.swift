@@ -1,0 +1,94 @@
+import Client
+import Logging
+import Wire
+import WorkerCore
+
+/// Forward on the wire: converts items for WorkerCore's batcher, and sends each outcome on —
+/// hidden states to the item's next hop, sampled tokens and failures to its reply-to address.
+final class ForwardPipeline: Sendable {
+    let stage: WorkerStage
+    let peers: Peers
+    let logger: Logger
+    private let batcher: ForwardBatcher<ForwardItem>
+
+    init(stage: WorkerStage, peers: Peers, logger: Logger, maxBatchTokens: Int) {
+        self.stage = stage
+        self.peers = peers
+        self.logger = logger
+        let sender = OutcomeSender(stage: stage, peers: peers, logger: logger)
+        batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens) { sender.send($0) }
+    }
+
+    /// Validates and queues a Forward's items; the Status thrown is the Forward's answer.
+    func accept(_ request: ForwardRequest) throws -> ForwardResponse {
+        do {
+            try batcher.accept(request.items.map(ForwardSlice.init), tags: request.items)
+        } catch {
+            throw Status(error)
+        }
+        return ForwardResponse(accepted: UInt32(request.items.count), kvUsedEntries: stage.workerStats.kvUsedEntries)
+    }
+
+    /// The batch loop; returns when cancelled.
+    func run() async { await batcher.run() }
+}
+
+/// Sends a batch's outcomes on without holding up the next batch.
+struct OutcomeSender: Sendable {
+    let stage: WorkerStage
+    let peers: Peers
+    let logger: Logger
+
+    func send(_ outcomes: [(AcceptedSlice<ForwardItem>, SliceOutcome)]) {
+        var forwards: [String: [ForwardItem]] = [:]
+        var replies: [String: [ForwardResult]] = [:]
+        for (accepted, outcome) in outcomes {
+            let item = accepted.tag
+            switch outcome {
+            case .hidden(let states):
+                guard let next = item.route.first else { continue }
+                forwards[next.address, default: []].append(ForwardItem(
+                    requestID: item.requestID, positions: item.positions, hidden: Wire.HiddenStates(states), start: next.start, end: next.end,
+                    route: Array(item.route.dropFirst()), replyTo: item.replyTo, sampling: item.sampling, prefill: item.prefill, step: item.step))
+            case .token(let token, let logprob, let position):
+                replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, tokenID: token, logprob: logprob, position: position, step: item.step))
+            case .failure(let reason):
+                replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, step: item.step, error: "worker \(stage.workerID): \(reason)"))
+                Task { await stage.discard(item.requestID) }
+            }
+        }
+        for (address, items) in forwards {
+            Task { await forward(items, to: address) }
+        }
+        if !replies.isEmpty { Task { await reply(replies) } }
+    }
+
+    /// Hands hidden states to the next hop; if it refuses or is gone, the requests fail here.
+    private func forward(_ items: [ForwardItem], to address: String) async {
+        do {
+            let client = try await peers.client(address)
+            _ = try await client.call(Methods.Worker.forward.name, ForwardRequest(items: items), as: ForwardResponse.self, deadline: .seconds(30))
+        } catch {
+            logger.warning("next hop refused or unreachable", metadata: ["address": "\(address)", "error": "\(error)"])
+            var failures: [String: [ForwardResult]] = [:]
+            for item in items {
+                failures[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, step: item.step,
+                                                                         error: "worker \(stage.workerID): next hop \(address): \(error)"))
+                await stage.discard(item.requestID)
+            }
+            await reply(failures)
+        }
+    }
+
+    private func reply(_ replies: [String: [ForwardResult]]) async {
+        for (address, results) in replies {
+            do {
+                let client = try await peers.client(address)
+                _ = try await client.call(Methods.Scheduler.forwardResult.name, ForwardResultRequest(results: results),
+                                          as: ForwardResultResponse.self, deadline: .seconds(30))
+            } catch {
+                logger.warning("cannot send results", metadata: ["reply_to": "\(address)", "error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import ServiceKit
+import Wire
+import WorkerCore
+
+/// The worker's RPCs: LoadLayers, Forward, Release, and its Stats figures.
+enum WorkerHandlers {
+    static func register(on host: ServiceHost, stage: WorkerStage, pipeline: ForwardPipeline) {
+        host.server.stream(Methods.Worker.loadLayers.name, LoadLayersRequest.self, LoadLayersEvent.self) { request, _, writer in
+            guard request.end > request.start else {
+                throw Status(.invalidArgument, "LoadLayers: the range [\(request.start), \(request.end)) is empty; end must be greater than start")
+            }
+            guard ComputeBackend(request.backend) == stage.settings.backend else {
+                throw Status(.invalidArgument, "LoadLayers: this worker runs the \(stage.settings.backend) backend, not \(request.backend)")
+            }
+            let began = Date()
+            let relay = LoadRelay()
+            let model = ModelInfo(name: request.modelName, modelDir: request.modelDir)
+            Task {
+                do { relay.finish(.success(try await stage.load(Int(request.start)..<Int(request.end), model: model, epoch: nil) { relay.set($0, $1) })) }
+                catch { relay.finish(.failure(error)) }
+            }
+            // Progress items while loading, then the result.
+            while true {
+                let (done, total, outcome) = relay.value
+                switch outcome {
+                case .success(let result)?:
+                    try await writer.send(LoadLayersEvent(event: .result(result)))
+                    return
+                case .failure(let error)?:
+                    throw error
+                case nil:
+                    try await writer.send(LoadLayersEvent(event: .progress(LoadProgress(layersLoaded: UInt32(done), layersTotal: UInt32(total),
+                                                                                       elapsedSeconds: Date().timeIntervalSince(began), phase: "reading"))))
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+        host.server.unary(Methods.Worker.forward.name, ForwardRequest.self) { request, _ in
+            try pipeline.accept(request)
+        }
+        host.server.unary(Methods.Worker.release.name, ReleaseRequest.self) { request, _ in
+            let (released, used) = await stage.release(request.requestIDs)
+            return ReleaseResponse(released: UInt32(released), kvUsedEntries: used)
+        }
+        host.addStats { stage.workerStats.extras.map { Stat(name: $0.name, value: $0.value) } }
+    }
+}
+
+/// A background load's progress and outcome, read by the stream that reports it.
+final class LoadRelay: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: (Int, Int, Result<LoadLayersResult, Error>?) = (0, 0, nil)
+    func set(_ done: Int, _ total: Int) { lock.lock(); current.0 = done; current.1 = total; lock.unlock() }
+    func finish(_ outcome: Result<LoadLayersResult, Error>) { lock.lock(); current.2 = outcome; lock.unlock() }
+    var value: (Int, Int, Result<LoadLayersResult, Error>?) { lock.lock(); defer { lock.unlock() }; return current }
+}

@@ -1,0 +1,87 @@
+import Client
+import Foundation
+import LatticeTesting
+import Testing
+
+/// Many requests at once through a 2-stage pipeline: workers batch them together (continuous
+/// batching), and every request still gets its own one-process greedy tokens.
+@Suite(.timeLimit(.minutes(2)))
+struct ConcurrencyTests {
+    @Test func concurrentRequestsAreBatchedAndStayCorrect() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let prompts: [[UInt32]] = [[1, 2, 3], [40, 41, 42, 43, 44], [7], [100, 90, 80, 70]]
+        let maxTokens = 16
+        let references = try prompts.map { try LatticeCLI.reference(model: model, prompt: $0, maxTokens: maxTokens).tokens }
+        let cluster = try await ServingCluster.start(model: model, workers: 2)
+        do {
+            let results = try await withThrowingTaskGroup(of: (Int, [GenerateEvent]).self) { group in
+                for copy in 0..<2 {
+                    for (index, prompt) in prompts.enumerated() {
+                        group.addTask {
+                            (index, try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens),
+                                                                               requestID: "c\(copy)-\(index)", ignoreEOS: true)))
+                        }
+                    }
+                }
+                var all: [(Int, [GenerateEvent])] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+            #expect(results.count == 8)
+            for (index, events) in results {
+                #expect(events.tokens == references[index], "prompt \(prompts[index])")
+                #expect(events.finished?.reason == .maxTokens)
+            }
+            // Decode steps of several requests shared batches on the workers, and the first stage
+            // sent the hidden states of several requests to the second in one Forward.
+            let firstStage = try await cluster.status().workers.first { $0.layers?.start == 0 }?.workerID
+            for worker in cluster.workers.withLock({ $0 }) {
+                let stats = try await worker.client().stats(.worker)
+                #expect((stats[extra: "mean_batch_tokens"] ?? 0) > 1.5, "mean batch \(stats[extra: "mean_batch_tokens"] ?? 0)")
+                #expect(stats[extra: "kv_used_entries"] == 0)
+                let calls = stats[extra: "forward_calls"] ?? 0
+                if worker.log.contains("worker=\(firstStage ?? "?")]") {
+                    #expect(calls >= 8 * Double(maxTokens))   // one per step per request, from the scheduler
+                } else {
+                    #expect(calls < 8 * Double(maxTokens))    // batched hand-offs
+                }
+            }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    @Test func requestsWithoutKVRoomWaitQueuedAndAreNeverDropped() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        // 64 tokens of KV per worker; at the 0.9 high-water mark one 43-token request fits, two do not.
+        let cluster = try await ServingCluster.start(model: model, workers: 2, workerArguments: ["--kv-tokens", "64"])
+        do {
+            let reference = try LatticeCLI.reference(model: model, prompt: [1, 2, 3], maxTokens: 40).tokens
+            let results = try await withThrowingTaskGroup(of: [GenerateEvent].self) { group in
+                for index in 0..<3 {
+                    group.addTask {
+                        try await cluster.generate(GenerateRequest(promptTokenIDs: [1, 2, 3], maxTokens: 40, requestID: "q\(index)", ignoreEOS: true))
+                    }
+                }
+                var all: [[GenerateEvent]] = []
+                for try await events in group { all.append(events) }
+                return all
+            }
+            let queued = results.filter { events in events.contains { if case .queued? = $0.event { true } else { false } } }
+            #expect(queued.count >= 1, "at least one request must have waited in the queue")
+            for events in results {
+                #expect(events.finished?.reason == .maxTokens)
+                #expect(events.tokens == reference)
+            }
+            #expect(queued.allSatisfy { ($0.finished?.queueSeconds ?? 0) > 0 })
+            let status = try await cluster.status()
+            #expect(status.queueLength == 0 && status.workers.allSatisfy { $0.kvUsedEntries == 0 })
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+}

@@ -1,0 +1,147 @@
+import Client
+import Foundation
+import LatticeTesting
+import Testing
+
+/// Cancel releases KV on every hop; a killed worker's request completes on a new route.
+@Suite(.timeLimit(.minutes(2)))
+struct FailureAndCancelTests {
+    @Test func cancelReleasesKVOnEveryHop() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let cluster = try await ServingCluster.start(model: model, workers: 2)
+        do {
+            let client = cluster.scheduler.client()
+            let cancelled = Locked(false)
+            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: [3, 4, 5], maxTokens: 3000, requestID: "long-one", ignoreEOS: true)) { index in
+                guard index == 4, !cancelled.withLock({ $0 }) else { return }
+                // KV is held on both hops while the request runs.
+                for worker in cluster.workers.withLock({ $0 }) {
+                    let used = (try? await worker.client().stats(.worker))?[extra: "kv_used_entries"] ?? 0
+                    #expect(used > 0)
+                }
+                let answer = try? await client.call(Methods.Scheduler.cancel.name, CancelRequest(requestID: "long-one"), as: CancelResponse.self)
+                #expect(answer?.found == true)
+                cancelled.withLock { $0 = true }
+            }
+            await client.close()
+            let finished = try #require(events.finished)
+            #expect(finished.reason == .cancelled)
+            #expect(events.tokens.count < 3000)
+            // Every hop has released the request.
+            for worker in cluster.workers.withLock({ $0 }) {
+                let stats = try await eventually { try await worker.client().stats(.worker) } until: { $0[extra: "kv_used_entries"] == 0 }
+                #expect(stats[extra: "kv_used_entries"] == 0)
+                #expect(stats[extra: "active_requests"] == 0)
+            }
+            let status = try await cluster.status()
+            #expect(status.workers.allSatisfy { $0.kvUsedEntries == 0 })
+            let unknown = try await cluster.scheduler.client().call(Methods.Scheduler.cancel.name, CancelRequest(requestID: "long-one"), as: CancelResponse.self)
+            #expect(unknown.found == false)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    @Test func clientThatGoesAwayFreesItsRequest() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let cluster = try await ServingCluster.start(model: model, workers: 2)
+        do {
+            let client = cluster.scheduler.client()
+            // Read three tokens of a long request, then stop reading: the stream is cancelled.
+            let stream = client.stream(Methods.Scheduler.generate.name, GenerateRequest(promptTokenIDs: [1, 2], maxTokens: 3000, ignoreEOS: true),
+                                       as: GenerateEvent.self)
+            var seen = 0
+            for try await event in stream {
+                if case .token? = event.event { seen += 1 }
+                if seen == 3 { break }
+            }
+            await client.close()
+            let status = try await eventually { try await cluster.status() } until: { $0.activeRequests == 0 }
+            #expect(status.activeRequests == 0)
+            #expect(status.workers.allSatisfy { $0.kvUsedEntries == 0 })
+            for worker in cluster.workers.withLock({ $0 }) {
+                let stats = try await eventually { try await worker.client().stats(.worker) } until: { $0[extra: "kv_used_entries"] == 0 }
+                #expect(stats[extra: "kv_used_entries"] == 0)
+            }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    @Test func aWorkerJoiningMidRequestReplansAndTheRequestCarriesOn() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let prompt: [UInt32] = [11, 12, 13]
+        let maxTokens = 700   // long enough to still be running when the new plan lands
+        let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
+        let cluster = try await ServingCluster.start(model: model, workers: 1)
+        do {
+            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), ignoreEOS: true)) { index in
+                guard index == 10 else { return }
+                try? await cluster.addWorker("late")
+            }
+            let finished = try #require(events.finished)
+            #expect(finished.reason == .maxTokens, "\(finished.detail)")
+            #expect(events.tokens == reference.tokens)
+            #expect(finished.route.count == 2, "the request should have moved to the new plan's route: \(finished.route)")
+            // The new plan spans both workers.
+            try await cluster.waitUntilServing(workers: 2)
+            let after = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: 3, ignoreEOS: true))
+            #expect(after.finished?.route.count == 2)
+            #expect(after.tokens == Array(reference.tokens.prefix(3)))
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    @Test func killedWorkersRequestCompletesOnANewRoute() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let prompt: [UInt32] = [10, 20, 30, 40]
+        let maxTokens = 150
+        let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
+        let cluster = try await ServingCluster.start(model: model, workers: 3)
+        do {
+            let victim = Locked<String?>(nil)
+            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), ignoreEOS: true)) { index in
+                guard index == 10 else { return }
+                // SIGKILL the middle stage: no goodbye, its peers find out by failing to reach it.
+                let workers = cluster.workers.withLock { $0 }
+                let middle = workers[1]
+                kill(middle.pid, SIGKILL)
+                victim.withLock { $0 = "w2" }
+            }
+            let finished = try #require(events.finished)
+            #expect(finished.reason == .maxTokens, "finished \(finished.reason): \(finished.detail)")
+            #expect(events.tokens == reference.tokens, "re-prefilled request must continue the same greedy sequence")
+            #expect(victim.withLock { $0 } == "w2")
+            #expect(!finished.route.contains("w2"), "final route \(finished.route)")
+            let status = try await cluster.status()
+            #expect(status.workers.first { $0.workerID == "w2" }?.health == .dead)
+            // The survivors hold no KV for it any more.
+            for worker in cluster.workers.withLock({ $0 }) where worker.process.isRunning {
+                let stats = try await eventually { try await worker.client().stats(.worker) } until: { $0[extra: "kv_used_entries"] == 0 }
+                #expect(stats[extra: "kv_used_entries"] == 0)
+            }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+}
+
+/// Retries `body` until `done` holds or 10 s pass; returns the last value.
+func eventually<T>(_ body: () async throws -> T, until done: (T) -> Bool) async throws -> T {
+    let deadline = ContinuousClock.now + .seconds(10)
+    var value = try await body()
+    while !done(value), ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(50))
+        value = try await body()
+    }
+    return value
+}

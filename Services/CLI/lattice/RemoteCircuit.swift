@@ -52,7 +52,8 @@ enum RemoteCircuit {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("gates \(input.gateCount) -> \(output?.gateCount ?? -1), \(command.cost.rawValue) \(Int(result.costBefore)) -> \(Int(result.costAfter)), \(String(format: "%.2f", result.seconds)) s, \(result.verdictDetail) (\(server))")
+            let costChange = command.cost == .gates ? "" : ", \(command.cost.rawValue) \(Int(result.costBefore)) -> \(Int(result.costAfter))"
+            print("gates \(input.gateCount) -> \(output?.gateCount ?? -1)\(costChange), \(String(format: "%.2f", result.seconds)) s, \(result.verdictDetail) (\(server))")
             print("before: " + result.countsBefore.map { "\($0.gate) \($0.count)" }.joined(separator: ", "))
             print("after:  " + result.countsAfter.map { "\($0.gate) \($0.count)" }.joined(separator: ", "))
             if command.output == nil { print(result.qasm, terminator: "") }

@@ -43,7 +43,7 @@ func within<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @S
 }
 
 /// Polls `condition` until it holds or `seconds` pass.
-func eventually(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
     let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < end {
         if condition() { return true }

@@ -11,13 +11,14 @@ struct JudgedClimb {
     /// A candidate must keep at least this fraction of the starting max-flow.
     var minFlowShare = 0.5
 
+    /// `slowestJudgement`: the longest judgement seen so far, so that the first one here also fits the deadline.
     func climb(from start: Placement, score startScore: Double, seed: UInt64, clock: Clock, deadline: Double,
-               cancel: CancellationToken?, report: (Placement, Double) -> Void) -> (placement: Placement, score: Double, judged: Int) {
+               slowestJudgement: Double = 0, cancel: CancellationToken?, report: (Placement, Double) -> Void) -> (placement: Placement, score: Double, judged: Int) {
         let search = LocalSearch(problem: problem, connectivity: connectivity)
         var rng = SeededRandom(seed: seed)
         var best = start, bestScore = startScore
         let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
-        var judged = 0, slowest = 0.0, tried = Set<Placement>([start])
+        var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])
         while clock.elapsed + slowest < deadline && cancel?.isCancelled != true {
             guard let candidate = search.neighbour(of: best, using: &rng), !tried.contains(candidate) else {
                 if tried.count > 100_000 { break }

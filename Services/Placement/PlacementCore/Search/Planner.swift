@@ -44,7 +44,7 @@ public enum Planner {
         if bestScore > -Double.infinity {
             let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: judge)
             let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: options.budgetSeconds,
-                                      cancel: options.cancellation) { placement, score in
+                                      slowestJudgement: slowest, cancel: options.cancellation) { placement, score in
                 options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
                                                 bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
             }

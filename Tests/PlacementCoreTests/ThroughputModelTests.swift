@@ -27,10 +27,13 @@ import Testing
                     worst = max(worst, error)
                     checked += 1
                     #expect(mine.kvCapacity[k - 1] == ref.kvCapacity[k - 1])
-                    // cluster42: the artifact's mix-dependent estimate for this 7-type cluster is not
-                    // reproduced yet (known, reported); every other table must match within 0.5%.
-                    let tolerance = clusterKey == "cluster42" ? 0.30 : 0.005
-                    if error > tolerance {
+                    // The intermediate quantities too: typical prompt requests (published to 4
+                    // decimals), prompt and decode tokens of the typical batch.
+                    let batch = "\(clusterKey) \(type) k=\(k): R \(mine.promptTypicalRequests[k - 1]) P \(mine.promptTypicalTokens[k - 1]) D \(mine.decodeTypicalTokens[k - 1])"
+                    #expect(abs(mine.promptTypicalRequests[k - 1] - ref.promptTypicalRequests[k - 1]) <= 0.00005 + 1e-9, "\(batch)")
+                    #expect(mine.promptTypicalTokens[k - 1] == ref.promptTypicalTokens[k - 1], "\(batch)")
+                    #expect(mine.decodeTypicalTokens[k - 1] == ref.decodeTypicalTokens[k - 1], "\(batch)")
+                    if error > 0.005 {
                         failures.append("\(clusterKey) \(type) k=\(k): ours \(mine.tokensPerSecond[k - 1]) published \(ref.tokensPerSecond[k - 1])")
                     }
                 }

@@ -63,7 +63,7 @@ public enum ReferenceTables {
                 table.promptMaxRequests.append((row["prompt_max_requests"] as? NSNumber)?.intValue ?? 1)
                 table.promptTypicalRequests.append((row["prompt_typical_requests"] as? NSNumber)?.doubleValue ?? 0)
                 table.promptTypicalTokens.append((row["prompt_typical_tokens"] as? NSNumber)?.intValue ?? 0)
-                table.decodeTypicalTokens.append(0)
+                table.decodeTypicalTokens.append((row["decode_typical_tokens"] as? NSNumber)?.intValue ?? 0)
             }
             tables[type] = table
         }

@@ -67,11 +67,45 @@ struct LocalSearch {
 
     func bestMass(_ i: Int) -> Double { Double(bestLength(i)) * problem.nodes[i].throughput(layers: bestLength(i)) }
 
+    /// A random move: shift, resize (anchored at one end), relocate, or swap with another node.
+    /// nil when the drawn move does not apply.
+    func neighbour(of current: Placement, using rng: inout SeededRandom) -> Placement? {
+        let L = problem.numLayers
+        var candidate = current
+        let i = Int.random(in: 0..<problem.nodes.count, using: &rng)
+        let lens = lengths[i]
+        let old = candidate.ranges[i]
+        switch Int.random(in: 0..<10, using: &rng) {
+        case 0...3:  // shift
+            let k = old?.count ?? lens.last ?? 1
+            let s0 = old?.start ?? 0
+            let delta = Int.random(in: -3...3, using: &rng)
+            let s = min(max(0, s0 + delta), L - k)
+            candidate.ranges[i] = LayerRange(start: s, end: s + k)
+        case 4...6:  // resize, anchored at one end
+            let k = lens.randomElement(using: &rng) ?? 1
+            let anchorEnd = Bool.random(using: &rng)
+            let s0 = old?.start ?? 0, e0 = old?.end ?? k
+            let s = anchorEnd ? max(0, min(e0 - k, L - k)) : min(s0, L - k)
+            candidate.ranges[i] = LayerRange(start: s, end: s + k)
+        case 7:  // relocate anywhere
+            let k = lens.randomElement(using: &rng) ?? 1
+            let s = Int.random(in: 0...(L - k), using: &rng)
+            candidate.ranges[i] = LayerRange(start: s, end: s + k)
+        default:  // swap positions with another node (lengths clipped to what each holds)
+            let j = Int.random(in: 0..<problem.nodes.count, using: &rng)
+            guard j != i, let a = candidate.ranges[i], let b = candidate.ranges[j] else { return nil }
+            let ki = min(b.count, problem.nodes[i].maxLayers), kj = min(a.count, problem.nodes[j].maxLayers)
+            candidate.ranges[i] = LayerRange(start: min(b.start, L - ki), end: min(b.start, L - ki) + ki)
+            candidate.ranges[j] = LayerRange(start: min(a.start, L - kj), end: min(a.start, L - kj) + kj)
+        }
+        return candidate
+    }
+
     /// One annealing chain. Returns the best placement seen.
     func anneal(from start: Placement, seed: UInt64, deadline: Double, clock: Clock, maxEvaluations: Int?,
                 cancel: CancellationToken?, report: (Double) -> Void) -> (Placement, Double, Int) {
         var rng = SeededRandom(seed: seed)
-        let L = problem.numLayers
         var current = start
         var currentScore = score(current)
         var best = current
@@ -86,35 +120,7 @@ struct LocalSearch {
             if evaluations % 256 == 0 {
                 if clock.elapsed >= deadline || cancel?.isCancelled == true { break }
             }
-            var candidate = current
-            let i = Int.random(in: 0..<problem.nodes.count, using: &rng)
-            let lens = lengths[i]
-            let old = candidate.ranges[i]
-            switch Int.random(in: 0..<10, using: &rng) {
-            case 0...3:  // shift
-                let k = old?.count ?? lens.last ?? 1
-                let s0 = old?.start ?? 0
-                let delta = Int.random(in: -3...3, using: &rng)
-                let s = min(max(0, s0 + delta), L - k)
-                candidate.ranges[i] = LayerRange(start: s, end: s + k)
-            case 4...6:  // resize, anchored at one end
-                let k = lens.randomElement(using: &rng) ?? 1
-                let anchorEnd = Bool.random(using: &rng)
-                let s0 = old?.start ?? 0, e0 = old?.end ?? k
-                let s = anchorEnd ? max(0, min(e0 - k, L - k)) : min(s0, L - k)
-                candidate.ranges[i] = LayerRange(start: s, end: s + k)
-            case 7:  // relocate anywhere
-                let k = lens.randomElement(using: &rng) ?? 1
-                let s = Int.random(in: 0...(L - k), using: &rng)
-                candidate.ranges[i] = LayerRange(start: s, end: s + k)
-            default:  // swap positions with another node (lengths clipped to what each holds)
-                let j = Int.random(in: 0..<problem.nodes.count, using: &rng)
-                guard j != i, let a = candidate.ranges[i], let b = candidate.ranges[j] else { continue }
-                let ki = min(b.count, problem.nodes[i].maxLayers), kj = min(a.count, problem.nodes[j].maxLayers)
-                candidate.ranges[i] = LayerRange(start: min(b.start, L - ki), end: min(b.start, L - ki) + ki)
-                candidate.ranges[j] = LayerRange(start: min(a.start, L - kj), end: min(a.start, L - kj) + kj)
-            }
-            if candidate == current { continue }
+            guard let candidate = neighbour(of: current, using: &rng), candidate != current else { continue }
             let s = score(candidate)
             evaluations += 1
             let delta = (s.flow + 1e-3 * s.tie) - (currentScore.flow + 1e-3 * currentScore.tie)

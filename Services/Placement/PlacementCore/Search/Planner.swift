@@ -39,12 +39,25 @@ public enum Planner {
                                             bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
             if score > bestScore { best = placement; bestScore = score }
         }
+        // Whatever budget is left: climb from the judged best with moves the judge rates.
+        var climbed = 0
+        if bestScore > -Double.infinity {
+            let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: judge)
+            let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: options.budgetSeconds,
+                                      slowestJudgement: slowest, cancel: options.cancellation) { placement, score in
+                options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
+                                                bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
+            }
+            best = outcome.placement
+            bestScore = outcome.score
+            climbed = outcome.judged
+        }
         var result = scoreResult(problem, best, options.connectivity)
         result.method = options.method
         result.upperBound = max(result.objective, flowResult.upperBound)
         result.provenOptimal = flowResult.provenOptimal && best == flowResult.placement
         result.seconds = clock.elapsed
-        result.statistics = flowResult.statistics.merging(["judge_score": bestScore, "judged_candidates": Double(judged),
+        result.statistics = flowResult.statistics.merging(["judge_score": bestScore, "judged_candidates": Double(judged), "judged_moves": Double(climbed),
                                                            "flow_best_objective": flowResult.objective]) { a, _ in a }
         return result
     }

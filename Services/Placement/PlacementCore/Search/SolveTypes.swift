@@ -51,7 +51,7 @@ public struct SolveOptions: Sendable {
     /// the distinct placements the solve met, and the one the judge rates highest is returned.
     /// The max-flow objective is a proxy; what users get is decode throughput.
     public var judge: (@Sendable (Placement) -> Double)? = nil
-    public var judgeShare: Double = 0.25
+    public var judgeShare: Double = 0.5
     public var formulation: MILPFormulation = .automatic
     /// Use the exact cover branch-and-bound where links never bind (off: measure the MILP alone).
     public var coverSearch = true

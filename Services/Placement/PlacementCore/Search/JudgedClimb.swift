@@ -1,0 +1,41 @@
+import Foundation
+
+/// Hill-climbing whose judge is the caller's score (a short simulation), not the max-flow: the
+/// max-flow objective is a proxy, and flow-optimal layouts (long chains of thin stages) can serve
+/// users worse than plainer ones. Moves are the annealer's; a move is kept when the judge rates
+/// it higher and it keeps a share of the flow (so the judge is never asked about broken layouts).
+struct JudgedClimb {
+    let problem: PlacementProblem
+    let connectivity: Connectivity
+    let judge: @Sendable (Placement) -> Double
+    /// A candidate must keep at least this fraction of the starting max-flow.
+    var minFlowShare = 0.5
+
+    /// `slowestJudgement`: the longest judgement seen so far, so that the first one here also fits the deadline.
+    func climb(from start: Placement, score startScore: Double, seed: UInt64, clock: Clock, deadline: Double,
+               slowestJudgement: Double = 0, cancel: CancellationToken?, report: (Placement, Double) -> Void) -> (placement: Placement, score: Double, judged: Int) {
+        let search = LocalSearch(problem: problem, connectivity: connectivity)
+        var rng = SeededRandom(seed: seed)
+        var best = start, bestScore = startScore
+        let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
+        var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])
+        while clock.elapsed + slowest < deadline && cancel?.isCancelled != true {
+            guard let candidate = search.neighbour(of: best, using: &rng), !tried.contains(candidate) else {
+                if tried.count > 100_000 { break }
+                continue
+            }
+            tried.insert(candidate)
+            guard FlowScorer.objective(problem, candidate, connectivity) >= floor else { continue }
+            let started = clock.elapsed
+            let score = judge(candidate)
+            slowest = max(slowest, clock.elapsed - started)
+            judged += 1
+            if score > bestScore {
+                best = candidate
+                bestScore = score
+                report(best, bestScore)
+            }
+        }
+        return (best, bestScore, judged)
+    }
+}

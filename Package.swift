@@ -45,7 +45,6 @@ let package = Package(
         .target(name: "SchedulerCore", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
         .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
-        .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),

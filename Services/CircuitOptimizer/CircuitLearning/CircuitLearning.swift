@@ -1,1 +1,0 @@
-// CircuitLearning: placeholder until its issue lands.

@@ -8,7 +8,7 @@ struct OptimizeHandler: Sendable {
     /// Budget when a request gives none (greedy passes), and the most a request may ask for.
     var greedyBudgetSeconds = 10.0
     var maxBudgetSeconds = 600.0
-    let tally = Tally(["optimizations", "invalid_requests", "gates_removed", "optimize_seconds"])
+    let tally = StatTotals(["optimizations", "invalid_requests", "gates_removed", "optimize_seconds"])
 
     func register(on host: ServiceHost) {
         host.server.stream(Methods.Circuit.optimize.name, OptimizeRequest.self, OptimizeEvent.self) { request, context, writer in

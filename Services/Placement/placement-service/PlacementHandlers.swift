@@ -8,7 +8,7 @@ struct PlacementHandlers: Sendable {
     /// Budget when a request gives none, and the most a request may ask for.
     var defaultBudgetSeconds = 10.0
     var maxBudgetSeconds = 600.0
-    let tally = Tally(["plans", "simulations", "scores", "invalid_requests", "solve_seconds"])
+    let tally = StatTotals(["plans", "simulations", "scores", "invalid_requests", "solve_seconds"])
 
     func register(on host: ServiceHost) {
         host.server.stream(Methods.Placement.plan.name, PlanRequest.self, PlanEvent.self) { request, context, writer in

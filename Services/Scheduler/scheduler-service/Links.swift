@@ -3,21 +3,8 @@ import SchedulerCore
 import Transport
 import Wire
 
-/// Workers and placement reached over the transport, one connection per address.
-actor Connections {
-    private var clients: [String: ServiceClient] = [:]
-    private let reconnect = ReconnectPolicy(initialDelay: .milliseconds(50), maxDelay: .milliseconds(200), maxAttempts: 2)
-
-    func client(_ address: String) throws -> ServiceClient {
-        if let known = clients[address] { return known }
-        let client = try ServiceClient(address: address, reconnect: reconnect)
-        clients[address] = client
-        return client
-    }
-}
-
 struct TransportWorkerLink: WorkerLink {
-    let connections: Connections
+    let connections: PeerClients
 
     func forward(_ request: ForwardRequest, to hop: Hop) async throws -> ForwardResponse {
         try await connections.client(hop.address).call(Methods.Worker.forward.name, request, as: ForwardResponse.self, deadline: .seconds(30))

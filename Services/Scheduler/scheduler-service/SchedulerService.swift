@@ -1,3 +1,4 @@
+import Client
 import Foundation
 import SchedulerCore
 import ServiceKit
@@ -44,7 +45,7 @@ struct SchedulerService: AsyncParsableCommand {
         try await ServiceMain.run(.scheduler, options: options) { host in
             let state = ClusterState(model: source.info, configJSON: source.configJSON, settings: settings)
             let engine = SchedulerEngine(
-                state: state, link: TransportWorkerLink(connections: Connections()),
+                state: state, link: TransportWorkerLink(connections: PeerClients()),
                 placement: placementAddress.map { TransportPlacementLink(address: $0, timeout: settings.placementTimeout) },
                 codec: source.codec, logger: host.logger)
             SchedulerHandlers.register(on: host, engine: engine)

@@ -7,11 +7,11 @@ import WorkerCore
 /// hidden states to the item's next hop, sampled tokens and failures to its reply-to address.
 final class ForwardPipeline: Sendable {
     let stage: WorkerStage
-    let peers: Peers
+    let peers: PeerClients
     let logger: Logger
     private let batcher: ForwardBatcher<ForwardItem>
 
-    init(stage: WorkerStage, peers: Peers, logger: Logger, maxBatchTokens: Int) {
+    init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int) {
         self.stage = stage
         self.peers = peers
         self.logger = logger
@@ -36,7 +36,7 @@ final class ForwardPipeline: Sendable {
 /// Sends a batch's outcomes on without holding up the next batch.
 struct OutcomeSender: Sendable {
     let stage: WorkerStage
-    let peers: Peers
+    let peers: PeerClients
     let logger: Logger
 
     func send(_ outcomes: [(AcceptedSlice<ForwardItem>, SliceOutcome)]) {

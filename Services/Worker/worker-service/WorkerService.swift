@@ -1,3 +1,4 @@
+import Client
 import Foundation
 import ServiceKit
 import Tensor
@@ -45,7 +46,7 @@ struct WorkerService: AsyncParsableCommand {
         let id = workerId ?? "worker-\(getpid())"
         try await ServiceMain.run(.worker, options: options) { host in
             let stage = WorkerStage(settings: settings, workerID: id)
-            let pipeline = ForwardPipeline(stage: stage, peers: Peers(), logger: host.logger, maxBatchTokens: maxBatchTokens)
+            let pipeline = ForwardPipeline(stage: stage, peers: PeerClients(), logger: host.logger, maxBatchTokens: maxBatchTokens)
             WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline)
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])

@@ -60,20 +60,7 @@ struct OptimizeCommand: AsyncParsableCommand {
             })
         } catch { throw CircuitCLIError("\(error)") }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-        if let out = output {
-            do { try result.qasm.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw CircuitCLIError("cannot write \(out): \(error.localizedDescription)")
-            }
-        }
-        if json {
-            print(result.json(includeQASM: output == nil))
-        } else {
-            let costChange = cost == .gates ? "" : ", \(cost.rawValue) \(result.costBefore) -> \(result.costAfter)"
-            print("gates \(result.gatesBefore) -> \(result.gatesAfter)\(costChange), \(String(format: "%.2f", result.seconds)) s, \(result.verdict)")
-            print("before: " + result.countsBefore.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-            print("after:  " + result.countsAfter.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-            if output == nil { print(result.qasm, terminator: "") }
-        }
+        try OptimizeReport(result).emit(output: output, json: json, cost: cost)
     }
 }
 

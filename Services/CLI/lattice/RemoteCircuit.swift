@@ -33,31 +33,7 @@ enum RemoteCircuit {
             return result
         }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-        if let out = command.output {
-            do { try result.qasm.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw CircuitCLIError("cannot write \(out): \(error.localizedDescription)")
-            }
-        }
-        let output = try? QASMParser.parse(result.qasm)
-        let verified = result.verdict == .verifiedExact || result.verdict == .verifiedSimulation
-        func counts(_ list: [GateCount]) -> [String: Int] { Dictionary(list.map { ($0.gate, Int($0.count)) }) { a, _ in a } }
-        if command.json {
-            var object: [String: Any] = [
-                "gates_before": input.gateCount, "gates_after": output?.gateCount ?? -1,
-                "cost_before": Int(result.costBefore), "cost_after": Int(result.costAfter),
-                "counts_before": counts(result.countsBefore), "counts_after": counts(result.countsAfter),
-                "seconds": (result.seconds * 1000).rounded() / 1000, "verified": verified, "verdict": result.verdictDetail,
-            ]
-            if command.output == nil { object["qasm"] = result.qasm }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            let costChange = command.cost == .gates ? "" : ", \(command.cost.rawValue) \(Int(result.costBefore)) -> \(Int(result.costAfter))"
-            print("gates \(input.gateCount) -> \(output?.gateCount ?? -1)\(costChange), \(String(format: "%.2f", result.seconds)) s, \(result.verdictDetail) (\(server))")
-            print("before: " + result.countsBefore.map { "\($0.gate) \($0.count)" }.joined(separator: ", "))
-            print("after:  " + result.countsAfter.map { "\($0.gate) \($0.count)" }.joined(separator: ", "))
-            if command.output == nil { print(result.qasm, terminator: "") }
-        }
+        try OptimizeReport(result, input: input, server: server).emit(output: command.output, json: command.json, cost: command.cost)
     }
 
     static func gateSet(_ set: CircuitCore.GateSet) -> Wire.GateSet {

@@ -45,6 +45,7 @@ let package = Package(
         .target(name: "SchedulerCore", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
         .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
+        .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore"], path: "scripts/bench/rewrite-env-bench"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),

@@ -1,0 +1,101 @@
+import CircuitCore
+import Foundation
+
+// Step cost of the rewrite environment (not a test): a seeded random walk of "which rules apply at gate g"
+// (the mask) and "apply rule r at g", timed per step. Usage: rewrite-env-bench CIRCUIT.qasm RULES [STEPS]
+let args = CommandLine.arguments
+guard args.count >= 3 else {
+    FileHandle.standardError.write("usage: rewrite-env-bench CIRCUIT.qasm RULES [STEPS]\n".data(using: .utf8)!)
+    exit(2)
+}
+let steps = args.count > 3 ? Int(args[3]) ?? 2000 : 2000
+let circuit: Circuit
+let rules: RuleSet
+do {
+    circuit = Decompose.toNam(try QASMParser.parse(String(contentsOfFile: args[1], encoding: .utf8)))
+    rules = try RuleSet.load(args[2])
+} catch {
+    FileHandle.standardError.write("rewrite-env-bench: \(error)\n".data(using: .utf8)!)
+    exit(1)
+}
+
+func micros(_ body: () -> Void) -> Double {
+    let t = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t) / 1000
+}
+
+func median(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.sorted()[xs.count / 2] }
+
+struct Timings {
+    var mask: [Double] = []
+    var apply: [Double] = []
+    var step: [Double] = []
+    var applied = 0
+    var finalGates = 0
+    func row(_ name: String) -> String {
+        Timings.columns([name, String(format: "%.1f", median(mask)), String(format: "%.1f", median(apply)),
+                         String(format: "%.1f", median(step)), "\(applied)", "\(finalGates)"])
+    }
+    static func columns(_ c: [String]) -> String {
+        c[0].padding(toLength: 36, withPad: " ", startingAt: 0) + c.dropFirst().map { String(repeating: " ", count: max(0, 10 - $0.count)) + $0 }.joined()
+    }
+}
+
+/// The walk: a random live gate, its matches, and (when any) a random one of them applied.
+/// Choices depend only on the seed and the match lists, so equal match lists give equal walks.
+func walkEngine() -> Timings {
+    let engine = RewriteEngine(rules: rules.rules)
+    var dag = CircuitDAG(circuit)
+    var rng = SystemRandomNumberGenerator.Seeded(seed: 7)
+    var t = Timings()
+    for _ in 0..<steps {
+        var g = Int(rng.next() % UInt64(dag.nodes.count))
+        while !dag.isAlive(g) { g = Int(rng.next() % UInt64(dag.nodes.count)) }
+        var ms: [Match] = []
+        let mask = micros {
+            let positions = RewriteEngine.positions(dag)
+            ms = engine.matches(at: g, in: dag, positions: positions).sorted { $0.rule < $1.rule }
+        }
+        t.mask.append(mask)
+        guard !ms.isEmpty else { continue }
+        let m = pick(ms, rules: engine.rules, grown: dag.liveCount > circuit.gates.count * 11 / 10, &rng)
+        let apply = micros {
+            let created = engine.apply(m, to: &dag)
+            var around = Set(created)
+            for c in created { for p in dag.nodes[c].prev where p >= 0 { around.insert(p) } }
+            precondition(around.count >= created.count)
+        }
+        t.apply.append(apply)
+        t.step.append(mask + apply)
+        t.applied += 1
+    }
+    t.finalGates = dag.liveCount
+    return t
+}
+
+/// A random match; once the circuit has grown by a tenth, only one that does not grow it (if any), so the walk stays near its size.
+func pick(_ ms: [Match], rules: [Rule], grown: Bool, _ rng: inout SystemRandomNumberGenerator.Seeded) -> Match {
+    let shrinking = grown ? ms.filter { rules[$0.rule].gain >= 0 } : []
+    let pool = shrinking.isEmpty ? ms : shrinking
+    return pool[Int(rng.next() % UInt64(pool.count))]
+}
+
+extension SystemRandomNumberGenerator {
+    /// SplitMix64: a seeded generator so both walks make the same choices.
+    struct Seeded {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
+
+print("circuit \(args[1].split(separator: "/").last ?? ""): \(circuit.gates.count) gates (Nam), \(rules.rules.count) rules, \(steps) steps")
+print(Timings.columns(["median µs", "mask", "apply", "step", "applied", "gates"]))
+print(walkEngine().row("RewriteEngine (rebuild positions)"))

@@ -44,10 +44,10 @@ struct Timings {
 
 /// The walk: a random live gate, its matches, and (when any) a random one of them applied.
 /// Choices depend only on the seed and the match lists, so equal match lists give equal walks.
-func walkEngine() -> Timings {
+func walkEngine(perRule: Bool) -> Timings {
     let engine = RewriteEngine(rules: rules.rules)
     var dag = CircuitDAG(circuit)
-    var rng = SystemRandomNumberGenerator.Seeded(seed: 7)
+    var rng = SplitMix64(seed: 7)
     var t = Timings()
     for _ in 0..<steps {
         var g = Int(rng.next() % UInt64(dag.nodes.count))
@@ -55,7 +55,7 @@ func walkEngine() -> Timings {
         var ms: [Match] = []
         let mask = micros {
             let positions = RewriteEngine.positions(dag)
-            ms = engine.matches(at: g, in: dag, positions: positions).sorted { $0.rule < $1.rule }
+            ms = perRule ? matchRuleByRule(engine, g, dag, positions) : engine.matches(at: g, in: dag, positions: positions)
         }
         t.mask.append(mask)
         guard !ms.isEmpty else { continue }
@@ -75,27 +75,49 @@ func walkEngine() -> Timings {
 }
 
 /// A random match; once the circuit has grown by a tenth, only one that does not grow it (if any), so the walk stays near its size.
-func pick(_ ms: [Match], rules: [Rule], grown: Bool, _ rng: inout SystemRandomNumberGenerator.Seeded) -> Match {
+func pick(_ ms: [Match], rules: [Rule], grown: Bool, _ rng: inout SplitMix64) -> Match {
     let shrinking = grown ? ms.filter { rules[$0.rule].gain >= 0 } : []
     let pool = shrinking.isEmpty ? ms : shrinking
     return pool[Int(rng.next() % UInt64(pool.count))]
 }
 
-extension SystemRandomNumberGenerator {
-    /// SplitMix64: a seeded generator so both walks make the same choices.
-    struct Seeded {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+/// How matches were found before the rule index: every rule whose source starts with the gate's kind, one by one.
+func matchRuleByRule(_ engine: RewriteEngine, _ g: Int, _ dag: CircuitDAG, _ positions: [Int]) -> [Match] {
+    engine.rules.indices.compactMap { r in
+        engine.rules[r].source.gates[0].kind == dag.gate(g).kind ? engine.match(rule: r, at: g, in: dag, positions: positions) : nil
     }
+}
+
+/// The same walk on `RewriteEnvironment`: the same choices wherever it finds the same matches.
+func walkEnvironment() -> (Timings, Int) {
+    var env = RewriteEnvironment(circuit, rules: rules.rules)
+    var rng = SplitMix64(seed: 7)
+    var t = Timings()
+    for _ in 0..<steps {
+        let size = env.dag.nodes.count
+        var g = Int(rng.next() % UInt64(size))
+        while !env.dag.isAlive(g) { g = Int(rng.next() % UInt64(size)) }
+        var ms: [Match] = []
+        let mask = micros { ms = env.matches(at: g) }
+        t.mask.append(mask)
+        guard !ms.isEmpty else { continue }
+        let m = pick(ms, rules: env.rules, grown: env.dag.liveCount > circuit.gates.count * 11 / 10, &rng)
+        let apply = micros {
+            let r = env.apply(m)
+            precondition(r.neighbourhood.count >= r.created.count)
+        }
+        t.apply.append(apply)
+        t.step.append(mask + apply)
+        t.applied += 1
+    }
+    t.finalGates = env.dag.liveCount
+    return (t, env.relabellings)
 }
 
 print("circuit \(args[1].split(separator: "/").last ?? ""): \(circuit.gates.count) gates (Nam), \(rules.rules.count) rules, \(steps) steps")
 print(Timings.columns(["median µs", "mask", "apply", "step", "applied", "gates"]))
-print(walkEngine().row("RewriteEngine (rebuild positions)"))
+let (incremental, relabellings) = walkEnvironment()
+print(incremental.row("RewriteEnvironment (incremental)"))
+print(walkEngine(perRule: false).row("RewriteEngine (index, new positions)"))
+print(walkEngine(perRule: true).row("rule by rule, new positions (before)"))
+print("RewriteEnvironment relabelled the whole circuit \(relabellings) times (once at the start)")

@@ -40,28 +40,10 @@ public enum CostKind: String, Sendable, CaseIterable {
 
 extension Circuit {
     /// Gate count with `ccz` counted as 13 and `ccx` as 15 (their Nam decompositions), fences not counted.
-    public var gateCount: Int {
-        gates.reduce(0) { n, g in
-            switch g.kind {
-            case .ccz: return n + 13
-            case .ccx: return n + 15
-            case .barrier, .measure: return n
-            default: return n + 1
-            }
-        }
-    }
+    public var gateCount: Int { gates.reduce(0) { $0 + $1.kind.gateCountWeight } }
 
     /// Two-qubit gate count in cx terms (ccz and ccx count 6).
-    public var cxCount: Int {
-        gates.reduce(0) { n, g in
-            switch g.kind {
-            case .cx, .cz: return n + 1
-            case .swap: return n + 3
-            case .ccz, .ccx: return n + 6
-            default: return n
-            }
-        }
-    }
+    public var cxCount: Int { gates.reduce(0) { $0 + $1.kind.cxCountWeight } }
 
     /// Longest path in gates (fences excluded from the count but they synchronise their qubits).
     public var depth: Int {
@@ -90,5 +72,27 @@ extension Circuit {
         var out: [String: Int] = [:]
         for g in gates { out[g.kind.name, default: 0] += 1 }
         return out
+    }
+}
+
+extension GateKind {
+    /// This gate's part of `Circuit.gateCount`.
+    public var gateCountWeight: Int {
+        switch self {
+        case .ccz: return 13
+        case .ccx: return 15
+        case .barrier, .measure: return 0
+        default: return 1
+        }
+    }
+
+    /// This gate's part of `Circuit.cxCount`.
+    public var cxCountWeight: Int {
+        switch self {
+        case .cx, .cz: return 1
+        case .swap: return 3
+        case .ccz, .ccx: return 6
+        default: return 0
+        }
     }
 }

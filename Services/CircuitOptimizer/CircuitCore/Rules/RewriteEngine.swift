@@ -1,6 +1,6 @@
 /// A place where a rule's source matches: the circuit nodes of each source gate, the qubit binding
 /// and the parameter values bound.
-public struct Match: Sendable {
+public struct Match: Hashable, Sendable {
     public var rule: Int
     public var nodes: [Int]
     public var qubits: [Int]
@@ -8,19 +8,18 @@ public struct Match: Sendable {
 }
 
 /// The rewrite environment: a circuit DAG, a rule set, "which rules apply at gate g" and "apply rule r at g".
-/// Matching walks wires from an anchor gate, so finding the matches at one gate costs only the rules
-/// whose first gate has that kind.
+/// Matching walks wires from an anchor gate through a discrimination net of the rule sources
+/// (`RuleIndex`), so a gate is tried only against the rules whose first gates and wiring are there.
+/// `RewriteEnvironment` keeps these matches up to date across edits.
 public struct RewriteEngine: Sendable {
     public let rules: [Rule]
     let plans: [MatchPlan?]
-    let byKind: [GateKind: [Int]]
+    let index: RuleIndex
 
     public init(rules: [Rule]) {
         self.rules = rules
         plans = rules.map { MatchPlan($0.source) }
-        var index: [GateKind: [Int]] = [:]
-        for (i, r) in rules.enumerated() where plans[i] != nil { index[r.source.gates[0].kind, default: []].append(i) }
-        byKind = index
+        index = RuleIndex(rules, plans: plans)
     }
 
     /// Topological positions of live nodes (needed by the convexity check).
@@ -32,12 +31,20 @@ public struct RewriteEngine: Sendable {
 
     /// Every match of every rule (optionally only those accepted by `filter`) anchored at `node`.
     public func matches(at node: Int, in dag: CircuitDAG, positions: [Int], filter: (Rule) -> Bool = { _ in true }) -> [Match] {
-        guard dag.isAlive(node) else { return [] }
-        var out: [Match] = []
-        for r in byKind[dag.gate(node).kind] ?? [] where filter(rules[r]) {
-            if let m = match(rule: r, at: node, in: dag, positions: positions) { out.append(m) }
+        withoutActuallyEscaping(filter) { filter in
+            var walk = NetWalk(index: index, rules: rules, dag: dag) { filter(rules[$0]) }
+            walk.run(at: node)
+            return walk.matches.filter { isConvex($0.nodes, dag, positions) }.sorted { $0.rule < $1.rule }
         }
-        return out
+    }
+
+    /// The matches at `node` before the convexity check, and every node the walk bound (the result
+    /// can change only when one of those is removed or gets new neighbours).
+    func candidates(at node: Int, in dag: CircuitDAG) -> (matches: [Match], touched: [Int]) {
+        var walk = NetWalk(index: index, rules: rules, dag: dag) { _ in true }
+        walk.recordTouched = true
+        walk.run(at: node)
+        return (walk.matches, walk.touched)
     }
 
     /// Applies a match; returns the new nodes.
@@ -111,17 +118,19 @@ public struct RewriteEngine: Sendable {
     }
 
     /// No path may leave the region and come back into it (else the replacement would create a cycle).
-    func isConvex(_ region: [Int], _ dag: CircuitDAG, _ pos: [Int]) -> Bool {
-        var top = -1
+    /// `pos` is any labelling of the live nodes that grows along every wire (a topological order):
+    /// only nodes placed before the region's last one can lead back into it.
+    func isConvex<P: Comparable>(_ region: [Int], _ dag: CircuitDAG, _ pos: [P]) -> Bool {
+        var top = pos[region[0]]
         for n in region { top = max(top, pos[n]) }
         var stack: [Int] = []
         var seen = Set<Int>()
-        for n in region { for s in dag.nodes[n].next where s >= 0 && !region.contains(s) && pos[s] >= 0 && pos[s] < top { stack.append(s) } }
+        for n in region { for s in dag.nodes[n].next where s >= 0 && !region.contains(s) && pos[s] < top { stack.append(s) } }
         while let s = stack.popLast() {
             guard seen.insert(s).inserted else { continue }
             for t in dag.nodes[s].next where t >= 0 {
                 if region.contains(t) { return false }
-                if pos[t] >= 0 && pos[t] < top { stack.append(t) }
+                if pos[t] < top { stack.append(t) }
             }
         }
         return true

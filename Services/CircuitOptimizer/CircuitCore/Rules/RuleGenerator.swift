@@ -3,10 +3,9 @@ import Foundation
 /// Quartz's RepGen for the Nam gate set: enumerate circuits by size, bucket them by a fingerprint,
 /// verify each candidate against its class representative, and extend only representatives.
 ///
-/// Soundness: two circuits join a class only if their unitaries agree up to a phase at several random
-/// parameter points. Entries are trigonometric polynomials of the parameters, so a false identity
-/// could pass only if every random point hit a root of a non-zero polynomial (probability 0); the
-/// check uses 4 points and a 1e-9 tolerance. Every optimized circuit is verified again as a whole.
+/// Soundness: two circuits join a class only if their unitaries agree up to a global phase at 4 random
+/// parameter points (a fast filter) and then exactly, symbolically over the parameters
+/// (`SymbolicEquivalence`). Every optimized circuit is verified again as a whole.
 public struct RuleGenerator: Sendable {
     public var gates: Int
     public var qubits: Int
@@ -69,7 +68,7 @@ public struct RuleGenerator: Sendable {
                     if let ph = phase { if abs(ph.0 - z.0) > 1e-9 || abs(ph.1 - z.1) > 1e-9 { return false } } else { phase = z }
                 }
             }
-            return true
+            return RuleVerification.refutation(a, b) == nil
         }
 
         var classes: [[RuleCircuit]] = [[RuleCircuit([])]]

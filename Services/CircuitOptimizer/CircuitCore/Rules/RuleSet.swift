@@ -9,7 +9,8 @@ import Foundation
 ///
 /// Every ordered pair (source, target) within a class is a rule; rules that only rename qubits or
 /// parameters of another rule, or that share a first or last gate on both sides, are dropped.
-/// The rules are computed once when generating and stored, so loading only parses.
+/// The rules are computed once when generating and stored. Loading checks the header's gate set and that
+/// every rule (and class, when read) is an exact identity, unless the file's checksum was verified before.
 public struct RuleSet: Sendable {
     public static let formatVersion = 1
 
@@ -57,6 +58,16 @@ public struct RuleSet: Sendable {
         guard head.count == 8, head[0] == "gate-set", let g = Int(head[3]), let q = Int(head[5]), let m = Int(head[7]) else {
             throw FormatError(line: 2, message: "expected 'gate-set NAME gates N qubits Q params M'")
         }
+        guard let gateSet = GateSet(rawValue: String(head[1])) else {
+            throw FormatError(line: 2, message: "unknown gate set '\(head[1])' (known: \(GateSet.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        // Each circuit's gates must be in the header's gate set; each identity is checked exactly below.
+        func inGateSet(_ c: RuleCircuit, line: Int) throws(FormatError) {
+            if let k = c.gates.first(where: { !gateSet.kinds.contains($0.kind) })?.kind {
+                throw FormatError(line: line, message: "gate '\(k.name)' is not in the header's gate set \(gateSet.rawValue)")
+            }
+        }
+        var identities: [(line: Int, source: RuleCircuit, target: RuleCircuit)] = []
         var classes: [[RuleCircuit]] = []
         var rules: [Rule] = []
         var skippedClasses = 0, skippedCircuits = 0
@@ -68,7 +79,10 @@ public struct RuleSet: Sendable {
                       t.usedParams.isSubset(of: s.usedParams) else {
                     throw FormatError(line: i + 1, message: "cannot read rule '\(line.dropFirst(5))': expected SOURCE => TARGET over the source's qubits and parameters")
                 }
+                try inGateSet(s, line: i + 1)
+                try inGateSet(t, line: i + 1)
                 rules.append(Rule(source: s, target: t))
+                identities.append((i + 1, s, t))
                 continue
             }
             guard line.hasPrefix("class ") else { throw FormatError(line: i + 1, message: "expected 'class ...' or 'rule ...'") }
@@ -83,11 +97,22 @@ public struct RuleSet: Sendable {
                 guard let c = RuleCircuit(text: Substring(trimmed)), c.usedQubits.allSatisfy({ $0 < q }) else {
                     throw FormatError(line: i + 1, message: "cannot read circuit '\(trimmed)'")
                 }
+                try inGateSet(c, line: i + 1)
+                if let first = members.first { identities.append((i + 1, first, c)) }
                 members.append(c)
             }
             classes.append(members)
         }
         if !readClasses && rules.isEmpty { throw FormatError(line: 1, message: "the file has no rule lines: load it with its classes") }
+        let sum = RuleVerification.checksum(text)
+        if !RuleVerification.isTrusted(sum, classes: readClasses) {
+            for (line, s, t) in identities {
+                if let why = RuleVerification.refutation(s, t) {
+                    throw FormatError(line: line, message: "not an identity: \(why); regenerate the file with 'lattice rules generate'")
+                }
+            }
+            RuleVerification.remember(sum, classes: readClasses)
+        }
         self.init(gateSet: String(head[1]), gates: g, qubits: q, params: m, classes: classes, rules: rules.isEmpty ? nil : rules)
         if !readClasses {
             classCount = skippedClasses
@@ -95,8 +120,13 @@ public struct RuleSet: Sendable {
         }
     }
 
-    public static func load(_ path: String, classes: Bool = false) throws -> RuleSet {
-        try RuleSet(text: String(contentsOfFile: path, encoding: .utf8), classes: classes)
+    /// Reads and verifies a rule file for rewriting in `gateSet` (the optimizer rewrites in Nam gates).
+    public static func load(_ path: String, classes: Bool = false, gateSet: GateSet = .nam) throws -> RuleSet {
+        let set = try RuleSet(text: String(contentsOfFile: path, encoding: .utf8), classes: classes)
+        guard set.gateSet == gateSet.rawValue else {
+            throw FormatError(line: 2, message: "the rules are for gate set \(set.gateSet), but rewriting here is in \(gateSet.rawValue): use a rule file generated for \(gateSet.rawValue)")
+        }
+        return set
     }
 
     public func save(_ path: String) throws {

@@ -82,7 +82,16 @@ import Testing
             #expect(env.matches(at: g) == env.engine.matches(at: g, in: dag, positions: positions), "gate \(g)")
             for s in dag.nodes[g].next where s >= 0 { #expect(env.labels[g] < env.labels[s]) }
         }
+        // The hash after each rewrite, computed without applying it, is the hash after applying it.
+        for g in env.gates.prefix(20) {
+            for m in env.matches(at: g) {
+                var copy = env
+                copy.apply(m)
+                #expect(env.hash(after: m) == copy.hash, "\(env.rules[m.rule].source.text) at \(g)")
+            }
+        }
         let fresh = RewriteEnvironment(env.circuit(), engine: env.engine)
+        #expect(RewriteEnvironment.hash(of: env.circuit()) == env.hash)
         #expect(env.hash == fresh.hash)
         #expect(env.gateCount == env.circuit().gateCount)
         #expect(env.cxCount == env.circuit().cxCount)

@@ -6,21 +6,19 @@ public enum Greedy {
         var best = c
         for _ in 0..<100 {
             if deadline.expired { break }
-            var dag = CircuitDAG(best)
+            var env = RewriteEnvironment(best, engine: engine)
             var applied = 0
-            var positions = RewriteEngine.positions(dag)
             var id = 0
-            while id < dag.nodes.count {
+            while id < env.dag.nodes.count {
                 if deadline.expired { break }
-                if let m = engine.matches(at: id, in: dag, positions: positions).first {
-                    engine.apply(m, to: &dag)
+                if let m = env.matches(at: id).first {
+                    env.apply(m)
                     applied += 1
-                    positions = RewriteEngine.positions(dag)
                 }
                 id += 1
             }
             if applied == 0 { break }
-            let next = NamPipeline.simplify(dag.circuit(), deadline: deadline)
+            let next = NamPipeline.simplify(env.circuit(), deadline: deadline)
             if next.cost(cost) > best.cost(cost) || (next.cost(cost) == best.cost(cost) && next.gateCount >= best.gateCount) { break }
             best = next
         }

@@ -24,7 +24,7 @@ public enum Search {
         var queue = Heap()
         var seen = Set<Int>()
         queue.push(cost: bestCost, circuit: start)
-        seen.insert(CircuitHash.of(start))
+        seen.insert(RewriteEnvironment.hash(of: start))
         while let (_, current) = queue.pop() {
             if deadline.expired { break }
             let cleaned = NamPipeline.simplify(current, deadline: deadline)
@@ -33,15 +33,20 @@ public enum Search {
                 bestCost = cleaned.cost(cost)
                 improved(bestCost)
             }
-            let dag = CircuitDAG(cleaned)
-            let positions = RewriteEngine.positions(dag)
-            let ids = Array(0..<dag.nodes.count)
+            let env = RewriteEnvironment(cleaned, engine: engine)
+            let ids = Array(0..<env.dag.nodes.count)
             let limit = Int(Double(bestCost) * ceiling)
             let base = cleaned.cost(cost)
-            // Both cores: each takes half of the anchor gates and returns (cost, hash, circuit) within the ceiling.
-            let halves = ParallelPair.run({ neighbours(ids.filter { $0 % 2 == 0 }, dag, positions, engine, cost, base, limit, deadline) },
-                                          { neighbours(ids.filter { $0 % 2 == 1 }, dag, positions, engine, cost, base, limit, deadline) })
-            for (k, h, c) in halves.0 + halves.1 where seen.insert(h).inserted {
+            var found: [(Int, Int, Circuit)] = []
+            do {
+                // Both cores: each takes half of the anchor gates and returns (cost, hash, circuit) within the ceiling.
+                // (The snapshot of `seen` ends with this block, so inserting below does not copy the set.)
+                let known = seen
+                let halves = ParallelPair.run({ neighbours(ids.filter { $0 % 2 == 0 }, env, known, cost, base, limit, deadline) },
+                                              { neighbours(ids.filter { $0 % 2 == 1 }, env, known, cost, base, limit, deadline) })
+                found = halves.0 + halves.1
+            }
+            for (k, h, c) in found where seen.insert(h).inserted {
                 queue.push(cost: k, circuit: c)
             }
             queue.trim(to: queueLimit)
@@ -50,45 +55,32 @@ public enum Search {
         return best
     }
 
-    static func neighbours(_ anchors: [Int], _ dag: CircuitDAG, _ positions: [Int], _ engine: RewriteEngine, _ cost: CostKind,
+    /// The rewrites of `env`'s circuit from `anchors` within the ceiling whose results are not in `seen`
+    /// (hashed before they are built, so a circuit seen before costs no copy).
+    static func neighbours(_ anchors: [Int], _ env: RewriteEnvironment, _ seen: Set<Int>, _ cost: CostKind,
                            _ base: Int, _ limit: Int, _ deadline: Deadline) -> [(Int, Int, Circuit)] {
+        var env = env
         var out: [(Int, Int, Circuit)] = []
         for id in anchors {
             if deadline.expired { break }
-            for m in engine.matches(at: id, in: dag, positions: positions) {
-                let r = engine.rules[m.rule]
+            for m in env.matches(at: id) {
+                let r = env.rules[m.rule]
                 // Gate and cx costs change by the rule's difference: skip what would exceed the ceiling unbuilt.
                 switch cost {
                 case .gates: if base - r.gain > limit { continue }
                 case .cx: if base - (r.source.cxCount - r.target.cxCount) > limit { continue }
                 case .depth: break
                 }
-                var d = dag
-                engine.apply(m, to: &d)
+                let h = env.hash(after: m)
+                if seen.contains(h) { continue }
+                var d = env.dag
+                env.engine.apply(m, to: &d)
                 let c = d.circuit()
                 let k = c.cost(cost)
-                if k <= limit { out.append((k, CircuitHash.of(c), c)) }
+                if k <= limit { out.append((k, h, c)) }
             }
         }
         return out
-    }
-}
-
-/// A hash of the circuit's DAG that does not depend on the order of independent gates.
-enum CircuitHash {
-    static func of(_ c: Circuit) -> Int {
-        var level = [Int](repeating: 0, count: c.qubitCount)
-        var keyed: [(Int, Int, Gate)] = []
-        keyed.reserveCapacity(c.gates.count)
-        for g in c.gates {
-            let l = g.qubits.map { level[$0] }.max() ?? 0
-            for q in g.qubits { level[q] = l + 1 }
-            keyed.append((l, g.qubits.first ?? 0, g))
-        }
-        keyed.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-        var h = Hasher()
-        for k in keyed { h.combine(k.2) }
-        return h.finalize()
     }
 }
 
@@ -136,5 +128,5 @@ struct Heap {
 
 extension Circuit {
     /// A hash of the gate DAG: equal for circuits that differ only in the order of independent gates.
-    public var structuralHash: Int { CircuitHash.of(self) }
+    public var structuralHash: Int { RewriteEnvironment.hash(of: self) }
 }

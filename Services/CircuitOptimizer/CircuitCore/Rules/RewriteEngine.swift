@@ -50,12 +50,16 @@ public struct RewriteEngine: Sendable {
     /// Applies a match; returns the new nodes.
     @discardableResult
     public func apply(_ m: Match, to dag: inout CircuitDAG) -> [Int] {
-        let gates = rules[m.rule].target.instantiate(qubits: m.qubits, params: m.params)
-        return dag.replace(m.nodes, with: gates.map { g in
+        dag.replace(m.nodes, with: replacement(for: m))
+    }
+
+    /// The gates a match is replaced by: the rule's target with the bound values (rz by a multiple of 2π dropped).
+    public func replacement(for m: Match) -> [Gate] {
+        rules[m.rule].target.instantiate(qubits: m.qubits, params: m.params).map { g in
             var g = g
             g.params = g.params.map(\.normalized)
             return g
-        }.filter { !($0.kind == .rz && $0.params[0].isZeroModTwoPi) })
+        }.filter { !($0.kind == .rz && $0.params[0].isZeroModTwoPi) }
     }
 
     public func match(rule r: Int, at node: Int, in dag: CircuitDAG, positions: [Int]) -> Match? {

@@ -179,13 +179,52 @@ public struct RewriteEnvironment: Sendable {
         return true
     }
 
-    /// A node's share of the DAG hash: its gate and the gate before it on each wire.
-    private func nodeHash(_ n: Int) -> Int {
-        var h = Hasher()
-        h.combine(dag.nodes[n].gate)
-        for p in dag.nodes[n].prev {
-            if p >= 0 { h.combine(dag.nodes[p].gate) } else { h.combine(-1) }
+    /// The hash the circuit would have after applying `m`, computed without applying it.
+    public func hash(after m: Match) -> Int {
+        var h = hash
+        // The gate before the region on each of its wires (nil at the wire's start), then the new gates in turn.
+        var last: [Int: Gate?] = [:]
+        var after: [Int] = []
+        for id in m.nodes {
+            let node = dag.nodes[id]
+            for (p, q) in node.gate.qubits.enumerated() {
+                if !m.nodes.contains(node.prev[p]) { last[q] = node.prev[p] >= 0 ? dag.nodes[node.prev[p]].gate : nil }
+                if node.next[p] >= 0 && !m.nodes.contains(node.next[p]) && !after.contains(node.next[p]) { after.append(node.next[p]) }
+            }
+            h &-= nodeHashes[id]
         }
+        for g in engine.replacement(for: m) {
+            h &+= Self.share(g, prevs: g.qubits.map { last[$0] ?? nil })
+            for q in g.qubits { last[q] = g }
+        }
+        for s in after {
+            let node = dag.nodes[s]
+            let prevs = node.gate.qubits.enumerated().map { p, q -> Gate? in
+                let before = node.prev[p]
+                return m.nodes.contains(before) ? (last[q] ?? nil) : (before >= 0 ? dag.nodes[before].gate : nil)
+            }
+            h &+= Self.share(node.gate, prevs: prevs) &- nodeHashes[s]
+        }
+        return h
+    }
+
+    /// The DAG hash of a circuit (what `hash` is for an environment on it).
+    public static func hash(of c: Circuit) -> Int {
+        let dag = CircuitDAG(c)
+        return (0..<dag.nodes.count).reduce(0) { $0 &+ nodeHash(dag, $1) }
+    }
+
+    private func nodeHash(_ n: Int) -> Int { Self.nodeHash(dag, n) }
+
+    /// A node's share of the DAG hash: its gate and the gate before it on each wire.
+    static func nodeHash(_ dag: CircuitDAG, _ n: Int) -> Int {
+        share(dag.nodes[n].gate, prevs: dag.nodes[n].prev.map { $0 >= 0 ? dag.nodes[$0].gate : nil })
+    }
+
+    static func share(_ g: Gate, prevs: [Gate?]) -> Int {
+        var h = Hasher()
+        h.combine(g)
+        for p in prevs { h.combine(p) }
         return h.finalize()
     }
 

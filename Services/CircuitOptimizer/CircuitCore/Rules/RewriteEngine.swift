@@ -34,7 +34,8 @@ public struct RewriteEngine: Sendable {
         withoutActuallyEscaping(filter) { filter in
             var walk = NetWalk(index: index, rules: rules, dag: dag) { filter(rules[$0]) }
             walk.run(at: node)
-            return walk.matches.filter { isConvex($0.nodes, dag, positions) }.sorted { $0.rule < $1.rule }
+            var marks = VisitMarks()
+            return walk.matches.filter { isConvex($0.nodes, dag, positions, &marks) }.sorted { $0.rule < $1.rule }
         }
     }
 
@@ -115,7 +116,8 @@ public struct RewriteEngine: Sendable {
             let sum = p.params.dropFirst().reduce(params[p.params[0]]) { $0 + params[$1] }
             if !sum.equalsModTwoPi(dag.gate(nodes[i]).params[0]) { return nil }
         }
-        guard isConvex(nodes, dag, positions) else { return nil }
+        var marks = VisitMarks()
+        guard isConvex(nodes, dag, positions, &marks) else { return nil }
         let usedQ = (qmap.lastIndex { $0 >= 0 } ?? -1) + 1
         let usedP = (bound.lastIndex { $0 } ?? -1) + 1
         return Match(rule: r, nodes: nodes, qubits: Array(qmap[0..<usedQ]), params: Array(params[0..<usedP]))
@@ -124,14 +126,15 @@ public struct RewriteEngine: Sendable {
     /// No path may leave the region and come back into it (else the replacement would create a cycle).
     /// `pos` is any labelling of the live nodes that grows along every wire (a topological order):
     /// only nodes placed before the region's last one can lead back into it.
-    func isConvex<P: Comparable>(_ region: [Int], _ dag: CircuitDAG, _ pos: [P]) -> Bool {
+    func isConvex<P: Comparable>(_ region: [Int], _ dag: CircuitDAG, _ pos: [P], _ marks: inout VisitMarks) -> Bool {
         var top = pos[region[0]]
         for n in region { top = max(top, pos[n]) }
         var stack: [Int] = []
-        var seen = Set<Int>()
         for n in region { for s in dag.nodes[n].next where s >= 0 && !region.contains(s) && pos[s] < top { stack.append(s) } }
+        if stack.isEmpty { return true }
+        marks.clear(count: dag.nodes.count)
         while let s = stack.popLast() {
-            guard seen.insert(s).inserted else { continue }
+            guard marks.insert(s) else { continue }
             for t in dag.nodes[s].next where t >= 0 {
                 if region.contains(t) { return false }
                 if pos[t] < top { stack.append(t) }
@@ -184,5 +187,27 @@ struct MatchPlan: Sendable {
             }
         }
         if found.contains(false) { return nil }
+    }
+}
+
+/// Visited marks for graph searches over node ids, cleared in O(1) by moving to a new stamp.
+struct VisitMarks: Sendable {
+    private var marks: [UInt32] = []
+    private var stamp: UInt32 = 0
+
+    mutating func clear(count: Int) {
+        if marks.count < count { marks += [UInt32](repeating: 0, count: count - marks.count) }
+        stamp &+= 1
+        if stamp == 0 {
+            for i in marks.indices { marks[i] = 0 }
+            stamp = 1
+        }
+    }
+
+    /// Marks `n`; false when it was marked already.
+    mutating func insert(_ n: Int) -> Bool {
+        if marks[n] == stamp { return false }
+        marks[n] = stamp
+        return true
     }
 }

@@ -36,6 +36,7 @@ public struct RewriteEnvironment: Sendable {
     var cached: [[Match]?] = []
     var dependents: [[Int32]] = []
     var nodeHashes: [Int] = []
+    var marks = VisitMarks()
 
     public init(_ circuit: Circuit, engine: RewriteEngine, cost: CostKind = .gates) {
         self.engine = engine
@@ -77,7 +78,7 @@ public struct RewriteEnvironment: Sendable {
             cached[g] = found.sorted { $0.rule < $1.rule }
             for n in touched { dependents[n].append(Int32(g)) }
         }
-        return (cached[g] ?? []).filter { engine.isConvex($0.nodes, dag, labels) }
+        return (cached[g] ?? []).filter { engine.isConvex($0.nodes, dag, labels, &marks) }
     }
 
     /// The rules that apply at gate `g`, ascending.

@@ -129,6 +129,8 @@ public struct CircuitDAG: Sendable {
     public func topologicalOrder() -> [Int] {
         var indegree = [Int32](repeating: 0, count: nodes.count)
         var ready: [Int] = []
+        ready.reserveCapacity(liveCount)
+        var queued = [Bool](repeating: false, count: nodes.count)
         for (id, n) in nodes.enumerated() where n.alive {
             var d: Int32 = 0
             for p in n.prev where p >= 0 { d += 1 }
@@ -136,18 +138,19 @@ public struct CircuitDAG: Sendable {
         }
         for q in 0..<head.count where head[q] >= 0 {
             let h = head[q]
-            if indegree[h] == 0 && !ready.contains(h) { ready.append(h) }
+            if indegree[h] == 0 && !queued[h] { queued[h] = true; ready.append(h) }
         }
         // Nodes on no wire (empty barriers) are ready from the start.
         for (id, n) in nodes.enumerated() where n.alive && n.gate.qubits.isEmpty { ready.append(id) }
         var order: [Int] = []
         order.reserveCapacity(liveCount)
         var i = 0
-        var seen = Set<Int>()
+        var taken = [Bool](repeating: false, count: nodes.count)
         while i < ready.count {
             let id = ready[i]
             i += 1
-            if !seen.insert(id).inserted { continue }
+            if taken[id] { continue }
+            taken[id] = true
             order.append(id)
             for s in nodes[id].next where s >= 0 {
                 indegree[s] -= 1

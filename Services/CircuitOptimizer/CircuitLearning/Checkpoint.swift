@@ -112,3 +112,20 @@ public struct Checkpoint: Sendable {
         return checkpoint
     }
 }
+
+extension Checkpoint {
+    /// Where the shipped pretrained checkpoint lives, relative to the repository root.
+    public static let shippedPath = "Services/CircuitOptimizer/models/nam.quarl"
+
+    /// `LATTICE_CHECKPOINT`, else the shipped checkpoint found by walking up from `start` (the executable's folder).
+    public static func defaultPath(from start: URL) -> String? {
+        if let env = ProcessInfo.processInfo.environment["LATTICE_CHECKPOINT"], !env.isEmpty { return env }
+        var dir = start
+        for _ in 0..<8 {
+            let candidate = dir.appendingPathComponent(shippedPath)
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+}

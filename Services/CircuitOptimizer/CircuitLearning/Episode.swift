@@ -74,7 +74,11 @@ public struct EpisodeRunner: Sendable {
             guard let row = evaluation.sampleRow(excluding: step == 0 ? firstExcluded : [], using: &rng) else { break }
             let node = evaluation.graph.rows[row]
             if step == 0 { onFirstLocation(node) }
-            let mask = ActionMask(state.matches(at: node, engine: engine), actions: model.config.actions)
+            var mask = ActionMask(state.matches(at: node, engine: engine), actions: model.config.actions)
+            // The first move must rewrite: stopping at once teaches nothing. A first gate where no rule
+            // matches is a failed move (−1, the episode ends), which teaches the values where moves are.
+            let failed = step == 0 && mask.matches.isEmpty
+            if step == 0 && !failed { mask.allowed[model.config.nop] = false }
             let logits = evaluation.logits(atRow: row)
             guard let action = settings.sampleRule ? Categorical.sample(logits: logits, mask: mask.allowed, using: &rng)
                                                    : Categorical.argmax(logits: logits, mask: mask.allowed) else { break }
@@ -84,7 +88,9 @@ public struct EpisodeRunner: Sendable {
                                logProbability: logProbability, reward: 0, target: 0, advantage: 0)
             let chosenValue = evaluation.values[row]
             var done = true
-            if action != model.config.nop, let m = mask.matches[action] {
+            if failed {
+                t.reward = -1
+            } else if action != model.config.nop, let m = mask.matches[action] {
                 let before = state.cost
                 let around = state.apply(m, engine: engine)
                 t.reward = Float(before - state.cost)

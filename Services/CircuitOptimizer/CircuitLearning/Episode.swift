@@ -33,8 +33,11 @@ public struct EpisodeSettings: Sendable {
     public var maxSteps = 30
     /// The episode ends when the cost exceeds the best seen by this much.
     public var slack = 6
-    /// Sample the rule (training) or take the most likely one (search).
+    /// Sample the rule, or take the most likely one.
     public var sampleRule = true
+    /// Whether NOP may end the episode after the first move (training); a search walks until the cost
+    /// limit or the length cap instead.
+    public var allowNop = true
     public init() {}
 }
 
@@ -57,6 +60,8 @@ public struct EpisodeRunner: Sendable {
         public var totalReward: Float
         /// Circuits passed through with their costs (for the start buffer).
         public var visited: [(Int, Circuit)]
+        /// Where the episode ended.
+        public var last: Circuit
     }
 
     /// `firstExcluded`: DAG nodes of `start` not to pick as the first location (already tried there).
@@ -78,7 +83,8 @@ public struct EpisodeRunner: Sendable {
             // The first move must rewrite: stopping at once teaches nothing. A first gate where no rule
             // matches is a failed move (−1, the episode ends), which teaches the values where moves are.
             let failed = step == 0 && mask.matches.isEmpty
-            if step == 0 && !failed { mask.allowed[model.config.nop] = false }
+            if (step == 0 || !settings.allowNop) && !failed { mask.allowed[model.config.nop] = false }
+            if !settings.allowNop && mask.matches.isEmpty && step > 0 { break }
             let logits = evaluation.logits(atRow: row)
             guard let action = settings.sampleRule ? Categorical.sample(logits: logits, mask: mask.allowed, using: &rng)
                                                    : Categorical.argmax(logits: logits, mask: mask.allowed) else { break }
@@ -111,7 +117,7 @@ public struct EpisodeRunner: Sendable {
             transitions.append(t)
             if done { break }
         }
-        return Outcome(transitions: transitions, best: best, bestCost: bestCost, totalReward: total, visited: visited)
+        return Outcome(transitions: transitions, best: best, bestCost: bestCost, totalReward: total, visited: visited, last: state.circuit)
     }
 
     static func logSoftmax(_ x: [Float], _ mask: [Bool]) -> [Float] {

@@ -27,7 +27,10 @@ public struct LearnedSearch: LearnedSearchStage {
         var ppo = PPO(settings: { var s = PPOSettings(); s.epochs = 1; return s }())
         var rng = SeededGenerator(seed: seed)
         var settings = EpisodeSettings()
-        settings.sampleRule = false
+        // Walks of up to 50 moves with sampled rules: diverse trajectories from one start, each allowed
+        // to climb 6 gates above its best before it is cut.
+        settings.allowNop = false
+        settings.maxSteps = 50
         var best = start, bestCost = start.cost(cost)
         var tried = Set<Int>()
         var collected: [Transition] = []
@@ -36,15 +39,19 @@ public struct LearnedSearch: LearnedSearchStage {
         while !deadline.expired {
             let runner = EpisodeRunner(model: model, engine: engine, settings: settings)
             let from = best, excludedAtStart = tried
-            @Sendable func worker(_ generator: SeededGenerator) -> [(EpisodeRunner.Outcome, Int)] {
+            /// Walks from the best circuit; each returns its first gate and the circuits worth keeping.
+            @Sendable func worker(_ generator: SeededGenerator) -> [(first: Int, transitions: [Transition], candidates: [Circuit])] {
                 var g = generator
                 var excluded = excludedAtStart
-                var out: [(EpisodeRunner.Outcome, Int)] = []
+                var out: [(first: Int, transitions: [Transition], candidates: [Circuit])] = []
                 for _ in 0..<rounds where !deadline.expired {
                     var first = -1
                     let o = runner.run(from: from, cost: cost, rng: &g, deadline: deadline, firstExcluded: excluded) { first = $0 }
                     if first >= 0 { excluded.insert(first) }
-                    out.append((o, first))
+                    // The passes may finish what the walk started, at its cheapest point or where it ended.
+                    let candidates = [o.best, NamPipeline.simplify(o.best, deadline: deadline, rotationMerging: rotationMerging),
+                                      NamPipeline.simplify(o.last, deadline: deadline, rotationMerging: rotationMerging)]
+                    out.append((first, o.transitions, candidates))
                     if first < 0 { break }
                 }
                 return out
@@ -54,14 +61,12 @@ public struct LearnedSearch: LearnedSearchStage {
             BLASThreads.set(1)
             let (a, b) = ParallelPair.run({ worker(g0) }, { worker(g1) })
             BLASThreads.set(blas)
-            var progressed = false
-            for (o, first) in a + b {
-                if first >= 0 { tried.insert(first) } else { progressed = true }
-                collected += o.transitions
-                let candidate = NamPipeline.simplify(o.best, deadline: deadline, rotationMerging: rotationMerging)
-                let candidateCost = candidate.cost(cost)
-                if candidateCost < bestCost || (o.bestCost < bestCost && candidateCost > o.bestCost) {
-                    let (c, k) = candidateCost <= o.bestCost ? (candidate, candidateCost) : (o.best, o.bestCost)
+            var progressed = false, exhausted = false
+            for walk in a + b {
+                if walk.first >= 0 { tried.insert(walk.first) } else { exhausted = true }
+                collected += walk.transitions
+                for c in walk.candidates {
+                    let k = c.cost(cost)
                     if k < bestCost {
                         best = c
                         bestCost = k
@@ -73,7 +78,7 @@ public struct LearnedSearch: LearnedSearchStage {
                 // A new best circuit has new node ids: nothing has been tried from it yet.
                 tried = []
                 improved(bestCost)
-            } else if tried.count >= CircuitDAG(best).liveCount {
+            } else if exhausted || tried.count >= CircuitDAG(best).liveCount {
                 // Every gate was tried as a first move: allow them all again (the policy has been fine-tuned since).
                 tried = []
             }

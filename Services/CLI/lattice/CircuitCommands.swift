@@ -22,7 +22,7 @@ struct OptimizeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Output gate set: \(GateSet.allCases.map(\.rawValue).joined(separator: ", ")).") var gateSet: GateSet = .nam
     @Option(name: .long, help: "What to minimise: gates, cx, depth.") var cost: CostKind = .gates
     @Option(name: .long, help: "Seconds for the whole run, verification included.") var budget: Double = 10
-    @Option(name: .long, help: "passes, greedy, search or learned (the GNN policy's search; needs a checkpoint). The default, search, is the best we measured at every budget we ran (20 s and 60 s per circuit, scripts/bench-learned); learned is close behind.") var method: OptimizeMethod = .search
+    @Option(name: .long, help: "passes, greedy, search or learned (the GNN policy's search; needs a checkpoint). The default, search, was ahead of learned at both budgets we measured (20 s per circuit on 8 Nam circuits, 60 s on 4; scripts/bench-learned).") var method: OptimizeMethod = .search
     @Option(name: .long, help: "Rule file (default: the shipped Nam rules).") var rules: String?
     @Option(name: .long, help: "Checkpoint for --method learned (default: the shipped one, made by 'lattice train').") var checkpoint: String?
     @Flag(name: .long, help: "Leave rotation merging out of the passes (to measure what a search finds without it).") var noRotationMerging = false

@@ -67,8 +67,9 @@ public struct CircuitGraph: Sendable {
     /// The subgraph of rows within `hops` edges of `center`, and the center's row in it: a GNN of
     /// `hops` layers computes the same embedding for the center on it as on the whole graph.
     public func neighbourhood(of center: Int, hops: Int) -> (graph: CircuitGraph, center: Int) {
+        // Incoming edges per row (every edge has its reverse, so these reach all neighbours).
         var adjacency = [[Int]](repeating: [], count: nodeCount)
-        for (i, s) in sources.enumerated() { adjacency[targets[i]].append(i); _ = s }
+        for (e, t) in targets.enumerated() { adjacency[t].append(e) }
         var newRow = [Int: Int]()
         var order = [center]
         newRow[center] = 0

@@ -52,7 +52,6 @@ public struct Trainer: Sendable {
     /// One iteration: rollouts on two threads, then the PPO epochs (stopping early at the deadline).
     public mutating func iterate(deadline: Deadline) -> Progress {
         let start = Deadline.now()
-        var seeds = [rng.split(), rng.split()]
         let half = episodesPerIteration / 2
         let snapshot = self
         @Sendable func worker(_ w: Int, _ generator: SeededGenerator) -> [(Int, EpisodeRunner.Outcome)] {
@@ -68,10 +67,9 @@ public struct Trainer: Sendable {
         }
         let blas = BLASThreads.current
         BLASThreads.set(1)
-        let seed0 = seeds[0], seed1 = seeds[1]
+        let seed0 = rng.split(), seed1 = rng.split()
         let results = ParallelPair.run({ worker(0, seed0) }, { worker(1, seed1) })
         BLASThreads.set(blas)
-        seeds = []
         var transitions: [Transition] = []
         var reward: Float = 0
         let outcomes = results.0 + results.1

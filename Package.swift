@@ -45,15 +45,16 @@ let package = Package(
         .target(name: "SchedulerCore", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
         .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
+        .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
         .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore"], path: "scripts/bench/rewrite-env-bench"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),
         .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
         .executableTarget(name: "worker-service", dependencies: ["WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Worker/worker-service"),
-        .executableTarget(name: "circuit-optimizer-service", dependencies: ["CircuitCore", "ServiceKit", "Wire"], path: "Services/CircuitOptimizer/circuit-optimizer-service"),
+        .executableTarget(name: "circuit-optimizer-service", dependencies: ["CircuitCore", "CircuitLearning", "ServiceKit", "Wire"], path: "Services/CircuitOptimizer/circuit-optimizer-service"),
         .executableTarget(name: "lattice", dependencies: [
-            "Client", "Wire", "PlacementCore", "CircuitCore", "WorkerCore",
+            "Client", "Wire", "PlacementCore", "CircuitCore", "CircuitLearning", "WorkerCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Services/CLI/lattice"),
 
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),
+        .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
         .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor"], path: "Tests/WorkerCoreTests"),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Wire"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),

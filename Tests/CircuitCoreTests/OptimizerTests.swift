@@ -13,7 +13,8 @@ import Testing
         return o
     }
 
-    @Test(arguments: OptimizeMethod.allCases)
+    /// The learned method needs a trained model; CircuitLearningTests cover it.
+    @Test(arguments: OptimizeMethod.allCases.filter { $0 != .learned })
     func everyMethodReducesAndVerifies(_ method: OptimizeMethod) throws {
         let c = try TestData.nam("barenco_tof_3")
         let r = try Optimizer.optimize(c, options: options(method, budget: 2))
@@ -22,6 +23,21 @@ import Testing
         #expect(r.countsBefore["ccz"] == 4)
         #expect(try QASMParser.parse(r.qasm) == r.circuit)
         #expect(r.seconds < 4)
+    }
+
+    @Test func learnedWithoutAModelIsAClearError() throws {
+        let c = try TestData.nam("tof_3")
+        #expect { try Optimizer.optimize(c, options: options(.learned, budget: 1)) } throws: { "\($0)".contains("needs a trained checkpoint") }
+    }
+
+    @Test func withoutRotationMergingThePassesFindLess() throws {
+        // Rotation merging is where most of the passes' gains on Toffoli circuits come from.
+        let c = try TestData.nam("barenco_tof_3")
+        var on = options(.passes, budget: 5), off = on
+        off.rotationMerging = false
+        on.verify = false
+        off.verify = false
+        #expect(try Optimizer.optimize(c, options: off).gatesAfter > Optimizer.optimize(c, options: on).gatesAfter)
     }
 
     @Test func progressIsReportedAndCancellationStopsEarly() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CircuitCore
+import CircuitLearning
 import Foundation
 
 /// A failure while running (bad file, bad circuit): printed as is, without the usage text.
@@ -21,8 +22,10 @@ struct OptimizeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Output gate set: \(GateSet.allCases.map(\.rawValue).joined(separator: ", ")).") var gateSet: GateSet = .nam
     @Option(name: .long, help: "What to minimise: gates, cx, depth.") var cost: CostKind = .gates
     @Option(name: .long, help: "Seconds for the whole run, verification included.") var budget: Double = 10
-    @Option(name: .long, help: "passes, greedy or search (the best).") var method: OptimizeMethod = .search
+    @Option(name: .long, help: "passes, greedy, search or learned (the GNN policy's search; needs a checkpoint). The default, search, was ahead of learned at both budgets we measured (20 s per circuit on 8 Nam circuits, 60 s on 4; scripts/bench-learned).") var method: OptimizeMethod = .search
     @Option(name: .long, help: "Rule file (default: the shipped Nam rules).") var rules: String?
+    @Option(name: .long, help: "Checkpoint for --method learned (default: the shipped one, made by 'lattice train').") var checkpoint: String?
+    @Flag(name: .long, help: "Leave rotation merging out of the passes (to measure what a search finds without it).") var noRotationMerging = false
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
     @Flag(name: .long, help: "Skip the equivalence check.") var noVerify = false
     @Option(name: .long, help: "Ask a circuit-optimizer-service at HOST:PORT instead of optimizing in-process.") var server: String?
@@ -33,24 +36,17 @@ struct OptimizeCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let server { return try await RemoteCircuit.optimize(self, server: server) }
-        let text: String
-        do { text = try String(contentsOfFile: input, encoding: .utf8) } catch {
-            throw CircuitCLIError("cannot read \(input): \(error.localizedDescription)")
-        }
-        let circuit: Circuit
-        do { circuit = try QASMParser.parse(text) } catch { throw CircuitCLIError("\(input): \(error)") }
+        let circuit = try CircuitSources.circuit(input)
         var options = OptimizeOptions()
         options.gateSet = gateSet
         options.cost = cost
         options.budget = budget
         options.method = method
         options.verify = !noVerify
-        if method != .passes {
-            if let path = rules {
-                do { options.rules = try RuleSet.load(path) } catch { throw CircuitCLIError("\(path): \(error)") }
-            } else {
-                options.rules = RuleSet.standard(from: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
-            }
+        options.rotationMerging = !noRotationMerging
+        if method != .passes { options.rules = try CircuitSources.rules(rules) }
+        if method == .learned, let rules = options.rules {
+            options.learned = LearnedSearch(checkpoint: try CircuitSources.checkpoint(checkpoint, rules: rules), rules: rules)
         }
         let quiet = json
         let result: OptimizeResult

@@ -10,6 +10,6 @@ struct Lattice: AsyncParsableCommand {
             HealthCommand.self, UpCommand.self, DownCommand.self, StatusCommand.self,
             PlanCommand.self, SimulateCommand.self, ScoreCommand.self,
             ModelCommand.self, GenerateCommand.self,
-            OptimizeCommand.self, RulesCommand.self,
+            OptimizeCommand.self, RulesCommand.self, TrainCommand.self,
         ])
 }

@@ -8,7 +8,8 @@ import Wire
 /// in the in-process output formats (progress on stderr from the stream).
 enum RemoteCircuit {
     static func optimize(_ command: OptimizeCommand, server: String) async throws {
-        try RemotePlacement.refuseLocalOnly([(command.rules != nil, "--rules"), (command.noVerify, "--no-verify")])
+        try RemotePlacement.refuseLocalOnly([(command.rules != nil, "--rules"), (command.noVerify, "--no-verify"),
+                                           (command.checkpoint != nil, "--checkpoint"), (command.noRotationMerging, "--no-rotation-merging")])
         let text: String
         do { text = try String(contentsOfFile: command.input, encoding: .utf8) } catch {
             throw CircuitCLIError("cannot read \(command.input): \(error.localizedDescription)")

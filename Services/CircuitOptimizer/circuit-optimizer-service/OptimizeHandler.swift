@@ -1,10 +1,13 @@
 import CircuitCore
+import CircuitLearning
 import Foundation
 import ServiceKit
 
 /// circuit/Optimize over CircuitCore: progress items, then one verified result.
 struct OptimizeHandler: Sendable {
     let rules: RuleSet
+    /// The trained policy's search, when the service has a checkpoint for its rules.
+    let learned: LearnedSearch?
     /// Budget when a request gives none (greedy passes), and the most a request may ask for.
     var greedyBudgetSeconds = 10.0
     var maxBudgetSeconds = 600.0
@@ -37,6 +40,10 @@ struct OptimizeHandler: Sendable {
         options.method = method
         options.budget = budget(request.budgetSeconds == 0 ? greedyBudgetSeconds : request.budgetSeconds, context: context)
         options.rules = method == .passes ? nil : rules
+        if method == .learned {
+            guard let learned else { throw Status(.invalidArgument, "method: 'learned' needs a checkpoint for this service's rules; start it with --checkpoint FILE") }
+            options.learned = learned
+        }
         let settings = options
 
         // The optimizer reports from its own thread; the newest reports wait here for the stream.

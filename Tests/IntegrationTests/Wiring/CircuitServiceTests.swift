@@ -56,6 +56,19 @@ extension Integration {
             }
         }
 
+        /// The learned method with the shipped checkpoint, over the wire.
+        @Test func learnedMethodReturnsAVerifiedSmallerCircuit() async throws {
+            try await withOptimizer { _, client in
+                let qasm = try WiringFixtures.text("circuits/nam/tof_3.qasm")
+                let (progress, result) = try await run(client, OptimizeRequest(qasm: qasm, gateSet: .nam, cost: .gates, budgetSeconds: 2, method: "learned"))
+                let optimized = try #require(result)
+                #expect(optimized.methodUsed == "learned")
+                #expect(optimized.verdict == .verifiedExact, "\(optimized.verdictDetail)")
+                #expect(optimized.costAfter < optimized.costBefore)
+                #expect(progress.contains { $0.phase == "done" })
+            }
+        }
+
         @Test func malformedQASMIsInvalidArgumentWithLineAndColumn() async throws {
             try await withOptimizer { _, client in
                 let bad = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncx q[0],q[;\n"

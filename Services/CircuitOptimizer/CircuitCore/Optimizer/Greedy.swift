@@ -1,7 +1,7 @@
 /// Applies only rules that make the circuit smaller, re-running the cheap passes between rounds,
 /// until neither finds anything.
 public enum Greedy {
-    public static func run(_ c: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline) -> Circuit {
+    public static func run(_ c: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline, rotationMerging: Bool = true) -> Circuit {
         let engine = RewriteEngine(rules: rules.rules.filter { reduces($0, cost) })
         var best = c
         for _ in 0..<100 {
@@ -18,7 +18,7 @@ public enum Greedy {
                 id += 1
             }
             if applied == 0 { break }
-            let next = NamPipeline.simplify(env.circuit(), deadline: deadline)
+            let next = NamPipeline.simplify(env.circuit(), deadline: deadline, rotationMerging: rotationMerging)
             if next.cost(cost) > best.cost(cost) || (next.cost(cost) == best.cost(cost) && next.gateCount >= best.gateCount) { break }
             best = next
         }

@@ -8,6 +8,15 @@ public enum OptimizeMethod: String, CaseIterable, Sendable {
     case greedy
     /// Passes, greedy, then best-first search over rewrites with a cost ceiling until the budget ends.
     case search
+    /// Passes, greedy, then the trained policy's search (CircuitLearning), fine-tuned on the circuit.
+    case learned
+}
+
+/// A search stage driven by a trained policy. It lives in CircuitLearning, which depends on this
+/// library, so the optimizer reaches it through this protocol.
+public protocol LearnedSearchStage: Sendable {
+    func run(_ start: Circuit, cost: CostKind, deadline: Deadline, rotationMerging: Bool,
+             improved: (Int) -> Void) -> Circuit
 }
 
 public struct OptimizeOptions: Sendable {
@@ -18,6 +27,10 @@ public struct OptimizeOptions: Sendable {
     public var method: OptimizeMethod = .search
     public var rules: RuleSet? = nil
     public var verify = true
+    /// Whether the passes include rotation merging (turned off to measure what a search finds without it).
+    public var rotationMerging = true
+    /// Needed by `.learned`: the trained policy's search.
+    public var learned: (any LearnedSearchStage)? = nil
     public init() {}
 }
 
@@ -44,8 +57,12 @@ public struct OptimizeResult: Sendable {
 
 public enum OptimizeError: Error, CustomStringConvertible, Sendable {
     case conversion(GateSetError)
+    case noLearnedModel
     public var description: String {
-        switch self { case .conversion(let e): return e.description }
+        switch self {
+        case .conversion(let e): return e.description
+        case .noLearnedModel: return "method 'learned' needs a trained checkpoint (train one with 'lattice train', or pass --checkpoint)"
+        }
     }
 }
 
@@ -55,6 +72,7 @@ public enum Optimizer {
     public static func optimize(_ input: Circuit, options: OptimizeOptions,
                                 progress: @Sendable (OptimizeProgress) -> Void = { _ in },
                                 cancelled: @escaping @Sendable () -> Bool = { false }) throws(OptimizeError) -> OptimizeResult {
+        if options.method == .learned && options.learned == nil { throw .noLearnedModel }
         let start = Deadline.now()
         let checker = EquivalenceChecker()
         let verifySeconds = options.verify ? checker.estimatedSeconds(input, input) : 0
@@ -65,20 +83,24 @@ public enum Optimizer {
         let deadline = Deadline(seconds: optimizeSeconds, cancelled: cancelled)
         let namInput = Decompose.toNam(input)
         let startCost = namInput.cost(options.cost)
+        let merging = options.rotationMerging
         func report(_ c: Int, _ stage: String) { progress(OptimizeProgress(elapsed: Deadline.now() - start, bestCost: c, stage: stage)) }
         report(startCost, "start")
 
         var best = namInput
         if !deadline.expired {
-            let piped = NamPipeline.run(input, deadline: deadline)
+            let piped = NamPipeline.run(input, deadline: deadline, rotationMerging: merging)
             if piped.cost(options.cost) <= best.cost(options.cost) { best = piped }
             report(best.cost(options.cost), "passes")
         }
         if options.method != .passes, let rules = options.rules, !deadline.expired {
-            best = Greedy.run(best, rules: rules, cost: options.cost, deadline: deadline)
+            best = Greedy.run(best, rules: rules, cost: options.cost, deadline: deadline, rotationMerging: merging)
             report(best.cost(options.cost), "greedy")
             if options.method == .search && !deadline.expired {
-                best = WindowedSearch.run(best, rules: rules, cost: options.cost, deadline: deadline) { c in report(c, "search") }
+                best = WindowedSearch.run(best, rules: rules, cost: options.cost, deadline: deadline, rotationMerging: merging) { c in report(c, "search") }
+            }
+            if options.method == .learned, let learned = options.learned, !deadline.expired {
+                best = learned.run(best, cost: options.cost, deadline: deadline, rotationMerging: merging) { c in report(c, "learned") }
             }
         }
 

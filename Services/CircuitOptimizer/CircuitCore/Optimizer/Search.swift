@@ -7,18 +7,19 @@ public enum Search {
     /// Searches with `ceiling`; when the reachable space is exhausted before the deadline, starts again
     /// from the best circuit with a looser ceiling (up to 1.3×), so that longer detours are tried.
     public static func run(_ start: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline,
-                           ceiling: Double = 1.05, queueLimit: Int = 2000,
+                           ceiling: Double = 1.05, queueLimit: Int = 2000, rotationMerging: Bool = true,
                            improved: (Int) -> Void = { _ in }) -> Circuit {
         let engine = RewriteEngine(rules: rules.rules.filter { $0.gain >= -1 })
         var best = start
         for c in [ceiling, ceiling + 0.05, ceiling + 0.15, ceiling + 0.25] where !deadline.expired {
-            best = once(best, engine: engine, cost: cost, deadline: deadline, ceiling: c, queueLimit: queueLimit, improved: improved)
+            best = once(best, engine: engine, cost: cost, deadline: deadline, ceiling: c, queueLimit: queueLimit,
+                        rotationMerging: rotationMerging, improved: improved)
         }
         return best
     }
 
     static func once(_ start: Circuit, engine: RewriteEngine, cost: CostKind, deadline: Deadline,
-                     ceiling: Double, queueLimit: Int, improved: (Int) -> Void) -> Circuit {
+                     ceiling: Double, queueLimit: Int, rotationMerging: Bool, improved: (Int) -> Void) -> Circuit {
         var best = start
         var bestCost = start.cost(cost)
         var queue = Heap()
@@ -27,7 +28,7 @@ public enum Search {
         seen.insert(RewriteEnvironment.hash(of: start))
         while let (_, current) = queue.pop() {
             if deadline.expired { break }
-            let cleaned = NamPipeline.simplify(current, deadline: deadline)
+            let cleaned = NamPipeline.simplify(current, deadline: deadline, rotationMerging: rotationMerging)
             if cleaned.cost(cost) < bestCost {
                 best = cleaned
                 bestCost = cleaned.cost(cost)

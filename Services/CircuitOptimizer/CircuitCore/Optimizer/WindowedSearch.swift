@@ -6,9 +6,9 @@
 /// rounds so that rotations merge across window borders.
 public enum WindowedSearch {
     public static func run(_ start: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline, window: Int = 100,
-                           improved: (Int) -> Void = { _ in }) -> Circuit {
+                           rotationMerging: Bool = true, improved: (Int) -> Void = { _ in }) -> Circuit {
         guard start.gates.count > 2 * window else {
-            return Search.run(start, rules: rules, cost: cost, deadline: deadline, improved: improved)
+            return Search.run(start, rules: rules, cost: cost, deadline: deadline, rotationMerging: rotationMerging, improved: improved)
         }
         var current = start
         var shift = 0
@@ -34,10 +34,10 @@ public enum WindowedSearch {
                     continue
                 }
                 let slice = Deadline(seconds: min(perWindow, deadline.remaining), cancelled: { deadline.expired })
-                let better = Search.run(sub, rules: rules, cost: cost, deadline: slice)
+                let better = Search.run(sub, rules: rules, cost: cost, deadline: slice, rotationMerging: rotationMerging)
                 out += better.cost(cost) < sub.cost(cost) ? better.gates : sub.gates
             }
-            let next = NamPipeline.simplify(current.withGates(out), deadline: deadline)
+            let next = NamPipeline.simplify(current.withGates(out), deadline: deadline, rotationMerging: rotationMerging)
             if next.cost(cost) < current.cost(cost) {
                 current = next
                 improved(current.cost(cost))

@@ -2,14 +2,15 @@
 /// gate cancellation and rotation merging repeated until nothing changes.
 public enum NamPipeline {
     /// Optimizes a circuit given in any qelib1 gates; the result is in {h, x, rz, cx} (plus fences).
-    public static func run(_ input: Circuit, deadline: Deadline) -> Circuit {
+    public static func run(_ input: Circuit, deadline: Deadline, rotationMerging: Bool = true) -> Circuit {
         let withCCZ = Decompose.toNam(input, keepCCZ: true)
         let expanded = ToffoliPolarity.expand(withCCZ, deadline: deadline)
-        return simplify(expanded, deadline: deadline)
+        return simplify(expanded, deadline: deadline, rotationMerging: rotationMerging)
     }
 
-    /// The pass loop on a circuit already in {h, x, rz, cx}.
-    public static func simplify(_ c: Circuit, deadline: Deadline) -> Circuit {
+    /// The pass loop on a circuit already in {h, x, rz, cx}; `rotationMerging: false` leaves that pass out
+    /// (for measuring what a search finds without it).
+    public static func simplify(_ c: Circuit, deadline: Deadline, rotationMerging: Bool = true) -> Circuit {
         var dag = CircuitDAG(c)
         var last = dag.liveCount
         for _ in 0..<50 {
@@ -17,7 +18,7 @@ public enum NamPipeline {
             Cancellation.singleQubit(&dag, deadline: deadline)
             Cancellation.twoQubit(&dag, deadline: deadline)
             // Rotation merging is one sweep that must finish; skip it when time is up.
-            if !deadline.expired { RotationMerging.run(&dag) }
+            if rotationMerging && !deadline.expired { RotationMerging.run(&dag) }
             Cancellation.singleQubit(&dag, deadline: deadline)
             Cancellation.twoQubit(&dag, deadline: deadline)
             if deadline.expired { break }

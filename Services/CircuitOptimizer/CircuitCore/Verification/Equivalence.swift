@@ -88,8 +88,8 @@ public struct EquivalenceChecker: Sendable {
 }
 
 /// Runs two closures at once, one on another core and one on the calling thread, and returns both results.
-enum ParallelPair {
-    static func run<A: Sendable, B: Sendable>(_ f: @escaping @Sendable () -> A, _ g: () -> B) -> (A, B) {
+public enum ParallelPair {
+    public static func run<A: Sendable, B: Sendable>(_ f: @escaping @Sendable () -> A, _ g: () -> B) -> (A, B) {
         let box = ResultBox<A>()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { box.set(f()) }

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
 import Transport
+import Wire
 
 /// A service's settings after flags and environment are merged and checked.
-public struct ServiceConfig: Sendable, Equatable {
+public struct ServiceConfig: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 0
     public var logFormat: LogFormat = .text
@@ -16,6 +17,8 @@ public struct ServiceConfig: Sendable, Equatable {
     /// Test hook, environment only (LATTICE_DEBUG_STATS_DELAY, seconds): each Stats answer waits
     /// this long, so that a test can hold a real call in flight across SIGTERM.
     public var debugStatsDelay: Duration? = nil
+    /// The handshake every connection must pass (environment only: secrets never go in flags).
+    public var auth: ServerAuth? = nil
 
     public init() {}
 
@@ -64,6 +67,11 @@ public struct ServiceConfig: Sendable, Equatable {
         if let (text, source) = value(options.drainTimeout, "LATTICE_DRAIN_TIMEOUT") {
             drainTimeout = try Self.seconds(text, source: source)
         }
+        do {
+            auth = try ServerAuth.fromEnvironment(environment, clientMethods: Methods.clientMethods)
+        } catch {
+            throw ConfigError(error.message)
+        }
         if let text = environment["LATTICE_DEBUG_STATS_DELAY"], !text.isEmpty {
             debugStatsDelay = try Self.seconds(text, source: "LATTICE_DEBUG_STATS_DELAY")
         }
@@ -76,6 +84,7 @@ public struct ServiceConfig: Sendable, Equatable {
         config.maxQueuedWriteBytes = maxQueuedWriteBytes
         config.maxConcurrentCallsPerConnection = maxCallsPerConnection
         config.idleTimeout = idleTimeout
+        config.auth = auth
         return config
     }
 

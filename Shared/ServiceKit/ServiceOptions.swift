@@ -3,7 +3,9 @@ import ArgumentParser
 /// The flags every service takes. Each may also come from the environment (flag wins):
 /// LATTICE_LISTEN, LATTICE_LOG_FORMAT, LATTICE_LOG_LEVEL, LATTICE_MAX_FRAME_BYTES,
 /// LATTICE_MAX_QUEUED_WRITE_BYTES, LATTICE_MAX_CALLS_PER_CONNECTION, LATTICE_IDLE_TIMEOUT,
-/// LATTICE_DRAIN_TIMEOUT.
+/// LATTICE_DRAIN_TIMEOUT. Secrets come from the environment only, never a flag (flags show in
+/// `ps`): LATTICE_CLUSTER_SECRET_FILE (or LATTICE_CLUSTER_SECRET) is required, and
+/// LATTICE_API_KEYS_FILE lists the API keys clients may use (re-read when it changes).
 public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Address to serve on, HOST:PORT; port 0 picks a free port and prints it. [env: LATTICE_LISTEN] (default: 127.0.0.1:0)")
     public var listen: String?

@@ -13,6 +13,12 @@ public struct TransportConfig: Sendable {
     /// Whether a request for a method the server does not know also closes its connection
     /// (after the UNIMPLEMENTED answer). The "bad input" rule asks for it.
     public var closeOnUnknownMethod: Bool = true
+    /// Servers: what a connection must prove in the handshake before its first call (nil: no
+    /// proof asked; for in-process tests and benchmarks, services always set it).
+    public var auth: ServerAuth? = nil
+    /// Clients: what this side proves when the server asks (nil: `Credentials.ambient()`,
+    /// from this process's environment).
+    public var credentials: Credentials? = nil
 
     public init() {}
 }

@@ -4,7 +4,7 @@ import WireC
 public enum StatusCode: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case ok = 0, cancelled, unknown, invalidArgument, deadlineExceeded, notFound, alreadyExists,
          permissionDenied, resourceExhausted, failedPrecondition, aborted, outOfRange,
-         unimplemented, `internal`, unavailable, dataLoss
+         unimplemented, `internal`, unavailable, dataLoss, unauthenticated
 
     public var description: String {
         switch self {
@@ -24,6 +24,7 @@ public enum StatusCode: Int32, Sendable, CaseIterable, CustomStringConvertible {
         case .internal: "INTERNAL"
         case .unavailable: "UNAVAILABLE"
         case .dataLoss: "DATA_LOSS"
+        case .unauthenticated: "UNAUTHENTICATED"
         }
     }
 }

@@ -12,6 +12,7 @@ public struct ServiceConfig: Sendable {
     public var maxFrameBytes: Int = 64 << 20
     public var maxQueuedWriteBytes: Int = 16 << 20
     public var maxCallsPerConnection: Int = 1024
+    public var maxCallsPerClient: Int = 64
     public var idleTimeout: Duration? = nil
     public var drainTimeout: Duration = .seconds(10)
     /// Test hook, environment only (LATTICE_DEBUG_STATS_DELAY, seconds): each Stats answer waits
@@ -60,6 +61,12 @@ public struct ServiceConfig: Sendable {
             }
             maxCallsPerConnection = count
         }
+        if let (text, source) = value(options.maxCallsPerClient, "LATTICE_MAX_CALLS_PER_CLIENT") {
+            guard let count = Int(text), count >= 0 else {
+                throw ConfigError("\(source): '\(text)' is not a whole number of calls (0 = no limit)")
+            }
+            maxCallsPerClient = count
+        }
         if let (text, source) = value(options.idleTimeout, "LATTICE_IDLE_TIMEOUT") {
             let seconds = try Self.seconds(text, source: source)
             idleTimeout = seconds == .zero ? nil : seconds
@@ -85,6 +92,7 @@ public struct ServiceConfig: Sendable {
         config.maxConcurrentCallsPerConnection = maxCallsPerConnection
         config.idleTimeout = idleTimeout
         config.auth = auth
+        config.maxCallsPerClient = maxCallsPerClient
         return config
     }
 

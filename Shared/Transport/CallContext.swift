@@ -31,6 +31,8 @@ public struct ServerStats: Sendable, Equatable {
     public var authFailures: UInt64 = 0
     /// Calls refused because the connection's API key may not call them (PERMISSION_DENIED).
     public var callsDenied: UInt64 = 0
+    /// Calls refused because their API key had `maxCallsPerClient` running (RESOURCE_EXHAUSTED).
+    public var callsOverClientLimit: UInt64 = 0
 
     public init() {}
 }

@@ -58,6 +58,11 @@ final class ClientCore: @unchecked Sendable {
     /// Starts a call from any thread: sent straight from the caller while a socket is up and no
     /// other call is in flight, else handed to the loop (which connects first if need be).
     func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        let limit = config.maxPendingCalls
+        guard lock.withLock({ table.count < limit }) else {
+            CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': \(limit) calls to \(target) are already waiting for answers on this connection (TransportConfig.maxPendingCalls); wait for some to finish"))
+            return
+        }
         let sent = lock.withLock { () -> Bool in
             // With other calls in flight the loop is busy anyway and batches their requests into
             // one writev, which costs less per call than a send each.
@@ -76,6 +81,10 @@ final class ClientCore: @unchecked Sendable {
 
     /// Loop thread: starts a call that could not take the fast path.
     private func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        if lock.withLock({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
+            CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': over \(config.maxUnsentRequestBytes) request bytes wait for the connection to \(target) (TransportConfig.maxUnsentRequestBytes); is it reachable?"))
+            return
+        }
         lock.withLock {
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: request))
             if case .closed = state {

@@ -8,6 +8,15 @@ public struct TransportConfig: Sendable {
     /// Calls one connection may have running on a server; past it the server stops reading
     /// that connection until some finish (bounds the memory a pipelining client can claim).
     public var maxConcurrentCallsPerConnection: Int = 1024
+    /// Calls one API key may have running on a server, over all its connections (0 = no limit);
+    /// past it a call is answered RESOURCE_EXHAUSTED. The cluster's own services are not limited.
+    public var maxCallsPerClient: Int = 64
+    /// Clients: calls one connection may have waiting for answers; past it a call fails at once
+    /// with RESOURCE_EXHAUSTED instead of queueing without bound.
+    public var maxPendingCalls: Int = 4096
+    /// Clients: request bytes one connection may hold unsent (while connecting); past it a call
+    /// fails at once with RESOURCE_EXHAUSTED.
+    public var maxUnsentRequestBytes: Int = 256 << 20
     /// Server connections with no call in flight for this long are closed (nil = never).
     public var idleTimeout: Duration? = nil
     /// Whether a request for a method the server does not know also closes its connection

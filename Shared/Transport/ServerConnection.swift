@@ -12,6 +12,8 @@ final class ServerConnection: @unchecked Sendable {
     private struct ActiveCall: @unchecked Sendable {
         var task: Task<Void, Never>?
         var timer: LoopTimer?
+        /// The API key it counts against (`TransportConfig.maxCallsPerClient`); nil: not limited.
+        var client: String?
     }
     private struct WaitingWrite {
         let callID: UInt64
@@ -203,8 +205,16 @@ final class ServerConnection: @unchecked Sendable {
             answerInline(body, request.payload, context)
             return
         }
-        server.stats.withLock { $0.callsTotal += 1; $0.callsInFlight += 1 }
         var call = ActiveCall()
+        if case .client(let keyID) = client {
+            guard server.admitClientCall(keyID) else {
+                server.stats.withLock { $0.callsTotal += 1; $0.callsFailed += 1; $0.callsOverClientLimit += 1 }
+                answer(id, Status(.resourceExhausted, "API key '\(keyID)' already has \(server.config.maxCallsPerClient) calls running here, the most one client may (LATTICE_MAX_CALLS_PER_CLIENT); wait for some to finish"))
+                return
+            }
+            call.client = keyID
+        }
+        server.stats.withLock { $0.callsTotal += 1; $0.callsInFlight += 1 }
         if request.deadlineMs > 0 {
             let timer = LoopTimer(loop: loop)
             let milliseconds = request.deadlineMs
@@ -251,6 +261,7 @@ final class ServerConnection: @unchecked Sendable {
             }
             // Counted before the answer leaves: a client that has its answer sees it in the stats.
             countEnded(bytes: bytes.count, failed: failed)
+            server.releaseClientCall(call.client)
             channel.writeFromAnyThread(bytes)   // under the lock: an ended call's answer never follows
             return .direct(call, wakeLoop: call.timer != nil || closeAfter || endsNeedLoop)
         }
@@ -266,6 +277,7 @@ final class ServerConnection: @unchecked Sendable {
             loop.execute { [self] in
                 guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
                 countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
+                server.releaseClientCall(call.client)
                 write(bytes)
                 finished(call)
                 if closeAfter, let status { self.closeForProtocolError(status) }
@@ -337,6 +349,7 @@ final class ServerConnection: @unchecked Sendable {
     private func end(_ id: UInt64, answer status: Status?) {
         // Whoever takes the call out of the table answers it: here, or its handler (see `run`).
         guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+        server.releaseClientCall(call.client)
         if let status { answer(id, status) }
         call.task?.cancel()
         call.timer?.cancel()
@@ -372,6 +385,7 @@ final class ServerConnection: @unchecked Sendable {
             return calls
         }
         for (_, call) in ended {
+            server.releaseClientCall(call.client)
             call.task?.cancel()
             call.timer?.cancel()
         }

@@ -183,3 +183,86 @@ struct AuthTests {
         #expect(key?.keyID == "me")
     }
 }
+
+@Suite("Limits on clients and connections")
+struct ClientLimitTests {
+    @Test func oneAPIKeyMayRunAtMostMaxCallsPerClient() async throws {
+        let token = "busy.0123456789abcdef0123"
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("lattice-keys-\(UUID().uuidString)").path
+        try "\(token)\n".write(toFile: keys, atomically: true, encoding: .utf8)
+        var config = TransportConfig()
+        config.auth = ServerAuth(clusterSecret: AuthTests.secret, apiKeysFile: keys, clientMethods: ["test/Wait"])
+        config.maxCallsPerClient = 2
+        let gate = Gate()
+        let (server, port) = try startServer(config: config) { server in
+            server.unary("test/Wait") { payload, _ in await gate.wait(); return payload }
+        }
+        var clientConfig = TransportConfig()
+        clientConfig.credentials = try Credentials.apiKey(token)
+        // Two connections of one key share the limit.
+        let a = Connection(host: "127.0.0.1", port: port, config: clientConfig, reconnect: .never)
+        let b = Connection(host: "127.0.0.1", port: port, config: clientConfig, reconnect: .never)
+        let running = [Task { try await a.call("test/Wait", [1]) }, Task { try await b.call("test/Wait", [2]) }]
+        #expect(await eventually(5) { server.stats.callsInFlight == 2 })
+        await #expect(throws: Status.self) { _ = try await b.call("test/Wait", [3]) }
+        #expect(server.stats.callsOverClientLimit == 1)
+        await gate.open()
+        for task in running { _ = try await task.value }
+        #expect(try await a.call("test/Wait", [4]) == [4])
+        await a.close()
+        await b.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
+    @Test func aClientConnectionBoundsItsPendingCallsAndUnsentBytes() async throws {
+        let gate = Gate()
+        let (server, port) = try startServer { server in
+            server.unary("test/Wait") { payload, _ in await gate.wait(); return payload }
+        }
+        var config = TransportConfig()
+        config.maxPendingCalls = 2
+        let connection = Connection(host: "127.0.0.1", port: port, config: config, reconnect: .never)
+        let running = [Task { try await connection.call("test/Wait", [1]) }, Task { try await connection.call("test/Wait", [2]) }]
+        #expect(await eventually(5) { server.stats.callsInFlight == 2 })
+        do {
+            _ = try await connection.call("test/Wait", [3])
+            Issue.record("a third pending call was accepted")
+        } catch let status as Status {
+            #expect(status.code == .resourceExhausted && status.message.contains("maxPendingCalls"), "\(status)")
+        }
+        await gate.open()
+        for task in running { _ = try await task.value }
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+
+        // Nothing listens on port 1: calls wait for a connection that keeps failing.
+        var unsent = TransportConfig()
+        unsent.maxUnsentRequestBytes = 150
+        let nowhere = Connection(host: "127.0.0.1", port: 1, config: unsent)
+        let waiting = Task { try await nowhere.call("test/Wait", [UInt8](repeating: 1, count: 100), deadline: .seconds(2)) }
+        try await Task.sleep(for: .milliseconds(100))
+        do {
+            _ = try await nowhere.call("test/Wait", [UInt8](repeating: 2, count: 100), deadline: .seconds(2))
+            Issue.record("unsent bytes over the limit were queued")
+        } catch let status as Status {
+            #expect(status.code == .resourceExhausted && status.message.contains("maxUnsentRequestBytes"), "\(status)")
+        }
+        _ = try? await waiting.value
+        await nowhere.close()
+    }
+}
+
+/// Holds handlers until opened.
+actor Gate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+    func open() {
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
+    }
+}

@@ -126,8 +126,9 @@ def garbage():
                     sock.sendall(struct.pack(">I", len(body)) + body)
                 elif kind == "truncated":
                     sock.sendall(struct.pack(">I", 100) + b"partial")
-                    sock.close()
-                if kind == "bad key":
+                if kind == "truncated":
+                    outcome = "sent half a frame and left"
+                elif kind == "bad key":
                     try:
                         lattice_proto.Connection(address(role), timeout=5, key=("nobody", b"0123456789abcdef0123")).close()
                         outcome = "ACCEPTED (bug)"
@@ -172,8 +173,8 @@ def restart(role, same_port):
     if same_port:
         at = argv.index(b"--listen")
         argv[at + 1] = process["address"].encode()
-    log = open(process["log"], "ab")
-    out_path = process["log"].replace(".log", ".out")
+    log = open(process["logPath"], "ab")
+    out_path = process["outputPath"]
     out = open(out_path, "wb")
     started = time.monotonic()
     child = subprocess.Popen(argv, env={k.decode(): v.decode() for k, v in environ.items()}, stdout=out, stderr=log, start_new_session=True)

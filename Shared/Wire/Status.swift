@@ -46,7 +46,8 @@ public struct Status: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension StatusCode {
     init(wire value: Lattice__V1__Code) {
-        self = StatusCode(rawValue: Int32(value.rawValue)) ?? .unknown
+        // A peer may send any 32-bit value (fuzzing found 0xFFFFFFFF): unknown codes read as UNKNOWN.
+        self = Int32(exactly: value.rawValue).flatMap(StatusCode.init(rawValue:)) ?? .unknown
     }
     var wire: Lattice__V1__Code { Lattice__V1__Code(rawValue: UInt32(rawValue)) }
 }

@@ -71,3 +71,17 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (fuzz/Sources), only when asked: they have no `main` and link only with
+// -sanitize=fuzzer, so the normal build never sees them. scripts/fuzz builds and runs them:
+//   LATTICE_FUZZ=1 swift build -Xswiftc -sanitize=fuzzer --product fuzz-frames
+if Context.environment["LATTICE_FUZZ"] != nil {
+    let fuzzed: [(String, [Target.Dependency])] = [
+        ("fuzz-frames", ["Transport"]), ("fuzz-envelope", ["Transport", "Wire"]), ("fuzz-requests", ["Wire"]),
+        ("fuzz-qasm", ["CircuitCore"]), ("fuzz-safetensors", ["WorkerCore"]), ("fuzz-cluster", ["PlacementCore"]),
+    ]
+    for (name, dependencies) in fuzzed {
+        package.targets.append(.executableTarget(name: name, dependencies: dependencies, path: "fuzz/Sources/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

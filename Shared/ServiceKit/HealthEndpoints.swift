@@ -48,6 +48,9 @@ final class HealthEndpoints: @unchecked Sendable {
             var extra = [
                 Stat(name: "protocol_errors", value: Double(counters.protocolErrors)),
                 Stat(name: "max_queued_write_bytes", value: Double(counters.maxQueuedWriteBytes)),
+                Stat(name: "auth_failures", value: Double(counters.authFailures)),
+                Stat(name: "calls_denied", value: Double(counters.callsDenied)),
+                Stat(name: "calls_over_client_limit", value: Double(counters.callsOverClientLimit)),
             ]
             for provider in hooks.withLock({ $0.stats }) { extra += await provider() }
             return StatsResponse(

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
 import Transport
+import Wire
 
 /// A service's settings after flags and environment are merged and checked.
-public struct ServiceConfig: Sendable, Equatable {
+public struct ServiceConfig: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 0
     public var logFormat: LogFormat = .text
@@ -11,11 +12,14 @@ public struct ServiceConfig: Sendable, Equatable {
     public var maxFrameBytes: Int = 64 << 20
     public var maxQueuedWriteBytes: Int = 16 << 20
     public var maxCallsPerConnection: Int = 1024
+    public var maxCallsPerClient: Int = 64
     public var idleTimeout: Duration? = nil
     public var drainTimeout: Duration = .seconds(10)
     /// Test hook, environment only (LATTICE_DEBUG_STATS_DELAY, seconds): each Stats answer waits
     /// this long, so that a test can hold a real call in flight across SIGTERM.
     public var debugStatsDelay: Duration? = nil
+    /// The handshake every connection must pass (environment only: secrets never go in flags).
+    public var auth: ServerAuth? = nil
 
     public init() {}
 
@@ -57,12 +61,23 @@ public struct ServiceConfig: Sendable, Equatable {
             }
             maxCallsPerConnection = count
         }
+        if let (text, source) = value(options.maxCallsPerClient, "LATTICE_MAX_CALLS_PER_CLIENT") {
+            guard let count = Int(text), count >= 0 else {
+                throw ConfigError("\(source): '\(text)' is not a whole number of calls (0 = no limit)")
+            }
+            maxCallsPerClient = count
+        }
         if let (text, source) = value(options.idleTimeout, "LATTICE_IDLE_TIMEOUT") {
             let seconds = try Self.seconds(text, source: source)
             idleTimeout = seconds == .zero ? nil : seconds
         }
         if let (text, source) = value(options.drainTimeout, "LATTICE_DRAIN_TIMEOUT") {
             drainTimeout = try Self.seconds(text, source: source)
+        }
+        do {
+            auth = try ServerAuth.fromEnvironment(environment, clientMethods: Methods.clientMethods)
+        } catch {
+            throw ConfigError(error.message)
         }
         if let text = environment["LATTICE_DEBUG_STATS_DELAY"], !text.isEmpty {
             debugStatsDelay = try Self.seconds(text, source: "LATTICE_DEBUG_STATS_DELAY")
@@ -76,6 +91,8 @@ public struct ServiceConfig: Sendable, Equatable {
         config.maxQueuedWriteBytes = maxQueuedWriteBytes
         config.maxConcurrentCallsPerConnection = maxCallsPerConnection
         config.idleTimeout = idleTimeout
+        config.auth = auth
+        config.maxCallsPerClient = maxCallsPerClient
         return config
     }
 

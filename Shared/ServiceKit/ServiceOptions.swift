@@ -2,8 +2,10 @@ import ArgumentParser
 
 /// The flags every service takes. Each may also come from the environment (flag wins):
 /// LATTICE_LISTEN, LATTICE_LOG_FORMAT, LATTICE_LOG_LEVEL, LATTICE_MAX_FRAME_BYTES,
-/// LATTICE_MAX_QUEUED_WRITE_BYTES, LATTICE_MAX_CALLS_PER_CONNECTION, LATTICE_IDLE_TIMEOUT,
-/// LATTICE_DRAIN_TIMEOUT.
+/// LATTICE_MAX_QUEUED_WRITE_BYTES, LATTICE_MAX_CALLS_PER_CONNECTION, LATTICE_MAX_CALLS_PER_CLIENT, LATTICE_IDLE_TIMEOUT,
+/// LATTICE_DRAIN_TIMEOUT. Secrets come from the environment only, never a flag (flags show in
+/// `ps`): LATTICE_CLUSTER_SECRET_FILE (or LATTICE_CLUSTER_SECRET) is required, and
+/// LATTICE_API_KEYS_FILE lists the API keys clients may use (re-read when it changes).
 public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Address to serve on, HOST:PORT; port 0 picks a free port and prints it. [env: LATTICE_LISTEN] (default: 127.0.0.1:0)")
     public var listen: String?
@@ -22,6 +24,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
 
     @Option(help: "Calls one connection may have running at once. [env: LATTICE_MAX_CALLS_PER_CONNECTION] (default: 1024)")
     public var maxCallsPerConnection: String?
+
+    @Option(help: "Calls one API key may have running at once, over all its connections (0 = no limit). [env: LATTICE_MAX_CALLS_PER_CLIENT] (default: 64)")
+    public var maxCallsPerClient: String?
 
     @Option(help: "Close connections idle this many seconds (0 = never). [env: LATTICE_IDLE_TIMEOUT] (default: 0)")
     public var idleTimeout: String?

@@ -27,6 +27,12 @@ public struct ServerStats: Sendable, Equatable {
     public var protocolErrors: UInt64 = 0
     /// The most bytes any one connection has had queued for its socket (shows backpressure works).
     public var maxQueuedWriteBytes: UInt64 = 0
+    /// Connections closed because their handshake or credentials failed (UNAUTHENTICATED).
+    public var authFailures: UInt64 = 0
+    /// Calls refused because the connection's API key may not call them (PERMISSION_DENIED).
+    public var callsDenied: UInt64 = 0
+    /// Calls refused because their API key had `maxCallsPerClient` running (RESOURCE_EXHAUSTED).
+    public var callsOverClientLimit: UInt64 = 0
 
     public init() {}
 }

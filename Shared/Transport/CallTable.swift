@@ -27,6 +27,11 @@ struct CallTable {
     var isEmpty: Bool { calls.isEmpty }
     var count: Int { calls.count }
     var hasUnsent: Bool { calls.values.contains { $0.request != nil } }
+    /// Bytes of requests not yet handed to a socket (scanned: only asked while not connected).
+    var unsentBytes: Int { calls.values.reduce(0) { $0 + ($1.request?.count ?? 0) } }
+
+    /// Ends a call that never entered the table.
+    static func refuse(_ waiter: Waiter, _ status: Status) { resume(waiter, throwing: status) }
 
     mutating func insert(_ id: UInt64, _ call: Call) {
         calls[id] = call

@@ -11,6 +11,7 @@ final class ClientCore: @unchecked Sendable {
     private enum State {
         case idle                       // no socket; the next call connects
         case connecting
+        case handshaking(TCPChannel, Int)  // connected; Hello sent, Challenge awaited
         case connected(TCPChannel, Int)    // the socket new calls go to, and its number
         case waitingToRetry(LoopTimer)
         case closed                     // `close()` was called; terminal
@@ -38,6 +39,13 @@ final class ClientCore: @unchecked Sendable {
     private var sockets: [Int: TCPChannel] = [:]
     private var lastSocketNumber = 0
     private var abandoned = false   // the Connection is gone: close once no call is left
+    /// Sockets whose handshake is not finished, and what they wait for next.
+    private var handshakes: [Int: PendingHandshake] = [:]
+
+    private struct PendingHandshake {
+        let clientNonce: [UInt8]
+        var expectedWelcome: [UInt8]? = nil   // set once the Proof is sent
+    }
 
     init(loop: EventLoop, target: Endpoint, config: TransportConfig, policy: ReconnectPolicy, logger: Logger) {
         self.loop = loop
@@ -50,6 +58,11 @@ final class ClientCore: @unchecked Sendable {
     /// Starts a call from any thread: sent straight from the caller while a socket is up and no
     /// other call is in flight, else handed to the loop (which connects first if need be).
     func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        let limit = config.maxPendingCalls
+        guard lock.withLock({ table.count < limit }) else {
+            CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': \(limit) calls to \(target) are already waiting for answers on this connection (TransportConfig.maxPendingCalls); wait for some to finish"))
+            return
+        }
         let sent = lock.withLock { () -> Bool in
             // With other calls in flight the loop is busy anyway and batches their requests into
             // one writev, which costs less per call than a send each.
@@ -68,6 +81,10 @@ final class ClientCore: @unchecked Sendable {
 
     /// Loop thread: starts a call that could not take the fast path.
     private func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        if lock.withLock({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
+            CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': over \(config.maxUnsentRequestBytes) request bytes wait for the connection to \(target) (TransportConfig.maxUnsentRequestBytes); is it reachable?"))
+            return
+        }
         lock.withLock {
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: request))
             if case .closed = state {
@@ -173,20 +190,92 @@ final class ClientCore: @unchecked Sendable {
             channel.close(reason: "client closed while connecting")
             return
         }
-        attempts = 0
         lastSocketNumber += 1
         let number = lastSocketNumber
         sockets[number] = channel
-        state = .connected(channel, number)
+        state = .handshaking(channel, number)
         channel.onFrame = { [unowned self, unowned channel] in self.received($0, on: channel, number) }
         channel.onFramesDelivered = { [unowned self] in self.readDone() }
         channel.onFrameError = { [unowned channel] error in channel.close(reason: "server broke the framing: \(error)") }
         channel.onClosed = { [self] reason in self.lost(number, reason) }
+        let nonce = Handshake.nonce()
+        handshakes[number] = PendingHandshake(clientNonce: nonce)
+        channel.write(EnvelopeCodec.frame(Envelope(callID: 0, method: Handshake.helloMethod, payload: HandshakeHello(clientNonce: nonce).encode())))
+    }
+
+    /// The handshake is done (or its Proof sent: calls follow it at once); calls may go out.
+    private func open(_ channel: TCPChannel, _ number: Int) {
+        attempts = 0
+        state = .connected(channel, number)
         lock.withLock {
             for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
             current = (channel, number)
         }
         logger.debug("connected", metadata: ["target": "\(target)"])
+    }
+
+    /// A handshake frame from the server (see `Handshake`).
+    private func shake(_ envelope: Envelope, _ pending: PendingHandshake, on channel: TCPChannel, _ number: Int) {
+        if envelope.callID == 0, let status = envelope.status, !status.isOK {
+            refused(number, channel, status.code == .unauthenticated ? status : Status(status.code, "\(target) refused the connection: \(status.message)"))
+            return
+        }
+        guard envelope.callID == 0, envelope.kind == .response else {
+            refused(number, channel, Status(.unavailable, "\(target) answered a call before finishing the handshake; is it a Lattice server of this version?"))
+            return
+        }
+        if let expected = pending.expectedWelcome {
+            guard envelope.method == Handshake.proofMethod, let welcome = try? HandshakeWelcome(wire: envelope.payload),
+                  constantTimeEqual(welcome.mac, expected) else {
+                refused(number, channel, Status(.unauthenticated, "\(target) did not prove that it knows the secret: it is not a server of this cluster"))
+                return
+            }
+            handshakes[number] = nil
+            return
+        }
+        guard envelope.method == Handshake.helloMethod, let challenge = try? HandshakeChallenge(wire: envelope.payload),
+              challenge.serverNonce.count == Handshake.nonceBytes else {
+            refused(number, channel, Status(.unavailable, "\(target) did not answer the handshake's Hello with a Challenge; is it a Lattice server of this version?"))
+            return
+        }
+        guard challenge.authRequired else {
+            handshakes[number] = nil
+            open(channel, number)
+            return
+        }
+        let credentials: Credentials
+        switch config.credentials.map({ .success($0) }) ?? Credentials.ambient() {
+        case .failure(let status):
+            refused(number, channel, status)
+            return
+        case .success(nil):
+            refused(number, channel, Status(.unauthenticated, "\(target) asks for credentials and this process has none: set LATTICE_API_KEY_FILE (`lattice up` writes .lattice/api.key), or LATTICE_CLUSTER_SECRET_FILE for a service of the cluster"))
+            return
+        case .success(let found?):
+            credentials = found
+        }
+        let (proof, welcome) = Handshake.proof(credentials, serverNonce: challenge.serverNonce, clientNonce: pending.clientNonce)
+        channel.write(EnvelopeCodec.frame(Envelope(callID: 0, method: Handshake.proofMethod, payload: proof.encode())))
+        handshakes[number]?.expectedWelcome = welcome
+        open(channel, number)
+    }
+
+    /// The handshake failed: every call waiting for this server fails with `status` (another
+    /// try would fail the same way) and the socket closes.
+    private func refused(_ number: Int, _ channel: TCPChannel, _ status: Status) {
+        handshakes[number] = nil
+        lock.withLock {
+            if current?.number == number { current = nil }
+            table.failAll(status, sentOn: number)
+            table.failAll(status, sentOn: 0)
+        }
+        switch state {
+        case .connected(_, number), .handshaking(_, number): state = .idle
+        default: break
+        }
+        attempts = 0
+        logger.debug("handshake failed", metadata: ["target": "\(target)", "status": "\(status)"])
+        channel.close(reason: "handshake failed: \(status)")
     }
 
     private func connectFailed(_ status: Status) {
@@ -222,7 +311,11 @@ final class ClientCore: @unchecked Sendable {
             return table.hasUnsent
         }
         if case .closed = state { return }
-        if case .connected(_, number) = state { state = .idle }
+        handshakes[number] = nil
+        switch state {
+        case .connected(_, number), .handshaking(_, number): state = .idle
+        default: break
+        }
         if abandoned { closeIfAbandoned(); return }
         logger.debug("connection lost", metadata: ["target": "\(target)", "reason": "\(reason)"])
         if case .idle = state, hasUnsent { connect() }
@@ -247,11 +340,17 @@ final class ClientCore: @unchecked Sendable {
             channel.close(reason: "server sent a frame of \(frame.count) bytes that is not a lattice.v1.Envelope")
             return
         }
+        if let pending = handshakes[number] {
+            shake(envelope, pending, on: channel, number)
+            return
+        }
         guard envelope.kind == .response else {
             channel.close(reason: "server sent a \(envelope.kind) frame; servers send RESPONSE")
             return
         }
         if envelope.callID == 0, let status = envelope.status, !status.isOK {
+            // Credentials no longer accepted (a revoked key): retrying would be refused too.
+            if status.code == .unauthenticated { refused(number, channel, status); return }
             lastServerError[number] = status   // about the connection itself: it is going away
             retire(number)
             return

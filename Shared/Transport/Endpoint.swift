@@ -57,3 +57,11 @@ extension String {
         return view
     }
 }
+
+extension Endpoint {
+    /// The numeric socket address this endpoint names ("127.0.0.1:7001"), after a blocking name
+    /// lookup: two spellings of one address compare equal.
+    public func resolvedAddress() throws -> String {
+        try SocketAddress.resolve(host: host, port: port).text
+    }
+}

@@ -18,7 +18,8 @@ public enum FrameError: Error, Sendable, Equatable, CustomStringConvertible {
 /// checked against the maximum as soon as its 4 bytes are in, before the body is awaited, so a
 /// lying length prefix cannot make us allocate.
 public struct FrameDecoder: Sendable {
-    public let maxFrameBytes: Int
+    /// Raised once a connection is authenticated (see `Handshake.maxFrameBytes`).
+    public var maxFrameBytes: Int
     private var buffer: [UInt8] = []
     private var start = 0          // bytes before `start` are consumed
 

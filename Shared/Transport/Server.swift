@@ -86,6 +86,26 @@ final class ServerCore: @unchecked Sendable {
     }
 
     func handler(for method: String) -> Handler? { handlers.withLock { $0[method] } }
+
+    /// Calls running per API key, across connections (`TransportConfig.maxCallsPerClient`).
+    private let clientCalls = Locked<[String: Int]>([:])
+
+    func admitClientCall(_ keyID: String) -> Bool {
+        let limit = config.maxCallsPerClient
+        return clientCalls.withLock { running in
+            guard limit <= 0 || running[keyID, default: 0] < limit else { return false }
+            running[keyID, default: 0] += 1
+            return true
+        }
+    }
+
+    func releaseClientCall(_ keyID: String?) {
+        guard let keyID else { return }
+        clientCalls.withLock { running in
+            let left = running[keyID, default: 1] - 1
+            running[keyID] = left > 0 ? left : nil
+        }
+    }
     var methodNames: [String] { handlers.withLock { $0.keys.sorted() } }
 
     func listen(on address: SocketAddress) -> Result<Int, Status> {

@@ -12,6 +12,8 @@ final class ServerConnection: @unchecked Sendable {
     private struct ActiveCall: @unchecked Sendable {
         var task: Task<Void, Never>?
         var timer: LoopTimer?
+        /// The API key it counts against (`TransportConfig.maxCallsPerClient`); nil: not limited.
+        var client: String?
     }
     private struct WaitingWrite {
         let callID: UInt64
@@ -35,6 +37,19 @@ final class ServerConnection: @unchecked Sendable {
     private(set) var lastActivity: UInt64
     private(set) var isClosed = false
 
+    /// Where the connection is in its handshake (loop thread only; see `Handshake`).
+    private enum Phase {
+        case hello
+        case proof(serverNonce: [UInt8], clientNonce: [UInt8])
+        case open(Peer)
+        case refused   // answered UNAUTHENTICATED and closing: nothing more is read
+    }
+    private var phase = Phase.hello
+    private let auth: ServerAuth?
+    /// A peer that does not finish the handshake in time is cut off (it holds a socket).
+    private var handshakeTimer: LoopTimer?
+    static let handshakeTimeoutMs: UInt64 = 10_000
+
     init(server: ServerCore, channel: TCPChannel) {
         self.server = server
         self.channel = channel
@@ -44,6 +59,15 @@ final class ServerConnection: @unchecked Sendable {
         maxCalls = max(server.config.maxConcurrentCallsPerConnection, 1)
         peer = channel.peer
         lastActivity = loop.now
+        auth = server.config.auth
+        if auth != nil {
+            channel.maxFrameBytes = min(Handshake.maxFrameBytes, maxFrameBytes)
+            let timer = LoopTimer(loop: loop)
+            timer.start(after: Self.handshakeTimeoutMs) { [unowned self] in
+                self.refuse(Status(.unauthenticated, "no handshake within \(Self.handshakeTimeoutMs) ms"))
+            }
+            handshakeTimer = timer
+        }
         channel.onFrame = { [unowned self] in self.received($0) }
         channel.onFrameError = { [unowned self] in
             self.protocolError(Status(.resourceExhausted, "\($0)"))
@@ -66,18 +90,96 @@ final class ServerConnection: @unchecked Sendable {
             protocolError(Status(.invalidArgument, "a frame of \(frame.count) bytes is not a lattice.v1.Envelope: \(error)"))
             return
         }
+        guard case .open(let client) = phase else {
+            shake(envelope)
+            return
+        }
+        dispatch(envelope, from: client)
+    }
+
+    private func dispatch(_ envelope: Envelope, from client: Peer) {
         switch envelope.kind {
-        case .request: start(envelope)
+        case .request: start(envelope, from: client)
         case .cancel: cancel(envelope.callID)
         case .response:
             protocolError(Status(.invalidArgument, "a client sent a RESPONSE frame (call \(envelope.callID)); clients send REQUEST or CANCEL"))
         }
     }
 
-    private func start(_ request: Envelope) {
+    // MARK: Handshake (loop thread)
+
+    private func shake(_ envelope: Envelope) {
+        switch phase {
+        case .hello:
+            guard envelope.kind == .request, envelope.callID == 0, envelope.method == Handshake.helloMethod else {
+                guard auth != nil else {   // no proof asked: a peer that skips the handshake is served too
+                    open(for: .cluster)
+                    dispatch(envelope, from: .cluster)
+                    return
+                }
+                refuse(Status(.unauthenticated, "the first frame must be the handshake's Hello (proto/lattice/v1/auth.proto), not '\(envelope.method)'"))
+                return
+            }
+            guard let hello = try? HandshakeHello(wire: envelope.payload), hello.clientNonce.count == Handshake.nonceBytes else {
+                refuse(Status(.unauthenticated, "Hello must carry a client nonce of \(Handshake.nonceBytes) bytes"))
+                return
+            }
+            let nonce = Handshake.nonce()
+            reply(Handshake.helloMethod, HandshakeChallenge(serverNonce: nonce, authRequired: auth != nil).encode())
+            if auth == nil { open(for: .cluster) } else { phase = .proof(serverNonce: nonce, clientNonce: hello.clientNonce) }
+        case .proof(let serverNonce, let clientNonce):
+            guard let auth, envelope.kind == .request, envelope.callID == 0, envelope.method == Handshake.proofMethod,
+                  let proof = try? HandshakeProof(wire: envelope.payload) else {
+                refuse(Status(.unauthenticated, "after the Challenge the handshake needs a Proof (proto/lattice/v1/auth.proto), not '\(envelope.method)'"))
+                return
+            }
+            switch auth.verify(proof, serverNonce: serverNonce, clientNonce: clientNonce) {
+            case .success(let (client, welcome)):
+                reply(Handshake.proofMethod, HandshakeWelcome(mac: welcome).encode())
+                open(for: client)
+            case .failure(let status):
+                refuse(status)
+            }
+        case .open, .refused:
+            break
+        }
+    }
+
+    private func open(for client: Peer) {
+        phase = .open(client)
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        channel.maxFrameBytes = maxFrameBytes
+    }
+
+    /// No valid credentials: UNAUTHENTICATED on call 0, then the connection closes; nothing
+    /// it sent is run.
+    private func refuse(_ status: Status) {
+        phase = .refused
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        server.stats.withLock { $0.authFailures += 1 }
+        server.logger.warning("refused a connection", metadata: ["peer": "\(peer)", "status": "\(status)"])
+        answer(0, status)
+        channel.closeAfterFlush(reason: "not authenticated: \(status.message)")
+    }
+
+    private func reply(_ method: String, _ payload: [UInt8]) {
+        write(EnvelopeCodec.frame(Envelope(callID: 0, method: method, payload: payload, kind: .response)))
+    }
+
+    // MARK: Calls
+
+    private func start(_ request: Envelope, from client: Peer) {
         let id = request.callID
         if server.draining {
             answer(id, Status(.unavailable, "server is shutting down; retry on another instance"))
+            return
+        }
+        if let auth, let refusal = auth.refusal(of: request.method, by: client) {
+            if refusal.code == .unauthenticated { refuse(refusal); return }
+            server.stats.withLock { $0.callsTotal += 1; $0.callsFailed += 1; $0.callsDenied += 1 }
+            answer(id, refusal)
             return
         }
         guard callsLock.withLock({ calls[id] == nil }) else {
@@ -103,8 +205,16 @@ final class ServerConnection: @unchecked Sendable {
             answerInline(body, request.payload, context)
             return
         }
-        server.stats.withLock { $0.callsTotal += 1; $0.callsInFlight += 1 }
         var call = ActiveCall()
+        if case .client(let keyID) = client {
+            guard server.admitClientCall(keyID) else {
+                server.stats.withLock { $0.callsTotal += 1; $0.callsFailed += 1; $0.callsOverClientLimit += 1 }
+                answer(id, Status(.resourceExhausted, "API key '\(keyID)' already has \(server.config.maxCallsPerClient) calls running here, the most one client may (LATTICE_MAX_CALLS_PER_CLIENT); wait for some to finish"))
+                return
+            }
+            call.client = keyID
+        }
+        server.stats.withLock { $0.callsTotal += 1; $0.callsInFlight += 1 }
         if request.deadlineMs > 0 {
             let timer = LoopTimer(loop: loop)
             let milliseconds = request.deadlineMs
@@ -151,6 +261,7 @@ final class ServerConnection: @unchecked Sendable {
             }
             // Counted before the answer leaves: a client that has its answer sees it in the stats.
             countEnded(bytes: bytes.count, failed: failed)
+            server.releaseClientCall(call.client)
             channel.writeFromAnyThread(bytes)   // under the lock: an ended call's answer never follows
             return .direct(call, wakeLoop: call.timer != nil || closeAfter || endsNeedLoop)
         }
@@ -166,6 +277,7 @@ final class ServerConnection: @unchecked Sendable {
             loop.execute { [self] in
                 guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
                 countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
+                server.releaseClientCall(call.client)
                 write(bytes)
                 finished(call)
                 if closeAfter, let status { self.closeForProtocolError(status) }
@@ -237,6 +349,7 @@ final class ServerConnection: @unchecked Sendable {
     private func end(_ id: UInt64, answer status: Status?) {
         // Whoever takes the call out of the table answers it: here, or its handler (see `run`).
         guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+        server.releaseClientCall(call.client)
         if let status { answer(id, status) }
         call.task?.cancel()
         call.timer?.cancel()
@@ -265,11 +378,14 @@ final class ServerConnection: @unchecked Sendable {
 
     private func closed(reason: String) {
         isClosed = true
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
         let ended = callsLock.withLock { () -> [UInt64: ActiveCall] in
             defer { calls.removeAll() }
             return calls
         }
         for (_, call) in ended {
+            server.releaseClientCall(call.client)
             call.task?.cancel()
             call.timer?.cancel()
         }

@@ -14,6 +14,8 @@ final class TCPChannel: @unchecked Sendable {
     let loop: EventLoop
     let tcp: UnsafeMutablePointer<uv_tcp_t>
     private var decoder: FrameDecoder
+    /// The largest frame taken from now on; applied between frames, never inside one's delivery.
+    var maxFrameBytes: Int
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
     private var fd: Int32 = -1                 // the socket, for direct sends (-1 until connected)
 
@@ -53,6 +55,7 @@ final class TCPChannel: @unchecked Sendable {
     init(loop: EventLoop, maxFrameBytes: Int) {
         self.loop = loop
         decoder = FrameDecoder(maxFrameBytes: maxFrameBytes)
+        self.maxFrameBytes = maxFrameBytes
         tcp = .allocate(capacity: 1)
         uv_tcp_init(loop.uv, tcp)
         writeRequest = .allocate(capacity: 1)
@@ -243,7 +246,10 @@ final class TCPChannel: @unchecked Sendable {
         delivering = true
         defer { delivering = false }
         do {
-            while reading, !isClosed, !closeWhenFlushed, try decoder.withNextFrame({ onFrame?($0) }) != nil {}
+            while reading, !isClosed, !closeWhenFlushed {
+                decoder.maxFrameBytes = maxFrameBytes
+                guard try decoder.withNextFrame({ onFrame?($0) }) != nil else { break }
+            }
             onFramesDelivered?()
         } catch let error as FrameError {
             onFrameError?(error)

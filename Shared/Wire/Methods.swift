@@ -65,6 +65,14 @@ public enum Methods {
         public static let optimize = RPC<OptimizeRequest, OptimizeEvent>("circuit/Optimize", streaming: true)
     }
 
+    /// What an API key may call: the work people and programs ask for, and every Health and
+    /// Stats. The rest (registering, heartbeats, forwarding, loading layers) takes the cluster secret.
+    public static let clientMethods: Set<String> = Set([
+        Placement.plan.name, Placement.simulate.name, Placement.score.name,
+        Scheduler.generate.name, Scheduler.cancel.name, Scheduler.clusterStatus.name,
+        Circuit.optimize.name,
+    ] + ServiceName.allCases.flatMap { [$0.healthMethod, $0.statsMethod] })
+
     /// Every typed method name, for dispatch tables and tests.
     public static let names: [String] = [
         Placement.plan.name, Placement.simulate.name, Placement.score.name,

@@ -4,7 +4,7 @@ import WireC
 public enum StatusCode: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case ok = 0, cancelled, unknown, invalidArgument, deadlineExceeded, notFound, alreadyExists,
          permissionDenied, resourceExhausted, failedPrecondition, aborted, outOfRange,
-         unimplemented, `internal`, unavailable, dataLoss
+         unimplemented, `internal`, unavailable, dataLoss, unauthenticated
 
     public var description: String {
         switch self {
@@ -24,6 +24,7 @@ public enum StatusCode: Int32, Sendable, CaseIterable, CustomStringConvertible {
         case .internal: "INTERNAL"
         case .unavailable: "UNAVAILABLE"
         case .dataLoss: "DATA_LOSS"
+        case .unauthenticated: "UNAUTHENTICATED"
         }
     }
 }
@@ -45,7 +46,8 @@ public struct Status: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension StatusCode {
     init(wire value: Lattice__V1__Code) {
-        self = StatusCode(rawValue: Int32(value.rawValue)) ?? .unknown
+        // A peer may send any 32-bit value (fuzzing found 0xFFFFFFFF): unknown codes read as UNKNOWN.
+        self = Int32(exactly: value.rawValue).flatMap(StatusCode.init(rawValue:)) ?? .unknown
     }
     var wire: Lattice__V1__Code { Lattice__V1__Code(rawValue: UInt32(rawValue)) }
 }

@@ -883,7 +883,7 @@ const ProtobufCMessageDescriptor lattice__v1__stats_response__descriptor =
   (ProtobufCMessageInit) lattice__v1__stats_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue lattice__v1__code__enum_values_by_number[16] =
+static const ProtobufCEnumValue lattice__v1__code__enum_values_by_number[17] =
 {
   { "OK", "LATTICE__V1__CODE__OK", 0 },
   { "CANCELLED", "LATTICE__V1__CODE__CANCELLED", 1 },
@@ -901,11 +901,12 @@ static const ProtobufCEnumValue lattice__v1__code__enum_values_by_number[16] =
   { "INTERNAL", "LATTICE__V1__CODE__INTERNAL", 13 },
   { "UNAVAILABLE", "LATTICE__V1__CODE__UNAVAILABLE", 14 },
   { "DATA_LOSS", "LATTICE__V1__CODE__DATA_LOSS", 15 },
+  { "UNAUTHENTICATED", "LATTICE__V1__CODE__UNAUTHENTICATED", 16 },
 };
 static const ProtobufCIntRange lattice__v1__code__value_ranges[] = {
-{0, 0},{0, 16}
+{0, 0},{0, 17}
 };
-static const ProtobufCEnumValueIndex lattice__v1__code__enum_values_by_name[16] =
+static const ProtobufCEnumValueIndex lattice__v1__code__enum_values_by_name[17] =
 {
   { "ABORTED", 10 },
   { "ALREADY_EXISTS", 6 },
@@ -920,6 +921,7 @@ static const ProtobufCEnumValueIndex lattice__v1__code__enum_values_by_name[16] 
   { "OUT_OF_RANGE", 11 },
   { "PERMISSION_DENIED", 7 },
   { "RESOURCE_EXHAUSTED", 8 },
+  { "UNAUTHENTICATED", 16 },
   { "UNAVAILABLE", 14 },
   { "UNIMPLEMENTED", 12 },
   { "UNKNOWN", 2 },
@@ -931,9 +933,9 @@ const ProtobufCEnumDescriptor lattice__v1__code__descriptor =
   "Code",
   "Lattice__V1__Code",
   "lattice.v1",
-  16,
+  17,
   lattice__v1__code__enum_values_by_number,
-  16,
+  17,
   lattice__v1__code__enum_values_by_name,
   1,
   lattice__v1__code__value_ranges,

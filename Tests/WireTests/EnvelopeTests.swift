@@ -11,6 +11,15 @@ import Testing
         #expect(decoded == original)
     }
 
+    /// Found by scripts/fuzz (fuzz-envelope): a status code over Int32.max trapped converting it.
+    @Test func aStatusCodeOutOfRangeReadsAsUnknown() throws {
+        let cases: [([UInt8], StatusCode)] = [([0xff, 0xff, 0xff, 0xff, 0x0f], .unknown), ([0x80, 0x80, 0x80, 0x80, 0x08], .unknown), ([0x10], .unauthenticated)]
+        for (varint, expected) in cases {
+            let status: [UInt8] = [0x08] + varint
+            #expect(try Envelope(wire: [0x22, UInt8(status.count)] + status).status?.code == expected, "\(varint)")
+        }
+    }
+
     @Test func roundTripsWithoutStatus() throws {
         let original = Envelope(callID: UInt64.max, method: "", payload: [])
         #expect(try Envelope(wire: original.encode()) == original)

@@ -5,6 +5,7 @@ contents, so they are never committed and never stale. A frame is a 4-byte big-e
 then an Envelope (proto/lattice/v1/common.proto).
 """
 import hashlib
+import hmac
 import importlib
 import os
 import pathlib
@@ -62,6 +63,32 @@ def load():
             importlib.import_module(f"lattice.v1.{p.stem}_pb2") for p in protos}
 
 
+HELLO, PROOF = "lattice.v1/Hello", "lattice.v1/Proof"
+
+
+def credentials(environ=os.environ):
+    """(key id, secret bytes) from the environment, in the Swift client's order:
+    LATTICE_CLUSTER_SECRET_FILE, LATTICE_CLUSTER_SECRET, LATTICE_API_KEY_FILE, LATTICE_API_KEY
+    (an API key is "ID.SECRET"); None when none is set."""
+    def read(variable):
+        try:
+            with open(environ[variable], encoding="utf-8") as file:
+                return file.read().strip()
+        except OSError as error:
+            raise CallError(f"{variable}: cannot read {environ[variable]}: {error.strerror}") from None
+    if environ.get("LATTICE_CLUSTER_SECRET_FILE"):
+        return "", read("LATTICE_CLUSTER_SECRET_FILE").encode()
+    if environ.get("LATTICE_CLUSTER_SECRET"):
+        return "", environ["LATTICE_CLUSTER_SECRET"].strip().encode()
+    token = read("LATTICE_API_KEY_FILE") if environ.get("LATTICE_API_KEY_FILE") else environ.get("LATTICE_API_KEY", "").strip()
+    if not token:
+        return None
+    key_id, dot, secret = token.partition(".")
+    if not dot or not key_id or not secret:
+        raise CallError("the API key is not ID.SECRET")
+    return key_id, secret.encode()
+
+
 class CallError(Exception):
     """A call that got no answer, or a transport failure."""
 
@@ -70,7 +97,7 @@ class Connection:
     """One TCP connection; calls are made one at a time and matched by call id. Deadlines are
     per read: `timeout` seconds for each answer (and sent as the call's deadline_ms)."""
 
-    def __init__(self, address, timeout=3.0):
+    def __init__(self, address, timeout=3.0, key=None):
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise CallError(f"{address!r} is not HOST:PORT")
@@ -81,6 +108,52 @@ class Connection:
             self.sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
         except OSError as error:
             raise CallError(f"cannot connect to {address}: {error.strerror or error}") from None
+        try:
+            self._handshake(credentials() if key is None else key)
+        except socket.timeout:
+            raise CallError(f"{address} did not finish the handshake within {timeout:g} s") from None
+        except OSError as error:
+            raise CallError(f"handshake with {address}: {error.strerror or error}") from None
+
+    def _send(self, envelope):
+        frame = envelope.SerializeToString()
+        self.sock.sendall(struct.pack(">I", len(frame)) + frame)
+
+    def _receive(self):
+        (length,) = struct.unpack(">I", self._read_exact(4))
+        if length > MAX_FRAME:
+            raise CallError(f"frame of {length} bytes is over the {MAX_FRAME}-byte maximum")
+        return self.common.Envelope.FromString(self._read_exact(length))
+
+    def _handshake(self, key):
+        """proto/lattice/v1/auth.proto: Hello, Challenge, then (if asked) Proof and Welcome."""
+        auth, Envelope = load()["auth"], self.common.Envelope
+        client_nonce = os.urandom(32)
+        self._send(Envelope(call_id=0, method=HELLO, version=1, kind=Envelope.REQUEST,
+                            payload=auth.HandshakeHello(client_nonce=client_nonce).SerializeToString()))
+        answer = self._receive()
+        self._refused(answer)
+        challenge = auth.HandshakeChallenge.FromString(answer.payload)
+        if not challenge.auth_required:
+            return
+        if key is None:
+            raise CallError("the server asks for credentials: set LATTICE_API_KEY_FILE (lattice up writes .lattice/api.key) "
+                            "or LATTICE_CLUSTER_SECRET_FILE")
+        key_id, secret = key
+        nonces = challenge.server_nonce + client_nonce + key_id.encode()
+        mac = hmac.new(secret, b"lattice.v1 client\0" + nonces, hashlib.sha256).digest()
+        self._send(Envelope(call_id=0, method=PROOF, version=1, kind=Envelope.REQUEST,
+                            payload=auth.HandshakeProof(key_id=key_id, mac=mac).SerializeToString()))
+        answer = self._receive()
+        self._refused(answer)
+        expected = hmac.new(secret, b"lattice.v1 server\0" + nonces, hashlib.sha256).digest()
+        if not hmac.compare_digest(auth.HandshakeWelcome.FromString(answer.payload).mac, expected):
+            raise CallError("the server did not prove it knows the secret: it is not a server of this cluster")
+
+    def _refused(self, answer):
+        if answer.HasField("status") and answer.status.code != self.common.OK:
+            name = self.common.Code.Name(answer.status.code)
+            raise CallError(f"handshake refused: {name}: {answer.status.message}")
 
     def close(self):
         self.sock.close()
@@ -104,14 +177,10 @@ class Connection:
                                         deadline_ms=int(self.timeout * 1000), version=1,
                                         kind=self.common.Envelope.REQUEST)
         self.next_id += 1
-        frame = envelope.SerializeToString()
         try:
-            self.sock.sendall(struct.pack(">I", len(frame)) + frame)
+            self._send(envelope)
             while True:
-                (length,) = struct.unpack(">I", self._read_exact(4))
-                if length > MAX_FRAME:
-                    raise CallError(f"frame of {length} bytes is over the {MAX_FRAME}-byte maximum")
-                answer = self.common.Envelope.FromString(self._read_exact(length))
+                answer = self._receive()
                 if answer.call_id not in (envelope.call_id, 0):
                     continue
                 yield answer.status, answer.payload

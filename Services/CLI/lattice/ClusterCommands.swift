@@ -16,7 +16,7 @@ struct HealthCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client: ServiceClient
-        do { client = try ServiceClient(address: address, reconnect: .never) } catch { throw ValidationError("\(error)") }
+        do { client = try ServiceClient(address: address, config: StackCredentials.forCommands(stateDirectory: ".lattice"), reconnect: .never) } catch { throw ValidationError("\(error)") }
         let named = try service.map { text in
             guard let name = ServiceName(named: text) else {
                 throw ValidationError("unknown service '\(text)'; use placement, scheduler, worker or circuit")

@@ -35,7 +35,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let ids = try promptIds.map(Self.parseIDs) ?? []
         let address = try await schedulerAddress()
         let client: ServiceClient
-        do { client = try ServiceClient(address: address, reconnect: .never) } catch { throw ValidationError("--scheduler: \(error)") }
+        do { client = try ServiceClient(address: address, config: StackCredentials.forCommands(stateDirectory: stateDir), reconnect: .never) } catch { throw ValidationError("--scheduler: \(error)") }
         let request = GenerateRequest(
             prompt: prompt ?? "", promptTokenIDs: ids, maxTokens: maxTokens,
             sampling: SamplingParams(greedy: greedy || temperature == 0, temperature: temperature, topP: topP, seed: seed),

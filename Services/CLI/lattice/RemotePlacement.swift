@@ -44,7 +44,7 @@ enum RemotePlacement {
     }
 
     static func client(_ server: String) throws -> ServiceClient {
-        do { return try ServiceClient(address: server, reconnect: .never) } catch { throw ValidationError("--server: \(error)") }
+        do { return try ServiceClient(address: server, config: StackCredentials.forCommands(stateDirectory: ".lattice"), reconnect: .never) } catch { throw ValidationError("--server: \(error)") }
     }
 
     /// Runs `body` with a client, closing it however `body` ends; a service's status is printed as is.

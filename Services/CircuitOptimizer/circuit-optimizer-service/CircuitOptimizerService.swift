@@ -16,7 +16,17 @@ struct CircuitOptimizerService: AsyncParsableCommand {
     @Option(help: "Checkpoint for method 'learned' (default: $LATTICE_CHECKPOINT or the shipped one, when it fits the rules).")
     var checkpoint: String?
 
+    @Option(help: "Optimizations run at once; more are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_JOBS] (default: the number of cores)")
+    var maxJobs: Int?
+
+    @Option(help: "Largest circuit optimized, in gates; larger ones are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_GATES] (default: 200000)")
+    var maxGates: Int?
+
     func run() async throws {
+        let limit: Int
+        do { limit = try WorkPool.limit(flag: maxJobs) } catch { throw ValidationError("\(error)") }
+        let gates = maxGates ?? ProcessInfo.processInfo.environment["LATTICE_MAX_GATES"].flatMap { Int($0) } ?? 200_000
+        guard gates > 0 else { throw ValidationError("--max-gates / LATTICE_MAX_GATES must be at least 1") }
         let ruleSet: RuleSet
         if let rules {
             do { ruleSet = try RuleSet.load(rules) } catch { throw ValidationError("--rules \(rules): \(error)") }
@@ -32,7 +42,8 @@ struct CircuitOptimizerService: AsyncParsableCommand {
             // The shipped checkpoint is optional: without it (or with other rules) only 'learned' is refused.
             learned = (try? Checkpoint.load(path, rules: ruleSet)).map { LearnedSearch(checkpoint: $0, rules: ruleSet) }
         }
-        let handler = OptimizeHandler(rules: ruleSet, learned: learned)
+        var handler = OptimizeHandler(rules: ruleSet, learned: learned, pool: WorkPool(limit: limit, what: "optimizations", setting: "--max-jobs / LATTICE_MAX_JOBS"))
+        handler.maxGates = gates
         try await ServiceMain.run(.circuit, options: options) { host in handler.register(on: host) }
     }
 }

@@ -1,5 +1,5 @@
-import Dispatch
 import Foundation
+import ServiceKit
 
 /// A flag the optimizer polls; set when the call is cancelled.
 final class CancelFlag: @unchecked Sendable {
@@ -9,16 +9,18 @@ final class CancelFlag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { set } }
 }
 
-/// Runs blocking optimizer work on a GCD thread, not on Swift's small cooperative pool. Cancelling
+/// Runs blocking optimizer work in the service's bounded `WorkPool`. Cancelling
 /// the calling task (client CANCEL, deadline, closed connection) sets the flag; the optimizer then
 /// stops and returns its best so far.
 enum OffLoop {
-    static func run<T: Sendable>(_ body: @escaping @Sendable (CancelFlag) throws -> T) async throws -> T {
+    static func run<T: Sendable>(in pool: WorkPool, _ body: @escaping @Sendable (CancelFlag) throws -> T) async throws -> T {
         let flag = CancelFlag()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(with: Result { try body(flag) })
+                do {
+                    try pool.start { continuation.resume(with: Result { try body(flag) }) }
+                } catch {
+                    continuation.resume(throwing: error)
                 }
             }
         } onCancel: {

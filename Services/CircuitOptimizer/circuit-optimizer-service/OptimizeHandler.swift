@@ -8,10 +8,15 @@ struct OptimizeHandler: Sendable {
     let rules: RuleSet
     /// The trained policy's search, when the service has a checkpoint for its rules.
     let learned: LearnedSearch?
+    /// Optimizations run here, at most `--max-jobs` at once.
+    let pool: WorkPool
+    /// The largest circuit accepted: gates after parsing, and QASM text.
+    var maxGates = 200_000
+    var maxQASMBytes = 16 << 20
     /// Budget when a request gives none (greedy passes), and the most a request may ask for.
     var greedyBudgetSeconds = 10.0
     var maxBudgetSeconds = 600.0
-    let tally = StatTotals(["optimizations", "invalid_requests", "gates_removed", "optimize_seconds"])
+    let tally = StatTotals(["optimizations", "invalid_requests", "gates_removed", "optimize_seconds", "circuits_too_large"])
 
     func register(on host: ServiceHost) {
         host.server.stream(Methods.Circuit.optimize.name, OptimizeRequest.self, OptimizeEvent.self) { request, context, writer in
@@ -23,15 +28,23 @@ struct OptimizeHandler: Sendable {
                 throw status
             }
         }
-        host.addStats { [tally] in tally.stats }
+        host.addStats { [tally, pool] in tally.stats + pool.stats }
     }
 
     func optimize(_ request: OptimizeRequest, context: CallContext, writer: TypedStreamWriter<OptimizeEvent>) async throws {
         guard request.budgetSeconds >= 0, request.budgetSeconds.isFinite else {
             throw Status(.invalidArgument, "budget_seconds: must be zero (greedy passes only) or a positive number")
         }
+        guard request.qasm.utf8.count <= maxQASMBytes else {
+            tally.add("circuits_too_large")
+            throw Status(.resourceExhausted, "qasm: \(request.qasm.utf8.count) bytes, over the \(maxQASMBytes) this service takes (--max-gates / LATTICE_MAX_GATES limits circuits)")
+        }
         let circuit: Circuit
         do { circuit = try QASMParser.parse(request.qasm) } catch { throw Status(.invalidArgument, "qasm: \(error)") }
+        guard circuit.gates.count <= maxGates else {
+            tally.add("circuits_too_large")
+            throw Status(.resourceExhausted, "qasm: \(circuit.gates.count) gates, over the \(maxGates) this service optimizes (--max-gates / LATTICE_MAX_GATES)")
+        }
         var options = OptimizeOptions()
         options.gateSet = OptimizeAdapter.gateSet(request.gateSet)
         options.cost = OptimizeAdapter.cost(request.cost)
@@ -53,7 +66,7 @@ struct OptimizeHandler: Sendable {
         }
         let result: CircuitCore.OptimizeResult
         do {
-            result = try await OffLoop.run { flag in
+            result = try await OffLoop.run(in: pool) { flag in
                 try Optimizer.optimize(circuit, options: settings, progress: { sink.yield(OptimizeAdapter.progress($0)) }, cancelled: { flag.isSet })
             }
         } catch let error as OptimizeError {

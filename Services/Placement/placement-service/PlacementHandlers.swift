@@ -5,6 +5,8 @@ import ServiceKit
 /// placement/Plan, placement/Simulate and placement/Score over PlacementCore.
 struct PlacementHandlers: Sendable {
     let inputs: PlacementInputs
+    /// Solves, simulations and scores run here, at most `--max-jobs` at once.
+    let pool: WorkPool
     /// Budget when a request gives none, and the most a request may ask for.
     var defaultBudgetSeconds = 10.0
     var maxBudgetSeconds = 600.0
@@ -20,7 +22,7 @@ struct PlacementHandlers: Sendable {
         host.server.unary(Methods.Placement.score.name, ScoreRequest.self) { request, _ in
             try await counted("scores") { try await score(request) }
         }
-        host.addStats { [tally] in tally.stats }
+        host.addStats { [tally, pool] in tally.stats + pool.stats }
     }
 
     /// Counts finished calls and rejected requests for Stats.
@@ -71,7 +73,7 @@ struct PlacementHandlers: Sendable {
         }
         let outcome: (SolveResult, Bool)
         do {
-            outcome = try await OffLoop.run { token in
+            outcome = try await OffLoop.run(in: pool) { token in
                 var run = solve
                 run.cancellation = token
                 return (Planner.solve(problem, options: run), token.isCancelled)
@@ -91,7 +93,7 @@ struct PlacementHandlers: Sendable {
     func score(_ request: ScoreRequest) async throws -> ScoreResponse {
         let (problem, connectivity) = try inputs.problem(request.cluster, request.model, variant: request.variant)
         let placement = try inputs.placement(request.layout, problem: problem)
-        let result = try await OffLoop.run { _ in Planner.score(problem, placement, connectivity) }
+        let result = try await OffLoop.run(in: pool) { _ in Planner.score(problem, placement, connectivity) }
         return ScoreResponse(objectiveTokensPerSecond: result.objective, upperBoundTokensPerSecond: result.upperBound,
                              flows: problem.wireFlows(result.flows), placement: problem.wireRanges(placement))
     }
@@ -103,7 +105,7 @@ struct PlacementHandlers: Sendable {
             placement = try inputs.placement(layout, problem: problem)
         } else {
             let options = solveOptions(request.method, connectivity, budget: try budget(request.planBudgetSeconds, context: context), seed: request.seed)
-            placement = try await OffLoop.run { token in
+            placement = try await OffLoop.run(in: pool) { token in
                 var run = options
                 run.cancellation = token
                 return Planner.solve(problem, options: run).placement
@@ -119,7 +121,7 @@ struct PlacementHandlers: Sendable {
         let dataDirectory = inputs.dataDirectory, settings = config
         let report: SimulationReport
         do {
-            report = try await OffLoop.run { _ in
+            report = try await OffLoop.run(in: pool) { _ in
                 let workload = try Workload.load(directory: dataDirectory + "/helix/workload")
                 return try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload,
                                          config: settings, dataDirectory: dataDirectory)

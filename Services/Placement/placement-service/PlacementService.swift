@@ -11,8 +11,14 @@ struct PlacementService: AsyncParsableCommand {
     @Option(help: "Shared data directory (GPU profiles, Helix machine profiles, workload); default $LATTICE_SHARED_DATA or ../shared/data.")
     var data: String?
 
+    @Option(help: "Solves, simulations and scores run at once; more are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_JOBS] (default: the number of cores)")
+    var maxJobs: Int?
+
     func run() async throws {
-        let handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory))
+        let limit: Int
+        do { limit = try WorkPool.limit(flag: maxJobs) } catch { throw ValidationError("\(error)") }
+        let pool = WorkPool(limit: limit, what: "solves", setting: "--max-jobs / LATTICE_MAX_JOBS")
+        let handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory), pool: pool)
         try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host) }
     }
 }

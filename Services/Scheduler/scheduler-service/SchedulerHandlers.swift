@@ -4,7 +4,7 @@ import Wire
 
 /// The scheduler's RPCs, each a call into SchedulerEngine.
 enum SchedulerHandlers {
-    static func register(on host: ServiceHost, engine: SchedulerEngine) {
+    static func register(on host: ServiceHost, engine: SchedulerEngine, limits: GenerateLimits) {
         let server = host.server
         server.unary(Methods.Scheduler.registerWorker.name, RegisterWorkerRequest.self) { request, _ in try engine.register(request) }
         server.unary(Methods.Scheduler.heartbeat.name, HeartbeatRequest.self) { request, _ in engine.heartbeat(request) }
@@ -18,6 +18,7 @@ enum SchedulerHandlers {
         }
         server.unary(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest.self) { _, _ in engine.clusterStatus() }
         server.stream(Methods.Scheduler.generate.name, GenerateRequest.self, GenerateEvent.self) { request, _, writer in
+            try limits.check(request) { Int(engine.clusterStatus().queueLength) }
             try await engine.generate(request) { event in try await writer.send(event) }
         }
         host.addStats {
@@ -26,7 +27,7 @@ enum SchedulerHandlers {
                     Stat(name: "workers_serving", value: Double(status.workers.filter { $0.health == .serving }.count)),
                     Stat(name: "queue_length", value: Double(status.queueLength)),
                     Stat(name: "active_requests", value: Double(status.activeRequests)),
-                    Stat(name: "plan_epoch", value: Double(status.planEpoch))]
+                    Stat(name: "plan_epoch", value: Double(status.planEpoch))] + limits.tally.stats
         }
     }
 }

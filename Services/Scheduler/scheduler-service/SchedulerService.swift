@@ -21,8 +21,14 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
     var advertise: String?
 
+    @Option(help: "Prompt + generated tokens one Generate may use. [env: LATTICE_MAX_TOKENS_PER_REQUEST] (default: 8192)")
+    var maxTokensPerRequest: Int?
+    @Option(help: "Generate requests that may wait for admission; more are refused. [env: LATTICE_MAX_QUEUED] (default: 1024)")
+    var maxQueued: Int?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        let limits = try GenerateLimits.from(tokens: maxTokensPerRequest, queued: maxQueued, environment: environment)
         let source: ModelSource
         do { source = try ModelSource.load(model ?? environment["LATTICE_MODEL"]) } catch let error as WorkerError {
             throw ValidationError("--model: \(error.description)")
@@ -48,7 +54,7 @@ struct SchedulerService: AsyncParsableCommand {
                 state: state, link: TransportWorkerLink(connections: PeerClients()),
                 placement: placementAddress.map { TransportPlacementLink(address: $0, timeout: settings.placementTimeout) },
                 codec: source.codec, logger: host.logger)
-            SchedulerHandlers.register(on: host, engine: engine)
+            SchedulerHandlers.register(on: host, engine: engine, limits: limits)
             host.logger.info("model", metadata: ["name": "\(source.info.name)", "layers": "\(source.info.numLayers)",
                                                  "placement": "\(placementAddress ?? "none (contiguous split)")"])
             host.whenListening { address in

@@ -10,12 +10,14 @@ struct SchedulerSession: Sendable {
     let scheduler: String
     let registration: RegisterWorkerRequest
     let stage: WorkerStage
+    let models: ModelPolicy
     let logger: Logger
 
-    init(scheduler: String, registration: RegisterWorkerRequest, stage: WorkerStage, logger: Logger) {
+    init(scheduler: String, registration: RegisterWorkerRequest, stage: WorkerStage, models: ModelPolicy, logger: Logger) {
         self.scheduler = scheduler
         self.registration = registration
         self.stage = stage
+        self.models = models
         self.logger = logger
     }
 
@@ -56,6 +58,12 @@ struct SchedulerSession: Sendable {
 
     /// Loads the assigned layers in the background (heartbeats go on meanwhile).
     private func follow(assignment: LayerRange?, model: ModelInfo?, epoch: UInt64) {
+        do {
+            try models.check(model)
+        } catch {
+            logger.error("refusing the scheduler's model", metadata: ["model_dir": "\(model?.modelDir ?? "")", "error": "\(error)"])
+            return
+        }
         guard let range = stage.follow(assignment.map { Int($0.start)..<Int($0.end) } ?? 0..<0, epoch: epoch) else { return }
         Task {
             do {

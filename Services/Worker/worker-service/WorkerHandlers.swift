@@ -5,7 +5,7 @@ import WorkerCore
 
 /// The worker's RPCs: LoadLayers, Forward, Release, and its Stats figures.
 enum WorkerHandlers {
-    static func register(on host: ServiceHost, stage: WorkerStage, pipeline: ForwardPipeline) {
+    static func register(on host: ServiceHost, stage: WorkerStage, pipeline: ForwardPipeline, models: ModelPolicy, destinations: ForwardGuard) {
         host.server.stream(Methods.Worker.loadLayers.name, LoadLayersRequest.self, LoadLayersEvent.self) { request, _, writer in
             guard request.end > request.start else {
                 throw Status(.invalidArgument, "LoadLayers: the range [\(request.start), \(request.end)) is empty; end must be greater than start")
@@ -16,6 +16,7 @@ enum WorkerHandlers {
             let began = Date()
             let relay = LoadRelay()
             let model = ModelInfo(name: request.modelName, modelDir: request.modelDir)
+            try models.check(model)
             Task {
                 do { relay.finish(.success(try await stage.load(Int(request.start)..<Int(request.end), model: model, epoch: nil) { relay.set($0, $1) })) }
                 catch { relay.finish(.failure(error)) }
@@ -37,7 +38,8 @@ enum WorkerHandlers {
             }
         }
         host.server.unary(Methods.Worker.forward.name, ForwardRequest.self) { request, _ in
-            try pipeline.accept(request)
+            try await destinations.check(request)
+            return try pipeline.accept(request)
         }
         host.server.unary(Methods.Worker.release.name, ReleaseRequest.self) { request, _ in
             let (released, used) = await stage.release(request.requestIDs)

@@ -26,6 +26,8 @@ struct WorkerService: AsyncParsableCommand {
     @Option(help: "BLAS threads.") var threads = 1
     @Option(help: "Worker id (default: worker-<pid>).") var workerId: String?
     @Option(help: "Address others reach this worker at, HOST:PORT (default: the listening address).") var advertise: String?
+    @Option(help: "Without --model: the folder inside which a model_dir named by the scheduler or LoadLayers may lie. [env: LATTICE_MODEL_ROOT]")
+    var modelRoot: String?
 
     func validate() throws {
         guard ["cpu", "emulated"].contains(backend) else { throw ValidationError("--backend must be cpu or emulated (got '\(backend)')") }
@@ -44,10 +46,15 @@ struct WorkerService: AsyncParsableCommand {
             profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "shared/data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
         let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
         let id = workerId ?? "worker-\(getpid())"
+        let rootText = modelRoot ?? ProcessInfo.processInfo.environment["LATTICE_MODEL_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
+        let root: ModelRoot?
+        do { root = try rootText.map(ModelRoot.init) } catch { throw ValidationError("--model-root: \(error)") }
+        let models = ModelPolicy(ownModel: settings.modelDir != nil, root: root)
         try await ServiceMain.run(.worker, options: options) { host in
             let stage = WorkerStage(settings: settings, workerID: id)
-            let pipeline = ForwardPipeline(stage: stage, peers: PeerClients(), logger: host.logger, maxBatchTokens: maxBatchTokens)
-            WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline)
+            let peers = PeerClients()
+            let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens)
+            WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: ForwardGuard(scheduler: scheduler, peers: peers))
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])
             guard let scheduler else { return }
@@ -56,7 +63,7 @@ struct WorkerService: AsyncParsableCommand {
                     workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,
                     gpuType: settings.backend == .cpu ? "CPU" : gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
                     layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries))
-                await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, logger: host.logger).run()
+                await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, models: models, logger: host.logger).run()
             }
         }
     }

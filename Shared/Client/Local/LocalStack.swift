@@ -51,16 +51,17 @@ public struct LocalStack: Sendable {
             try removeState()
         }
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let credentials = try StackCredentials.prepare(in: stateDirectory)
 
         var started: [RunningService] = []
         do {
-            started.append(try spawn(.placement, role: "placement", binaries: binaries, arguments: []))
+            started.append(try spawn(.placement, role: "placement", binaries: binaries, arguments: [], credentials))
             try saveState(started)
             started[0].address = try await RunningService.awaitListening(started[0], timeout: timeout)
             try saveState(started)
             for (service, role, arguments) in [(ServiceName.scheduler, "scheduler", schedulerArguments + ["--placement", started[0].address]),
                                                (.circuit, "circuit", [])] {
-                started.append(try spawn(service, role: role, binaries: binaries, arguments: arguments))
+                started.append(try spawn(service, role: role, binaries: binaries, arguments: arguments, credentials))
                 try saveState(started)
             }
             for index in 1..<started.count {
@@ -69,7 +70,7 @@ public struct LocalStack: Sendable {
             }
             let scheduler = started[1].address
             for number in stride(from: 1, through: workers, by: 1) {
-                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler] + workerArguments))
+                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler] + workerArguments, credentials))
                 try saveState(started)
             }
             for index in 3..<started.count {
@@ -77,8 +78,8 @@ public struct LocalStack: Sendable {
                 try saveState(started)
             }
             progress("waiting for \(started.count) services to report SERVING")
-            try await awaitServing(started, timeout: timeout)
-            return await members(started)
+            try await awaitServing(started, timeout: timeout, credentials.cluster)
+            return await members(started, credentials.cluster)
         } catch {
             for process in started { _ = await process.stop(timeout: .seconds(5)) }
             try? removeState()
@@ -86,16 +87,16 @@ public struct LocalStack: Sendable {
         }
     }
 
-    private func spawn(_ service: ServiceName, role: String, binaries: ServiceBinaries, arguments: [String]) throws -> RunningService {
+    private func spawn(_ service: ServiceName, role: String, binaries: ServiceBinaries, arguments: [String], _ credentials: StackCredentials) throws -> RunningService {
         try RunningService.spawn(service, role: role, binaries: binaries, arguments: arguments,
-                                 environment: [:], logDirectory: stateDirectory, host: "127.0.0.1")
+                                 environment: credentials.environment, logDirectory: stateDirectory, host: "127.0.0.1")
     }
 
-    private func awaitServing(_ processes: [RunningService], timeout: Duration) async throws {
+    private func awaitServing(_ processes: [RunningService], timeout: Duration, _ credentials: Credentials) async throws {
         let deadline = ContinuousClock.now + timeout
         for process in processes {
             while true {
-                let health = await Self.health(of: process)
+                let health = await Self.health(of: process, credentials)
                 if health == "SERVING" { break }
                 if !process.isRunning {
                     throw LocalClusterError("\(process.role) stopped while starting; its log \(process.logPath) ends:\n\(ChildProcess.tail(process.logPath))")
@@ -145,15 +146,15 @@ public struct LocalStack: Sendable {
     /// Every recorded process with its pid, liveness and health. Nil when there is no state file.
     public func status() async throws -> [Member]? {
         guard let processes = try loadState() else { return nil }
-        return await members(processes)
+        return await members(processes, try StackCredentials.prepare(in: stateDirectory).cluster)
     }
 
-    private func members(_ processes: [RunningService]) async -> [Member] {
+    private func members(_ processes: [RunningService], _ credentials: Credentials) async -> [Member] {
         await withTaskGroup(of: (Int, Member).self) { group in
             for (index, process) in processes.enumerated() {
                 group.addTask {
                     let running = process.isRunning
-                    let health = running ? await Self.health(of: process) : "NOT RUNNING"
+                    let health = running ? await Self.health(of: process, credentials) : "NOT RUNNING"
                     return (index, Member(role: process.role, service: process.service.displayName, address: process.address,
                                           pid: process.pid, running: running, health: health, log: process.logPath))
                 }
@@ -164,11 +165,13 @@ public struct LocalStack: Sendable {
         }
     }
 
-    static func health(of process: RunningService) async -> String {
+    static func health(of process: RunningService, _ credentials: Credentials) async -> String {
         guard !process.address.isEmpty else { return "UNREACHABLE: no address yet" }
         let client: ServiceClient
         do {
-            client = try ServiceClient(address: process.address, reconnect: .never)
+            var config = TransportConfig()
+            config.credentials = credentials
+            client = try ServiceClient(address: process.address, config: config, reconnect: .never)
         } catch {
             return "UNREACHABLE: \(error)"
         }

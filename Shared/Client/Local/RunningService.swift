@@ -42,6 +42,10 @@ public struct RunningService: Sendable, Codable, Equatable {
         let listen = host.contains(":") ? "[\(host)]:0" : "\(host):0"
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { _, new in new }
+        // A service needs a cluster secret; a launcher that gives none (a test) gets one per process.
+        if merged["LATTICE_CLUSTER_SECRET_FILE"] == nil && merged["LATTICE_CLUSTER_SECRET"] == nil {
+            merged.merge(StackCredentials.ensureForThisProcess()) { _, new in new }
+        }
         let pid = try ChildProcess.spawn(
             executable: executable, arguments: ["--listen", listen] + arguments, environment: merged,
             stdoutPath: outputPath, stderrPath: logPath)

@@ -64,7 +64,11 @@ typedef enum _Lattice__V1__Code {
   LATTICE__V1__CODE__UNIMPLEMENTED = 12,
   LATTICE__V1__CODE__INTERNAL = 13,
   LATTICE__V1__CODE__UNAVAILABLE = 14,
-  LATTICE__V1__CODE__DATA_LOSS = 15
+  LATTICE__V1__CODE__DATA_LOSS = 15,
+  /*
+   * no valid credentials: the connection is closed
+   */
+  LATTICE__V1__CODE__UNAUTHENTICATED = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LATTICE__V1__CODE)
 } Lattice__V1__Code;
 

@@ -6,7 +6,9 @@ import Wire
 final class RawSocket {
     let fd: Int32
 
-    init(host: String = "127.0.0.1", port: Int, receiveTimeout seconds: Int = 5) throws {
+    /// Connects; with `authenticate` (the default) it first passes the handshake with this
+    /// process's credentials, so that what the test sends next is judged as a call would be.
+    init(host: String = "127.0.0.1", port: Int, receiveTimeout seconds: Int = 5, authenticate: Bool = true) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawSocketError("socket(): \(String(cString: strerror(errno)))") }
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
@@ -23,6 +25,25 @@ final class RawSocket {
             close(fd)
             throw RawSocketError("connect to \(host):\(port): \(reason)")
         }
+        if authenticate { try handshake() }
+    }
+
+    /// Hello, Challenge, Proof, Welcome (proto/lattice/v1/auth.proto); the Proof sent, for replays.
+    @discardableResult
+    func handshake(credentials given: Credentials? = nil, replaying recorded: HandshakeProof? = nil) throws -> HandshakeProof? {
+        let clientNonce = Handshake.nonce()
+        send(Envelope(callID: 0, method: Handshake.helloMethod, payload: HandshakeHello(clientNonce: clientNonce).encode()))
+        guard let answer = try readFrame() else { throw RawSocketError("no Challenge: the server closed the connection") }
+        let challenge = try HandshakeChallenge(wire: answer.payload)
+        guard challenge.authRequired else { return nil }
+        guard let credentials = try given ?? Credentials.ambient().get() else { throw RawSocketError("this test process has no credentials") }
+        let (proof, welcome) = Handshake.proof(credentials, serverNonce: challenge.serverNonce, clientNonce: clientNonce)
+        send(Envelope(callID: 0, method: Handshake.proofMethod, payload: (recorded ?? proof).encode()))
+        if recorded != nil { return proof }   // the caller reads the refusal
+        guard let reply = try readFrame(), reply.status == nil, try HandshakeWelcome(wire: reply.payload).mac == welcome else {
+            throw RawSocketError("the server did not welcome this process's credentials")
+        }
+        return proof
     }
 
     deinit { close(fd) }

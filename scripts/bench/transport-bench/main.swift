@@ -4,6 +4,8 @@
 //   transport-bench server PORT
 //   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD]    prints: calls p50_us p99_us calls_per_s
 //
+//   transport-bench auth ROUNDS      what the handshake costs (scripts/bench-auth)
+//
 // METHOD is bench/Echo (a handler on Swift concurrency, the default) or bench/EchoInline (an
 // inline handler, run on the loop thread).
 import Foundation
@@ -66,6 +68,8 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     print(String(format: "%d %.1f %.1f %.0f", sorted.count, p50, p99, Double(sorted.count) / elapsed))
     if errors > 0 { print("transport-bench: \(errors) calls failed") }
     await connection.close()
+} else if arguments.count == 3, arguments[1] == "auth", let rounds = Int(arguments[2]), rounds > 0 {
+    try await AuthBench.run(rounds: rounds, logger: logger)
 } else {
-    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD]")
+    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD] | transport-bench auth ROUNDS")
 }

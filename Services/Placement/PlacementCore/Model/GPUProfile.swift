@@ -92,6 +92,8 @@ public struct GPUProfile: Sendable, Equatable {
 
     /// Loads `<dataDir>/helix/profiles/<model>/<type lowercased>/{prompt,decode}_bs2time.csv`.
     public static func load(type: String, model: ModelSpec, machine: MachineType, dataDirectory: String = SharedData.directory) throws -> GPUProfile {
+        try ProfileName.validate(type, what: "GPU type")
+        try ProfileName.validate(model.profileName, what: "model profile name")
         let dir = "\(dataDirectory)/helix/profiles/\(model.profileName)/\(type.lowercased())"
         guard FileManager.default.fileExists(atPath: dir) else {
             throw PlacementError(file: dir, "no profile for GPU type '\(type)' with model \(model.name) (expected prompt_bs2time.csv and decode_bs2time.csv here)")

@@ -1,0 +1,59 @@
+import Client
+import Foundation
+import Wire
+
+/// Where a Forward may make this worker send things (issue 12): sampled tokens only back to its
+/// scheduler, hidden states only to workers in the scheduler's current plan. Checked once per
+/// Forward, before anything is queued. A worker started without a scheduler (driven directly)
+/// has no plan to check against and is not limited.
+actor ForwardGuard {
+    private let scheduler: String?
+    private let peers: PeerClients
+    private var planWorkers: Set<String> = []
+    private var epoch: UInt64 = 0
+    private var refreshed: ContinuousClock.Instant?
+    /// Reply-to addresses found to be the scheduler (same socket address, another spelling).
+    private var schedulerSpellings: Set<String> = []
+
+    init(scheduler: String?, peers: PeerClients) {
+        self.scheduler = scheduler
+        self.peers = peers
+    }
+
+    /// Throws PERMISSION_DENIED naming the first destination this worker must not send to.
+    func check(_ request: ForwardRequest) async throws {
+        guard let scheduler else { return }
+        for item in request.items {
+            if item.replyTo != scheduler && !schedulerSpellings.contains(item.replyTo) {
+                guard Self.sameSocket(item.replyTo, scheduler) else {
+                    throw Status(.permissionDenied, "reply_to \(item.replyTo) is not this worker's scheduler (\(scheduler)); tokens go only there")
+                }
+                schedulerSpellings.insert(item.replyTo)
+            }
+            for hop in item.route where !planWorkers.contains(hop.address) {
+                await refresh(from: scheduler)
+                guard planWorkers.contains(hop.address) else {
+                    throw Status(.permissionDenied, "route hop \(hop.address) is not a worker of the scheduler's plan (epoch \(epoch)); hidden states go only to those")
+                }
+            }
+        }
+    }
+
+    /// Asks the scheduler which workers its current plan uses (at most every 200 ms).
+    private func refresh(from scheduler: String) async {
+        if let refreshed, ContinuousClock.now - refreshed < .milliseconds(200) { return }
+        refreshed = .now
+        guard let client = try? await peers.client(scheduler),
+              let status = try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+        else { return }
+        planWorkers = Set(status.workers.filter { $0.health != .dead }.map(\.address))
+        epoch = status.planEpoch
+    }
+
+    /// Whether two HOST:PORT texts name the same socket address (after name lookup).
+    static func sameSocket(_ a: String, _ b: String) -> Bool {
+        guard let x = try? Endpoint(parsing: a), let y = try? Endpoint(parsing: b), x.port == y.port,
+              let first = try? x.resolvedAddress(), let second = try? y.resolvedAddress() else { return false }
+        return first == second
+    }
+}

@@ -37,12 +37,15 @@ let package = Package(
         .target(name: "Client", dependencies: ["Transport", "Wire"], path: "Shared/Client"),
         .target(name: "LatticeTesting", dependencies: ["Client", "Wire"], path: "Shared/LatticeTesting"),
 
+        // Routing over a plan's flow (IWRR, masks, KV estimate, baseline policies): live and simulated serving share it.
+        .target(name: "Routing", dependencies: [], path: "Shared/Routing"),
+
         // Numerics.
         .target(name: "Tensor", dependencies: ["CBLAS"], path: "Shared/Tensor"),
 
         // Service libraries: all logic lives here, testable without sockets.
-        .target(name: "PlacementCore", dependencies: ["CGLPK"], path: "Services/Placement/PlacementCore"),
-        .target(name: "SchedulerCore", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
+        .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing"], path: "Services/Placement/PlacementCore"),
+        .target(name: "SchedulerCore", dependencies: ["Wire", "Routing", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
         .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
 
@@ -59,11 +62,12 @@ let package = Package(
         // Tests.
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireC"], path: "Tests/WireTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], path: "Tests/TransportTests"),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing"], path: "Tests/RoutingTests"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
-        .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore"], path: "Tests/PlacementCoreTests"),
+        .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor"], path: "Tests/WorkerCoreTests"),
-        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Wire"], path: "Tests/SchedulerCoreTests"),
+        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Routing", "Wire"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

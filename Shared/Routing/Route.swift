@@ -14,6 +14,7 @@ public struct RouteStep: Sendable, Equatable {
 
 public struct Route: Sendable, Equatable {
     public var steps: [RouteStep]
+    public init(steps: [RouteStep]) { self.steps = steps }
     public var nodes: [Int] { steps.map(\.node) }
 }
 

@@ -2,78 +2,6 @@ import SchedulerCore
 import Testing
 import Wire
 
-struct IWRRTests {
-    @Test func sharesFollowTheFlow() {
-        var iwrr = IWRR()
-        var counts: [String: Int] = [:]
-        for _ in 0..<400 {
-            let pick = iwrr.choose([("fast", 3), ("slow", 1)], weight: 1)
-            counts[pick ?? "none", default: 0] += 1
-        }
-        #expect(counts["fast"] == 300)
-        #expect(counts["slow"] == 100)
-    }
-
-    @Test func interleavesRatherThanBursts() {
-        var iwrr = IWRR()
-        let picks = (0..<8).compactMap { _ in iwrr.choose([("a", 1), ("b", 1)], weight: 1) }
-        for (x, y) in zip(picks, picks.dropFirst()) { #expect(x != y) }
-    }
-
-    @Test func heavierWorkChargesMore() {
-        var iwrr = IWRR()
-        let heavy = iwrr.choose([("a", 10), ("b", 10)], weight: 100)   // a: load 10
-        #expect(heavy == "a")
-        // Ten single tokens go to b until its load reaches a's.
-        let picks = (0..<10).compactMap { _ in iwrr.choose([("a", 10), ("b", 10)], weight: 10) }
-        #expect(picks.first == "b")
-        #expect(iwrr.loads["a"] ?? 0 > 0 && iwrr.loads["b"] ?? 0 > 0)
-    }
-
-    @Test func noFlowNoPick() {
-        #expect(IWRR().pick([("a", 0)], weight: 1) == nil)
-        #expect(IWRR().pick([], weight: 1) == nil)
-    }
-}
-
-struct KVAccountingTests {
-    @Test func admissionRuleKeepsTheHeadroom() {
-        let policy = KVPolicy.online   // hwm 0.9: 10% of capacity must stay free
-        #expect(policy.admits(entries: 900, reserved: 0, capacity: 1000))
-        #expect(!policy.admits(entries: 901, reserved: 0, capacity: 1000))
-        #expect(policy.admits(entries: 400, reserved: 500, capacity: 1000))
-        #expect(!policy.admits(entries: 401, reserved: 500, capacity: 1000))
-        #expect(KVPolicy.offline.admits(entries: 850, reserved: 0, capacity: 1000))
-        #expect(!KVPolicy.offline.admits(entries: 851, reserved: 0, capacity: 1000))
-    }
-
-    @Test func expectedLength() {
-        #expect(KVPolicy.online.expectedLength(prompt: 100, maxTokens: 1000) == 1100)
-        var helix = KVPolicy.online
-        helix.reserveMaxTokens = false
-        #expect(helix.expectedLength(prompt: 100, maxTokens: 1000) == 100 + 144)   // 240 × 0.6
-        #expect(helix.expectedLength(prompt: 100, maxTokens: 10) == 110)
-    }
-
-    @Test func ledgerReservesAndReleasesPerWorker() {
-        var ledger = KVLedger()
-        let first = ledger.reserve("r1", ["a": 100, "b": 50])
-        let second = ledger.reserve("r2", ["a": 10])
-        let again = ledger.reserve("r1", ["a": 1])
-        #expect(first && second && !again)
-        #expect(ledger.reserved(on: "a") == 110)
-        #expect(ledger.requests(on: "a") == ["r1", "r2"])
-        let freed = ledger.release("r1")
-        #expect(Set(freed) == ["a", "b"])
-        #expect(ledger.reserved(on: "a") == 10)
-        #expect(ledger.reserved(on: "b") == 0)
-        let twice = ledger.release("r1")
-        #expect(twice.isEmpty)
-        ledger.release("r2")
-        #expect(ledger.reservedByWorker.isEmpty)
-    }
-}
-
 struct AdmissionQueueTests {
     @Test func firstComeFirstServedAndNeverDropped() {
         var queue = AdmissionQueue<Int>()
@@ -142,54 +70,6 @@ struct FallbackPlannerTests {
     }
 }
 
-struct RouteBuilderTests {
-    /// Two pipelines (a→b, c→d) plus a thin arc a→d carrying 2% of a's outflow.
-    static let plan = Plan(epoch: 1, assignments: ["a": 0..<2, "b": 2..<4, "c": 0..<2, "d": 2..<4],
-                           arcs: [PlanArc(from: "source", to: "a", flow: 10), PlanArc(from: "source", to: "c", flow: 10),
-                                  PlanArc(from: "a", to: "b", flow: 9.8), PlanArc(from: "a", to: "d", flow: 0.2),
-                                  PlanArc(from: "c", to: "d", flow: 10),
-                                  PlanArc(from: "b", to: "sink", flow: 9.8), PlanArc(from: "d", to: "sink", flow: 10.2)])
-
-    static func nodes(serving: Set<String> = ["a", "b", "c", "d"], capacity: Int = 10_000) -> [String: RouteNode] {
-        Dictionary(uniqueKeysWithValues: plan.assignments.map { id, layers in
-            (id, RouteNode(address: "\(id):1", layers: layers, serving: serving.contains(id), kvCapacityEntries: capacity))
-        })
-    }
-
-    @Test func routesAlternateOverPipelinesAndSkipThinArcs() throws {
-        var iwrr: [String: IWRR] = [:]
-        var seen: [[String]] = []
-        for _ in 0..<20 {
-            let route = try RouteBuilder().build(prompt: 10, maxTokens: 10, plan: Self.plan, layerCount: 4, nodes: Self.nodes(),
-                                                 ledger: KVLedger(), iwrr: &iwrr).get()
-            seen.append(route.map(\.workerID))
-            #expect(route.first?.layers.lowerBound == 0 && route.last?.layers.upperBound == 4)
-        }
-        #expect(seen.filter { $0 == ["a", "b"] }.count == 10)
-        #expect(seen.filter { $0 == ["c", "d"] }.count == 10)
-        #expect(!seen.contains(["a", "d"]))   // 2% < 5% of a's outflow
-    }
-
-    @Test func notServingAndFullWorkersAreMasked() throws {
-        var iwrr: [String: IWRR] = [:]
-        let route = try RouteBuilder().build(prompt: 10, maxTokens: 10, plan: Self.plan, layerCount: 4,
-                                             nodes: Self.nodes(serving: ["a", "c", "d"]), ledger: KVLedger(), iwrr: &iwrr).get()
-        #expect(route.map(\.workerID) == ["c", "d"])
-        // d full: a's only good arc goes to b, which is not serving; c's goes to d. Nothing.
-        var ledger = KVLedger()
-        ledger.reserve("other", ["d": 9_000])
-        let refused = RouteBuilder().build(prompt: 10, maxTokens: 10, plan: Self.plan, layerCount: 4,
-                                           nodes: Self.nodes(serving: ["a", "c", "d"]), ledger: ledger, iwrr: &iwrr)
-        #expect(refused == .failure(.noCandidate(after: "c", layer: 2)) || refused == .failure(.noCandidate(after: "a", layer: 2)))
-        #expect(RouteBuilder().build(prompt: 1, maxTokens: 1, plan: Plan(), layerCount: 4, nodes: [:], ledger: KVLedger(), iwrr: &iwrr) == .failure(.noPlan))
-    }
-
-    @Test func reservationCoversEveryLayerOnEveryHop() {
-        let route = [Hop(workerID: "a", address: "a:1", layers: 0..<3), Hop(workerID: "b", address: "b:1", layers: 3..<4)]
-        #expect(RouteBuilder().reservation(prompt: 10, maxTokens: 5, route: route) == ["a": 45, "b": 15])
-    }
-}
-
 struct ClusterStateTests {
     static let model = ModelInfo(name: "tiny", numLayers: 4, vocabSize: 256)
 
@@ -252,8 +132,36 @@ struct ClusterStateTests {
         #expect(route.map(\.workerID) == ["a", "bb"])
         #expect(state.ledger.reserved(on: "a") == 8 * 2)
         #expect(state.release("r1").count == 2)
-        #expect(state.ledger.reservedByWorker.isEmpty)
+        #expect(state.ledger.reservedByNode.isEmpty)
         #expect(!state.heartbeat(HeartbeatRequest(workerID: "ghost")).0.known)
+    }
+
+    /// Two pipelines (a→b, c→d) plus a thin arc a→d carrying 2% of a's outflow.
+    static let twoPipelines = Plan(epoch: 1, assignments: ["a": 0..<2, "b": 2..<4, "c": 0..<2, "d": 2..<4],
+                                   arcs: [PlanArc(from: "source", to: "a", flow: 10), PlanArc(from: "source", to: "c", flow: 10),
+                                          PlanArc(from: "a", to: "b", flow: 9.8), PlanArc(from: "a", to: "d", flow: 0.2),
+                                          PlanArc(from: "c", to: "d", flow: 10),
+                                          PlanArc(from: "b", to: "sink", flow: 9.8), PlanArc(from: "d", to: "sink", flow: 10.2)])
+
+    @Test func liveRoutesFollowThePlansFlowThroughTheRoutingCore() throws {
+        let state = ClusterState(model: Self.model)
+        for id in ["a", "b", "c", "d"] { _ = try state.register(Self.registration(id, kv: 1_000_000)) }
+        _ = state.apply(Self.twoPipelines)
+        Self.serve(state, ["a", "b", "c", "d"])
+        var seen: [[String]] = []
+        for i in 0..<20 {
+            let route = try state.tryAdmit("r\(i)", prompt: 10, maxTokens: 10).get()
+            seen.append(route.map(\.workerID))
+            #expect(route.first?.layers.lowerBound == 0 && route.last?.layers.upperBound == 4)
+        }
+        #expect(seen.filter { $0 == ["a", "b"] }.count == 10)
+        #expect(seen.filter { $0 == ["c", "d"] }.count == 10)
+        #expect(!seen.contains(["a", "d"]))   // 2% < 5% of a's outflow
+        // b stops serving: everything goes by c → d, and the refusal says why once d is full too.
+        _ = state.heartbeat(HeartbeatRequest(workerID: "b", planEpoch: 0))
+        #expect(try state.tryAdmit("x", prompt: 10, maxTokens: 10).get().map(\.workerID) == ["c", "d"])
+        guard case .failure(let refusal) = state.tryAdmit("y", prompt: 200_000, maxTokens: 10) else { Issue.record("admitted past KV room"); return }
+        #expect(refusal.description.contains("no KV room"), "\(refusal)")
     }
 
     @Test func queuedRequestsAreAdmittedWhenRoomFrees() async throws {

@@ -1,3 +1,4 @@
+import Routing
 import Wire
 
 /// A request waiting for a route: resumed with the route, or with an error when cancelled.
@@ -9,19 +10,18 @@ typealias AdmissionWaiter = CheckedContinuation<[Hop], Error>
 public final class ClusterState: Sendable {
     public let model: ModelInfo
     public let settings: SchedulerSettings
-    let builder: RouteBuilder
 
     struct State {
         var workers: [String: WorkerRecord] = [:]
         var order: [String] = []                  // registration order
         var plan = Plan()
         var epoch: UInt64 = 0
-        var ledger = KVLedger()
-        var iwrr: [String: IWRR] = [:]
+        var ledger = KVLedger<String, String>()   // request key → worker → entries
+        var router: Router
         var queue = AdmissionQueue<AdmissionWaiter>()
-        var routes: [String: [Hop]] = [:]         // request key → its route
+        var routes: [String: LiveRoute] = [:]     // request key → its route
     }
-    let state = Protected(State())
+    let state: Protected<State>
 
     /// config.json text of the served model (cpu backend), sent to placement.
     public let configJSON: String
@@ -30,7 +30,8 @@ public final class ClusterState: Sendable {
         self.model = model
         self.configJSON = configJSON
         self.settings = settings
-        builder = RouteBuilder(policy: settings.policy)
+        let empty = FlowGraph(nodes: [], arcs: [], layerCount: Int(model.numLayers), partial: false)
+        state = Protected(State(router: Router(graph: empty, policy: settings.routing, kv: settings.policy)))
     }
 
     var layerCount: Int { Int(model.numLayers) }
@@ -101,7 +102,7 @@ public final class ClusterState: Sendable {
             guard var record = s.workers[id] else { return [] }
             record.health = .dead
             s.workers[id] = record
-            return s.routes.filter { $0.value.contains { $0.workerID == id } }.map(\.key).sorted()
+            return s.routes.filter { $0.value.hops.contains { $0.workerID == id } }.map(\.key).sorted()
         }
     }
 
@@ -146,14 +147,14 @@ public final class ClusterState: Sendable {
     public func apply(_ plan: Plan) -> [String] {
         state.withLock { s in
             s.plan = plan
-            s.iwrr = [:]
             for id in s.order {
                 guard var record = s.workers[id], record.health != .dead else { continue }
                 let assignment = plan.assignments[id]
                 record.health = assignment != nil && record.loadedLayers == assignment && record.loadedEpoch == plan.epoch ? .serving : .loading
                 s.workers[id] = record
             }
-            return s.routes.filter { _, route in route.contains { plan.assignments[$0.workerID] != $0.layers } }.map(\.key).sorted()
+            s.router = Router(graph: Self.graph(plan, s, layerCount: layerCount), policy: settings.routing, kv: settings.policy, seed: plan.epoch)
+            return s.routes.filter { _, route in route.hops.contains { plan.assignments[$0.workerID] != $0.layers } }.map(\.key).sorted()
         }
     }
 
@@ -164,7 +165,7 @@ public final class ClusterState: Sendable {
     /// A route for a new request now, or why not (the caller then queues it).
     public func tryAdmit(_ key: String, prompt: Int, maxTokens: Int) -> Result<[Hop], RouteRefusal> {
         state.withLock { s in
-            guard s.queue.count == 0 else { return .failure(.noCandidate(after: "the queue", layer: 0)) }
+            guard s.queue.count == 0 else { return .failure(.noCandidate(after: "the queue", layer: 0, why: "earlier requests are waiting")) }
             return route(&s, key: key, prompt: prompt, maxTokens: maxTokens)
         }
     }
@@ -173,11 +174,10 @@ public final class ClusterState: Sendable {
     public func fitsEmptyCluster(prompt: Int, maxTokens: Int) -> Bool? {
         state.withLock { s -> Bool? in
             guard !s.plan.assignments.isEmpty else { return nil }
-            var scratch: [String: IWRR] = [:]
-            var nodes = Self.routeNodes(s)
-            for key in nodes.keys { nodes[key]?.serving = true }
-            if case .success = builder.build(prompt: prompt, maxTokens: maxTokens, plan: s.plan, layerCount: layerCount,
-                                             nodes: nodes, ledger: KVLedger(), iwrr: &scratch) { return true }
+            var scratch = s.router
+            Self.refresh(&scratch.graph, s)
+            for (i, node) in scratch.graph.nodes.enumerated() { scratch.graph.nodes[i].available = s.workers[node.name].map { $0.health != .dead } ?? false }
+            if case .success = scratch.route(prompt: prompt, maxTokens: maxTokens, reserved: { _ in 0 }) { return true }
             return false
         }
     }
@@ -213,7 +213,7 @@ public final class ClusterState: Sendable {
     public func release(_ key: String) -> [Hop] {
         let (route, admitted) = state.withLock { s in
             s.ledger.release(key)
-            let route = s.routes.removeValue(forKey: key) ?? []
+            let route = s.routes.removeValue(forKey: key)?.hops ?? []
             return (route, drain(&s))
         }
         admitted.resume()
@@ -223,15 +223,25 @@ public final class ClusterState: Sendable {
     /// Wakes the queue after a plan or health change.
     public func admitQueued() { state.withLock { drain(&$0) }.resume() }
 
-    /// Charges a decode step to the IWRR loads along the request's route.
+    /// Charges a decode step to the IWRR loads along the request's route (routes of an older plan
+    /// no longer match the flow graph's arcs and are not charged).
     public func chargeDecode(_ key: String) {
         state.withLock { s in
-            guard let route = s.routes[key] else { return }
-            RouteBuilder.chargeDecode(route, plan: s.plan, iwrr: &s.iwrr)
+            guard let route = s.routes[key], route.epoch == s.plan.epoch else { return }
+            s.router.chargeDecode(route.path)
         }
     }
 
-    public var ledger: KVLedger { state.withLock { $0.ledger } }
+    /// Swarm routing: an iteration of the request went through its route at this rate.
+    public func observe(_ key: String, tokensPerSecond: Double) {
+        guard settings.routing == .swarm else { return }
+        state.withLock { s in
+            guard let route = s.routes[key], route.epoch == s.plan.epoch else { return }
+            for hop in route.path.steps.indices { s.router.observe(route.path, hop: hop, tokensPerSecond: tokensPerSecond) }
+        }
+    }
+
+    public var ledger: KVLedger<String, String> { state.withLock { $0.ledger } }
 
     // MARK: status
 
@@ -254,13 +264,20 @@ public final class ClusterState: Sendable {
     // MARK: inside the lock
 
     private func route(_ s: inout State, key: String, prompt: Int, maxTokens: Int) -> Result<[Hop], RouteRefusal> {
-        let result = builder.build(prompt: prompt, maxTokens: maxTokens, plan: s.plan, layerCount: layerCount,
-                                   nodes: Self.routeNodes(s), ledger: s.ledger, iwrr: &s.iwrr)
-        if case .success(let route) = result {
-            s.ledger.reserve(key, builder.reservation(prompt: prompt, maxTokens: maxTokens, route: route))
-            s.routes[key] = route
+        Self.refresh(&s.router.graph, s)
+        let ledger = s.ledger, graph = s.router.graph
+        var queued: [String: Int] = [:]
+        if settings.routing == .shortestQueue { for route in s.routes.values { for hop in route.hops { queued[hop.workerID, default: 0] += 1 } } }
+        let result = s.router.route(prompt: prompt, maxTokens: maxTokens, reserved: { ledger.reserved(on: graph.nodes[$0].name) },
+                                    queueLength: { queued[graph.nodes[$0].name] ?? 0 })
+        guard case .success(let path) = result else { return result.map { _ in [] } }
+        let hops = path.steps.map { step in
+            let id = graph.nodes[step.node].name
+            return Hop(workerID: id, address: s.workers[id]?.address ?? "", layers: step.layers)
         }
-        return result
+        s.ledger.reserve(key, Dictionary(path.steps.map { (graph.nodes[$0.node].name, $0.entries) }, uniquingKeysWith: +))
+        s.routes[key] = LiveRoute(hops: hops, path: path, epoch: s.plan.epoch)
+        return .success(hops)
     }
 
     private func drain(_ s: inout State) -> Admitted {
@@ -275,13 +292,25 @@ public final class ClusterState: Sendable {
         return Admitted(waiters: routed)
     }
 
-    private static func routeNodes(_ s: State) -> [String: RouteNode] {
-        var nodes: [String: RouteNode] = [:]
-        for (id, layers) in s.plan.assignments {
-            guard let w = s.workers[id] else { continue }
-            nodes[id] = RouteNode(address: w.address, layers: layers, serving: w.health == .serving, kvCapacityEntries: w.kvCapacity(holding: layers))
+    /// The plan as the routing core's graph: one node per assigned worker (by id, so that indices
+    /// are stable while the plan lasts). Next hops start where the current one ends (workers run
+    /// exactly the range they loaded).
+    private static func graph(_ plan: Plan, _ s: State, layerCount: Int) -> FlowGraph {
+        let nodes = plan.assignments.keys.sorted().compactMap { id in
+            plan.assignments[id].map { RoutingNode(name: id, layers: $0, kvCapacity: 0, available: false) }
         }
-        return nodes
+        var graph = FlowGraph(nodes: nodes, arcs: plan.arcs, layerCount: layerCount, partial: false)
+        refresh(&graph, s)
+        return graph
+    }
+
+    /// Brings the graph's nodes up to date with the workers: serving or not, and their KV room.
+    private static func refresh(_ graph: inout FlowGraph, _ s: State) {
+        for (i, node) in graph.nodes.enumerated() {
+            let worker = s.workers[node.name]
+            graph.nodes[i].available = worker?.health == .serving
+            graph.nodes[i].kvCapacity = Double(worker?.kvCapacity(holding: node.layers) ?? 0)
+        }
     }
 
     static func range(_ r: Range<Int>) -> LayerRange { LayerRange(start: UInt32(r.lowerBound), end: UInt32(r.upperBound)) }

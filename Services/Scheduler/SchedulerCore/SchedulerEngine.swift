@@ -245,6 +245,7 @@ public final class SchedulerEngine: Sendable {
             let item = ForwardItem(requestID: key, positions: (position..<(position + tokens.count)).map { UInt32($0) }, tokenIDs: tokens,
                                    start: UInt32(first.layers.lowerBound), end: UInt32(first.layers.upperBound), route: hops,
                                    replyTo: reply, sampling: run.input.sampling, prefill: step == 0, step: step)
+            let sent = ContinuousClock.now
             do {
                 _ = try await link.forward(ForwardRequest(items: [item]), to: first)
             } catch {
@@ -261,6 +262,7 @@ public final class SchedulerEngine: Sendable {
             timer.cancel()
             guard let answer else { return .failed("cancelled") }
             guard answer.error.isEmpty else { return .failed(answer.error) }
+            state.observe(key, tokensPerSecond: Double(tokens.count) / max(1e-6, ClusterState.seconds(ContinuousClock.now - sent)))
             position += tokens.count
             let token = answer.tokenID
             run.record(token)

@@ -1,3 +1,5 @@
+import Routing
+
 /// The scheduler's tunables.
 public struct SchedulerSettings: Sendable {
     /// How often workers heartbeat (told to them at registration).
@@ -14,6 +16,8 @@ public struct SchedulerSettings: Sendable {
     /// How long to wait for placement-service before falling back to a contiguous split.
     public var placementTimeout = 20.0
     public var policy = KVPolicy.online
+    /// How routes pick among a node's arcs: Helix's IWRR over the plan's flow, or a baseline.
+    public var routing = RoutingPolicy.iwrr
 
     public init() {}
 }

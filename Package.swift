@@ -40,18 +40,21 @@ let package = Package(
         // Routing over a plan's flow (IWRR, masks, KV estimate, baseline policies): live and simulated serving share it.
         .target(name: "Routing", dependencies: [], path: "Shared/Routing"),
 
+        // Finding the shipped data (Shared/Data) from any working directory.
+        .target(name: "DataFiles", dependencies: [], path: "Shared/DataFiles"),
+
         // Numerics.
         .target(name: "Tensor", dependencies: ["CBLAS"], path: "Shared/Tensor"),
 
         // Service libraries: all logic lives here, testable without sockets.
-        .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing"], path: "Services/Placement/PlacementCore"),
+        .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing", "DataFiles"], path: "Services/Placement/PlacementCore"),
         .target(name: "SchedulerCore", dependencies: ["Wire", "Routing", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
-        .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
+        .target(name: "WorkerCore", dependencies: ["Tensor", "DataFiles"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),
-        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
+        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "Routing", "WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
         .executableTarget(name: "worker-service", dependencies: ["WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Worker/worker-service"),
         .executableTarget(name: "circuit-optimizer-service", dependencies: ["CircuitCore", "ServiceKit", "Wire"], path: "Services/CircuitOptimizer/circuit-optimizer-service"),
         .executableTarget(name: "lattice", dependencies: [
@@ -66,7 +69,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),
-        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor"], path: "Tests/WorkerCoreTests"),
+        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "DataFiles"], path: "Tests/WorkerCoreTests"),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Routing", "Wire"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),
     ],

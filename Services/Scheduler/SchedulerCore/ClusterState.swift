@@ -129,7 +129,7 @@ public final class ClusterState: Sendable {
             }
             let spec = model.modelDir.isEmpty ? ModelSpec(name: model.name) : ModelSpec(name: model.name, configJSON: configJSON)
             return PlanRequest(cluster: Cluster(name: "live-workers", nodes: nodes, links: links), model: spec,
-                               method: .auto, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
+                               method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
         }
     }
 

@@ -1,4 +1,5 @@
 import Routing
+import Wire
 
 /// The scheduler's tunables.
 public struct SchedulerSettings: Sendable {
@@ -17,7 +18,9 @@ public struct SchedulerSettings: Sendable {
     public var placementTimeout = 20.0
     public var policy = KVPolicy.online
     /// How routes pick among a node's arcs: Helix's IWRR over the plan's flow, or a baseline.
-    public var routing = RoutingPolicy.iwrr
+    public var routing = Routing.RoutingPolicy.iwrr
+    /// The method asked of placement-service for every plan.
+    public var planMethod = PlacementMethod.auto
 
     public init() {}
 }

@@ -3,18 +3,17 @@ import Testing
 import Wire
 
 struct AdmissionQueueTests {
-    @Test func firstComeFirstServedAndNeverDropped() {
-        var queue = AdmissionQueue<Int>()
-        queue.append(key: "big", prompt: 500, maxTokens: 10, waiter: 1)
-        queue.append(key: "small", prompt: 5, maxTokens: 10, waiter: 2)
-        #expect(queue.position(of: "small") == 1)
-        // Room for small ones only: the big head waits and nobody overtakes it.
-        var admitted = queue.admit { $0.prompt < 100 ? true : nil }
-        #expect(admitted.isEmpty)
-        #expect(queue.count == 2)
-        admitted = queue.admit { _ in true }
-        #expect(admitted.map(\.0.key) == ["big", "small"])
-        #expect(queue.count == 0)
+    @Test func firstComeFirstServedAndBounded() {
+        var queue = AdmissionQueue<Int>(limit: 2)
+        let big = queue.append(key: "big", prompt: 500, maxTokens: 10, waiter: 1)
+        let small = queue.append(key: "small", prompt: 5, maxTokens: 10, waiter: 2)
+        #expect(big && small && queue.isFull)
+        let third = queue.append(key: "third", prompt: 5, maxTokens: 10, waiter: 3)
+        #expect(!third)
+        #expect(queue.count == 2 && queue.position(of: "small") == 1 && queue.head?.key == "big")
+        let head = queue.removeHead()
+        #expect(head?.key == "big")
+        #expect(queue.position(of: "small") == 0 && !queue.isFull)
     }
 
     @Test func cancelledEntriesLeave() {
@@ -179,10 +178,52 @@ struct ClusterStateTests {
         #expect(route.map(\.workerID) == ["a"])
         #expect(state.ledger.reserved(on: "a") == 200 * 4)
         // A cancelled waiter leaves the queue with an error.
-        let cancelled = Task { try await state.waitForTest("third", prompt: 500, maxTokens: 500) }
+        let cancelled = Task { try await state.waitForTest("third", prompt: 400, maxTokens: 400) }
         try await Task.sleep(for: .milliseconds(50))
         #expect(state.cancelQueued("third"))
         await #expect(throws: CancellationError.self) { try await cancelled.value }
+    }
+
+    /// The cluster shrinks under a queued request that then can never fit: it is failed with the
+    /// reason, and the request behind it is served once room frees (no head-of-line blocking).
+    @Test func aRequestThatCanNoLongerFitIsFailedAndTheOnesBehindAreServed() async throws {
+        let state = ClusterState(model: Self.model)
+        _ = try state.register(Self.registration("a"))
+        _ = try state.register(Self.registration("bb"))
+        _ = state.apply(FallbackPlanner.plan(state.planCandidates(), layerCount: 4, epoch: state.nextEpoch()))
+        Self.serve(state, ["a", "bb"])              // 1000 entries per layer: 900 tokens fit
+        _ = try state.tryAdmit("first", prompt: 400, maxTokens: 400).get()
+        let huge = Task { try await state.waitForTest("huge", prompt: 300, maxTokens: 300) }
+        try await Task.sleep(for: .milliseconds(30))
+        let small = Task { try await state.waitForTest("small", prompt: 50, maxTokens: 50) }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(state.queuePosition("huge") == 0 && state.queuePosition("small") == 1)
+        // bb leaves; a now holds all 4 layers with 500 entries per layer (450 tokens fit).
+        #expect(state.markDead("bb") == ["first"])
+        #expect(state.neverFits(prompt: 300, maxTokens: 300) == nil)   // the plan still counts bb: a new one is coming
+        #expect(state.apply(FallbackPlanner.plan(state.planCandidates(), layerCount: 4, epoch: state.nextEpoch())) == ["first"])
+        state.heartbeat(HeartbeatRequest(workerID: "a", stats: WorkerStats(layers: LayerRange(start: 0, end: 4), kvCapacityEntries: 2000),
+                                         planEpoch: state.plan.epoch)).1.resume()
+        await #expect(throws: AdmissionError.self) { try await huge.value }
+        #expect(state.queuePosition("small") == 0)   // first still holds room on a
+        state.release("first")
+        #expect(try await small.value.map(\.workerID) == ["a"])
+        #expect(state.neverFits(prompt: 300, maxTokens: 300)?.contains("no KV room") == true)
+    }
+
+    @Test func aFullQueueRefusesNewRequestsButNotReroutedOnes() async throws {
+        var settings = SchedulerSettings()
+        settings.queueLimit = 1
+        let state = ClusterState(model: Self.model, settings: settings)
+        let first = Task { try await state.waitForTest("one", prompt: 1, maxTokens: 1) }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(state.queueIsFull)
+        await #expect(throws: AdmissionError.queueFull(limit: 1)) { try await state.waitForTest("two", prompt: 1, maxTokens: 1) }
+        let rerouted = Task { try await withCheckedThrowingContinuation { state.enqueueForTest("three", prompt: 1, maxTokens: 1, rerouted: true, waiter: $0) } }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(state.queuePosition("three") == 1)
+        #expect(state.cancelQueued("one") && state.cancelQueued("three"))
+        _ = await (first.result, rerouted.result)
     }
 
     @Test func deadWorkersBreakTheirRoutesAndSilenceIsNoticed() throws {

@@ -18,7 +18,7 @@ public final class ClusterState: Sendable {
         var epoch: UInt64 = 0
         var ledger = KVLedger<String, String>()   // request key → worker → entries
         var router: Router
-        var queue = AdmissionQueue<AdmissionWaiter>()
+        var queue: AdmissionQueue<AdmissionWaiter>
         var routes: [String: LiveRoute] = [:]     // request key → its route
     }
     let state: Protected<State>
@@ -31,7 +31,8 @@ public final class ClusterState: Sendable {
         self.configJSON = configJSON
         self.settings = settings
         let empty = FlowGraph(nodes: [], arcs: [], layerCount: Int(model.numLayers), partial: false)
-        state = Protected(State(router: Router(graph: empty, policy: settings.routing, kv: settings.policy)))
+        state = Protected(State(router: Router(graph: empty, policy: settings.routing, kv: settings.policy),
+                                queue: AdmissionQueue(limit: settings.queueLimit)))
     }
 
     var layerCount: Int { Int(model.numLayers) }
@@ -170,30 +171,42 @@ public final class ClusterState: Sendable {
         }
     }
 
-    /// Whether a request could ever fit the current plan (an empty cluster); nil while there is no plan.
-    public func fitsEmptyCluster(prompt: Int, maxTokens: Int) -> Bool? {
-        state.withLock { s -> Bool? in
-            guard !s.plan.assignments.isEmpty else { return nil }
-            var scratch = s.router
-            Self.refresh(&scratch.graph, s)
-            for (i, node) in scratch.graph.nodes.enumerated() { scratch.graph.nodes[i].available = s.workers[node.name].map { $0.health != .dead } ?? false }
-            if case .success = scratch.route(prompt: prompt, maxTokens: maxTokens, reserved: { _ in 0 }) { return true }
-            return false
+    /// Why a request can never be routed under the current plan (no route even with every live
+    /// worker empty), or nil when it could be. Nil too while there is no plan, or while the plan
+    /// still counts workers that died (a new plan is on its way).
+    public func neverFits(prompt: Int, maxTokens: Int) -> String? {
+        state.withLock { s in neverFits(s, prompt: prompt, maxTokens: maxTokens) }
+    }
+
+    public var hasPlan: Bool { state.withLock { !$0.plan.assignments.isEmpty } }
+
+    /// Why there is no plan yet, for requests waiting on one.
+    public var noPlanReason: String {
+        state.withLock { s in
+            let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
+            let layers = live.reduce(0) { $0 + min($1.layerCapacity, layerCount) }
+            if live.isEmpty { return "no worker has registered" }
+            return "\(live.count) live worker(s) hold \(layers) layer(s) together, the model has \(layerCount)" + (s.plan.method.hasPrefix("fallback") ? " (\(s.plan.method))" : "")
         }
     }
 
-    /// Puts a request in the admission queue; it is resumed with its route when one has room.
-    func enqueue(_ key: String, prompt: Int, maxTokens: Int, waiter: AdmissionWaiter) {
-        let admitted = state.withLock { s in
-            s.queue.append(key: key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+    /// Puts a request in the admission queue; it is resumed with its route when one has room, or
+    /// with an AdmissionError (queue full, can never fit, no plan in time).
+    func enqueue(_ key: String, prompt: Int, maxTokens: Int, rerouted: Bool = false, waiter: AdmissionWaiter) {
+        let admitted = state.withLock { s -> Admitted in
+            guard s.queue.append(key: key, prompt: prompt, maxTokens: maxTokens, waiter: waiter, evenIfFull: rerouted) else {
+                return Admitted(failures: [(waiter, AdmissionError.queueFull(limit: s.queue.limit))])
+            }
             return drain(&s)
         }
         admitted.resume()
     }
 
+    public var queueIsFull: Bool { state.withLock { $0.queue.isFull } }
+
     /// `enqueue` for tests outside the module.
-    public func enqueueForTest(_ key: String, prompt: Int, maxTokens: Int, waiter: CheckedContinuation<[Hop], Error>) {
-        enqueue(key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+    public func enqueueForTest(_ key: String, prompt: Int, maxTokens: Int, rerouted: Bool = false, waiter: CheckedContinuation<[Hop], Error>) {
+        enqueue(key, prompt: prompt, maxTokens: maxTokens, rerouted: rerouted, waiter: waiter)
     }
 
     public func queuePosition(_ key: String) -> Int? { state.withLock { $0.queue.position(of: key) } }
@@ -201,10 +214,11 @@ public final class ClusterState: Sendable {
     /// The position a request queued now takes (0 = next).
     public var queuePositionEstimate: Int { state.withLock { $0.queue.count } }
 
-    /// Takes a cancelled request out of the queue; true when it was waiting there.
-    public func cancelQueued(_ key: String) -> Bool {
+    /// Takes a request out of the queue (cancelled by default); true when it was waiting there.
+    @discardableResult
+    public func cancelQueued(_ key: String, because error: any Error = CancellationError()) -> Bool {
         let entry = state.withLock { $0.queue.remove(key) }
-        entry?.waiter.resume(throwing: CancellationError())
+        entry?.waiter.resume(throwing: error)
         return entry != nil
     }
 
@@ -280,16 +294,32 @@ public final class ClusterState: Sendable {
         return .success(hops)
     }
 
+    /// Admits from the head while routes have room. A head that does not fit waits (a large
+    /// request is not overtaken forever by smaller ones) unless it can never fit the current
+    /// plan: then it is failed and the requests behind it are tried.
     private func drain(_ s: inout State) -> Admitted {
-        var routed: [(AdmissionWaiter, [Hop])] = []
-        var queue = s.queue
-        let admitted = queue.admit { entry -> [Hop]? in
-            if case .success(let route) = route(&s, key: entry.key, prompt: entry.prompt, maxTokens: entry.maxTokens) { return route }
-            return nil
+        var out = Admitted()
+        while let head = s.queue.head {
+            if case .success(let route) = route(&s, key: head.key, prompt: head.prompt, maxTokens: head.maxTokens) {
+                s.queue.removeHead()
+                out.waiters.append((head.waiter, route))
+            } else if let why = neverFits(s, prompt: head.prompt, maxTokens: head.maxTokens) {
+                s.queue.removeHead()
+                out.failures.append((head.waiter, AdmissionError.neverFits(why)))
+            } else {
+                break
+            }
         }
-        s.queue = queue
-        for (entry, route) in admitted { routed.append((entry.waiter, route)) }
-        return Admitted(waiters: routed)
+        return out
+    }
+
+    private func neverFits(_ s: State, prompt: Int, maxTokens: Int) -> String? {
+        guard !s.plan.assignments.isEmpty, s.plan.assignments.keys.allSatisfy({ s.workers[$0].map { $0.health != .dead } ?? false }) else { return nil }
+        var scratch = s.router
+        Self.refresh(&scratch.graph, s)
+        for i in scratch.graph.nodes.indices { scratch.graph.nodes[i].available = true }
+        if case .failure(let refusal) = scratch.route(prompt: prompt, maxTokens: maxTokens, reserved: { _ in 0 }) { return refusal.description }
+        return nil
     }
 
     /// The plan as the routing core's graph: one node per assigned worker (by id, so that indices
@@ -320,10 +350,17 @@ public final class ClusterState: Sendable {
     }
 }
 
-/// Waiters admitted inside the lock, resumed after it is released.
+/// Waiters admitted (or failed) inside the lock, resumed after it is released.
 public struct Admitted: Sendable {
     var waiters: [(AdmissionWaiter, [Hop])] = []
-    init(waiters: [(AdmissionWaiter, [Hop])] = []) { self.waiters = waiters }
+    var failures: [(AdmissionWaiter, AdmissionError)] = []
+    init(waiters: [(AdmissionWaiter, [Hop])] = [], failures: [(AdmissionWaiter, AdmissionError)] = []) {
+        self.waiters = waiters
+        self.failures = failures
+    }
     public var count: Int { waiters.count }
-    public func resume() { for (waiter, route) in waiters { waiter.resume(returning: route) } }
+    public func resume() {
+        for (waiter, route) in waiters { waiter.resume(returning: route) }
+        for (waiter, error) in failures { waiter.resume(throwing: error) }
+    }
 }

@@ -21,6 +21,8 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "KV admission: online (hwm 0.9) or offline (hwm 0.85).") var kvPolicy = "online"
     @Option(help: "Routing over the plan: helix (IWRR over the plan's flow), swarm, random or shortest-queue.") var routing = "helix"
     @Option(help: "Method asked of placement-service: auto, milp, heuristic, petals, swarm or sp (separate pipelines).") var planMethod = "auto"
+    @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
+    @Option(help: "Seconds a request waits for a plan when there is none before it is failed.") var noPlanWait = 30.0
     @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
     var advertise: String?
 
@@ -46,7 +48,11 @@ struct SchedulerService: AsyncParsableCommand {
         guard let method = PlacementMethod(name: planMethod) else {
             throw ValidationError("--plan-method '\(planMethod)' is not one of: \(PlacementMethod.names.map(\.name).joined(separator: ", "))")
         }
+        guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
+        guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
         var settings = SchedulerSettings()
+        settings.queueLimit = queueLimit
+        settings.noPlanWait = noPlanWait
         settings.routing = routingPolicy
         settings.planMethod = method
         settings.heartbeatInterval = heartbeatInterval

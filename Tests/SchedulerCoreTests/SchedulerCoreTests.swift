@@ -226,6 +226,27 @@ struct ClusterStateTests {
         _ = await (first.result, rerouted.result)
     }
 
+    /// A live worker registering again is a new process: it is not trusted to hold its layers,
+    /// and the requests routed through the old process are handed back for re-routing.
+    @Test func aRestartedWorkerIsANewIncarnation() throws {
+        let state = ClusterState(model: Self.model)
+        _ = try state.register(Self.registration("a"))
+        _ = try state.register(Self.registration("bb"))
+        _ = state.apply(FallbackPlanner.plan(state.planCandidates(), layerCount: 4, epoch: state.nextEpoch()))
+        Self.serve(state, ["a", "bb"])
+        _ = try state.tryAdmit("r", prompt: 4, maxTokens: 4).get()
+        let again = try state.register(Self.registration("bb"))
+        #expect(again.rerouted == ["r"])
+        state.release("r")
+        #expect(!again.changed)   // same address and capacity: the plan stands
+        #expect(again.0.assignment == LayerRange(start: 2, end: 4))
+        #expect(state.status(activeRequests: 0).workers.first { $0.workerID == "bb" }?.health == .loading)
+        if case .success = state.tryAdmit("s", prompt: 4, maxTokens: 4) { Issue.record("routed through a worker that has not reloaded") }
+        Self.serve(state, ["bb"])
+        #expect(try state.tryAdmit("t", prompt: 4, maxTokens: 4).get().map(\.workerID) == ["a", "bb"])
+        #expect(try state.register(Self.registration("a")).rerouted == ["t"])
+    }
+
     @Test func deadWorkersBreakTheirRoutesAndSilenceIsNoticed() throws {
         let state = ClusterState(model: Self.model)
         _ = try state.register(Self.registration("a"))

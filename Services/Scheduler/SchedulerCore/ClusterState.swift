@@ -39,19 +39,23 @@ public final class ClusterState: Sendable {
 
     // MARK: registry
 
-    /// Adds or refreshes a worker. True when the set of workers changed (a new plan is due).
-    public func register(_ request: RegisterWorkerRequest, now: ContinuousClock.Instant = .now) throws -> (RegisterWorkerResponse, changed: Bool) {
+    /// Adds a worker, or a new incarnation of one. True when the set of workers changed (a new
+    /// plan is due). A worker registers once per process (again only when told it is unknown),
+    /// so a live id registering again is a restarted process: it starts loading afresh, and the
+    /// requests routed through the old process are returned to be re-routed at once.
+    public func register(_ request: RegisterWorkerRequest, now: ContinuousClock.Instant = .now) throws -> (RegisterWorkerResponse, changed: Bool, rerouted: [String]) {
         try validate(request)
         return state.withLock { s in
             let known = s.workers[request.workerID]
-            var record = WorkerRecord(registration: request, now: now)
+            let record = WorkerRecord(registration: request, now: now)   // loading, nothing loaded yet
             let changed = known == nil || known?.health == .dead || known?.address != request.address || known?.layerCapacity != record.layerCapacity
-            if let known, !changed { record.stats = known.stats; record.loadedEpoch = known.loadedEpoch; record.health = known.health }
+            let rerouted = known.map { $0.health != .dead } == true
+                ? s.routes.filter { $0.value.hops.contains { $0.workerID == request.workerID } }.map(\.key).sorted() : []
             s.workers[request.workerID] = record
             if !s.order.contains(request.workerID) { s.order.append(request.workerID) }
             let assignment = s.plan.assignments[request.workerID]
             return (RegisterWorkerResponse(assignment: assignment.map(Self.range) ?? LayerRange(), model: model, planEpoch: s.plan.epoch,
-                                           heartbeatIntervalSeconds: settings.heartbeatInterval), changed)
+                                           heartbeatIntervalSeconds: settings.heartbeatInterval), changed, rerouted)
         }
     }
 

@@ -37,9 +37,10 @@ public final class SchedulerEngine: Sendable {
     // MARK: registry
 
     public func register(_ request: RegisterWorkerRequest) throws -> RegisterWorkerResponse {
-        let (response, changed) = try state.register(request)
+        let (response, changed, rerouted) = try state.register(request)
         logger.info("worker registered", metadata: ["worker": "\(request.workerID)", "address": "\(request.address)",
-                                                    "layer_capacity": "\(request.layerCapacity)", "new": "\(changed)"])
+                                                    "layer_capacity": "\(request.layerCapacity)", "new": "\(changed)", "rerouted": "\(rerouted.count)"])
+        for key in rerouted { router.fail(key, "worker \(request.workerID) restarted (a new process under the same id)") }
         if changed { requestReplan() }
         return response
     }

@@ -94,6 +94,43 @@ extension Integration {
             #expect(bad.stderr.contains("ComputeNode-1") && bad.stderr.contains("H100"), "\(bad.stderr)")
         }
 
+        /// The live plan of an emulated single24 (`lattice up --cluster single24.ini`, 24 worker
+        /// processes registering in any order) is the plan `lattice plan` gives the file, same method.
+        @Test func livePlanOfEmulatedSingle24IsLatticePlan() async throws {
+            let directory = LatticeTesting.temporaryDirectory("single24")
+            let state = "\(directory)/state"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let file = repository.appendingPathComponent("Shared/Data/helix/clusters/single24.ini").path
+
+            let plan = try await CLIRun.lattice(["plan", file, "--method", "swarm", "--json"], in: directory)
+            #expect(plan.status == .exited(0), "\(plan.stderr)")
+            struct PlanJSON: Decodable { struct Range: Decodable { var node: Int; var start: UInt32; var end: UInt32 }; var placement: [Range] }
+            let expected = Dictionary(uniqueKeysWithValues: try JSONDecoder().decode(PlanJSON.self, from: Data(plan.stdout.utf8)).placement
+                .map { ("node-\($0.node)", LayerRange(start: $0.start, end: $0.end)) })
+            #expect(expected.count == 24)
+
+            let up = try await CLIRun.lattice(["up", "--cluster", file, "--plan-method", "swarm", "--state-dir", state, "--timeout", "50"], in: directory)
+            #expect(up.status == .exited(0), "\(up.stderr)")
+            do {
+                let status = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)
+                let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
+                let address = try #require(report.processes.first { $0.role == "scheduler" }?.address)
+                let client = try ServiceClient(address: address)
+                let live = try await eventually {
+                    let cluster = try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+                    return Dictionary(uniqueKeysWithValues: cluster.workers.compactMap { w in w.layers.map { (w.workerID, $0) } })
+                } until: { $0 == expected }
+                await client.close()
+                #expect(live == expected)
+            } catch {
+                _ = try? await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+                throw error
+            }
+            let down = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+            #expect(down.status == .exited(0), "\(down.stderr)")
+        }
+
         @Test func staleStateFromKilledProcessesIsReportedAndReplaced() async throws {
             let directory = LatticeTesting.temporaryDirectory("stale")
             let state = "\(directory)/state"

@@ -1,3 +1,4 @@
+import Foundation
 import Routing
 import Wire
 
@@ -122,9 +123,13 @@ public final class ClusterState: Sendable {
 
     /// The live workers as a placement cluster: one node per worker, a full mesh of links at the
     /// slower NIC's speed (loopback and LAN deployments; a cluster file replaces this later).
+    /// Nodes go in natural order of their ids ("node-2" before "node-10"), not registration order,
+    /// so that the same workers always get the same plan — the one `lattice plan` gives the
+    /// cluster file they came from.
     public func placementRequest(budgetSeconds: Double) -> PlanRequest {
         state.withLock { s in
             let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
+                .sorted { $0.id.compare($1.id, options: .numeric) == .orderedAscending }
             let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1) }
             var links: [ClusterLink] = []
             for (i, a) in live.enumerated() {

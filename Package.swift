@@ -37,20 +37,26 @@ let package = Package(
         .target(name: "Client", dependencies: ["Transport", "Wire"], path: "Shared/Client"),
         .target(name: "LatticeTesting", dependencies: ["Client", "Wire"], path: "Shared/LatticeTesting"),
 
+        // Routing over a plan's flow (IWRR, masks, KV estimate, baseline policies): live and simulated serving share it.
+        .target(name: "Routing", dependencies: [], path: "Shared/Routing"),
+
+        // Finding the shipped data (Shared/Data) from any working directory.
+        .target(name: "DataFiles", dependencies: [], path: "Shared/DataFiles"),
+
         // Numerics.
         .target(name: "Tensor", dependencies: ["CBLAS"], path: "Shared/Tensor"),
 
         // Service libraries: all logic lives here, testable without sockets.
-        .target(name: "PlacementCore", dependencies: ["CGLPK"], path: "Services/Placement/PlacementCore"),
-        .target(name: "SchedulerCore", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
-        .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
+        .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing", "DataFiles"], path: "Services/Placement/PlacementCore"),
+        .target(name: "SchedulerCore", dependencies: ["Wire", "Routing", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
+        .target(name: "WorkerCore", dependencies: ["Tensor", "DataFiles"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
         .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
         .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore"], path: "scripts/bench/rewrite-env-bench"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),
-        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
+        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "Routing", "WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
         .executableTarget(name: "worker-service", dependencies: ["WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Worker/worker-service"),
         .executableTarget(name: "circuit-optimizer-service", dependencies: ["CircuitCore", "CircuitLearning", "ServiceKit", "Wire"], path: "Services/CircuitOptimizer/circuit-optimizer-service"),
         .executableTarget(name: "lattice", dependencies: [
@@ -61,12 +67,13 @@ let package = Package(
         // Tests.
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireC"], path: "Tests/WireTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], path: "Tests/TransportTests"),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing"], path: "Tests/RoutingTests"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
-        .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore"], path: "Tests/PlacementCoreTests"),
+        .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
-        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor"], path: "Tests/WorkerCoreTests"),
-        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Wire"], path: "Tests/SchedulerCoreTests"),
+        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "DataFiles"], path: "Tests/WorkerCoreTests"),
+        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Routing", "Wire"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

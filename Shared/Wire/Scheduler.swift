@@ -252,9 +252,12 @@ extension GenerateRequest: CBridged {
 public struct GenerateQueued: Sendable, Equatable {
     /// 0 = next
     public var queuePosition: UInt32
+    /// why no route takes it now (no plan yet, KV full, ...)
+    public var reason: String
 
-    public init(queuePosition: UInt32 = 0) {
+    public init(queuePosition: UInt32 = 0, reason: String = "") {
         self.queuePosition = queuePosition
+        self.reason = reason
     }
 }
 
@@ -263,11 +266,13 @@ extension GenerateQueued: CBridged {
 
     public init(c: Lattice__V1__GenerateQueued) throws {
         self.init(
-            queuePosition: c.queue_position)
+            queuePosition: c.queue_position,
+            reason: stringField(c.reason))
     }
 
     public func fill(_ c: inout Lattice__V1__GenerateQueued, _ arena: WireArena) {
         c.queue_position = queuePosition
+        c.reason = arena.string(reason)
     }
 }
 

@@ -1152,7 +1152,7 @@ const ProtobufCMessageDescriptor lattice__v1__generate_request__descriptor =
   (ProtobufCMessageInit) lattice__v1__generate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__generate_queued__field_descriptors[1] =
+static const ProtobufCFieldDescriptor lattice__v1__generate_queued__field_descriptors[2] =
 {
   {
     "queue_position",
@@ -1166,14 +1166,27 @@ static const ProtobufCFieldDescriptor lattice__v1__generate_queued__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__GenerateQueued, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__generate_queued__field_indices_by_name[] = {
   0,   /* field[0] = queue_position */
+  1,   /* field[1] = reason */
 };
 static const ProtobufCIntRange lattice__v1__generate_queued__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor lattice__v1__generate_queued__descriptor =
 {
@@ -1183,7 +1196,7 @@ const ProtobufCMessageDescriptor lattice__v1__generate_queued__descriptor =
   "Lattice__V1__GenerateQueued",
   "lattice.v1",
   sizeof(Lattice__V1__GenerateQueued),
-  1,
+  2,
   lattice__v1__generate_queued__field_descriptors,
   lattice__v1__generate_queued__field_indices_by_name,
   1,  lattice__v1__generate_queued__number_ranges,

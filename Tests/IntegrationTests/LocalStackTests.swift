@@ -59,6 +59,78 @@ extension Integration {
             #expect(try JSONDecoder().decode(StatusReport.self, from: Data(after.stdout.utf8)).processes.isEmpty)
         }
 
+        /// A Helix cluster file as is: one emulated worker per node, named after it, of its GPU
+        /// type; the shipped profiles are found although the working directory is elsewhere.
+        @Test func upFromAHelixClusterFile() async throws {
+            let directory = LatticeTesting.temporaryDirectory("cluster")
+            let state = "\(directory)/state"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let types = ["A100", "L4", "T4x2"]
+            var ini = "[NodeNames]\ntotal_compute_nodes=3\n\n[SourceNode]\nconnected_nodes=[0, 1, 2]\n\n[SinkNode]\nconnected_nodes=[0, 1, 2]\n\n"
+            for (i, type) in types.enumerated() {
+                let others = (0..<3).filter { $0 != i }.map(String.init).joined(separator: ", ")
+                ini += "[ComputeNode-\(i)]\ntype=\(type)\nconnected_nodes=['source', \(others), 'sink']\n\n"
+                ini += "[Link-source-\(i)]\nbandwidth=1000 * mbps\nlatency=1 * MilliSec\n\n[Link-\(i)-sink]\nbandwidth=1000 * mbps\nlatency=1 * MilliSec\n\n"
+            }
+            for (a, b) in [(0, 1), (0, 2), (1, 2)] { ini += "[Link-\(a)-\(b)]\nbandwidth=1000 * mbps\nlatency=1 * MilliSec\n\n" }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try ini.write(toFile: "\(directory)/tiny3.ini", atomically: true, encoding: .utf8)
+
+            let up = try await CLIRun.lattice(["up", "--cluster", "\(directory)/tiny3.ini", "--routing", "swarm", "--state-dir", state], in: directory)
+            #expect(up.status == .exited(0), "\(up.stderr)")
+            let schedulerLog = (try? String(contentsOfFile: "\(state)/scheduler.log", encoding: .utf8)) ?? ""
+            #expect(schedulerLog.contains("routing=swarm") && schedulerLog.contains("name=llama2-70b"), "\(schedulerLog.prefix(2000))")
+            for (i, type) in types.enumerated() {
+                let log = (try? String(contentsOfFile: "\(state)/worker-\(i + 1).log", encoding: .utf8)) ?? ""
+                #expect(log.contains("worker=node-\(i)"), "worker-\(i + 1): \(log.prefix(1500))")
+                #expect(schedulerLog.contains("worker registered") && schedulerLog.contains("\"node-\(i)\"") || schedulerLog.contains("worker=node-\(i)"), "\(type)")
+            }
+            let down = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+            #expect(down.status == .exited(0), "\(down.stderr)")
+            // A node type that is neither a profiled GPU nor CPU-<threads> is a clear error.
+            try ini.replacingOccurrences(of: "type=L4", with: "type=H100").write(toFile: "\(directory)/bad.ini", atomically: true, encoding: .utf8)
+            let bad = try await CLIRun.lattice(["up", "--cluster", "\(directory)/bad.ini", "--state-dir", state], in: directory)
+            #expect(bad.status != .exited(0))
+            #expect(bad.stderr.contains("ComputeNode-1") && bad.stderr.contains("H100"), "\(bad.stderr)")
+        }
+
+        /// The live plan of an emulated single24 (`lattice up --cluster single24.ini`, 24 worker
+        /// processes registering in any order) is the plan `lattice plan` gives the file, same method.
+        @Test func livePlanOfEmulatedSingle24IsLatticePlan() async throws {
+            let directory = LatticeTesting.temporaryDirectory("single24")
+            let state = "\(directory)/state"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let file = repository.appendingPathComponent("Shared/Data/helix/clusters/single24.ini").path
+
+            let plan = try await CLIRun.lattice(["plan", file, "--method", "swarm", "--json"], in: directory)
+            #expect(plan.status == .exited(0), "\(plan.stderr)")
+            struct PlanJSON: Decodable { struct Range: Decodable { var node: Int; var start: UInt32; var end: UInt32 }; var placement: [Range] }
+            let expected = Dictionary(uniqueKeysWithValues: try JSONDecoder().decode(PlanJSON.self, from: Data(plan.stdout.utf8)).placement
+                .map { ("node-\($0.node)", LayerRange(start: $0.start, end: $0.end)) })
+            #expect(expected.count == 24)
+
+            let up = try await CLIRun.lattice(["up", "--cluster", file, "--plan-method", "swarm", "--state-dir", state, "--timeout", "50"], in: directory)
+            #expect(up.status == .exited(0), "\(up.stderr)")
+            do {
+                let status = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)
+                let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
+                let address = try #require(report.processes.first { $0.role == "scheduler" }?.address)
+                let client = try ServiceClient(address: address)
+                let live = try await eventually {
+                    let cluster = try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+                    return Dictionary(uniqueKeysWithValues: cluster.workers.compactMap { w in w.layers.map { (w.workerID, $0) } })
+                } until: { $0 == expected }
+                await client.close()
+                #expect(live == expected)
+            } catch {
+                _ = try? await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+                throw error
+            }
+            let down = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+            #expect(down.status == .exited(0), "\(down.stderr)")
+        }
+
         @Test func staleStateFromKilledProcessesIsReportedAndReplaced() async throws {
             let directory = LatticeTesting.temporaryDirectory("stale")
             let state = "\(directory)/state"

@@ -2,91 +2,18 @@ import SchedulerCore
 import Testing
 import Wire
 
-struct IWRRTests {
-    @Test func sharesFollowTheFlow() {
-        var iwrr = IWRR()
-        var counts: [String: Int] = [:]
-        for _ in 0..<400 {
-            let pick = iwrr.choose([("fast", 3), ("slow", 1)], weight: 1)
-            counts[pick ?? "none", default: 0] += 1
-        }
-        #expect(counts["fast"] == 300)
-        #expect(counts["slow"] == 100)
-    }
-
-    @Test func interleavesRatherThanBursts() {
-        var iwrr = IWRR()
-        let picks = (0..<8).compactMap { _ in iwrr.choose([("a", 1), ("b", 1)], weight: 1) }
-        for (x, y) in zip(picks, picks.dropFirst()) { #expect(x != y) }
-    }
-
-    @Test func heavierWorkChargesMore() {
-        var iwrr = IWRR()
-        let heavy = iwrr.choose([("a", 10), ("b", 10)], weight: 100)   // a: load 10
-        #expect(heavy == "a")
-        // Ten single tokens go to b until its load reaches a's.
-        let picks = (0..<10).compactMap { _ in iwrr.choose([("a", 10), ("b", 10)], weight: 10) }
-        #expect(picks.first == "b")
-        #expect(iwrr.loads["a"] ?? 0 > 0 && iwrr.loads["b"] ?? 0 > 0)
-    }
-
-    @Test func noFlowNoPick() {
-        #expect(IWRR().pick([("a", 0)], weight: 1) == nil)
-        #expect(IWRR().pick([], weight: 1) == nil)
-    }
-}
-
-struct KVAccountingTests {
-    @Test func admissionRuleKeepsTheHeadroom() {
-        let policy = KVPolicy.online   // hwm 0.9: 10% of capacity must stay free
-        #expect(policy.admits(entries: 900, reserved: 0, capacity: 1000))
-        #expect(!policy.admits(entries: 901, reserved: 0, capacity: 1000))
-        #expect(policy.admits(entries: 400, reserved: 500, capacity: 1000))
-        #expect(!policy.admits(entries: 401, reserved: 500, capacity: 1000))
-        #expect(KVPolicy.offline.admits(entries: 850, reserved: 0, capacity: 1000))
-        #expect(!KVPolicy.offline.admits(entries: 851, reserved: 0, capacity: 1000))
-    }
-
-    @Test func expectedLength() {
-        #expect(KVPolicy.online.expectedLength(prompt: 100, maxTokens: 1000) == 1100)
-        var helix = KVPolicy.online
-        helix.reserveMaxTokens = false
-        #expect(helix.expectedLength(prompt: 100, maxTokens: 1000) == 100 + 144)   // 240 × 0.6
-        #expect(helix.expectedLength(prompt: 100, maxTokens: 10) == 110)
-    }
-
-    @Test func ledgerReservesAndReleasesPerWorker() {
-        var ledger = KVLedger()
-        let first = ledger.reserve("r1", ["a": 100, "b": 50])
-        let second = ledger.reserve("r2", ["a": 10])
-        let again = ledger.reserve("r1", ["a": 1])
-        #expect(first && second && !again)
-        #expect(ledger.reserved(on: "a") == 110)
-        #expect(ledger.requests(on: "a") == ["r1", "r2"])
-        let freed = ledger.release("r1")
-        #expect(Set(freed) == ["a", "b"])
-        #expect(ledger.reserved(on: "a") == 10)
-        #expect(ledger.reserved(on: "b") == 0)
-        let twice = ledger.release("r1")
-        #expect(twice.isEmpty)
-        ledger.release("r2")
-        #expect(ledger.reservedByWorker.isEmpty)
-    }
-}
-
 struct AdmissionQueueTests {
-    @Test func firstComeFirstServedAndNeverDropped() {
-        var queue = AdmissionQueue<Int>()
-        queue.append(key: "big", prompt: 500, maxTokens: 10, waiter: 1)
-        queue.append(key: "small", prompt: 5, maxTokens: 10, waiter: 2)
-        #expect(queue.position(of: "small") == 1)
-        // Room for small ones only: the big head waits and nobody overtakes it.
-        var admitted = queue.admit { $0.prompt < 100 ? true : nil }
-        #expect(admitted.isEmpty)
-        #expect(queue.count == 2)
-        admitted = queue.admit { _ in true }
-        #expect(admitted.map(\.0.key) == ["big", "small"])
-        #expect(queue.count == 0)
+    @Test func firstComeFirstServedAndBounded() {
+        var queue = AdmissionQueue<Int>(limit: 2)
+        let big = queue.append(key: "big", prompt: 500, maxTokens: 10, waiter: 1)
+        let small = queue.append(key: "small", prompt: 5, maxTokens: 10, waiter: 2)
+        #expect(big && small && queue.isFull)
+        let third = queue.append(key: "third", prompt: 5, maxTokens: 10, waiter: 3)
+        #expect(!third)
+        #expect(queue.count == 2 && queue.position(of: "small") == 1 && queue.head?.key == "big")
+        let head = queue.removeHead()
+        #expect(head?.key == "big")
+        #expect(queue.position(of: "small") == 0 && !queue.isFull)
     }
 
     @Test func cancelledEntriesLeave() {
@@ -139,54 +66,6 @@ struct FallbackPlannerTests {
         #expect(plan.objective == 5)
         #expect(throws: PlanError.self) { try Plan(placement: result, layerCount: 8, workers: ["a"], epoch: 2) }
         #expect(throws: PlanError.self) { try Plan(placement: result, layerCount: 4, workers: ["a", "b"], epoch: 2) }
-    }
-}
-
-struct RouteBuilderTests {
-    /// Two pipelines (a→b, c→d) plus a thin arc a→d carrying 2% of a's outflow.
-    static let plan = Plan(epoch: 1, assignments: ["a": 0..<2, "b": 2..<4, "c": 0..<2, "d": 2..<4],
-                           arcs: [PlanArc(from: "source", to: "a", flow: 10), PlanArc(from: "source", to: "c", flow: 10),
-                                  PlanArc(from: "a", to: "b", flow: 9.8), PlanArc(from: "a", to: "d", flow: 0.2),
-                                  PlanArc(from: "c", to: "d", flow: 10),
-                                  PlanArc(from: "b", to: "sink", flow: 9.8), PlanArc(from: "d", to: "sink", flow: 10.2)])
-
-    static func nodes(serving: Set<String> = ["a", "b", "c", "d"], capacity: Int = 10_000) -> [String: RouteNode] {
-        Dictionary(uniqueKeysWithValues: plan.assignments.map { id, layers in
-            (id, RouteNode(address: "\(id):1", layers: layers, serving: serving.contains(id), kvCapacityEntries: capacity))
-        })
-    }
-
-    @Test func routesAlternateOverPipelinesAndSkipThinArcs() throws {
-        var iwrr: [String: IWRR] = [:]
-        var seen: [[String]] = []
-        for _ in 0..<20 {
-            let route = try RouteBuilder().build(prompt: 10, maxTokens: 10, plan: Self.plan, layerCount: 4, nodes: Self.nodes(),
-                                                 ledger: KVLedger(), iwrr: &iwrr).get()
-            seen.append(route.map(\.workerID))
-            #expect(route.first?.layers.lowerBound == 0 && route.last?.layers.upperBound == 4)
-        }
-        #expect(seen.filter { $0 == ["a", "b"] }.count == 10)
-        #expect(seen.filter { $0 == ["c", "d"] }.count == 10)
-        #expect(!seen.contains(["a", "d"]))   // 2% < 5% of a's outflow
-    }
-
-    @Test func notServingAndFullWorkersAreMasked() throws {
-        var iwrr: [String: IWRR] = [:]
-        let route = try RouteBuilder().build(prompt: 10, maxTokens: 10, plan: Self.plan, layerCount: 4,
-                                             nodes: Self.nodes(serving: ["a", "c", "d"]), ledger: KVLedger(), iwrr: &iwrr).get()
-        #expect(route.map(\.workerID) == ["c", "d"])
-        // d full: a's only good arc goes to b, which is not serving; c's goes to d. Nothing.
-        var ledger = KVLedger()
-        ledger.reserve("other", ["d": 9_000])
-        let refused = RouteBuilder().build(prompt: 10, maxTokens: 10, plan: Self.plan, layerCount: 4,
-                                           nodes: Self.nodes(serving: ["a", "c", "d"]), ledger: ledger, iwrr: &iwrr)
-        #expect(refused == .failure(.noCandidate(after: "c", layer: 2)) || refused == .failure(.noCandidate(after: "a", layer: 2)))
-        #expect(RouteBuilder().build(prompt: 1, maxTokens: 1, plan: Plan(), layerCount: 4, nodes: [:], ledger: KVLedger(), iwrr: &iwrr) == .failure(.noPlan))
-    }
-
-    @Test func reservationCoversEveryLayerOnEveryHop() {
-        let route = [Hop(workerID: "a", address: "a:1", layers: 0..<3), Hop(workerID: "b", address: "b:1", layers: 3..<4)]
-        #expect(RouteBuilder().reservation(prompt: 10, maxTokens: 5, route: route) == ["a": 45, "b": 15])
     }
 }
 
@@ -252,8 +131,36 @@ struct ClusterStateTests {
         #expect(route.map(\.workerID) == ["a", "bb"])
         #expect(state.ledger.reserved(on: "a") == 8 * 2)
         #expect(state.release("r1").count == 2)
-        #expect(state.ledger.reservedByWorker.isEmpty)
+        #expect(state.ledger.reservedByNode.isEmpty)
         #expect(!state.heartbeat(HeartbeatRequest(workerID: "ghost")).0.known)
+    }
+
+    /// Two pipelines (a→b, c→d) plus a thin arc a→d carrying 2% of a's outflow.
+    static let twoPipelines = Plan(epoch: 1, assignments: ["a": 0..<2, "b": 2..<4, "c": 0..<2, "d": 2..<4],
+                                   arcs: [PlanArc(from: "source", to: "a", flow: 10), PlanArc(from: "source", to: "c", flow: 10),
+                                          PlanArc(from: "a", to: "b", flow: 9.8), PlanArc(from: "a", to: "d", flow: 0.2),
+                                          PlanArc(from: "c", to: "d", flow: 10),
+                                          PlanArc(from: "b", to: "sink", flow: 9.8), PlanArc(from: "d", to: "sink", flow: 10.2)])
+
+    @Test func liveRoutesFollowThePlansFlowThroughTheRoutingCore() throws {
+        let state = ClusterState(model: Self.model)
+        for id in ["a", "b", "c", "d"] { _ = try state.register(Self.registration(id, kv: 1_000_000)) }
+        _ = state.apply(Self.twoPipelines)
+        Self.serve(state, ["a", "b", "c", "d"])
+        var seen: [[String]] = []
+        for i in 0..<20 {
+            let route = try state.tryAdmit("r\(i)", prompt: 10, maxTokens: 10).get()
+            seen.append(route.map(\.workerID))
+            #expect(route.first?.layers.lowerBound == 0 && route.last?.layers.upperBound == 4)
+        }
+        #expect(seen.filter { $0 == ["a", "b"] }.count == 10)
+        #expect(seen.filter { $0 == ["c", "d"] }.count == 10)
+        #expect(!seen.contains(["a", "d"]))   // 2% < 5% of a's outflow
+        // b stops serving: everything goes by c → d, and the refusal says why once d is full too.
+        _ = state.heartbeat(HeartbeatRequest(workerID: "b", planEpoch: 0))
+        #expect(try state.tryAdmit("x", prompt: 10, maxTokens: 10).get().map(\.workerID) == ["c", "d"])
+        guard case .failure(let refusal) = state.tryAdmit("y", prompt: 200_000, maxTokens: 10) else { Issue.record("admitted past KV room"); return }
+        #expect(refusal.description.contains("no KV room"), "\(refusal)")
     }
 
     @Test func queuedRequestsAreAdmittedWhenRoomFrees() async throws {
@@ -271,10 +178,73 @@ struct ClusterStateTests {
         #expect(route.map(\.workerID) == ["a"])
         #expect(state.ledger.reserved(on: "a") == 200 * 4)
         // A cancelled waiter leaves the queue with an error.
-        let cancelled = Task { try await state.waitForTest("third", prompt: 500, maxTokens: 500) }
+        let cancelled = Task { try await state.waitForTest("third", prompt: 400, maxTokens: 400) }
         try await Task.sleep(for: .milliseconds(50))
         #expect(state.cancelQueued("third"))
         await #expect(throws: CancellationError.self) { try await cancelled.value }
+    }
+
+    /// The cluster shrinks under a queued request that then can never fit: it is failed with the
+    /// reason, and the request behind it is served once room frees (no head-of-line blocking).
+    @Test func aRequestThatCanNoLongerFitIsFailedAndTheOnesBehindAreServed() async throws {
+        let state = ClusterState(model: Self.model)
+        _ = try state.register(Self.registration("a"))
+        _ = try state.register(Self.registration("bb"))
+        _ = state.apply(FallbackPlanner.plan(state.planCandidates(), layerCount: 4, epoch: state.nextEpoch()))
+        Self.serve(state, ["a", "bb"])              // 1000 entries per layer: 900 tokens fit
+        _ = try state.tryAdmit("first", prompt: 400, maxTokens: 400).get()
+        let huge = Task { try await state.waitForTest("huge", prompt: 300, maxTokens: 300) }
+        try await Task.sleep(for: .milliseconds(30))
+        let small = Task { try await state.waitForTest("small", prompt: 50, maxTokens: 50) }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(state.queuePosition("huge") == 0 && state.queuePosition("small") == 1)
+        // bb leaves; a now holds all 4 layers with 500 entries per layer (450 tokens fit).
+        #expect(state.markDead("bb") == ["first"])
+        #expect(state.neverFits(prompt: 300, maxTokens: 300) == nil)   // the plan still counts bb: a new one is coming
+        #expect(state.apply(FallbackPlanner.plan(state.planCandidates(), layerCount: 4, epoch: state.nextEpoch())) == ["first"])
+        state.heartbeat(HeartbeatRequest(workerID: "a", stats: WorkerStats(layers: LayerRange(start: 0, end: 4), kvCapacityEntries: 2000),
+                                         planEpoch: state.plan.epoch)).1.resume()
+        await #expect(throws: AdmissionError.self) { try await huge.value }
+        #expect(state.queuePosition("small") == 0)   // first still holds room on a
+        state.release("first")
+        #expect(try await small.value.map(\.workerID) == ["a"])
+        #expect(state.neverFits(prompt: 300, maxTokens: 300)?.contains("no KV room") == true)
+    }
+
+    @Test func aFullQueueRefusesNewRequestsButNotReroutedOnes() async throws {
+        var settings = SchedulerSettings()
+        settings.queueLimit = 1
+        let state = ClusterState(model: Self.model, settings: settings)
+        let first = Task { try await state.waitForTest("one", prompt: 1, maxTokens: 1) }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(state.queueIsFull)
+        await #expect(throws: AdmissionError.queueFull(limit: 1)) { try await state.waitForTest("two", prompt: 1, maxTokens: 1) }
+        let rerouted = Task { try await withCheckedThrowingContinuation { state.enqueueForTest("three", prompt: 1, maxTokens: 1, rerouted: true, waiter: $0) } }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(state.queuePosition("three") == 1)
+        #expect(state.cancelQueued("one") && state.cancelQueued("three"))
+        _ = await (first.result, rerouted.result)
+    }
+
+    /// A live worker registering again is a new process: it is not trusted to hold its layers,
+    /// and the requests routed through the old process are handed back for re-routing.
+    @Test func aRestartedWorkerIsANewIncarnation() throws {
+        let state = ClusterState(model: Self.model)
+        _ = try state.register(Self.registration("a"))
+        _ = try state.register(Self.registration("bb"))
+        _ = state.apply(FallbackPlanner.plan(state.planCandidates(), layerCount: 4, epoch: state.nextEpoch()))
+        Self.serve(state, ["a", "bb"])
+        _ = try state.tryAdmit("r", prompt: 4, maxTokens: 4).get()
+        let again = try state.register(Self.registration("bb"))
+        #expect(again.rerouted == ["r"])
+        state.release("r")
+        #expect(!again.changed)   // same address and capacity: the plan stands
+        #expect(again.0.assignment == LayerRange(start: 2, end: 4))
+        #expect(state.status(activeRequests: 0).workers.first { $0.workerID == "bb" }?.health == .loading)
+        if case .success = state.tryAdmit("s", prompt: 4, maxTokens: 4) { Issue.record("routed through a worker that has not reloaded") }
+        Self.serve(state, ["bb"])
+        #expect(try state.tryAdmit("t", prompt: 4, maxTokens: 4).get().map(\.workerID) == ["a", "bb"])
+        #expect(try state.register(Self.registration("a")).rerouted == ["t"])
     }
 
     @Test func deadWorkersBreakTheirRoutesAndSilenceIsNoticed() throws {

@@ -87,8 +87,8 @@ enum Samples {
         GenerateRequest(
             prompt: "Once upon a time", promptTokenIDs: [1, 9_038, 2_501], maxTokens: 128, sampling: sampling,
             deadlineMs: 30_000, requestID: "client-1", stopTokenIDs: [13, 29_889], ignoreEOS: true),
-        GenerateQueued(queuePosition: 4), token, finished,
-        GenerateEvent(requestID: "req-42", event: .queued(GenerateQueued(queuePosition: 2))),
+        GenerateQueued(queuePosition: 4, reason: "every route is out of KV room"), token, finished,
+        GenerateEvent(requestID: "req-42", event: .queued(GenerateQueued(queuePosition: 2, reason: "no plan covers the model yet"))),
         GenerateEvent(requestID: "req-42", event: .token(token)),
         GenerateEvent(requestID: "req-42", event: .finished(finished)),
         CancelRequest(requestID: "req-42"), CancelResponse(found: true),

@@ -74,20 +74,10 @@ final class SleepRecorder: @unchecked Sendable {
         #expect(stages.allSatisfy { $0.stats.kvUsedEntries == 0 })
     }
 
-    /// The published profiles in a `shared/` folder beside the checkout (or beside one of its parents).
-    static let sharedProfiles: String? = {
-        var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for _ in 0..<3 {
-            folder = folder.deletingLastPathComponent()
-            let candidate = folder.appendingPathComponent("shared/data/helix/profiles").path
-            if FileManager.default.fileExists(atPath: candidate + "/llama2_70b") { return candidate }
-        }
-        return nil
-    }()
-
-    @Test(.enabled(if: sharedProfiles != nil, "needs ../shared/data/helix/profiles"))
+    /// The published profiles the repository ships (Shared/Data/helix/profiles): they must be present.
+    @Test
     func publishedProfilesLoad() throws {
-        let dir = try #require(Self.sharedProfiles)
+        let dir = try #require(GPUProfile.defaultProfilesDirectory(), "the repository's Shared/Data/helix/profiles is missing")
         let a100 = try GPUProfile.load(profilesDirectory: dir, model: EmulatedModel.named("llama2-70b"), gpu: "A100")
         #expect(a100.decode.milliseconds(tokens: 2) == 1.4)
         #expect(a100.prompt.milliseconds(tokens: 250) == 2)

@@ -61,20 +61,33 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "How many workers to start.") var workers: Int = 2
     @Option(help: "Folder for the state file, logs and pids.") var stateDir: String = ".lattice"
     @Option(help: "Seconds to wait for every service to be serving.") var timeout: Double = 60
-    @Option(help: "Model directory the workers serve (default: a tiny random-weight model generated in the state dir).")
+    @Option(help: "Model the workers serve: a model directory (default: a tiny random-weight model generated in the state dir), or with an emulated --cluster an emulated model name (default llama2-70b).")
     var model: String?
+    @Option(help: "Start one worker per node of this cluster file (.ini from Helix as is, or .json): GPU types become emulated workers, CPU-<threads> cpu workers. Replaces --workers.")
+    var cluster: String?
+    @Option(help: "Scheduler routing: helix, swarm, random or shortest-queue.") var routing: String?
+    @Option(help: "Placement method the scheduler asks for: auto, milp, heuristic, petals, swarm or sp.") var planMethod: String?
 
     func run() async throws {
         guard (0...LocalStack.maxWorkers).contains(workers) else {
             throw ValidationError("--workers must be 0 to \(LocalStack.maxWorkers) (got \(workers))")
         }
         let stack = LocalStack(stateDirectory: stateDir)
+        let nodes = try cluster.map { try ClusterWorkers(path: $0) }
         do {
             let binaries = try ServiceBinaries.locate()
-            let modelDirectory = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TinyModel.ensure(in: stack.stateDirectory)
+            let served: String
+            if nodes?.isEmulated == true { served = model ?? "llama2-70b" } else {
+                served = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TinyModel.ensure(in: stack.stateDirectory)
+            }
+            let modelDirectory = served
+            var schedulerArguments = ["--model", served]
+            if let routing { schedulerArguments += ["--routing", routing] }
+            if let planMethod { schedulerArguments += ["--plan-method", planMethod] }
             let members = try await stack.up(
-                workers: workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
-                schedulerArguments: ["--model", modelDirectory], workerArguments: ["--model", modelDirectory],
+                workers: nodes?.names.count ?? workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
+                schedulerArguments: schedulerArguments, workerArguments: ["--model", served],
+                eachWorker: { nodes?.arguments($0) ?? [] },
                 progress: { printError($0) })
             print(renderTable(members))
             print("model: \(modelDirectory)   generate with: lattice generate --prompt 'Hello' --max-tokens 16\(stateDir == ".lattice" ? "" : " --state-dir \(stateDir)")")

@@ -32,15 +32,10 @@ enum RemotePlacement {
     static func layout(_ path: String) throws -> Layout { Layout(fileText: try read(path)) }
 
     static func method(_ text: String) throws -> Wire.PlacementMethod {
-        switch text {
-        case "auto": .auto
-        case "milp": .milp
-        case "heuristic": .heuristic
-        case "petals": .petals
-        case "swarm": .swarm
-        case "sp": .separatePipelines
-        default: throw ValidationError("--method must be one of: \(PlacementCore.PlacementMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let method = Wire.PlacementMethod(name: text) else {
+            throw ValidationError("--method must be one of: \(Wire.PlacementMethod.names.map(\.name).joined(separator: ", "))")
         }
+        return method
     }
 
     static func client(_ server: String) throws -> ServiceClient {

@@ -1,3 +1,5 @@
+import Foundation
+import Routing
 import Wire
 
 /// A request waiting for a route: resumed with the route, or with an error when cancelled.
@@ -9,19 +11,18 @@ typealias AdmissionWaiter = CheckedContinuation<[Hop], Error>
 public final class ClusterState: Sendable {
     public let model: ModelInfo
     public let settings: SchedulerSettings
-    let builder: RouteBuilder
 
     struct State {
         var workers: [String: WorkerRecord] = [:]
         var order: [String] = []                  // registration order
         var plan = Plan()
         var epoch: UInt64 = 0
-        var ledger = KVLedger()
-        var iwrr: [String: IWRR] = [:]
-        var queue = AdmissionQueue<AdmissionWaiter>()
-        var routes: [String: [Hop]] = [:]         // request key → its route
+        var ledger = KVLedger<String, String>()   // request key → worker → entries
+        var router: Router
+        var queue: AdmissionQueue<AdmissionWaiter>
+        var routes: [String: LiveRoute] = [:]     // request key → its route
     }
-    let state = Protected(State())
+    let state: Protected<State>
 
     /// config.json text of the served model (cpu backend), sent to placement.
     public let configJSON: String
@@ -30,26 +31,32 @@ public final class ClusterState: Sendable {
         self.model = model
         self.configJSON = configJSON
         self.settings = settings
-        builder = RouteBuilder(policy: settings.policy)
+        let empty = FlowGraph(nodes: [], arcs: [], layerCount: Int(model.numLayers), partial: false)
+        state = Protected(State(router: Router(graph: empty, policy: settings.routing, kv: settings.policy),
+                                queue: AdmissionQueue(limit: settings.queueLimit)))
     }
 
     var layerCount: Int { Int(model.numLayers) }
 
     // MARK: registry
 
-    /// Adds or refreshes a worker. True when the set of workers changed (a new plan is due).
-    public func register(_ request: RegisterWorkerRequest, now: ContinuousClock.Instant = .now) throws -> (RegisterWorkerResponse, changed: Bool) {
+    /// Adds a worker, or a new incarnation of one. True when the set of workers changed (a new
+    /// plan is due). A worker registers once per process (again only when told it is unknown),
+    /// so a live id registering again is a restarted process: it starts loading afresh, and the
+    /// requests routed through the old process are returned to be re-routed at once.
+    public func register(_ request: RegisterWorkerRequest, now: ContinuousClock.Instant = .now) throws -> (RegisterWorkerResponse, changed: Bool, rerouted: [String]) {
         try validate(request)
         return state.withLock { s in
             let known = s.workers[request.workerID]
-            var record = WorkerRecord(registration: request, now: now)
+            let record = WorkerRecord(registration: request, now: now)   // loading, nothing loaded yet
             let changed = known == nil || known?.health == .dead || known?.address != request.address || known?.layerCapacity != record.layerCapacity
-            if let known, !changed { record.stats = known.stats; record.loadedEpoch = known.loadedEpoch; record.health = known.health }
+            let rerouted = known.map { $0.health != .dead } == true
+                ? s.routes.filter { $0.value.hops.contains { $0.workerID == request.workerID } }.map(\.key).sorted() : []
             s.workers[request.workerID] = record
             if !s.order.contains(request.workerID) { s.order.append(request.workerID) }
             let assignment = s.plan.assignments[request.workerID]
             return (RegisterWorkerResponse(assignment: assignment.map(Self.range) ?? LayerRange(), model: model, planEpoch: s.plan.epoch,
-                                           heartbeatIntervalSeconds: settings.heartbeatInterval), changed)
+                                           heartbeatIntervalSeconds: settings.heartbeatInterval), changed, rerouted)
         }
     }
 
@@ -101,7 +108,7 @@ public final class ClusterState: Sendable {
             guard var record = s.workers[id] else { return [] }
             record.health = .dead
             s.workers[id] = record
-            return s.routes.filter { $0.value.contains { $0.workerID == id } }.map(\.key).sorted()
+            return s.routes.filter { $0.value.hops.contains { $0.workerID == id } }.map(\.key).sorted()
         }
     }
 
@@ -116,9 +123,13 @@ public final class ClusterState: Sendable {
 
     /// The live workers as a placement cluster: one node per worker, a full mesh of links at the
     /// slower NIC's speed (loopback and LAN deployments; a cluster file replaces this later).
+    /// Nodes go in natural order of their ids ("node-2" before "node-10"), not registration order,
+    /// so that the same workers always get the same plan — the one `lattice plan` gives the
+    /// cluster file they came from.
     public func placementRequest(budgetSeconds: Double) -> PlanRequest {
         state.withLock { s in
             let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
+                .sorted { $0.id.compare($1.id, options: .numeric) == .orderedAscending }
             let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1) }
             var links: [ClusterLink] = []
             for (i, a) in live.enumerated() {
@@ -128,7 +139,7 @@ public final class ClusterState: Sendable {
             }
             let spec = model.modelDir.isEmpty ? ModelSpec(name: model.name) : ModelSpec(name: model.name, configJSON: configJSON)
             return PlanRequest(cluster: Cluster(name: "live-workers", nodes: nodes, links: links), model: spec,
-                               method: .auto, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
+                               method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
         }
     }
 
@@ -146,14 +157,14 @@ public final class ClusterState: Sendable {
     public func apply(_ plan: Plan) -> [String] {
         state.withLock { s in
             s.plan = plan
-            s.iwrr = [:]
             for id in s.order {
                 guard var record = s.workers[id], record.health != .dead else { continue }
                 let assignment = plan.assignments[id]
                 record.health = assignment != nil && record.loadedLayers == assignment && record.loadedEpoch == plan.epoch ? .serving : .loading
                 s.workers[id] = record
             }
-            return s.routes.filter { _, route in route.contains { plan.assignments[$0.workerID] != $0.layers } }.map(\.key).sorted()
+            s.router = Router(graph: Self.graph(plan, s, layerCount: layerCount), policy: settings.routing, kv: settings.policy, seed: plan.epoch)
+            return s.routes.filter { _, route in route.hops.contains { plan.assignments[$0.workerID] != $0.layers } }.map(\.key).sorted()
         }
     }
 
@@ -164,36 +175,47 @@ public final class ClusterState: Sendable {
     /// A route for a new request now, or why not (the caller then queues it).
     public func tryAdmit(_ key: String, prompt: Int, maxTokens: Int) -> Result<[Hop], RouteRefusal> {
         state.withLock { s in
-            guard s.queue.count == 0 else { return .failure(.noCandidate(after: "the queue", layer: 0)) }
+            guard s.queue.count == 0 else { return .failure(.noCandidate(after: "the queue", layer: 0, why: "earlier requests are waiting")) }
             return route(&s, key: key, prompt: prompt, maxTokens: maxTokens)
         }
     }
 
-    /// Whether a request could ever fit the current plan (an empty cluster); nil while there is no plan.
-    public func fitsEmptyCluster(prompt: Int, maxTokens: Int) -> Bool? {
-        state.withLock { s -> Bool? in
-            guard !s.plan.assignments.isEmpty else { return nil }
-            var scratch: [String: IWRR] = [:]
-            var nodes = Self.routeNodes(s)
-            for key in nodes.keys { nodes[key]?.serving = true }
-            if case .success = builder.build(prompt: prompt, maxTokens: maxTokens, plan: s.plan, layerCount: layerCount,
-                                             nodes: nodes, ledger: KVLedger(), iwrr: &scratch) { return true }
-            return false
+    /// Why a request can never be routed under the current plan (no route even with every live
+    /// worker empty), or nil when it could be. Nil too while there is no plan, or while the plan
+    /// still counts workers that died (a new plan is on its way).
+    public func neverFits(prompt: Int, maxTokens: Int) -> String? {
+        state.withLock { s in neverFits(s, prompt: prompt, maxTokens: maxTokens) }
+    }
+
+    public var hasPlan: Bool { state.withLock { !$0.plan.assignments.isEmpty } }
+
+    /// Why there is no plan yet, for requests waiting on one.
+    public var noPlanReason: String {
+        state.withLock { s in
+            let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
+            let layers = live.reduce(0) { $0 + min($1.layerCapacity, layerCount) }
+            if live.isEmpty { return "no worker has registered" }
+            return "\(live.count) live worker(s) hold \(layers) layer(s) together, the model has \(layerCount)" + (s.plan.method.hasPrefix("fallback") ? " (\(s.plan.method))" : "")
         }
     }
 
-    /// Puts a request in the admission queue; it is resumed with its route when one has room.
-    func enqueue(_ key: String, prompt: Int, maxTokens: Int, waiter: AdmissionWaiter) {
-        let admitted = state.withLock { s in
-            s.queue.append(key: key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+    /// Puts a request in the admission queue; it is resumed with its route when one has room, or
+    /// with an AdmissionError (queue full, can never fit, no plan in time).
+    func enqueue(_ key: String, prompt: Int, maxTokens: Int, rerouted: Bool = false, waiter: AdmissionWaiter) {
+        let admitted = state.withLock { s -> Admitted in
+            guard s.queue.append(key: key, prompt: prompt, maxTokens: maxTokens, waiter: waiter, evenIfFull: rerouted) else {
+                return Admitted(failures: [(waiter, AdmissionError.queueFull(limit: s.queue.limit))])
+            }
             return drain(&s)
         }
         admitted.resume()
     }
 
+    public var queueIsFull: Bool { state.withLock { $0.queue.isFull } }
+
     /// `enqueue` for tests outside the module.
-    public func enqueueForTest(_ key: String, prompt: Int, maxTokens: Int, waiter: CheckedContinuation<[Hop], Error>) {
-        enqueue(key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+    public func enqueueForTest(_ key: String, prompt: Int, maxTokens: Int, rerouted: Bool = false, waiter: CheckedContinuation<[Hop], Error>) {
+        enqueue(key, prompt: prompt, maxTokens: maxTokens, rerouted: rerouted, waiter: waiter)
     }
 
     public func queuePosition(_ key: String) -> Int? { state.withLock { $0.queue.position(of: key) } }
@@ -201,10 +223,11 @@ public final class ClusterState: Sendable {
     /// The position a request queued now takes (0 = next).
     public var queuePositionEstimate: Int { state.withLock { $0.queue.count } }
 
-    /// Takes a cancelled request out of the queue; true when it was waiting there.
-    public func cancelQueued(_ key: String) -> Bool {
+    /// Takes a request out of the queue (cancelled by default); true when it was waiting there.
+    @discardableResult
+    public func cancelQueued(_ key: String, because error: any Error = CancellationError()) -> Bool {
         let entry = state.withLock { $0.queue.remove(key) }
-        entry?.waiter.resume(throwing: CancellationError())
+        entry?.waiter.resume(throwing: error)
         return entry != nil
     }
 
@@ -213,7 +236,7 @@ public final class ClusterState: Sendable {
     public func release(_ key: String) -> [Hop] {
         let (route, admitted) = state.withLock { s in
             s.ledger.release(key)
-            let route = s.routes.removeValue(forKey: key) ?? []
+            let route = s.routes.removeValue(forKey: key)?.hops ?? []
             return (route, drain(&s))
         }
         admitted.resume()
@@ -223,15 +246,25 @@ public final class ClusterState: Sendable {
     /// Wakes the queue after a plan or health change.
     public func admitQueued() { state.withLock { drain(&$0) }.resume() }
 
-    /// Charges a decode step to the IWRR loads along the request's route.
+    /// Charges a decode step to the IWRR loads along the request's route (routes of an older plan
+    /// no longer match the flow graph's arcs and are not charged).
     public func chargeDecode(_ key: String) {
         state.withLock { s in
-            guard let route = s.routes[key] else { return }
-            RouteBuilder.chargeDecode(route, plan: s.plan, iwrr: &s.iwrr)
+            guard let route = s.routes[key], route.epoch == s.plan.epoch else { return }
+            s.router.chargeDecode(route.path)
         }
     }
 
-    public var ledger: KVLedger { state.withLock { $0.ledger } }
+    /// Swarm routing: an iteration of the request went through its route at this rate.
+    public func observe(_ key: String, tokensPerSecond: Double) {
+        guard settings.routing == .swarm else { return }
+        state.withLock { s in
+            guard let route = s.routes[key], route.epoch == s.plan.epoch else { return }
+            for hop in route.path.steps.indices { s.router.observe(route.path, hop: hop, tokensPerSecond: tokensPerSecond) }
+        }
+    }
+
+    public var ledger: KVLedger<String, String> { state.withLock { $0.ledger } }
 
     // MARK: status
 
@@ -254,34 +287,69 @@ public final class ClusterState: Sendable {
     // MARK: inside the lock
 
     private func route(_ s: inout State, key: String, prompt: Int, maxTokens: Int) -> Result<[Hop], RouteRefusal> {
-        let result = builder.build(prompt: prompt, maxTokens: maxTokens, plan: s.plan, layerCount: layerCount,
-                                   nodes: Self.routeNodes(s), ledger: s.ledger, iwrr: &s.iwrr)
-        if case .success(let route) = result {
-            s.ledger.reserve(key, builder.reservation(prompt: prompt, maxTokens: maxTokens, route: route))
-            s.routes[key] = route
+        Self.refresh(&s.router.graph, s)
+        let ledger = s.ledger, graph = s.router.graph
+        var queued: [String: Int] = [:]
+        if settings.routing == .shortestQueue { for route in s.routes.values { for hop in route.hops { queued[hop.workerID, default: 0] += 1 } } }
+        let result = s.router.route(prompt: prompt, maxTokens: maxTokens, reserved: { ledger.reserved(on: graph.nodes[$0].name) },
+                                    queueLength: { queued[graph.nodes[$0].name] ?? 0 })
+        guard case .success(let path) = result else { return result.map { _ in [] } }
+        let hops = path.steps.map { step in
+            let id = graph.nodes[step.node].name
+            return Hop(workerID: id, address: s.workers[id]?.address ?? "", layers: step.layers)
         }
-        return result
+        s.ledger.reserve(key, Dictionary(path.steps.map { (graph.nodes[$0.node].name, $0.entries) }, uniquingKeysWith: +))
+        s.routes[key] = LiveRoute(hops: hops, path: path, epoch: s.plan.epoch)
+        return .success(hops)
     }
 
+    /// Admits from the head while routes have room. A head that does not fit waits (a large
+    /// request is not overtaken forever by smaller ones) unless it can never fit the current
+    /// plan: then it is failed and the requests behind it are tried.
     private func drain(_ s: inout State) -> Admitted {
-        var routed: [(AdmissionWaiter, [Hop])] = []
-        var queue = s.queue
-        let admitted = queue.admit { entry -> [Hop]? in
-            if case .success(let route) = route(&s, key: entry.key, prompt: entry.prompt, maxTokens: entry.maxTokens) { return route }
-            return nil
+        var out = Admitted()
+        while let head = s.queue.head {
+            if case .success(let route) = route(&s, key: head.key, prompt: head.prompt, maxTokens: head.maxTokens) {
+                s.queue.removeHead()
+                out.waiters.append((head.waiter, route))
+            } else if let why = neverFits(s, prompt: head.prompt, maxTokens: head.maxTokens) {
+                s.queue.removeHead()
+                out.failures.append((head.waiter, AdmissionError.neverFits(why)))
+            } else {
+                break
+            }
         }
-        s.queue = queue
-        for (entry, route) in admitted { routed.append((entry.waiter, route)) }
-        return Admitted(waiters: routed)
+        return out
     }
 
-    private static func routeNodes(_ s: State) -> [String: RouteNode] {
-        var nodes: [String: RouteNode] = [:]
-        for (id, layers) in s.plan.assignments {
-            guard let w = s.workers[id] else { continue }
-            nodes[id] = RouteNode(address: w.address, layers: layers, serving: w.health == .serving, kvCapacityEntries: w.kvCapacity(holding: layers))
+    private func neverFits(_ s: State, prompt: Int, maxTokens: Int) -> String? {
+        guard !s.plan.assignments.isEmpty, s.plan.assignments.keys.allSatisfy({ s.workers[$0].map { $0.health != .dead } ?? false }) else { return nil }
+        var scratch = s.router
+        Self.refresh(&scratch.graph, s)
+        for i in scratch.graph.nodes.indices { scratch.graph.nodes[i].available = true }
+        if case .failure(let refusal) = scratch.route(prompt: prompt, maxTokens: maxTokens, reserved: { _ in 0 }) { return refusal.description }
+        return nil
+    }
+
+    /// The plan as the routing core's graph: one node per assigned worker (by id, so that indices
+    /// are stable while the plan lasts). Next hops start where the current one ends (workers run
+    /// exactly the range they loaded).
+    private static func graph(_ plan: Plan, _ s: State, layerCount: Int) -> FlowGraph {
+        let nodes = plan.assignments.keys.sorted().compactMap { id in
+            plan.assignments[id].map { RoutingNode(name: id, layers: $0, kvCapacity: 0, available: false) }
         }
-        return nodes
+        var graph = FlowGraph(nodes: nodes, arcs: plan.arcs, layerCount: layerCount, partial: false)
+        refresh(&graph, s)
+        return graph
+    }
+
+    /// Brings the graph's nodes up to date with the workers: serving or not, and their KV room.
+    private static func refresh(_ graph: inout FlowGraph, _ s: State) {
+        for (i, node) in graph.nodes.enumerated() {
+            let worker = s.workers[node.name]
+            graph.nodes[i].available = worker?.health == .serving
+            graph.nodes[i].kvCapacity = Double(worker?.kvCapacity(holding: node.layers) ?? 0)
+        }
     }
 
     static func range(_ r: Range<Int>) -> LayerRange { LayerRange(start: UInt32(r.lowerBound), end: UInt32(r.upperBound)) }
@@ -291,10 +359,17 @@ public final class ClusterState: Sendable {
     }
 }
 
-/// Waiters admitted inside the lock, resumed after it is released.
+/// Waiters admitted (or failed) inside the lock, resumed after it is released.
 public struct Admitted: Sendable {
     var waiters: [(AdmissionWaiter, [Hop])] = []
-    init(waiters: [(AdmissionWaiter, [Hop])] = []) { self.waiters = waiters }
+    var failures: [(AdmissionWaiter, AdmissionError)] = []
+    init(waiters: [(AdmissionWaiter, [Hop])] = [], failures: [(AdmissionWaiter, AdmissionError)] = []) {
+        self.waiters = waiters
+        self.failures = failures
+    }
     public var count: Int { waiters.count }
-    public func resume() { for (waiter, route) in waiters { waiter.resume(returning: route) } }
+    public func resume() {
+        for (waiter, route) in waiters { waiter.resume(returning: route) }
+        for (waiter, error) in failures { waiter.resume(throwing: error) }
+    }
 }

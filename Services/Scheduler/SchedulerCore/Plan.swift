@@ -1,20 +1,8 @@
+import Routing
 import Wire
 
-/// One arc of the routing graph: "source", a worker id, or "sink" at either end, and its flow.
-public struct PlanArc: Sendable, Equatable {
-    public var from: String
-    public var to: String
-    public var flow: Double
-
-    public init(from: String, to: String, flow: Double) {
-        self.from = from
-        self.to = to
-        self.flow = flow
-    }
-
-    public static let source = "source"
-    public static let sink = "sink"
-}
+/// One arc of the plan's flow ("source", a worker id or "sink" at either end): the routing core's arc.
+public typealias PlanArc = FlowArc
 
 /// Which layers each worker holds and the flow on every arc, as of one plan epoch.
 public struct Plan: Sendable, Equatable {

@@ -37,9 +37,10 @@ public final class SchedulerEngine: Sendable {
     // MARK: registry
 
     public func register(_ request: RegisterWorkerRequest) throws -> RegisterWorkerResponse {
-        let (response, changed) = try state.register(request)
+        let (response, changed, rerouted) = try state.register(request)
         logger.info("worker registered", metadata: ["worker": "\(request.workerID)", "address": "\(request.address)",
-                                                    "layer_capacity": "\(request.layerCapacity)", "new": "\(changed)"])
+                                                    "layer_capacity": "\(request.layerCapacity)", "new": "\(changed)", "rerouted": "\(rerouted.count)"])
+        for key in rerouted { router.fail(key, "worker \(request.workerID) restarted (a new process under the same id)") }
         if changed { requestReplan() }
         return response
     }
@@ -142,13 +143,13 @@ public final class SchedulerEngine: Sendable {
     public func generate(_ request: GenerateRequest, send: @escaping @Sendable (GenerateEvent) async throws -> Void) async throws {
         let arrival = ContinuousClock.now
         let input = try GenerationInput(request, model: state.model, codec: codec, arrival: arrival)
-        if state.fitsEmptyCluster(prompt: input.prompt.count, maxTokens: input.maxTokens) == false {
-            throw Status(.resourceExhausted, "Generate: \(input.prompt.count) prompt tokens + max_tokens \(input.maxTokens) need more KV room than any route of the current plan has, even empty; ask for fewer tokens")
+        if let why = state.neverFits(prompt: input.prompt.count, maxTokens: input.maxTokens) {
+            throw Status(.resourceExhausted, "Generate: \(input.prompt.count) prompt tokens + max_tokens \(input.maxTokens) need more KV room than any route of the current plan has, even empty (\(why)); ask for fewer tokens")
         }
         let id = try begin(request.requestID)
         defer { _ = requests.withLock { $0.active.removeValue(forKey: id) } }
         var run = GenerationRun(id: id, input: input, arrival: arrival)
-        await drive(&run, send: send)
+        try await drive(&run, send: send)
         let finished = run.finished(now: .now)
         try? await send(GenerateEvent(requestID: id, event: .finished(finished)))
         logger.info("request finished", metadata: ["request": "\(id)", "reason": "\(finished.reason)", "tokens": "\(finished.generatedTokens)",
@@ -167,8 +168,9 @@ public final class SchedulerEngine: Sendable {
 
     private func isCancelled(_ id: String) -> Bool { Task.isCancelled || requests.withLock { $0.active[id]?.cancelled ?? true } }
 
-    /// Attempts routes until the request finishes.
-    private func drive(_ run: inout GenerationRun, send: @escaping @Sendable (GenerateEvent) async throws -> Void) async {
+    /// Attempts routes until the request finishes. Throws only before the first event: a full
+    /// admission queue answers RESOURCE_EXHAUSTED.
+    private func drive(_ run: inout GenerationRun, send: @escaping @Sendable (GenerateEvent) async throws -> Void) async throws {
         while run.reason == nil {
             if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); break }
             if run.attempt >= state.settings.maxAttempts { run.finish(.error, "gave up after \(run.attempt) routes: \(run.lastFailure)"); break }
@@ -181,18 +183,32 @@ public final class SchedulerEngine: Sendable {
             let route: [Hop]
             switch state.tryAdmit(key, prompt: prompt.count, maxTokens: remaining) {
             case .success(let admitted): route = admitted
-            case .failure:
-                // A deadline also applies in the queue: the wait ends when it passes.
+            case .failure(let refusal):
+                if run.attempt == 1, state.queueIsFull {
+                    throw Status(.resourceExhausted, "Generate: \(AdmissionError.queueFull(limit: state.settings.queueLimit))")
+                }
+                // A deadline also applies in the queue: the wait ends when it passes. With no plan
+                // the wait is bounded too.
                 let expiry = run.input.deadline.map { deadline in
                     Task { [state] in
                         try await Task.sleep(until: deadline)
                         _ = state.cancelQueued(key)
                     }
                 }
-                defer { expiry?.cancel() }
+                let noPlan = state.hasPlan ? nil : Task { [state] in
+                    try await Task.sleep(for: .seconds(state.settings.noPlanWait))
+                    if !state.hasPlan { state.cancelQueued(key, because: AdmissionError.noPlan(waitedSeconds: state.settings.noPlanWait, why: state.noPlanReason)) }
+                }
+                defer { expiry?.cancel(); noPlan?.cancel() }
                 do {
-                    if run.attempt == 1 { try await send(GenerateEvent(requestID: run.id, event: .queued(GenerateQueued(queuePosition: UInt32(state.queuePositionEstimate))))) }
-                    route = try await waitForRoute(key, prompt: prompt.count, maxTokens: remaining)
+                    if run.attempt == 1 {
+                        let why = state.hasPlan ? refusal.description : "\(refusal.description): \(state.noPlanReason); waiting up to \(state.settings.noPlanWait) s for one"
+                        try await send(GenerateEvent(requestID: run.id, event: .queued(GenerateQueued(queuePosition: UInt32(state.queuePositionEstimate), reason: why))))
+                    }
+                    route = try await waitForRoute(key, prompt: prompt.count, maxTokens: remaining, rerouted: run.attempt > 1)
+                } catch let error as AdmissionError {
+                    run.finish(.error, error.description)
+                    continue
                 } catch {
                     if let deadline = run.input.deadline, ContinuousClock.now >= deadline { run.finish(.deadline, "deadline_ms passed while queued") }
                     else { run.finish(.cancelled, "cancelled while queued") }
@@ -216,10 +232,10 @@ public final class SchedulerEngine: Sendable {
         }
     }
 
-    private func waitForRoute(_ key: String, prompt: Int, maxTokens: Int) async throws -> [Hop] {
+    private func waitForRoute(_ key: String, prompt: Int, maxTokens: Int, rerouted: Bool) async throws -> [Hop] {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { waiter in
-                state.enqueue(key, prompt: prompt, maxTokens: maxTokens, waiter: waiter)
+                state.enqueue(key, prompt: prompt, maxTokens: maxTokens, rerouted: rerouted, waiter: waiter)
                 if Task.isCancelled { _ = state.cancelQueued(key) }
             }
         } onCancel: {
@@ -245,6 +261,7 @@ public final class SchedulerEngine: Sendable {
             let item = ForwardItem(requestID: key, positions: (position..<(position + tokens.count)).map { UInt32($0) }, tokenIDs: tokens,
                                    start: UInt32(first.layers.lowerBound), end: UInt32(first.layers.upperBound), route: hops,
                                    replyTo: reply, sampling: run.input.sampling, prefill: step == 0, step: step)
+            let sent = ContinuousClock.now
             do {
                 _ = try await link.forward(ForwardRequest(items: [item]), to: first)
             } catch {
@@ -261,6 +278,7 @@ public final class SchedulerEngine: Sendable {
             timer.cancel()
             guard let answer else { return .failed("cancelled") }
             guard answer.error.isEmpty else { return .failed(answer.error) }
+            state.observe(key, tokensPerSecond: Double(tokens.count) / max(1e-6, ClusterState.seconds(ContinuousClock.now - sent)))
             position += tokens.count
             let token = answer.tokenID
             run.record(token)

@@ -1,3 +1,6 @@
+import Routing
+import Wire
+
 /// The scheduler's tunables.
 public struct SchedulerSettings: Sendable {
     /// How often workers heartbeat (told to them at registration).
@@ -14,6 +17,14 @@ public struct SchedulerSettings: Sendable {
     /// How long to wait for placement-service before falling back to a contiguous split.
     public var placementTimeout = 20.0
     public var policy = KVPolicy.online
+    /// How routes pick among a node's arcs: Helix's IWRR over the plan's flow, or a baseline.
+    public var routing = Routing.RoutingPolicy.iwrr
+    /// Requests the admission queue holds; past it a Generate is refused RESOURCE_EXHAUSTED.
+    public var queueLimit = 1024
+    /// How long a request waits for a plan when there is none before it is failed.
+    public var noPlanWait = 30.0
+    /// The method asked of placement-service for every plan.
+    public var planMethod = PlacementMethod.auto
 
     public init() {}
 }

@@ -1,6 +1,7 @@
 import Client
 import Foundation
 import SchedulerCore
+import Routing
 import ServiceKit
 import Wire
 import WorkerCore
@@ -18,6 +19,10 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Seconds between worker heartbeats.") var heartbeatInterval = 0.5
     @Option(help: "Seconds without a heartbeat before a worker is dropped.") var deadAfter = 5.0
     @Option(help: "KV admission: online (hwm 0.9) or offline (hwm 0.85).") var kvPolicy = "online"
+    @Option(help: "Routing over the plan: helix (IWRR over the plan's flow), swarm, random or shortest-queue.") var routing = "helix"
+    @Option(help: "Method asked of placement-service: auto, milp, heuristic, petals, swarm or sp (separate pipelines).") var planMethod = "auto"
+    @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
+    @Option(help: "Seconds a request waits for a plan when there is none before it is failed.") var noPlanWait = 30.0
     @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
     var advertise: String?
 
@@ -43,7 +48,19 @@ struct SchedulerService: AsyncParsableCommand {
             throw ValidationError("--heartbeat-interval must be positive and --dead-after larger than it")
         }
         guard ["online", "offline"].contains(kvPolicy) else { throw ValidationError("--kv-policy must be online or offline") }
+        guard let routingPolicy = Routing.RoutingPolicy(name: routing) else {
+            throw ValidationError("--routing '\(routing)' is not one of: \(Routing.RoutingPolicy.names.joined(separator: ", "))")
+        }
+        guard let method = PlacementMethod(name: planMethod) else {
+            throw ValidationError("--plan-method '\(planMethod)' is not one of: \(PlacementMethod.names.map(\.name).joined(separator: ", "))")
+        }
+        guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
+        guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
         var settings = SchedulerSettings()
+        settings.queueLimit = queueLimit
+        settings.noPlanWait = noPlanWait
+        settings.routing = routingPolicy
+        settings.planMethod = method
         settings.heartbeatInterval = heartbeatInterval
         settings.deadAfter = deadAfter
         settings.suspectAfter = min(deadAfter, 4 * heartbeatInterval)
@@ -56,7 +73,8 @@ struct SchedulerService: AsyncParsableCommand {
                 codec: source.codec, logger: host.logger)
             SchedulerHandlers.register(on: host, engine: engine, limits: limits)
             host.logger.info("model", metadata: ["name": "\(source.info.name)", "layers": "\(source.info.numLayers)",
-                                                 "placement": "\(placementAddress ?? "none (contiguous split)")"])
+                                                 "placement": "\(placementAddress ?? "none (contiguous split)")",
+                                                 "routing": "\(routing)", "plan_method": "\(planMethod)"])
             host.whenListening { address in
                 engine.setReplyAddress(advertise ?? Self.reachable(address))
                 await engine.monitor()

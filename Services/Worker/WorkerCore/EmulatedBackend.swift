@@ -1,3 +1,4 @@
+import DataFiles
 import Foundation
 
 /// A model the emulated backend can pretend to run (shapes only, no weights).
@@ -74,13 +75,16 @@ public struct GPUProfile: Equatable, Sendable {
     /// KV capacity in token×layer entries by layers held, from node_throughput_tables.json when present.
     public var kvCapacityByLayers: [Int: Int]
 
-    /// Reads `profilesDirectory/<model>/<gpu>/{prompt,decode}_bs2time.csv` (and the capacity table beside them).
+    /// Reads `profilesDirectory/<model>/<folder>/{prompt,decode}_bs2time.csv` (and the capacity table
+    /// beside them). `gpu` is a type as the cluster files name it (A100-40G, L4, T4x2, …; any case,
+    /// short aliases such as A100) or a profile folder's name.
     public static func load(profilesDirectory: String, model: EmulatedModel, gpu: String) throws -> GPUProfile {
         let fm = FileManager.default
         let modelDir = (profilesDirectory as NSString).appendingPathComponent(model.profileDirectory)
         let available = ((try? fm.contentsOfDirectory(atPath: modelDir)) ?? []).sorted()
-        guard let folder = available.first(where: { $0.lowercased() == gpu.lowercased() }) else {
-            throw WorkerError.invalidArgument("no profile for GPU '\(gpu)' and \(model.name) in \(modelDir); available: \(available.joined(separator: ", "))")
+        let wanted = EmulatedGPU.profileFolder(gpu)
+        guard let folder = available.first(where: { $0.lowercased() == wanted }) else {
+            throw WorkerError.invalidArgument("no profile for GPU '\(gpu)' and \(model.name) in \(modelDir); known types: \(EmulatedGPU.names.joined(separator: ", ")); folders there: \(available.joined(separator: ", "))")
         }
         func curve(_ file: String) throws -> LayerTimeCurve {
             let path = ((modelDir as NSString).appendingPathComponent(folder) as NSString).appendingPathComponent(file)
@@ -94,7 +98,7 @@ public struct GPUProfile: Equatable, Sendable {
            let clusters = root[model.tableKey] as? [String: Any] {
             for case let cluster as [String: Any] in clusters.values {
                 guard let gpus = cluster["gpus"] as? [String: Any],
-                      let entry = gpus.first(where: { $0.key.lowercased() == gpu.lowercased() })?.value as? [String: Any],
+                      let entry = gpus.first(where: { $0.key.lowercased() == folder.lowercased() })?.value as? [String: Any],
                       let perLayer = entry["per_layer_count"] as? [String: Any] else { continue }
                 for (k, value) in perLayer {
                     if let layers = Int(k), let row = value as? [String: Any], let kv = (row["kv_cache_capacity_tokens_x_layers"] as? NSNumber)?.intValue {
@@ -104,7 +108,7 @@ public struct GPUProfile: Equatable, Sendable {
                 break
             }
         }
-        return GPUProfile(gpu: folder.uppercased(), model: model, prompt: try curve("prompt_bs2time.csv"),
+        return GPUProfile(gpu: EmulatedGPU.canonical(gpu) ?? folder.uppercased(), model: model, prompt: try curve("prompt_bs2time.csv"),
                           decode: try curve("decode_bs2time.csv"), kvCapacityByLayers: capacity)
     }
 
@@ -206,16 +210,11 @@ public final class EmulatedStage: StageExecutor {
 }
 
 extension GPUProfile {
-    /// `$LATTICE_PROFILES`, or `shared/data/helix/profiles` in the current directory or one of its parents.
-    public static func defaultProfilesDirectory(startingAt start: String = FileManager.default.currentDirectoryPath) -> String? {
-        if let fromEnvironment = ProcessInfo.processInfo.environment["LATTICE_PROFILES"] { return fromEnvironment }
-        var folder = URL(fileURLWithPath: start).standardized
-        for _ in 0..<6 {
-            let candidate = folder.appendingPathComponent("shared/data/helix/profiles").path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return nil
+    /// `$LATTICE_PROFILES`, else `helix/profiles` in the repository's data (found from the working
+    /// directory or the executable; see DataFiles).
+    public static func defaultProfilesDirectory() -> String? {
+        if let fromEnvironment = ProcessInfo.processInfo.environment["LATTICE_PROFILES"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return DataFiles.directory(containing: "helix/profiles").map { $0 + "/helix/profiles" }
     }
 }
 

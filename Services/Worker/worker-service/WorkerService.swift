@@ -16,8 +16,8 @@ struct WorkerService: AsyncParsableCommand {
     @Option(help: "cpu: model directory (config.json + safetensors); emulated: model name (llama2-70b, llama1-30b).")
     var model: String?
     @Option(help: "Compute backend: cpu or emulated.") var backend = "cpu"
-    @Option(help: "Emulated backend: GPU profile (A100-40G, L4, T4, ...).") var gpu = "T4"
-    @Option(help: "Emulated backend: folder of the Helix profiles (default: $LATTICE_PROFILES or shared/data/helix/profiles above the current directory).")
+    @Option(help: "Emulated backend: GPU type as the cluster files name it (A100-40G, L4, L4x2, T4, T4x2, T4x4, V100; any case; A100 for A100-40G).") var gpu = "T4"
+    @Option(help: "Emulated backend: folder of the Helix profiles (default: $LATTICE_PROFILES, else the repository's Shared/Data/helix/profiles).")
     var profiles: String?
     @Option(help: "cpu: KV cache room in tokens (per layer held).") var kvTokens = 4096
     @Option(help: "KV cache block size in tokens.") var blockSize = 16
@@ -43,7 +43,7 @@ struct WorkerService: AsyncParsableCommand {
         let settings = StageSettings(
             backend: backend == "emulated" ? .emulated : .cpu, modelDir: backend == "cpu" ? model : nil,
             modelName: backend == "emulated" ? model : nil, gpu: gpu,
-            profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "shared/data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
+            profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "Shared/Data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
         let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
         let id = workerId ?? "worker-\(getpid())"
         let rootText = modelRoot ?? ProcessInfo.processInfo.environment["LATTICE_MODEL_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
@@ -61,7 +61,7 @@ struct WorkerService: AsyncParsableCommand {
             host.whenListening { address in
                 let registration = RegisterWorkerRequest(
                     workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,
-                    gpuType: settings.backend == .cpu ? "CPU" : gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
+                    gpuType: settings.backend == .cpu ? "CPU" : EmulatedGPU.canonical(gpu) ?? gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
                     layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries))
                 await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, models: models, logger: host.logger).run()
             }

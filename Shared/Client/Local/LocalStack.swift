@@ -34,9 +34,11 @@ public struct LocalStack: Sendable {
     /// scheduler; waits until every one answers SERVING. On any failure stops what it started.
     /// `schedulerArguments` and `workerArguments` are added to those processes' flags (the
     /// served model); the scheduler is also given `--placement` with the placement's address.
+    /// `eachWorker(n)` adds flags to worker n (1-based) alone: its id and kind in a cluster file.
     public func up(
         workers: Int, binaries: ServiceBinaries, timeout: Duration = .seconds(60),
         schedulerArguments: [String] = [], workerArguments: [String] = [],
+        eachWorker: @Sendable (Int) -> [String] = { _ in [] },
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [Member] {
         guard (0...Self.maxWorkers).contains(workers) else {
@@ -70,7 +72,7 @@ public struct LocalStack: Sendable {
             }
             let scheduler = started[1].address
             for number in stride(from: 1, through: workers, by: 1) {
-                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler] + workerArguments, credentials))
+                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler] + workerArguments + eachWorker(number), credentials))
                 try saveState(started)
             }
             for index in 3..<started.count {

@@ -208,10 +208,14 @@ struct  Lattice__V1__GenerateQueued
    * 0 = next
    */
   uint32_t queue_position;
+  /*
+   * why no route takes it now (no plan yet, KV full, ...)
+   */
+  char *reason;
 };
 #define LATTICE__V1__GENERATE_QUEUED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__generate_queued__descriptor) \
-    , 0 }
+    , 0, (char *)protobuf_c_empty_string }
 
 
 typedef enum {

@@ -7,27 +7,18 @@ import Testing
 /// layers: the rest of the system runs them exactly like cpu workers.
 @Suite(.timeLimit(.minutes(1)))
 struct EmulatedClusterTests {
-    static let profiles: String? = {
-        var folder = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardized
-        for _ in 0..<6 {
-            let candidate = folder.appendingPathComponent("shared/data/helix/profiles").path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return nil
-    }()
-
-    @Test(.enabled(if: profiles != nil, "needs shared/data/helix/profiles above the working directory"))
+    /// The workers find the repository's own profiles (no --profiles flag) and take the GPU names
+    /// the cluster files use.
+    @Test
     func emulatedGPUsServeSeventyBillionParameters() async throws {
-        let profiles = try #require(Self.profiles)
         let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", "llama2-70b", "--heartbeat-interval", "0.2"])
         var workers: [TestService] = []
         do {
             // At most 30 layers each (by flag): the 80 layers need all three workers.
-            for (gpu, capacity) in [("A100", "30"), ("A100", "30"), ("L4", "30")] {
+            for (gpu, capacity) in [("A100-40G", "30"), ("a100", "30"), ("L4", "30")] {
                 workers.append(try await LatticeTesting.start(.worker, arguments: [
                     "--scheduler", scheduler.address, "--backend", "emulated", "--gpu", gpu, "--model", "llama2-70b",
-                    "--profiles", profiles, "--layer-capacity", capacity, "--kv-tokens", "4096"]))
+                    "--layer-capacity", capacity, "--kv-tokens", "4096"]))
             }
             let client = scheduler.client()
             var events: [GenerateEvent] = []
@@ -43,6 +34,7 @@ struct EmulatedClusterTests {
             #expect(status.model?.numLayers == 80)
             let covered = status.workers.compactMap(\.layers).map { Int($0.end - $0.start) }.reduce(0, +)
             #expect(covered == 80)
+            #expect(status.workers.map(\.gpuType).sorted() == ["A100-40G", "A100-40G", "L4"])
         } catch {
             for worker in workers { await worker.stop() }
             await scheduler.stop()

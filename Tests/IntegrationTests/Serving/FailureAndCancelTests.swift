@@ -133,6 +133,51 @@ struct FailureAndCancelTests {
         }
         await cluster.stop()
     }
+
+    /// A worker restarted under the same id (a new process) loses no request and hangs none:
+    /// the scheduler takes it for a new incarnation, re-routes what ran through the old one, and
+    /// the new one serves again.
+    @Test func restartedWorkerUnderTheSameIdLosesNoRequest() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let prompt: [UInt32] = [11, 22, 33]
+        let maxTokens = 120
+        let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
+        let cluster = try await ServingCluster.start(model: model, workers: 3)
+        do {
+            let restarted = Locked(false)
+            let results = try await withThrowingTaskGroup(of: [GenerateEvent].self) { group in
+                for n in 0..<3 {
+                    group.addTask {
+                        try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), ignoreEOS: true)) { index in
+                            guard n == 0, index == 10, !restarted.withLock({ $0 }) else { return }
+                            restarted.withLock { $0 = true }
+                            let old = cluster.workers.withLock { $0[1] }
+                            kill(old.pid, SIGKILL)
+                            try? await cluster.addWorker("w2")
+                        }
+                    }
+                }
+                var all: [[GenerateEvent]] = []
+                for try await events in group { all.append(events) }
+                return all
+            }
+            #expect(restarted.withLock { $0 })
+            for events in results {
+                let finished = try #require(events.finished)
+                #expect(finished.reason == .maxTokens, "finished \(finished.reason): \(finished.detail)")
+                #expect(events.tokens == reference.tokens)
+            }
+            // The new incarnation serves its part again.
+            try await cluster.waitUntilServing(workers: 3)
+            let after = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: 3, ignoreEOS: true))
+            #expect(after.tokens == Array(reference.tokens.prefix(3)))
+            #expect(after.finished?.route.contains("w2") == true, "\(after.finished?.route ?? [])")
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
 }
 
 /// Retries `body` until `done` holds or 10 s pass; returns the last value.

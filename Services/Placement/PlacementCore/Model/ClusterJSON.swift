@@ -1,3 +1,4 @@
+import DataFiles
 import Foundation
 
 /// Lattice's own cluster format (JSON). See Services/Placement/README.md for an example.
@@ -118,11 +119,6 @@ public enum ClusterLoader {
 
 /// Where the shared data lives: $LATTICE_SHARED_DATA, else ../shared/data beside the checkout.
 public enum SharedData {
-    public static var directory: String {
-        if let env = ProcessInfo.processInfo.environment["LATTICE_SHARED_DATA"], !env.isEmpty { return env }
-        for candidate in ["../shared/data", "shared/data", "../../shared/data"] where FileManager.default.fileExists(atPath: candidate + "/helix") {
-            return candidate
-        }
-        return "../shared/data"
-    }
+    /// `$LATTICE_SHARED_DATA`, else the repository's Shared/Data found from the working directory or the executable.
+    public static var directory: String { DataFiles.directory(containing: "helix") ?? "Shared/Data" }
 }

@@ -24,31 +24,25 @@ public enum Baselines {
         return Placement(ranges: ranges)
     }
 
-    /// Swarm-style: the model cut into equal stages (10 for 60 layers, 20 for 80; in general
-    /// stages of about 4-6 layers), nodes packed greedily — each node, strongest first, joins the
-    /// stage with the least throughput among those it can hold, taking as many whole stages as fit.
+    /// Swarm-style, as the Helix artifact builds it: the model cut into equal disjoint stages (20
+    /// for 80 layers, 10 for 60, else 4 layers each) and every node serving exactly one stage. Nodes
+    /// go strongest first (throughput holding one stage; ties: the higher index first), each to the
+    /// stage with the least throughput so far (ties: the earlier stage). A node that cannot hold a
+    /// stage stays idle. This reproduces the published single24 and geo24 Swarm layouts exactly.
     public static func swarm(_ problem: PlacementProblem) -> Placement {
         let L = problem.numLayers
         let stageCount = L == 80 ? 20 : (L == 60 ? 10 : max(1, L / 4))
         let bounds = (0...stageCount).map { $0 * L / stageCount }
         var stageCapacity = [Double](repeating: 0, count: stageCount)
         var ranges = [LayerRange?](repeating: nil, count: problem.nodes.count)
-        let order = problem.nodes.indices.sorted { problem.nodes[$0].maxLayers * 1000 + $0 > problem.nodes[$1].maxLayers * 1000 + $1 }
+        let size = bounds[1] - bounds[0]
+        let strength = problem.nodes.map { $0.maxLayers >= size ? $0.throughput(layers: size) : 0 }
+        let order = problem.nodes.indices.sorted { strength[$0] != strength[$1] ? strength[$0] > strength[$1] : $0 > $1 }
         for i in order {
-            let node = problem.nodes[i]
-            // Stages this node can hold consecutively, starting at stage s.
-            var best: (Int, Int)? = nil, bestCapacity = Double.infinity
-            for s in 0..<stageCount {
-                var e = s
-                while e < stageCount && bounds[e + 1] - bounds[s] <= node.maxLayers { e += 1 }
-                guard e > s else { continue }
-                let cap = stageCapacity[s..<e].min() ?? 0
-                if cap < bestCapacity - 1e-9 { bestCapacity = cap; best = (s, e) }
-            }
-            guard let (s, e) = best else { continue }
-            let range = LayerRange(start: bounds[s], end: bounds[e])
-            ranges[i] = range
-            for stage in s..<e { stageCapacity[stage] += node.throughput(layers: range.count) }
+            let fits = (0..<stageCount).filter { bounds[$0 + 1] - bounds[$0] <= problem.nodes[i].maxLayers }
+            guard let stage = fits.min(by: { stageCapacity[$0] < stageCapacity[$1] - 1e-9 || (abs(stageCapacity[$0] - stageCapacity[$1]) <= 1e-9 && $0 < $1) }) else { continue }
+            ranges[i] = LayerRange(start: bounds[stage], end: bounds[stage + 1])
+            stageCapacity[stage] += problem.nodes[i].throughput(layers: bounds[stage + 1] - bounds[stage])
         }
         return Placement(ranges: ranges)
     }

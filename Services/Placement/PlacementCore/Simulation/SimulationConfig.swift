@@ -1,11 +1,10 @@
 import Foundation
+import Routing
+
+/// The routing policies live in the shared routing core; the simulator names them as it always did.
+public typealias RoutingPolicy = Routing.RoutingPolicy
 
 public enum SimulationMode: String, Sendable, CaseIterable { case offline, online }
-
-public enum RoutingPolicy: String, Sendable, CaseIterable {
-    case iwrr, swarm, random
-    case shortestQueue = "shortest-queue"
-}
 
 public struct SimulationConfig: Sendable {
     public var mode: SimulationMode

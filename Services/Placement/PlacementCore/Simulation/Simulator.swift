@@ -1,11 +1,12 @@
 import Foundation
+import Routing
 
 /// Discrete-event simulation of serving a placement (spec §6). Nodes batch FIFO work (prompts up
 /// to the node's request limit and 2048 tokens per request, decodes up to its token limit) and
 /// run it through their layers; links take latency + bytes / bandwidth and carry one transfer at
-/// a time; routes are picked hop by hop (IWRR over the runtime max-flow, or Swarm, random,
-/// shortest-queue) within each node's KV-cache room; a request is one prompt iteration and
-/// then one iteration per output token along the same route.
+/// a time; routes come from the shared routing core (IWRR over the runtime max-flow, or Swarm,
+/// random, shortest-queue, within each node's KV-cache room), driven on simulated time; a
+/// request is one prompt iteration and then one iteration per output token along the same route.
 public enum Simulator {
     public static func run(problem: PlacementProblem, placement: Placement, connectivity: Connectivity, workload: Workload,
                            config: SimulationConfig, dataDirectory: String = SharedData.directory) throws -> SimulationReport {
@@ -18,7 +19,7 @@ public enum Simulator {
         try placement.validate(for: problem)
         let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
         guard flows.value > 0 else { throw PlacementError(section: "placement", "serves nothing: its max flow is zero") }
-        var engine = SimulationEngine(problem: problem, placement: placement, flows: flows, workload: workload, config: config)
+        var engine = SimulationEngine(problem: problem, placement: placement, flows: flows, connectivity: connectivity, workload: workload, config: config)
         engine.profileCurves = profiles
         let clock = Clock()
         engine.run()
@@ -31,9 +32,8 @@ struct SimulationEngine {
         var input: Int
         var output: Int
         var produced = 0
-        var route: [Int] = []
-        var enteredAt: [Int] = []  // first layer each hop runs
-        var reserved: [Double] = []
+        var path = Route(steps: [])
+        var route: [Int] { path.nodes }
         var iterationStart = 0.0
         var arrival = 0.0
     }
@@ -59,13 +59,9 @@ struct SimulationEngine {
     var now = 0.0
     var events = 0
 
-    // Routing graph: successors per vertex (vertex n = source) with flow weights.
-    var successors: [[(node: Int, flow: Double)]]
-    var sinkFlow: [Double]
-    var load: [[Double]]
-    var ema: [[Double]]
-    var kvCapacity: [Double]
-    var kvUsed: [Double]
+    // Routing (the same core the live scheduler uses) and the KV promised per node.
+    var router: Router
+    var ledger = KVLedger<Int, Int>()
     var queue: [[WorkItem]]
     var busy: [Bool]
     var inFlight: [[WorkItem]]
@@ -79,38 +75,28 @@ struct SimulationEngine {
     var finished = 0
     var promptLatencies: [Double] = []
     var decodeLatencies: [Double] = []
-    let hwm: Double
-    let ratio: Double
 
-    init(problem: PlacementProblem, placement: Placement, flows: FlowResult, workload: Workload, config: SimulationConfig) {
+    init(problem: PlacementProblem, placement: Placement, flows: FlowResult, connectivity: Connectivity, workload: Workload, config: SimulationConfig) {
         self.problem = problem
         self.placement = placement
         self.config = config
         self.workload = workload
         rng = SeededRandom(seed: config.seed)
         let n = problem.nodes.count
-        successors = Array(repeating: [], count: n + 1)
-        sinkFlow = Array(repeating: 0, count: n)
-        for arc in flows.arcFlows {
-            let from = arc.from == "source" ? n : Int(arc.from) ?? -1
-            if arc.to == "sink", let i = Int(arc.from) { sinkFlow[i] += arc.tokensPerSecond; continue }
-            guard from >= 0, let to = Int(arc.to) else { continue }
-            successors[from].append((to, arc.tokensPerSecond))
+        // Nodes are named by index, as in the runtime flow; an unplaced node holds no layers.
+        let nodes = (0..<n).map { i -> RoutingNode in
+            let node = problem.nodes[i]
+            guard let range = placement.ranges[i], range.count > 0 else { return RoutingNode(name: "\(i)", layers: 0..<0, kvCapacity: 0) }
+            let k = range.count
+            return RoutingNode(name: "\(i)", layers: range.start..<range.end, kvCapacity: Double(node.kvCapacity[min(k, node.kvCapacity.count) - 1]),
+                               promptLimit: node.promptMaxRequests[min(k, node.promptMaxRequests.count) - 1] * 2048)
         }
-        // Mask arcs below 5% of the vertex's outflow.
-        for v in 0...n {
-            let total = successors[v].reduce(0) { $0 + $1.flow } + (v < n ? sinkFlow[v] : 0)
-            successors[v] = successors[v].filter { $0.flow >= 0.05 * total }.sorted { $0.node < $1.node }
-        }
-        load = successors.map { Array(repeating: 0, count: $0.count) }
-        ema = successors.map { Array(repeating: 0.05, count: $0.count) }
-        kvCapacity = (0..<n).map { i in placement.ranges[i].map { Double(problem.nodes[i].kvCapacity[min($0.count, problem.nodes[i].kvCapacity.count) - 1]) } ?? 0 }
-        kvUsed = Array(repeating: 0, count: n)
+        let arcs = flows.arcFlows.map { FlowArc(from: $0.from, to: $0.to, flow: $0.tokensPerSecond) }
+        let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: problem.numLayers, partial: connectivity == .partial)
+        router = Router(graph: graph, policy: config.routing, kv: config.mode == .online ? .online : .offline, seed: config.seed)
         queue = Array(repeating: [], count: n)
         busy = Array(repeating: false, count: n)
         inFlight = Array(repeating: [], count: n)
-        hwm = config.mode == .online ? 0.9 : 0.85
-        ratio = config.mode == .online ? 0.6 : 1.0
     }
 
     var end: Double { config.warmupSeconds + config.measureSeconds }
@@ -155,7 +141,7 @@ struct SimulationEngine {
 
     func defaultOnlineRate() -> Double {
         // Half of the decode-token rate the flow could carry: flow counts prompt + decode tokens.
-        let flow = successors[problem.nodes.count].reduce(0) { $0 + $1.flow }
+        let flow = router.graph.successors[router.graph.source].reduce(0) { $0 + $1.flow }
         return 0.5 * flow
     }
 
@@ -169,70 +155,23 @@ struct SimulationEngine {
         if !route(r) { waiting.append(r) }
     }
 
-    /// Builds the route hop by hop from the source; reserves KV on every hop. False if no route now.
+    /// Routes the request and reserves KV on every hop; false if no route has room now.
     mutating func route(_ r: Int) -> Bool {
-        let n = problem.nodes.count
-        var vertex = n
-        var layer = 0
-        var hops: [Int] = [], entered: [Int] = [], reserved: [Double] = []
-        let expected = Double(requests[r].input) + 240 * ratio
-        var choices: [(Int, Int)] = []
-        while layer < problem.numLayers {
-            let candidates = successors[vertex].indices.filter { c in
-                let j = successors[vertex][c].node
-                guard let range = placement.ranges[j], range.start <= layer, layer < range.end else { return false }
-                let prompts = problem.nodes[j].promptMaxRequests[min(range.count, problem.nodes[j].promptMaxRequests.count) - 1]
-                if requests[r].input > prompts * 2048 { return false }
-                let need = expected * Double(range.end - layer)
-                return kvCapacity[j] - kvUsed[j] - need >= (1 - hwm) * kvCapacity[j]
-            }
-            guard !candidates.isEmpty else {
-                for (h, j) in hops.enumerated() { kvUsed[j] -= reserved[h] }
-                return false
-            }
-            let c = pick(vertex: vertex, candidates: candidates, weight: Double(requests[r].input))
-            let j = successors[vertex][c].node
-            guard let range = placement.ranges[j] else { break }  // candidates all hold layers
-            let need = expected * Double(range.end - layer)
-            kvUsed[j] += need
-            hops.append(j); entered.append(layer); reserved.append(need)
-            choices.append((vertex, c))
-            vertex = j
-            layer = range.end
-        }
-        guard layer >= problem.numLayers else {
-            for (h, j) in hops.enumerated() { kvUsed[j] -= reserved[h] }
-            return false
-        }
-        for (v, c) in choices where config.routing == .iwrr { load[v][c] += Double(requests[r].input) / successors[v][c].flow }
-        requests[r].route = hops
-        requests[r].enteredAt = entered
-        requests[r].reserved = reserved
+        let ledger = self.ledger, queue = self.queue
+        guard case .success(let path) = router.route(prompt: requests[r].input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
+                                                     queueLength: { queue[$0].count }) else { return false }
+        self.ledger.reserve(r, Router.reservation(path))
+        requests[r].path = path
         active += 1
         startIteration(r)
         return true
-    }
-
-    mutating func pick(vertex v: Int, candidates: [Int], weight: Double) -> Int {
-        switch config.routing {
-        case .iwrr:
-            return candidates.min { load[v][$0] + weight / successors[v][$0].flow < load[v][$1] + weight / successors[v][$1].flow } ?? candidates[0]
-        case .random:
-            return candidates[Int.random(in: 0..<candidates.count, using: &rng)]
-        case .shortestQueue:
-            return candidates.min { queue[successors[v][$0].node].count < queue[successors[v][$1].node].count } ?? candidates[0]
-        case .swarm:
-            let total = candidates.reduce(0) { $0 + ema[v][$1] }
-            var x = Double.random(in: 0..<total, using: &rng)
-            for c in candidates { x -= ema[v][c]; if x <= 0 { return c } }
-            return candidates[candidates.count - 1]
-        }
     }
 
     mutating func startIteration(_ r: Int) {
         requests[r].iterationStart = now
         let isPrompt = requests[r].produced == 0
         let tokens = isPrompt ? requests[r].input : 1
+        if !isPrompt { router.chargeDecode(requests[r].path) }
         // Source → first hop carries token ids.
         let first = requests[r].route[0]
         let arrive = transfer(from: problem.nodes.count, to: first, bytes: Double(tokens) * problem.model.tokenSize)
@@ -272,7 +211,7 @@ struct SimulationEngine {
         var batch: [WorkItem] = [], rest: [WorkItem] = []
         var prompts = 0, promptTokens = 0, decodes = 0, maxLayers = 0
         for item in queue[j] {
-            let layers = range.end - requests[item.request].enteredAt[item.hop]
+            let layers = range.end - requests[item.request].path.steps[item.hop].layers.lowerBound
             if item.isPrompt {
                 if prompts < maxPrompts && promptTokens + item.tokens <= maxPrompts * 2048 || batch.isEmpty {
                     prompts += 1; promptTokens += item.tokens; batch.append(item); maxLayers = max(maxLayers, layers)
@@ -313,9 +252,8 @@ struct SimulationEngine {
             } else {
                 let next = requests[r].route[item.hop + 1]
                 let bytes = Double(item.tokens) * (problem.model.activationSize + problem.model.tokenSize)
-                if config.routing == .swarm, let c = successors[j].firstIndex(where: { $0.node == next }) {
-                    let observed = Double(item.tokens) / max(1e-6, now - requests[r].iterationStart)
-                    ema[j][c] = 0.8 * ema[j][c] + 0.2 * observed
+                if config.routing == .swarm {
+                    router.observe(requests[r].path, hop: item.hop + 1, tokensPerSecond: Double(item.tokens) / max(1e-6, now - requests[r].iterationStart))
                 }
                 schedule(transfer(from: j, to: next, bytes: bytes), .arrive(request: r, hop: item.hop + 1))
             }
@@ -334,7 +272,7 @@ struct SimulationEngine {
         requests[r].produced += 1
         if requests[r].produced > requests[r].output {
             // Done: release KV on every hop, then let waiting requests in.
-            for (h, j) in requests[r].route.enumerated() { kvUsed[j] -= requests[r].reserved[h] }
+            ledger.release(r)
             active -= 1
             if measuring { finished += 1 }
             retryWaiting()
@@ -358,7 +296,8 @@ struct SimulationEngine {
     mutating func refillOffline() {
         var guardCount = 0
         while waiting.isEmpty && guardCount < 64 {
-            let busiest = zip(kvUsed, kvCapacity).filter { $0.1 > 0 }.map { $0.0 / $0.1 }.max() ?? 1
+            let busiest = router.graph.nodes.indices.filter { router.graph.nodes[$0].kvCapacity > 0 }
+                .map { ledger.reserved(on: $0) / router.graph.nodes[$0].kvCapacity }.max() ?? 1
             guard busiest <= 0.8 else { break }
             admitNew()
             guardCount += 1

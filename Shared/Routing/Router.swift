@@ -1,0 +1,128 @@
+/// Routes requests through a plan's flow graph (spec §5), for live serving and the simulator
+/// alike. A route is built hop by hop from the source: each vertex ranks its open arcs by the
+/// policy, masking a candidate whose prompt limit is too small or whose KV estimate has no room
+/// (flow below 5% of the outflow was masked in the graph); a hop with no way on is backed out of
+/// and the next candidate tried. IWRR charges `w/flow` to each chosen arc: w = prompt length on
+/// admission, w = 1 for every decode step along the fixed route.
+public struct Router: Sendable {
+    public var graph: FlowGraph
+    public let policy: RoutingPolicy
+    public var kv: KVPolicy
+    /// IWRR: accumulated `w/flow` per arc (vertex → successor index).
+    public private(set) var loads: [[Double]]
+    /// Swarm: exponential moving average of observed throughput per arc.
+    public private(set) var ema: [[Double]]
+    var random: RoutingRandom
+
+    public static let swarmInitialPriority = 0.05
+    public static let swarmSmoothing = 0.8
+
+    public init(graph: FlowGraph, policy: RoutingPolicy = .iwrr, kv: KVPolicy = .online, seed: UInt64 = 1) {
+        self.graph = graph
+        self.policy = policy
+        self.kv = kv
+        loads = graph.successors.map { Array(repeating: 0, count: $0.count) }
+        ema = graph.successors.map { Array(repeating: Self.swarmInitialPriority, count: $0.count) }
+        random = RoutingRandom(seed: seed)
+    }
+
+    /// Builds a route for a prompt of `prompt` tokens (`maxTokens` nil: Helix's output estimate).
+    /// `reserved(j)` is the KV already promised on node j; `queueLength(j)` its waiting work
+    /// (shortest-queue only). Charges the IWRR loads only for the route returned.
+    public mutating func route(prompt: Int, maxTokens: Int?, reserved: (Int) -> Double,
+                               queueLength: (Int) -> Int = { _ in 0 }) -> Result<Route, RouteRefusal> {
+        guard !graph.successors[graph.source].isEmpty, graph.layerCount > 0 else { return .failure(.noPlan) }
+        let expected = kv.expectedLength(prompt: prompt, maxTokens: maxTokens)
+        var deepest: (depth: Int, refusal: RouteRefusal) = (-1, .noPlan)
+
+        func search(_ vertex: Int, layer: Int, steps: [RouteStep]) -> [RouteStep]? {
+            if layer >= graph.layerCount { return steps }
+            var masks: [String] = []
+            var open: [(successor: Int, layers: Range<Int>, entries: Double)] = []
+            for (c, arc) in graph.successors[vertex].enumerated() {
+                let node = graph.nodes[arc.node]
+                guard let layers = graph.layers(of: arc.node, from: layer) else { continue }
+                guard node.available else { masks.append("\(node.name) not serving"); continue }
+                guard prompt <= node.promptLimit else { masks.append("\(node.name) takes prompts up to \(node.promptLimit) tokens"); continue }
+                let entries = expected * Double(layers.count)
+                guard kv.admits(entries: entries, reserved: reserved(arc.node), capacity: node.kvCapacity) else {
+                    masks.append("\(node.name) has no KV room"); continue
+                }
+                open.append((c, layers, entries))
+            }
+            if open.isEmpty, steps.count > deepest.depth {
+                let name = vertex == graph.source ? FlowArc.source : graph.nodes[vertex].name
+                let why = masks.isEmpty ? "no arc of the plan continues there" : masks.joined(separator: "; ")
+                deepest = (steps.count, .noCandidate(after: name, layer: layer, why: why))
+            }
+            for candidate in rank(vertex, open.map(\.successor), weight: Double(prompt), queueLength: queueLength) {
+                guard let option = open.first(where: { $0.successor == candidate }) else { continue }
+                let arc = graph.successors[vertex][candidate]
+                let step = RouteStep(node: arc.node, layers: option.layers, entries: option.entries,
+                                     arc: .init(vertex: vertex, successor: candidate))
+                if let found = search(arc.node, layer: option.layers.upperBound, steps: steps + [step]) { return found }
+            }
+            return nil
+        }
+
+        guard let steps = search(graph.source, layer: 0, steps: []) else { return .failure(deepest.refusal) }
+        let route = Route(steps: steps)
+        charge(route, weight: Double(prompt))
+        return .success(route)
+    }
+
+    /// One decode step (w = 1) along the request's fixed route.
+    public mutating func chargeDecode(_ route: Route) { charge(route, weight: 1) }
+
+    /// Swarm: a throughput observed on the arc into `route.steps[hop]` updates its moving average.
+    public mutating func observe(_ route: Route, hop: Int, tokensPerSecond: Double) {
+        guard route.steps.indices.contains(hop) else { return }
+        let arc = route.steps[hop].arc
+        guard ema.indices.contains(arc.vertex), ema[arc.vertex].indices.contains(arc.successor) else { return }
+        ema[arc.vertex][arc.successor] = Self.swarmSmoothing * ema[arc.vertex][arc.successor] + (1 - Self.swarmSmoothing) * tokensPerSecond
+    }
+
+    /// KV entries the route reserves, per node.
+    public static func reservation(_ route: Route) -> [Int: Double] {
+        Dictionary(route.steps.map { ($0.node, $0.entries) }, uniquingKeysWith: +)
+    }
+
+    private mutating func charge(_ route: Route, weight: Double) {
+        guard policy == .iwrr else { return }
+        for step in route.steps {
+            let arc = step.arc
+            guard loads.indices.contains(arc.vertex), loads[arc.vertex].indices.contains(arc.successor) else { continue }
+            loads[arc.vertex][arc.successor] += weight / graph.successors[arc.vertex][arc.successor].flow
+        }
+    }
+
+    /// The open successors of `vertex`, best first by the policy.
+    private mutating func rank(_ vertex: Int, _ open: [Int], weight: Double, queueLength: (Int) -> Int) -> [Int] {
+        let arcs = graph.successors[vertex]
+        switch policy {
+        case .iwrr:
+            let cost = open.map { loads[vertex][$0] + weight / arcs[$0].flow }
+            return open.indices.sorted { cost[$0] < cost[$1] || (cost[$0] == cost[$1] && $0 < $1) }.map { open[$0] }
+        case .shortestQueue:
+            let length = open.map { queueLength(arcs[$0].node) }
+            return open.indices.sorted { length[$0] < length[$1] || (length[$0] == length[$1] && $0 < $1) }.map { open[$0] }
+        case .random:
+            return open.shuffled(using: &random)
+        case .swarm:
+            // Weighted draws without replacement: an arc's chance follows its moving average.
+            var left = open
+            var order: [Int] = []
+            while !left.isEmpty {
+                let total = left.reduce(0) { $0 + ema[vertex][$1] }
+                var x = Double.random(in: 0..<max(total, 1e-12), using: &random)
+                var pick = left.count - 1
+                for (i, c) in left.enumerated() {
+                    x -= ema[vertex][c]
+                    if x <= 0 { pick = i; break }
+                }
+                order.append(left.remove(at: pick))
+            }
+            return order
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Testing
+@testable import Routing
+
+/// Two ways through a 4-layer model: a [0,2) → c [2,4) and b [0,2) → d [2,4), or any mix.
+private func diamond(flows: (a: Double, b: Double) = (3, 1), capacity: Double = 1e6, partial: Bool = false) -> FlowGraph {
+    let nodes = [RoutingNode(name: "a", layers: 0..<2, kvCapacity: capacity), RoutingNode(name: "b", layers: 0..<2, kvCapacity: capacity),
+                 RoutingNode(name: "c", layers: 2..<4, kvCapacity: capacity), RoutingNode(name: "d", layers: 2..<4, kvCapacity: capacity)]
+    let arcs = [FlowArc(from: "source", to: "a", flow: flows.a), FlowArc(from: "source", to: "b", flow: flows.b),
+                FlowArc(from: "a", to: "c", flow: flows.a), FlowArc(from: "b", to: "d", flow: flows.b),
+                FlowArc(from: "c", to: "sink", flow: flows.a), FlowArc(from: "d", to: "sink", flow: flows.b)]
+    return FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: partial)
+}
+
+private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes.map { graph.nodes[$0].name } }
+
+@Suite struct RouterTests {
+    @Test func iwrrSharesRequestsInProportionToFlow() throws {
+        var router = Router(graph: diamond(flows: (3, 1)))
+        var first: [String: Int] = [:]
+        var order: [String] = []
+        for _ in 0..<40 {
+            let route = try router.route(prompt: 10, maxTokens: 5, reserved: { _ in 0 }).get()
+            first[names(route, router.graph)[0], default: 0] += 1
+            order.append(names(route, router.graph)[0])
+        }
+        #expect(first == ["a": 30, "b": 10])
+        // Interleaved, not in blocks: load a = 10/3 per pick, b = 10 per pick, ties to the lower index.
+        #expect(Array(order.prefix(4)) == ["a", "a", "a", "b"])
+    }
+
+    @Test func iwrrChooseMinimisesLoadPlusWeightOverFlow() throws {
+        var router = Router(graph: diamond(flows: (2, 1)))
+        // A 100-token prompt costs a 50 and b 100: a first.
+        #expect(names(try router.route(prompt: 100, maxTokens: 1, reserved: { _ in 0 }).get(), router.graph) == ["a", "c"])
+        #expect(router.loads[router.graph.source] == [50, 0])
+        // Now a costs 50 + 50 = 100 and b 100: a tie goes to the lower index, a again; then b.
+        _ = try router.route(prompt: 100, maxTokens: 1, reserved: { _ in 0 }).get()
+        #expect(names(try router.route(prompt: 100, maxTokens: 1, reserved: { _ in 0 }).get(), router.graph) == ["b", "d"])
+    }
+
+    @Test func decodeStepsChargeOneTokenPerHop() throws {
+        var router = Router(graph: diamond(flows: (4, 1)))
+        let route = try router.route(prompt: 8, maxTokens: 5, reserved: { _ in 0 }).get()
+        #expect(router.loads[router.graph.source] == [2, 0])
+        router.chargeDecode(route)
+        #expect(router.loads[router.graph.source] == [2.25, 0])
+        let a = router.graph.index["a"]!
+        #expect(router.loads[a] == [2.25])
+    }
+
+    @Test func arcsBelowFivePercentOfOutflowAreMasked() throws {
+        let graph = diamond(flows: (100, 4))   // b carries 4/104 < 5%
+        #expect(graph.successors[graph.source].map(\.node) == [graph.index["a"]!])
+        var router = Router(graph: graph, policy: .random, seed: 3)
+        for _ in 0..<20 { #expect(names(try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get(), graph) == ["a", "c"]) }
+        #expect(diamond(flows: (100, 6)).successors[graph.source].count == 2)
+    }
+
+    @Test func kvEstimateMasksFullNodesAndReleaseReopensThem() throws {
+        // Capacity 1000 entries, online hwm 0.9: 900 may be promised. 100 + 100 tokens × 2 layers = 400 each.
+        var router = Router(graph: diamond(flows: (1, 1), capacity: 1000))
+        var ledger = KVLedger<Int, Int>()
+        for request in 0..<4 {
+            let route = try router.route(prompt: 100, maxTokens: 100, reserved: { ledger.reserved(on: $0) }).get()
+            ledger.reserve(request, Router.reservation(route))
+        }
+        let refused = router.route(prompt: 100, maxTokens: 100, reserved: { ledger.reserved(on: $0) })
+        guard case .failure(.noCandidate(let after, let layer, let why)) = refused else { Issue.record("admitted: \(refused)"); return }
+        #expect(after == "source" && layer == 0)
+        #expect(why.contains("a has no KV room") && why.contains("b has no KV room"), "\(why)")
+        ledger.release(0)
+        #expect((try? router.route(prompt: 100, maxTokens: 100, reserved: { ledger.reserved(on: $0) }).get()) != nil)
+    }
+
+    @Test func helixEstimateAndBoundaries() {
+        #expect(KVPolicy.online.expectedLength(prompt: 100, maxTokens: nil) == 100 + 240 * 0.6)
+        #expect(KVPolicy.offline.expectedLength(prompt: 100, maxTokens: nil) == 340)
+        #expect(KVPolicy.online.expectedLength(prompt: 100, maxTokens: 1000) == 1100)
+        var helix = KVPolicy.online
+        helix.reserveMaxTokens = false
+        #expect(helix.expectedLength(prompt: 100, maxTokens: 1000) == 244)
+        #expect(helix.expectedLength(prompt: 100, maxTokens: 10) == 110)
+        #expect(KVPolicy.offline.admits(entries: 850, reserved: 0, capacity: 1000))
+        #expect(!KVPolicy.offline.admits(entries: 851, reserved: 0, capacity: 1000))
+        #expect(!KVPolicy.online.admits(entries: 1, reserved: 900, capacity: 1000))
+    }
+
+    @Test func promptLongerThanTheNodesLimitIsMasked() throws {
+        var graph = diamond(flows: (3, 1))
+        graph.nodes[graph.index["a"]!].promptLimit = 50
+        var router = Router(graph: graph)
+        for _ in 0..<5 { #expect(names(try router.route(prompt: 60, maxTokens: 1, reserved: { _ in 0 }).get(), graph) == ["b", "d"]) }
+        #expect(names(try router.route(prompt: 50, maxTokens: 1, reserved: { _ in 0 }).get(), graph) == ["a", "c"])
+    }
+
+    @Test func aDeadEndIsBackedOutOfAndUnavailableNodesMasked() throws {
+        var graph = diamond(flows: (3, 1))
+        graph.nodes[graph.index["c"]!].available = false
+        var router = Router(graph: graph)
+        // a is IWRR's choice but c (a's only way on) is not serving: the route goes by b.
+        #expect(names(try router.route(prompt: 10, maxTokens: 1, reserved: { _ in 0 }).get(), graph) == ["b", "d"])
+        // Only the route found is charged.
+        #expect(router.loads[graph.source] == [0, 10])
+        graph.nodes[graph.index["d"]!].available = false
+        router.graph = graph
+        guard case .failure(.noCandidate(let after, _, let why)) = router.route(prompt: 10, maxTokens: 1, reserved: { _ in 0 }) else {
+            Issue.record("routed through unavailable nodes"); return
+        }
+        #expect(["a", "b"].contains(after) && why.contains("not serving"), "\(after): \(why)")
+    }
+
+    @Test func strictNeedsExactStartsAndPartialRunsTheRest() throws {
+        // a [0,3) → c [2,4): strict refuses (c starts at 2, a ends at 3); partial runs c's layer 3 only.
+        let nodes = [RoutingNode(name: "a", layers: 0..<3, kvCapacity: 1e6), RoutingNode(name: "c", layers: 2..<4, kvCapacity: 1e6)]
+        let arcs = [FlowArc(from: "source", to: "a", flow: 1), FlowArc(from: "a", to: "c", flow: 1), FlowArc(from: "c", to: "sink", flow: 1)]
+        var strict = Router(graph: FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: false))
+        #expect((try? strict.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get()) == nil)
+        var partial = Router(graph: FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: true))
+        let route = try partial.route(prompt: 10, maxTokens: 0, reserved: { _ in 0 }).get()
+        #expect(route.steps.map(\.layers) == [0..<3, 3..<4])
+        #expect(Router.reservation(route) == [0: 30, 1: 10])
+    }
+
+    @Test func noPlanIsSaid() {
+        var router = Router(graph: FlowGraph(nodes: [], arcs: [], layerCount: 4, partial: false))
+        #expect(router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }) == .failure(.noPlan))
+    }
+
+    @Test func shortestQueuePicksTheShorterQueue() throws {
+        var router = Router(graph: diamond(flows: (3, 1)), policy: .shortestQueue)
+        let b = router.graph.index["b"]!, d = router.graph.index["d"]!
+        let route = try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }, queueLength: { $0 == b || $0 == d ? 0 : 5 }).get()
+        #expect(names(route, router.graph) == ["b", "d"])
+        #expect(router.loads[router.graph.source] == [0, 0])   // only IWRR keeps loads
+    }
+
+    @Test func randomRoutingReplaysWithTheSameSeedAndUsesEveryArc() throws {
+        func draws(seed: UInt64) throws -> [String] {
+            var router = Router(graph: diamond(flows: (3, 1)), policy: .random, seed: seed)
+            return try (0..<200).map { _ in names(try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get(), router.graph)[0] }
+        }
+        let one = try draws(seed: 7)
+        #expect(one == (try draws(seed: 7)))
+        #expect(one != (try draws(seed: 8)))
+        let a = one.filter { $0 == "a" }.count
+        #expect(a > 70 && a < 130, "random ignores flow: \(a) of 200 to a")
+    }
+
+    @Test func swarmFollowsObservedThroughput() throws {
+        var router = Router(graph: diamond(flows: (1, 1)), policy: .swarm, seed: 11)
+        #expect(router.ema[router.graph.source] == [0.05, 0.05])
+        let route = try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get()
+        let first = route.steps[0].arc.successor
+        router.observe(route, hop: 0, tokensPerSecond: 10)
+        #expect(abs(router.ema[router.graph.source][first] - (0.8 * 0.05 + 0.2 * 10)) < 1e-12)
+        // Arc priorities 2.04 vs 0.05: nearly every draw now takes the observed arc.
+        var same = 0
+        for _ in 0..<200 where (try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get()).steps[0].arc.successor == first { same += 1 }
+        #expect(same > 180, "\(same) of 200")
+    }
+
+    @Test func ledgerReservesOnceAndReleasesEverything() {
+        var ledger = KVLedger<String, String>()
+        let first = ledger.reserve("r1", ["a": 30, "b": 10])
+        let again = ledger.reserve("r1", ["a": 1])
+        #expect(first && !again)
+        ledger.reserve("r2", ["a": 5])
+        #expect(ledger.reserved(on: "a") == 35)
+        let released = ledger.release("r1")
+        #expect(Set(released) == ["a", "b"])
+        #expect(ledger.reserved(on: "a") == 5 && ledger.reserved(on: "b") == 0)
+        #expect(ledger.requests(on: "a") == ["r2"])
+        let twice = ledger.release("r1")
+        #expect(twice.isEmpty)
+    }
+}

@@ -39,11 +39,14 @@ let package = Package(
 
         // Numerics.
         .target(name: "Tensor", dependencies: ["CBLAS"], path: "Shared/Tensor"),
+        // Quantized dot-product kernels (AVX2 chosen at run time, scalar fallback); always optimised,
+        // debug builds included, so tests run the model at usable speed.
+        .target(name: "CKernels", path: "Shared/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Service libraries: all logic lives here, testable without sockets.
         .target(name: "PlacementCore", dependencies: ["CGLPK"], path: "Services/Placement/PlacementCore"),
         .target(name: "SchedulerCore", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
-        .target(name: "WorkerCore", dependencies: ["Tensor"], path: "Services/Worker/WorkerCore"),
+        .target(name: "WorkerCore", dependencies: ["Tensor", "CKernels"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
 
         // Thin executables.

@@ -35,7 +35,7 @@ struct ModelCommand: AsyncParsableCommand {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Generate tokens with the whole model in this process (the reference for the distributed path).")
-        @Argument(help: "Model directory (config.json + *.safetensors).") var directory: String
+        @Argument(help: "Model: a directory (config.json + *.safetensors) or a .gguf file.") var directory: String
         @Option(help: "Prompt as comma-separated token ids, e.g. 1,2,3.") var promptIds: String?
         @Option(help: "Prompt as text, encoded with the model's tokenizer.") var prompt: String?
         @Option(help: "Tokens to generate.") var maxTokens = 16
@@ -45,12 +45,13 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Sampling seed.") var seed: UInt64 = 0
         @Option(help: "Split the model into this many in-process stages.") var stages = 1
         @Option(help: "Prompt tokens per prefill chunk.") var prefillChunk = 256
-        @Option(help: "BLAS threads.") var threads = 1
+        @Option(help: "Compute threads (BLAS and quantized kernels).") var threads = 1
+        @Flag(help: "Run a GGUF's quantized weights converted to Float32 (the reference path).") var dequantize = false
         @Flag(help: "Print JSON (tokens, text, logits of the last token, timing).") var json = false
 
         func run() throws {
-            BLASThreads.set(threads)
-            let model = try LocalModel(path: directory)
+            ComputeThreads.set(threads)
+            let model = try LocalModel(path: directory, dequantize: dequantize)
             let ids: [Int32]
             if let promptIds { ids = try model.parsePromptIDs(promptIds) }
             else if let prompt { ids = try model.tokenizer.encode(prompt) }
@@ -92,7 +93,7 @@ struct ModelCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            BLASThreads.set(threads)
+            ComputeThreads.set(threads)
             if let core = BLASThreads.recommendedCoreType() {
                 FileHandle.standardError.write(Data("warning: OpenBLAS chose its generic \(BLASThreads.coreName) kernels; rerun with OPENBLAS_CORETYPE=\(core) for this CPU\n".utf8))
             }

@@ -32,7 +32,7 @@ public final class LayerRangeRunner: StageExecutor {
     }
 
     /// Loads layers `layers` of the model in `directory` and sizes the KV cache.
-    public convenience init(directory: ModelDirectory, layers: Range<Int>, kvBlocks: Int, blockSize: Int = 16,
+    public convenience init(directory: any WeightSource, layers: Range<Int>, kvBlocks: Int, blockSize: Int = 16,
                             hiddenEncoding: HiddenEncoding = .float32, progress: (Int, Int) -> Void = { _, _ in }) throws {
         try self.init(weights: StageWeights.load(from: directory, layers: layers, progress: progress),
                       kvBlocks: kvBlocks, blockSize: blockSize, hiddenEncoding: hiddenEncoding)
@@ -110,7 +110,7 @@ public final class LayerRangeRunner: StageExecutor {
             guard let table = weights.embedding else {
                 throw WorkerError.invalidBatch("this stage holds layers [\(layers.lowerBound), \(layers.upperBound)) and takes hidden states, not token ids")
             }
-            guard let rows = Tensor.gather(table, rows: ids.map(Int.init)) else {
+            guard let rows = table.rows(ids.map(Int.init)) else {
                 throw WorkerError.invalidBatch("token ids must be in [0, \(config.vocabSize))")
             }
             return rows
@@ -127,16 +127,16 @@ public final class LayerRangeRunner: StageExecutor {
         let c = config
         let tokens = hidden.rows, qWidth = c.queryWidth, kvWidth = c.kvWidth
         let normed = Tensor.rmsNorm(hidden, weight: layer.inputNorm, epsilon: c.rmsNormEpsilon)
-        let qkv = Tensor.linear(normed, weight: layer.qkv)
+        let qkv = layer.qkv.apply(normed)
         let queries = Tensor.rope(qkv.columns(0..<qWidth), table: rotary, headDim: c.headDim)
         let keys = Tensor.rope(qkv.columns(qWidth..<(qWidth + kvWidth)), table: rotary, headDim: c.headDim)
         let values = qkv.columns((qWidth + kvWidth)..<(qWidth + 2 * kvWidth))
         writeCache(keys: keys, values: values, local: local, entries: entries)
 
         let attention = attend(queries: queries, local: local, entries: entries)
-        var residual = hidden + Tensor.linear(attention, weight: layer.output)
+        var residual = hidden + layer.output.apply(attention)
         let normed2 = Tensor.rmsNorm(residual, weight: layer.postNorm, epsilon: c.rmsNormEpsilon)
-        let gateUp = Tensor.linear(normed2, weight: layer.gateUp)
+        let gateUp = layer.gateUp.apply(normed2)
         let inter = c.intermediateSize
         let activated = Tensor(shape: [tokens, inter]) { out in
             gateUp.scalars.withUnsafeBufferPointer { g in
@@ -148,7 +148,7 @@ public final class LayerRangeRunner: StageExecutor {
                 }
             }
         }
-        residual = residual + Tensor.linear(activated, weight: layer.down)
+        residual = residual + layer.down.apply(activated)
         return residual
     }
 
@@ -306,7 +306,7 @@ public final class LayerRangeRunner: StageExecutor {
         }
         guard !wanting.isEmpty, let norm = weights.finalNorm, let head = weights.lmHead,
               let picked = Tensor.gather(hidden, rows: lastRows) else { return }
-        let logits = Tensor.linear(Tensor.rmsNorm(picked, weight: norm, epsilon: config.rmsNormEpsilon), weight: head)
+        let logits = head.apply(Tensor.rmsNorm(picked, weight: norm, epsilon: config.rmsNormEpsilon))
         let vocab = config.vocabSize
         logits.scalars.withUnsafeBufferPointer { all in
             for (i, entry) in wanting.enumerated() {

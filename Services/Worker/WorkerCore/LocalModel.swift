@@ -1,15 +1,16 @@
 import Foundation
 import Tensor
 
-/// A model directory opened for running in this process (the `lattice model` commands,
-/// tests and the benchmark): stages, engine and tokenizer wired together.
+/// A model (directory or GGUF file) opened for running in this process (the `lattice model`
+/// commands, tests and the benchmark): stages, engine and tokenizer wired together.
 public final class LocalModel {
-    public let directory: ModelDirectory
+    public let directory: any WeightSource
     public let tokenizer: any Tokenizer
 
-    public init(path: String) throws {
-        directory = try ModelDirectory(path: path)
-        tokenizer = try Tokenizers.load(directory: path, vocabSize: directory.config.vocabSize)
+    /// - Parameter dequantize: run a GGUF's quantized weights in Float32 (the reference path).
+    public init(path: String, dequantize: Bool = false) throws {
+        directory = try WeightSources.open(path, dequantize: dequantize)
+        tokenizer = try Tokenizers.load(source: directory)
     }
 
     public var config: LlamaConfig { directory.config }

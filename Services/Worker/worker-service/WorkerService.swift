@@ -37,7 +37,7 @@ struct WorkerService: AsyncParsableCommand {
 
     func run() async throws {
         let scheduler = try WorkerOptions.scheduler(flag: scheduler, environment: ProcessInfo.processInfo.environment)
-        BLASThreads.set(threads)
+        ComputeThreads.set(threads)
         let settings = StageSettings(
             backend: backend == "emulated" ? .emulated : .cpu, modelDir: backend == "cpu" ? model : nil,
             modelName: backend == "emulated" ? model : nil, gpu: gpu,

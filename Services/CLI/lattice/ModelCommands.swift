@@ -38,6 +38,7 @@ struct ModelCommand: AsyncParsableCommand {
         @Argument(help: "Model: a directory (config.json + *.safetensors) or a .gguf file.") var directory: String
         @Option(help: "Prompt as comma-separated token ids, e.g. 1,2,3.") var promptIds: String?
         @Option(help: "Prompt as text, encoded with the model's tokenizer.") var prompt: String?
+        @Option(help: "A question, put in the model's chat template.") var chat: String?
         @Option(help: "Tokens to generate.") var maxTokens = 16
         @Flag(help: "Pick the most likely token (the default unless --temperature > 0).") var greedy = false
         @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
@@ -55,13 +56,16 @@ struct ModelCommand: AsyncParsableCommand {
             let ids: [Int32]
             if let promptIds { ids = try model.parsePromptIDs(promptIds) }
             else if let prompt { ids = try model.tokenizer.encode(prompt) }
-            else { throw ValidationError("give --prompt-ids or --prompt") }
+            else if let chat { ids = try model.chatPromptIDs(chat) }
+            else { throw ValidationError("give --prompt-ids, --prompt or --chat") }
             guard maxTokens >= 1, ids.count + maxTokens <= model.config.maxPositions else {
                 throw ValidationError("prompt (\(ids.count)) + --max-tokens (\(maxTokens)) must be between 1 and the model's max_position_embeddings (\(model.config.maxPositions))")
             }
             let sampling = SamplingParameters(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
             let engine = try model.makeEngine(stages: stages, kvTokens: ids.count + maxTokens, prefillChunk: prefillChunk, keepsLogits: json)
-            try engine.submit(GenerationRequest(id: 1, prompt: ids, maxNewTokens: maxTokens, sampling: sampling))
+            // A chat answer ends at the model's end-of-sequence token.
+            let stops: Set<Int32> = chat != nil ? Set([model.endOfSequence].compactMap { $0 }) : []
+            try engine.submit(GenerationRequest(id: 1, prompt: ids, maxNewTokens: maxTokens, sampling: sampling, stopTokens: stops))
             let started = Date()
             let results = try engine.runToCompletion()
             let seconds = Date().timeIntervalSince(started)

@@ -15,6 +15,19 @@ public final class LocalModel {
 
     public var config: LlamaConfig { directory.config }
 
+    /// The end-of-sequence token, from GGUF metadata or config.json.
+    public var endOfSequence: Int32? {
+        if let gguf = directory as? GGUFModel { return gguf.file.metadata["tokenizer.ggml.eos_token_id"]?.int.map(Int32.init) }
+        let path = (directory.path as NSString).appendingPathComponent("config.json")
+        let object = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        return (object?["eos_token_id"] as? NSNumber).map { Int32($0.intValue) }
+    }
+
+    /// `question` in the model's chat template, tokenized.
+    public func chatPromptIDs(_ question: String) throws -> [Int32] {
+        try tokenizer.encode(ChatTemplate.load(source: directory).prompt(user: question))
+    }
+
     /// A batching engine over the model split evenly into `stages` in-process stages.
     /// - Parameter kvTokens: KV room per stage, in tokens (rounded up to whole blocks).
     public func makeEngine(stages: Int = 1, kvTokens: Int = 4096, blockSize: Int = 16, prefillChunk: Int = 256,

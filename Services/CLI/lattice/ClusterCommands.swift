@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import WorkerCore
 
 /// `lattice health HOST:PORT`: exit 0 when the service answers SERVING, 1 when it answers
 /// anything else, 2 when it cannot be reached or does not answer in time.
@@ -61,8 +62,10 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "How many workers to start.") var workers: Int = 2
     @Option(help: "Folder for the state file, logs and pids.") var stateDir: String = ".lattice"
     @Option(help: "Seconds to wait for every service to be serving.") var timeout: Double = 60
-    @Option(help: "Model directory the workers serve (default: a tiny random-weight model generated in the state dir).")
+    @Option(help: "Model the workers serve: a directory or a .gguf file (default: SmolLM2-135M-Instruct from scripts/setup's cache, else a tiny random-weight model generated in the state dir).")
     var model: String?
+    @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 16,9,5: unlike memory budgets, so placement must chain them); default: the whole model each.")
+    var layerCapacities: String?
 
     func run() async throws {
         guard (0...LocalStack.maxWorkers).contains(workers) else {
@@ -71,10 +74,12 @@ struct UpCommand: AsyncParsableCommand {
         let stack = LocalStack(stateDirectory: stateDir)
         do {
             let binaries = try ServiceBinaries.locate()
-            let modelDirectory = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TinyModel.ensure(in: stack.stateDirectory)
+            let modelDirectory = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? Self.defaultModel(stateDirectory: stack.stateDirectory)
+            let capacities = try layerCapacities.map(Self.parseCapacities) ?? []
             let members = try await stack.up(
                 workers: workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
                 schedulerArguments: ["--model", modelDirectory], workerArguments: ["--model", modelDirectory],
+                perWorkerArguments: capacities.map { ["--layer-capacity", String($0)] },
                 progress: { printError($0) })
             print(renderTable(members))
             print("model: \(modelDirectory)   generate with: lattice generate --prompt 'Hello' --max-tokens 16\(stateDir == ".lattice" ? "" : " --state-dir \(stateDir)")")
@@ -82,6 +87,27 @@ struct UpCommand: AsyncParsableCommand {
         } catch let error as LocalClusterError {
             printError("lattice up: \(error)")
             throw ExitCode(1)
+        }
+    }
+}
+
+extension UpCommand {
+    /// SmolLM2 when scripts/setup fetched it, else the generated tiny model; says which.
+    static func defaultModel(stateDirectory: String) throws -> String {
+        if let path = DefaultModel.installedPath {
+            printError("serving \(DefaultModel.name) from \(path)")
+            return path
+        }
+        printError("\(DefaultModel.path) is missing (scripts/setup fetches it; offline?): serving a tiny random-weight model instead, which generates no readable text")
+        return try TinyModel.ensure(in: stateDirectory)
+    }
+
+    static func parseCapacities(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map { part in
+            guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value >= 1 else {
+                throw ValidationError("--layer-capacities: '\(part)' is not a positive layer count; write e.g. 16,9,5")
+            }
+            return value
         }
     }
 }

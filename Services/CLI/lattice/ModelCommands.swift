@@ -51,6 +51,7 @@ struct ModelCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON (tokens, text, logits of the last token, timing).") var json = false
 
         func run() throws {
+            BLASThreads.reexecWithFastKernelsIfNeeded()
             ComputeThreads.set(threads)
             let model = try LocalModel(path: directory, dequantize: dequantize)
             let ids: [Int32]
@@ -97,10 +98,8 @@ struct ModelCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
+            BLASThreads.reexecWithFastKernelsIfNeeded()
             ComputeThreads.set(threads)
-            if let core = BLASThreads.recommendedCoreType() {
-                FileHandle.standardError.write(Data("warning: OpenBLAS chose its generic \(BLASThreads.coreName) kernels; rerun with OPENBLAS_CORETYPE=\(core) for this CPU\n".utf8))
-            }
             let sizes = batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must be positive integers, e.g. 1,8,32") }
             let report = try ThroughputBenchmark.run(path: directory, batchSizes: sizes, promptTokens: promptTokens, decodeSteps: decodeTokens)

@@ -36,6 +36,7 @@ struct WorkerService: AsyncParsableCommand {
     }
 
     func run() async throws {
+        BLASThreads.reexecWithFastKernelsIfNeeded()
         let scheduler = try WorkerOptions.scheduler(flag: scheduler, environment: ProcessInfo.processInfo.environment)
         ComputeThreads.set(threads)
         let settings = StageSettings(

@@ -34,9 +34,10 @@ public struct LocalStack: Sendable {
     /// scheduler; waits until every one answers SERVING. On any failure stops what it started.
     /// `schedulerArguments` and `workerArguments` are added to those processes' flags (the
     /// served model); the scheduler is also given `--placement` with the placement's address.
+    /// Worker i also gets `perWorkerArguments[i]` when there is one (its own capacity).
     public func up(
         workers: Int, binaries: ServiceBinaries, timeout: Duration = .seconds(60),
-        schedulerArguments: [String] = [], workerArguments: [String] = [],
+        schedulerArguments: [String] = [], workerArguments: [String] = [], perWorkerArguments: [[String]] = [],
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [Member] {
         guard (0...Self.maxWorkers).contains(workers) else {
@@ -69,7 +70,8 @@ public struct LocalStack: Sendable {
             }
             let scheduler = started[1].address
             for number in stride(from: 1, through: workers, by: 1) {
-                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler] + workerArguments))
+                let own = number <= perWorkerArguments.count ? perWorkerArguments[number - 1] : []
+                started.append(try spawn(.worker, role: "worker-\(number)", binaries: binaries, arguments: ["--scheduler", scheduler] + workerArguments + own))
                 try saveState(started)
             }
             for index in 3..<started.count {

@@ -10,6 +10,16 @@ public protocol Tokenizer: Sendable {
 extension Tokenizer {
     /// The text of `ids`; bytes that are not valid UTF-8 become U+FFFD.
     public func decode(_ ids: [Int32]) -> String { String(decoding: bytes(ids), as: UTF8.self) }
+
+    /// The text the last of `generated` adds to a stream of them (what a `StreamingDetokenizer`
+    /// fed `generated` one by one returns for the last): bytes of an unfinished character wait.
+    public func streamText(_ generated: [Int32]) -> String {
+        guard let last = generated.last else { return "" }
+        let before = bytes(Array(generated.dropLast()))
+        let emitted = StreamingDetokenizer.completePrefixLength(before)
+        let all = before + bytes([last])
+        return String(decoding: all[emitted..<StreamingDetokenizer.completePrefixLength(all)], as: UTF8.self)
+    }
 }
 
 /// Finds the tokenizer a model ships: GGUF metadata, else `tokenizer.json`, else bytes.

@@ -18,7 +18,8 @@ public enum ChatTemplate: Equatable, Sendable {
             throw WorkerError.badModel("\(source) has no chat template; use --prompt with the text the model expects")
         }
         if template.contains("<|im_start|>") {
-            return .chatML(defaultSystem: firstMatch(#"<\|im_start\|>system\\n(.*?)<\|im_end\|>"#, in: template))
+            // The default system text follows "system" and a newline (raw, or Jinja's \n escape).
+            return .chatML(defaultSystem: firstMatch(#"<\|im_start\|>system(?:\n|\\n)(.*?)<\|im_end\|>"#, in: template))
         }
         if template.contains("<|start_header_id|>") { return .llama3 }
         if template.contains("[INST]") { return .llama2 }

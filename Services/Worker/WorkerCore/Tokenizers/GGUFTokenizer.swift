@@ -6,7 +6,7 @@ enum GGUFTokenizer {
     static func load(_ file: GGUFFile) throws -> any Tokenizer {
         let meta = file.metadata, path = file.path
         guard let model = meta["tokenizer.ggml.model"]?.string else {
-            throw WorkerError.badModel("\(path): metadata key 'tokenizer.ggml.model' is missing (the file has no tokenizer)")
+            throw WorkerError.badModel("\(path): metadata key 'tokenizer.ggml.model' is not a string")
         }
         guard model == "gpt2" else {
             throw WorkerError.badModel("\(path): tokenizer.ggml.model '\(model)' is not supported; only 'gpt2' (byte-level BPE)")

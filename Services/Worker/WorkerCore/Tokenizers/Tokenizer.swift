@@ -25,7 +25,10 @@ extension Tokenizer {
 /// Finds the tokenizer a model ships: GGUF metadata, else `tokenizer.json`, else bytes.
 public enum Tokenizers {
     public static func load(source: any WeightSource) throws -> any Tokenizer {
-        if let gguf = source as? GGUFModel { return try GGUFTokenizer.load(gguf.file) }
+        if let gguf = source as? GGUFModel {
+            guard gguf.file.metadata["tokenizer.ggml.model"] != nil else { return ByteTokenizer(vocabSize: gguf.config.vocabSize) }
+            return try GGUFTokenizer.load(gguf.file)
+        }
         return try load(directory: source.path, vocabSize: source.config.vocabSize)
     }
 

@@ -145,39 +145,77 @@ LK_AVX2 static inline __m256 dot_u8i8(__m256i x, __m256i y) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1)));
 }
 
-LK_AVX2 static float dot_avx2(int type, const uint8_t *row, const lk_q8_block *y, int blocks) {
-    __m256 acc = _mm256_setzero_ps();
-    float minimums = 0;
+/// One weight block decoded for the 8-bit product: its values as bytes (`unsigned_values`:
+/// 0–15 to multiply as unsigned, else signed with the sign moved onto the activations), its
+/// scale, and for Q4_1 its minimum.
+typedef struct { __m256i values; float scale, minimum; int is_unsigned; } lk_block;
+
+LK_AVX2 static inline lk_block decode_block(int type, const uint8_t *row, int b) {
+    lk_block k;
     switch (type) {
-    case LK_Q4_0:
-        for (int b = 0; b < blocks; b++) {
-            const uint8_t *blk = row + 18 * b;
-            __m256i x = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
-            __m256i q = _mm256_loadu_si256((const __m256i *)y[b].qs);
-            float scale = _cvtsh_ss(load_u16(blk)) * y[b].d;
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), dot_i8(x, q), acc);
-        }
-        break;
-    case LK_Q4_1:
-        for (int b = 0; b < blocks; b++) {
-            const uint8_t *blk = row + 20 * b;
-            __m256i q = _mm256_loadu_si256((const __m256i *)y[b].qs);
-            float scale = _cvtsh_ss(load_u16(blk)) * y[b].d;
-            minimums += _cvtsh_ss(load_u16(blk + 2)) * y[b].s;
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), dot_u8i8(nibbles(blk + 4), q), acc);
-        }
-        break;
-    default:   // LK_Q8_0
-        for (int b = 0; b < blocks; b++) {
-            const uint8_t *blk = row + 34 * b;
-            __m256i x = _mm256_loadu_si256((const __m256i *)(blk + 2));
-            __m256i q = _mm256_loadu_si256((const __m256i *)y[b].qs);
-            float scale = _cvtsh_ss(load_u16(blk)) * y[b].d;
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), dot_i8(x, q), acc);
-        }
+    case LK_Q4_0: {
+        const uint8_t *blk = row + 18 * b;
+        k.values = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
+        k.scale = _cvtsh_ss(load_u16(blk)); k.minimum = 0; k.is_unsigned = 0;
         break;
     }
-    return hsum(acc) + minimums;
+    case LK_Q4_1: {
+        const uint8_t *blk = row + 20 * b;
+        k.values = nibbles(blk + 4);
+        k.scale = _cvtsh_ss(load_u16(blk)); k.minimum = _cvtsh_ss(load_u16(blk + 2)); k.is_unsigned = 1;
+        break;
+    }
+    default: {
+        const uint8_t *blk = row + 34 * b;
+        k.values = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        k.scale = _cvtsh_ss(load_u16(blk)); k.minimum = 0; k.is_unsigned = 0;
+        break;
+    }
+    }
+    return k;
+}
+
+LK_AVX2 static inline __m256 block_dot(const lk_block *k, const lk_q8_block *a) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)a->qs);
+    return k->is_unsigned ? dot_u8i8(k->values, q) : dot_i8(k->values, q);
+}
+
+/// Rows [row_begin, row_end) against `tokens` activation rows. Each weight block is decoded once
+/// and used for up to four tokens, so prefill reads and unpacks the weights a quarter as often.
+LK_AVX2 static void matmul_avx2(int type, const uint8_t *base, size_t row_bytes, int row_begin, int row_end, int blocks,
+                                const lk_q8_block *x, int tokens, float *out, size_t out_stride) {
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = base + r * row_bytes;
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) {
+            const lk_q8_block *a0 = x + (size_t)t * blocks, *a1 = a0 + blocks, *a2 = a1 + blocks, *a3 = a2 + blocks;
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+            for (int b = 0; b < blocks; b++) {
+                lk_block k = decode_block(type, row, b);
+                s0 = _mm256_fmadd_ps(_mm256_set1_ps(k.scale * a0[b].d), block_dot(&k, a0 + b), s0);
+                s1 = _mm256_fmadd_ps(_mm256_set1_ps(k.scale * a1[b].d), block_dot(&k, a1 + b), s1);
+                s2 = _mm256_fmadd_ps(_mm256_set1_ps(k.scale * a2[b].d), block_dot(&k, a2 + b), s2);
+                s3 = _mm256_fmadd_ps(_mm256_set1_ps(k.scale * a3[b].d), block_dot(&k, a3 + b), s3);
+                m0 += k.minimum * a0[b].s; m1 += k.minimum * a1[b].s; m2 += k.minimum * a2[b].s; m3 += k.minimum * a3[b].s;
+            }
+            out[(t + 0) * out_stride + r] = hsum(s0) + m0;
+            out[(t + 1) * out_stride + r] = hsum(s1) + m1;
+            out[(t + 2) * out_stride + r] = hsum(s2) + m2;
+            out[(t + 3) * out_stride + r] = hsum(s3) + m3;
+        }
+        for (; t < tokens; t++) {
+            const lk_q8_block *a = x + (size_t)t * blocks;
+            __m256 s = _mm256_setzero_ps();
+            float m = 0;
+            for (int b = 0; b < blocks; b++) {
+                lk_block k = decode_block(type, row, b);
+                s = _mm256_fmadd_ps(_mm256_set1_ps(k.scale * a[b].d), block_dot(&k, a + b), s);
+                m += k.minimum * a[b].s;
+            }
+            out[t * out_stride + r] = hsum(s) + m;
+        }
+    }
 }
 #endif
 
@@ -186,8 +224,10 @@ void lk_matmul(int type, const void *w, size_t row_bytes, int row_begin, int row
     const uint8_t *base = (const uint8_t *)w;
 #ifdef LK_X86
     if (lk_uses_avx2()) {
-        for (int r = row_begin; r < row_end; r++) {
-            for (int t = 0; t < tokens; t++) out[t * out_stride + r] = dot_avx2(type, base + r * row_bytes, x + (size_t)t * blocks, blocks);
+        // Tokens in tiles whose 8-bit activations stay in cache while every row streams past.
+        for (int t = 0; t < tokens; t += 64) {
+            int n = tokens - t < 64 ? tokens - t : 64;
+            matmul_avx2(type, base, row_bytes, row_begin, row_end, blocks, x + (size_t)t * blocks, n, out + (size_t)t * out_stride, out_stride);
         }
         return;
     }

@@ -62,7 +62,7 @@ import Tensor
         for (name, shape) in [(LlamaTensorNames.layer(0, "mlp.down_proj.weight"), [h, inter]),
                               (LlamaTensorNames.layer(5, "self_attn.q_proj.weight"), [h, h]),
                               (LlamaTensorNames.embedding, [quantized.config.vocabSize, h])] {
-            let x = Tensor(shape: [3, shape[1]]) { out in for i in 0..<out.count { out[i] = Float.random(in: -2...2, using: &rng) } }
+            let x = Tensor(shape: [6, shape[1]]) { out in for i in 0..<out.count { out[i] = Float.random(in: -2...2, using: &rng) } }
             guard case .quantized(let matrix) = try quantized.linear(name, shape: shape) else { Issue.record("\(name) is not quantized"); continue }
             let reference = try dense.linear(name, shape: shape).apply(x)
             let fast = matrix.product(x)

@@ -79,3 +79,18 @@ import WorkerCore
         #expect((1...ids.count).map { model.tokenizer.streamText(Array(ids[..<$0])) }.joined() == text)
     }
 }
+
+extension SmolLM2Tests {
+    /// Weights stay in their quantized blocks: the resident bytes are the file's tensor bytes
+    /// (the tied LM head shares the embedding), about a sixth of Float32's.
+    @Test func residentWeightsAreTheFilesQuantizedBytes() throws {
+        let path = try SmolLM2Reference.modelPath()
+        let file = try GGUFFile(path: path)
+        let stored = file.tensors.values.reduce(0) { $0 + $1.bytes.count }
+        let source = try GGUFModel(path: path)
+        let runner = try LayerRangeRunner(directory: source, layers: 0..<source.config.layerCount, kvBlocks: 4)
+        #expect(runner.stats.weightBytes == stored)
+        let parameters = file.tensors.values.reduce(0) { $0 + $1.elementCount }
+        #expect(Double(runner.stats.weightBytes) / Double(parameters) < 0.7)   // Q4_1 is 0.625 bytes a weight, Q8_0 1.06
+    }
+}

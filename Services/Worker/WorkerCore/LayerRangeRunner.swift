@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 
@@ -252,43 +253,20 @@ public final class LayerRangeRunner: StageExecutor {
         return output
     }
 
-    /// One query (a decode step) straight over the cache blocks, without gathering them:
-    /// per block and head, scores = K_block·q and output += V_blockᵀ·p, each one GEMV.
+    /// One query (a decode step) straight over the cache blocks, without gathering them: one C
+    /// call for all heads, given where each position's row lies in the paged cache.
     private func attendOne(queryRow: Int, queries: Tensor, table: KVCache.RequestBlocks, local: Int, length: Int, output: inout Tensor) {
         let c = config
-        let qWidth = c.queryWidth, kvWidth = c.kvWidth, headDim = c.headDim, blockSize = cache.blockSize
-        let group = c.headCount / c.kvHeadCount
-        let scale = 1 / Float(headDim).squareRoot()
+        let qWidth = c.queryWidth, headDim = c.headDim
+        let rows = (0..<length).map { cache.offset(request: table, layer: local, position: $0) }
         var scores = [Float](repeating: 0, count: length)
         queries.scalars.withUnsafeBufferPointer { q in
             cache.keys.withUnsafeBufferPointer { ck in
                 cache.values.withUnsafeBufferPointer { cv in
                     output.scalars.withUnsafeMutableBufferPointer { out in
-                        scores.withUnsafeMutableBufferPointer { s in
-                            for head in 0..<c.headCount {
-                                let kvOffset = (head / group) * headDim
-                                let query = q.baseAddress! + queryRow * qWidth + head * headDim
-                                var p = 0
-                                while p < length {
-                                    let run = min(blockSize, length - p)
-                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
-                                    Tensor.gemv(rows: run, columns: headDim, a: ck.baseAddress! + base, lda: kvWidth, transpose: false,
-                                                x: query, y: s.baseAddress! + p, beta: 0)
-                                    p += run
-                                }
-                                for j in 0..<length { s[j] *= scale }
-                                Tensor.softmaxInPlace(s)
-                                let target = out.baseAddress! + queryRow * qWidth + head * headDim
-                                p = 0
-                                while p < length {
-                                    let run = min(blockSize, length - p)
-                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
-                                    Tensor.gemv(rows: run, columns: headDim, a: cv.baseAddress! + base, lda: kvWidth, transpose: true,
-                                                x: s.baseAddress! + p, y: target, beta: p == 0 ? 0 : 1)
-                                    p += run
-                                }
-                            }
-                        }
+                        lk_attend_one(q.baseAddress! + queryRow * qWidth, ck.baseAddress, cv.baseAddress, rows, Int32(length),
+                                      Int32(c.headCount), Int32(c.headCount / c.kvHeadCount), Int32(headDim),
+                                      1 / Float(headDim).squareRoot(), &scores, out.baseAddress! + queryRow * qWidth)
                     }
                 }
             }

@@ -32,3 +32,12 @@ int lk_uses_avx2(void);
 int lk_force_scalar(int on);
 
 #endif
+
+#ifndef LATTICE_CKERNELS_ATTENTION
+#define LATTICE_CKERNELS_ATTENTION
+/// One query row (all heads) attending over `length` cached positions: rows[j] is where position
+/// j's key (and value) row starts in `keys` (`values`); head h reads kv head h / group at
+/// offset (h / group) · head_dim. `scores` is scratch of `length` floats; `out` gets heads · head_dim.
+void lk_attend_one(const float *query, const float *keys, const float *values, const long *rows, int length,
+                   int heads, int group, int head_dim, float scale, float *scores, float *out);
+#endif

@@ -64,7 +64,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for every service to be serving.") var timeout: Double = 60
     @Option(help: "Model the workers serve: a directory or a .gguf file (default: SmolLM2-135M-Instruct from scripts/setup's cache, else a tiny random-weight model generated in the state dir).")
     var model: String?
-    @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 16,9,5: unlike memory budgets, so placement must chain them); default: the whole model each.")
+    @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 14,10,6), registered as its layer capacity; the scheduler's own planner chains such workers, placement-service does not yet see per-worker CPU capacity. Default: the whole model each.")
     var layerCapacities: String?
 
     func run() async throws {

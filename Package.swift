@@ -45,11 +45,14 @@ let package = Package(
 
         // Numerics.
         .target(name: "Tensor", dependencies: ["CBLAS"], path: "Shared/Tensor"),
+        // Quantized dot-product kernels (AVX2 chosen at run time, scalar fallback); always optimised,
+        // debug builds included, so tests run the model at usable speed.
+        .target(name: "CKernels", path: "Shared/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Service libraries: all logic lives here, testable without sockets.
         .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing", "DataFiles"], path: "Services/Placement/PlacementCore"),
         .target(name: "SchedulerCore", dependencies: ["Wire", "Routing", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
-        .target(name: "WorkerCore", dependencies: ["Tensor", "DataFiles"], path: "Services/Worker/WorkerCore"),
+        .target(name: "WorkerCore", dependencies: ["Tensor", "CKernels", "DataFiles"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
         .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
         .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore"], path: "scripts/bench/rewrite-env-bench"),
@@ -72,7 +75,8 @@ let package = Package(
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
-        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "DataFiles"], path: "Tests/WorkerCoreTests"),
+        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles"], path: "Tests/WorkerCoreTests",
+                    exclude: ["Fixtures"]),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Routing", "Wire"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),
     ],

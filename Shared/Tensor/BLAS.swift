@@ -24,6 +24,20 @@ public enum BLASThreads {
     }
 }
 
+extension BLASThreads {
+    /// Makes the fast kernels the default whatever the environment: when OpenBLAS picked its
+    /// generic ones and OPENBLAS_CORETYPE is unset, sets it and re-executes this program (OpenBLAS
+    /// reads it only while loading, before `main`). Call first thing in `main`; on failure it
+    /// returns and the process runs on as it was.
+    public static func reexecWithFastKernelsIfNeeded() {
+        #if os(Linux)
+        guard getenv("OPENBLAS_CORETYPE") == nil, let core = recommendedCoreType() else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        #endif
+    }
+}
+
 extension Tensor {
     /// Matrix product `op(a) · op(b)` of two rank-2 tensors, where `op` optionally transposes.
     ///

@@ -649,8 +649,12 @@ public struct WorkerStats: Sendable, Equatable {
     public var decodeTokensPerSecond: Double
     public var forwardCalls: UInt64
     public var forwardRejected: UInt64
+    /// weights resident for the loaded layers (quantized blocks as stored)
+    public var weightBytes: UInt64
+    /// bytes the KV cache holds (all blocks, used or not)
+    public var kvBytes: UInt64
 
-    public init(layers: LayerRange? = nil, kvUsedEntries: UInt64 = 0, kvCapacityEntries: UInt64 = 0, activeRequests: UInt32 = 0, queuedItems: UInt32 = 0, meanBatchTokens: Double = 0, prefillTokensPerSecond: Double = 0, decodeTokensPerSecond: Double = 0, forwardCalls: UInt64 = 0, forwardRejected: UInt64 = 0) {
+    public init(layers: LayerRange? = nil, kvUsedEntries: UInt64 = 0, kvCapacityEntries: UInt64 = 0, activeRequests: UInt32 = 0, queuedItems: UInt32 = 0, meanBatchTokens: Double = 0, prefillTokensPerSecond: Double = 0, decodeTokensPerSecond: Double = 0, forwardCalls: UInt64 = 0, forwardRejected: UInt64 = 0, weightBytes: UInt64 = 0, kvBytes: UInt64 = 0) {
         self.layers = layers
         self.kvUsedEntries = kvUsedEntries
         self.kvCapacityEntries = kvCapacityEntries
@@ -661,6 +665,8 @@ public struct WorkerStats: Sendable, Equatable {
         self.decodeTokensPerSecond = decodeTokensPerSecond
         self.forwardCalls = forwardCalls
         self.forwardRejected = forwardRejected
+        self.weightBytes = weightBytes
+        self.kvBytes = kvBytes
     }
 }
 
@@ -678,7 +684,9 @@ extension WorkerStats: CBridged {
             prefillTokensPerSecond: c.prefill_tokens_per_second,
             decodeTokensPerSecond: c.decode_tokens_per_second,
             forwardCalls: c.forward_calls,
-            forwardRejected: c.forward_rejected)
+            forwardRejected: c.forward_rejected,
+            weightBytes: c.weight_bytes,
+            kvBytes: c.kv_bytes)
     }
 
     public func fill(_ c: inout Lattice__V1__WorkerStats, _ arena: WireArena) {
@@ -692,6 +700,8 @@ extension WorkerStats: CBridged {
         c.decode_tokens_per_second = decodeTokensPerSecond
         c.forward_calls = forwardCalls
         c.forward_rejected = forwardRejected
+        c.weight_bytes = weightBytes
+        c.kv_bytes = kvBytes
     }
 }
 

@@ -22,6 +22,8 @@ extension WorkerStats {
         Figure(name: "decode_tokens_per_second", get: { $0.decodeTokensPerSecond }, set: { $0.decodeTokensPerSecond = $1 }),
         Figure(name: "forward_calls", get: { Double($0.forwardCalls) }, set: { $0.forwardCalls = UInt64(clamping: $1) }),
         Figure(name: "forward_rejected", get: { Double($0.forwardRejected) }, set: { $0.forwardRejected = UInt64(clamping: $1) }),
+        Figure(name: "weight_bytes", get: { Double($0.weightBytes) }, set: { $0.weightBytes = UInt64(clamping: $1) }),
+        Figure(name: "kv_bytes", get: { Double($0.kvBytes) }, set: { $0.kvBytes = UInt64(clamping: $1) }),
     ]
 
     /// The figures as (name, value) pairs for StatsResponse.extra.

@@ -2119,7 +2119,7 @@ const ProtobufCMessageDescriptor lattice__v1__release_response__descriptor =
   (ProtobufCMessageInit) lattice__v1__release_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__worker_stats__field_descriptors[10] =
+static const ProtobufCFieldDescriptor lattice__v1__worker_stats__field_descriptors[12] =
 {
   {
     "layers",
@@ -2241,23 +2241,49 @@ static const ProtobufCFieldDescriptor lattice__v1__worker_stats__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "weight_bytes",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__WorkerStats, weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_bytes",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__WorkerStats, kv_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__worker_stats__field_indices_by_name[] = {
   3,   /* field[3] = active_requests */
   7,   /* field[7] = decode_tokens_per_second */
   8,   /* field[8] = forward_calls */
   9,   /* field[9] = forward_rejected */
+  11,   /* field[11] = kv_bytes */
   2,   /* field[2] = kv_capacity_entries */
   1,   /* field[1] = kv_used_entries */
   0,   /* field[0] = layers */
   5,   /* field[5] = mean_batch_tokens */
   6,   /* field[6] = prefill_tokens_per_second */
   4,   /* field[4] = queued_items */
+  10,   /* field[10] = weight_bytes */
 };
 static const ProtobufCIntRange lattice__v1__worker_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor lattice__v1__worker_stats__descriptor =
 {
@@ -2267,7 +2293,7 @@ const ProtobufCMessageDescriptor lattice__v1__worker_stats__descriptor =
   "Lattice__V1__WorkerStats",
   "lattice.v1",
   sizeof(Lattice__V1__WorkerStats),
-  10,
+  12,
   lattice__v1__worker_stats__field_descriptors,
   lattice__v1__worker_stats__field_indices_by_name,
   1,  lattice__v1__worker_stats__number_ranges,

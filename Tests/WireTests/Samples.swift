@@ -35,7 +35,7 @@ enum Samples {
     static let workerStats = WorkerStats(
         layers: layers, kvUsedEntries: 123_456, kvCapacityEntries: 9_000_000, activeRequests: 17, queuedItems: 3,
         meanBatchTokens: 24.5, prefillTokensPerSecond: 4_096.25, decodeTokensPerSecond: 812.5, forwardCalls: 100_000,
-        forwardRejected: 4)
+        forwardRejected: 4, weightBytes: 5_000_000, kvBytes: 6_000)
     static let token = GenerateToken(tokenID: 31_999, text: "héllo ✓", index: 5, logprob: -0.125)
     static let finished = GenerateFinished(
         reason: .maxTokens, promptTokens: 763, generatedTokens: 232, queueSeconds: 0.25, firstTokenSeconds: 0.5,

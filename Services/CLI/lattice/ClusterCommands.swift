@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import WorkerCore
 
 /// `lattice health HOST:PORT`: exit 0 when the service answers SERVING, 1 when it answers
 /// anything else, 2 when it cannot be reached or does not answer in time.
@@ -61,12 +62,14 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "How many workers to start.") var workers: Int = 2
     @Option(help: "Folder for the state file, logs and pids.") var stateDir: String = ".lattice"
     @Option(help: "Seconds to wait for every service to be serving.") var timeout: Double = 60
-    @Option(help: "Model the workers serve: a model directory (default: a tiny random-weight model generated in the state dir), or with an emulated --cluster an emulated model name (default llama2-70b).")
+    @Option(help: "Model the workers serve: a directory or a .gguf file (default: SmolLM2-135M-Instruct from scripts/setup's cache, else a tiny random-weight model generated in the state dir), or with an emulated --cluster an emulated model name (default llama2-70b).")
     var model: String?
     @Option(help: "Start one worker per node of this cluster file (.ini from Helix as is, or .json): GPU types become emulated workers, CPU-<threads> cpu workers. Replaces --workers.")
     var cluster: String?
     @Option(help: "Scheduler routing: helix, swarm, random or shortest-queue.") var routing: String?
     @Option(help: "Placement method the scheduler asks for: auto, milp, heuristic, petals, swarm or sp.") var planMethod: String?
+    @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 14,10,6), registered as its layer capacity; the scheduler's own planner chains such workers, placement-service does not yet see per-worker CPU capacity. Default: the whole model each.")
+    var layerCapacities: String?
 
     func run() async throws {
         guard (0...LocalStack.maxWorkers).contains(workers) else {
@@ -78,16 +81,19 @@ struct UpCommand: AsyncParsableCommand {
             let binaries = try ServiceBinaries.locate()
             let served: String
             if nodes?.isEmulated == true { served = model ?? "llama2-70b" } else {
-                served = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TinyModel.ensure(in: stack.stateDirectory)
+                served = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? Self.defaultModel(stateDirectory: stack.stateDirectory)
             }
             let modelDirectory = served
+            let capacities = try layerCapacities.map(Self.parseCapacities) ?? []
             var schedulerArguments = ["--model", served]
             if let routing { schedulerArguments += ["--routing", routing] }
             if let planMethod { schedulerArguments += ["--plan-method", planMethod] }
             let members = try await stack.up(
                 workers: nodes?.names.count ?? workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
                 schedulerArguments: schedulerArguments, workerArguments: ["--model", served],
-                eachWorker: { nodes?.arguments($0) ?? [] },
+                eachWorker: { number in
+                    (nodes?.arguments(number) ?? []) + (number <= capacities.count ? ["--layer-capacity", String(capacities[number - 1])] : [])
+                },
                 progress: { printError($0) })
             print(renderTable(members))
             print("model: \(modelDirectory)   generate with: lattice generate --prompt 'Hello' --max-tokens 16\(stateDir == ".lattice" ? "" : " --state-dir \(stateDir)")")
@@ -95,6 +101,27 @@ struct UpCommand: AsyncParsableCommand {
         } catch let error as LocalClusterError {
             printError("lattice up: \(error)")
             throw ExitCode(1)
+        }
+    }
+}
+
+extension UpCommand {
+    /// SmolLM2 when scripts/setup fetched it, else the generated tiny model; says which.
+    static func defaultModel(stateDirectory: String) throws -> String {
+        if let path = DefaultModel.installedPath {
+            printError("serving \(DefaultModel.name) from \(path)")
+            return path
+        }
+        printError("\(DefaultModel.path) is missing (scripts/setup fetches it; offline?): serving a tiny random-weight model instead, which generates no readable text")
+        return try TinyModel.ensure(in: stateDirectory)
+    }
+
+    static func parseCapacities(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map { part in
+            guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value >= 1 else {
+                throw ValidationError("--layer-capacities: '\(part)' is not a positive layer count; write e.g. 16,9,5")
+            }
+            return value
         }
     }
 }

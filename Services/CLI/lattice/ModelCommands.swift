@@ -35,9 +35,10 @@ struct ModelCommand: AsyncParsableCommand {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Generate tokens with the whole model in this process (the reference for the distributed path).")
-        @Argument(help: "Model directory (config.json + *.safetensors).") var directory: String
+        @Argument(help: "Model: a directory (config.json + *.safetensors) or a .gguf file.") var directory: String
         @Option(help: "Prompt as comma-separated token ids, e.g. 1,2,3.") var promptIds: String?
         @Option(help: "Prompt as text, encoded with the model's tokenizer.") var prompt: String?
+        @Option(help: "A question, put in the model's chat template.") var chat: String?
         @Option(help: "Tokens to generate.") var maxTokens = 16
         @Flag(help: "Pick the most likely token (the default unless --temperature > 0).") var greedy = false
         @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
@@ -45,22 +46,27 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Sampling seed.") var seed: UInt64 = 0
         @Option(help: "Split the model into this many in-process stages.") var stages = 1
         @Option(help: "Prompt tokens per prefill chunk.") var prefillChunk = 256
-        @Option(help: "BLAS threads.") var threads = 1
+        @Option(help: "Compute threads (BLAS and quantized kernels).") var threads = 1
+        @Flag(help: "Run a GGUF's quantized weights converted to Float32 (the reference path).") var dequantize = false
         @Flag(help: "Print JSON (tokens, text, logits of the last token, timing).") var json = false
 
         func run() throws {
-            BLASThreads.set(threads)
-            let model = try LocalModel(path: directory)
+            BLASThreads.reexecWithFastKernelsIfNeeded()
+            ComputeThreads.set(threads)
+            let model = try LocalModel(path: directory, dequantize: dequantize)
             let ids: [Int32]
             if let promptIds { ids = try model.parsePromptIDs(promptIds) }
             else if let prompt { ids = try model.tokenizer.encode(prompt) }
-            else { throw ValidationError("give --prompt-ids or --prompt") }
+            else if let chat { ids = try model.chatPromptIDs(chat) }
+            else { throw ValidationError("give --prompt-ids, --prompt or --chat") }
             guard maxTokens >= 1, ids.count + maxTokens <= model.config.maxPositions else {
                 throw ValidationError("prompt (\(ids.count)) + --max-tokens (\(maxTokens)) must be between 1 and the model's max_position_embeddings (\(model.config.maxPositions))")
             }
             let sampling = SamplingParameters(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
             let engine = try model.makeEngine(stages: stages, kvTokens: ids.count + maxTokens, prefillChunk: prefillChunk, keepsLogits: json)
-            try engine.submit(GenerationRequest(id: 1, prompt: ids, maxNewTokens: maxTokens, sampling: sampling))
+            // A chat answer ends at the model's end-of-sequence token.
+            let stops: Set<Int32> = chat != nil ? Set([model.endOfSequence].compactMap { $0 }) : []
+            try engine.submit(GenerationRequest(id: 1, prompt: ids, maxNewTokens: maxTokens, sampling: sampling, stopTokens: stops))
             let started = Date()
             let results = try engine.runToCompletion()
             let seconds = Date().timeIntervalSince(started)
@@ -92,10 +98,8 @@ struct ModelCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            BLASThreads.set(threads)
-            if let core = BLASThreads.recommendedCoreType() {
-                FileHandle.standardError.write(Data("warning: OpenBLAS chose its generic \(BLASThreads.coreName) kernels; rerun with OPENBLAS_CORETYPE=\(core) for this CPU\n".utf8))
-            }
+            BLASThreads.reexecWithFastKernelsIfNeeded()
+            ComputeThreads.set(threads)
             let sizes = batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches must be positive integers, e.g. 1,8,32") }
             let report = try ThroughputBenchmark.run(path: directory, batchSizes: sizes, promptTokens: promptTokens, decodeSteps: decodeTokens)

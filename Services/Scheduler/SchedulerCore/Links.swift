@@ -19,6 +19,13 @@ public protocol PlacementLink: Sendable {
 public protocol TextCodec: Sendable {
     func encode(_ text: String) throws -> [UInt32]
     func decode(_ ids: [UInt32]) -> String
+    /// The text the last of `generated` adds to the stream: a character split across tokens
+    /// comes out whole with the token that completes it.
+    func streamText(_ generated: [UInt32]) -> String
+}
+
+extension TextCodec {
+    public func streamText(_ generated: [UInt32]) -> String { generated.last.map { decode([$0]) } ?? "" }
 }
 
 /// Delivers ForwardResults from last stages to the request attempt waiting for them.

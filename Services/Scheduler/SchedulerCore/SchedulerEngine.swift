@@ -282,7 +282,7 @@ public final class SchedulerEngine: Sendable {
             position += tokens.count
             let token = answer.tokenID
             run.record(token)
-            let event = GenerateToken(tokenID: token, text: codec?.decode([token]) ?? "", index: UInt32(run.generated.count - 1), logprob: answer.logprob)
+            let event = GenerateToken(tokenID: token, text: codec?.streamText(run.generated) ?? "", index: UInt32(run.generated.count - 1), logprob: answer.logprob)
             do { try await send(GenerateEvent(requestID: run.id, event: .token(event))) } catch {
                 run.finish(.cancelled, "the client went away")
                 return .done

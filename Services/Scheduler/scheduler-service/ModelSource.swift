@@ -10,9 +10,22 @@ struct ModelSource {
     var configJSON: String
     var codec: TextCodec?
 
-    /// `--model DIR` (a Hugging Face directory) or an emulated model name.
+    /// `--model DIR` (a Hugging Face directory), `--model FILE.gguf` or an emulated model name.
     static func load(_ text: String?) throws -> ModelSource {
         guard let text else { return ModelSource(info: ModelInfo(), configJSON: "", codec: nil) }
+        if WeightSources.isGGUF(text) {
+            let path = URL(fileURLWithPath: text).standardizedFileURL.path
+            let gguf = try GGUFModel(path: path)
+            let config = gguf.config, meta = gguf.file.metadata
+            let json = try JSONSerialization.data(withJSONObject: config.jsonObject(), options: [.sortedKeys])
+            let info = ModelInfo(name: (path as NSString).lastPathComponent, modelDir: path, numLayers: UInt32(config.layerCount),
+                                 hiddenSize: UInt32(config.hiddenSize), vocabSize: UInt32(config.vocabSize), numHeads: UInt32(config.headCount),
+                                 numKVHeads: UInt32(config.kvHeadCount),
+                                 bosTokenID: UInt32(meta["tokenizer.ggml.bos_token_id"]?.int ?? 0),
+                                 eosTokenID: UInt32(meta["tokenizer.ggml.eos_token_id"]?.int ?? 0))
+            return ModelSource(info: info, configJSON: String(decoding: json, as: UTF8.self),
+                               codec: TokenizerCodec(tokenizer: try Tokenizers.load(source: gguf)))
+        }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue {
             let path = URL(fileURLWithPath: text).standardizedFileURL.path
@@ -40,4 +53,7 @@ struct TokenizerCodec: TextCodec {
     let tokenizer: any Tokenizer
     func encode(_ text: String) throws -> [UInt32] { try tokenizer.encode(text).map { UInt32(bitPattern: $0) } }
     func decode(_ ids: [UInt32]) -> String { tokenizer.decode(ids.map { Int32(bitPattern: $0) }) }
+    func streamText(_ generated: [UInt32]) -> String {
+        tokenizer.streamText(generated.map { Int32(bitPattern: $0) })
+    }
 }

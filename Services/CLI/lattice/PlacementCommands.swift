@@ -120,6 +120,12 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "flow: as --objective says; simulated: let a short offline simulation pick among the placements found (overrides --objective).")
     var select: String = "flow"
 
+    @Option(help: "Re-plan from this running layout (same node numbering; joined nodes absent, departed nodes removed from the cluster), preferring plans that move few layers.")
+    var previous: String?
+
+    @Option(help: "With --previous: the score share given up for moving the whole model once.")
+    var movePenalty: Double = 0.2
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -172,17 +178,39 @@ struct PlanCommand: AsyncParsableCommand {
             }
         default: throw ValidationError("--select must be 'flow' or 'simulated'")
         }
-        let result = Planner.solve(problem, options: options)
+        var result: SolveResult
+        var replan: ReplanReport?
+        if let previous {
+            guard movePenalty >= 0, movePenalty <= 1 else { throw ValidationError("--move-penalty must be between 0 and 1") }
+            let running: Placement
+            do {
+                running = try LayoutFile.load(path: previous, nodeCount: problem.nodes.count)
+                try running.validate(for: problem)
+            } catch let error as PlacementError { throw ValidationError(error.description) }
+            (result, replan) = Replanner.replan(problem, previous: running, options: options, movePenalty: movePenalty)
+        } else {
+            result = Planner.solve(problem, options: options)
+        }
         if let svg {
             try PlacementDrawing.svg(problem: problem, result: result).write(toFile: svg, atomically: true, encoding: .utf8)
         }
         let predicted = serving.predict(result.placement)
         if json {
-            try printJSON(placementJSON(problem, result, extra: servingJSON(predicted).merging(["objective": objective.rawValue]) { a, _ in a }))
+            var extra = servingJSON(predicted).merging(["objective": objective.rawValue]) { a, _ in a }
+            if let replan {
+                extra["replan"] = ["layers_moved": replan.layersMoved, "fresh_layers_moved": replan.freshLayersMoved,
+                                   "previous_score": replan.previousScore, "score": replan.score, "fresh_score": replan.freshScore]
+            }
+            try printJSON(placementJSON(problem, result, extra: extra))
         } else {
             print(String(format: "%@ on %@ (objective %@): flow %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s, found by %@", method.rawValue, problem.clusterName,
                          objective.rawValue, result.objective, result.upperBound, result.gap * 100, result.provenOptimal ? ", optimal" : "", result.seconds, result.foundBy))
             print(servingLine(predicted))
+            if let replan {
+                let unit = options.serving != nil ? "predicted decode tokens/s" : "flow tokens/s"
+                print(String(format: "  re-plan: %d layers moved (a fresh plan: %d); %@ %.1f → %.1f (fresh plan %.1f)", replan.layersMoved, replan.freshLayersMoved,
+                             unit, replan.previousScore, replan.score, replan.freshScore))
+            }
             if let nodes = result.statistics["milp_nodes"] {
                 print(String(format: "  GLPK: %.0f branch-and-bound nodes, objective %.2f, bound %.2f, gap %@", nodes, result.statistics["milp_objective"] ?? 0,
                              result.statistics["milp_bound"] ?? 0, (result.statistics["milp_gap"] ?? -1) >= 0 ? String(format: "%.1f%%", (result.statistics["milp_gap"] ?? 0) * 100) : "none"))

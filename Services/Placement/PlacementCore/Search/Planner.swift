@@ -70,7 +70,7 @@ public enum Planner {
         // The serving model is cheap: give every idle GPU the layers it serves best with (the
         // runtime, and the artifact's simulator, expect every node to hold layers).
         if options.judge == nil, options.serving != nil {
-            let (completed, score) = assignIdle(problem, best, score: bestScore, judge: judge)
+            let (completed, score) = assignIdle(problem, best, score: bestScore, clock: clock, deadline: options.budgetSeconds, judge: judge)
             if completed != best { best = completed; bestScore = score; origin += " + idle nodes assigned" }
         }
         var result = scoreResult(problem, best, options.connectivity)
@@ -85,10 +85,12 @@ public enum Planner {
     }
 
     /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than idle).
-    static func assignIdle(_ problem: PlacementProblem, _ start: Placement, score: Double, judge: (Placement) -> Double) -> (Placement, Double) {
+    /// Stops at the deadline (nodes not reached stay idle).
+    static func assignIdle(_ problem: PlacementProblem, _ start: Placement, score: Double, clock: Clock, deadline: Double,
+                           judge: (Placement) -> Double) -> (Placement, Double) {
         var placement = start, best = score
         let L = problem.numLayers
-        for i in problem.nodes.indices where placement.ranges[i] == nil {
+        for i in problem.nodes.indices where placement.ranges[i] == nil && clock.elapsed < deadline {
             var choice: (LayerRange, Double)?
             for k in 1...max(1, min(L, problem.nodes[i].maxLayers)) {
                 for s in 0...(L - k) {

@@ -255,6 +255,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(help: "Write an SVG drawing of the placement's pipelines (bars shaded by simulated utilisation) to this file.")
+    var svg: String?
+
     func run() async throws {
         if let server = input.server { return try await RemotePlacement.simulate(self, server: server) }
         let (problem, connectivity) = try input.problem()
@@ -287,10 +290,16 @@ struct SimulateCommand: AsyncParsableCommand {
             report = try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config,
                                        dataDirectory: input.data ?? SharedData.directory)
         } catch let error as PlacementError { throw ValidationError(error.description) }
+        if let svg {
+            let result = Planner.score(problem, placement, connectivity)
+            let busy = Dictionary(uniqueKeysWithValues: report.nodes.map { ($0.node, $0.utilisation) })
+            try PlacementDrawing.svg(problem: problem, result: result, utilisation: busy).write(toFile: svg, atomically: true, encoding: .utf8)
+        }
         if json {
             try printJSON(report.jsonObject)
         } else {
             print(report.summary)
+            print(report.nodeTable)
         }
     }
 }

@@ -196,7 +196,7 @@ struct PlanCommand: AsyncParsableCommand {
         }
         let predicted = serving.predict(result.placement)
         if json {
-            var extra = servingJSON(predicted).merging(["objective": objective.rawValue]) { a, _ in a }
+            var extra: [String: Any] = ["serving": servingJSON(predicted), "objective": objective.rawValue]
             if let replan {
                 extra["replan"] = ["layers_moved": replan.layersMoved, "fresh_layers_moved": replan.freshLayersMoved,
                                    "previous_score": replan.previousScore, "score": replan.score, "fresh_score": replan.freshScore]
@@ -328,7 +328,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let serving = try input.servingModel(problem, connectivity).predict(placement)
         if json {
             var object = placementJSON(problem, result, extra: ["runtime_flow_tokens_per_s": runtime.value])
-            object.merge(servingJSON(serving)) { _, new in new }
+            object["serving"] = servingJSON(serving)
             object.removeValue(forKey: "method")
             try printJSON(object)
         } else {

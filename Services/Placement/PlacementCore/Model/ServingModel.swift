@@ -60,7 +60,7 @@ public struct ServingModel: Sendable {
         let inFlight = pipelines.map { p in
             p.hops.map { hop -> Double in
                 let node = problem.nodes[hop.node]
-                guard let range = placement.ranges[hop.node] else { return 0 }
+                guard let range = placement.ranges[hop.node], !node.kvCapacity.isEmpty else { return 0 }
                 let kv = Double(node.kvCapacity[min(range.count, node.kvCapacity.count) - 1])
                 return kvHighWater * kv * (p.flow / through[hop.node]) / (perRequest * Double(hop.layers))
             }.min() ?? 0

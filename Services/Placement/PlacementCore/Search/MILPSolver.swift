@@ -56,6 +56,10 @@ struct MILPSolver {
     }
 
     func solve(warmStart: Placement?, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
+        // A cancelled solve builds nothing: GLPK's LP relaxation of a large model does not look at the token.
+        if options.cancellation?.isCancelled == true {
+            return Outcome(placement: nil, bound: .infinity, provenOptimal: false, exactModel: false, statistics: ["milp_cancelled": 1])
+        }
         if options.formulation == .general { return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
         if linksNeverBind || options.formulation == .aggregated { return solveAggregated(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
         return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options)

@@ -21,8 +21,10 @@ public struct ServingPrediction: Sendable, Equatable {
 /// - **KV room** (Little's law): the requests it keeps in flight, N_p, are at most what every
 ///   hop's share of its KV cache holds: N_p ≤ min_j hwm·kv_j·(φ_p/f_j) / (len·layers_jp).
 /// - **Latency**: one decode step is a round trip, τ_p = Σ_j layers_jp·t_d,j(n_j) + Σ links
-///   (latency + activation/bandwidth), where n_j is the decode batch at j (all requests in flight
-///   through j). Every extra hop adds a link and a batch wait, so τ grows with depth.
+///   (latency + activation/bandwidth + the wait behind prompt transfers on that link), where n_j is
+///   the decode batch at j (all requests in flight through j). Every extra hop adds a link and a
+///   batch wait, so τ grows with depth; a busy slow link (geo24's 12.5 MB/s between regions, where
+///   one prompt's activations take ~1 s) adds seconds.
 /// - **Decode tokens/s** = min(φ_p·out/(in+out), N_p/τ_p): the asymptotic bounds of a closed
 ///   queueing network (capacity, or population over round trip).
 public struct ServingModel: Sendable {
@@ -67,14 +69,27 @@ public struct ServingModel: Sendable {
         }
         var batch = [Double](repeating: 0, count: n)
         for (p, count) in zip(pipelines, inFlight) { for hop in p.hops { batch[hop.node] += count } }
+        // Node-to-node links are queues: a decode activation waits behind the prompt transfers
+        // sharing the link (M/G/1 mean wait λ_p·S_p² / 2(1−ρ), prompts dominating the service time).
+        var carried: [Int: Double] = [:]
+        for arc in flows.arcFlows { if let u = Int(arc.from), let v = Int(arc.to) { carried[u * (n + 1) + v, default: 0] += arc.tokensPerSecond } }
+        func queueing(from u: Int, to v: Int) -> Double {
+            guard u < n, v < n, let tokens = carried[u * (n + 1) + v] else { return 0 }
+            let link = wire(from: u, to: v)
+            let rho = min(0.99, tokens * link.activation)
+            let promptTransfer = meanInput * link.activation
+            let prompts = tokens / (meanInput + meanOutput)
+            return prompts * promptTransfer * promptTransfer / (2 * (1 - rho))
+        }
         var decode = 0.0, decodeLatency = 0.0, promptLatency = 0.0, depth = 0.0
         for (p, count) in zip(pipelines, inFlight) {
             var step = 0.0, prompt = 0.0, previous = n  // n: the source
             for hop in p.hops {
                 guard let profile = profiles[problem.nodes[hop.node].type] else { continue }
                 let link = wire(from: previous, to: hop.node)
-                step += Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + link.latency + link.activation
-                prompt += Double(hop.layers) * profile.prompt.seconds(meanInput) + link.latency + link.activation * meanInput
+                let wait = queueing(from: previous, to: hop.node)
+                step += Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + link.latency + link.activation + wait
+                prompt += Double(hop.layers) * profile.prompt.seconds(meanInput) + link.latency + link.activation * meanInput + wait
                 previous = hop.node
             }
             if let last = p.hops.last?.node {

@@ -22,6 +22,14 @@ struct PlacementInput: ParsableArguments {
     @Option(help: "Ask a placement-service at HOST:PORT instead of solving in-process.")
     var server: String?
 
+    /// The serving model (needs the GPU latency profiles from the data directory).
+    func servingModel(_ problem: PlacementProblem, _ connectivity: Connectivity) throws -> ServingModel {
+        do {
+            return try ServingModel(problem: problem, connectivity: connectivity,
+                                    profiles: GPUProfile.loadAll(problem: problem, dataDirectory: data ?? SharedData.directory))
+        } catch let error as PlacementError { throw ValidationError(error.description) }
+    }
+
     func problem() throws -> (PlacementProblem, Connectivity) {
         guard let connectivity = Connectivity(rawValue: connectivity) else {
             throw ValidationError("--connectivity must be 'partial' or 'strict'")
@@ -52,9 +60,20 @@ func placementJSON(_ problem: PlacementProblem, _ result: SolveResult, extra: [S
         "node_flows": result.flows.nodeFlows,
         "arc_flows": result.flows.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] },
         "statistics": result.statistics,
+        "found_by": result.foundBy,
     ]
     for (k, v) in extra { object[k] = v }
     return object
+}
+
+func servingJSON(_ p: ServingPrediction) -> [String: Any] {
+    ["predicted_decode_tokens_per_s": p.decodeTokensPerSecond, "predicted_decode_latency_s": p.decodeLatencySeconds,
+     "predicted_prompt_latency_s": p.promptLatencySeconds, "pipelines": p.pipelines, "mean_depth": p.meanDepth]
+}
+
+func servingLine(_ p: ServingPrediction) -> String {
+    String(format: "  predicted serving: %.1f decode tokens/s, decode step %.2f s, prompt %.2f s (%d pipelines, mean depth %.1f)",
+           p.decodeTokensPerSecond, p.decodeLatencySeconds, p.promptLatencySeconds, p.pipelines, p.meanDepth)
 }
 
 func printJSON(_ object: [String: Any]) throws {
@@ -92,8 +111,20 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Skip the exact cover search (measure the MILP alone).")
     var noCover = false
 
-    @Option(help: "flow: return the best max-flow placement; simulated: let a short offline simulation pick among the placements found.")
+    @Option(help: "serving (default): maximise the serving model's predicted decode tokens/s; flow: the max-flow objective.")
+    var objective: String = "serving"
+
+    @Option(help: "With --objective serving: penalise plans whose predicted decode step exceeds this many seconds.")
+    var latencyBound: Double?
+
+    @Option(help: "flow: as --objective says; simulated: let a short offline simulation pick among the placements found (overrides --objective).")
     var select: String = "flow"
+
+    @Option(help: "Re-plan from this running layout (same node numbering; joined nodes absent, departed nodes removed from the cluster), preferring plans that move few layers.")
+    var previous: String?
+
+    @Option(help: "With --previous: the score share given up for moving the whole model once.")
+    var movePenalty: Double = 0.2
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -102,7 +133,10 @@ struct PlanCommand: AsyncParsableCommand {
     var svg: String?
 
     func run() async throws {
-        if let server = input.server { return try await RemotePlacement.plan(self, server: server) }
+        if let server = input.server {
+            if objective != PlacementObjective.flow.rawValue { standardError("note: a placement-service plans for the flow objective; --objective serving runs in-process only") }
+            return try await RemotePlacement.plan(self, server: server)
+        }
         guard let method = PlacementMethod(rawValue: method) else {
             throw ValidationError("--method must be one of: \(PlacementMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -116,6 +150,13 @@ struct PlanCommand: AsyncParsableCommand {
         }
         options.formulation = formulation
         options.coverSearch = !noCover
+        guard let objective = PlacementObjective(rawValue: objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }
+        if let latencyBound, !(latencyBound > 0 && latencyBound.isFinite) { throw ValidationError("--latency-bound must be a positive number of seconds") }
+        let serving = try input.servingModel(problem, connectivity)
+        if objective == .serving {
+            options.serving = serving
+            options.decodeLatencyBound = latencyBound
+        }
         options.progress = { p in
             standardError(String(format: "[%6.1fs] %@ best %.2f bound %.2f gap %.1f%%", p.elapsedSeconds, p.phase, p.bestObjective, p.bound, p.gap * 100))
         }
@@ -137,15 +178,43 @@ struct PlanCommand: AsyncParsableCommand {
             }
         default: throw ValidationError("--select must be 'flow' or 'simulated'")
         }
-        let result = Planner.solve(problem, options: options)
+        var result: SolveResult
+        var replan: ReplanReport?
+        if let previous {
+            guard movePenalty >= 0, movePenalty <= 1 else { throw ValidationError("--move-penalty must be between 0 and 1") }
+            let running: Placement
+            do {
+                running = try LayoutFile.load(path: previous, nodeCount: problem.nodes.count)
+                try running.validate(for: problem)
+            } catch let error as PlacementError { throw ValidationError(error.description) }
+            (result, replan) = Replanner.replan(problem, previous: running, options: options, movePenalty: movePenalty)
+        } else {
+            result = Planner.solve(problem, options: options)
+        }
         if let svg {
             try PlacementDrawing.svg(problem: problem, result: result).write(toFile: svg, atomically: true, encoding: .utf8)
         }
+        let predicted = serving.predict(result.placement)
         if json {
-            try printJSON(placementJSON(problem, result))
+            var extra: [String: Any] = ["serving": servingJSON(predicted), "objective": objective.rawValue]
+            if let replan {
+                extra["replan"] = ["layers_moved": replan.layersMoved, "fresh_layers_moved": replan.freshLayersMoved,
+                                   "previous_score": replan.previousScore, "score": replan.score, "fresh_score": replan.freshScore]
+            }
+            try printJSON(placementJSON(problem, result, extra: extra))
         } else {
-            print(String(format: "%@ on %@: %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s", method.rawValue, problem.clusterName,
-                         result.objective, result.upperBound, result.gap * 100, result.provenOptimal ? ", optimal" : "", result.seconds))
+            print(String(format: "%@ on %@ (objective %@): flow %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s, found by %@", method.rawValue, problem.clusterName,
+                         objective.rawValue, result.objective, result.upperBound, result.gap * 100, result.provenOptimal ? ", optimal" : "", result.seconds, result.foundBy))
+            print(servingLine(predicted))
+            if let replan {
+                let unit = options.serving != nil ? "predicted decode tokens/s" : "flow tokens/s"
+                print(String(format: "  re-plan: %d layers moved (a fresh plan: %d); %@ %.1f → %.1f (fresh plan %.1f)", replan.layersMoved, replan.freshLayersMoved,
+                             unit, replan.previousScore, replan.score, replan.freshScore))
+            }
+            if let nodes = result.statistics["milp_nodes"] {
+                print(String(format: "  GLPK: %.0f branch-and-bound nodes, objective %.2f, bound %.2f, gap %@", nodes, result.statistics["milp_objective"] ?? 0,
+                             result.statistics["milp_bound"] ?? 0, (result.statistics["milp_gap"] ?? -1) >= 0 ? String(format: "%.1f%%", (result.statistics["milp_gap"] ?? 0) * 100) : "none"))
+            }
             for (i, r) in result.placement.ranges.enumerated() {
                 guard let r else { print("  node \(i): idle"); continue }
                 print(String(format: "  node %2d %-5@ layers [%2d, %2d)  flow %.1f", i, problem.nodes[i].type, r.start, r.end, result.flows.nodeFlows[i]))
@@ -186,6 +255,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(help: "Write an SVG drawing of the placement's pipelines (bars shaded by simulated utilisation) to this file.")
+    var svg: String?
+
     func run() async throws {
         if let server = input.server { return try await RemotePlacement.simulate(self, server: server) }
         let (problem, connectivity) = try input.problem()
@@ -218,10 +290,16 @@ struct SimulateCommand: AsyncParsableCommand {
             report = try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config,
                                        dataDirectory: input.data ?? SharedData.directory)
         } catch let error as PlacementError { throw ValidationError(error.description) }
+        if let svg {
+            let result = Planner.score(problem, placement, connectivity)
+            let busy = Dictionary(uniqueKeysWithValues: report.nodes.map { ($0.node, $0.utilisation) })
+            try PlacementDrawing.svg(problem: problem, result: result, utilisation: busy).write(toFile: svg, atomically: true, encoding: .utf8)
+        }
         if json {
             try printJSON(report.jsonObject)
         } else {
             print(report.summary)
+            print(report.nodeTable)
         }
     }
 }
@@ -247,13 +325,16 @@ struct ScoreCommand: AsyncParsableCommand {
         } catch let error as PlacementError { throw ValidationError(error.description) }
         let runtime = FlowScorer.runtimeFlow(problem, placement, connectivity)
         let result = Planner.score(problem, placement, connectivity)
+        let serving = try input.servingModel(problem, connectivity).predict(placement)
         if json {
             var object = placementJSON(problem, result, extra: ["runtime_flow_tokens_per_s": runtime.value])
+            object["serving"] = servingJSON(serving)
             object.removeValue(forKey: "method")
             try printJSON(object)
         } else {
             print(String(format: "%@: max flow %.2f tokens/s (%@), runtime graph %.2f, upper bound %.2f", problem.clusterName, result.objective,
                          connectivity.rawValue, runtime.value, problem.upperBound))
+            print(servingLine(serving))
         }
     }
 }

@@ -82,12 +82,23 @@ enum RemotePlacement {
             try printJSON(json(cluster: cluster.name, model: model.name, connectivity: command.input.connectivity, placement: result.placement,
                                flows: result.flows, objective: result.objectiveTokensPerSecond, upperBound: result.upperBoundTokensPerSecond,
                                extra: ["method": stats.methodUsed, "gap": result.gap, "proven_optimal": stats.stopReason == "optimal",
-                                       "seconds": stats.solveSeconds, "statistics": statistics(stats)]))
+                                       "seconds": stats.solveSeconds, "statistics": statistics(stats), "objective": PlacementObjective.flow.rawValue,
+                                       "found_by": "placement-service (\(stats.methodUsed))", "serving": localPrediction(command.input, result.placement)]))
         } else {
             print(String(format: "%@ on %@: %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s (%@)", stats.methodUsed, cluster.name, result.objectiveTokensPerSecond,
                          result.upperBoundTokensPerSecond, max(0, result.gap) * 100, stats.stopReason == "optimal" ? ", optimal" : "", stats.solveSeconds, server))
             printRanges(result.placement, flows: result.flows)
         }
+    }
+
+    /// The serving model's prediction for a plan the service returned, when the profiles are at hand here.
+    static func localPrediction(_ input: PlacementInput, _ placement: [NodeRange]) -> Any {
+        guard let (problem, connectivity) = try? input.problem(), let model = try? input.servingModel(problem, connectivity) else { return NSNull() }
+        var ranges = [PlacementCore.LayerRange?](repeating: nil, count: problem.nodes.count)
+        for range in placement where problem.nodes.indices.contains(Int(range.node)) && range.end > range.start {
+            ranges[Int(range.node)] = PlacementCore.LayerRange(start: Int(range.start), end: Int(range.end))
+        }
+        return servingJSON(model.predict(PlacementCore.Placement(ranges: ranges)))
     }
 
     static func score(_ command: ScoreCommand, server: String) async throws {

@@ -16,7 +16,8 @@ extension Integration {
             let cluster = "\(WiringFixtures.dataDirectory)/helix/clusters/single24.ini"
             let directory = LatticeTesting.temporaryDirectory("cli-plan")
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let arguments = ["plan", cluster, "--model", "llama2-70b", "--method", "petals", "--budget", "5", "--json"]
+            // The service plans for the max-flow objective; so does the in-process run here.
+            let arguments = ["plan", cluster, "--model", "llama2-70b", "--method", "petals", "--objective", "flow", "--budget", "5", "--json"]
             let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory], in: directory))
             try await LatticeTesting.withService(.placement, environment: WiringFixtures.environment) { service in
                 let remote = try json(try await CLIRun.lattice(arguments + ["--server", service.address], in: directory, environment: WiringFixtures.environment))

@@ -10,15 +10,44 @@ struct LinearProgram {
 
     var columns: [Column] = []
     var rows: [Row] = []
+    /// GLPK's work that never calls back (MIR, Gomory and cover cuts, the feasibility pump, and the
+    /// pseudocost branching rule, whose start-up solves two LPs per fractional binary): strong on
+    /// small models, but on geo24's ~9,000 rows it ran for 160–245 s between two callbacks, so past
+    /// any deadline. Without it: Driebeck–Tomlin branching.
+    var heavyRootWork = true
 
     mutating func addColumn(_ name: String, lower: Double = 0, upper: Double = .infinity, objective: Double = 0, kind: Kind = .continuous) -> Int {
         columns.append(Column(name: name, lower: lower, upper: upper, objective: objective, kind: kind))
         return columns.count - 1
     }
 
-    /// lower ≤ Σ terms ≤ upper (either may be infinite).
+    /// lower ≤ Σ terms ≤ upper (either may be infinite). Repeated columns are summed (GLPK
+    /// aborts on a duplicate entry).
     mutating func addRow(_ terms: [(Int, Double)], lower: Double = -.infinity, upper: Double = .infinity) {
-        rows.append(Row(lower: lower, upper: upper, terms: terms.filter { $0.1 != 0 }))
+        var merged: [Int: Double] = [:]
+        var order: [Int] = []
+        for (j, a) in terms {
+            if merged[j] == nil { order.append(j) }
+            merged[j, default: 0] += a
+        }
+        rows.append(Row(lower: lower, upper: upper, terms: order.compactMap { j in merged[j].flatMap { $0 != 0 ? (j, $0) : nil } }))
+    }
+
+    /// The first defect GLPK would abort on or misread (an index out of range, a non-finite
+    /// coefficient, crossed bounds), or nil when the model is sound.
+    func defect() -> String? {
+        for (j, column) in columns.enumerated() {
+            if column.lower.isNaN || column.upper.isNaN || column.lower > column.upper || !column.objective.isFinite {
+                return "column \(j) (\(column.name)): bounds [\(column.lower), \(column.upper)], objective \(column.objective)"
+            }
+        }
+        for (i, row) in rows.enumerated() {
+            if row.lower.isNaN || row.upper.isNaN || row.lower > row.upper { return "row \(i): bounds [\(row.lower), \(row.upper)]" }
+            for (j, a) in row.terms where !columns.indices.contains(j) || !a.isFinite {
+                return "row \(i): coefficient \(a) on column \(j) of \(columns.count)"
+            }
+        }
+        return nil
     }
 }
 
@@ -33,6 +62,8 @@ struct MILPOutcome {
     var code: Int32 = -1
     var relaxation: Double = .nan
     var warmStartAccepted = false
+    /// Relative gap between the bound and the objective (0 when proven optimal).
+    var gap: Double { objective > 0 ? max(0, bound - objective) / objective : .infinity }
 }
 
 /// Shared state between the solve and GLPK's callback (which is a C function).
@@ -50,6 +81,10 @@ final class MILPCallbackContext {
     var bestBound = Double.infinity
     var lastImprovement = 0.0
     var lastReport = -1.0
+    /// The spec's early stops (near the bound, stalled); off to prove optimality.
+    var stopEarly = true
+    /// Branch-and-bound subproblems created so far (GLPK's t_cnt).
+    var nodes = 0
 
     init(warmStart: [Double]?, clock: Clock, deadline: Double, upperBound: Double, cancellation: CancellationToken?,
          progress: (@Sendable (SolveProgress) -> Void)?) {
@@ -73,6 +108,9 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
         if rejected == 0 { context.best = max(context.best, context.warmStartValue) }
         context.warmStartRejected = rejected != 0
     }
+    var active: Int32 = 0, alive: Int32 = 0, total: Int32 = 0
+    glp_ios_tree_size(tree, &active, &alive, &total)
+    context.nodes = max(context.nodes, Int(total))
     let node = glp_ios_best_node(tree)
     if node != 0 { context.bestBound = min(context.bestBound, glp_ios_node_bound(tree, node)) }
     if reason == GLP_IBINGO {
@@ -87,8 +125,8 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
         }
     }
     // Stop rules (spec §3): time, cancellation, best ≥ 0.995 UB, best ≥ 0.95 UB and no gain for 100 s.
-    let nearBound = context.best >= 0.995 * context.upperBound
-    let stalled = context.best >= 0.95 * context.upperBound && now - context.lastImprovement > 100
+    let nearBound = context.stopEarly && context.best >= 0.995 * context.upperBound
+    let stalled = context.stopEarly && context.best >= 0.95 * context.upperBound && now - context.lastImprovement > 100
     if now >= context.deadline || context.cancellation?.isCancelled == true || nearBound || stalled {
         glp_ios_terminate(tree)
     }
@@ -96,8 +134,11 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
 
 extension LinearProgram {
     /// Maximises with GLPK branch-and-cut within the deadline, optionally warm-started.
-    func maximize(warmStart: [Double]?, clock: Clock, deadline: Double, upperBound: Double, options: SolveOptions) -> MILPOutcome {
-        glp_term_out(GLP_OFF)
+    /// `stopEarly`: apply the spec's stop rules (best within 0.5% of the bound, or within 5% and stalled for 100 s).
+    func maximize(warmStart: [Double]?, clock: Clock, deadline: Double, upperBound: Double, options: SolveOptions, stopEarly: Bool = true) -> MILPOutcome {
+        if let defect = defect() { return MILPOutcome(values: nil, objective: 0, bound: .infinity, optimal: false, nodes: 0, status: "invalid model: \(defect)") }
+        let usableStart = warmStart.flatMap { $0.count == columns.count && $0.allSatisfy(\.isFinite) ? $0 : nil }
+        glp_term_out(GLP_OFF)  // per thread: every solving thread switches it off
         guard let lp = glp_create_prob() else { return MILPOutcome(values: nil, objective: 0, bound: .infinity, optimal: false, nodes: 0, status: "no memory") }
         defer { glp_delete_prob(lp) }
         glp_set_obj_dir(lp, GLP_MAX)
@@ -116,7 +157,7 @@ extension LinearProgram {
         var ia: [Int32] = [0], ja: [Int32] = [0], ar: [Double] = [0]
         for (i, row) in rows.enumerated() {
             setBounds(lp, row: Int32(i + 1), row.lower, row.upper)
-            for (j, a) in row.terms where columns.indices.contains(j) {
+            for (j, a) in row.terms {
                 ia.append(Int32(i + 1)); ja.append(Int32(j + 1)); ar.append(a)
             }
         }
@@ -130,18 +171,20 @@ extension LinearProgram {
             return MILPOutcome(values: nil, objective: 0, bound: .infinity, optimal: false, nodes: 0, status: "LP relaxation not solved")
         }
         let relaxation = glp_get_obj_val(lp)
-        let context = MILPCallbackContext(warmStart: warmStart, clock: clock, deadline: deadline, upperBound: min(upperBound, relaxation),
+        let context = MILPCallbackContext(warmStart: usableStart, clock: clock, deadline: deadline, upperBound: min(upperBound, relaxation),
                                           cancellation: options.cancellation, progress: options.progress)
-        if let start = warmStart { context.warmStartValue = zip(columns, start).reduce(0) { $0 + $1.0.objective * $1.1 } }
+        context.stopEarly = stopEarly
+        if let start = usableStart { context.warmStartValue = zip(columns, start).reduce(0) { $0 + $1.0.objective * $1.1 } }
         var iocp = glp_iocp()
         glp_init_iocp(&iocp)
         iocp.msg_lev = GLP_MSG_OFF
         iocp.presolve = GLP_OFF  // the callback's warm start is in the original columns
-        iocp.mir_cuts = GLP_ON
-        iocp.gmi_cuts = GLP_ON
-        iocp.cov_cuts = GLP_ON
-        iocp.fp_heur = GLP_ON
-        iocp.br_tech = GLP_BR_PCH
+        let heavy = heavyRootWork ? GLP_ON : GLP_OFF
+        iocp.mir_cuts = heavy
+        iocp.gmi_cuts = heavy
+        iocp.cov_cuts = heavy
+        iocp.fp_heur = heavy
+        iocp.br_tech = heavyRootWork ? GLP_BR_PCH : GLP_BR_DTH
         iocp.bt_tech = GLP_BT_BPH
         iocp.mip_gap = 1e-6
         iocp.tm_lim = Int32(max(1, min(Double(Int32.max), (deadline - clock.elapsed) * 1000)))
@@ -152,7 +195,7 @@ extension LinearProgram {
         let code = glp_intopt(lp, &iocp)
         let status = glp_mip_status(lp)
         guard status == GLP_OPT || status == GLP_FEAS else {
-            return MILPOutcome(values: nil, objective: 0, bound: min(context.bestBound, relaxation), optimal: false, nodes: 0,
+            return MILPOutcome(values: nil, objective: 0, bound: min(context.bestBound, relaxation), optimal: false, nodes: context.nodes,
                                status: "no integer solution (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected)
         }
         let values = (0..<columns.count).map { glp_mip_col_val(lp, Int32($0 + 1)) }
@@ -167,7 +210,7 @@ extension LinearProgram {
         let objective = glp_mip_obj_val(lp)
         let optimal = status == GLP_OPT && code == 0
         let bound = optimal ? objective : min(context.bestBound, relaxation)
-        return MILPOutcome(values: values, objective: objective, bound: max(bound, objective), optimal: optimal, nodes: 0,
+        return MILPOutcome(values: values, objective: objective, bound: max(bound, objective), optimal: optimal, nodes: context.nodes,
                            status: optimal ? "optimal" : "stopped (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected)
     }
 

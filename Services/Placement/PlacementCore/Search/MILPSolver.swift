@@ -13,6 +13,8 @@ import Foundation
 struct MILPSolver {
     let problem: PlacementProblem
     let connectivity: Connectivity
+    /// Apply the spec's early stop rules; off to run GLPK until it proves the optimum (or the deadline).
+    var stopEarly = true
 
     struct Outcome {
         var placement: Placement?
@@ -53,7 +55,11 @@ struct MILPSolver {
         return true
     }
 
-    func solve(warmStart: Placement, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
+    func solve(warmStart: Placement?, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
+        // A cancelled solve builds nothing: GLPK's LP relaxation of a large model does not look at the token.
+        if options.cancellation?.isCancelled == true {
+            return Outcome(placement: nil, bound: .infinity, provenOptimal: false, exactModel: false, statistics: ["milp_cancelled": 1])
+        }
         if options.formulation == .general { return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
         if linksNeverBind || options.formulation == .aggregated { return solveAggregated(warmStart: warmStart, clock: clock, deadline: deadline, options: options) }
         return solveGeneral(warmStart: warmStart, clock: clock, deadline: deadline, options: options)
@@ -61,7 +67,7 @@ struct MILPSolver {
 
     // MARK: Aggregated formulation
 
-    func solveAggregated(warmStart: Placement, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
+    func solveAggregated(warmStart: Placement?, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
         let L = problem.numLayers
         let groups = classes
         let search = LocalSearch(problem: problem, connectivity: connectivity)
@@ -100,9 +106,10 @@ struct MILPSolver {
         }
         // Warm start: counts of the heuristic placement (and, strict, its max-flow node flows).
         var start = [Double](repeating: 0, count: lp.columns.count)
-        let warmFlows = FlowScorer.milpFlow(problem, warmStart, connectivity)
-        var complete = true
-        for (i, range) in warmStart.ranges.enumerated() {
+        let warm = warmStart ?? Placement(ranges: [LayerRange?](repeating: nil, count: problem.nodes.count))
+        let warmFlows = FlowScorer.milpFlow(problem, warm, connectivity)
+        var complete = warmStart != nil
+        for (i, range) in warm.ranges.enumerated() {
             guard let range else { continue }
             guard let c = groups.firstIndex(where: { $0.contains(i) }), let entry = y.first(where: { $0.c == c && $0.s == range.start && $0.k == range.count }) else {
                 complete = false; continue
@@ -111,11 +118,10 @@ struct MILPSolver {
             if entry.flow >= 0 { start[entry.flow] += warmFlows.nodeFlows[i] }
         }
         if z >= 0 { start[z] = warmFlows.value }
-        let outcome = lp.maximize(warmStart: complete ? start : nil, clock: clock, deadline: deadline, upperBound: problem.upperBound, options: options)
-        var stats: [String: Double] = ["milp_columns": Double(lp.columns.count), "milp_rows": Double(lp.rows.count),
-                                       "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_aggregated": 1,
-                                       "milp_glpk_code": Double(outcome.code), "milp_lp_relaxation": outcome.relaxation,
-                                       "milp_warm_start_accepted": outcome.warmStartAccepted ? 1 : 0]
+        let outcome = lp.maximize(warmStart: complete ? start : nil, clock: clock, deadline: deadline, upperBound: problem.upperBound,
+                                  options: options, stopEarly: stopEarly)
+        var stats = Self.statistics(lp, outcome)
+        stats["milp_aggregated"] = 1
         guard let values = outcome.values else {
             stats["milp_failed"] = 1
             return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: linksNeverBind, statistics: stats)
@@ -155,87 +161,15 @@ struct MILPSolver {
             return true
         }
     }
+}
 
-    func solveGeneral(warmStart: Placement, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
-        let L = problem.numLayers
-        let M = Double(L)
-        let arcs = prunedArcs()
-        var lp = LinearProgram()
-        var b: [[(k: Int, col: Int)]] = []
-        var s: [Int] = []
-        for (i, node) in problem.nodes.enumerated() {
-            s.append(lp.addColumn("s_\(i)", lower: 0, upper: Double(L - 1), kind: .integer))
-            b.append((1...max(1, min(L, node.maxLayers))).map { k in (k, lp.addColumn("b_\(i)_\(k)", kind: .binary)) })
-            lp.addRow(b[i].map { ($0.col, 1) }, lower: 1, upper: 1)
-            lp.addRow([(s[i], 1)] + b[i].map { ($0.col, Double($0.k)) }, upper: Double(L))
-        }
-        func end(_ i: Int) -> [(Int, Double)] { [(s[i], 1)] + b[i].map { ($0.col, Double($0.k)) } }
-        var f: [Int] = [], d: [Int] = []
-        var inflow = [[(Int, Double)]](repeating: [], count: problem.nodes.count)
-        var outflow = inflow
-        for (a, arc) in arcs.enumerated() {
-            let fa = lp.addColumn("f_\(a)", objective: arc.from == .source ? 1 : 0)
-            let da = lp.addColumn("d_\(a)", kind: .binary)
-            f.append(fa); d.append(da)
-            // Tight big-M: an arc never carries more than either endpoint can process. (With the raw
-            // 5e8 tokens/s of a source link, integrality tolerance alone let d ≈ 4e-6 carry full flow.)
-            var capacity = problem.milpCapacity(arc)
-            for end in [arc.from, arc.to] { if case .node(let i) = end { capacity = min(capacity, problem.nodes[i].throughput.max() ?? 0) } }
-            lp.addRow([(fa, 1), (da, -capacity)], upper: 0)
-            switch (arc.from, arc.to) {
-            case (.source, .node(let j)):
-                inflow[j].append((fa, 1))
-                lp.addRow([(s[j], 1), (da, M)], upper: M)  // s_j = 0 when enabled
-            case (.node(let i), .sink):
-                outflow[i].append((fa, 1))
-                lp.addRow(end(i).map { ($0.0, -$0.1) } + [(da, M)], upper: M - Double(L))  // e_i = L when enabled
-            case (.node(let i), .node(let j)):
-                outflow[i].append((fa, 1)); inflow[j].append((fa, 1))
-                let minusEndI = end(i).map { ($0.0, -$0.1) }
-                lp.addRow([(s[j], 1)] + minusEndI + [(da, M)], upper: M)  // s_j ≤ e_i
-                if connectivity == .strict {
-                    lp.addRow(end(i) + [(s[j], -1), (da, M)], upper: M)  // e_i ≤ s_j
-                } else {
-                    lp.addRow(end(i) + end(j).map { ($0.0, -$0.1) } + [(da, M)], upper: M - 1)  // e_i < e_j
-                }
-            default: break
-            }
-        }
-        for i in problem.nodes.indices {
-            lp.addRow(inflow[i] + outflow[i].map { ($0.0, -$0.1) }, lower: 0, upper: 0)
-            lp.addRow(inflow[i] + b[i].map { ($0.col, -problem.nodes[i].throughput(layers: $0.k)) }, upper: 0)
-        }
-        // Warm start from the heuristic placement and its max-flow on the pruned graph.
-        var pruned = problem
-        pruned.arcs = arcs
-        let flows = FlowScorer.milpFlow(pruned, warmStart, connectivity)
-        var start = [Double](repeating: 0, count: lp.columns.count)
-        var complete = true
-        for (i, range) in warmStart.ranges.enumerated() {
-            guard let range, let entry = b[i].first(where: { $0.k == range.count }) else { complete = false; continue }
-            start[s[i]] = Double(range.start)
-            start[entry.col] = 1
-        }
-        var arcFlow: [String: Double] = [:]
-        for flow in flows.arcFlows { arcFlow["\(flow.from)>\(flow.to)"] = flow.tokensPerSecond }
-        for (a, arc) in arcs.enumerated() {
-            let value = arcFlow["\(arc.from)>\(arc.to)"] ?? 0
-            start[f[a]] = value
-            start[d[a]] = value > 0 ? 1 : 0
-        }
-        let outcome = lp.maximize(warmStart: complete ? start : nil, clock: clock, deadline: deadline, upperBound: problem.upperBound, options: options)
-        var stats: [String: Double] = ["milp_columns": Double(lp.columns.count), "milp_rows": Double(lp.rows.count),
-                                       "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_pruned_arcs": Double(arcs.count)]
-        guard let values = outcome.values else {
-            stats["milp_failed"] = 1
-            return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: false, statistics: stats)
-        }
-        var ranges = [LayerRange?](repeating: nil, count: problem.nodes.count)
-        for i in problem.nodes.indices {
-            let start = Int(values[s[i]].rounded())
-            if let k = b[i].max(by: { values[$0.col] < values[$1.col] })?.k, start + k <= L { ranges[i] = LayerRange(start: start, end: start + k) }
-        }
-        // Pruning removes links, so the general model's bound is only a bound on the pruned graph.
-        return Outcome(placement: Placement(ranges: ranges), bound: outcome.bound, provenOptimal: outcome.optimal, exactModel: false, statistics: stats)
+extension MILPSolver {
+    /// What every MILP run reports: size, objective, bound, gap, branch-and-bound nodes.
+    static func statistics(_ lp: LinearProgram, _ outcome: MILPOutcome) -> [String: Double] {
+        ["milp_columns": Double(lp.columns.count), "milp_rows": Double(lp.rows.count),
+         "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_gap": outcome.gap.isFinite ? outcome.gap : -1,
+         "milp_nodes": Double(outcome.nodes), "milp_proven": outcome.optimal ? 1 : 0,
+         "milp_glpk_code": Double(outcome.code), "milp_lp_relaxation": outcome.relaxation,
+         "milp_warm_start_accepted": outcome.warmStartAccepted ? 1 : 0]
     }
 }

@@ -1,11 +1,13 @@
 import Foundation
 
 /// An SVG picture of a placement: one bar per node over the layer axis, coloured by GPU type,
-/// labelled with the flow through it; the bar's opacity shows how busy the node is.
+/// labelled with the flow through it; the bar's opacity shows how busy the node is (its share of
+/// capacity in the flow, or, when given, its simulated utilisation). Grey lines join the stages
+/// of the pipelines, as wide as the flow between them.
 public enum PlacementDrawing {
     static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
 
-    public static func svg(problem: PlacementProblem, result: SolveResult) -> String {
+    public static func svg(problem: PlacementProblem, result: SolveResult, utilisation: [Int: Double]? = nil) -> String {
         let L = problem.numLayers
         let left = 150.0, top = 50.0, row = 18.0, width = 800.0
         let scale = width / Double(L)
@@ -27,9 +29,17 @@ public enum PlacementDrawing {
             guard let r = result.placement.ranges[i] else { continue }
             let color = palette[(types.firstIndex(of: node.type) ?? 0) % palette.count]
             let capacity = node.throughput(layers: r.count)
-            let busy = capacity > 0 ? min(1, result.flows.nodeFlows[i] / capacity) : 0
+            let busy = utilisation.map { $0[i] ?? 0 } ?? (capacity > 0 ? min(1, result.flows.nodeFlows[i] / capacity) : 0)
             out += "<rect x=\"\(left + Double(r.start) * scale)\" y=\"\(y + 2)\" width=\"\(Double(r.count) * scale)\" height=\"\(row - 4)\" fill=\"\(color)\" fill-opacity=\"\(String(format: "%.2f", 0.25 + 0.75 * busy))\" stroke=\"\(color)\"/>"
-            out += "<text x=\"\(left + Double(r.end) * scale + 4)\" y=\"\(y + 12)\">\(String(format: "%.0f / %.0f tok/s", result.flows.nodeFlows[i], capacity))</text>\n"
+            let label = String(format: "%.0f / %.0f tok/s", result.flows.nodeFlows[i], capacity) + (utilisation != nil ? String(format: ", busy %.0f%%", busy * 100) : "")
+            out += "<text x=\"\(left + Double(r.end) * scale + 4)\" y=\"\(y + 12)\">\(label)</text>\n"
+        }
+        let widest = result.flows.arcFlows.map(\.tokensPerSecond).max() ?? 1
+        for arc in result.flows.arcFlows {
+            guard let i = Int(arc.from), let j = Int(arc.to), let a = result.placement.ranges[i], result.placement.ranges[j] != nil else { continue }
+            let x = left + Double(a.end) * scale
+            let y1 = top + Double(i) * row + row / 2, y2 = top + Double(j) * row + row / 2
+            out += "<line x1=\"\(x)\" y1=\"\(y1)\" x2=\"\(x)\" y2=\"\(y2)\" stroke=\"#555\" stroke-opacity=\"0.6\" stroke-width=\"\(String(format: "%.1f", 0.5 + 3.5 * arc.tokensPerSecond / widest))\"/>\n"
         }
         for (t, type) in types.enumerated() {
             let x = left + Double(t) * 90

@@ -13,22 +13,34 @@ public enum Planner {
                            upperBound: max(problem.upperBound, flows.value), provenOptimal: false, flows: flows, seconds: 0, statistics: [:])
     }
 
+    /// The serving judge: predicted decode tokens/s, penalised beyond the latency bound.
+    static func servingJudge(_ model: ServingModel, bound: Double?) -> @Sendable (Placement) -> Double {
+        { placement in
+            let p = model.predict(placement)
+            guard let bound, p.decodeLatencySeconds > bound else { return p.decodeTokensPerSecond }
+            return p.decodeTokensPerSecond * pow(bound / p.decodeLatencySeconds, 2)
+        }
+    }
+
     public static func solve(_ problem: PlacementProblem, options: SolveOptions) -> SolveResult {
-        guard let judge = options.judge else { return solveForFlow(problem, options: options).result }
+        let judge = options.judge ?? options.serving.map { servingJudge($0, bound: options.decodeLatencyBound) }
+        guard let judge else { return solveForFlow(problem, options: options).result }
         // Search for flow on most of the budget, then let the judge pick among what was found.
         let clock = Clock()
         var inner = options
         inner.judge = nil
         inner.budgetSeconds = options.budgetSeconds * (1 - min(0.9, max(0, options.judgeShare)))
         let (flowResult, seen) = solveForFlow(problem, options: inner)
-        var distinct: [Placement] = []
+        var distinct: [(placement: Placement, origin: String)] = []
         // The flow-best first, then the baselines, then what the search passed through (best first).
-        let baselines = [Baselines.petals(problem), Baselines.swarm(problem), Baselines.separatePipelines(problem)]
-        for placement in [flowResult.placement] + baselines + seen.reversed().prefix(8) where !distinct.contains(placement) {
-            if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append(placement) }
+        let baselines = [(Baselines.petals(problem), "petals baseline"), (Baselines.swarm(problem), "swarm baseline"),
+                         (Baselines.separatePipelines(problem), "separate pipelines")]
+        let candidates = [(flowResult.placement, flowResult.foundBy)] + baselines + seen.reversed().prefix(8).map { ($0, "flow search candidate") }
+        for (placement, origin) in candidates where !distinct.contains(where: { $0.placement == placement }) {
+            if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append((placement, origin)) }
         }
-        var best = flowResult.placement, bestScore = -Double.infinity, judged = 0, slowest = 0.0
-        for placement in distinct {
+        var best = flowResult.placement, bestScore = -Double.infinity, judged = 0, slowest = 0.0, origin = flowResult.foundBy
+        for (placement, from) in distinct {
             // Stay within the budget: start another judgement only if one more fits.
             if clock.elapsed + slowest > options.budgetSeconds || options.cancellation?.isCancelled == true { break }
             let started = clock.elapsed
@@ -37,29 +49,60 @@ public enum Planner {
             judged += 1
             options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
                                             bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
-            if score > bestScore { best = placement; bestScore = score }
+            if score > bestScore { best = placement; bestScore = score; origin = from }
         }
         // Whatever budget is left: climb from the judged best with moves the judge rates.
         var climbed = 0
         if bestScore > -Double.infinity {
             let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: judge)
-            let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: options.budgetSeconds,
+            // With the serving model, leave a tenth of the budget for assigning idle nodes.
+            let climbEnd = options.budgetSeconds * (options.judge == nil ? 0.9 : 1)
+            let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: climbEnd,
                                       slowestJudgement: slowest, cancel: options.cancellation) { placement, score in
                 options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
                                                 bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
             }
+            if outcome.placement != best { origin = "judged climb from " + origin }
             best = outcome.placement
             bestScore = outcome.score
             climbed = outcome.judged
+        }
+        // The serving model is cheap: give every idle GPU the layers it serves best with (the
+        // runtime, and the artifact's simulator, expect every node to hold layers).
+        if options.judge == nil, options.serving != nil {
+            let (completed, score) = assignIdle(problem, best, score: bestScore, clock: clock, deadline: options.budgetSeconds, judge: judge)
+            if completed != best { best = completed; bestScore = score; origin += " + idle nodes assigned" }
         }
         var result = scoreResult(problem, best, options.connectivity)
         result.method = options.method
         result.upperBound = max(result.objective, flowResult.upperBound)
         result.provenOptimal = flowResult.provenOptimal && best == flowResult.placement
         result.seconds = clock.elapsed
+        result.foundBy = origin
         result.statistics = flowResult.statistics.merging(["judge_score": bestScore, "judged_candidates": Double(judged), "judged_moves": Double(climbed),
                                                            "flow_best_objective": flowResult.objective]) { a, _ in a }
         return result
+    }
+
+    /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than idle).
+    /// Stops at the deadline (nodes not reached stay idle).
+    static func assignIdle(_ problem: PlacementProblem, _ start: Placement, score: Double, clock: Clock, deadline: Double,
+                           judge: (Placement) -> Double) -> (Placement, Double) {
+        var placement = start, best = score
+        let L = problem.numLayers
+        for i in problem.nodes.indices where placement.ranges[i] == nil && clock.elapsed < deadline {
+            var choice: (LayerRange, Double)?
+            for k in 1...max(1, min(L, problem.nodes[i].maxLayers)) {
+                for s in 0...(L - k) {
+                    var candidate = placement
+                    candidate.ranges[i] = LayerRange(start: s, end: s + k)
+                    let value = judge(candidate)
+                    if value > choice?.1 ?? -.infinity { choice = (LayerRange(start: s, end: s + k), value) }
+                }
+            }
+            if let choice { placement.ranges[i] = choice.0; best = choice.1 }
+        }
+        return (placement, best)
     }
 
     /// Solves for the max-flow objective; also returns the distinct improving placements it met.
@@ -67,15 +110,18 @@ public enum Planner {
         let clock = Clock()
         var seen: [Placement] = []
         let ub = problem.upperBound
+        var origin = "annealing"
         func finish(_ placement: Placement, method: PlacementMethod, bound: Double = ub, proven: Bool = false, stats: [String: Double] = [:]) -> (result: SolveResult, seen: [Placement]) {
             let flows = FlowScorer.milpFlow(problem, placement, options.connectivity)
-            return (SolveResult(method: method, connectivity: options.connectivity, placement: placement, objective: flows.value,
-                               upperBound: max(flows.value, bound), provenOptimal: proven, flows: flows, seconds: clock.elapsed, statistics: stats), seen)
+            var result = SolveResult(method: method, connectivity: options.connectivity, placement: placement, objective: flows.value,
+                                     upperBound: max(flows.value, bound), provenOptimal: proven, flows: flows, seconds: clock.elapsed, statistics: stats)
+            result.foundBy = origin
+            return (result, seen)
         }
         switch options.method {
-        case .petals: return finish(Baselines.petals(problem), method: .petals)
-        case .swarm: return finish(Baselines.swarm(problem), method: .swarm)
-        case .sp: return finish(Baselines.separatePipelines(problem), method: .sp)
+        case .petals: origin = "petals baseline"; return finish(Baselines.petals(problem), method: .petals)
+        case .swarm: origin = "swarm baseline"; return finish(Baselines.swarm(problem), method: .swarm)
+        case .sp: origin = "separate pipelines"; return finish(Baselines.separatePipelines(problem), method: .sp)
         case .heuristic:
             let (placement, stats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds)
             seen.append(placement)
@@ -112,7 +158,7 @@ public enum Planner {
                                                connectivity: .strict, exact: false, clock: clock, deadline: strictDeadline, options: options).0
                 }
                 let value = FlowScorer.objective(problem, candidate, options.connectivity)
-                if value > bestValue + 1e-9 { best = candidate; bestValue = value }
+                if value > bestValue + 1e-9 { best = candidate; bestValue = value; origin = "cover search" }
                 if partialProven && bestValue >= partialValue - 1e-6 {
                     var stats = heuristicStats.merging(stats0) { a, _ in a }
                     stats["proven_by_cover_search"] = 1
@@ -123,13 +169,13 @@ public enum Planner {
             let outcome = milp.solve(warmStart: best, clock: clock, deadline: options.budgetSeconds, options: options)
             if let placement = outcome.placement {
                 let value = FlowScorer.objective(problem, placement, options.connectivity)
-                if value > bestValue + 1e-9 { best = placement; bestValue = value; seen.append(placement) }
+                if value > bestValue + 1e-9 { best = placement; bestValue = value; seen.append(placement); origin = "milp (GLPK)" }
             }
             var stats = heuristicStats.merging(outcome.statistics) { a, _ in a }.merging(stats0) { a, _ in a }
             // auto: any budget left after the MILP stops goes to polishing with the search.
             if options.method == .auto && !outcome.provenOptimal && clock.elapsed < options.budgetSeconds - 0.5 && options.cancellation?.isCancelled != true {
                 let (polished, polishStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds, start: best)
-                if FlowScorer.objective(problem, polished, options.connectivity) > bestValue + 1e-9 { best = polished; seen.append(polished) }
+                if FlowScorer.objective(problem, polished, options.connectivity) > bestValue + 1e-9 { best = polished; seen.append(polished); origin = "annealing polish" }
                 stats["polish_evaluations"] = polishStats["evaluations"]
             }
             let proven = outcome.provenOptimal && outcome.exactModel

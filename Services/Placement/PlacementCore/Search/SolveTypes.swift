@@ -24,6 +24,9 @@ public struct SolveProgress: Sendable {
     public var gap: Double { bestObjective > 0 ? max(0, bound - bestObjective) / bestObjective : .infinity }
 }
 
+/// What the planner maximises: the max-flow objective, or the serving model's decode tokens/s.
+public enum PlacementObjective: String, Sendable, CaseIterable { case flow, serving }
+
 /// Lets a caller stop a solve from another thread; the solve returns its best so far.
 public final class CancellationToken: @unchecked Sendable {
     private let lock = NSLock()
@@ -52,6 +55,10 @@ public struct SolveOptions: Sendable {
     /// The max-flow objective is a proxy; what users get is decode throughput.
     public var judge: (@Sendable (Placement) -> Double)? = nil
     public var judgeShare: Double = 0.5
+    /// The serving objective: when set (and no other judge is), the judge is this model's predicted
+    /// decode tokens/s, penalised by (bound/latency)² where the decode step exceeds `decodeLatencyBound`.
+    public var serving: ServingModel? = nil
+    public var decodeLatencyBound: Double? = nil
     public var formulation: MILPFormulation = .automatic
     /// Use the exact cover branch-and-bound where links never bind (off: measure the MILP alone).
     public var coverSearch = true
@@ -76,6 +83,8 @@ public struct SolveResult: Sendable {
     public var flows: FlowResult
     public var seconds: Double
     public var statistics: [String: Double]
+    /// Which component found the placement (e.g. "cover search", "milp", "judged climb from petals").
+    public var foundBy: String = ""
     public var gap: Double { objective > 0 ? max(0, upperBound - objective) / objective : .infinity }
 }
 

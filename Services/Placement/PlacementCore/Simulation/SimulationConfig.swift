@@ -33,6 +33,8 @@ public struct SimulationReport: Sendable {
     public var simulatedSeconds: Double
     public var wallSeconds: Double
     public var events: Int
+    /// Per-node utilisation and KV use over the measured window.
+    public var nodes: [NodeUsage] = []
 
     public var summary: String {
         func p(_ d: [String: Double]) -> String { ["p50", "p90", "p99"].map { String(format: "%@ %.3f s", $0, d[$0] ?? 0) }.joined(separator: ", ") }
@@ -40,9 +42,17 @@ public struct SimulationReport: Sendable {
                       mode.rawValue, routing.rawValue, decodeTokensPerSecond, finishedRequests, p(promptLatency), p(decodeLatency), simulatedSeconds, wallSeconds, events)
     }
 
+    /// One line per serving node: type, layers, utilisation, KV mean and peak.
+    public var nodeTable: String {
+        (["  node type   layers  busy   kv mean  kv peak"] + nodes.map {
+            String(format: "  %4d %@ %6d %5.0f%% %7.0f%% %7.0f%%", $0.node, $0.type.padding(toLength: 6, withPad: " ", startingAt: 0), $0.layers, $0.utilisation * 100, $0.kvMean * 100, $0.kvPeak * 100)
+        }).joined(separator: "\n")
+    }
+
     public var jsonObject: [String: Any] {
         ["mode": mode.rawValue, "routing": routing.rawValue, "decode_tokens_per_s": decodeTokensPerSecond, "finished_requests": finishedRequests,
          "prompt_latency_s": promptLatency, "decode_latency_s": decodeLatency, "simulated_seconds": simulatedSeconds,
-         "wall_seconds": wallSeconds, "events": events]
+         "wall_seconds": wallSeconds, "events": events,
+         "nodes": nodes.map { ["node": $0.node, "type": $0.type, "layers": $0.layers, "utilisation": $0.utilisation, "kv_mean": $0.kvMean, "kv_peak": $0.kvPeak] as [String: Any] }]
     }
 }

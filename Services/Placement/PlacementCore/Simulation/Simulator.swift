@@ -75,6 +75,7 @@ struct SimulationEngine {
     var finished = 0
     var promptLatencies: [Double] = []
     var decodeLatencies: [Double] = []
+    var usage = UsageMeter()
 
     init(problem: PlacementProblem, placement: Placement, flows: FlowResult, connectivity: Connectivity, workload: Workload, config: SimulationConfig) {
         self.problem = problem
@@ -115,6 +116,10 @@ struct SimulationEngine {
         }
         while let event = heap.pop() {
             if event.time > end { break }
+            if usage.nextSample <= event.time {
+                usage.sampleKV(upTo: event.time, used: router.graph.nodes.indices.map { ledger.reserved(on: $0) },
+                               capacity: router.graph.nodes.map(\.kvCapacity), window: config.warmupSeconds...end)
+            }
             now = event.time
             events += 1
             switch event.kind {
@@ -228,7 +233,9 @@ struct SimulationEngine {
         let overhead = tokens * problem.model.activationSize / 4e9 + tokens * problem.model.activationSize / 5e9
         busy[j] = true
         inFlight[j] = batch
-        schedule(now + Double(maxLayers) * layerTime + overhead, .nodeDone(j))
+        let finish = now + Double(maxLayers) * layerTime + overhead
+        usage.busy(j, from: now, to: finish, window: config.warmupSeconds...end, nodes: problem.nodes.count)
+        schedule(finish, .nodeDone(j))
     }
 
     /// Per-layer time of node j, from its throughput table's profile curves.
@@ -313,7 +320,8 @@ struct SimulationEngine {
         }
         return SimulationReport(mode: config.mode, routing: config.routing, decodeTokensPerSecond: Double(decodeTokensInWindow) / config.measureSeconds,
                                 finishedRequests: finished, promptLatency: percentiles(promptLatencies), decodeLatency: percentiles(decodeLatencies),
-                                simulatedSeconds: min(now, end), wallSeconds: wallSeconds, events: events)
+                                simulatedSeconds: min(now, end), wallSeconds: wallSeconds, events: events,
+                                nodes: usage.report(problem: problem, placement: placement, window: config.measureSeconds))
     }
 }
 

@@ -1,0 +1,152 @@
+import Foundation
+
+/// What a placement is predicted to serve: decode tokens/s and the latencies users see.
+public struct ServingPrediction: Sendable, Equatable {
+    public var decodeTokensPerSecond: Double
+    /// Per-token round trip of a decode step, weighted by decode tokens.
+    public var decodeLatencySeconds: Double
+    /// Round trip of a mean prompt, weighted likewise.
+    public var promptLatencySeconds: Double
+    /// Pipelines (source→sink paths of the runtime max-flow) and their mean depth in hops.
+    public var pipelines: Int
+    public var meanDepth: Double
+
+    public static let none = ServingPrediction(decodeTokensPerSecond: 0, decodeLatencySeconds: 0, promptLatencySeconds: 0, pipelines: 0, meanDepth: 0)
+}
+
+/// A closed-network model of serving a placement, cheap enough to score every move of a search.
+///
+/// The runtime max-flow is split into pipelines (source→sink paths). For each pipeline p with
+/// flow φ_p:
+/// - **KV room** (Little's law): the requests it keeps in flight, N_p, are at most what every
+///   hop's share of its KV cache holds: N_p ≤ min_j hwm·kv_j·(φ_p/f_j) / (len·layers_jp).
+/// - **Latency**: one decode step is a round trip, τ_p = Σ_j layers_jp·t_d,j(n_j) + Σ links
+///   (latency + activation/bandwidth + the wait behind prompt transfers on that link), where n_j is
+///   the decode batch at j (all requests in flight through j). Every extra hop adds a link and a
+///   batch wait, so τ grows with depth; a busy slow link (geo24's 12.5 MB/s between regions, where
+///   one prompt's activations take ~1 s) adds seconds.
+/// - **Decode tokens/s** = min(φ_p·out/(in+out), N_p/τ_p): the asymptotic bounds of a closed
+///   queueing network (capacity, or population over round trip).
+public struct ServingModel: Sendable {
+    public let problem: PlacementProblem
+    public let connectivity: Connectivity
+    public let profiles: [String: GPUProfile]
+    /// Mean input and output lengths of the Azure conversation trace (spec §6: 763 / 232).
+    public var meanInput = 763.0
+    public var meanOutput = 232.0
+    /// KV high-water mark of offline scheduling (spec §5: 0.85); the scheduler reserves input + 240·1.0 per layer.
+    public var kvHighWater = 0.85
+    public var reservedOutput = 240.0
+
+    public init(problem: PlacementProblem, connectivity: Connectivity, profiles: [String: GPUProfile]) throws {
+        for node in problem.nodes where profiles[node.type] == nil {
+            throw PlacementError(section: "node \(node.name)", field: "type", "no latency profile for type '\(node.type)'")
+        }
+        self.problem = problem
+        self.connectivity = connectivity
+        self.profiles = profiles
+    }
+
+    struct Pipeline { var hops: [(node: Int, layers: Int)]; var flow: Double }
+
+    public func predict(_ placement: Placement) -> ServingPrediction {
+        let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
+        guard flows.value > 1e-9 else { return .none }
+        let pipelines = decompose(flows, placement)
+        guard !pipelines.isEmpty else { return .none }
+        let n = problem.nodes.count
+        var through = [Double](repeating: 0, count: n)
+        for p in pipelines { for hop in p.hops { through[hop.node] += p.flow } }
+        // In flight per pipeline, from each hop's share of its KV room.
+        let perRequest = meanInput + reservedOutput
+        let inFlight = pipelines.map { p in
+            p.hops.map { hop -> Double in
+                let node = problem.nodes[hop.node]
+                guard let range = placement.ranges[hop.node], !node.kvCapacity.isEmpty else { return 0 }
+                let kv = Double(node.kvCapacity[min(range.count, node.kvCapacity.count) - 1])
+                return kvHighWater * kv * (p.flow / through[hop.node]) / (perRequest * Double(hop.layers))
+            }.min() ?? 0
+        }
+        var batch = [Double](repeating: 0, count: n)
+        for (p, count) in zip(pipelines, inFlight) { for hop in p.hops { batch[hop.node] += count } }
+        // Node-to-node links are queues: a decode activation waits behind the prompt transfers
+        // sharing the link (M/G/1 mean wait λ_p·S_p² / 2(1−ρ), prompts dominating the service time).
+        var carried: [Int: Double] = [:]
+        for arc in flows.arcFlows { if let u = Int(arc.from), let v = Int(arc.to) { carried[u * (n + 1) + v, default: 0] += arc.tokensPerSecond } }
+        func queueing(from u: Int, to v: Int) -> Double {
+            guard u < n, v < n, let tokens = carried[u * (n + 1) + v] else { return 0 }
+            let link = wire(from: u, to: v)
+            let rho = min(0.99, tokens * link.activation)
+            let promptTransfer = meanInput * link.activation
+            let prompts = tokens / (meanInput + meanOutput)
+            return prompts * promptTransfer * promptTransfer / (2 * (1 - rho))
+        }
+        var decode = 0.0, decodeLatency = 0.0, promptLatency = 0.0, depth = 0.0
+        for (p, count) in zip(pipelines, inFlight) {
+            var step = 0.0, prompt = 0.0, previous = n  // n: the source
+            for hop in p.hops {
+                guard let profile = profiles[problem.nodes[hop.node].type] else { continue }
+                let link = wire(from: previous, to: hop.node)
+                let wait = queueing(from: previous, to: hop.node)
+                step += Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + link.latency + link.activation + wait
+                prompt += Double(hop.layers) * profile.prompt.seconds(meanInput) + link.latency + link.activation * meanInput + wait
+                previous = hop.node
+            }
+            if let last = p.hops.last?.node {
+                let link = wire(from: last, to: n)
+                step += link.latency
+                prompt += link.latency
+            }
+            let rate = min(p.flow * meanOutput / (meanInput + meanOutput), step > 0 ? count / step : 0)
+            decode += rate
+            decodeLatency += rate * step
+            promptLatency += rate * prompt
+            depth += rate * Double(p.hops.count)
+        }
+        guard decode > 0 else { return .none }
+        return ServingPrediction(decodeTokensPerSecond: decode, decodeLatencySeconds: decodeLatency / decode,
+                                 promptLatencySeconds: promptLatency / decode, pipelines: pipelines.count, meanDepth: depth / decode)
+    }
+
+    /// Latency and seconds per activation of the link from a vertex (n = source) to a node or (n) the sink.
+    private func wire(from: Int, to: Int) -> (latency: Double, activation: Double) {
+        let n = problem.nodes.count
+        let a: Endpoint = from == n ? .source : .node(from)
+        let b: Endpoint = to == n ? .sink : .node(to)
+        guard let arc = problem.arcs.first(where: { $0.from == a && $0.to == b }) else { return (0, 0) }
+        let bytes = (a == .source || b == .sink) ? problem.model.tokenSize : problem.model.activationSize
+        return (arc.latencySeconds, bytes / arc.bandwidthBytesPerSecond)
+    }
+
+    /// Splits the max-flow into source→sink paths, widest first (flows are acyclic: ends grow along arcs).
+    func decompose(_ flows: FlowResult, _ placement: Placement) -> [Pipeline] {
+        let n = problem.nodes.count
+        var out = [[Int: Double]](repeating: [:], count: n + 2)  // n: source, n+1: sink
+        func vertex(_ name: String) -> Int? { name == "source" ? n : name == "sink" ? n + 1 : Int(name) }
+        for arc in flows.arcFlows {
+            guard let u = vertex(arc.from), let v = vertex(arc.to), u <= n, v >= 0, v <= n + 1 else { continue }
+            out[u][v, default: 0] += arc.tokensPerSecond
+        }
+        var pipelines: [Pipeline] = []
+        let floor = flows.value * 1e-6
+        while pipelines.count < 256 {
+            var path = [n], bottleneck = Double.infinity, at = n
+            while at != n + 1, path.count <= n + 2 {
+                guard let next = out[at].filter({ $0.value > floor }).max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) else { break }
+                bottleneck = min(bottleneck, next.value)
+                path.append(next.key)
+                at = next.key
+            }
+            guard at == n + 1, bottleneck.isFinite, bottleneck > floor else { break }
+            for (u, v) in zip(path, path.dropFirst()) { out[u][v, default: 0] -= bottleneck }
+            var hops: [(Int, Int)] = [], done = 0
+            for j in path.dropFirst().dropLast() {
+                guard let range = placement.ranges[j] else { continue }
+                hops.append((j, max(1, range.end - done)))
+                done = range.end
+            }
+            pipelines.append(Pipeline(hops: hops, flow: bottleneck))
+        }
+        return pipelines
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// What each node did during the measured window: the share of time it computed, and how full
+/// its KV cache was (time-sampled mean and peak of reserved / capacity).
+public struct NodeUsage: Sendable, Equatable {
+    public var node: Int
+    public var type: String
+    public var layers: Int
+    public var utilisation: Double
+    public var kvMean: Double
+    public var kvPeak: Double
+}
+
+/// Accumulates busy time and KV samples for the simulation engine.
+struct UsageMeter {
+    /// KV is sampled on this simulated-time grid (cheap next to per-event accounting).
+    static let sampleInterval = 1.0
+    var busySeconds: [Double] = []
+    var kvSum: [Double] = []
+    var kvPeak: [Double] = []
+    var samples = 0
+    var nextSample = 0.0
+
+    /// A batch computed on node j over [from, to); only the part inside [start, end) counts.
+    mutating func busy(_ j: Int, from: Double, to: Double, window: ClosedRange<Double>, nodes: Int) {
+        if busySeconds.count < nodes { busySeconds = Array(repeating: 0, count: nodes) }
+        busySeconds[j] += max(0, min(to, window.upperBound) - max(from, window.lowerBound))
+    }
+
+    /// Samples every node's KV fill for each grid point up to `time` inside the window.
+    mutating func sampleKV(upTo time: Double, used: [Double], capacity: [Double], window: ClosedRange<Double>) {
+        if kvSum.count < used.count { kvSum = Array(repeating: 0, count: used.count); kvPeak = kvSum; nextSample = window.lowerBound }
+        while nextSample <= time && nextSample <= window.upperBound {
+            for j in used.indices where capacity[j] > 0 {
+                let fill = used[j] / capacity[j]
+                kvSum[j] += fill
+                kvPeak[j] = max(kvPeak[j], fill)
+            }
+            samples += 1
+            nextSample += Self.sampleInterval
+        }
+    }
+
+    func report(problem: PlacementProblem, placement: Placement, window: Double) -> [NodeUsage] {
+        problem.nodes.indices.compactMap { j in
+            guard let range = placement.ranges[j] else { return nil }
+            return NodeUsage(node: j, type: problem.nodes[j].type, layers: range.count,
+                             utilisation: window > 0 && j < busySeconds.count ? busySeconds[j] / window : 0,
+                             kvMean: samples > 0 && j < kvSum.count ? kvSum[j] / Double(samples) : 0,
+                             kvPeak: j < kvPeak.count ? kvPeak[j] : 0)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+@testable import PlacementCore
+
+@Suite struct UsageReportTests {
+    /// A short offline run reports, for every node holding layers, how busy it was and how full its
+    /// KV cache got: busy shares within (0, 1], KV fills below the admission high-water mark (0.85).
+    @Test func simulationReportsUtilisationAndKVPerNode() throws {
+        let problem = try TestData.problem("single24", reference: true)
+        let placement = try LayoutFile.load(path: TestData.layout("single24_helix_milp"), nodeCount: problem.nodes.count)
+        let workload = try Workload.load(directory: TestData.directory + "/helix/workload")
+        var config = SimulationConfig(mode: .offline)
+        config.warmupSeconds = 20
+        config.measureSeconds = 30
+        let report = try Simulator.run(problem: problem, placement: placement, connectivity: .partial, workload: workload, config: config,
+                                       dataDirectory: TestData.directory)
+        let serving = placement.ranges.indices.filter { placement.ranges[$0] != nil }
+        #expect(report.nodes.map(\.node) == serving)
+        let routed = FlowScorer.runtimeFlow(problem, placement, .partial).nodeFlows
+        for usage in report.nodes {
+            #expect(usage.utilisation <= 1 + 1e-9 && usage.kvMean <= usage.kvPeak + 1e-12 && usage.kvPeak <= 0.85 + 1e-9, "\(usage)")
+            if routed[usage.node] > 0.05 * (routed.max() ?? 0) { #expect(usage.utilisation > 0.01 && usage.kvPeak > 0, "\(usage)") }
+        }
+        #expect(report.nodeTable.split(separator: "\n").count == serving.count + 1)
+    }
+
+    /// The drawing joins pipeline stages: one line per node-to-node arc that carries flow.
+    @Test func drawingShowsPipelinesAndUtilisation() throws {
+        let problem = try TestData.problem("single24", reference: true)
+        let placement = try LayoutFile.load(path: TestData.layout("single24_helix_milp"), nodeCount: problem.nodes.count)
+        let result = Planner.score(problem, placement, .partial)
+        let stages = result.flows.arcFlows.filter { Int($0.from) != nil && Int($0.to) != nil }.count
+        let svg = PlacementDrawing.svg(problem: problem, result: result, utilisation: [0: 0.5])
+        #expect(stages > 0)
+        #expect(svg.components(separatedBy: "<line").count - 1 == stages + 9)  // + the 9 grid lines (layers 0, 10, …, 80)
+        #expect(svg.contains("busy 50%"))
+    }
+}

@@ -116,7 +116,8 @@ extension Integration {
                 let status = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)
                 let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
                 let address = try #require(report.processes.first { $0.role == "scheduler" }?.address)
-                let client = try ServiceClient(address: address)
+                // `lattice up` wrote the stack's API key to its state folder; ClusterStatus is a client method.
+                let client = try ServiceClient(address: address, config: StackCredentials.forCommands(stateDirectory: state))
                 let live = try await eventually {
                     let cluster = try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
                     return Dictionary(uniqueKeysWithValues: cluster.workers.compactMap { w in w.layers.map { (w.workerID, $0) } })

@@ -23,8 +23,10 @@ public enum Planner {
     }
 
     public static func solve(_ problem: PlacementProblem, options: SolveOptions) -> SolveResult {
+        // A baseline is its published construction, never improved on: the judge is for searches.
+        let isBaseline = [.petals, .swarm, .sp].contains(options.method)
         let judge = options.judge ?? options.serving.map { servingJudge($0, bound: options.decodeLatencyBound) }
-        guard let judge else { return solveForFlow(problem, options: options).result }
+        guard let judge, !isBaseline else { return solveForFlow(problem, options: options).result }
         // Search for flow on most of the budget, then let the judge pick among what was found.
         let clock = Clock()
         var inner = options

@@ -199,7 +199,7 @@ extension RuleSet {
         public var path: String
         public var reason: String
         public var description: String {
-            "the default rule file \(path) cannot be used: \(reason). Fix or regenerate it ('lattice rules generate'), or name a good one with --rules or LATTICE_RULES"
+            "the default rule file \(path) cannot be used: \(reason) (or name another rule file with --rules or LATTICE_RULES)"
         }
     }
 

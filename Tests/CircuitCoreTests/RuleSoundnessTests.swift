@@ -82,4 +82,26 @@ import Testing
         #expect(try RuleSet.load(path, gateSet: .cliffordT).rules.count == 1)
         #expect(throws: RuleSet.FormatError.self) { try RuleSet.load(path) }
     }
+
+    @Test func aDefaultRuleFileThatFailsVerificationIsAnErrorNamingItNotASmallerFallback() throws {
+        // A tree laid out like the source tree, with a false rule in its shipped rule file.
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lattice-tree-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("Services/CircuitOptimizer/rules")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("nam.rules")
+        try (Self.header + "rule rz 1 p0; cx 0 1 => cx 0 1; rz 1 p0\n").write(to: file, atomically: true, encoding: .utf8)
+        let bin = root.appendingPathComponent(".build/release")
+        do {
+            _ = try RuleSet.standard(from: bin, environment: [:])
+            Issue.record("a shipped rule file with a false rule was replaced by a generated set without a word")
+        } catch {
+            #expect(error.path == file.path)
+            #expect(error.description.contains(file.path) && error.description.contains("not an identity"), "\(error)")
+        }
+        // LATTICE_RULES naming a missing file is an error too; no file anywhere is the generated fallback.
+        #expect(throws: RuleSet.DefaultRulesError.self) { try RuleSet.standard(from: bin, environment: ["LATTICE_RULES": root.appendingPathComponent("none.rules").path]) }
+        try FileManager.default.removeItem(at: file)
+        #expect(try RuleSet.standard(from: bin, environment: [:]).rules.count > 0)
+    }
 }

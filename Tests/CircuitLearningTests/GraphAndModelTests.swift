@@ -59,14 +59,13 @@ import Tensor
 
     @Test func actionMaskAllowsMatchingRulesAndNop() {
         let rules = RuleGenerator(gates: 2, qubits: 2, params: 1).generate()
-        let engine = RewriteEngine(rules: rules.rules)
-        let state = RewriteState(Circuit(qubits: 2, gates: [.cx(0, 1), .cx(0, 1), .h(0)]), cost: .gates)
-        let mask = ActionMask(state.matches(at: 0, engine: engine), actions: rules.rules.count + 1)
+        var environment = RewriteEnvironment(Circuit(qubits: 2, gates: [.cx(0, 1), .cx(0, 1), .h(0)]), rules: rules.rules)
+        let mask = ActionMask(environment.matches(at: 0), actions: rules.rules.count + 1)
         #expect(mask.allowed.last == true)
         let cancelling = rules.rules.firstIndex { $0.source.text == "cx 0 1; cx 0 1" && $0.target.count == 0 }
         #expect(cancelling != nil && mask.allowed[cancelling!])
         #expect(mask.indices.count < 10 && mask.indices.count == mask.matches.count + 1)
-        let none = ActionMask(state.matches(at: 2, engine: engine), actions: rules.rules.count + 1)
+        let none = ActionMask(environment.matches(at: 2), actions: rules.rules.count + 1)
         #expect(!none.allowed[cancelling!])
     }
 }

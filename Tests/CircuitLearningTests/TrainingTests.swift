@@ -11,10 +11,10 @@ import Tensor
     static let redundant = Circuit(qubits: 3, gates: [.h(0), .h(0), .cx(0, 1), .cx(0, 1), .x(2), .h(1), .x(2), .h(1), .cx(1, 2), .cx(1, 2)])
 
     func transition(_ model: QuarlModel, advantage: Float, choice: Int) -> Transition {
-        let state = RewriteState(Self.redundant, cost: .gates)
-        let graph = CircuitGraph(state.dag)
+        var environment = RewriteEnvironment(Self.redundant, rules: Self.rules.rules)
+        let graph = CircuitGraph(environment.dag)
         let local = graph.neighbourhood(of: 2, hops: model.config.layers)
-        let mask = ActionMask(state.matches(at: 2, engine: RewriteEngine(rules: Self.rules.rules)), actions: model.config.actions)
+        let mask = ActionMask(environment.matches(at: 2), actions: model.config.actions)
         let action = mask.indices[choice]
         let tape = Tape()
         let logits = tape.value(model.logits(tape.gather(model.embed(local.graph, on: tape), rows: [local.center]), on: tape)).scalars

@@ -46,7 +46,13 @@ struct OptimizeCommand: AsyncParsableCommand {
         options.rotationMerging = !noRotationMerging
         if method != .passes { options.rules = try CircuitSources.rules(rules) }
         if method == .learned, let rules = options.rules {
-            options.learned = LearnedSearch(checkpoint: try CircuitSources.checkpoint(checkpoint, rules: rules), rules: rules)
+            var learned = LearnedSearch(checkpoint: try CircuitSources.checkpoint(checkpoint, rules: rules), rules: rules)
+            if !json {
+                learned.onFinish = { moves, seconds in
+                    FileHandle.standardError.write(Data(String(format: "\nlearned search: %d moves in %.1f s, %.0f moves/s", moves, seconds, Double(moves) / max(seconds, 1e-9)).utf8))
+                }
+            }
+            options.learned = learned
         }
         let quiet = json
         let result: OptimizeResult

@@ -16,7 +16,9 @@ enum CircuitSources {
 
     /// The rule file at `path`, or the shipped Nam rules.
     static func rules(_ path: String?) throws -> RuleSet {
-        guard let path else { return RuleSet.standard(from: executableFolder) }
+        guard let path else {
+            do { return try RuleSet.standard(from: executableFolder) } catch { throw CircuitCLIError("\(error)") }
+        }
         do { return try RuleSet.load(path) } catch { throw CircuitCLIError("\(path): \(error)") }
     }
 

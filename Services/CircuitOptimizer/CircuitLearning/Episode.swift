@@ -11,7 +11,7 @@ public struct Transition: Sendable {
     public var action: Int
     public var logProbability: Float
     public var reward: Float
-    /// r + γ·max V(s′, new gates and their predecessors), or r when the episode ended.
+    /// r + γ·max V(s′, the rewritten region: new gates and their wire neighbours), or r when the episode ended.
     public var target: Float
     public var advantage: Float
 
@@ -41,7 +41,8 @@ public struct EpisodeSettings: Sendable {
     public init() {}
 }
 
-/// Runs one episode from `start`; returns its transitions and the cheapest circuit it passed through.
+/// Runs one episode from `start` in a `RewriteEnvironment` (incremental matching, no DAG rebuilt per
+/// move); returns its transitions and the cheapest circuit it passed through.
 public struct EpisodeRunner: Sendable {
     public let model: QuarlModel
     public let engine: RewriteEngine
@@ -68,18 +69,18 @@ public struct EpisodeRunner: Sendable {
     /// `onFirstLocation` learns which node was picked first.
     public func run(from start: Circuit, cost: CostKind, rng: inout SeededGenerator, deadline: Deadline,
                     firstExcluded: Set<Int> = [], onFirstLocation: (Int) -> Void = { _ in }) -> Outcome {
-        var state = RewriteState(start, cost: cost)
-        var best = start, bestCost = state.cost
+        var env = RewriteEnvironment(start, engine: engine, cost: cost)
+        var best = start, bestCost = env.cost
         var transitions: [Transition] = []
         var visited: [(Int, Circuit)] = []
         var total: Float = 0
-        var evaluation = Evaluation(state, model: model)
+        var evaluation = Evaluation(env, model: model)
         for step in 0..<settings.maxSteps {
             if deadline.expired { break }
             guard let row = evaluation.sampleRow(excluding: step == 0 ? firstExcluded : [], using: &rng) else { break }
             let node = evaluation.graph.rows[row]
             if step == 0 { onFirstLocation(node) }
-            var mask = ActionMask(state.matches(at: node, engine: engine), actions: model.config.actions)
+            var mask = ActionMask(env.matches(at: node), actions: model.config.actions)
             // The first move must rewrite: stopping at once teaches nothing. A first gate where no rule
             // matches is a failed move (−1, the episode ends), which teaches the values where moves are.
             let failed = step == 0 && mask.matches.isEmpty
@@ -97,18 +98,18 @@ public struct EpisodeRunner: Sendable {
             if failed {
                 t.reward = -1
             } else if action != model.config.nop, let m = mask.matches[action] {
-                let before = state.cost
-                let around = state.apply(m, engine: engine)
-                t.reward = Float(before - state.cost)
-                if state.cost < bestCost {
-                    best = state.circuit
-                    bestCost = state.cost
+                let rewrite = env.apply(m)
+                t.reward = Float(-rewrite.costChange)
+                if env.cost < bestCost {
+                    best = env.circuit()
+                    bestCost = env.cost
                     visited.append((bestCost, best))
                 }
-                done = state.cost > bestCost + settings.slack || step == settings.maxSteps - 1
+                done = env.cost > bestCost + settings.slack || step == settings.maxSteps - 1
                 if !done {
-                    evaluation = Evaluation(state, model: model)
-                    t.target = t.reward + settings.gamma * evaluation.maxValue(overNodes: around)
+                    evaluation = Evaluation(env, model: model)
+                    // The value of the rewritten region: the new gates and their neighbours on their wires.
+                    t.target = t.reward + settings.gamma * evaluation.maxValue(overNodes: rewrite.neighbourhood)
                 }
             }
             if done { t.target = t.reward }
@@ -117,7 +118,7 @@ public struct EpisodeRunner: Sendable {
             transitions.append(t)
             if done { break }
         }
-        return Outcome(transitions: transitions, best: best, bestCost: bestCost, totalReward: total, visited: visited, last: state.circuit)
+        return Outcome(transitions: transitions, best: best, bestCost: bestCost, totalReward: total, visited: visited, last: env.circuit())
     }
 
     static func logSoftmax(_ x: [Float], _ mask: [Bool]) -> [Float] {

@@ -14,6 +14,8 @@ public struct LearnedSearch: LearnedSearchStage {
     public var trajectoriesPerRound = 4
     /// Fine-tune once this many moves have been collected (0: never).
     public var fineTuneEvery = 256
+    /// Told, when the search ends, how many moves its walks made and in how many seconds.
+    public var onFinish: (@Sendable (_ moves: Int, _ seconds: Double) -> Void)? = nil
 
     public init(checkpoint: Checkpoint, rules: RuleSet) {
         self.checkpoint = checkpoint
@@ -35,6 +37,8 @@ public struct LearnedSearch: LearnedSearchStage {
         var tried = Set<Int>()
         var collected: [Transition] = []
         let rounds = trajectoriesPerRound
+        let started = Deadline.now()
+        var moves = 0
 
         while !deadline.expired {
             let runner = EpisodeRunner(model: model, engine: engine, settings: settings)
@@ -65,6 +69,7 @@ public struct LearnedSearch: LearnedSearchStage {
             for walk in a + b {
                 if walk.first >= 0 { tried.insert(walk.first) } else { exhausted = true }
                 collected += walk.transitions
+                moves += walk.transitions.count
                 for c in walk.candidates {
                     let k = c.cost(cost)
                     if k < bestCost {
@@ -87,6 +92,7 @@ public struct LearnedSearch: LearnedSearchStage {
                 collected = []
             }
         }
+        onFinish?(moves, Deadline.now() - started)
         return best
     }
 }

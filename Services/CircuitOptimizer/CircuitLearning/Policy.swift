@@ -12,8 +12,8 @@ public struct Evaluation {
     let embeddings: Variable
     let model: QuarlModel
 
-    public init(_ state: RewriteState, model: QuarlModel) {
-        graph = CircuitGraph(state.dag)
+    public init(_ environment: RewriteEnvironment, model: QuarlModel) {
+        graph = CircuitGraph(environment.dag)
         tape = Tape()
         self.model = model
         embeddings = model.embed(graph, on: tape)

@@ -31,7 +31,9 @@ struct CircuitOptimizerService: AsyncParsableCommand {
         if let rules {
             do { ruleSet = try RuleSet.load(rules) } catch { throw ValidationError("--rules \(rules): \(error)") }
         } else {
-            ruleSet = RuleSet.standard(from: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+            do {
+                ruleSet = try RuleSet.standard(from: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+            } catch { throw ValidationError("\(error)") }
         }
         var learned: LearnedSearch?
         if let checkpoint {

@@ -182,8 +182,8 @@ public struct RuleSet: Sendable {
 extension RuleSet {
     /// The rule file shipped in the source tree (`Services/CircuitOptimizer/rules/nam.rules`), found from
     /// `LATTICE_RULES` or by walking up from `start` (the executable's folder); nil when there is none.
-    public static func defaultPath(from start: URL) -> String? {
-        if let env = ProcessInfo.processInfo.environment["LATTICE_RULES"], !env.isEmpty { return env }
+    public static func defaultPath(from start: URL, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let env = environment["LATTICE_RULES"], !env.isEmpty { return env }
         var dir = start
         for _ in 0..<8 {
             let candidate = dir.appendingPathComponent("Services/CircuitOptimizer/rules/nam.rules")
@@ -193,9 +193,23 @@ extension RuleSet {
         return nil
     }
 
-    /// The default rules: the shipped file, or a small set generated on the spot.
-    public static func standard(from start: URL) -> RuleSet {
-        if let p = defaultPath(from: start), let r = try? RuleSet.load(p) { return r }
-        return RuleGenerator(gates: 3, qubits: 3, params: 2).generate()
+    /// The default rule file was found but cannot be used (unreadable, malformed, a rule that fails
+    /// verification, another gate set).
+    public struct DefaultRulesError: Error, CustomStringConvertible, Sendable {
+        public var path: String
+        public var reason: String
+        public var description: String {
+            "the default rule file \(path) cannot be used: \(reason) (or name another rule file with --rules or LATTICE_RULES)"
+        }
+    }
+
+    /// The default rules: the shipped file (or `LATTICE_RULES`), or, only when there is no such file, a
+    /// small set generated on the spot. A file that is there but fails to load or verify is an error
+    /// naming it: falling back would quietly optimise with far fewer rules.
+    public static func standard(from start: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws(DefaultRulesError) -> RuleSet {
+        guard let p = defaultPath(from: start, environment: environment) else {
+            return RuleGenerator(gates: 3, qubits: 3, params: 2).generate()
+        }
+        do { return try RuleSet.load(p) } catch { throw DefaultRulesError(path: p, reason: "\(error)") }
     }
 }

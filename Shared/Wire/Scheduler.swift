@@ -43,8 +43,10 @@ public struct RegisterWorkerRequest: Sendable, Equatable {
     public var region: String
     public var nicInBytesPerSecond: Double
     public var nicOutBytesPerSecond: Double
+    /// cpu: its own layer timings on the model it serves; emulated: unset (placement has its GPU profile)
+    public var profile: MeasuredProfile?
 
-    public init(workerID: String = "", address: String = "", backend: Backend = Backend(), gpuType: String = "", memoryBytes: UInt64 = 0, layerCapacity: UInt32 = 0, kvCapacityEntries: UInt64 = 0, region: String = "", nicInBytesPerSecond: Double = 0, nicOutBytesPerSecond: Double = 0) {
+    public init(workerID: String = "", address: String = "", backend: Backend = Backend(), gpuType: String = "", memoryBytes: UInt64 = 0, layerCapacity: UInt32 = 0, kvCapacityEntries: UInt64 = 0, region: String = "", nicInBytesPerSecond: Double = 0, nicOutBytesPerSecond: Double = 0, profile: MeasuredProfile? = nil) {
         self.workerID = workerID
         self.address = address
         self.backend = backend
@@ -55,6 +57,7 @@ public struct RegisterWorkerRequest: Sendable, Equatable {
         self.region = region
         self.nicInBytesPerSecond = nicInBytesPerSecond
         self.nicOutBytesPerSecond = nicOutBytesPerSecond
+        self.profile = profile
     }
 }
 
@@ -72,7 +75,8 @@ extension RegisterWorkerRequest: CBridged {
             kvCapacityEntries: c.kv_capacity_entries,
             region: stringField(c.region),
             nicInBytesPerSecond: c.nic_in_bytes_per_second,
-            nicOutBytesPerSecond: c.nic_out_bytes_per_second)
+            nicOutBytesPerSecond: c.nic_out_bytes_per_second,
+            profile: try decodeOptional(c.profile))
     }
 
     public func fill(_ c: inout Lattice__V1__RegisterWorkerRequest, _ arena: WireArena) {
@@ -86,6 +90,7 @@ extension RegisterWorkerRequest: CBridged {
         c.region = arena.string(region)
         c.nic_in_bytes_per_second = nicInBytesPerSecond
         c.nic_out_bytes_per_second = nicOutBytesPerSecond
+        c.profile = arena.message(profile)
     }
 }
 

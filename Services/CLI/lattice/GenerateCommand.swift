@@ -69,6 +69,8 @@ struct GenerateCommand: AsyncParsableCommand {
             printError("lattice generate: \(error)")
             throw ExitCode(1)
         }
+        // The layers each hop holds under the plan now (the route itself names only workers).
+        let status = try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self)
         await client.close()
         guard let finished else {
             printError("lattice generate: the stream ended without a finished event")
@@ -85,9 +87,18 @@ struct GenerateCommand: AsyncParsableCommand {
             print("ids: \(tokens.map(String.init).joined(separator: ","))")
             printError(String(format: "%d tokens, %@, first token %.3f s, %.1f tokens/s decode, route %@%@",
                               Int(finished.generatedTokens), "\(finished.reason)", finished.firstTokenSeconds, finished.decodeTokensPerSecond,
-                              finished.route.joined(separator: " → "), finished.detail.isEmpty ? "" : " (\(finished.detail))"))
+                              Self.describe(route: finished.route, status: status), finished.detail.isEmpty ? "" : " (\(finished.detail))"))
         }
         guard finished.reason == .maxTokens || finished.reason == .stop else { throw ExitCode(1) }
+    }
+
+    /// "worker-1 [0,12) → worker-2 [12,30)"; ids alone when the scheduler did not say.
+    static func describe(route: [String], status: ClusterStatusResponse?) -> String {
+        let layers = Dictionary((status?.workers ?? []).map { ($0.workerID, $0.layers) }, uniquingKeysWith: { a, _ in a })
+        return route.map { id in
+            guard let range = layers[id] ?? nil, range.end > range.start else { return id }
+            return "\(id) [\(range.start),\(range.end))"
+        }.joined(separator: " → ")
     }
 
     private func schedulerAddress() async throws -> String {

@@ -31,7 +31,7 @@ extension PlacementProblem {
     /// types in `measured` (workers that timed themselves) use those profiles instead of files.
     public static func build(cluster: Cluster, model: ModelSpec, dataDirectory: String = SharedData.directory,
                              unprofiledTypes: Set<String> = [], measured: [String: GPUProfile] = [:]) throws -> PlacementProblem {
-        var profiles = measured
+        var profiles: [String: GPUProfile] = [:]
         for type in Set(cluster.nodes.map(\.type)).subtracting(unprofiledTypes).subtracting(measured.keys) {
             guard let machine = cluster.machineTypes[type] else { throw PlacementError(field: "type", "unknown machine type '\(type)'") }
             profiles[type] = try GPUProfile.load(type: type, model: model, machine: machine, dataDirectory: dataDirectory)
@@ -42,6 +42,10 @@ extension PlacementProblem {
         for type in unprofiledTypes where cluster.typeCounts[type] != nil {
             guard let machine = cluster.machineTypes[type] else { throw PlacementError(field: "type", "unknown machine type '\(type)'") }
             tables[type] = .unprofiled(type: type, model: model, machine: machine)
+        }
+        for (type, profile) in measured where cluster.typeCounts[type] != nil {
+            guard let machine = cluster.machineTypes[type] else { throw PlacementError(field: "type", "unknown machine type '\(type)'") }
+            tables[type] = .measured(profile, model: model, machine: machine)
         }
         return try PlacementProblem(cluster: cluster, model: model, tables: tables)
     }

@@ -213,8 +213,10 @@ public struct GenerateRequest: Sendable, Equatable {
     public var stopTokenIDs: [UInt32]
     /// true: run to max_tokens (benchmarks)
     public var ignoreEOS: Bool
+    /// true: prompt is one user message; the scheduler wraps it in the model's chat template
+    public var chat: Bool
 
-    public init(prompt: String = "", promptTokenIDs: [UInt32] = [], maxTokens: UInt32 = 0, sampling: SamplingParams? = nil, deadlineMs: UInt64 = 0, requestID: String = "", stopTokenIDs: [UInt32] = [], ignoreEOS: Bool = false) {
+    public init(prompt: String = "", promptTokenIDs: [UInt32] = [], maxTokens: UInt32 = 0, sampling: SamplingParams? = nil, deadlineMs: UInt64 = 0, requestID: String = "", stopTokenIDs: [UInt32] = [], ignoreEOS: Bool = false, chat: Bool = false) {
         self.prompt = prompt
         self.promptTokenIDs = promptTokenIDs
         self.maxTokens = maxTokens
@@ -223,6 +225,7 @@ public struct GenerateRequest: Sendable, Equatable {
         self.requestID = requestID
         self.stopTokenIDs = stopTokenIDs
         self.ignoreEOS = ignoreEOS
+        self.chat = chat
     }
 }
 
@@ -238,7 +241,8 @@ extension GenerateRequest: CBridged {
             deadlineMs: c.deadline_ms,
             requestID: stringField(c.request_id),
             stopTokenIDs: try decodeScalars(c.n_stop_token_ids, c.stop_token_ids, "GenerateRequest.stop_token_ids"),
-            ignoreEOS: c.ignore_eos != 0)
+            ignoreEOS: c.ignore_eos != 0,
+            chat: c.chat != 0)
     }
 
     public func fill(_ c: inout Lattice__V1__GenerateRequest, _ arena: WireArena) {
@@ -250,6 +254,7 @@ extension GenerateRequest: CBridged {
         c.request_id = arena.string(requestID)
         (c.n_stop_token_ids, c.stop_token_ids) = arena.scalars(stopTokenIDs)
         c.ignore_eos = ignoreEOS ? 1 : 0
+        c.chat = chat ? 1 : 0
     }
 }
 

@@ -1036,7 +1036,7 @@ const ProtobufCMessageDescriptor lattice__v1__heartbeat_response__descriptor =
   (ProtobufCMessageInit) lattice__v1__heartbeat_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__generate_request__field_descriptors[8] =
+static const ProtobufCFieldDescriptor lattice__v1__generate_request__field_descriptors[9] =
 {
   {
     "prompt",
@@ -1134,8 +1134,21 @@ static const ProtobufCFieldDescriptor lattice__v1__generate_request__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "chat",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__GenerateRequest, chat),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__generate_request__field_indices_by_name[] = {
+  8,   /* field[8] = chat */
   4,   /* field[4] = deadline_ms */
   7,   /* field[7] = ignore_eos */
   2,   /* field[2] = max_tokens */
@@ -1148,7 +1161,7 @@ static const unsigned lattice__v1__generate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange lattice__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor lattice__v1__generate_request__descriptor =
 {
@@ -1158,7 +1171,7 @@ const ProtobufCMessageDescriptor lattice__v1__generate_request__descriptor =
   "Lattice__V1__GenerateRequest",
   "lattice.v1",
   sizeof(Lattice__V1__GenerateRequest),
-  8,
+  9,
   lattice__v1__generate_request__field_descriptors,
   lattice__v1__generate_request__field_indices_by_name,
   1,  lattice__v1__generate_request__number_ranges,

@@ -19,12 +19,14 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Nucleus sampling mass in (0, 1].") var topP: Float = 1
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
     @Flag(help: "Run to --max-tokens even past the model's end-of-sequence token.") var ignoreEos = false
+    @Flag(help: "--prompt is a question: the scheduler puts it in the model's chat template.") var chat = false
     @Option(help: "Request id (default: the scheduler picks one).") var requestId: String?
     @Option(help: "Seconds the whole request may take (0 = no limit).") var timeout: Double = 0
     @Flag(help: "Print one JSON object per event (queued, token, finished).") var json = false
 
     func validate() throws {
         guard (prompt == nil) != (promptIds == nil) else { throw ValidationError("give exactly one of --prompt TEXT or --prompt-ids 1,2,3") }
+        guard !chat || prompt != nil else { throw ValidationError("--chat takes the question as --prompt TEXT") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be 0 or more") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
@@ -39,7 +41,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let request = GenerateRequest(
             prompt: prompt ?? "", promptTokenIDs: ids, maxTokens: maxTokens,
             sampling: SamplingParams(greedy: greedy || temperature == 0, temperature: temperature, topP: topP, seed: seed),
-            deadlineMs: UInt64(timeout * 1000), requestID: requestId ?? "", ignoreEOS: ignoreEos)
+            deadlineMs: UInt64(timeout * 1000), requestID: requestId ?? "", ignoreEOS: ignoreEos, chat: chat)
         var finished: GenerateFinished?
         var tokens: [UInt32] = []
         do {

@@ -196,10 +196,14 @@ struct  Lattice__V1__GenerateRequest
    * true: run to max_tokens (benchmarks)
    */
   protobuf_c_boolean ignore_eos;
+  /*
+   * true: prompt is one user message; the scheduler wraps it in the model's chat template
+   */
+  protobuf_c_boolean chat;
 };
 #define LATTICE__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
 
 
 /*

@@ -87,6 +87,7 @@ struct GenerateCommand: AsyncParsableCommand {
         } else {
             print("")
             print("ids: \(tokens.map(String.init).joined(separator: ","))")
+            fflush(stdout)   // the text and ids before the summary on stderr
             printError(String(format: "%d tokens, %@, first token %.3f s, %.1f tokens/s decode, route %@%@",
                               Int(finished.generatedTokens), "\(finished.reason)", finished.firstTokenSeconds, finished.decodeTokensPerSecond,
                               Self.describe(route: finished.route, status: status), finished.detail.isEmpty ? "" : " (\(finished.detail))"))

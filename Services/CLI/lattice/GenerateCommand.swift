@@ -85,9 +85,8 @@ struct GenerateCommand: AsyncParsableCommand {
                   "queue_seconds": finished.queueSeconds, "decode_tokens_per_second": finished.decodeTokensPerSecond,
                   "route": finished.route, "detail": finished.detail])
         } else {
-            print("")
-            print("ids: \(tokens.map(String.init).joined(separator: ","))")
-            fflush(stdout)   // the text and ids before the summary on stderr
+            // Unbuffered like the streamed text, so that both come before the summary on stderr.
+            FileHandle.standardOutput.write(Data("\nids: \(tokens.map(String.init).joined(separator: ","))\n".utf8))
             printError(String(format: "%d tokens, %@, first token %.3f s, %.1f tokens/s decode, route %@%@",
                               Int(finished.generatedTokens), "\(finished.reason)", finished.firstTokenSeconds, finished.decodeTokensPerSecond,
                               Self.describe(route: finished.route, status: status), finished.detail.isEmpty ? "" : " (\(finished.detail))"))

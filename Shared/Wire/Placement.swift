@@ -65,8 +65,10 @@ public struct ClusterNode: Sendable, Equatable {
     public var nicOutBytesPerSecond: Double
     /// free-form placement region, e.g. "us-east"
     public var region: String
+    /// the node's own timings (a CPU worker's); replaces the type's profile
+    public var measured: MeasuredProfile?
 
-    public init(name: String = "", gpuType: String = "", gpuCount: UInt32 = 0, gpuMemoryBytes: UInt64 = 0, nicInBytesPerSecond: Double = 0, nicOutBytesPerSecond: Double = 0, region: String = "") {
+    public init(name: String = "", gpuType: String = "", gpuCount: UInt32 = 0, gpuMemoryBytes: UInt64 = 0, nicInBytesPerSecond: Double = 0, nicOutBytesPerSecond: Double = 0, region: String = "", measured: MeasuredProfile? = nil) {
         self.name = name
         self.gpuType = gpuType
         self.gpuCount = gpuCount
@@ -74,6 +76,7 @@ public struct ClusterNode: Sendable, Equatable {
         self.nicInBytesPerSecond = nicInBytesPerSecond
         self.nicOutBytesPerSecond = nicOutBytesPerSecond
         self.region = region
+        self.measured = measured
     }
 }
 
@@ -88,7 +91,8 @@ extension ClusterNode: CBridged {
             gpuMemoryBytes: c.gpu_memory_bytes,
             nicInBytesPerSecond: c.nic_in_bytes_per_second,
             nicOutBytesPerSecond: c.nic_out_bytes_per_second,
-            region: stringField(c.region))
+            region: stringField(c.region),
+            measured: try decodeOptional(c.measured))
     }
 
     public func fill(_ c: inout Lattice__V1__ClusterNode, _ arena: WireArena) {
@@ -99,6 +103,71 @@ extension ClusterNode: CBridged {
         c.nic_in_bytes_per_second = nicInBytesPerSecond
         c.nic_out_bytes_per_second = nicOutBytesPerSecond
         c.region = arena.string(region)
+        c.measured = arena.message(measured)
+    }
+}
+
+/// Seconds one layer takes for a batch of `tokens` tokens (prefill) or sequences (decode).
+public struct LatencyPoint: Sendable, Equatable {
+    public var tokens: UInt32
+    public var seconds: Double
+
+    public init(tokens: UInt32 = 0, seconds: Double = 0) {
+        self.tokens = tokens
+        self.seconds = seconds
+    }
+}
+
+extension LatencyPoint: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__latency_point__descriptor }
+
+    public init(c: Lattice__V1__LatencyPoint) throws {
+        self.init(
+            tokens: c.tokens,
+            seconds: c.seconds)
+    }
+
+    public func fill(_ c: inout Lattice__V1__LatencyPoint, _ arena: WireArena) {
+        c.tokens = tokens
+        c.seconds = seconds
+    }
+}
+
+/// A worker's measurement of the model it serves, taken when it loads (placement's T_i(k) inputs).
+public struct MeasuredProfile: Sendable, Equatable {
+    /// prefill of that many tokens, per layer; at least two points
+    public var prompt: [LatencyPoint]
+    /// one decode step of that many sequences, per layer; at least two points
+    public var decode: [LatencyPoint]
+    /// most layers it may hold
+    public var maxLayers: UInt32
+    /// KV room in token x layer entries at max_layers
+    public var kvCapacityEntries: UInt64
+
+    public init(prompt: [LatencyPoint] = [], decode: [LatencyPoint] = [], maxLayers: UInt32 = 0, kvCapacityEntries: UInt64 = 0) {
+        self.prompt = prompt
+        self.decode = decode
+        self.maxLayers = maxLayers
+        self.kvCapacityEntries = kvCapacityEntries
+    }
+}
+
+extension MeasuredProfile: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__measured_profile__descriptor }
+
+    public init(c: Lattice__V1__MeasuredProfile) throws {
+        self.init(
+            prompt: try decodeMessages(c.n_prompt, c.prompt, "MeasuredProfile.prompt"),
+            decode: try decodeMessages(c.n_decode, c.decode, "MeasuredProfile.decode"),
+            maxLayers: c.max_layers,
+            kvCapacityEntries: c.kv_capacity_entries)
+    }
+
+    public func fill(_ c: inout Lattice__V1__MeasuredProfile, _ arena: WireArena) {
+        (c.n_prompt, c.prompt) = arena.messages(prompt)
+        (c.n_decode, c.decode) = arena.messages(decode)
+        c.max_layers = maxLayers
+        c.kv_capacity_entries = kvCapacityEntries
     }
 }
 
@@ -783,6 +852,6 @@ extension ScoreResponse: CBridged {
 extension WireCatalog {
     /// Every message of lattice/v1/placement.proto.
     public static var placement: [any CBridged.Type] {
-        [ClusterNode.self, ClusterLink.self, Cluster.self, ModelSpec.self, NodeRange.self, Layout.self, ArcFlow.self, PlanRequest.self, PlanProgress.self, SolveStats.self, PlanResult.self, PlanEvent.self, SimulateRequest.self, LatencySummary.self, SimulateResponse.self, ScoreRequest.self, ScoreResponse.self]
+        [ClusterNode.self, LatencyPoint.self, MeasuredProfile.self, ClusterLink.self, Cluster.self, ModelSpec.self, NodeRange.self, Layout.self, ArcFlow.self, PlanRequest.self, PlanProgress.self, SolveStats.self, PlanResult.self, PlanEvent.self, SimulateRequest.self, LatencySummary.self, SimulateResponse.self, ScoreRequest.self, ScoreResponse.self]
     }
 }

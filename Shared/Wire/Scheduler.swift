@@ -43,8 +43,10 @@ public struct RegisterWorkerRequest: Sendable, Equatable {
     public var region: String
     public var nicInBytesPerSecond: Double
     public var nicOutBytesPerSecond: Double
+    /// cpu: its own layer timings on the model it serves; emulated: unset (placement has its GPU profile)
+    public var profile: MeasuredProfile?
 
-    public init(workerID: String = "", address: String = "", backend: Backend = Backend(), gpuType: String = "", memoryBytes: UInt64 = 0, layerCapacity: UInt32 = 0, kvCapacityEntries: UInt64 = 0, region: String = "", nicInBytesPerSecond: Double = 0, nicOutBytesPerSecond: Double = 0) {
+    public init(workerID: String = "", address: String = "", backend: Backend = Backend(), gpuType: String = "", memoryBytes: UInt64 = 0, layerCapacity: UInt32 = 0, kvCapacityEntries: UInt64 = 0, region: String = "", nicInBytesPerSecond: Double = 0, nicOutBytesPerSecond: Double = 0, profile: MeasuredProfile? = nil) {
         self.workerID = workerID
         self.address = address
         self.backend = backend
@@ -55,6 +57,7 @@ public struct RegisterWorkerRequest: Sendable, Equatable {
         self.region = region
         self.nicInBytesPerSecond = nicInBytesPerSecond
         self.nicOutBytesPerSecond = nicOutBytesPerSecond
+        self.profile = profile
     }
 }
 
@@ -72,7 +75,8 @@ extension RegisterWorkerRequest: CBridged {
             kvCapacityEntries: c.kv_capacity_entries,
             region: stringField(c.region),
             nicInBytesPerSecond: c.nic_in_bytes_per_second,
-            nicOutBytesPerSecond: c.nic_out_bytes_per_second)
+            nicOutBytesPerSecond: c.nic_out_bytes_per_second,
+            profile: try decodeOptional(c.profile))
     }
 
     public func fill(_ c: inout Lattice__V1__RegisterWorkerRequest, _ arena: WireArena) {
@@ -86,6 +90,7 @@ extension RegisterWorkerRequest: CBridged {
         c.region = arena.string(region)
         c.nic_in_bytes_per_second = nicInBytesPerSecond
         c.nic_out_bytes_per_second = nicOutBytesPerSecond
+        c.profile = arena.message(profile)
     }
 }
 
@@ -208,8 +213,10 @@ public struct GenerateRequest: Sendable, Equatable {
     public var stopTokenIDs: [UInt32]
     /// true: run to max_tokens (benchmarks)
     public var ignoreEOS: Bool
+    /// true: prompt is one user message; the scheduler wraps it in the model's chat template
+    public var chat: Bool
 
-    public init(prompt: String = "", promptTokenIDs: [UInt32] = [], maxTokens: UInt32 = 0, sampling: SamplingParams? = nil, deadlineMs: UInt64 = 0, requestID: String = "", stopTokenIDs: [UInt32] = [], ignoreEOS: Bool = false) {
+    public init(prompt: String = "", promptTokenIDs: [UInt32] = [], maxTokens: UInt32 = 0, sampling: SamplingParams? = nil, deadlineMs: UInt64 = 0, requestID: String = "", stopTokenIDs: [UInt32] = [], ignoreEOS: Bool = false, chat: Bool = false) {
         self.prompt = prompt
         self.promptTokenIDs = promptTokenIDs
         self.maxTokens = maxTokens
@@ -218,6 +225,7 @@ public struct GenerateRequest: Sendable, Equatable {
         self.requestID = requestID
         self.stopTokenIDs = stopTokenIDs
         self.ignoreEOS = ignoreEOS
+        self.chat = chat
     }
 }
 
@@ -233,7 +241,8 @@ extension GenerateRequest: CBridged {
             deadlineMs: c.deadline_ms,
             requestID: stringField(c.request_id),
             stopTokenIDs: try decodeScalars(c.n_stop_token_ids, c.stop_token_ids, "GenerateRequest.stop_token_ids"),
-            ignoreEOS: c.ignore_eos != 0)
+            ignoreEOS: c.ignore_eos != 0,
+            chat: c.chat != 0)
     }
 
     public func fill(_ c: inout Lattice__V1__GenerateRequest, _ arena: WireArena) {
@@ -245,6 +254,7 @@ extension GenerateRequest: CBridged {
         c.request_id = arena.string(requestID)
         (c.n_stop_token_ids, c.stop_token_ids) = arena.scalars(stopTokenIDs)
         c.ignore_eos = ignoreEOS ? 1 : 0
+        c.chat = chat ? 1 : 0
     }
 }
 

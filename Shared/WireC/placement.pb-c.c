@@ -52,6 +52,96 @@ void   lattice__v1__cluster_node__free_unpacked
   assert(message->base.descriptor == &lattice__v1__cluster_node__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   lattice__v1__latency_point__init
+                     (Lattice__V1__LatencyPoint         *message)
+{
+  static const Lattice__V1__LatencyPoint init_value = LATTICE__V1__LATENCY_POINT__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__latency_point__get_packed_size
+                     (const Lattice__V1__LatencyPoint *message)
+{
+  assert(message->base.descriptor == &lattice__v1__latency_point__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__latency_point__pack
+                     (const Lattice__V1__LatencyPoint *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__latency_point__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__latency_point__pack_to_buffer
+                     (const Lattice__V1__LatencyPoint *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__latency_point__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__LatencyPoint *
+       lattice__v1__latency_point__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__LatencyPoint *)
+     protobuf_c_message_unpack (&lattice__v1__latency_point__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__latency_point__free_unpacked
+                     (Lattice__V1__LatencyPoint *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__latency_point__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   lattice__v1__measured_profile__init
+                     (Lattice__V1__MeasuredProfile         *message)
+{
+  static const Lattice__V1__MeasuredProfile init_value = LATTICE__V1__MEASURED_PROFILE__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__measured_profile__get_packed_size
+                     (const Lattice__V1__MeasuredProfile *message)
+{
+  assert(message->base.descriptor == &lattice__v1__measured_profile__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__measured_profile__pack
+                     (const Lattice__V1__MeasuredProfile *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__measured_profile__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__measured_profile__pack_to_buffer
+                     (const Lattice__V1__MeasuredProfile *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__measured_profile__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__MeasuredProfile *
+       lattice__v1__measured_profile__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__MeasuredProfile *)
+     protobuf_c_message_unpack (&lattice__v1__measured_profile__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__measured_profile__free_unpacked
+                     (Lattice__V1__MeasuredProfile *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__measured_profile__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   lattice__v1__cluster_link__init
                      (Lattice__V1__ClusterLink         *message)
 {
@@ -772,7 +862,7 @@ void   lattice__v1__score_response__free_unpacked
   assert(message->base.descriptor == &lattice__v1__score_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor lattice__v1__cluster_node__field_descriptors[7] =
+static const ProtobufCFieldDescriptor lattice__v1__cluster_node__field_descriptors[8] =
 {
   {
     "name",
@@ -858,11 +948,24 @@ static const ProtobufCFieldDescriptor lattice__v1__cluster_node__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "measured",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__ClusterNode, measured),
+    &lattice__v1__measured_profile__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__cluster_node__field_indices_by_name[] = {
   2,   /* field[2] = gpu_count */
   3,   /* field[3] = gpu_memory_bytes */
   1,   /* field[1] = gpu_type */
+  7,   /* field[7] = measured */
   0,   /* field[0] = name */
   4,   /* field[4] = nic_in_bytes_per_second */
   5,   /* field[5] = nic_out_bytes_per_second */
@@ -871,7 +974,7 @@ static const unsigned lattice__v1__cluster_node__field_indices_by_name[] = {
 static const ProtobufCIntRange lattice__v1__cluster_node__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor lattice__v1__cluster_node__descriptor =
 {
@@ -881,11 +984,139 @@ const ProtobufCMessageDescriptor lattice__v1__cluster_node__descriptor =
   "Lattice__V1__ClusterNode",
   "lattice.v1",
   sizeof(Lattice__V1__ClusterNode),
-  7,
+  8,
   lattice__v1__cluster_node__field_descriptors,
   lattice__v1__cluster_node__field_indices_by_name,
   1,  lattice__v1__cluster_node__number_ranges,
   (ProtobufCMessageInit) lattice__v1__cluster_node__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__latency_point__field_descriptors[2] =
+{
+  {
+    "tokens",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LatencyPoint, tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LatencyPoint, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__latency_point__field_indices_by_name[] = {
+  1,   /* field[1] = seconds */
+  0,   /* field[0] = tokens */
+};
+static const ProtobufCIntRange lattice__v1__latency_point__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor lattice__v1__latency_point__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.LatencyPoint",
+  "LatencyPoint",
+  "Lattice__V1__LatencyPoint",
+  "lattice.v1",
+  sizeof(Lattice__V1__LatencyPoint),
+  2,
+  lattice__v1__latency_point__field_descriptors,
+  lattice__v1__latency_point__field_indices_by_name,
+  1,  lattice__v1__latency_point__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__latency_point__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__measured_profile__field_descriptors[4] =
+{
+  {
+    "prompt",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Lattice__V1__MeasuredProfile, n_prompt),
+    offsetof(Lattice__V1__MeasuredProfile, prompt),
+    &lattice__v1__latency_point__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decode",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Lattice__V1__MeasuredProfile, n_decode),
+    offsetof(Lattice__V1__MeasuredProfile, decode),
+    &lattice__v1__latency_point__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_layers",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__MeasuredProfile, max_layers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_capacity_entries",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__MeasuredProfile, kv_capacity_entries),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__measured_profile__field_indices_by_name[] = {
+  1,   /* field[1] = decode */
+  3,   /* field[3] = kv_capacity_entries */
+  2,   /* field[2] = max_layers */
+  0,   /* field[0] = prompt */
+};
+static const ProtobufCIntRange lattice__v1__measured_profile__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor lattice__v1__measured_profile__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.MeasuredProfile",
+  "MeasuredProfile",
+  "Lattice__V1__MeasuredProfile",
+  "lattice.v1",
+  sizeof(Lattice__V1__MeasuredProfile),
+  4,
+  lattice__v1__measured_profile__field_descriptors,
+  lattice__v1__measured_profile__field_indices_by_name,
+  1,  lattice__v1__measured_profile__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__measured_profile__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor lattice__v1__cluster_link__field_descriptors[5] =

@@ -637,7 +637,7 @@ void   lattice__v1__cluster_status_response__free_unpacked
   assert(message->base.descriptor == &lattice__v1__cluster_status_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor lattice__v1__register_worker_request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor lattice__v1__register_worker_request__field_descriptors[11] =
 {
   {
     "worker_id",
@@ -759,6 +759,18 @@ static const ProtobufCFieldDescriptor lattice__v1__register_worker_request__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "profile",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__RegisterWorkerRequest, profile),
+    &lattice__v1__measured_profile__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__register_worker_request__field_indices_by_name[] = {
   1,   /* field[1] = address */
@@ -769,13 +781,14 @@ static const unsigned lattice__v1__register_worker_request__field_indices_by_nam
   4,   /* field[4] = memory_bytes */
   8,   /* field[8] = nic_in_bytes_per_second */
   9,   /* field[9] = nic_out_bytes_per_second */
+  10,   /* field[10] = profile */
   7,   /* field[7] = region */
   0,   /* field[0] = worker_id */
 };
 static const ProtobufCIntRange lattice__v1__register_worker_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor lattice__v1__register_worker_request__descriptor =
 {
@@ -785,7 +798,7 @@ const ProtobufCMessageDescriptor lattice__v1__register_worker_request__descripto
   "Lattice__V1__RegisterWorkerRequest",
   "lattice.v1",
   sizeof(Lattice__V1__RegisterWorkerRequest),
-  10,
+  11,
   lattice__v1__register_worker_request__field_descriptors,
   lattice__v1__register_worker_request__field_indices_by_name,
   1,  lattice__v1__register_worker_request__number_ranges,
@@ -1023,7 +1036,7 @@ const ProtobufCMessageDescriptor lattice__v1__heartbeat_response__descriptor =
   (ProtobufCMessageInit) lattice__v1__heartbeat_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__generate_request__field_descriptors[8] =
+static const ProtobufCFieldDescriptor lattice__v1__generate_request__field_descriptors[9] =
 {
   {
     "prompt",
@@ -1121,8 +1134,21 @@ static const ProtobufCFieldDescriptor lattice__v1__generate_request__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "chat",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__GenerateRequest, chat),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__generate_request__field_indices_by_name[] = {
+  8,   /* field[8] = chat */
   4,   /* field[4] = deadline_ms */
   7,   /* field[7] = ignore_eos */
   2,   /* field[2] = max_tokens */
@@ -1135,7 +1161,7 @@ static const unsigned lattice__v1__generate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange lattice__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor lattice__v1__generate_request__descriptor =
 {
@@ -1145,7 +1171,7 @@ const ProtobufCMessageDescriptor lattice__v1__generate_request__descriptor =
   "Lattice__V1__GenerateRequest",
   "lattice.v1",
   sizeof(Lattice__V1__GenerateRequest),
-  8,
+  9,
   lattice__v1__generate_request__field_descriptors,
   lattice__v1__generate_request__field_indices_by_name,
   1,  lattice__v1__generate_request__number_ranges,

@@ -105,6 +105,22 @@ struct ClusterStateTests {
         #expect(state.placementRequest(budgetSeconds: 3).cluster?.nodes.count == 1)
     }
 
+    @Test func placementRequestCarriesTheProfilesWorkersMeasured() throws {
+        let state = ClusterState(model: Self.model)
+        let measured = MeasuredProfile(prompt: [LatencyPoint(tokens: 8, seconds: 1e-3), LatencyPoint(tokens: 32, seconds: 3e-3)],
+                                       decode: [LatencyPoint(tokens: 1, seconds: 1e-4), LatencyPoint(tokens: 4, seconds: 2e-4)],
+                                       maxLayers: 3, kvCapacityEntries: 3000)
+        var cpu = Self.registration("c")
+        cpu.gpuType = "CPU"
+        cpu.profile = measured
+        _ = try state.register(cpu)
+        _ = try state.register(Self.registration("d"))
+        let nodes = state.placementRequest(budgetSeconds: 3).cluster?.nodes ?? []
+        #expect(nodes.map(\.name) == ["c", "d"])
+        #expect(nodes.first?.measured == measured)
+        #expect(nodes.last?.measured == nil)
+    }
+
     @Test func badRegistrationsAreRefused() {
         let state = ClusterState(model: Self.model)
         for bad in [RegisterWorkerRequest(address: "h:1", layerCapacity: 1, kvCapacityEntries: 1),

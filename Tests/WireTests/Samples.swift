@@ -3,14 +3,17 @@ import Wire
 /// One value of every service message with every field away from its default (oneofs: each case
 /// in some sample). The cross-language test checks in Python that no field was left at default.
 enum Samples {
+    static let point = LatencyPoint(tokens: 4, seconds: 0.00025)
+    static let measured = MeasuredProfile(prompt: [LatencyPoint(tokens: 8, seconds: 0.0015), LatencyPoint(tokens: 32, seconds: 0.004)],
+                                          decode: [LatencyPoint(tokens: 1, seconds: 0.0001), point], maxLayers: 14, kvCapacityEntries: 57_344)
     static let node = ClusterNode(
         name: "a100-0", gpuType: "A100-40G", gpuCount: 2, gpuMemoryBytes: 42_949_672_960,
-        nicInBytesPerSecond: 1.25e9, nicOutBytesPerSecond: 1.0e9, region: "us-east")
+        nicInBytesPerSecond: 1.25e9, nicOutBytesPerSecond: 1.0e9, region: "us-east", measured: measured)
     static let link = ClusterLink(
         fromNode: "source", toNode: "a100-0", bandwidthBytesPerSecond: 1e9, latencySeconds: 0.001, oneWay: true)
     static let cluster = Cluster(
         name: "single24", nodes: [node, ClusterNode(name: "t4-1", gpuType: "T4", gpuCount: 1, gpuMemoryBytes: 16 << 30,
-                                                   nicInBytesPerSecond: 5e8, nicOutBytesPerSecond: 5e8, region: "eu")],
+                                                   nicInBytesPerSecond: 5e8, nicOutBytesPerSecond: 5e8, region: "eu", measured: measured)],
         links: [link, ClusterLink(fromNode: "a100-0", toNode: "t4-1", bandwidthBytesPerSecond: 1.25e8, latencySeconds: 0.05, oneWay: false)],
         fileText: "[NodeNames]\ntotal_compute_nodes=2\n", fileFormat: .helixIni)
     static let model = ModelSpec(name: "llama2-70b", configJSON: #"{"num_hidden_layers": 80, "hidden_size": 8192}"#)
@@ -60,6 +63,7 @@ enum Samples {
 
     /// Every sample, as the existential the catalog works with.
     static let all: [any CBridged] = [
+        point, measured,
         node, link, cluster, model, range, layout, flow,
         PlanRequest(cluster: cluster, model: model, method: .separatePipelines, budgetSeconds: 60, seed: 7, variant: .strict),
         progress, solveStats, planResult,
@@ -80,13 +84,13 @@ enum Samples {
         RegisterWorkerRequest(
             workerID: "w7", address: "10.0.0.7:7001", backend: .emulated, gpuType: "L4", memoryBytes: 24 << 30,
             layerCapacity: 7, kvCapacityEntries: 2_000_000, region: "us-west", nicInBytesPerSecond: 1.25e9,
-            nicOutBytesPerSecond: 1.0e9),
+            nicOutBytesPerSecond: 1.0e9, profile: measured),
         RegisterWorkerResponse(assignment: layers, model: modelInfo, planEpoch: 12, heartbeatIntervalSeconds: 0.5),
         HeartbeatRequest(workerID: "w7", stats: workerStats, planEpoch: 12),
         HeartbeatResponse(known: true, reassigned: true, assignment: layers, model: modelInfo, planEpoch: 13),
         GenerateRequest(
             prompt: "Once upon a time", promptTokenIDs: [1, 9_038, 2_501], maxTokens: 128, sampling: sampling,
-            deadlineMs: 30_000, requestID: "client-1", stopTokenIDs: [13, 29_889], ignoreEOS: true),
+            deadlineMs: 30_000, requestID: "client-1", stopTokenIDs: [13, 29_889], ignoreEOS: true, chat: true),
         GenerateQueued(queuePosition: 4, reason: "every route is out of KV room"), token, finished,
         GenerateEvent(requestID: "req-42", event: .queued(GenerateQueued(queuePosition: 2, reason: "no plan covers the model yet"))),
         GenerateEvent(requestID: "req-42", event: .token(token)),

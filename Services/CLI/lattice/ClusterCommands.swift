@@ -68,8 +68,10 @@ struct UpCommand: AsyncParsableCommand {
     var cluster: String?
     @Option(help: "Scheduler routing: helix, swarm, random or shortest-queue.") var routing: String?
     @Option(help: "Placement method the scheduler asks for: auto, milp, heuristic, petals, swarm or sp.") var planMethod: String?
-    @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 14,10,6), registered as its layer capacity; the scheduler's own planner chains such workers, placement-service does not yet see per-worker CPU capacity. Default: the whole model each.")
+    @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 14,10,6), registered as its layer capacity (placement plans with it). Default: the whole model each.")
     var layerCapacities: String?
+    @Option(help: "Compute threads of each cpu worker, comma-separated in worker order (e.g. 2,1,1); workers time their layers with them and placement gives faster ones more work. Default: 1 each.")
+    var workerThreads: String?
 
     func run() async throws {
         guard (0...LocalStack.maxWorkers).contains(workers) else {
@@ -84,7 +86,8 @@ struct UpCommand: AsyncParsableCommand {
                 served = try model.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? Self.defaultModel(stateDirectory: stack.stateDirectory)
             }
             let modelDirectory = served
-            let capacities = try layerCapacities.map(Self.parseCapacities) ?? []
+            let capacities = try layerCapacities.map { try Self.parseCounts($0, flag: "--layer-capacities") } ?? []
+            let threads = try workerThreads.map { try Self.parseCounts($0, flag: "--worker-threads") } ?? []
             var schedulerArguments = ["--model", served]
             if let routing { schedulerArguments += ["--routing", routing] }
             if let planMethod { schedulerArguments += ["--plan-method", planMethod] }
@@ -93,6 +96,7 @@ struct UpCommand: AsyncParsableCommand {
                 schedulerArguments: schedulerArguments, workerArguments: ["--model", served],
                 eachWorker: { number in
                     (nodes?.arguments(number) ?? []) + (number <= capacities.count ? ["--layer-capacity", String(capacities[number - 1])] : [])
+                        + (number <= threads.count ? ["--threads", String(threads[number - 1])] : [])
                 },
                 progress: { printError($0) })
             print(renderTable(members))
@@ -116,10 +120,11 @@ extension UpCommand {
         return try TinyModel.ensure(in: stateDirectory)
     }
 
-    static func parseCapacities(_ text: String) throws -> [Int] {
+    /// "14,10,6" as positive counts, one per worker in order.
+    static func parseCounts(_ text: String, flag: String) throws -> [Int] {
         try text.split(separator: ",").map { part in
             guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value >= 1 else {
-                throw ValidationError("--layer-capacities: '\(part)' is not a positive layer count; write e.g. 16,9,5")
+                throw ValidationError("\(flag): '\(part)' is not a positive count; write e.g. 14,10,6")
             }
             return value
         }

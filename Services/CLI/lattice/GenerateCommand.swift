@@ -19,12 +19,14 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Nucleus sampling mass in (0, 1].") var topP: Float = 1
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
     @Flag(help: "Run to --max-tokens even past the model's end-of-sequence token.") var ignoreEos = false
+    @Flag(help: "--prompt is a question: the scheduler puts it in the model's chat template.") var chat = false
     @Option(help: "Request id (default: the scheduler picks one).") var requestId: String?
     @Option(help: "Seconds the whole request may take (0 = no limit).") var timeout: Double = 0
     @Flag(help: "Print one JSON object per event (queued, token, finished).") var json = false
 
     func validate() throws {
         guard (prompt == nil) != (promptIds == nil) else { throw ValidationError("give exactly one of --prompt TEXT or --prompt-ids 1,2,3") }
+        guard !chat || prompt != nil else { throw ValidationError("--chat takes the question as --prompt TEXT") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be 0 or more") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
@@ -39,7 +41,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let request = GenerateRequest(
             prompt: prompt ?? "", promptTokenIDs: ids, maxTokens: maxTokens,
             sampling: SamplingParams(greedy: greedy || temperature == 0, temperature: temperature, topP: topP, seed: seed),
-            deadlineMs: UInt64(timeout * 1000), requestID: requestId ?? "", ignoreEOS: ignoreEos)
+            deadlineMs: UInt64(timeout * 1000), requestID: requestId ?? "", ignoreEOS: ignoreEos, chat: chat)
         var finished: GenerateFinished?
         var tokens: [UInt32] = []
         do {
@@ -69,6 +71,8 @@ struct GenerateCommand: AsyncParsableCommand {
             printError("lattice generate: \(error)")
             throw ExitCode(1)
         }
+        // The layers each hop holds under the plan now (the route itself names only workers).
+        let status = try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self)
         await client.close()
         guard let finished else {
             printError("lattice generate: the stream ended without a finished event")
@@ -81,13 +85,22 @@ struct GenerateCommand: AsyncParsableCommand {
                   "queue_seconds": finished.queueSeconds, "decode_tokens_per_second": finished.decodeTokensPerSecond,
                   "route": finished.route, "detail": finished.detail])
         } else {
-            print("")
-            print("ids: \(tokens.map(String.init).joined(separator: ","))")
+            // Unbuffered like the streamed text, so that both come before the summary on stderr.
+            FileHandle.standardOutput.write(Data("\nids: \(tokens.map(String.init).joined(separator: ","))\n".utf8))
             printError(String(format: "%d tokens, %@, first token %.3f s, %.1f tokens/s decode, route %@%@",
                               Int(finished.generatedTokens), "\(finished.reason)", finished.firstTokenSeconds, finished.decodeTokensPerSecond,
-                              finished.route.joined(separator: " → "), finished.detail.isEmpty ? "" : " (\(finished.detail))"))
+                              Self.describe(route: finished.route, status: status), finished.detail.isEmpty ? "" : " (\(finished.detail))"))
         }
         guard finished.reason == .maxTokens || finished.reason == .stop else { throw ExitCode(1) }
+    }
+
+    /// "worker-1 [0,12) → worker-2 [12,30)"; ids alone when the scheduler did not say.
+    static func describe(route: [String], status: ClusterStatusResponse?) -> String {
+        let layers = Dictionary((status?.workers ?? []).map { ($0.workerID, $0.layers) }, uniquingKeysWith: { a, _ in a })
+        return route.map { id in
+            guard let range = layers[id] ?? nil, range.end > range.start else { return id }
+            return "\(id) [\(range.start),\(range.end))"
+        }.joined(separator: " → ")
     }
 
     private func schedulerAddress() async throws -> String {

@@ -14,10 +14,12 @@ struct PlacementInputs: Sendable {
 
     func problem(_ cluster: Wire.Cluster?, _ model: Wire.ModelSpec?, variant: MilpVariant) throws -> (PlacementProblem, Connectivity) {
         let spec = try modelSpec(model)
-        let (core, oneWay) = try self.cluster(cluster)
+        let (core, oneWay, timings) = try self.cluster(cluster)
         var problem: PlacementProblem
         do {
-            problem = try PlacementProblem.build(cluster: core, model: spec, dataDirectory: dataDirectory, unprofiledTypes: Self.unprofiledTypes)
+            let measured = try timings.mapValues { try Self.profile($0.profile, type: $0.type, field: $0.field, model: spec) }
+            problem = try PlacementProblem.build(cluster: core, model: spec, dataDirectory: dataDirectory,
+                                                 unprofiledTypes: Self.unprofiledTypes, measured: measured)
         } catch let error as PlacementError {
             throw Status(.invalidArgument, "cluster/model: \(error)")
         }
@@ -47,12 +49,15 @@ struct PlacementInputs: Sendable {
         var to: PlacementCore.Endpoint
     }
 
-    /// The cluster and the directed (from, to) pairs of its one-way links.
-    func cluster(_ wire: Wire.Cluster?) throws -> (PlacementCore.Cluster, Set<ArcKey>) {
+    /// A node's own timings, under the machine type made for it alone.
+    struct Timings { var type: String; var field: String; var profile: Wire.MeasuredProfile }
+
+    /// The cluster, the directed (from, to) pairs of its one-way links, and the measured profiles by type.
+    func cluster(_ wire: Wire.Cluster?) throws -> (PlacementCore.Cluster, Set<ArcKey>, [String: Timings]) {
         guard let wire else { throw Status(.invalidArgument, "cluster: missing") }
         if wire.nodes.isEmpty {
             guard !wire.fileText.isEmpty else { throw Status(.invalidArgument, "cluster: give nodes and links, or file_text with a cluster file") }
-            return (try clusterFile(wire), [])
+            return (try clusterFile(wire), [], [:])
         }
         return try structured(wire)
     }
@@ -85,9 +90,10 @@ struct PlacementInputs: Sendable {
         return FileManager.default.fileExists(atPath: path) ? try HelixClusterImport.loadMachineTypes(path: path) : MachineType.builtin
     }
 
-    func structured(_ wire: Wire.Cluster) throws -> (PlacementCore.Cluster, Set<ArcKey>) {
+    func structured(_ wire: Wire.Cluster) throws -> (PlacementCore.Cluster, Set<ArcKey>, [String: Timings]) {
         let known = try machineTypes()
         var types: [String: MachineType] = [:]
+        var timings: [String: Timings] = [:]
         var nodes: [ComputeNode] = []
         var index: [String: Int] = [:]
         for (i, node) in wire.nodes.enumerated() {
@@ -96,7 +102,12 @@ struct PlacementInputs: Sendable {
             guard !["source", "sink"].contains(name) else { throw Status(.invalidArgument, "\(field).name: '\(name)' is reserved for the link endpoints") }
             guard index[name] == nil else { throw Status(.invalidArgument, "\(field).name: duplicate node name '\(name)'") }
             index[name] = i
-            let machine = try machineType(node, field: field, known: known)
+            var machine = try machineType(node, field: field, known: known)
+            if let measured = node.measured {
+                // Unlike workers of one kind (thread counts, layer limits) are unlike types.
+                machine.name = "\(machine.name)@\(name)"
+                timings[machine.name] = Timings(type: machine.name, field: "\(field).measured", profile: measured)
+            }
             if let other = types[machine.name], other != machine {
                 throw Status(.invalidArgument, "\(field): nodes of type \(machine.name) must agree on memory and NIC speeds (this one differs from an earlier one)")
             }
@@ -122,7 +133,7 @@ struct PlacementInputs: Sendable {
             if link.oneWay { oneWay.insert(ArcKey(from: a, to: b)) }
         }
         do {
-            return (try PlacementCore.Cluster(name: wire.name.isEmpty ? "cluster" : wire.name, machineTypes: types, nodes: nodes, links: links), oneWay)
+            return (try PlacementCore.Cluster(name: wire.name.isEmpty ? "cluster" : wire.name, machineTypes: types, nodes: nodes, links: links), oneWay, timings)
         } catch let error as PlacementError {
             throw Status(.invalidArgument, "cluster: \(error)")
         }
@@ -151,6 +162,17 @@ struct PlacementInputs: Sendable {
         if node.nicInBytesPerSecond > 0 { machine.nicInBytesPerSecond = node.nicInBytesPerSecond }
         if node.nicOutBytesPerSecond > 0 { machine.nicOutBytesPerSecond = node.nicOutBytesPerSecond }
         return machine
+    }
+
+    /// A wire measured profile as placement's GPU profile.
+    static func profile(_ wire: Wire.MeasuredProfile, type: String, field: String, model: PlacementCore.ModelSpec) throws -> GPUProfile {
+        func points(_ list: [Wire.LatencyPoint]) -> [(tokens: Int, seconds: Double)] { list.map { (Int($0.tokens), $0.seconds) } }
+        do {
+            return try .measured(type: type, prompt: points(wire.prompt), decode: points(wire.decode), maxLayers: Int(wire.maxLayers),
+                                 kvEntriesAtMax: Int(clamping: wire.kvCapacityEntries), model: model)
+        } catch let error as PlacementError {
+            throw Status(.invalidArgument, "\(field): \(error)")
+        }
     }
 
     /// A layout by node index or name, or a layout file's text (Helix .ini or our JSON).

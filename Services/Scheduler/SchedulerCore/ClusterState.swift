@@ -121,8 +121,9 @@ public final class ClusterState: Sendable {
         }
     }
 
-    /// The live workers as a placement cluster: one node per worker, a full mesh of links at the
-    /// slower NIC's speed (loopback and LAN deployments; a cluster file replaces this later).
+    /// The live workers as a placement cluster: one node per worker with the profile it measured
+    /// (cpu; emulated workers are known by their GPU type's profile), and a full mesh of 1 GB/s
+    /// links — a stated loopback/LAN default, not a measurement.
     /// Nodes go in natural order of their ids ("node-2" before "node-10"), not registration order,
     /// so that the same workers always get the same plan — the one `lattice plan` gives the
     /// cluster file they came from.
@@ -130,7 +131,7 @@ public final class ClusterState: Sendable {
         state.withLock { s in
             let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
                 .sorted { $0.id.compare($1.id, options: .numeric) == .orderedAscending }
-            let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1) }
+            let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1, measured: $0.profile) }
             var links: [ClusterLink] = []
             for (i, a) in live.enumerated() {
                 links.append(ClusterLink(fromNode: PlanArc.source, toNode: a.id, bandwidthBytesPerSecond: 1e9))

@@ -17,13 +17,20 @@ struct GenerationInput: Sendable {
         guard model.numLayers > 0 else {
             throw Status(.failedPrecondition, "Generate: the scheduler serves no model; start it with --model DIR (or an emulated model name)")
         }
+        if request.chat && (request.prompt.isEmpty || !request.promptTokenIDs.isEmpty) {
+            throw Status(.invalidArgument, "Generate: chat takes the question as prompt text, not prompt_token_ids")
+        }
         if !request.promptTokenIDs.isEmpty {
             prompt = request.promptTokenIDs
         } else if !request.prompt.isEmpty {
             guard let codec else {
                 throw Status(.failedPrecondition, "Generate: this scheduler has no tokenizer for text prompts; send prompt_token_ids")
             }
-            do { prompt = try codec.encode(request.prompt) } catch {
+            let text: String
+            do { text = request.chat ? try codec.chatPrompt(user: request.prompt) : request.prompt } catch {
+                throw Status(.failedPrecondition, "Generate: chat: \(error)")
+            }
+            do { prompt = try codec.encode(text) } catch {
                 throw Status(.invalidArgument, "Generate: the prompt text does not tokenize: \(error)")
             }
             guard !prompt.isEmpty else { throw Status(.invalidArgument, "Generate: the prompt tokenizes to nothing") }

@@ -22,6 +22,8 @@ public protocol TextCodec: Sendable {
     /// The text the last of `generated` adds to the stream: a character split across tokens
     /// comes out whole with the token that completes it.
     func streamText(_ generated: [UInt32]) -> String
+    /// One user message in the model's chat template, ending where the answer begins.
+    func chatPrompt(user: String) throws -> String
 }
 
 extension TextCodec {

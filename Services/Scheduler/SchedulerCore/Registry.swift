@@ -9,6 +9,8 @@ public struct WorkerRecord: Sendable, Equatable {
     public var layerCapacity: Int
     /// KV room at its layer capacity, as registered (token×layer entries).
     public var declaredKVEntries: UInt64
+    /// Its own layer timings on the served model (cpu workers), sent on to placement.
+    public var profile: MeasuredProfile?
     public var registeredAt: ContinuousClock.Instant
     public var lastHeartbeat: ContinuousClock.Instant
     public var health: WorkerHealth = .loading
@@ -24,6 +26,7 @@ public struct WorkerRecord: Sendable, Equatable {
         gpuType = registration.gpuType
         layerCapacity = Int(registration.layerCapacity)
         declaredKVEntries = registration.kvCapacityEntries
+        profile = registration.profile
         registeredAt = now
         lastHeartbeat = now
     }

@@ -24,7 +24,7 @@ struct ModelSource {
                                  bosTokenID: UInt32(meta["tokenizer.ggml.bos_token_id"]?.int ?? 0),
                                  eosTokenID: UInt32(meta["tokenizer.ggml.eos_token_id"]?.int ?? 0))
             return ModelSource(info: info, configJSON: String(decoding: json, as: UTF8.self),
-                               codec: TokenizerCodec(tokenizer: try Tokenizers.load(source: gguf)))
+                               codec: TokenizerCodec(tokenizer: try Tokenizers.load(source: gguf), chat: ChatTemplateSource(source: gguf)))
         }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -40,7 +40,7 @@ struct ModelSource {
                                  hiddenSize: UInt32(config.hiddenSize), vocabSize: UInt32(config.vocabSize), numHeads: UInt32(config.headCount),
                                  numKVHeads: UInt32(config.kvHeadCount), bosTokenID: bos, eosTokenID: eos)
             let tokenizer = try Tokenizers.load(directory: path, vocabSize: config.vocabSize)
-            return ModelSource(info: info, configJSON: json, codec: TokenizerCodec(tokenizer: tokenizer))
+            return ModelSource(info: info, configJSON: json, codec: TokenizerCodec(tokenizer: tokenizer, chat: ChatTemplateSource(source: directory)))
         }
         let emulated = try EmulatedModel.named(text)
         return ModelSource(info: ModelInfo(name: emulated.name, numLayers: UInt32(emulated.layerCount), hiddenSize: UInt32(emulated.hiddenSize),
@@ -49,8 +49,23 @@ struct ModelSource {
     }
 }
 
+/// The model's chat template, or why it has none usable (said when a chat request comes).
+struct ChatTemplateSource: Sendable {
+    var template: ChatTemplate?
+    var problem = ""
+
+    init(source: any WeightSource) {
+        do { template = try ChatTemplate.load(source: source) } catch { problem = "\(error)" }
+    }
+}
+
 struct TokenizerCodec: TextCodec {
     let tokenizer: any Tokenizer
+    let chat: ChatTemplateSource
+    func chatPrompt(user: String) throws -> String {
+        guard let template = chat.template else { throw WorkerError.badModel(chat.problem) }
+        return template.prompt(user: user)
+    }
     func encode(_ text: String) throws -> [UInt32] { try tokenizer.encode(text).map { UInt32(bitPattern: $0) } }
     func decode(_ ids: [UInt32]) -> String { tokenizer.decode(ids.map { Int32(bitPattern: $0) }) }
     func streamText(_ generated: [UInt32]) -> String {

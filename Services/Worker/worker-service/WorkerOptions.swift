@@ -1,5 +1,6 @@
 import Foundation
 import ServiceKit
+import Wire
 import WorkerCore
 
 /// Worker-only settings read from flags and environment.
@@ -21,6 +22,17 @@ enum WorkerOptions {
         } catch let error as WorkerError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// A cpu worker with its own model times its layers for placement; others report no profile
+    /// (emulated workers are known by their GPU type's profile; a worker without --model learns
+    /// its model from the scheduler, after registering).
+    static func measuredProfile(settings: StageSettings, layers: Int, kvEntries: Int) throws -> MeasuredProfile? {
+        guard settings.backend == .cpu, let path = settings.modelDir else { return nil }
+        let timings: LayerTimings
+        do { timings = try LayerTimings.measure(path: path) } catch { throw ValidationError("timing the layers of \(path): \(error)") }
+        func wire(_ points: [(tokens: Int, seconds: Double)]) -> [LatencyPoint] { points.map { LatencyPoint(tokens: UInt32($0.tokens), seconds: $0.seconds) } }
+        return MeasuredProfile(prompt: wire(timings.prompt), decode: wire(timings.decode), maxLayers: UInt32(layers), kvCapacityEntries: UInt64(kvEntries))
     }
 
     /// The listening address as peers can dial it: a wildcard host (0.0.0.0, ::) becomes this

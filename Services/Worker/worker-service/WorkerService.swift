@@ -47,6 +47,7 @@ struct WorkerService: AsyncParsableCommand {
             profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "Shared/Data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
         let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
         let id = workerId ?? "worker-\(getpid())"
+        let profile = try WorkerOptions.measuredProfile(settings: settings, layers: capacity, kvEntries: kvEntries)
         let rootText = modelRoot ?? ProcessInfo.processInfo.environment["LATTICE_MODEL_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
         let root: ModelRoot?
         do { root = try rootText.map(ModelRoot.init) } catch { throw ValidationError("--model-root: \(error)") }
@@ -63,7 +64,7 @@ struct WorkerService: AsyncParsableCommand {
                 let registration = RegisterWorkerRequest(
                     workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,
                     gpuType: settings.backend == .cpu ? "CPU" : EmulatedGPU.canonical(gpu) ?? gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
-                    layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries))
+                    layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries), profile: profile)
                 await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, models: models, logger: host.logger).run()
             }
         }

@@ -16,6 +16,8 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Lattice__V1__ClusterNode Lattice__V1__ClusterNode;
+typedef struct Lattice__V1__LatencyPoint Lattice__V1__LatencyPoint;
+typedef struct Lattice__V1__MeasuredProfile Lattice__V1__MeasuredProfile;
 typedef struct Lattice__V1__ClusterLink Lattice__V1__ClusterLink;
 typedef struct Lattice__V1__Cluster Lattice__V1__Cluster;
 typedef struct Lattice__V1__ModelSpec Lattice__V1__ModelSpec;
@@ -133,10 +135,58 @@ struct  Lattice__V1__ClusterNode
    * free-form placement region, e.g. "us-east"
    */
   char *region;
+  /*
+   * the node's own timings (a CPU worker's); replaces the type's profile
+   */
+  Lattice__V1__MeasuredProfile *measured;
 };
 #define LATTICE__V1__CLUSTER_NODE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__cluster_node__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * Seconds one layer takes for a batch of `tokens` tokens (prefill) or sequences (decode).
+ */
+struct  Lattice__V1__LatencyPoint
+{
+  ProtobufCMessage base;
+  uint32_t tokens;
+  double seconds;
+};
+#define LATTICE__V1__LATENCY_POINT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__latency_point__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * A worker's measurement of the model it serves, taken when it loads (placement's T_i(k) inputs).
+ */
+struct  Lattice__V1__MeasuredProfile
+{
+  ProtobufCMessage base;
+  /*
+   * prefill of that many tokens, per layer; at least two points
+   */
+  size_t n_prompt;
+  Lattice__V1__LatencyPoint **prompt;
+  /*
+   * one decode step of that many sequences, per layer; at least two points
+   */
+  size_t n_decode;
+  Lattice__V1__LatencyPoint **decode;
+  /*
+   * most layers it may hold
+   */
+  uint32_t max_layers;
+  /*
+   * KV room in token x layer entries at max_layers
+   */
+  uint64_t kv_capacity_entries;
+};
+#define LATTICE__V1__MEASURED_PROFILE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__measured_profile__descriptor) \
+    , 0,NULL, 0,NULL, 0, 0 }
 
 
 /*
@@ -556,6 +606,44 @@ Lattice__V1__ClusterNode *
 void   lattice__v1__cluster_node__free_unpacked
                      (Lattice__V1__ClusterNode *message,
                       ProtobufCAllocator *allocator);
+/* Lattice__V1__LatencyPoint methods */
+void   lattice__v1__latency_point__init
+                     (Lattice__V1__LatencyPoint         *message);
+size_t lattice__v1__latency_point__get_packed_size
+                     (const Lattice__V1__LatencyPoint   *message);
+size_t lattice__v1__latency_point__pack
+                     (const Lattice__V1__LatencyPoint   *message,
+                      uint8_t             *out);
+size_t lattice__v1__latency_point__pack_to_buffer
+                     (const Lattice__V1__LatencyPoint   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__LatencyPoint *
+       lattice__v1__latency_point__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__latency_point__free_unpacked
+                     (Lattice__V1__LatencyPoint *message,
+                      ProtobufCAllocator *allocator);
+/* Lattice__V1__MeasuredProfile methods */
+void   lattice__v1__measured_profile__init
+                     (Lattice__V1__MeasuredProfile         *message);
+size_t lattice__v1__measured_profile__get_packed_size
+                     (const Lattice__V1__MeasuredProfile   *message);
+size_t lattice__v1__measured_profile__pack
+                     (const Lattice__V1__MeasuredProfile   *message,
+                      uint8_t             *out);
+size_t lattice__v1__measured_profile__pack_to_buffer
+                     (const Lattice__V1__MeasuredProfile   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__MeasuredProfile *
+       lattice__v1__measured_profile__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__measured_profile__free_unpacked
+                     (Lattice__V1__MeasuredProfile *message,
+                      ProtobufCAllocator *allocator);
 /* Lattice__V1__ClusterLink methods */
 void   lattice__v1__cluster_link__init
                      (Lattice__V1__ClusterLink         *message);
@@ -865,6 +953,12 @@ void   lattice__v1__score_response__free_unpacked
 typedef void (*Lattice__V1__ClusterNode_Closure)
                  (const Lattice__V1__ClusterNode *message,
                   void *closure_data);
+typedef void (*Lattice__V1__LatencyPoint_Closure)
+                 (const Lattice__V1__LatencyPoint *message,
+                  void *closure_data);
+typedef void (*Lattice__V1__MeasuredProfile_Closure)
+                 (const Lattice__V1__MeasuredProfile *message,
+                  void *closure_data);
 typedef void (*Lattice__V1__ClusterLink_Closure)
                  (const Lattice__V1__ClusterLink *message,
                   void *closure_data);
@@ -925,6 +1019,8 @@ extern const ProtobufCEnumDescriptor    lattice__v1__milp_variant__descriptor;
 extern const ProtobufCEnumDescriptor    lattice__v1__simulation_mode__descriptor;
 extern const ProtobufCEnumDescriptor    lattice__v1__routing_policy__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__cluster_node__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__latency_point__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__measured_profile__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__cluster_link__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__cluster__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__model_spec__descriptor;

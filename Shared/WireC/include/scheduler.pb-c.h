@@ -101,10 +101,14 @@ struct  Lattice__V1__RegisterWorkerRequest
   char *region;
   double nic_in_bytes_per_second;
   double nic_out_bytes_per_second;
+  /*
+   * cpu: its own layer timings on the model it serves; emulated: unset (placement has its GPU profile)
+   */
+  Lattice__V1__MeasuredProfile *profile;
 };
 #define LATTICE__V1__REGISTER_WORKER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__register_worker_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LATTICE__V1__BACKEND__BACKEND_CPU, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, LATTICE__V1__BACKEND__BACKEND_CPU, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, NULL }
 
 
 struct  Lattice__V1__RegisterWorkerResponse
@@ -192,10 +196,14 @@ struct  Lattice__V1__GenerateRequest
    * true: run to max_tokens (benchmarks)
    */
   protobuf_c_boolean ignore_eos;
+  /*
+   * true: prompt is one user message; the scheduler wraps it in the model's chat template
+   */
+  protobuf_c_boolean chat;
 };
 #define LATTICE__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
 
 
 /*

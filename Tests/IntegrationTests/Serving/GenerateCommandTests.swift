@@ -30,6 +30,11 @@ struct GenerateCommandTests {
             #expect(both != 0 && bothError.contains("exactly one of --prompt"))
             let (outside, _, outsideError) = try LatticeCLI.runAllowingFailure(["generate", "--scheduler", cluster.scheduler.address, "--prompt-ids", "1,999"])
             #expect(outside == 1 && outsideError.contains("outside the vocabulary"))
+            // The route names each hop's layers; a chat question needs a model with a chat template.
+            let (_, _, summary) = try LatticeCLI.runAllowingFailure(["generate", "--scheduler", cluster.scheduler.address, "--prompt-ids", "4,5,6", "--max-tokens", "2"])
+            #expect(summary.contains("route w") && summary.contains(" [0,"), "\(summary)")
+            let (chat, _, chatError) = try LatticeCLI.runAllowingFailure(["generate", "--scheduler", cluster.scheduler.address, "--chat", "--prompt", "hi"])
+            #expect(chat == 1 && chatError.contains("chat template"), "\(chatError)")
         } catch {
             await cluster.stop()
             throw error

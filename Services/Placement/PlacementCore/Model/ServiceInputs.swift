@@ -27,11 +27,12 @@ extension TypeThroughput {
 
 extension PlacementProblem {
     /// The problem for a cluster already in memory: T(k) from our throughput model for every type
-    /// with a GPU profile; types in `unprofiledTypes` (e.g. "CPU") get `TypeThroughput.unprofiled`.
+    /// with a GPU profile; types in `unprofiledTypes` (e.g. "CPU") get `TypeThroughput.unprofiled`;
+    /// types in `measured` (workers that timed themselves) use those profiles instead of files.
     public static func build(cluster: Cluster, model: ModelSpec, dataDirectory: String = SharedData.directory,
-                             unprofiledTypes: Set<String> = []) throws -> PlacementProblem {
+                             unprofiledTypes: Set<String> = [], measured: [String: GPUProfile] = [:]) throws -> PlacementProblem {
         var profiles: [String: GPUProfile] = [:]
-        for type in Set(cluster.nodes.map(\.type)).subtracting(unprofiledTypes) {
+        for type in Set(cluster.nodes.map(\.type)).subtracting(unprofiledTypes).subtracting(measured.keys) {
             guard let machine = cluster.machineTypes[type] else { throw PlacementError(field: "type", "unknown machine type '\(type)'") }
             profiles[type] = try GPUProfile.load(type: type, model: model, machine: machine, dataDirectory: dataDirectory)
         }
@@ -41,6 +42,10 @@ extension PlacementProblem {
         for type in unprofiledTypes where cluster.typeCounts[type] != nil {
             guard let machine = cluster.machineTypes[type] else { throw PlacementError(field: "type", "unknown machine type '\(type)'") }
             tables[type] = .unprofiled(type: type, model: model, machine: machine)
+        }
+        for (type, profile) in measured where cluster.typeCounts[type] != nil {
+            guard let machine = cluster.machineTypes[type] else { throw PlacementError(field: "type", "unknown machine type '\(type)'") }
+            tables[type] = .measured(profile, model: model, machine: machine)
         }
         return try PlacementProblem(cluster: cluster, model: model, tables: tables)
     }

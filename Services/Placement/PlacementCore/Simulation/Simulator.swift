@@ -132,16 +132,8 @@ struct SimulationEngine {
 
     /// Online arrivals: the trace's per-bucket rates rescaled so that tokens arrive at the target rate.
     mutating func scheduleArrivals() {
-        let perRequest = workload.meanInput + workload.meanOutput
-        let rate = (config.onlineTokenRate ?? max(1, defaultOnlineRate())) / perRequest
-        let meanTrace = workload.arrivalTrace.reduce(0, +) / Double(max(1, workload.arrivalTrace.count))
-        var t = 0.0
-        while t < end {
-            let bucket = workload.arrivalTrace.isEmpty ? 1 : workload.arrivalTrace[Int(t / 3) % workload.arrivalTrace.count] / max(1e-9, meanTrace)
-            let lambda = max(1e-6, rate * bucket)
-            t += -log(max(1e-12, Double.random(in: 0..<1, using: &rng))) / lambda
-            schedule(t, .newRequest)
-        }
+        let rate = config.onlineTokenRate ?? max(1, defaultOnlineRate())
+        for t in workload.arrivalTimes(tokenRate: rate, duration: end, using: &rng) { schedule(t, .newRequest) }
     }
 
     func defaultOnlineRate() -> Double {

@@ -26,6 +26,30 @@ public struct Workload: Sendable {
         return Workload(inputLengths: input.map { max(1, Int($0)) }, outputLengths: output.map { max(1, Int($0)) }, arrivalTrace: trace)
     }
 
+    /// Online arrival times over `duration` seconds for a target rate of `tokenRate` (prompt + output)
+    /// tokens/s, as the artifact's trace generator makes them: each 3-second interval takes the rate
+    /// of a bucket drawn from the trace, rescaled so the trace's mean becomes the target request rate;
+    /// the interval gets that many requests (rounded, the remainder carried to the next interval),
+    /// at uniform times within it. Drawing whole counts per interval keeps a zero-rate bucket an
+    /// empty interval rather than a gap that swallows the rest of the run.
+    public func arrivalTimes<G: RandomNumberGenerator>(tokenRate: Double, duration: Double, using rng: inout G) -> [Double] {
+        let interval = 3.0  // the trace's bucket width (spec §6: 1200 buckets of 3 s)
+        let requestRate = tokenRate / max(1, meanInput + meanOutput)
+        let meanBucket = arrivalTrace.reduce(0, +) / Double(max(1, arrivalTrace.count))
+        var times: [Double] = []
+        var carry = 0.0
+        var start = 0.0
+        while start < duration {
+            let relative = arrivalTrace.isEmpty || meanBucket <= 0 ? 1 : arrivalTrace[Int.random(in: 0..<arrivalTrace.count, using: &rng)] / meanBucket
+            let expected = relative * requestRate * interval + carry
+            let count = max(0, Int(expected.rounded()))
+            carry = expected - Double(count)
+            times += (0..<count).map { _ in start + interval * Double.random(in: 0..<1, using: &rng) }.sorted()
+            start += interval
+        }
+        return times.filter { $0 < duration }
+    }
+
     static func column(_ path: String) throws -> [Double] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw PlacementError(file: path, "cannot read the file (does it exist?)")

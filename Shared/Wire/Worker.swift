@@ -406,8 +406,16 @@ public struct ForwardItem: Sendable, Equatable {
     public var prefill: Bool
     /// decode step number, so replies can be matched
     public var step: UInt64
+    /// Decode on the workers: with `loop` set, the last stage feeds each sampled token straight back
+    /// to the first stage as the next decode step (one Forward per hop for all requests there) and
+    /// only reports it to reply_to; the loop ends after max_new_tokens tokens or a stop token.
+    public var loop: [RouteHop]
+    /// tokens this generation may still produce (counting step 0's)
+    public var maxNewTokens: UInt32
+    /// a sampled stop token ends the loop
+    public var stopTokenIDs: [UInt32]
 
-    public init(requestID: String = "", positions: [UInt32] = [], tokenIDs: [UInt32] = [], hidden: HiddenStates? = nil, start: UInt32 = 0, end: UInt32 = 0, route: [RouteHop] = [], replyTo: String = "", sampling: SamplingParams? = nil, prefill: Bool = false, step: UInt64 = 0) {
+    public init(requestID: String = "", positions: [UInt32] = [], tokenIDs: [UInt32] = [], hidden: HiddenStates? = nil, start: UInt32 = 0, end: UInt32 = 0, route: [RouteHop] = [], replyTo: String = "", sampling: SamplingParams? = nil, prefill: Bool = false, step: UInt64 = 0, loop: [RouteHop] = [], maxNewTokens: UInt32 = 0, stopTokenIDs: [UInt32] = []) {
         self.requestID = requestID
         self.positions = positions
         self.tokenIDs = tokenIDs
@@ -419,6 +427,9 @@ public struct ForwardItem: Sendable, Equatable {
         self.sampling = sampling
         self.prefill = prefill
         self.step = step
+        self.loop = loop
+        self.maxNewTokens = maxNewTokens
+        self.stopTokenIDs = stopTokenIDs
     }
 }
 
@@ -437,7 +448,10 @@ extension ForwardItem: CBridged {
             replyTo: stringField(c.reply_to),
             sampling: try decodeOptional(c.sampling),
             prefill: c.prefill != 0,
-            step: c.step)
+            step: c.step,
+            loop: try decodeMessages(c.n_loop, c.loop, "ForwardItem.loop"),
+            maxNewTokens: c.max_new_tokens,
+            stopTokenIDs: try decodeScalars(c.n_stop_token_ids, c.stop_token_ids, "ForwardItem.stop_token_ids"))
     }
 
     public func fill(_ c: inout Lattice__V1__ForwardItem, _ arena: WireArena) {
@@ -452,6 +466,9 @@ extension ForwardItem: CBridged {
         c.sampling = arena.message(sampling)
         c.prefill = prefill ? 1 : 0
         c.step = step
+        (c.n_loop, c.loop) = arena.messages(loop)
+        c.max_new_tokens = maxNewTokens
+        (c.n_stop_token_ids, c.stop_token_ids) = arena.scalars(stopTokenIDs)
     }
 }
 

@@ -1614,7 +1614,7 @@ const ProtobufCMessageDescriptor lattice__v1__route_hop__descriptor =
   (ProtobufCMessageInit) lattice__v1__route_hop__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descriptors[11] =
+static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descriptors[14] =
 {
   {
     "request_id",
@@ -1748,10 +1748,48 @@ static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "loop",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Lattice__V1__ForwardItem, n_loop),
+    offsetof(Lattice__V1__ForwardItem, loop),
+    &lattice__v1__route_hop__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_new_tokens",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__ForwardItem, max_new_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stop_token_ids",
+    14,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Lattice__V1__ForwardItem, n_stop_token_ids),
+    offsetof(Lattice__V1__ForwardItem, stop_token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__forward_item__field_indices_by_name[] = {
   5,   /* field[5] = end */
   3,   /* field[3] = hidden */
+  11,   /* field[11] = loop */
+  12,   /* field[12] = max_new_tokens */
   1,   /* field[1] = positions */
   9,   /* field[9] = prefill */
   7,   /* field[7] = reply_to */
@@ -1760,12 +1798,13 @@ static const unsigned lattice__v1__forward_item__field_indices_by_name[] = {
   8,   /* field[8] = sampling */
   4,   /* field[4] = start */
   10,   /* field[10] = step */
+  13,   /* field[13] = stop_token_ids */
   2,   /* field[2] = token_ids */
 };
 static const ProtobufCIntRange lattice__v1__forward_item__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor lattice__v1__forward_item__descriptor =
 {
@@ -1775,7 +1814,7 @@ const ProtobufCMessageDescriptor lattice__v1__forward_item__descriptor =
   "Lattice__V1__ForwardItem",
   "lattice.v1",
   sizeof(Lattice__V1__ForwardItem),
-  11,
+  14,
   lattice__v1__forward_item__field_descriptors,
   lattice__v1__forward_item__field_indices_by_name,
   1,  lattice__v1__forward_item__number_ranges,

@@ -245,41 +245,45 @@ public final class SchedulerEngine: Sendable {
 
     enum AttemptOutcome { case done, failed(String) }
 
-    /// Prefill then decode steps along one route until the request finishes or the route fails.
+    /// Sends the prompt along one route once; the workers then decode in a loop (the last stage
+    /// feeds each token back to the first), and this only follows the tokens as they are
+    /// reported: streaming, KV and progress accounting, stop rules, deadlines.
     private func attempt(_ run: inout GenerationRun, key: String, prompt: [UInt32], route: [Hop],
                          send: @escaping @Sendable (GenerateEvent) async throws -> Void) async -> AttemptOutcome {
         guard let first = route.first else { return .failed("empty route") }
         let results = router.open(key)
         defer { router.close(key) }
-        let hops = route.dropFirst().map { RouteHop(address: $0.address, start: UInt32($0.layers.lowerBound), end: UInt32($0.layers.upperBound), workerID: $0.workerID) }
-        let reply = replyAddress.withLock { $0 }
+        let loop = route.map { RouteHop(address: $0.address, start: UInt32($0.layers.lowerBound), end: UInt32($0.layers.upperBound), workerID: $0.workerID) }
+        let remaining = run.input.maxTokens - run.generated.count
+        let item = ForwardItem(requestID: key, positions: (0..<prompt.count).map { UInt32($0) }, tokenIDs: prompt,
+                               start: UInt32(first.layers.lowerBound), end: UInt32(first.layers.upperBound), route: Array(loop.dropFirst()),
+                               replyTo: replyAddress.withLock { $0 }, sampling: run.input.sampling, prefill: true, step: 0,
+                               loop: loop, maxNewTokens: UInt32(remaining), stopTokenIDs: run.input.stopTokens.sorted())
+        var last = ContinuousClock.now
+        do {
+            _ = try await link.forward(ForwardRequest(items: [item]), to: first)
+        } catch {
+            return .failed("worker/Forward to \(first.workerID) at \(first.address): \(error)")
+        }
         var step: UInt64 = 0
-        var tokens = prompt
-        var position = 0
+        var early: [UInt64: ForwardResult] = [:]   // reports may overtake each other on the way here
         var iterator = results.makeAsyncIterator()
         while true {
-            let item = ForwardItem(requestID: key, positions: (position..<(position + tokens.count)).map { UInt32($0) }, tokenIDs: tokens,
-                                   start: UInt32(first.layers.lowerBound), end: UInt32(first.layers.upperBound), route: hops,
-                                   replyTo: reply, sampling: run.input.sampling, prefill: step == 0, step: step)
-            let sent = ContinuousClock.now
-            do {
-                _ = try await link.forward(ForwardRequest(items: [item]), to: first)
-            } catch {
-                return .failed("worker/Forward to \(first.workerID) at \(first.address): \(error)")
-            }
             let timer = Task { [router, step, timeout = state.settings.stepTimeout] in
                 try await Task.sleep(for: .seconds(timeout))
                 router.fail(key, "no result for step \(step) within \(timeout)s")
             }
-            var answer: ForwardResult?
-            while let result = await iterator.next() {
-                if !result.error.isEmpty || result.step == step { answer = result; break }
+            var answer = early.removeValue(forKey: step)
+            while answer == nil, let result = await iterator.next() {
+                if !result.error.isEmpty || result.step == step { answer = result }
+                else if result.step > step { early[result.step] = result }
             }
             timer.cancel()
             guard let answer else { return .failed("cancelled") }
             guard answer.error.isEmpty else { return .failed(answer.error) }
-            state.observe(key, tokensPerSecond: Double(tokens.count) / max(1e-6, ClusterState.seconds(ContinuousClock.now - sent)))
-            position += tokens.count
+            let tokens = step == 0 ? prompt.count : 1
+            state.observe(key, tokensPerSecond: Double(tokens) / max(1e-6, ClusterState.seconds(ContinuousClock.now - last)))
+            last = .now
             let token = answer.tokenID
             run.record(token)
             let event = GenerateToken(tokenID: token, text: codec?.streamText(run.generated) ?? "", index: UInt32(run.generated.count - 1), logprob: answer.logprob)
@@ -292,7 +296,6 @@ public final class SchedulerEngine: Sendable {
             if let deadline = run.input.deadline, ContinuousClock.now >= deadline { run.finish(.deadline, "deadline_ms passed"); return .done }
             if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); return .done }
             state.chargeDecode(key)
-            tokens = [token]
             step += 1
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What became of one admitted slice.
 public enum SliceOutcome: Sendable, Equatable {
     /// Hidden states for the next hop, one row per position.
@@ -10,6 +12,10 @@ public enum SliceOutcome: Sendable, Equatable {
 /// Continuous batching: admitted slices wait in a queue; one loop takes everything waiting (up
 /// to `maxBatchTokens`) as one batch — prefills and decode steps of many requests together —
 /// runs it on the stage, and hands each slice's outcome to `deliver`.
+///
+/// This is the one place that decides what goes in a step's batch; requests that decode in a
+/// loop among the workers are first let catch up with each other (`StepAligner`), so that a hop
+/// sends one Forward per step for all of them.
 public final class ForwardBatcher<Tag: Sendable>: Sendable {
     public typealias Deliver = @Sendable ([(AcceptedSlice<Tag>, SliceOutcome)]) -> Void
 
@@ -19,6 +25,7 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
     private let pending = ForwardQueue<Tag>()
     private let signal: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
+    private let aligner = StepAligner()
 
     public init(stage: WorkerStage, maxBatchTokens: Int, deliver: @escaping Deliver) {
         self.stage = stage
@@ -37,10 +44,25 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
     /// The batch loop; returns when cancelled.
     public func run() async {
         for await _ in wakeups {
-            while case let batch = pending.take(maxTokens: maxBatchTokens), !batch.isEmpty {
+            while true {
+                await gatherStragglers()
+                let batch = pending.take(maxTokens: maxBatchTokens)
+                if batch.isEmpty { break }
                 stage.dequeued(batch.count)
                 await execute(batch)
+                aligner.passed(batch.map { ($0.slice.requestID, $0.slice.comesBack) })
             }
+        }
+    }
+
+    /// Lets looping requests that trail the pending ones catch up (see `StepAligner`).
+    private func gatherStragglers() async {
+        let held = stage.ledger.lengths
+        guard let wait = aligner.stragglers(pending: pending.requestIDs, isHeld: { held[$0] != nil }) else { return }
+        while Date() < wait.until {
+            let pendingNow = Set(pending.requestIDs), heldNow = stage.ledger.lengths
+            if wait.ids.allSatisfy({ pendingNow.contains($0) || heldNow[$0] == nil }) { return }
+            try? await Task.sleep(for: .microseconds(250))
         }
     }
 

@@ -13,6 +13,8 @@ final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [AcceptedSlice<Tag>] = []
 
+    var requestIDs: [String] { lock.withLock { items.map(\.slice.requestID) } }
+
     func append(_ new: [AcceptedSlice<Tag>]) {
         lock.withLock { items += new }
     }

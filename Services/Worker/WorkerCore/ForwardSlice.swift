@@ -24,10 +24,12 @@ public struct ForwardSlice: Sendable {
     public var nextHop: (start: UInt32, end: UInt32)?
     public var replyTo: String
     public var sampling: SamplingParameters
+    /// The request decodes in a loop among the workers: its next step will pass here again.
+    public var comesBack: Bool
 
     public init(requestID: String, positions: [UInt32], tokenIDs: [UInt32] = [], hidden: Hidden? = nil,
                 layers: (start: UInt32, end: UInt32), nextHop: (start: UInt32, end: UInt32)? = nil, replyTo: String = "",
-                sampling: SamplingParameters = .greedy) {
+                sampling: SamplingParameters = .greedy, comesBack: Bool = false) {
         self.requestID = requestID
         self.positions = positions
         self.tokenIDs = tokenIDs
@@ -36,6 +38,7 @@ public struct ForwardSlice: Sendable {
         self.nextHop = nextHop
         self.replyTo = replyTo
         self.sampling = sampling
+        self.comesBack = comesBack
     }
 
     var tokenCount: Int { positions.count }

@@ -30,10 +30,10 @@ actor ForwardGuard {
                 }
                 schedulerSpellings.insert(item.replyTo)
             }
-            for hop in item.route where !planWorkers.contains(hop.address) {
+            for hop in item.route + item.loop where !planWorkers.contains(hop.address) {
                 await refresh(from: scheduler)
                 guard planWorkers.contains(hop.address) else {
-                    throw Status(.permissionDenied, "route hop \(hop.address) is not a worker of the scheduler's plan (epoch \(epoch)); hidden states go only to those")
+                    throw Status(.permissionDenied, "route hop \(hop.address) is not a worker of the scheduler's plan (epoch \(epoch)); hidden states and tokens go only to those")
                 }
             }
         }

@@ -10,23 +10,35 @@ final class ForwardPipeline: Sendable {
     let peers: PeerClients
     let logger: Logger
     private let batcher: ForwardBatcher<ForwardItem>
+    private let sender: OutcomeSender
 
     init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int) {
         self.stage = stage
         self.peers = peers
         self.logger = logger
         let sender = OutcomeSender(stage: stage, peers: peers, logger: logger)
+        self.sender = sender
         batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens) { sender.send($0) }
     }
 
     /// Validates and queues a Forward's items; the Status thrown is the Forward's answer.
     func accept(_ request: ForwardRequest) throws -> ForwardResponse {
+        var accepted = request.items.count
         do {
             try batcher.accept(request.items.map(ForwardSlice.init), tags: request.items)
         } catch {
-            throw Status(error)
+            // A hop's Forward carries many requests: one refused (say, released while its decode
+            // loop was in flight) fails alone, through its reply-to, and the others go on.
+            guard request.items.count > 1 else { throw Status(error) }
+            var refused: [(ForwardItem, String)] = []
+            for item in request.items {
+                do { try batcher.accept([ForwardSlice(item)], tags: [item]) } catch { refused.append((item, error.message)) }
+            }
+            guard refused.count < request.items.count else { throw Status(error) }
+            accepted -= refused.count
+            sender.refuse(refused)
         }
-        return ForwardResponse(accepted: UInt32(request.items.count), kvUsedEntries: stage.workerStats.kvUsedEntries)
+        return ForwardResponse(accepted: UInt32(accepted), kvUsedEntries: stage.workerStats.kvUsedEntries)
     }
 
     /// The batch loop; returns when cancelled.
@@ -46,12 +58,11 @@ struct OutcomeSender: Sendable {
             let item = accepted.tag
             switch outcome {
             case .hidden(let states):
-                guard let next = item.route.first else { continue }
-                forwards[next.address, default: []].append(ForwardItem(
-                    requestID: item.requestID, positions: item.positions, hidden: Wire.HiddenStates(states), start: next.start, end: next.end,
-                    route: Array(item.route.dropFirst()), replyTo: item.replyTo, sampling: item.sampling, prefill: item.prefill, step: item.step))
+                guard let (address, next) = item.onward(Wire.HiddenStates(states)) else { continue }
+                forwards[address, default: []].append(next)
             case .token(let token, let logprob, let position):
                 replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, tokenID: token, logprob: logprob, position: position, step: item.step))
+                if let (address, next) = item.nextStep(token: token, position: position) { forwards[address, default: []].append(next) }
             case .failure(let reason):
                 replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, step: item.step, error: "worker \(stage.workerID): \(reason)"))
                 Task { await stage.discard(item.requestID) }
@@ -61,6 +72,18 @@ struct OutcomeSender: Sendable {
             Task { await forward(items, to: address) }
         }
         if !replies.isEmpty { Task { await reply(replies) } }
+    }
+
+    /// Items of a Forward refused here: each fails at its reply-to address.
+    func refuse(_ items: [(ForwardItem, String)]) {
+        var replies: [String: [ForwardResult]] = [:]
+        for (item, reason) in items {
+            replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, step: item.step, error: "worker \(stage.workerID): \(reason)"))
+        }
+        Task {
+            for (item, _) in items { await stage.discard(item.requestID) }
+            await reply(replies)
+        }
     }
 
     /// Hands hidden states to the next hop; if it refuses or is gone, the requests fail here.

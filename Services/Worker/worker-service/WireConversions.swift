@@ -13,7 +13,7 @@ extension ForwardSlice {
         self.init(requestID: item.requestID, positions: item.positions, tokenIDs: item.tokenIDs,
                   hidden: item.hidden.map { Hidden(shape: $0.shape, encoding: HiddenEncoding($0.dtype), bytes: $0.data) },
                   layers: (item.start, item.end), nextHop: item.route.first.map { ($0.start, $0.end) }, replyTo: item.replyTo,
-                  sampling: SamplingParameters(item.sampling))
+                  sampling: SamplingParameters(item.sampling), comesBack: !item.loop.isEmpty && item.step + 1 < UInt64(item.maxNewTokens))
     }
 }
 

@@ -323,10 +323,29 @@ struct  Lattice__V1__ForwardItem
    * decode step number, so replies can be matched
    */
   uint64_t step;
+  /*
+   * Decode on the workers: with `loop` set, the last stage feeds each sampled token straight back
+   * to the first stage as the next decode step (one Forward per hop for all requests there) and
+   * only reports it to reply_to; the loop ends after max_new_tokens tokens or a stop token.
+   */
+  /*
+   * the whole route, first stage first; empty: reply_to drives each step
+   */
+  size_t n_loop;
+  Lattice__V1__RouteHop **loop;
+  /*
+   * tokens this generation may still produce (counting step 0's)
+   */
+  uint32_t max_new_tokens;
+  /*
+   * a sampled stop token ends the loop
+   */
+  size_t n_stop_token_ids;
+  uint32_t *stop_token_ids;
 };
 #define LATTICE__V1__FORWARD_ITEM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__forward_item__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, NULL, 0, 0, 0,NULL, 0, 0,NULL }
 
 
 struct  Lattice__V1__ForwardRequest

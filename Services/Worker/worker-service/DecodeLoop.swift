@@ -1,0 +1,34 @@
+import Wire
+
+/// Decode on the workers: what a hop's item becomes downstream. Every field of the loop travels
+/// unchanged; only the layers, the rest of the route and the input change hop by hop.
+extension ForwardItem {
+    /// The item for the next hop, carrying this stage's hidden states.
+    func onward(_ hidden: Wire.HiddenStates) -> (address: String, item: ForwardItem)? {
+        guard let next = route.first else { return nil }
+        var item = self
+        item.tokenIDs = []
+        item.hidden = hidden
+        item.start = next.start
+        item.end = next.end
+        item.route = Array(route.dropFirst())
+        return (next.address, item)
+    }
+
+    /// After the last stage sampled `token` at `position`: the next decode step for the first
+    /// stage, or nil when the scheduler drives the steps (no loop) or the generation is over
+    /// (max_new_tokens reached or a stop token).
+    func nextStep(token: UInt32, position: UInt32) -> (address: String, item: ForwardItem)? {
+        guard let first = loop.first, step + 1 < UInt64(maxNewTokens), !stopTokenIDs.contains(token) else { return nil }
+        var item = self
+        item.positions = [position]
+        item.tokenIDs = [token]
+        item.hidden = nil
+        item.start = first.start
+        item.end = first.end
+        item.route = Array(loop.dropFirst())
+        item.prefill = false
+        item.step = step + 1
+        return (first.address, item)
+    }
+}

@@ -1,5 +1,6 @@
 import DataFiles
 import Foundation
+import Tensor
 
 /// A model the emulated backend can pretend to run (shapes only, no weights).
 public struct EmulatedModel: Equatable, Sendable {
@@ -126,7 +127,7 @@ public final class EmulatedStage: StageExecutor {
     public let layers: Range<Int>
     public let cache: KVCache
     private let sleep: @Sendable (Double) -> Void
-    private var samplers: [UInt64: SplitMix64] = [:]
+    private var samplers: [UInt64: SeededGenerator] = [:]
     private var counters = (steps: 0, tokens: 0, seconds: 0.0, lastBatch: 0)
 
     public var totalLayers: Int { profile.model.layerCount }
@@ -192,7 +193,7 @@ public final class EmulatedStage: StageExecutor {
         var output = StepOutput(hidden: nil, tokens: [], logits: [:], seconds: seconds)
         if isLast {
             for entry in batch.entries where entry.wantsToken {
-                var rng = samplers[entry.requestID] ?? SplitMix64(seed: entry.sampling.seed ^ (entry.requestID &* 0x9E37_79B9_7F4A_7C15))
+                var rng = samplers[entry.requestID] ?? SeededGenerator(seed: entry.sampling.seed ^ (entry.requestID &* 0x9E37_79B9_7F4A_7C15))
                 let token = Int32(rng.next() % UInt64(profile.model.vocabSize))
                 samplers[entry.requestID] = rng
                 output.tokens.append(SampledToken(requestID: entry.requestID, token: token, position: entry.position + entry.tokenCount))

@@ -1,21 +1,6 @@
 import Foundation
 import Tensor
 
-/// SplitMix64: a small, fast, seedable generator; the same seed gives the same stream everywhere.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 24 bits, exactly representable as Float.
-    public mutating func nextUnit() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
-}
-
 /// Writes a deterministic random-weight Llama model in the Hugging Face layout, so that
 /// everything runs without a download.
 public enum RandomModel {
@@ -31,7 +16,7 @@ public enum RandomModel {
         let configData = try JSONSerialization.data(withJSONObject: config.jsonObject(), options: [.prettyPrinted, .sortedKeys])
         try write(configData, to: (directory as NSString).appendingPathComponent("config.json"))
 
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var tensors: [(name: String, tensor: Tensor)] = []
         for (name, shape) in LlamaTensorNames.all(for: config) {
             tensors.append((name, randomTensor(name: name, shape: shape, rng: &rng)))
@@ -56,14 +41,14 @@ public enum RandomModel {
 
     /// Norm weights near 1; matrices uniform with variance 1/fan-in so activations keep their scale
     /// and logits are spread enough that greedy choices are not near-ties.
-    static func randomTensor(name: String, shape: [Int], rng: inout SplitMix64) -> Tensor {
+    static func randomTensor(name: String, shape: [Int], rng: inout SeededGenerator) -> Tensor {
         let count = shape.reduce(1, *)
         let isNorm = name.hasSuffix("norm.weight")
         let isEmbedding = name == LlamaTensorNames.embedding
         let bound: Float = isNorm ? 0.1 : isEmbedding ? 1 : (3 / Float(shape.last ?? 1)).squareRoot()
         let center: Float = isNorm ? 1 : 0
         return Tensor(shape: shape) { out in
-            for i in 0..<count { out[i] = center + bound * (2 * rng.nextUnit() - 1) }
+            for i in 0..<count { out[i] = center + bound * (2 * rng.unit() - 1) }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// How the last stage picks a token from the logits of one request.
 public struct SamplingParameters: Equatable, Sendable {
@@ -28,11 +29,11 @@ public struct SamplingParameters: Equatable, Sendable {
 /// do not depend on which other requests share a batch.
 struct RequestSampler {
     let parameters: SamplingParameters
-    private var rng: SplitMix64
+    private var rng: SeededGenerator
 
     init(_ parameters: SamplingParameters) {
         self.parameters = parameters
-        rng = SplitMix64(seed: parameters.seed)
+        rng = SeededGenerator(seed: parameters.seed)
     }
 
     mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int {
@@ -56,7 +57,7 @@ struct RequestSampler {
             }
         }
         let mass = order[0..<kept].reduce(Float(0)) { $0 + probabilities[$1] }
-        var target = rng.nextUnit() * mass
+        var target = rng.unit() * mass
         for index in order[0..<kept] {
             target -= probabilities[index]
             if target < 0 { return index }

@@ -33,7 +33,7 @@ public struct ThroughputBenchmark {
             let engine = try model.makeEngine(stages: 1, kvTokens: batch * (perRequest + 16), prefillChunk: promptTokens,
                                               maxBatchTokens: min(8192, max(512, batch * promptTokens)))
             weightBytes = engine.pipeline.stages.reduce(0) { $0 + $1.stats.weightBytes }
-            var rng = SplitMix64(seed: 42)
+            var rng = SeededGenerator(seed: 42)
             for id in 0..<batch {
                 let prompt = (0..<promptTokens).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
                 try engine.submit(GenerationRequest(id: UInt64(id), prompt: prompt, maxNewTokens: decodeSteps + 1))

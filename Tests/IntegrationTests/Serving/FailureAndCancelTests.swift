@@ -149,11 +149,13 @@ struct FailureAndCancelTests {
                 for n in 0..<3 {
                     group.addTask {
                         try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), ignoreEOS: true)) { index in
-                            guard n == 0, index == 10, !restarted.withLock({ $0 }) else { return }
-                            restarted.withLock { $0 = true }
-                            let old = cluster.workers.withLock { $0[1] }
-                            kill(old.pid, SIGKILL)
-                            try? await cluster.addWorker("w2")
+                            // The first request's 10th token triggers the one restart.
+                            if n == 0, index == 10, !restarted.withLock({ $0 }) {
+                                restarted.withLock { $0 = true }
+                                let old = cluster.workers.withLock { $0[1] }
+                                kill(old.pid, SIGKILL)
+                                try? await cluster.addWorker("w2")
+                            }
                         }
                     }
                 }

@@ -23,10 +23,18 @@ public struct ServiceHost: Sendable {
         hooks.withLock { $0.listening.append(body) }
     }
 
+    /// Runs `body` on SIGTERM/SIGINT, before in-flight calls are drained and the `whenListening`
+    /// tasks cancelled, with the server still answering; e.g. a worker finishing its requests
+    /// and leaving its scheduler. `body` gets the instant (now + `--drain-timeout`) to end by.
+    public func whenStopping(_ body: @escaping @Sendable (ContinuousClock.Instant) async -> Void) {
+        hooks.withLock { $0.stopping.append(body) }
+    }
+
     final class Hooks: @unchecked Sendable {
         struct Lists {
             var stats: [@Sendable () async -> [Stat]] = []
             var listening: [@Sendable (String) async -> Void] = []
+            var stopping: [@Sendable (ContinuousClock.Instant) async -> Void] = []
         }
         private let lock = NSLock()
         private var lists = Lists()

@@ -29,8 +29,8 @@ public enum LatticeVersion {
 ///   stderr, text or one JSON object per line.
 /// - `<service>/Health` and `<service>/Stats` are built in; Stats carries the transport's
 ///   counters, `protocol_errors`, `max_queued_write_bytes`, then the `addStats` figures.
-/// - SIGTERM/SIGINT: stop accepting, drain in-flight calls (`--drain-timeout`), exit 0; a second
-///   signal exits 1 at once. SIGPIPE is ignored.
+/// - SIGTERM/SIGINT: the service's `whenStopping` work, then stop accepting, drain in-flight calls
+///   (`--drain-timeout` each), exit 0; a second signal exits 1 at once. SIGPIPE is ignored.
 /// - Test hook: LATTICE_DEBUG_STATS_DELAY=SECONDS makes each Stats answer wait, so that a test
 ///   can hold a real call in flight across SIGTERM.
 public enum ServiceMain {
@@ -75,6 +75,8 @@ public enum ServiceMain {
         let number = await signals.first()
         health.status = .draining
         logger.info("\(signalName(number)): draining in-flight calls", metadata: ["timeout": "\(config.drainTimeout)"])
+        let deadline = ContinuousClock.now + config.drainTimeout
+        for body in hooks.withLock({ $0.stopping }) { await body(deadline) }
         for task in background { task.cancel() }
         await server.shutdown(timeout: config.drainTimeout)
         logger.info("stopped")

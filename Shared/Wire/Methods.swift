@@ -45,6 +45,8 @@ public enum Methods {
     public enum Scheduler {
         public static let registerWorker = RPC<RegisterWorkerRequest, RegisterWorkerResponse>("scheduler/RegisterWorker")
         public static let heartbeat = RPC<HeartbeatRequest, HeartbeatResponse>("scheduler/Heartbeat")
+        /// A worker leaving on purpose: draining first, then gone.
+        public static let deregisterWorker = RPC<DeregisterWorkerRequest, DeregisterWorkerResponse>("scheduler/DeregisterWorker")
         /// Maybe queued, then tokens, then finished.
         public static let generate = RPC<GenerateRequest, GenerateEvent>("scheduler/Generate", streaming: true)
         public static let cancel = RPC<CancelRequest, CancelResponse>("scheduler/Cancel")
@@ -76,7 +78,7 @@ public enum Methods {
     /// Every typed method name, for dispatch tables and tests.
     public static let names: [String] = [
         Placement.plan.name, Placement.simulate.name, Placement.score.name,
-        Scheduler.registerWorker.name, Scheduler.heartbeat.name, Scheduler.generate.name,
+        Scheduler.registerWorker.name, Scheduler.heartbeat.name, Scheduler.deregisterWorker.name, Scheduler.generate.name,
         Scheduler.cancel.name, Scheduler.clusterStatus.name, Scheduler.forwardResult.name,
         Worker.loadLayers.name, Worker.forward.name, Worker.release.name,
         Circuit.optimize.name,

@@ -23,6 +23,8 @@ public enum WorkerHealth: UInt32, WireEnum {
     case suspect = 3
     /// dropped from the plan
     case dead = 4
+    /// leaving (SIGTERM): no new requests, finishing its own
+    case draining = 5
     public init() { self = .unknown }
 }
 
@@ -195,6 +197,61 @@ extension HeartbeatResponse: CBridged {
         c.assignment = arena.message(assignment)
         c.model = arena.message(model)
         c.plan_epoch = planEpoch
+    }
+}
+
+/// A worker leaving on purpose (SIGTERM) says so twice: `draining` first (no new request is
+/// routed through it and a plan without it is made; its requests finish there or are re-routed),
+/// then, holding no request any more, gone.
+public struct DeregisterWorkerRequest: Sendable, Equatable {
+    public var workerID: String
+    /// true: draining; false: gone (routes still through it are re-routed)
+    public var draining: Bool
+
+    public init(workerID: String = "", draining: Bool = false) {
+        self.workerID = workerID
+        self.draining = draining
+    }
+}
+
+extension DeregisterWorkerRequest: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__deregister_worker_request__descriptor }
+
+    public init(c: Lattice__V1__DeregisterWorkerRequest) throws {
+        self.init(
+            workerID: stringField(c.worker_id),
+            draining: c.draining != 0)
+    }
+
+    public func fill(_ c: inout Lattice__V1__DeregisterWorkerRequest, _ arena: WireArena) {
+        c.worker_id = arena.string(workerID)
+        c.draining = draining ? 1 : 0
+    }
+}
+
+public struct DeregisterWorkerResponse: Sendable, Equatable {
+    public var known: Bool
+    /// requests whose routes still run through the worker
+    public var activeRequests: UInt32
+
+    public init(known: Bool = false, activeRequests: UInt32 = 0) {
+        self.known = known
+        self.activeRequests = activeRequests
+    }
+}
+
+extension DeregisterWorkerResponse: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__deregister_worker_response__descriptor }
+
+    public init(c: Lattice__V1__DeregisterWorkerResponse) throws {
+        self.init(
+            known: c.known != 0,
+            activeRequests: c.active_requests)
+    }
+
+    public func fill(_ c: inout Lattice__V1__DeregisterWorkerResponse, _ arena: WireArena) {
+        c.known = known ? 1 : 0
+        c.active_requests = activeRequests
     }
 }
 
@@ -585,6 +642,6 @@ extension ClusterStatusResponse: CBridged {
 extension WireCatalog {
     /// Every message of lattice/v1/scheduler.proto.
     public static var scheduler: [any CBridged.Type] {
-        [RegisterWorkerRequest.self, RegisterWorkerResponse.self, HeartbeatRequest.self, HeartbeatResponse.self, GenerateRequest.self, GenerateQueued.self, GenerateToken.self, GenerateFinished.self, GenerateEvent.self, CancelRequest.self, CancelResponse.self, ClusterStatusRequest.self, WorkerStatus.self, ClusterStatusResponse.self]
+        [RegisterWorkerRequest.self, RegisterWorkerResponse.self, HeartbeatRequest.self, HeartbeatResponse.self, DeregisterWorkerRequest.self, DeregisterWorkerResponse.self, GenerateRequest.self, GenerateQueued.self, GenerateToken.self, GenerateFinished.self, GenerateEvent.self, CancelRequest.self, CancelResponse.self, ClusterStatusRequest.self, WorkerStatus.self, ClusterStatusResponse.self]
     }
 }

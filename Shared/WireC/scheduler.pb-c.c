@@ -187,6 +187,96 @@ void   lattice__v1__heartbeat_response__free_unpacked
   assert(message->base.descriptor == &lattice__v1__heartbeat_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   lattice__v1__deregister_worker_request__init
+                     (Lattice__V1__DeregisterWorkerRequest         *message)
+{
+  static const Lattice__V1__DeregisterWorkerRequest init_value = LATTICE__V1__DEREGISTER_WORKER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__deregister_worker_request__get_packed_size
+                     (const Lattice__V1__DeregisterWorkerRequest *message)
+{
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__deregister_worker_request__pack
+                     (const Lattice__V1__DeregisterWorkerRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__deregister_worker_request__pack_to_buffer
+                     (const Lattice__V1__DeregisterWorkerRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__DeregisterWorkerRequest *
+       lattice__v1__deregister_worker_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__DeregisterWorkerRequest *)
+     protobuf_c_message_unpack (&lattice__v1__deregister_worker_request__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__deregister_worker_request__free_unpacked
+                     (Lattice__V1__DeregisterWorkerRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   lattice__v1__deregister_worker_response__init
+                     (Lattice__V1__DeregisterWorkerResponse         *message)
+{
+  static const Lattice__V1__DeregisterWorkerResponse init_value = LATTICE__V1__DEREGISTER_WORKER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__deregister_worker_response__get_packed_size
+                     (const Lattice__V1__DeregisterWorkerResponse *message)
+{
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__deregister_worker_response__pack
+                     (const Lattice__V1__DeregisterWorkerResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__deregister_worker_response__pack_to_buffer
+                     (const Lattice__V1__DeregisterWorkerResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__DeregisterWorkerResponse *
+       lattice__v1__deregister_worker_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__DeregisterWorkerResponse *)
+     protobuf_c_message_unpack (&lattice__v1__deregister_worker_response__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__deregister_worker_response__free_unpacked
+                     (Lattice__V1__DeregisterWorkerResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__deregister_worker_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   lattice__v1__generate_request__init
                      (Lattice__V1__GenerateRequest         *message)
 {
@@ -1034,6 +1124,108 @@ const ProtobufCMessageDescriptor lattice__v1__heartbeat_response__descriptor =
   lattice__v1__heartbeat_response__field_indices_by_name,
   1,  lattice__v1__heartbeat_response__number_ranges,
   (ProtobufCMessageInit) lattice__v1__heartbeat_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__deregister_worker_request__field_descriptors[2] =
+{
+  {
+    "worker_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__DeregisterWorkerRequest, worker_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "draining",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__DeregisterWorkerRequest, draining),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__deregister_worker_request__field_indices_by_name[] = {
+  1,   /* field[1] = draining */
+  0,   /* field[0] = worker_id */
+};
+static const ProtobufCIntRange lattice__v1__deregister_worker_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor lattice__v1__deregister_worker_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.DeregisterWorkerRequest",
+  "DeregisterWorkerRequest",
+  "Lattice__V1__DeregisterWorkerRequest",
+  "lattice.v1",
+  sizeof(Lattice__V1__DeregisterWorkerRequest),
+  2,
+  lattice__v1__deregister_worker_request__field_descriptors,
+  lattice__v1__deregister_worker_request__field_indices_by_name,
+  1,  lattice__v1__deregister_worker_request__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__deregister_worker_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__deregister_worker_response__field_descriptors[2] =
+{
+  {
+    "known",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__DeregisterWorkerResponse, known),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active_requests",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__DeregisterWorkerResponse, active_requests),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__deregister_worker_response__field_indices_by_name[] = {
+  1,   /* field[1] = active_requests */
+  0,   /* field[0] = known */
+};
+static const ProtobufCIntRange lattice__v1__deregister_worker_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor lattice__v1__deregister_worker_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.DeregisterWorkerResponse",
+  "DeregisterWorkerResponse",
+  "Lattice__V1__DeregisterWorkerResponse",
+  "lattice.v1",
+  sizeof(Lattice__V1__DeregisterWorkerResponse),
+  2,
+  lattice__v1__deregister_worker_response__field_descriptors,
+  lattice__v1__deregister_worker_response__field_indices_by_name,
+  1,  lattice__v1__deregister_worker_response__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__deregister_worker_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor lattice__v1__generate_request__field_descriptors[9] =
@@ -1926,20 +2118,22 @@ const ProtobufCEnumDescriptor lattice__v1__finish_reason__descriptor =
   lattice__v1__finish_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue lattice__v1__worker_health__enum_values_by_number[5] =
+static const ProtobufCEnumValue lattice__v1__worker_health__enum_values_by_number[6] =
 {
   { "WORKER_HEALTH_UNKNOWN", "LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_UNKNOWN", 0 },
   { "WORKER_HEALTH_LOADING", "LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_LOADING", 1 },
   { "WORKER_HEALTH_SERVING", "LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_SERVING", 2 },
   { "WORKER_HEALTH_SUSPECT", "LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_SUSPECT", 3 },
   { "WORKER_HEALTH_DEAD", "LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_DEAD", 4 },
+  { "WORKER_HEALTH_DRAINING", "LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_DRAINING", 5 },
 };
 static const ProtobufCIntRange lattice__v1__worker_health__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex lattice__v1__worker_health__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex lattice__v1__worker_health__enum_values_by_name[6] =
 {
   { "WORKER_HEALTH_DEAD", 4 },
+  { "WORKER_HEALTH_DRAINING", 5 },
   { "WORKER_HEALTH_LOADING", 1 },
   { "WORKER_HEALTH_SERVING", 2 },
   { "WORKER_HEALTH_SUSPECT", 3 },
@@ -1952,9 +2146,9 @@ const ProtobufCEnumDescriptor lattice__v1__worker_health__descriptor =
   "WorkerHealth",
   "Lattice__V1__WorkerHealth",
   "lattice.v1",
-  5,
+  6,
   lattice__v1__worker_health__enum_values_by_number,
-  5,
+  6,
   lattice__v1__worker_health__enum_values_by_name,
   1,
   lattice__v1__worker_health__value_ranges,

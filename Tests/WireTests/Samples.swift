@@ -88,6 +88,8 @@ enum Samples {
             nicOutBytesPerSecond: 1.0e9, profile: measured),
         RegisterWorkerResponse(assignment: layers, model: modelInfo, planEpoch: 12, heartbeatIntervalSeconds: 0.5),
         HeartbeatRequest(workerID: "w7", stats: workerStats, planEpoch: 12),
+        DeregisterWorkerRequest(workerID: "w7", draining: true),
+        DeregisterWorkerResponse(known: true, activeRequests: 3),
         HeartbeatResponse(known: true, reassigned: true, assignment: layers, model: modelInfo, planEpoch: 13),
         GenerateRequest(
             prompt: "Once upon a time", promptTokenIDs: [1, 9_038, 2_501], maxTokens: 128, sampling: sampling,

@@ -86,6 +86,37 @@ import WorkerCore
         guard case .token? = results["good"] else { Issue.record("the good item must get a token"); return }
     }
 
+    /// Continuous batching with chunked prefill: a prompt longer than a step is run a chunk per
+    /// step beside the other work, so a short item queued behind it is answered long before the
+    /// prompt is through, and the prompt still gets the whole model's token.
+    @Test func shortWorkIsNotHeldUpByALongPromptsChunks() async throws {
+        let dir = try TestModels.write()
+        let long: [Int32] = (0..<40).map { Int32(1 + $0 % 50) }
+        let expected = try Self.expectedTokens(dir, prompts: [long, [7, 8]])
+        let stage = try await Self.loaded(dir, 0..<4)
+        let outcomes = Outcomes()
+        let batcher = ForwardBatcher<String>(stage: stage, maxBatchTokens: 4) { outcomes.deliver($0) }
+        let prompt = ForwardSlice(requestID: "long", positions: (0..<40).map { UInt32($0) }, tokenIDs: long.map { UInt32($0) }, layers: (0, 4), replyTo: "s")
+        let short = ForwardSlice(requestID: "short", positions: [0, 1], tokenIDs: [7, 8], layers: (0, 4), replyTo: "s")
+        try batcher.accept([prompt], tags: ["long"])
+        try batcher.accept([short], tags: ["short"])
+        let loop = Task { await batcher.run() }
+        defer { loop.cancel() }
+        var order: [String] = [], results: [String: SliceOutcome] = [:]
+        for await (tag, outcome) in outcomes.stream {
+            order.append(tag)
+            results[tag] = outcome
+            if order.count == 2 { break }
+        }
+        #expect(order == ["short", "long"])
+        guard case .token(let a, _, let at)? = results["long"], case .token(let b, _, _)? = results["short"] else {
+            Issue.record("both must get a token: \(results)"); return
+        }
+        #expect(a == UInt32(expected[0]) && at == 40 && b == UInt32(expected[1]))
+        // 40 prompt tokens in steps of at most 4, three of which it shared with the short item.
+        #expect(stage.ledger.batches >= 10 && stage.ledger.batchTokens == 42 && Double(stage.ledger.batchTokens) / Double(stage.ledger.batches) <= 4)
+    }
+
     @Test func logProbabilityIsALogSoftmax() {
         let p = logProbability(of: 1, in: [0, log(3), 0])
         #expect(abs(p - log(0.6)) < 1e-6)

@@ -67,10 +67,14 @@ public final class ClusterState: Sendable {
             guard var record = s.workers[request.workerID], record.health != .dead else { return (HeartbeatResponse(known: false), Admitted()) }
             record.lastHeartbeat = now
             record.stats = request.stats
-            record.loadedEpoch = request.planEpoch
+            record.loadedEpoch = max(record.loadedEpoch, request.planEpoch)   // a plan may have kept its layers (`apply`)
+            if record.health == .draining {
+                s.workers[request.workerID] = record
+                return (HeartbeatResponse(known: true, planEpoch: s.plan.epoch), Admitted())
+            }
             let assignment = s.plan.assignments[request.workerID]
             let wasServing = record.health == .serving
-            if let assignment, record.loadedLayers == assignment, request.planEpoch == s.plan.epoch {
+            if let assignment, record.loadedLayers == assignment, record.loadedEpoch == s.plan.epoch {
                 record.health = .serving
             } else {
                 record.health = .loading
@@ -93,7 +97,7 @@ public final class ClusterState: Sendable {
                 if silent > settings.deadAfter {
                     record.health = .dead
                     dead.append(id)
-                } else if silent > settings.suspectAfter {
+                } else if silent > settings.suspectAfter, record.health != .draining {
                     record.health = .suspect
                 }
                 s.workers[id] = record
@@ -112,10 +116,28 @@ public final class ClusterState: Sendable {
         }
     }
 
+    /// A worker leaving on purpose: `draining` (new routes avoid it, plans leave it out, routes
+    /// through it go on), then gone (forgotten). Returns whether it was known, whether the
+    /// current plan gives it layers, and the requests whose routes run through it.
+    public func leave(_ id: String, draining: Bool) -> (known: Bool, inPlan: Bool, routes: [String]) {
+        state.withLock { s in
+            guard var record = s.workers[id], record.health != .dead else { return (false, false, []) }
+            let routes = s.routes.filter { $0.value.hops.contains { $0.workerID == id } }.map(\.key).sorted()
+            if draining {
+                record.health = .draining
+                s.workers[id] = record
+            } else {
+                s.workers[id] = nil
+                s.order.removeAll { $0 == id }
+            }
+            return (true, s.plan.assignments[id] != nil, routes)
+        }
+    }
+
     /// Live workers in registration order, for planning.
     public func planCandidates() -> [PlanCandidate] {
         state.withLock { s in
-            s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }.map {
+            s.order.compactMap { s.workers[$0] }.filter(\.isPlannable).map {
                 PlanCandidate(id: $0.id, layerCapacity: min($0.layerCapacity, layerCount), weight: Double(max($0.layerCapacity, 1)))
             }
         }
@@ -129,7 +151,7 @@ public final class ClusterState: Sendable {
     /// cluster file they came from.
     public func placementRequest(budgetSeconds: Double) -> PlanRequest {
         state.withLock { s in
-            let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
+            let live = s.order.compactMap { s.workers[$0] }.filter(\.isPlannable)
                 .sorted { $0.id.compare($1.id, options: .numeric) == .orderedAscending }
             let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1, measured: $0.profile) }
             var links: [ClusterLink] = []
@@ -155,17 +177,27 @@ public final class ClusterState: Sendable {
     public func nextEpoch() -> UInt64 { state.withLock { s in s.epoch += 1; return s.epoch } }
 
     /// Installs a plan; returns the requests whose routes it breaks (a hop's layers moved).
+    /// Workers whose layers do not move keep serving: only the others reload.
     public func apply(_ plan: Plan) -> [String] {
         state.withLock { s in
+            let previous = s.plan
             s.plan = plan
             for id in s.order {
-                guard var record = s.workers[id], record.health != .dead else { continue }
+                guard var record = s.workers[id], record.isPlannable else { continue }
                 let assignment = plan.assignments[id]
+                if record.health == .serving, assignment != nil, previous.assignments[id] == assignment, record.loadedLayers == assignment {
+                    record.loadedEpoch = plan.epoch   // what it has loaded is this plan's part too
+                }
                 record.health = assignment != nil && record.loadedLayers == assignment && record.loadedEpoch == plan.epoch ? .serving : .loading
                 s.workers[id] = record
             }
             s.router = Router(graph: Self.graph(plan, s, layerCount: layerCount), policy: settings.routing, kv: settings.policy, seed: plan.epoch)
-            return s.routes.filter { _, route in route.hops.contains { plan.assignments[$0.workerID] != $0.layers } }.map(\.key).sorted()
+            // A draining worker keeps its layers until it leaves: routes through it break only
+            // when another of their hops moves.
+            let draining = Set(s.workers.values.filter { $0.health == .draining }.map(\.id))
+            return s.routes.filter { _, route in
+                !route.hops.allSatisfy { plan.assignments[$0.workerID] == $0.layers || draining.contains($0.workerID) }
+            }.map(\.key).sorted()
         }
     }
 
@@ -193,7 +225,7 @@ public final class ClusterState: Sendable {
     /// Why there is no plan yet, for requests waiting on one.
     public var noPlanReason: String {
         state.withLock { s in
-            let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
+            let live = s.order.compactMap { s.workers[$0] }.filter(\.isPlannable)
             let layers = live.reduce(0) { $0 + min($1.layerCapacity, layerCount) }
             if live.isEmpty { return "no worker has registered" }
             return "\(live.count) live worker(s) hold \(layers) layer(s) together, the model has \(layerCount)" + (s.plan.method.hasPrefix("fallback") ? " (\(s.plan.method))" : "")
@@ -324,7 +356,7 @@ public final class ClusterState: Sendable {
     }
 
     private func neverFits(_ s: State, prompt: Int, maxTokens: Int) -> String? {
-        guard !s.plan.assignments.isEmpty, s.plan.assignments.keys.allSatisfy({ s.workers[$0].map { $0.health != .dead } ?? false }) else { return nil }
+        guard !s.plan.assignments.isEmpty, s.plan.assignments.keys.allSatisfy({ s.workers[$0]?.isPlannable ?? false }) else { return nil }
         var scratch = s.router
         Self.refresh(&scratch.graph, s)
         for i in scratch.graph.nodes.indices { scratch.graph.nodes[i].available = true }

@@ -31,6 +31,9 @@ public struct WorkerRecord: Sendable, Equatable {
         lastHeartbeat = now
     }
 
+    /// Whether a plan may give it layers: not dead and not leaving.
+    public var isPlannable: Bool { health != .dead && health != .draining }
+
     public var loadedLayers: Range<Int>? {
         guard let layers = stats?.layers, layers.end > layers.start else { return nil }
         return Int(layers.start)..<Int(layers.end)

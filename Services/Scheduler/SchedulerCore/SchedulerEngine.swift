@@ -51,6 +51,19 @@ public final class SchedulerEngine: Sendable {
         return response
     }
 
+    /// A worker leaving on purpose (SIGTERM): while it drains, no new request is routed through
+    /// it and a plan without it is made (its requests finish there, or are re-routed when the
+    /// plan moves another hop of theirs); once it is gone, what still ran through it is re-routed.
+    public func deregister(_ request: DeregisterWorkerRequest) -> DeregisterWorkerResponse {
+        let (known, inPlan, routes) = state.leave(request.workerID, draining: request.draining)
+        logger.info(request.draining ? "worker draining" : "worker deregistered",
+                    metadata: ["worker": "\(request.workerID)", "known": "\(known)", "requests": "\(routes.count)"])
+        guard known else { return DeregisterWorkerResponse(known: false) }
+        if !request.draining { for key in routes { router.fail(key, "worker \(request.workerID) left before the request finished") } }
+        if inPlan { requestReplan() }
+        return DeregisterWorkerResponse(known: true, activeRequests: UInt32(routes.count))
+    }
+
     /// Marks silent workers; call every fraction of the heartbeat interval until cancelled.
     public func monitor() async {
         while !Task.isCancelled {

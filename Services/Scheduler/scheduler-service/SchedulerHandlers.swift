@@ -8,6 +8,7 @@ enum SchedulerHandlers {
         let server = host.server
         server.unary(Methods.Scheduler.registerWorker.name, RegisterWorkerRequest.self) { request, _ in try engine.register(request) }
         server.unary(Methods.Scheduler.heartbeat.name, HeartbeatRequest.self) { request, _ in engine.heartbeat(request) }
+        server.unary(Methods.Scheduler.deregisterWorker.name, DeregisterWorkerRequest.self) { request, _ in engine.deregister(request) }
         server.unary(Methods.Scheduler.forwardResult.name, ForwardResultRequest.self) { request, _ in
             engine.forwardResults(request)
             return ForwardResultResponse()

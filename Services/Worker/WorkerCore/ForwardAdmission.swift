@@ -1,6 +1,7 @@
 /// The checks a Forward passes before anything is queued: the loaded range, the input form of
 /// this stage (token ids first, hidden states later), positions continuing the cached
-/// sequence, a next hop or a reply address, and KV room for the whole call.
+/// sequence, a next hop or a reply address, KV room for the whole call, and — once the worker
+/// is stopping — that the request is already held here.
 enum ForwardAdmission {
     static func check(_ slices: [ForwardSlice], against ledger: StageLedger, workerID: String) throws(ForwardRefusal) {
         guard let shape = ledger.shape else {
@@ -19,6 +20,9 @@ enum ForwardAdmission {
             }
             try checkTokens(slice, shape: shape, at: at)
             try checkNext(slice, shape: shape, at: at)
+            guard !ledger.draining || ledger.lengths[slice.requestID] != nil else {
+                throw ForwardRefusal(.unavailable, "\(at): worker \(workerID) is stopping (draining its requests) and takes no new ones; route elsewhere")
+            }
             let cached = ledger.lengths[slice.requestID] ?? 0
             guard Int(slice.positions[0]) == cached else {
                 throw ForwardRefusal(.failedPrecondition, "\(at): starts at position \(slice.positions[0]) but \(cached) tokens are cached here; positions must continue the cached sequence")

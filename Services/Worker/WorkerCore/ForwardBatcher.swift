@@ -13,6 +13,9 @@ public enum SliceOutcome: Sendable, Equatable {
 /// to `maxBatchTokens`) as one batch — prefills and decode steps of many requests together —
 /// runs it on the stage, and hands each slice's outcome to `deliver`.
 ///
+/// A prompt longer than one step is prefilled in chunks, one chunk per step beside the decode
+/// steps waiting, so that the requests already running keep producing tokens while it fills.
+///
 /// This is the one place that decides what goes in a step's batch; requests that decode in a
 /// loop among the workers are first let catch up with each other (`StepAligner`), so that a hop
 /// sends one Forward per step for all of them.
@@ -43,14 +46,29 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
 
     /// The batch loop; returns when cancelled.
     public func run() async {
+        var prefills: [ChunkedPrefill<Tag>] = []   // long prompts, oldest first; only the loop touches them
         for await _ in wakeups {
             while true {
                 await gatherStragglers()
-                let batch = pending.take(maxTokens: maxBatchTokens)
-                if batch.isEmpty { break }
-                stage.dequeued(batch.count)
-                await execute(batch)
-                aligner.passed(batch.map { ($0.slice.requestID, $0.slice.comesBack) })
+                // While a prompt fills, a quarter of each step at least is kept for its next chunk.
+                let budget = prefills.isEmpty ? maxBatchTokens : maxBatchTokens - max(1, maxBatchTokens / 4)
+                let (batch, long) = pending.take(maxTokens: budget, longerThan: maxBatchTokens)
+                stage.dequeued(batch.count + long.count)
+                prefills += long.map(ChunkedPrefill.init)
+                if batch.isEmpty && prefills.isEmpty { break }
+                let room = maxBatchTokens - batch.reduce(0) { $0 + $1.slice.tokenCount }
+                var chunk: AcceptedSlice<Tag>?
+                if room > 0, let head = prefills.first { chunk = head.nextChunk(room) }
+                var done = await execute(batch + (chunk.map { [$0] } ?? []))
+                // The chunk's request has no other slice here: its stage id picks its outcome out.
+                if let chunk, let index = done.firstIndex(where: { $0.0.id == chunk.id }) {
+                    if let finished = prefills[0].ran(chunk, done.remove(at: index).1) {
+                        prefills.removeFirst()
+                        done.append(finished)
+                    }
+                }
+                if !done.isEmpty { deliver(done) }
+                aligner.passed(done.map { ($0.0.slice.requestID, $0.0.slice.comesBack) })
             }
         }
     }
@@ -66,28 +84,66 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
         }
     }
 
-    func execute(_ batch: [AcceptedSlice<Tag>]) async {
-        // A prompt longer than one step runs alone, chunk by chunk (chunked prefill).
-        for long in batch where long.slice.tokenCount > maxBatchTokens {
-            deliver(await StepRunner(stage: stage).runChunked(long, chunk: maxBatchTokens))
-        }
+    /// Runs slices as one step (fewer when their hidden states' encodings differ); each slice's outcome.
+    func execute(_ batch: [AcceptedSlice<Tag>]) async -> [(AcceptedSlice<Tag>, SliceOutcome)] {
+        var outcomes: [(AcceptedSlice<Tag>, SliceOutcome)] = []
         // Slices with hidden states in different encodings cannot share one input tensor.
-        let groups = Dictionary(grouping: batch.filter { $0.slice.tokenCount <= maxBatchTokens }) { $0.slice.hidden?.encoding ?? .float32 }
+        let groups = Dictionary(grouping: batch) { $0.slice.hidden?.encoding ?? .float32 }
         for group in groups.values {
             switch await StepRunner(stage: stage).run(group) {
-            case .success(let outcomes):
-                deliver(outcomes)
+            case .success(let results):
+                outcomes += results
             case .failure(let refusal) where group.count == 1:
-                deliver([(group[0], .failure(refusal.message))])
+                outcomes.append((group[0], .failure(refusal.message)))
             case .failure:
                 // One bad slice must not fail the others: run them one by one.
                 for one in group {
                     switch await StepRunner(stage: stage).run([one]) {
-                    case .success(let outcomes): deliver(outcomes)
-                    case .failure(let refusal): deliver([(one, .failure(refusal.message))])
+                    case .success(let results): outcomes += results
+                    case .failure(let refusal): outcomes.append((one, .failure(refusal.message)))
                     }
                 }
             }
         }
+        return outcomes
+    }
+}
+
+/// A prompt longer than one step, part way through its chunks: the hidden states of the
+/// chunks run so far, which go on together as one slice once the last chunk has run.
+struct ChunkedPrefill<Tag: Sendable> {
+    let whole: AcceptedSlice<Tag>
+    private var done = 0
+    private var hidden: HiddenStates?
+
+    init(_ whole: AcceptedSlice<Tag>) { self.whole = whole }
+
+    /// The next chunk, of at most `tokens` tokens.
+    func nextChunk(_ tokens: Int) -> AcceptedSlice<Tag> {
+        var chunk = whole
+        chunk.slice = whole.slice.part(done..<min(whole.slice.tokenCount, done + tokens))
+        return chunk
+    }
+
+    /// Records a chunk's outcome; returns the whole slice's outcome when it is over (the last
+    /// chunk ran, or a chunk failed).
+    mutating func ran(_ chunk: AcceptedSlice<Tag>, _ outcome: SliceOutcome) -> (AcceptedSlice<Tag>, SliceOutcome)? {
+        switch outcome {
+        case .failure:
+            return (whole, outcome)
+        case .hidden(let part):
+            if part.rows > 0 {
+                var joined = hidden ?? HiddenStates(rows: 0, width: part.width, encoding: part.encoding, bytes: [])
+                joined.rows += part.rows
+                joined.bytes += part.bytes
+                hidden = joined
+            }
+        case .token:
+            break
+        }
+        done += chunk.slice.tokenCount
+        guard done == whole.slice.tokenCount else { return nil }
+        if let hidden { return (whole, .hidden(hidden)) }
+        return (whole, outcome)
     }
 }

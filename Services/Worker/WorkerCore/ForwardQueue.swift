@@ -19,17 +19,25 @@ final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
         lock.withLock { items += new }
     }
 
-    /// Oldest items up to `maxTokens` tokens, and at least one, so a long prompt is never stuck.
-    func take(maxTokens: Int) -> [AcceptedSlice<Tag>] {
+    /// Oldest items up to `maxTokens` tokens (at least one, so that no item is stuck), and
+    /// apart from them every item longer than `longerThan`: those are prefilled in chunks.
+    func take(maxTokens: Int, longerThan limit: Int) -> (batch: [AcceptedSlice<Tag>], long: [AcceptedSlice<Tag>]) {
         lock.withLock {
-            var taken = 0, tokens = 0
-            while taken < items.count, taken == 0 || tokens + items[taken].slice.tokenCount <= maxTokens {
-                tokens += items[taken].slice.tokenCount
-                taken += 1
+            var batch: [AcceptedSlice<Tag>] = [], long: [AcceptedSlice<Tag>] = [], rest: [AcceptedSlice<Tag>] = []
+            var tokens = 0
+            for item in items {
+                let n = item.slice.tokenCount
+                if n > limit {
+                    long.append(item)
+                } else if rest.isEmpty, batch.isEmpty || tokens + n <= maxTokens {
+                    batch.append(item)
+                    tokens += n
+                } else {
+                    rest.append(item)
+                }
             }
-            let batch = Array(items.prefix(taken))
-            items.removeFirst(taken)
-            return batch
+            items = rest
+            return (batch, long)
         }
     }
 }

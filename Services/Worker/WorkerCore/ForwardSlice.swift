@@ -26,6 +26,8 @@ public struct ForwardSlice: Sendable {
     public var sampling: SamplingParameters
     /// The request decodes in a loop among the workers: its next step will pass here again.
     public var comesBack: Bool
+    /// The last stage samples a token after this slice: false for a long prompt's chunks but its last.
+    var samples = true
 
     public init(requestID: String, positions: [UInt32], tokenIDs: [UInt32] = [], hidden: Hidden? = nil,
                 layers: (start: UInt32, end: UInt32), nextHop: (start: UInt32, end: UInt32)? = nil, replyTo: String = "",
@@ -44,12 +46,27 @@ public struct ForwardSlice: Sendable {
     var tokenCount: Int { positions.count }
     /// Hidden states with data; an empty payload counts as none (the first stage's form).
     var hiddenInput: Hidden? { hidden.flatMap { $0.bytes.isEmpty ? nil : $0 } }
+
+    /// Tokens `range` of this slice as a slice of their own (one chunk of a long prompt); only
+    /// the chunk that ends the slice samples.
+    func part(_ range: Range<Int>) -> ForwardSlice {
+        var part = self
+        part.positions = Array(positions[range])
+        if !tokenIDs.isEmpty { part.tokenIDs = Array(tokenIDs[range]) }
+        if let hidden = hiddenInput {
+            let rowBytes = hidden.bytes.count / max(1, tokenCount)
+            part.hidden = Hidden(shape: [UInt32(range.count)] + hidden.shape.dropFirst(), encoding: hidden.encoding,
+                                 bytes: Array(hidden.bytes[(range.lowerBound * rowBytes)..<(range.upperBound * rowBytes)]))
+        }
+        part.samples = samples && range.upperBound == tokenCount
+        return part
+    }
 }
 
 /// Why a Forward was refused, with the status code the service answers with.
 public struct ForwardRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
-        case invalidArgument, failedPrecondition, resourceExhausted
+        case invalidArgument, failedPrecondition, resourceExhausted, unavailable
     }
     public var kind: Kind
     public var message: String

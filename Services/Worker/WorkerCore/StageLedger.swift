@@ -43,8 +43,13 @@ public struct StageLedger: Sendable {
     public internal(set) var queued = 0
     /// The scheduler-assigned range being loaded in the background, if any.
     public internal(set) var loadingAssignment: Range<Int>?
+    /// Stopping (SIGTERM): requests held here go on, new ones are refused.
+    public internal(set) var draining = false
 
     public init() {}
+
+    /// Holds no request and has nothing queued: a draining worker may leave.
+    public var isIdle: Bool { lengths.isEmpty && queued <= 0 }
 
     public var meanBatchTokens: Double { batches > 0 ? Double(batchTokens) / Double(batches) : 0 }
     public var prefillTokensPerSecond: Double { prefill.seconds > 0 ? Double(prefill.tokens) / prefill.seconds : 0 }
@@ -111,6 +116,7 @@ public struct StageLedger: Sendable {
 
     mutating func assignmentLoadEnded() { loadingAssignment = nil }
     mutating func adopt(epoch: UInt64) { self.epoch = epoch }
+    mutating func drain() { draining = true }
     mutating func update(_ stats: StageStats) { self.stats = stats }
     mutating func dequeued(_ count: Int) { queued -= count }
 }

@@ -70,6 +70,9 @@ public final class WorkerStage: @unchecked Sendable {
         return try state.admit(slices, workerID: workerID)
     }
 
+    /// Stopping: requests held here go on, new ones are refused (see `ForwardAdmission`).
+    public func beginDraining() { lock.withLock { state.drain() } }
+
     /// Items taken from the queue into a batch.
     func dequeued(_ count: Int) { lock.withLock { state.dequeued(count) } }
 

@@ -29,7 +29,8 @@ struct SchedulerSession: Sendable {
             return
         }
         var retry = Duration.milliseconds(100)
-        while !Task.isCancelled {
+        // A stopping worker does not register again (see `WorkerDrain`).
+        while !Task.isCancelled, !stage.ledger.draining {
             let interval: Double
             do {
                 let response = try await client.call(Methods.Scheduler.registerWorker.name, registration, as: RegisterWorkerResponse.self, deadline: .seconds(5))
@@ -50,7 +51,7 @@ struct SchedulerSession: Sendable {
                     continue   // the scheduler may be restarting; keep trying
                 }
                 guard response.known else { break }
-                if response.reassigned { follow(assignment: response.assignment, model: response.model, epoch: response.planEpoch) }
+                if response.reassigned, !stage.ledger.draining { follow(assignment: response.assignment, model: response.model, epoch: response.planEpoch) }
             }
         }
         await client.close()

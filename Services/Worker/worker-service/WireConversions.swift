@@ -76,6 +76,7 @@ extension Status {
         case .invalidArgument: self.init(.invalidArgument, refusal.message)
         case .failedPrecondition: self.init(.failedPrecondition, refusal.message)
         case .resourceExhausted: self.init(.resourceExhausted, refusal.message)
+        case .unavailable: self.init(.unavailable, refusal.message)
         }
     }
 }

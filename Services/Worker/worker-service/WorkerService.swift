@@ -60,6 +60,7 @@ struct WorkerService: AsyncParsableCommand {
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])
             guard let scheduler else { return }
+            host.whenStopping { deadline in await WorkerDrain(scheduler: scheduler, workerID: id, stage: stage, logger: host.logger).run(by: deadline) }
             host.whenListening { address in
                 let registration = RegisterWorkerRequest(
                     workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,

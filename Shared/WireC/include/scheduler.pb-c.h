@@ -21,6 +21,8 @@ typedef struct Lattice__V1__RegisterWorkerRequest Lattice__V1__RegisterWorkerReq
 typedef struct Lattice__V1__RegisterWorkerResponse Lattice__V1__RegisterWorkerResponse;
 typedef struct Lattice__V1__HeartbeatRequest Lattice__V1__HeartbeatRequest;
 typedef struct Lattice__V1__HeartbeatResponse Lattice__V1__HeartbeatResponse;
+typedef struct Lattice__V1__DeregisterWorkerRequest Lattice__V1__DeregisterWorkerRequest;
+typedef struct Lattice__V1__DeregisterWorkerResponse Lattice__V1__DeregisterWorkerResponse;
 typedef struct Lattice__V1__GenerateRequest Lattice__V1__GenerateRequest;
 typedef struct Lattice__V1__GenerateQueued Lattice__V1__GenerateQueued;
 typedef struct Lattice__V1__GenerateToken Lattice__V1__GenerateToken;
@@ -64,7 +66,11 @@ typedef enum _Lattice__V1__WorkerHealth {
   /*
    * dropped from the plan
    */
-  LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_DEAD = 4
+  LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_DEAD = 4,
+  /*
+   * leaving (SIGTERM): no new requests, finishing its own
+   */
+  LATTICE__V1__WORKER_HEALTH__WORKER_HEALTH_DRAINING = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LATTICE__V1__WORKER_HEALTH)
 } Lattice__V1__WorkerHealth;
 
@@ -163,6 +169,39 @@ struct  Lattice__V1__HeartbeatResponse
 #define LATTICE__V1__HEARTBEAT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__heartbeat_response__descriptor) \
     , 0, 0, NULL, NULL, 0 }
+
+
+/*
+ * A worker leaving on purpose (SIGTERM) says so twice: `draining` first (no new request is
+ * routed through it and a plan without it is made; its requests finish there or are re-routed),
+ * then, holding no request any more, gone.
+ */
+struct  Lattice__V1__DeregisterWorkerRequest
+{
+  ProtobufCMessage base;
+  char *worker_id;
+  /*
+   * true: draining; false: gone (routes still through it are re-routed)
+   */
+  protobuf_c_boolean draining;
+};
+#define LATTICE__V1__DEREGISTER_WORKER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__deregister_worker_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Lattice__V1__DeregisterWorkerResponse
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean known;
+  /*
+   * requests whose routes still run through the worker
+   */
+  uint32_t active_requests;
+};
+#define LATTICE__V1__DEREGISTER_WORKER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__deregister_worker_response__descriptor) \
+    , 0, 0 }
 
 
 struct  Lattice__V1__GenerateRequest
@@ -469,6 +508,44 @@ Lattice__V1__HeartbeatResponse *
 void   lattice__v1__heartbeat_response__free_unpacked
                      (Lattice__V1__HeartbeatResponse *message,
                       ProtobufCAllocator *allocator);
+/* Lattice__V1__DeregisterWorkerRequest methods */
+void   lattice__v1__deregister_worker_request__init
+                     (Lattice__V1__DeregisterWorkerRequest         *message);
+size_t lattice__v1__deregister_worker_request__get_packed_size
+                     (const Lattice__V1__DeregisterWorkerRequest   *message);
+size_t lattice__v1__deregister_worker_request__pack
+                     (const Lattice__V1__DeregisterWorkerRequest   *message,
+                      uint8_t             *out);
+size_t lattice__v1__deregister_worker_request__pack_to_buffer
+                     (const Lattice__V1__DeregisterWorkerRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__DeregisterWorkerRequest *
+       lattice__v1__deregister_worker_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__deregister_worker_request__free_unpacked
+                     (Lattice__V1__DeregisterWorkerRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Lattice__V1__DeregisterWorkerResponse methods */
+void   lattice__v1__deregister_worker_response__init
+                     (Lattice__V1__DeregisterWorkerResponse         *message);
+size_t lattice__v1__deregister_worker_response__get_packed_size
+                     (const Lattice__V1__DeregisterWorkerResponse   *message);
+size_t lattice__v1__deregister_worker_response__pack
+                     (const Lattice__V1__DeregisterWorkerResponse   *message,
+                      uint8_t             *out);
+size_t lattice__v1__deregister_worker_response__pack_to_buffer
+                     (const Lattice__V1__DeregisterWorkerResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__DeregisterWorkerResponse *
+       lattice__v1__deregister_worker_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__deregister_worker_response__free_unpacked
+                     (Lattice__V1__DeregisterWorkerResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Lattice__V1__GenerateRequest methods */
 void   lattice__v1__generate_request__init
                      (Lattice__V1__GenerateRequest         *message);
@@ -673,6 +750,12 @@ typedef void (*Lattice__V1__HeartbeatRequest_Closure)
 typedef void (*Lattice__V1__HeartbeatResponse_Closure)
                  (const Lattice__V1__HeartbeatResponse *message,
                   void *closure_data);
+typedef void (*Lattice__V1__DeregisterWorkerRequest_Closure)
+                 (const Lattice__V1__DeregisterWorkerRequest *message,
+                  void *closure_data);
+typedef void (*Lattice__V1__DeregisterWorkerResponse_Closure)
+                 (const Lattice__V1__DeregisterWorkerResponse *message,
+                  void *closure_data);
 typedef void (*Lattice__V1__GenerateRequest_Closure)
                  (const Lattice__V1__GenerateRequest *message,
                   void *closure_data);
@@ -715,6 +798,8 @@ extern const ProtobufCMessageDescriptor lattice__v1__register_worker_request__de
 extern const ProtobufCMessageDescriptor lattice__v1__register_worker_response__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__heartbeat_request__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__heartbeat_response__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__deregister_worker_request__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__deregister_worker_response__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__generate_request__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__generate_queued__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__generate_token__descriptor;

@@ -12,6 +12,7 @@ actor ForwardGuard {
     private var planWorkers: Set<String> = []
     private var epoch: UInt64 = 0
     private var refreshed: ContinuousClock.Instant?
+    private var inFlight: Task<ClusterStatusResponse?, Never>?
     /// Reply-to addresses found to be the scheduler (same socket address, another spelling).
     private var schedulerSpellings: Set<String> = []
 
@@ -39,13 +40,27 @@ actor ForwardGuard {
         }
     }
 
-    /// Asks the scheduler which workers its current plan uses (at most every 200 ms).
+    /// Asks the scheduler which workers its current plan uses, at most every 200 ms: a check
+    /// that comes sooner waits for the next refresh (shared by every check waiting), rather than
+    /// refusing a hop of a plan made just now.
     private func refresh(from scheduler: String) async {
-        if let refreshed, ContinuousClock.now - refreshed < .milliseconds(200) { return }
+        let task: Task<ClusterStatusResponse?, Never>
+        if let inFlight {
+            task = inFlight
+        } else {
+            let after = refreshed.map { $0 + .milliseconds(200) }
+            task = Task { [peers] in
+                if let after { try? await Task.sleep(until: after) }
+                guard let client = try? await peers.client(scheduler) else { return nil }
+                return try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+            }
+            inFlight = task
+        }
+        let status = await task.value
+        guard inFlight == task else { return }
+        inFlight = nil
         refreshed = .now
-        guard let client = try? await peers.client(scheduler),
-              let status = try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
-        else { return }
+        guard let status else { return }
         planWorkers = Set(status.workers.filter { $0.health != .dead }.map(\.address))
         epoch = status.planEpoch
     }

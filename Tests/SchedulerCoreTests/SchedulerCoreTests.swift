@@ -263,6 +263,61 @@ struct ClusterStateTests {
         #expect(try state.register(Self.registration("a")).rerouted == ["t"])
     }
 
+    /// A re-plan reloads only the workers whose layers move: the others keep serving (and
+    /// being routed to) without waiting for a heartbeat, and only routes through a moved hop break.
+    @Test func aPlanThatKeepsAWorkersLayersKeepsItServing() throws {
+        let state = ClusterState(model: Self.model)
+        for id in ["a", "b", "c"] { _ = try state.register(Self.registration(id)) }
+        _ = state.apply(Plan(epoch: state.nextEpoch(), assignments: ["a": 0..<2, "b": 2..<4, "c": 0..<4],
+                             arcs: [PlanArc(from: "source", to: "a", flow: 1), PlanArc(from: "a", to: "b", flow: 1), PlanArc(from: "b", to: "sink", flow: 1),
+                                    PlanArc(from: "source", to: "c", flow: 1), PlanArc(from: "c", to: "sink", flow: 1)]))
+        Self.serve(state, ["a", "b", "c"])
+        let routes = try (0..<4).map { try state.tryAdmit("r\($0)", prompt: 4, maxTokens: 4).get().map(\.workerID) }
+        #expect(Set(routes) == [["a", "b"], ["c"]])
+        // c's layers move; a and b keep theirs.
+        let broken = state.apply(Plan(epoch: state.nextEpoch(), assignments: ["a": 0..<2, "b": 2..<4, "c": 0..<2],
+                                      arcs: [PlanArc(from: "source", to: "a", flow: 1), PlanArc(from: "a", to: "b", flow: 1),
+                                             PlanArc(from: "b", to: "sink", flow: 1), PlanArc(from: "source", to: "c", flow: 1), PlanArc(from: "c", to: "b", flow: 1)]))
+        #expect(broken == zip(0..<4, routes).filter { $0.1 == ["c"] }.map { "r\($0.0)" })
+        let health = Dictionary(uniqueKeysWithValues: state.status(activeRequests: 0).workers.map { ($0.workerID, $0.health) })
+        #expect(health == ["a": .serving, "b": .serving, "c": .loading])
+        // A heartbeat sent before a and b heard of the new plan does not take them out of service.
+        Self.serve(state, ["a"])
+        _ = state.heartbeat(HeartbeatRequest(workerID: "b", stats: WorkerStats(layers: LayerRange(start: 2, end: 4), kvCapacityEntries: 2000), planEpoch: 1))
+        #expect(state.status(activeRequests: 0).workers.filter { $0.health == .serving }.map(\.workerID) == ["a", "b"])
+        #expect(try state.tryAdmit("new", prompt: 4, maxTokens: 4).get().map(\.workerID) == ["a", "b"])
+    }
+
+    /// A worker leaving on purpose: while it drains, new routes avoid it and plans leave it out,
+    /// yet routes through it go on; gone, it is forgotten and what still ran through it is returned.
+    @Test func aDrainingWorkerKeepsItsRoutesButGetsNoNewOnes() throws {
+        let state = ClusterState(model: Self.model)
+        for id in ["a", "b", "c"] { _ = try state.register(Self.registration(id)) }
+        _ = state.apply(Plan(epoch: state.nextEpoch(), assignments: ["a": 0..<4, "b": 0..<4],
+                             arcs: [PlanArc(from: "source", to: "a", flow: 1), PlanArc(from: "a", to: "sink", flow: 1),
+                                    PlanArc(from: "source", to: "b", flow: 1), PlanArc(from: "b", to: "sink", flow: 1)]))
+        Self.serve(state, ["a", "b"])
+        let routes = try (0..<2).map { try state.tryAdmit("r\($0)", prompt: 4, maxTokens: 4).get().map(\.workerID) }
+        #expect(Set(routes) == [["a"], ["b"]])
+        let onB = routes[0] == ["b"] ? "r0" : "r1"
+        let leaving = state.leave("b", draining: true)
+        #expect(leaving.known && leaving.inPlan && leaving.routes == [onB])
+        #expect(state.planCandidates().map(\.id) == ["a", "c"])
+        #expect(try state.tryAdmit("x", prompt: 4, maxTokens: 4).get() == [Hop(workerID: "a", address: "127.0.0.1:1001", layers: 0..<4)])
+        // The plan without b breaks no route: b keeps its layers until it leaves; heartbeats keep it draining.
+        #expect(state.apply(Plan(epoch: state.nextEpoch(), assignments: ["a": 0..<4, "c": 0..<4],
+                                 arcs: [PlanArc(from: "source", to: "a", flow: 1), PlanArc(from: "a", to: "sink", flow: 1),
+                                        PlanArc(from: "source", to: "c", flow: 1), PlanArc(from: "c", to: "sink", flow: 1)])).isEmpty)
+        let beat = state.heartbeat(HeartbeatRequest(workerID: "b", stats: WorkerStats(layers: LayerRange(start: 0, end: 4), kvCapacityEntries: 4000), planEpoch: 1)).0
+        #expect(beat.known && !beat.reassigned)
+        #expect(state.status(activeRequests: 0).workers.first { $0.workerID == "b" }?.health == .draining)
+        #expect(state.sweep(now: .now + .seconds(3)).isEmpty && state.status(activeRequests: 0).workers.first { $0.workerID == "b" }?.health == .draining)
+        let gone = state.leave("b", draining: false)
+        #expect(gone.known && !gone.inPlan && gone.routes == [onB])
+        #expect(state.status(activeRequests: 0).workers.map(\.workerID) == ["a", "c"])
+        #expect(!state.leave("b", draining: false).known)
+    }
+
     @Test func deadWorkersBreakTheirRoutesAndSilenceIsNoticed() throws {
         let state = ClusterState(model: Self.model)
         _ = try state.register(Self.registration("a"))

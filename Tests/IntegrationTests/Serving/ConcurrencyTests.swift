@@ -54,6 +54,47 @@ struct ConcurrencyTests {
         await cluster.stop()
     }
 
+    /// 100 generations at once over 4 cpu workers of unlike thread counts, planned by
+    /// placement-service from their measured profiles: every output is the one-process output.
+    @Test func aHundredGenerationsOverFourUnlikeWorkersEqualOneProcess() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 6)
+        let prompts: [[UInt32]] = [[1, 2, 3], [40, 41, 42, 43, 44], [7], [100, 90, 80, 70], [250, 3, 17, 9, 66, 12]]
+        let maxTokens = 16
+        let references = try prompts.map { try LatticeCLI.reference(model: model, prompt: $0, maxTokens: maxTokens).tokens }
+        try await LatticeTesting.withService(.placement) { placement in
+            let cluster = try await ServingCluster.start(model: model, workers: 0, schedulerArguments: ["--placement", placement.address])
+            do {
+                // None holds the whole model: every route has two hops or more.
+                for threads in 1...4 { try await cluster.addWorker("t\(threads)", arguments: ["--threads", "\(threads)", "--layer-capacity", "3"]) }
+                try await cluster.waitUntilServing(workers: 4)
+                let results = try await withThrowingTaskGroup(of: (Int, [GenerateEvent]).self) { group in
+                    for n in 0..<100 {
+                        group.addTask {
+                            let index = n % prompts.count
+                            return (index, try await cluster.generate(GenerateRequest(promptTokenIDs: prompts[index], maxTokens: UInt32(maxTokens),
+                                                                                      requestID: "h\(n)", ignoreEOS: true)))
+                        }
+                    }
+                    var all: [(Int, [GenerateEvent])] = []
+                    for try await result in group { all.append(result) }
+                    return all
+                }
+                #expect(results.count == 100)
+                for (index, events) in results {
+                    #expect(events.tokens == references[index], "prompt \(prompts[index]): \(events.finished?.detail ?? "")")
+                    #expect(events.finished?.reason == .maxTokens)
+                    #expect((events.finished?.route.count ?? 0) >= 2)
+                }
+                let status = try await cluster.status()
+                #expect(status.workers.allSatisfy { $0.kvUsedEntries == 0 } && status.activeRequests == 0)
+            } catch {
+                await cluster.stop()
+                throw error
+            }
+            await cluster.stop()
+        }
+    }
+
     @Test func requestsWithoutKVRoomWaitQueuedAndAreNeverDropped() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)
         // 64 tokens of KV per worker; at the 0.9 high-water mark one 43-token request fits, two do not.

@@ -59,7 +59,7 @@ let package = Package(
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),
-        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "Routing", "WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
+        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "Routing", "WorkerCore", "PlacementCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
         .executableTarget(name: "worker-service", dependencies: ["WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Worker/worker-service"),
         .executableTarget(name: "circuit-optimizer-service", dependencies: ["CircuitCore", "CircuitLearning", "ServiceKit", "Wire"], path: "Services/CircuitOptimizer/circuit-optimizer-service"),
         .executableTarget(name: "lattice", dependencies: [

@@ -60,6 +60,10 @@ public enum Methods {
         public static let loadLayers = RPC<LoadLayersRequest, LoadLayersEvent>("worker/LoadLayers", streaming: true)
         public static let forward = RPC<ForwardRequest, ForwardResponse>("worker/Forward")
         public static let release = RPC<ReleaseRequest, ReleaseResponse>("worker/Release")
+        /// Times this worker's links to other workers (asked by the scheduler).
+        public static let measureLinks = RPC<MeasureLinksRequest, MeasureLinksResponse>("worker/MeasureLinks")
+        /// A payload to time a link with; answered with its size.
+        public static let probe = RPC<ProbeRequest, ProbeResponse>("worker/Probe")
     }
 
     public enum Circuit {
@@ -80,7 +84,7 @@ public enum Methods {
         Placement.plan.name, Placement.simulate.name, Placement.score.name,
         Scheduler.registerWorker.name, Scheduler.heartbeat.name, Scheduler.deregisterWorker.name, Scheduler.generate.name,
         Scheduler.cancel.name, Scheduler.clusterStatus.name, Scheduler.forwardResult.name,
-        Worker.loadLayers.name, Worker.forward.name, Worker.release.name,
+        Worker.loadLayers.name, Worker.forward.name, Worker.release.name, Worker.measureLinks.name, Worker.probe.name,
         Circuit.optimize.name,
     ] + ServiceName.allCases.flatMap { [$0.healthMethod, $0.statsMethod] }
 }

@@ -648,6 +648,135 @@ extension ReleaseResponse: CBridged {
     }
 }
 
+/// worker/MeasureLinks: the scheduler asks a worker to time its links to other registered workers.
+/// Per peer: the best of a few empty worker/Probe round trips (latency), then one probe of
+/// probe_bytes (bandwidth, this worker to the peer).
+public struct MeasureLinksRequest: Sendable, Equatable {
+    /// peers, HOST:PORT; only workers the scheduler registered
+    public var addresses: [String]
+    /// payload of the bandwidth probe (0: 256 KiB; at most 16 MiB)
+    public var probeBytes: UInt32
+
+    public init(addresses: [String] = [], probeBytes: UInt32 = 0) {
+        self.addresses = addresses
+        self.probeBytes = probeBytes
+    }
+}
+
+extension MeasureLinksRequest: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__measure_links_request__descriptor }
+
+    public init(c: Lattice__V1__MeasureLinksRequest) throws {
+        self.init(
+            addresses: try decodeStrings(c.n_addresses, c.addresses, "MeasureLinksRequest.addresses"),
+            probeBytes: c.probe_bytes)
+    }
+
+    public func fill(_ c: inout Lattice__V1__MeasureLinksRequest, _ arena: WireArena) {
+        (c.n_addresses, c.addresses) = arena.strings(addresses)
+        c.probe_bytes = probeBytes
+    }
+}
+
+public struct LinkMeasurement: Sendable, Equatable {
+    public var address: String
+    /// one way: half the best empty round trip
+    public var latencySeconds: Double
+    /// 0 when the peer could not be measured
+    public var bandwidthBytesPerSecond: Double
+    /// why not, when it could not
+    public var error: String
+
+    public init(address: String = "", latencySeconds: Double = 0, bandwidthBytesPerSecond: Double = 0, error: String = "") {
+        self.address = address
+        self.latencySeconds = latencySeconds
+        self.bandwidthBytesPerSecond = bandwidthBytesPerSecond
+        self.error = error
+    }
+}
+
+extension LinkMeasurement: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__link_measurement__descriptor }
+
+    public init(c: Lattice__V1__LinkMeasurement) throws {
+        self.init(
+            address: stringField(c.address),
+            latencySeconds: c.latency_seconds,
+            bandwidthBytesPerSecond: c.bandwidth_bytes_per_second,
+            error: stringField(c.error))
+    }
+
+    public func fill(_ c: inout Lattice__V1__LinkMeasurement, _ arena: WireArena) {
+        c.address = arena.string(address)
+        c.latency_seconds = latencySeconds
+        c.bandwidth_bytes_per_second = bandwidthBytesPerSecond
+        c.error = arena.string(error)
+    }
+}
+
+public struct MeasureLinksResponse: Sendable, Equatable {
+    public var links: [LinkMeasurement]
+
+    public init(links: [LinkMeasurement] = []) {
+        self.links = links
+    }
+}
+
+extension MeasureLinksResponse: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__measure_links_response__descriptor }
+
+    public init(c: Lattice__V1__MeasureLinksResponse) throws {
+        self.init(
+            links: try decodeMessages(c.n_links, c.links, "MeasureLinksResponse.links"))
+    }
+
+    public func fill(_ c: inout Lattice__V1__MeasureLinksResponse, _ arena: WireArena) {
+        (c.n_links, c.links) = arena.messages(links)
+    }
+}
+
+public struct ProbeRequest: Sendable, Equatable {
+    public var payload: [UInt8]
+
+    public init(payload: [UInt8] = []) {
+        self.payload = payload
+    }
+}
+
+extension ProbeRequest: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__probe_request__descriptor }
+
+    public init(c: Lattice__V1__ProbeRequest) throws {
+        self.init(
+            payload: bytesField(c.payload))
+    }
+
+    public func fill(_ c: inout Lattice__V1__ProbeRequest, _ arena: WireArena) {
+        c.payload = arena.bytes(payload)
+    }
+}
+
+public struct ProbeResponse: Sendable, Equatable {
+    public var receivedBytes: UInt64
+
+    public init(receivedBytes: UInt64 = 0) {
+        self.receivedBytes = receivedBytes
+    }
+}
+
+extension ProbeResponse: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__probe_response__descriptor }
+
+    public init(c: Lattice__V1__ProbeResponse) throws {
+        self.init(
+            receivedBytes: c.received_bytes)
+    }
+
+    public func fill(_ c: inout Lattice__V1__ProbeResponse, _ arena: WireArena) {
+        c.received_bytes = receivedBytes
+    }
+}
+
 /// A worker's load figures: sent in heartbeats, and in worker/Stats `extra` under these names.
 public struct WorkerStats: Sendable, Equatable {
     /// loaded range
@@ -725,6 +854,6 @@ extension WorkerStats: CBridged {
 extension WireCatalog {
     /// Every message of lattice/v1/worker.proto.
     public static var worker: [any CBridged.Type] {
-        [LayerRange.self, ModelInfo.self, SamplingParams.self, LoadLayersRequest.self, LoadProgress.self, LoadLayersResult.self, LoadLayersEvent.self, HiddenStates.self, RouteHop.self, ForwardItem.self, ForwardRequest.self, ForwardResponse.self, ForwardResult.self, ForwardResultRequest.self, ForwardResultResponse.self, ReleaseRequest.self, ReleaseResponse.self, WorkerStats.self]
+        [LayerRange.self, ModelInfo.self, SamplingParams.self, LoadLayersRequest.self, LoadProgress.self, LoadLayersResult.self, LoadLayersEvent.self, HiddenStates.self, RouteHop.self, ForwardItem.self, ForwardRequest.self, ForwardResponse.self, ForwardResult.self, ForwardResultRequest.self, ForwardResultResponse.self, ReleaseRequest.self, ReleaseResponse.self, MeasureLinksRequest.self, LinkMeasurement.self, MeasureLinksResponse.self, ProbeRequest.self, ProbeResponse.self, WorkerStats.self]
     }
 }

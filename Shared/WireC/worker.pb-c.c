@@ -772,6 +772,231 @@ void   lattice__v1__release_response__free_unpacked
   assert(message->base.descriptor == &lattice__v1__release_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   lattice__v1__measure_links_request__init
+                     (Lattice__V1__MeasureLinksRequest         *message)
+{
+  static const Lattice__V1__MeasureLinksRequest init_value = LATTICE__V1__MEASURE_LINKS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__measure_links_request__get_packed_size
+                     (const Lattice__V1__MeasureLinksRequest *message)
+{
+  assert(message->base.descriptor == &lattice__v1__measure_links_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__measure_links_request__pack
+                     (const Lattice__V1__MeasureLinksRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__measure_links_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__measure_links_request__pack_to_buffer
+                     (const Lattice__V1__MeasureLinksRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__measure_links_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__MeasureLinksRequest *
+       lattice__v1__measure_links_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__MeasureLinksRequest *)
+     protobuf_c_message_unpack (&lattice__v1__measure_links_request__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__measure_links_request__free_unpacked
+                     (Lattice__V1__MeasureLinksRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__measure_links_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   lattice__v1__link_measurement__init
+                     (Lattice__V1__LinkMeasurement         *message)
+{
+  static const Lattice__V1__LinkMeasurement init_value = LATTICE__V1__LINK_MEASUREMENT__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__link_measurement__get_packed_size
+                     (const Lattice__V1__LinkMeasurement *message)
+{
+  assert(message->base.descriptor == &lattice__v1__link_measurement__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__link_measurement__pack
+                     (const Lattice__V1__LinkMeasurement *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__link_measurement__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__link_measurement__pack_to_buffer
+                     (const Lattice__V1__LinkMeasurement *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__link_measurement__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__LinkMeasurement *
+       lattice__v1__link_measurement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__LinkMeasurement *)
+     protobuf_c_message_unpack (&lattice__v1__link_measurement__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__link_measurement__free_unpacked
+                     (Lattice__V1__LinkMeasurement *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__link_measurement__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   lattice__v1__measure_links_response__init
+                     (Lattice__V1__MeasureLinksResponse         *message)
+{
+  static const Lattice__V1__MeasureLinksResponse init_value = LATTICE__V1__MEASURE_LINKS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__measure_links_response__get_packed_size
+                     (const Lattice__V1__MeasureLinksResponse *message)
+{
+  assert(message->base.descriptor == &lattice__v1__measure_links_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__measure_links_response__pack
+                     (const Lattice__V1__MeasureLinksResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__measure_links_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__measure_links_response__pack_to_buffer
+                     (const Lattice__V1__MeasureLinksResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__measure_links_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__MeasureLinksResponse *
+       lattice__v1__measure_links_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__MeasureLinksResponse *)
+     protobuf_c_message_unpack (&lattice__v1__measure_links_response__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__measure_links_response__free_unpacked
+                     (Lattice__V1__MeasureLinksResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__measure_links_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   lattice__v1__probe_request__init
+                     (Lattice__V1__ProbeRequest         *message)
+{
+  static const Lattice__V1__ProbeRequest init_value = LATTICE__V1__PROBE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__probe_request__get_packed_size
+                     (const Lattice__V1__ProbeRequest *message)
+{
+  assert(message->base.descriptor == &lattice__v1__probe_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__probe_request__pack
+                     (const Lattice__V1__ProbeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__probe_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__probe_request__pack_to_buffer
+                     (const Lattice__V1__ProbeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__probe_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__ProbeRequest *
+       lattice__v1__probe_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__ProbeRequest *)
+     protobuf_c_message_unpack (&lattice__v1__probe_request__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__probe_request__free_unpacked
+                     (Lattice__V1__ProbeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__probe_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   lattice__v1__probe_response__init
+                     (Lattice__V1__ProbeResponse         *message)
+{
+  static const Lattice__V1__ProbeResponse init_value = LATTICE__V1__PROBE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__probe_response__get_packed_size
+                     (const Lattice__V1__ProbeResponse *message)
+{
+  assert(message->base.descriptor == &lattice__v1__probe_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__probe_response__pack
+                     (const Lattice__V1__ProbeResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__probe_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__probe_response__pack_to_buffer
+                     (const Lattice__V1__ProbeResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__probe_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__ProbeResponse *
+       lattice__v1__probe_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__ProbeResponse *)
+     protobuf_c_message_unpack (&lattice__v1__probe_response__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__probe_response__free_unpacked
+                     (Lattice__V1__ProbeResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__probe_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   lattice__v1__worker_stats__init
                      (Lattice__V1__WorkerStats         *message)
 {
@@ -2156,6 +2381,248 @@ const ProtobufCMessageDescriptor lattice__v1__release_response__descriptor =
   lattice__v1__release_response__field_indices_by_name,
   1,  lattice__v1__release_response__number_ranges,
   (ProtobufCMessageInit) lattice__v1__release_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__measure_links_request__field_descriptors[2] =
+{
+  {
+    "addresses",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Lattice__V1__MeasureLinksRequest, n_addresses),
+    offsetof(Lattice__V1__MeasureLinksRequest, addresses),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "probe_bytes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__MeasureLinksRequest, probe_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__measure_links_request__field_indices_by_name[] = {
+  0,   /* field[0] = addresses */
+  1,   /* field[1] = probe_bytes */
+};
+static const ProtobufCIntRange lattice__v1__measure_links_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor lattice__v1__measure_links_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.MeasureLinksRequest",
+  "MeasureLinksRequest",
+  "Lattice__V1__MeasureLinksRequest",
+  "lattice.v1",
+  sizeof(Lattice__V1__MeasureLinksRequest),
+  2,
+  lattice__v1__measure_links_request__field_descriptors,
+  lattice__v1__measure_links_request__field_indices_by_name,
+  1,  lattice__v1__measure_links_request__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__measure_links_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__link_measurement__field_descriptors[4] =
+{
+  {
+    "address",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkMeasurement, address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latency_seconds",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkMeasurement, latency_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bandwidth_bytes_per_second",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkMeasurement, bandwidth_bytes_per_second),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkMeasurement, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__link_measurement__field_indices_by_name[] = {
+  0,   /* field[0] = address */
+  2,   /* field[2] = bandwidth_bytes_per_second */
+  3,   /* field[3] = error */
+  1,   /* field[1] = latency_seconds */
+};
+static const ProtobufCIntRange lattice__v1__link_measurement__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor lattice__v1__link_measurement__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.LinkMeasurement",
+  "LinkMeasurement",
+  "Lattice__V1__LinkMeasurement",
+  "lattice.v1",
+  sizeof(Lattice__V1__LinkMeasurement),
+  4,
+  lattice__v1__link_measurement__field_descriptors,
+  lattice__v1__link_measurement__field_indices_by_name,
+  1,  lattice__v1__link_measurement__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__link_measurement__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__measure_links_response__field_descriptors[1] =
+{
+  {
+    "links",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Lattice__V1__MeasureLinksResponse, n_links),
+    offsetof(Lattice__V1__MeasureLinksResponse, links),
+    &lattice__v1__link_measurement__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__measure_links_response__field_indices_by_name[] = {
+  0,   /* field[0] = links */
+};
+static const ProtobufCIntRange lattice__v1__measure_links_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor lattice__v1__measure_links_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.MeasureLinksResponse",
+  "MeasureLinksResponse",
+  "Lattice__V1__MeasureLinksResponse",
+  "lattice.v1",
+  sizeof(Lattice__V1__MeasureLinksResponse),
+  1,
+  lattice__v1__measure_links_response__field_descriptors,
+  lattice__v1__measure_links_response__field_indices_by_name,
+  1,  lattice__v1__measure_links_response__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__measure_links_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__probe_request__field_descriptors[1] =
+{
+  {
+    "payload",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__ProbeRequest, payload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__probe_request__field_indices_by_name[] = {
+  0,   /* field[0] = payload */
+};
+static const ProtobufCIntRange lattice__v1__probe_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor lattice__v1__probe_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.ProbeRequest",
+  "ProbeRequest",
+  "Lattice__V1__ProbeRequest",
+  "lattice.v1",
+  sizeof(Lattice__V1__ProbeRequest),
+  1,
+  lattice__v1__probe_request__field_descriptors,
+  lattice__v1__probe_request__field_indices_by_name,
+  1,  lattice__v1__probe_request__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__probe_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__probe_response__field_descriptors[1] =
+{
+  {
+    "received_bytes",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__ProbeResponse, received_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__probe_response__field_indices_by_name[] = {
+  0,   /* field[0] = received_bytes */
+};
+static const ProtobufCIntRange lattice__v1__probe_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor lattice__v1__probe_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.ProbeResponse",
+  "ProbeResponse",
+  "Lattice__V1__ProbeResponse",
+  "lattice.v1",
+  sizeof(Lattice__V1__ProbeResponse),
+  1,
+  lattice__v1__probe_response__field_descriptors,
+  lattice__v1__probe_response__field_indices_by_name,
+  1,  lattice__v1__probe_response__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__probe_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor lattice__v1__worker_stats__field_descriptors[12] =

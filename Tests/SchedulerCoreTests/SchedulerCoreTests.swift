@@ -318,6 +318,43 @@ struct ClusterStateTests {
         #expect(!state.leave("b", draining: false).known)
     }
 
+    /// Links placement gets: measured between the workers (the slower direction), declared in a
+    /// cluster file where it says so (that wins), else the stated 1 GB/s default; a worker at a new
+    /// address is measured afresh.
+    @Test func placementGetsMeasuredAndDeclaredLinks() throws {
+        var settings = SchedulerSettings()
+        settings.declaredLinks = [ClusterLink(fromNode: "a", toNode: "c", bandwidthBytesPerSecond: 5e6, latencySeconds: 0.05),
+                                  ClusterLink(fromNode: "source", toNode: "a", bandwidthBytesPerSecond: 7e6)]
+        let state = ClusterState(model: Self.model, settings: settings)
+        for (n, id) in ["a", "b", "c"].enumerated() {
+            var registration = Self.registration(id)
+            registration.address = "127.0.0.1:\(2000 + n)"
+            _ = try state.register(registration)
+        }
+        let ends = Dictionary(uniqueKeysWithValues: state.status(activeRequests: 0).workers.map { ($0.workerID, LinkTable.End(id: $0.workerID, address: $0.address)) })
+        let a = try #require(ends["a"]), b = try #require(ends["b"]), c = try #require(ends["c"])
+        // Every worker is asked for every peer but the declared pair a–c.
+        let asked = Dictionary(uniqueKeysWithValues: state.linksToMeasure().map { ($0.from.id, $0.to.map(\.id)) })
+        #expect(asked == ["a": ["b"], "b": ["a", "c"], "c": ["b"]])
+        state.recordLinks(from: a, [LinkMeasurement(address: b.address, latencySeconds: 0.001, bandwidthBytesPerSecond: 2e8),
+                                    LinkMeasurement(address: "10.9.9.9:1", latencySeconds: 0.001, bandwidthBytesPerSecond: 1e9)])
+        state.recordLinks(from: b, [LinkMeasurement(address: a.address, latencySeconds: 0.003, bandwidthBytesPerSecond: 3e8),
+                                    LinkMeasurement(address: c.address, error: "UNAVAILABLE")])
+        #expect(state.linksToMeasure().map { $0.from.id }.sorted() == ["b", "c"])
+        let links = state.placementRequest(budgetSeconds: 1).cluster?.links ?? []
+        func link(_ x: String, _ y: String) -> ClusterLink? { links.first { Set([$0.fromNode, $0.toNode]) == Set([x, y]) } }
+        #expect(link("a", "b")?.bandwidthBytesPerSecond == 2e8 && link("a", "b")?.latencySeconds == 0.003)   // the slower way
+        #expect(link("a", "c")?.bandwidthBytesPerSecond == 5e6 && link("a", "c")?.latencySeconds == 0.05)    // declared
+        #expect(link("b", "c")?.bandwidthBytesPerSecond == 1e9)                                              // not measured
+        #expect(link("source", "a")?.bandwidthBytesPerSecond == 7e6 && link("source", "b")?.bandwidthBytesPerSecond == 1e9)
+        #expect(links.count == 9 && links.filter { Set([$0.fromNode, $0.toNode]) == Set(["a", "c"]) }.count == 1)
+        // b comes back at another address: its links are measured again.
+        var moved = Self.registration("b")
+        moved.address = "127.0.0.1:2999"
+        _ = try state.register(moved)
+        #expect(state.linksToMeasure().first { $0.from.id == "a" }?.to.map(\.address) == ["127.0.0.1:2999"])
+    }
+
     @Test func deadWorkersBreakTheirRoutesAndSilenceIsNoticed() throws {
         let state = ClusterState(model: Self.model)
         _ = try state.register(Self.registration("a"))

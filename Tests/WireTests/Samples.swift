@@ -89,6 +89,11 @@ enum Samples {
         RegisterWorkerResponse(assignment: layers, model: modelInfo, planEpoch: 12, heartbeatIntervalSeconds: 0.5),
         HeartbeatRequest(workerID: "w7", stats: workerStats, planEpoch: 12),
         DeregisterWorkerRequest(workerID: "w7", draining: true),
+        MeasureLinksRequest(addresses: ["10.0.0.8:7001", "10.0.0.9:7001"], probeBytes: 262_144),
+        LinkMeasurement(address: "10.0.0.9:7001", latencySeconds: 0.0004, bandwidthBytesPerSecond: 9.5e8, error: "not measured: probe timed out"),
+        MeasureLinksResponse(links: [LinkMeasurement(address: "10.0.0.8:7001", latencySeconds: 0.002, bandwidthBytesPerSecond: 1.2e9,
+                                                     error: "the peer received 10 of 65536 probe bytes")]),
+        ProbeRequest(payload: [1, 2, 3, 4]), ProbeResponse(receivedBytes: 4),
         DeregisterWorkerResponse(known: true, activeRequests: 3),
         HeartbeatResponse(known: true, reassigned: true, assignment: layers, model: modelInfo, planEpoch: 13),
         GenerateRequest(

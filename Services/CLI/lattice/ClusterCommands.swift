@@ -91,6 +91,8 @@ struct UpCommand: AsyncParsableCommand {
             var schedulerArguments = ["--model", served]
             if let routing { schedulerArguments += ["--routing", routing] }
             if let planMethod { schedulerArguments += ["--plan-method", planMethod] }
+            // The scheduler plans with the links the file declares between its nodes.
+            if let cluster { schedulerArguments += ["--cluster", URL(fileURLWithPath: cluster).standardizedFileURL.path] }
             let members = try await stack.up(
                 workers: nodes?.names.count ?? workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
                 schedulerArguments: schedulerArguments, workerArguments: ["--model", served],

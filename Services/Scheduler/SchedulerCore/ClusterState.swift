@@ -21,6 +21,7 @@ public final class ClusterState: Sendable {
         var router: Router
         var queue: AdmissionQueue<AdmissionWaiter>
         var routes: [String: LiveRoute] = [:]     // request key → its route
+        var links: LinkTable
     }
     let state: Protected<State>
 
@@ -33,7 +34,7 @@ public final class ClusterState: Sendable {
         self.settings = settings
         let empty = FlowGraph(nodes: [], arcs: [], layerCount: Int(model.numLayers), partial: false)
         state = Protected(State(router: Router(graph: empty, policy: settings.routing, kv: settings.policy),
-                                queue: AdmissionQueue(limit: settings.queueLimit)))
+                                queue: AdmissionQueue(limit: settings.queueLimit), links: LinkTable(declared: settings.declaredLinks)))
     }
 
     var layerCount: Int { Int(model.numLayers) }
@@ -134,6 +135,30 @@ public final class ClusterState: Sendable {
         }
     }
 
+    /// For each plannable worker, the others it has not measured its link to (at their current
+    /// addresses), leaving out pairs a cluster file declares.
+    public func linksToMeasure() -> [(from: LinkTable.End, to: [LinkTable.End])] {
+        state.withLock { s in
+            let live = s.order.compactMap { s.workers[$0] }.filter(\.isPlannable).map { LinkTable.End(id: $0.id, address: $0.address) }
+            let declared = Set(s.links.declared.flatMap { [[$0.fromNode, $0.toNode], [$0.toNode, $0.fromNode]] })
+            return live.compactMap { a in
+                let peers = live.filter { b in b != a && !declared.contains([a.id, b.id]) && !s.links.isMeasured(from: a, to: b) }
+                return peers.isEmpty ? nil : (a, peers)
+            }
+        }
+    }
+
+    /// What `from` measured (worker/MeasureLinks); peers are known by their current addresses.
+    public func recordLinks(from: LinkTable.End, _ results: [LinkMeasurement]) {
+        state.withLock { s in
+            for result in results where result.error.isEmpty && result.bandwidthBytesPerSecond > 0 {
+                guard let peer = s.workers.values.first(where: { $0.address == result.address }) else { continue }
+                s.links.record(from: from, to: LinkTable.End(id: peer.id, address: peer.address),
+                               .init(bandwidthBytesPerSecond: result.bandwidthBytesPerSecond, latencySeconds: result.latencySeconds))
+            }
+        }
+    }
+
     /// Live workers in registration order, for planning.
     public func planCandidates() -> [PlanCandidate] {
         state.withLock { s in
@@ -144,8 +169,8 @@ public final class ClusterState: Sendable {
     }
 
     /// The live workers as a placement cluster: one node per worker with the profile it measured
-    /// (cpu; emulated workers are known by their GPU type's profile), and a full mesh of 1 GB/s
-    /// links — a stated loopback/LAN default, not a measurement.
+    /// (cpu; emulated workers are known by their GPU type's profile), and a full mesh of links:
+    /// declared in a cluster file, else measured between the workers, else 1 GB/s (`LinkTable`).
     /// Nodes go in natural order of their ids ("node-2" before "node-10"), not registration order,
     /// so that the same workers always get the same plan — the one `lattice plan` gives the
     /// cluster file they came from.
@@ -154,12 +179,7 @@ public final class ClusterState: Sendable {
             let live = s.order.compactMap { s.workers[$0] }.filter(\.isPlannable)
                 .sorted { $0.id.compare($1.id, options: .numeric) == .orderedAscending }
             let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1, measured: $0.profile) }
-            var links: [ClusterLink] = []
-            for (i, a) in live.enumerated() {
-                links.append(ClusterLink(fromNode: PlanArc.source, toNode: a.id, bandwidthBytesPerSecond: 1e9))
-                links.append(ClusterLink(fromNode: a.id, toNode: PlanArc.sink, bandwidthBytesPerSecond: 1e9))
-                for b in live[(i + 1)...] { links.append(ClusterLink(fromNode: a.id, toNode: b.id, bandwidthBytesPerSecond: 1e9)) }
-            }
+            let links = s.links.clusterLinks(live.map { LinkTable.End(id: $0.id, address: $0.address) })
             let spec = model.modelDir.isEmpty ? ModelSpec(name: model.name) : ModelSpec(name: model.name, configJSON: configJSON)
             return PlanRequest(cluster: Cluster(name: "live-workers", nodes: nodes, links: links), model: spec,
                                method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)

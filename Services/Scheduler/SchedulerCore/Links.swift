@@ -8,6 +8,8 @@ public protocol WorkerLink: Sendable {
     func release(_ keys: [String], on hop: Hop) async throws
     /// Whether the worker still answers Health (after a route through it failed).
     func isAlive(_ hop: Hop) async -> Bool
+    /// worker/MeasureLinks on the worker at `address`: its links to `peers`.
+    func measureLinks(from address: String, to peers: [String], probeBytes: UInt32, deadline: Duration) async throws -> [LinkMeasurement]
 }
 
 /// How the scheduler asks placement-service for a plan.

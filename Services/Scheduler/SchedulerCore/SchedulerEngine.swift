@@ -111,6 +111,7 @@ public final class SchedulerEngine: Sendable {
         let layers = Int(state.model.numLayers)
         var plan = FallbackPlanner.plan(candidates, layerCount: layers, epoch: epoch)
         if let placement, !candidates.isEmpty {
+            await measureLinks()
             do {
                 let result = try await placement.plan(state.placementRequest(budgetSeconds: min(3, state.settings.placementTimeout / 2)))
                 plan = try Plan(placement: result, layerCount: layers, workers: Set(candidates.map(\.id)), epoch: epoch)
@@ -126,6 +127,31 @@ public final class SchedulerEngine: Sendable {
         logger.info("new plan", metadata: ["epoch": "\(epoch)", "method": "\(plan.method)", "ranges": "\(ranges)", "rerouted": "\(broken.count)"])
         for key in broken { router.fail(key, "plan \(epoch) moved the layers of its route") }
         state.admitQueued()
+    }
+
+    /// Times the links between workers that nobody has measured yet, every worker its own in
+    /// parallel, each within a few seconds; a link not measured by then keeps the default until
+    /// the next plan tries again.
+    func measureLinks() async {
+        let work = state.linksToMeasure()
+        guard !work.isEmpty else { return }
+        let (link, bytes) = (self.link, state.settings.linkProbeBytes)
+        let began = ContinuousClock.now
+        let measured = await withTaskGroup(of: (LinkTable.End, [LinkMeasurement]).self) { group in
+            for (from, peers) in work {
+                group.addTask {
+                    let results = try? await link.measureLinks(from: from.address, to: peers.map(\.address), probeBytes: bytes, deadline: .seconds(3))
+                    return (from, results ?? [])
+                }
+            }
+            var all: [(LinkTable.End, [LinkMeasurement])] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        for (from, results) in measured { state.recordLinks(from: from, results) }
+        let count = measured.reduce(0) { $0 + $1.1.filter { $0.error.isEmpty }.count }
+        logger.info("links measured", metadata: ["links": "\(count)", "asked": "\(work.reduce(0) { $0 + $1.to.count })",
+                                                 "seconds": "\(ClusterState.seconds(ContinuousClock.now - began))"])
     }
 
     // MARK: requests

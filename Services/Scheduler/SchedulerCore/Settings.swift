@@ -25,6 +25,10 @@ public struct SchedulerSettings: Sendable {
     public var noPlanWait = 30.0
     /// The method asked of placement-service for every plan.
     public var planMethod = PlacementMethod.auto
+    /// Links declared in a cluster file (by node name = worker id); they win over measured ones.
+    public var declaredLinks: [ClusterLink] = []
+    /// Bytes of the bandwidth probe between workers.
+    public var linkProbeBytes: UInt32 = 64 << 10
 
     public init() {}
 }

@@ -15,6 +15,11 @@ struct TransportWorkerLink: WorkerLink {
                                                            as: ReleaseResponse.self, deadline: .seconds(5))
     }
 
+    func measureLinks(from address: String, to peers: [String], probeBytes: UInt32, deadline: Duration) async throws -> [LinkMeasurement] {
+        try await connections.client(address).call(Methods.Worker.measureLinks.name, MeasureLinksRequest(addresses: peers, probeBytes: probeBytes),
+                                                   as: MeasureLinksResponse.self, deadline: deadline).links
+    }
+
     func isAlive(_ hop: Hop) async -> Bool {
         // A fresh connection: the pooled one may still be retrying a dead peer.
         guard let probe = try? ServiceClient(address: hop.address, reconnect: .never) else { return false }

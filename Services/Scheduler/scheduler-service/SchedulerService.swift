@@ -22,6 +22,8 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Routing over the plan: helix (IWRR over the plan's flow), swarm, random or shortest-queue.") var routing = "helix"
     @Option(help: "Method asked of placement-service: auto, milp, heuristic, petals, swarm or sp (separate pipelines).") var planMethod = "auto"
     @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
+    @Option(help: "Cluster file (.json, or a Helix .ini) whose links, between nodes named as the workers' ids, placement gets instead of the links measured between workers.")
+    var cluster: String?
     @Option(help: "Seconds a request waits for a plan when there is none before it is failed.") var noPlanWait = 30.0
     @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
     var advertise: String?
@@ -65,6 +67,7 @@ struct SchedulerService: AsyncParsableCommand {
         settings.deadAfter = deadAfter
         settings.suspectAfter = min(deadAfter, 4 * heartbeatInterval)
         settings.policy = kvPolicy == "online" ? .online : .offline
+        if let cluster { settings.declaredLinks = try DeclaredLinks.load(cluster) }
         try await ServiceMain.run(.scheduler, options: options) { host in
             let state = ClusterState(model: source.info, configJSON: source.configJSON, settings: settings)
             let engine = SchedulerEngine(

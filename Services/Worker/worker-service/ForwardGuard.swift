@@ -40,6 +40,18 @@ actor ForwardGuard {
         }
     }
 
+    /// Throws PERMISSION_DENIED naming the first address that is not a worker the scheduler knows
+    /// (worker/MeasureLinks sends probes only to those).
+    func check(peers addresses: [String]) async throws {
+        guard let scheduler else { return }
+        for address in addresses where !planWorkers.contains(address) {
+            await refresh(from: scheduler)
+            guard planWorkers.contains(address) else {
+                throw Status(.permissionDenied, "\(address) is not a worker registered with this worker's scheduler; links are measured only to those")
+            }
+        }
+    }
+
     /// Asks the scheduler which workers its current plan uses, at most every 200 ms: a check
     /// that comes sooner waits for the next refresh (shared by every check waiting), rather than
     /// refusing a hop of a plan made just now.

@@ -3,7 +3,7 @@ import ServiceKit
 import Wire
 import WorkerCore
 
-/// The worker's RPCs: LoadLayers, Forward, Release, and its Stats figures.
+/// The worker's RPCs: LoadLayers, Forward, Release, MeasureLinks and Probe, and its Stats figures.
 enum WorkerHandlers {
     static func register(on host: ServiceHost, stage: WorkerStage, pipeline: ForwardPipeline, models: ModelPolicy, destinations: ForwardGuard) {
         host.server.stream(Methods.Worker.loadLayers.name, LoadLayersRequest.self, LoadLayersEvent.self) { request, _, writer in
@@ -45,6 +45,11 @@ enum WorkerHandlers {
             let (released, used) = await stage.release(request.requestIDs)
             return ReleaseResponse(released: UInt32(released), kvUsedEntries: used)
         }
+        host.server.unary(Methods.Worker.measureLinks.name, MeasureLinksRequest.self) { request, _ in
+            try await destinations.check(peers: request.addresses)
+            return try await LinkProbe.measure(request, peers: pipeline.peers)
+        }
+        host.server.unary(Methods.Worker.probe.name, ProbeRequest.self) { request, _ in ProbeResponse(receivedBytes: UInt64(request.payload.count)) }
         host.addStats { stage.workerStats.extras.map { Stat(name: $0.name, value: $0.value) } }
     }
 }

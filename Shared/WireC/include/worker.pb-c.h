@@ -32,6 +32,11 @@ typedef struct Lattice__V1__ForwardResultRequest Lattice__V1__ForwardResultReque
 typedef struct Lattice__V1__ForwardResultResponse Lattice__V1__ForwardResultResponse;
 typedef struct Lattice__V1__ReleaseRequest Lattice__V1__ReleaseRequest;
 typedef struct Lattice__V1__ReleaseResponse Lattice__V1__ReleaseResponse;
+typedef struct Lattice__V1__MeasureLinksRequest Lattice__V1__MeasureLinksRequest;
+typedef struct Lattice__V1__LinkMeasurement Lattice__V1__LinkMeasurement;
+typedef struct Lattice__V1__MeasureLinksResponse Lattice__V1__MeasureLinksResponse;
+typedef struct Lattice__V1__ProbeRequest Lattice__V1__ProbeRequest;
+typedef struct Lattice__V1__ProbeResponse Lattice__V1__ProbeResponse;
 typedef struct Lattice__V1__WorkerStats Lattice__V1__WorkerStats;
 
 
@@ -470,6 +475,82 @@ struct  Lattice__V1__ReleaseResponse
 
 
 /*
+ * worker/MeasureLinks: the scheduler asks a worker to time its links to other registered workers.
+ * Per peer: the best of a few empty worker/Probe round trips (latency), then one probe of
+ * probe_bytes (bandwidth, this worker to the peer).
+ */
+struct  Lattice__V1__MeasureLinksRequest
+{
+  ProtobufCMessage base;
+  /*
+   * peers, HOST:PORT; only workers the scheduler registered
+   */
+  size_t n_addresses;
+  char **addresses;
+  /*
+   * payload of the bandwidth probe (0: 256 KiB; at most 16 MiB)
+   */
+  uint32_t probe_bytes;
+};
+#define LATTICE__V1__MEASURE_LINKS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__measure_links_request__descriptor) \
+    , 0,NULL, 0 }
+
+
+struct  Lattice__V1__LinkMeasurement
+{
+  ProtobufCMessage base;
+  char *address;
+  /*
+   * one way: half the best empty round trip
+   */
+  double latency_seconds;
+  /*
+   * 0 when the peer could not be measured
+   */
+  double bandwidth_bytes_per_second;
+  /*
+   * why not, when it could not
+   */
+  char *error;
+};
+#define LATTICE__V1__LINK_MEASUREMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__link_measurement__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Lattice__V1__MeasureLinksResponse
+{
+  ProtobufCMessage base;
+  size_t n_links;
+  Lattice__V1__LinkMeasurement **links;
+};
+#define LATTICE__V1__MEASURE_LINKS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__measure_links_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Lattice__V1__ProbeRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData payload;
+};
+#define LATTICE__V1__PROBE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__probe_request__descriptor) \
+    , {0,NULL} }
+
+
+struct  Lattice__V1__ProbeResponse
+{
+  ProtobufCMessage base;
+  uint64_t received_bytes;
+};
+#define LATTICE__V1__PROBE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__probe_response__descriptor) \
+    , 0 }
+
+
+/*
  * A worker's load figures: sent in heartbeats, and in worker/Stats `extra` under these names.
  */
 struct  Lattice__V1__WorkerStats
@@ -840,6 +921,101 @@ Lattice__V1__ReleaseResponse *
 void   lattice__v1__release_response__free_unpacked
                      (Lattice__V1__ReleaseResponse *message,
                       ProtobufCAllocator *allocator);
+/* Lattice__V1__MeasureLinksRequest methods */
+void   lattice__v1__measure_links_request__init
+                     (Lattice__V1__MeasureLinksRequest         *message);
+size_t lattice__v1__measure_links_request__get_packed_size
+                     (const Lattice__V1__MeasureLinksRequest   *message);
+size_t lattice__v1__measure_links_request__pack
+                     (const Lattice__V1__MeasureLinksRequest   *message,
+                      uint8_t             *out);
+size_t lattice__v1__measure_links_request__pack_to_buffer
+                     (const Lattice__V1__MeasureLinksRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__MeasureLinksRequest *
+       lattice__v1__measure_links_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__measure_links_request__free_unpacked
+                     (Lattice__V1__MeasureLinksRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Lattice__V1__LinkMeasurement methods */
+void   lattice__v1__link_measurement__init
+                     (Lattice__V1__LinkMeasurement         *message);
+size_t lattice__v1__link_measurement__get_packed_size
+                     (const Lattice__V1__LinkMeasurement   *message);
+size_t lattice__v1__link_measurement__pack
+                     (const Lattice__V1__LinkMeasurement   *message,
+                      uint8_t             *out);
+size_t lattice__v1__link_measurement__pack_to_buffer
+                     (const Lattice__V1__LinkMeasurement   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__LinkMeasurement *
+       lattice__v1__link_measurement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__link_measurement__free_unpacked
+                     (Lattice__V1__LinkMeasurement *message,
+                      ProtobufCAllocator *allocator);
+/* Lattice__V1__MeasureLinksResponse methods */
+void   lattice__v1__measure_links_response__init
+                     (Lattice__V1__MeasureLinksResponse         *message);
+size_t lattice__v1__measure_links_response__get_packed_size
+                     (const Lattice__V1__MeasureLinksResponse   *message);
+size_t lattice__v1__measure_links_response__pack
+                     (const Lattice__V1__MeasureLinksResponse   *message,
+                      uint8_t             *out);
+size_t lattice__v1__measure_links_response__pack_to_buffer
+                     (const Lattice__V1__MeasureLinksResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__MeasureLinksResponse *
+       lattice__v1__measure_links_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__measure_links_response__free_unpacked
+                     (Lattice__V1__MeasureLinksResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Lattice__V1__ProbeRequest methods */
+void   lattice__v1__probe_request__init
+                     (Lattice__V1__ProbeRequest         *message);
+size_t lattice__v1__probe_request__get_packed_size
+                     (const Lattice__V1__ProbeRequest   *message);
+size_t lattice__v1__probe_request__pack
+                     (const Lattice__V1__ProbeRequest   *message,
+                      uint8_t             *out);
+size_t lattice__v1__probe_request__pack_to_buffer
+                     (const Lattice__V1__ProbeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__ProbeRequest *
+       lattice__v1__probe_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__probe_request__free_unpacked
+                     (Lattice__V1__ProbeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Lattice__V1__ProbeResponse methods */
+void   lattice__v1__probe_response__init
+                     (Lattice__V1__ProbeResponse         *message);
+size_t lattice__v1__probe_response__get_packed_size
+                     (const Lattice__V1__ProbeResponse   *message);
+size_t lattice__v1__probe_response__pack
+                     (const Lattice__V1__ProbeResponse   *message,
+                      uint8_t             *out);
+size_t lattice__v1__probe_response__pack_to_buffer
+                     (const Lattice__V1__ProbeResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__ProbeResponse *
+       lattice__v1__probe_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__probe_response__free_unpacked
+                     (Lattice__V1__ProbeResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Lattice__V1__WorkerStats methods */
 void   lattice__v1__worker_stats__init
                      (Lattice__V1__WorkerStats         *message);
@@ -912,6 +1088,21 @@ typedef void (*Lattice__V1__ReleaseRequest_Closure)
 typedef void (*Lattice__V1__ReleaseResponse_Closure)
                  (const Lattice__V1__ReleaseResponse *message,
                   void *closure_data);
+typedef void (*Lattice__V1__MeasureLinksRequest_Closure)
+                 (const Lattice__V1__MeasureLinksRequest *message,
+                  void *closure_data);
+typedef void (*Lattice__V1__LinkMeasurement_Closure)
+                 (const Lattice__V1__LinkMeasurement *message,
+                  void *closure_data);
+typedef void (*Lattice__V1__MeasureLinksResponse_Closure)
+                 (const Lattice__V1__MeasureLinksResponse *message,
+                  void *closure_data);
+typedef void (*Lattice__V1__ProbeRequest_Closure)
+                 (const Lattice__V1__ProbeRequest *message,
+                  void *closure_data);
+typedef void (*Lattice__V1__ProbeResponse_Closure)
+                 (const Lattice__V1__ProbeResponse *message,
+                  void *closure_data);
 typedef void (*Lattice__V1__WorkerStats_Closure)
                  (const Lattice__V1__WorkerStats *message,
                   void *closure_data);
@@ -940,6 +1131,11 @@ extern const ProtobufCMessageDescriptor lattice__v1__forward_result_request__des
 extern const ProtobufCMessageDescriptor lattice__v1__forward_result_response__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__release_request__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__release_response__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__measure_links_request__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__link_measurement__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__measure_links_response__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__probe_request__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__probe_response__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__worker_stats__descriptor;
 
 PROTOBUF_C__END_DECLS

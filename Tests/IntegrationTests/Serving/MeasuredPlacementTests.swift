@@ -8,6 +8,41 @@ import Testing
 /// runs through a multi-stage pipeline that computes what one process computes.
 @Suite(.timeLimit(.minutes(2)))
 struct MeasuredPlacementTests {
+    /// Before planning, the scheduler has each worker time its links to the others (once per
+    /// pair) and sends them to placement; a worker probes only workers its scheduler knows.
+    @Test func linksBetweenWorkersAreMeasuredOnceAndProbesGoOnlyToWorkers() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        try await LatticeTesting.withService(.placement) { placement in
+            let cluster = try await ServingCluster.start(model: model, workers: 3, schedulerArguments: ["--placement", placement.address])
+            do {
+                let status = try await cluster.status()
+                let lines = cluster.scheduler.log.split(separator: "\n").filter { $0.contains("links measured") }
+                let measured = lines.compactMap { line in line.split(separator: " ").first { $0.hasPrefix("links=") }.flatMap { Int($0.dropFirst(6)) } }.reduce(0, +)
+                #expect(measured == 6, "every ordered pair of the 3 workers measured once:\n\(lines.joined(separator: "\n"))")
+                let workers = cluster.workers.withLock { $0 }
+                let client = workers[0].client()
+                let peers = status.workers.filter { $0.workerID != "w1" }.map(\.address)
+                let answer = try await client.call(Methods.Worker.measureLinks.name, MeasureLinksRequest(addresses: peers, probeBytes: 1 << 20),
+                                                   as: MeasureLinksResponse.self, deadline: .seconds(10))
+                #expect(answer.links.map(\.address) == peers)
+                for link in answer.links {
+                    print("link w1 → \(link.address): latency \(link.latencySeconds) s, \(link.bandwidthBytesPerSecond / 1e6) MB/s (1 MiB probe)")
+                    #expect(link.error.isEmpty && link.latencySeconds > 0 && link.latencySeconds < 0.5 && link.bandwidthBytesPerSecond > 1e6,
+                            "\(link.address): \(link.latencySeconds) s, \(link.bandwidthBytesPerSecond) B/s \(link.error)")
+                }
+                await #expect(throws: Status.self) {
+                    _ = try await client.call(Methods.Worker.measureLinks.name, MeasureLinksRequest(addresses: [placement.address]),
+                                              as: MeasureLinksResponse.self, deadline: .seconds(10))
+                }
+                await client.close()
+            } catch {
+                await cluster.stop()
+                throw error
+            }
+            await cluster.stop()
+        }
+    }
+
     @Test func unlikeWorkersGetTheirOwnRangesAndAPipelineMatchesOneProcess() async throws {
         let model = try LatticeCLI.tinyModel(layers: 6)
         let prompt: [UInt32] = [5, 9, 2, 7]

@@ -47,11 +47,13 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
     /// The batch loop; returns when cancelled.
     public func run() async {
         var prefills: [ChunkedPrefill<Tag>] = []   // long prompts, oldest first; only the loop touches them
+        var chunkWaited = false                    // the last step had no room for the next chunk
         for await _ in wakeups {
             while true {
                 await gatherStragglers()
-                // While a prompt fills, a quarter of each step at least is kept for its next chunk.
-                let budget = prefills.isEmpty ? maxBatchTokens : maxBatchTokens - max(1, maxBatchTokens / 4)
+                // While a prompt fills, a quarter of each step at least is kept for its next
+                // chunk; a chunk that found no room runs next, alone.
+                let budget = prefills.isEmpty ? maxBatchTokens : (chunkWaited ? 0 : maxBatchTokens - max(1, maxBatchTokens / 4))
                 let (batch, long) = pending.take(maxTokens: budget, longerThan: maxBatchTokens)
                 stage.dequeued(batch.count + long.count)
                 prefills += long.map(ChunkedPrefill.init)
@@ -59,6 +61,7 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
                 let room = maxBatchTokens - batch.reduce(0) { $0 + $1.slice.tokenCount }
                 var chunk: AcceptedSlice<Tag>?
                 if room > 0, let head = prefills.first { chunk = head.nextChunk(room) }
+                chunkWaited = !prefills.isEmpty && chunk == nil
                 var done = await execute(batch + (chunk.map { [$0] } ?? []))
                 // The chunk's request has no other slice here: its stage id picks its outcome out.
                 if let chunk, let index = done.firstIndex(where: { $0.0.id == chunk.id }) {

@@ -19,8 +19,9 @@ final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
         lock.withLock { items += new }
     }
 
-    /// Oldest items up to `maxTokens` tokens (at least one, so that no item is stuck), and
-    /// apart from them every item longer than `longerThan`: those are prefilled in chunks.
+    /// Oldest items up to `maxTokens` tokens (at least one unless `maxTokens` is 0, so that no
+    /// item is stuck), and apart from them every item longer than `longerThan`: those are
+    /// prefilled in chunks.
     func take(maxTokens: Int, longerThan limit: Int) -> (batch: [AcceptedSlice<Tag>], long: [AcceptedSlice<Tag>]) {
         lock.withLock {
             var batch: [AcceptedSlice<Tag>] = [], long: [AcceptedSlice<Tag>] = [], rest: [AcceptedSlice<Tag>] = []
@@ -29,7 +30,7 @@ final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
                 let n = item.slice.tokenCount
                 if n > limit {
                     long.append(item)
-                } else if rest.isEmpty, batch.isEmpty || tokens + n <= maxTokens {
+                } else if rest.isEmpty, (batch.isEmpty && maxTokens > 0) || tokens + n <= maxTokens {
                     batch.append(item)
                     tokens += n
                 } else {

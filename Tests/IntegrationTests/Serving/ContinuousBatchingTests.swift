@@ -12,7 +12,7 @@ struct ContinuousBatchingTests {
         let model = try LatticeCLI.tinyModel(layers: 4)
         let running: [UInt32] = [5, 6, 7]
         let long = (0..<1200).map { UInt32(3 + ($0 * 7) % 250) }
-        let runningReference = try LatticeCLI.reference(model: model, prompt: running, maxTokens: 2000).tokens
+        let runningReference = try LatticeCLI.reference(model: model, prompt: running, maxTokens: 600).tokens
         let longReference = try LatticeCLI.reference(model: model, prompt: long, maxTokens: 3).tokens
         // Steps of at most 4 tokens: the long prompt takes 300+ steps on each of the two hops.
         let cluster = try await ServingCluster.start(model: model, workers: 2, workerArguments: ["--max-batch-tokens", "4", "--kv-tokens", "8192"])
@@ -42,7 +42,8 @@ struct ContinuousBatchingTests {
             let long = longEvents.withLock { $0 }
             #expect(long.tokens == longReference, "long prompt: \(long.finished?.detail ?? "no finish")")
             #expect(runningEvents.finished?.reason == .cancelled)
-            #expect(runningEvents.tokens == Array(runningReference.prefix(runningEvents.tokens.count)))
+            let checked = min(runningEvents.tokens.count, runningReference.count)
+            #expect(checked > 20 && Array(runningEvents.tokens.prefix(checked)) == Array(runningReference.prefix(checked)))
             let (start, end) = try #require(window.withLock { $0 })
             let times = tokenTimes.withLock { $0 }
             let during = times.filter { $0 > start && $0 < end }
@@ -55,10 +56,10 @@ struct ContinuousBatchingTests {
             let prefill = end - start
             let maxGap = gaps.max() ?? prefill
             print("long prompt to first token: \(prefill); the running request's tokens meanwhile: \(during.count), longest gap \(maxGap)")
-            // Were the prefill not interleaved, the running request would stall for the whole
-            // prefill on each hop: about one or two gaps as long as the prefill, few tokens.
+            // Were the prefill not interleaved, the running request would stall while each hop
+            // runs the whole prompt: two gaps of about half the prefill each, and hardly a token.
             #expect(during.count >= 20, "the running request produced \(during.count) tokens during a \(prefill) prefill")
-            #expect(maxGap * 4 < prefill, "longest gap \(maxGap) of the running request during a \(prefill) prefill")
+            #expect(maxGap * 3 < prefill, "longest gap \(maxGap) of the running request during a \(prefill) prefill")
         } catch {
             await cluster.stop()
             throw error

@@ -122,7 +122,8 @@ public final class ClusterState: Sendable {
     /// current plan gives it layers, and the requests whose routes run through it.
     public func leave(_ id: String, draining: Bool) -> (known: Bool, inPlan: Bool, routes: [String]) {
         state.withLock { s in
-            guard var record = s.workers[id], record.health != .dead else { return (false, false, []) }
+            // A dead worker cannot drain, but it may still say it is gone.
+            guard var record = s.workers[id], !draining || record.health != .dead else { return (false, false, []) }
             let routes = s.routes.filter { $0.value.hops.contains { $0.workerID == id } }.map(\.key).sorted()
             if draining {
                 record.health = .draining
@@ -158,6 +159,9 @@ public final class ClusterState: Sendable {
             }
         }
     }
+
+    /// A worker's health as the scheduler sees it (nil: not registered).
+    public func health(of id: String) -> WorkerHealth? { state.withLock { $0.workers[id]?.health } }
 
     /// Live workers in registration order, for planning.
     public func planCandidates() -> [PlanCandidate] {

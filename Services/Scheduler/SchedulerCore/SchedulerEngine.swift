@@ -350,9 +350,12 @@ public final class SchedulerEngine: Sendable {
         }.value
     }
 
-    /// After a failed attempt: drops hops that no longer answer.
+    /// After a failed attempt: drops hops that no longer answer (a draining worker answers
+    /// Health as draining, and leaves by itself).
     private func probe(_ route: [Hop]) async {
-        for hop in route where !(await link.isAlive(hop)) { drop(hop.workerID, reason: "does not answer at \(hop.address)") }
+        for hop in route where state.health(of: hop.workerID) != .draining {
+            if !(await link.isAlive(hop)) { drop(hop.workerID, reason: "does not answer at \(hop.address)") }
+        }
     }
 }
 

@@ -51,6 +51,39 @@ struct MembershipTests {
         await cluster.stop()
     }
 
+    /// When the plan without the stopping worker moves the other hops of its requests (one
+    /// pipeline, w1 → w2, becomes w1 alone), the requests are handed back and re-routed at once,
+    /// none lost; the worker still leaves cleanly.
+    @Test func aStoppingWorkerWhoseRoutesMoveHandsItsRequestsBack() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let maxTokens = 300
+        let reference = try LatticeCLI.reference(model: model, prompt: Self.prompt, maxTokens: maxTokens).tokens
+        let cluster = try await ServingCluster.start(model: model, workers: 2)
+        do {
+            try await Self.expectPlan(cluster, ["w1": 0..<2, "w2": 2..<4])
+            let stopping = Locked<Task<(status: Client.ExitStatus?, killed: Bool), Never>?>(nil)
+            let results = try await Self.generateMany(cluster, count: 4, prefix: "h", maxTokens: maxTokens, busy: ["w1", "w2"]) {
+                let w2 = cluster.workers.withLock { $0[1] }
+                stopping.withLock { $0 = Task { await w2.stop(timeout: .seconds(20)) } }
+            }
+            let exit = await stopping.withLock { $0 }?.value
+            #expect(exit?.status == Client.ExitStatus.exited(0) && exit?.killed == false, "w2: \(String(describing: exit))")
+            for (id, events) in results {
+                let finished = try #require(events.finished)
+                #expect(finished.reason == .maxTokens, "\(id): \(finished.detail)")
+                #expect(events.tokens == reference, "\(id)")
+                #expect(finished.route == ["w1"], "\(id) finished on \(finished.route)")
+            }
+            #expect(cluster.scheduler.log.contains("moved the layers of its route"))
+            let left = try await cluster.status().workers.map { "\($0.workerID) \($0.health)" }
+            #expect(left == ["w1 serving"], "\(left)")
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
     /// A worker joins: the new plan moves w2's range and gives w4 layers; w1 and w3 keep theirs,
     /// serve throughout (never reloading), and their requests are never interrupted. The requests
     /// on w2 are re-routed, and none is lost.
@@ -123,8 +156,8 @@ struct MembershipTests {
         #expect(got == expected, "plan \(plan)")
     }
 
-    /// Runs `count` requests at once; once both pipelines hold some of them, runs `change` once.
-    static func generateMany(_ cluster: ServingCluster, count: Int, prefix: String, maxTokens: Int,
+    /// Runs `count` requests at once; once the `busy` workers hold some of them, runs `change` once.
+    static func generateMany(_ cluster: ServingCluster, count: Int, prefix: String, maxTokens: Int, busy: [String] = ["w1", "w2"],
                              change: @escaping @Sendable () async throws -> Void) async throws -> [(String, [GenerateEvent])] {
         let changed = Locked(false)
         return try await withThrowingTaskGroup(of: (String, [GenerateEvent]).self) { group in
@@ -135,9 +168,9 @@ struct MembershipTests {
                         guard n == 0, index == 10, !changed.withLock({ $0 }) else { return }
                         changed.withLock { $0 = true }
                         let status = try? await eventually { try await cluster.status() } until: { status in
-                            ["w1", "w2"].allSatisfy { id in (status.workers.first { $0.workerID == id }?.activeRequests ?? 0) > 0 }
+                            busy.allSatisfy { id in (status.workers.first { $0.workerID == id }?.activeRequests ?? 0) > 0 }
                         }
-                        #expect(["w1", "w2"].allSatisfy { id in (status?.workers.first { $0.workerID == id }?.activeRequests ?? 0) > 0 },
+                        #expect(busy.allSatisfy { id in (status?.workers.first { $0.workerID == id }?.activeRequests ?? 0) > 0 },
                                 "both pipelines must hold requests before the change")
                         do { try await change() } catch { Issue.record("the change failed: \(error)") }
                     })

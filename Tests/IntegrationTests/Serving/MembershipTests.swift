@@ -84,6 +84,54 @@ struct MembershipTests {
         await cluster.stop()
     }
 
+    /// A request that no longer fits once a worker leaves is failed with the reason, and the
+    /// requests queued behind it are served. On a 1-layer model each worker is its own pipeline:
+    /// only the big one (w2) could ever hold the big request, and while it runs a long request
+    /// the big one waits at the head of the queue, the small ones behind it. w2 then stops: it
+    /// finishes its request, and the plan without it fails the big one and serves the small ones.
+    @Test func aRequestThatNoLongerFitsAfterAWorkerLeavesIsFailedAndTheOnesBehindAreServed() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 1)
+        let longReference = try LatticeCLI.reference(model: model, prompt: Self.prompt, maxTokens: 1000).tokens
+        let smallReference = try LatticeCLI.reference(model: model, prompt: [4, 5], maxTokens: 3).tokens
+        let cluster = try await ServingCluster.start(model: model, workers: 0)
+        do {
+            try await cluster.addWorker("w1", arguments: ["--kv-tokens", "64"])
+            try await cluster.addWorker("w2", arguments: ["--kv-tokens", "1536"])
+            try await cluster.waitUntilServing(workers: 2)
+            let started = Locked(false)
+            let long = Task {
+                try await cluster.generate(GenerateRequest(promptTokenIDs: Self.prompt, maxTokens: 1000, requestID: "long", ignoreEOS: true)) { _ in
+                    started.withLock { $0 = true }
+                }
+            }
+            while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+            // 403 tokens: more than w1 holds, and more than w2 has left beside the long request.
+            let big = Task { try await cluster.generate(GenerateRequest(promptTokenIDs: [1, 2, 3], maxTokens: 400, requestID: "big", ignoreEOS: true)) }
+            _ = try await eventually { try await cluster.status() } until: { $0.queueLength == 1 }
+            let small = (0..<3).map { n in
+                Task { try await cluster.generate(GenerateRequest(promptTokenIDs: [4, 5], maxTokens: 3, requestID: "small\(n)", ignoreEOS: true)) }
+            }
+            let queued = try await eventually { try await cluster.status() } until: { $0.queueLength == 4 }
+            #expect(queued.queueLength == 4, "the small requests wait behind the big one")
+            let stopped = await cluster.workers.withLock { $0[1] }.stop(timeout: .seconds(20))
+            #expect(stopped.status == Client.ExitStatus.exited(0) && !stopped.killed)
+            let refused = try #require(try await big.value.finished)
+            #expect(refused.reason == .error && refused.detail.contains("no KV room"), "\(refused.reason): \(refused.detail)")
+            for task in small {
+                let events = try await task.value
+                #expect(events.finished?.reason == .maxTokens && events.tokens == smallReference, "\(events.finished?.detail ?? "")")
+                #expect(events.finished?.route == ["w1"])
+            }
+            let finished = try await long.value
+            #expect(finished.finished?.reason == .maxTokens && finished.tokens == longReference, "\(finished.finished?.detail ?? "")")
+            #expect(finished.finished?.route == ["w2"], "the long request finished on the worker that drained")
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
     /// A worker joins: the new plan moves w2's range and gives w4 layers; w1 and w3 keep theirs,
     /// serve throughout (never reloading), and their requests are never interrupted. The requests
     /// on w2 are re-routed, and none is lost.

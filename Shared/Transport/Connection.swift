@@ -1,11 +1,12 @@
 import Logging
+import Synchronization
 import Wire
 
 /// Client side: one TCP connection to a server, many calls in flight, matched by call id.
 /// Connects lazily on the first call and reconnects with backoff when calls wait.
 public final class Connection: Sendable {
     let core: ClientCore
-    private let nextID = Locked<UInt64>(0)
+    private let nextID = Atomic<UInt64>(0)
     private let maxFrameBytes: Int
 
     public init(host: String, port: Int, config: TransportConfig = .init(), reconnect: ReconnectPolicy = .default, logger: Logger? = nil) {
@@ -71,7 +72,7 @@ public final class Connection: Sendable {
     }
 
     private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
-        let id = nextID.withLock { value -> UInt64 in value += 1; return value }
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         var deadlineMs: UInt64 = 0
         if let deadline {
             let ms = ReconnectPolicy.milliseconds(deadline)

@@ -8,6 +8,15 @@ import Wire
 enum EnvelopeCodec {
     /// Prefix + encoded envelope, ready for the socket.
     static func frame(_ e: Envelope) -> FrameBytes {
+        e.payload.withUnsafeBytes { payload in
+            frame(e, payloadCount: payload.count) { $0.copyMemory(from: payload) }
+        }
+    }
+
+    /// Prefix + envelope around a payload of `payloadCount` bytes that `writePayload` writes
+    /// straight into its place in the frame (`e.payload` is not used): a message packed there is
+    /// copied once on its way out.
+    static func frame(_ e: Envelope, payloadCount: Int, writePayload: (UnsafeMutableRawBufferPointer) -> Void) -> FrameBytes {
         let method = e.method.utf8, statusMessage = e.status?.message.utf8
         let code = UInt64(UInt32(bitPattern: e.status?.code.rawValue ?? 0))
         var statusLength = 0
@@ -17,7 +26,7 @@ enum EnvelopeCodec {
         var size = 0
         if e.callID != 0 { size += 1 + varintSize(e.callID) }
         size += lengthDelimitedSize(method.count)
-        size += lengthDelimitedSize(e.payload.count)
+        size += lengthDelimitedSize(payloadCount)
         if e.status != nil { size += 1 + varintSize(UInt64(statusLength)) + statusLength }
         if e.deadlineMs != 0 { size += 1 + varintSize(e.deadlineMs) }
         if e.endOfStream { size += 2 }
@@ -30,7 +39,12 @@ enum EnvelopeCodec {
             out.byte(p.0); out.byte(p.1); out.byte(p.2); out.byte(p.3)
             if e.callID != 0 { out.byte(0x08); out.varint(e.callID) }
             out.bytesField(0x12, method)
-            out.bytesField(0x1A, e.payload)
+            if payloadCount > 0 {
+                out.byte(0x1A)
+                out.varint(UInt64(payloadCount))
+                writePayload(UnsafeMutableRawBufferPointer(start: out.at, count: payloadCount))
+                out.at += payloadCount
+            }
             if let statusMessage {
                 out.byte(0x22)
                 out.varint(UInt64(statusLength))

@@ -9,9 +9,9 @@
 //
 // METHOD is bench/Echo (a handler on Swift's global pool, the default), bench/EchoLoop (an async
 // handler registered non-blocking: its Task runs on the loop), bench/EchoInline (an inline
-// handler, run on the loop thread) or bench/Forward (a worker-shaped Forward: the payload is a
-// ForwardRequest whose hidden state is SIZE bytes; the server decodes it and sends it on, as a
-// stage forwarding its output, re-encoded). The last argument says where the calling tasks run:
+// handler, run on the loop thread) or bench/Forward (a worker-shaped Forward: a ForwardRequest
+// whose hidden state is SIZE bytes, packed into the frame per call; the server decodes it and
+// acknowledges with a ForwardResponse, as a worker does). The last argument says where the calling tasks run:
 // on Swift's global pool (the default) or on the transport loop (`TransportLoop.executor`).
 import Foundation
 import Logging
@@ -32,7 +32,10 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     server.unary("bench/Echo") { payload, _ in payload }
     server.unary("bench/EchoLoop", nonBlocking: true) { payload, _ in payload }
     server.inlineUnary("bench/EchoInline") { payload, _ in payload }
-    server.unary("bench/Forward") { payload, _ in try ForwardRequest(wire: payload).encode() }
+    // As a worker's Forward: decode the batch, acknowledge it (the hidden state goes one way).
+    server.unary("bench/Forward") { payload, _ in
+        ForwardResponse(accepted: UInt32(try ForwardRequest(wire: payload).items.count)).encode()
+    }
     do { _ = try server.start(host: "127.0.0.1", port: port) } catch { fail("\(error)") }
     while true { try await Task.sleep(for: .seconds(3600)) }
 } else if (6...8).contains(arguments.count), arguments[1] == "client", let port = Int(arguments[2]), let size = Int(arguments[3]),
@@ -45,9 +48,14 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     default: fail("the last argument is where callers run: pool or loop (got '\(arguments[7])')")
     }
     let connection = Connection(host: "127.0.0.1", port: port, reconnect: .never, logger: logger)
-    let payload = method == "bench/Forward" ? forwardRequest(hiddenBytes: size).encode() : [UInt8](repeating: 0x5A, count: size)
-    let expected = payload.count
-    do { _ = try await connection.call(method, payload) } catch { fail("warm-up call failed: \(error)") }
+    // A Forward packs its request into the frame on every call, as a worker does.
+    let forward = method == "bench/Forward" ? forwardRequest(hiddenBytes: size) : nil
+    let payload = [UInt8](repeating: 0x5A, count: size)
+    let expected = forward == nil ? size : ForwardResponse(accepted: 1).encode().count
+    @Sendable func call() async throws -> [UInt8] {
+        if let forward { try await connection.call(method, message: forward) } else { try await connection.call(method, payload) }
+    }
+    do { _ = try await call() } catch { fail("warm-up call failed: \(error)") }
     let clock = ContinuousClock()
     let start = clock.now
     let end = start + .milliseconds(Int(seconds * 1000))
@@ -60,7 +68,7 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
                 while clock.now < end {
                     let t0 = clock.now
                     do {
-                        let answer = try await connection.call(method, payload)
+                        let answer = try await call()
                         if answer.count != expected { errors += 1 }
                     } catch { errors += 1 }
                     let (s, atto) = (clock.now - t0).components

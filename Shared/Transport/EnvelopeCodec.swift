@@ -4,7 +4,8 @@ import Wire
 /// writes the 4-byte length prefix and the message into one array, and reads a frame without
 /// the C round trip (protobuf-c allocates and frees several blocks per message). It speaks the
 /// same wire format as `Envelope.encode()` / `Envelope(wire:)`; tests check both ways against
-/// protobuf-c, so the .proto stays the contract.
+/// protobuf-c, so the .proto stays the contract. Strings behave as protobuf-c's C strings do: a
+/// NUL ends them, when writing and when reading, so both codecs agree on every string.
 enum EnvelopeCodec {
     /// Prefix + encoded envelope, ready for the socket.
     static func frame(_ e: Envelope) -> FrameBytes {
@@ -17,7 +18,7 @@ enum EnvelopeCodec {
     /// straight into its place in the frame (`e.payload` is not used): a message packed there is
     /// copied once on its way out.
     static func frame(_ e: Envelope, payloadCount: Int, writePayload: (UnsafeMutableRawBufferPointer) -> Void) -> FrameBytes {
-        let method = e.method.utf8, statusMessage = e.status?.message.utf8
+        let method = cString(e.method), statusMessage = e.status.map { cString($0.message) }
         let code = UInt64(UInt32(bitPattern: e.status?.code.rawValue ?? 0))
         var statusLength = 0
         if let statusMessage {
@@ -136,7 +137,8 @@ enum EnvelopeCodec {
         }
 
         mutating func string() throws -> String {
-            let raw = try lengthDelimited()
+            let field = try lengthDelimited()
+            let raw = UnsafeBufferPointer(rebasing: field[..<(field.firstIndex(of: 0) ?? field.endIndex)])
             guard let text = String(validating: raw, as: UTF8.self) else { throw WireError("Envelope: string field is not valid UTF-8") }
             return text
         }
@@ -155,6 +157,11 @@ enum EnvelopeCodec {
             guard bytes.count - index >= count else { throw WireError("Envelope: truncated fixed-size field") }
             index += count
         }
+    }
+
+    /// A string's bytes up to its first NUL, as protobuf-c sends a `char *`.
+    private static func cString(_ text: String) -> Substring.UTF8View {
+        text.utf8.prefix { $0 != 0 }
     }
 
     private static func varintSize(_ value: UInt64) -> Int {

@@ -2,7 +2,7 @@ import CLibUV
 import Foundation
 
 /// The process's one libuv loop, running on a thread of its own. Everything that touches libuv
-/// runs on it. It is also a Swift executor (`TaskExecutor` and `SerialExecutor`): a task that
+/// runs on it. It is also a Swift `TaskExecutor`: a task that
 /// prefers it (`withTaskExecutorPreference(TransportLoop.executor)`, or a handler registered as
 /// non-blocking) runs its jobs here, and a continuation such a task waits on that the loop
 /// resumes (an answer read from a socket) runs in the same loop iteration, with no thread hop.
@@ -171,7 +171,7 @@ public final class EventLoop: @unchecked Sendable {
         for work in running {
             switch work {
             case .closure(let body): body()
-            case .job(let job): job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
             }
         }
         running.removeAll(keepingCapacity: true)
@@ -194,17 +194,11 @@ public final class EventLoop: @unchecked Sendable {
     var now: UInt64 { uv_now(uv) }
 }
 
-extension EventLoop: TaskExecutor, SerialExecutor {
+/// Not also a `SerialExecutor`: nothing needs an actor isolated to the loop, and one object in
+/// both roles could not tell which role a job was enqueued for.
+extension EventLoop: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         submit(.job(UnownedJob(job)))
-    }
-
-    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
-    }
-
-    public func checkIsolated() {
-        precondition(inLoopThread, "expected to run on the transport loop thread")
     }
 }
 

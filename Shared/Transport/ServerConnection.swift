@@ -85,6 +85,7 @@ final class ServerConnection: @unchecked Sendable {
     // MARK: Incoming frames
 
     private func received(_ frame: UnsafeBufferPointer<UInt8>) {
+        loop.assertInLoop("ServerConnection.received")
         lastActivity = loop.now
         C.add(counters.bytesIn, UInt64(frame.count + 4))
         let envelope: Envelope

@@ -84,6 +84,7 @@ final class TCPChannel: @unchecked Sendable {
 
     /// Starts (again) taking frames: first those already buffered, then from the socket.
     func resumeReading() {
+        loop.assertInLoop("TCPChannel.resumeReading")
         guard !isClosed, !reading, !closeWhenFlushed else { return }
         reading = uv_read_start(stream, channelAllocate, channelRead) == 0
         if reading { deliverFrames() }
@@ -100,6 +101,7 @@ final class TCPChannel: @unchecked Sendable {
     /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`); the loop writes
     /// what queued up at the end of this iteration, in one writev. Loop thread only.
     func write(_ frame: FrameBytes) {
+        loop.assertInLoop("TCPChannel.write")
         let schedule = writeLock.withLock { () -> Bool in
             guard acceptsWrites else { return false }
             return enqueue(frame, alreadySent: 0)
@@ -163,6 +165,7 @@ final class TCPChannel: @unchecked Sendable {
     private var flushReason = ""
 
     func close(reason: String) {
+        loop.assertInLoop("TCPChannel.close")
         guard !isClosed else { return }
         isClosed = true
         writeLock.withLock { acceptsWrites = false }   // from here on nobody touches the fd

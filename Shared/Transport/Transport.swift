@@ -1,8 +1,8 @@
 // Transport: framed RPC over TCP on libuv.
 //
 // How it fits together:
-//   EventLoop       the process's one libuv loop thread, and a Swift TaskExecutor /
-//                   SerialExecutor (`TransportLoop.executor`): work the loop gives itself runs
+//   EventLoop       the process's one libuv loop thread, and a Swift TaskExecutor
+//                   (`TransportLoop.executor`): work the loop gives itself runs
 //                   before it next blocks; other threads hand work over with `execute` (a pipe
 //                   wake-up). Nothing blocks on it.
 //   TCPChannel      one socket: reads split into frames (FrameDecoder), writes queued and sent

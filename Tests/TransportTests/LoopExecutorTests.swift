@@ -46,6 +46,24 @@ struct LoopExecutorTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// Work the loop keeps giving itself (a task that only yields) must not starve the sockets.
+    @Test func aTaskThatKeepsYieldingOnTheLoopDoesNotStarveSockets() async throws {
+        let (server, port) = try startServer()
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let stop = Counter()
+        let spinner = Task(executorPreference: TransportLoop.executor) {
+            var turns = 0
+            while stop.current == 0 { await Task.yield(); turns += 1 }
+            return turns
+        }
+        let answer = try await within(10, "a call while a task spins on the loop") { try await connection.call("test/Echo", bytes("x")) }
+        stop.increment()
+        #expect(text(answer) == "x")
+        #expect(await spinner.value > 0)
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func aCancelledNonBlockingHandlerEndsWithItsCall() async throws {
         let started = Counter()
         let (server, port) = try startServer { server in

@@ -28,7 +28,7 @@ let package = Package(
 
         // Transport, service plumbing, clients.
         .target(name: "Transport", dependencies: ["CLibUV", "Wire", .product(name: "Logging", package: "swift-log")], path: "Shared/Transport"),
-        .executableTarget(name: "transport-bench", dependencies: ["Transport", .product(name: "Logging", package: "swift-log")], path: "scripts/bench/transport-bench"),
+        .executableTarget(name: "transport-bench", dependencies: ["Transport", "Wire", .product(name: "Logging", package: "swift-log")], path: "scripts/bench/transport-bench"),
         .target(name: "ServiceKit", dependencies: [
             "Transport", "Wire",
             .product(name: "Logging", package: "swift-log"),

@@ -40,7 +40,8 @@ final class HealthEndpoints: @unchecked Sendable {
                 instanceID: instanceID
             ).encode()
         }
-        server.unary(service.statsMethod, StatsRequest.self) { [self, weak server] _, _ in
+        // Stats only reads counters and awaits the service's providers: it runs on the loop too.
+        server.unary(service.statsMethod, StatsRequest.self, nonBlocking: true) { [self, weak server] _, _ in
             if let statsDelay { try await Task.sleep(for: statsDelay) }
             guard let server else { throw Status(.unavailable, "\(service.displayName) is shutting down") }
             let counters = server.stats

@@ -3,22 +3,23 @@ import Wire
 
 extension Server {
     /// Registers a unary method over Swift message types. A request payload that does not decode
-    /// answers INVALID_ARGUMENT naming the method and the message type.
+    /// answers INVALID_ARGUMENT naming the method and the message type. `nonBlocking`: the handler
+    /// runs on the transport's loop (see `Server.unary(_:nonBlocking:_:)`).
     public func unary<Request: WireMessage, Response: WireMessage>(
-        _ method: String, _ request: Request.Type,
+        _ method: String, _ request: Request.Type, nonBlocking: Bool = false,
         _ handler: @escaping @Sendable (Request, CallContext) async throws -> Response
     ) {
-        unary(method) { payload, context in
+        unary(method, nonBlocking: nonBlocking) { payload, context in
             try await handler(try decodeRequest(Request.self, payload, method: method), context).encode()
         }
     }
 
     /// Registers a server-streaming method over Swift message types.
     public func stream<Request: WireMessage, Item: WireMessage>(
-        _ method: String, _ request: Request.Type, _ item: Item.Type,
+        _ method: String, _ request: Request.Type, _ item: Item.Type, nonBlocking: Bool = false,
         _ handler: @escaping @Sendable (Request, CallContext, TypedStreamWriter<Item>) async throws -> Void
     ) {
-        stream(method) { payload, context, writer in
+        stream(method, nonBlocking: nonBlocking) { payload, context, writer in
             try await handler(try decodeRequest(Request.self, payload, method: method), context, TypedStreamWriter(writer))
         }
     }

@@ -48,10 +48,18 @@ public struct ProtocolViolation: Error, Sendable, CustomStringConvertible {
 
 /// A method's implementation as registered on a server.
 enum Handler: Sendable {
-    case unary(@Sendable ([UInt8], CallContext) async throws -> [UInt8])
-    case stream(@Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void)
+    /// `onLoop`: the handler's Task runs on the loop executor (registered `nonBlocking`).
+    case unary(@Sendable ([UInt8], CallContext) async throws -> [UInt8], onLoop: Bool)
+    case stream(@Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void, onLoop: Bool)
     /// Synchronous, run on the loop thread itself (see `Server.inlineUnary`).
     case inline(@Sendable ([UInt8], CallContext) throws -> [UInt8])
+
+    var runsOnLoop: Bool {
+        switch self {
+        case .unary(_, let onLoop), .stream(_, let onLoop): onLoop
+        case .inline: true
+        }
+    }
 }
 
 /// A server-stream sink; `send` suspends while the connection's write queue is full.

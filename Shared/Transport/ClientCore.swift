@@ -59,28 +59,37 @@ final class ClientCore: @unchecked Sendable {
     /// other call is in flight, else handed to the loop (which connects first if need be).
     func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         let limit = config.maxPendingCalls
-        guard lock.withLock({ table.count < limit }) else {
-            CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': \(limit) calls to \(target) are already waiting for answers on this connection (TransportConfig.maxPendingCalls); wait for some to finish"))
-            return
-        }
-        let sent = lock.withLock { () -> Bool in
+        enum Outcome { case full, sent, viaLoop }
+        let outcome = lock.withLock { () -> Outcome in
+            guard table.count < limit else { return .full }
             // With other calls in flight the loop is busy anyway and batches their requests into
             // one writev, which costs less per call than a send each.
-            guard let (channel, number) = current, table.isEmpty, !inRead else { return false }
+            guard let (channel, number) = current, table.isEmpty, !inRead else { return .viaLoop }
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
             // Under the lock, so a CANCEL for this call (sent by the loop, also under it) goes after.
             channel.writeFromAnyThread(request)
-            return true
+            return .sent
         }
-        if !sent {
-            loop.execute { [self] in start(id, method, request, waiter, deadlineMs: deadlineMs) }
-        } else if deadlineMs > 0 {
-            loop.execute { [self] in armDeadline(id, method, deadlineMs) }
+        switch outcome {
+        case .full:
+            CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': \(limit) calls to \(target) are already waiting for answers on this connection (TransportConfig.maxPendingCalls); wait for some to finish"))
+        case .sent:
+            guard deadlineMs > 0 else { return }
+            onLoop { [self] in armDeadline(id, method, deadlineMs) }
+        case .viaLoop:
+            onLoop { [self] in start(id, method, request, waiter, deadlineMs: deadlineMs) }
         }
+    }
+
+    /// Runs `work` now when already on the loop thread (a caller on the loop executor: it runs
+    /// between I/O callbacks, never inside one), else hands it to the loop.
+    private func onLoop(_ work: @escaping @Sendable () -> Void) {
+        if loop.inLoopThread { work() } else { loop.execute(work) }
     }
 
     /// Loop thread: starts a call that could not take the fast path.
     private func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
+        loop.assertInLoop("ClientCore.start")
         if lock.withLock({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
             CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': over \(config.maxUnsentRequestBytes) request bytes wait for the connection to \(target) (TransportConfig.maxUnsentRequestBytes); is it reachable?"))
             return

@@ -1,11 +1,12 @@
 import Logging
+import Synchronization
 import Wire
 
 /// Client side: one TCP connection to a server, many calls in flight, matched by call id.
 /// Connects lazily on the first call and reconnects with backoff when calls wait.
 public final class Connection: Sendable {
     let core: ClientCore
-    private let nextID = Locked<UInt64>(0)
+    private let nextID = Atomic<UInt64>(0)
     private let maxFrameBytes: Int
 
     public init(host: String, port: Int, config: TransportConfig = .init(), reconnect: ReconnectPolicy = .default, logger: Logger? = nil) {
@@ -21,7 +22,21 @@ public final class Connection: Sendable {
     /// Unary call; throws `Status` (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED,
     /// CANCELLED, or the server's status).
     public func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
-        let (id, request, deadlineMs) = try prepare(method, payload, deadline)
+        try await send(prepare(method, payload, deadline), method)
+    }
+
+    /// Unary call with a message packed straight into the request frame (one copy of its
+    /// `bytes` fields, e.g. a Forward's hidden state, instead of `encode()` and a frame copy).
+    public func call<Request: CBridged>(_ method: String, message: Request, deadline: Duration? = nil) async throws -> [UInt8] {
+        try await send(prepare(method, deadline) { envelope in
+            message.withPacker { size, pack in
+                EnvelopeCodec.frame(envelope, payloadCount: size) { if let base = $0.baseAddress { pack(base) } }
+            }
+        }, method)
+    }
+
+    private func send(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String) async throws -> [UInt8] {
+        let (id, request, deadlineMs) = prepared
         let core = core
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
@@ -71,14 +86,23 @@ public final class Connection: Sendable {
     }
 
     private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
-        let id = nextID.withLock { value -> UInt64 in value += 1; return value }
+        try prepare(method, deadline) { envelope in
+            var envelope = envelope
+            envelope.payload = payload
+            return EnvelopeCodec.frame(envelope)
+        }
+    }
+
+    /// A call id and the request frame `build` makes from the envelope (without its payload).
+    private func prepare(_ method: String, _ deadline: Duration?, _ build: (Envelope) -> FrameBytes) throws -> (UInt64, FrameBytes, UInt64) {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         var deadlineMs: UInt64 = 0
         if let deadline {
             let ms = ReconnectPolicy.milliseconds(deadline)
             guard ms > 0 else { throw Status(.deadlineExceeded, "'\(method)' was called with a deadline already past (\(deadline))") }
             deadlineMs = UInt64(ms.rounded(.up))
         }
-        let request = EnvelopeCodec.frame(Envelope(callID: id, method: method, payload: payload, deadlineMs: deadlineMs))
+        let request = build(Envelope(callID: id, method: method, deadlineMs: deadlineMs))
         guard request.count - 4 <= maxFrameBytes else {
             throw Status(.resourceExhausted, "request of '\(method)' is \(request.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
         }

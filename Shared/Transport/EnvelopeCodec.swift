@@ -4,11 +4,21 @@ import Wire
 /// writes the 4-byte length prefix and the message into one array, and reads a frame without
 /// the C round trip (protobuf-c allocates and frees several blocks per message). It speaks the
 /// same wire format as `Envelope.encode()` / `Envelope(wire:)`; tests check both ways against
-/// protobuf-c, so the .proto stays the contract.
+/// protobuf-c, so the .proto stays the contract. Strings behave as protobuf-c's C strings do: a
+/// NUL ends them, when writing and when reading, so both codecs agree on every string.
 enum EnvelopeCodec {
     /// Prefix + encoded envelope, ready for the socket.
     static func frame(_ e: Envelope) -> FrameBytes {
-        let method = e.method.utf8, statusMessage = e.status?.message.utf8
+        e.payload.withUnsafeBytes { payload in
+            frame(e, payloadCount: payload.count) { $0.copyMemory(from: payload) }
+        }
+    }
+
+    /// Prefix + envelope around a payload of `payloadCount` bytes that `writePayload` writes
+    /// straight into its place in the frame (`e.payload` is not used): a message packed there is
+    /// copied once on its way out.
+    static func frame(_ e: Envelope, payloadCount: Int, writePayload: (UnsafeMutableRawBufferPointer) -> Void) -> FrameBytes {
+        let method = cString(e.method), statusMessage = e.status.map { cString($0.message) }
         let code = UInt64(UInt32(bitPattern: e.status?.code.rawValue ?? 0))
         var statusLength = 0
         if let statusMessage {
@@ -17,7 +27,7 @@ enum EnvelopeCodec {
         var size = 0
         if e.callID != 0 { size += 1 + varintSize(e.callID) }
         size += lengthDelimitedSize(method.count)
-        size += lengthDelimitedSize(e.payload.count)
+        size += lengthDelimitedSize(payloadCount)
         if e.status != nil { size += 1 + varintSize(UInt64(statusLength)) + statusLength }
         if e.deadlineMs != 0 { size += 1 + varintSize(e.deadlineMs) }
         if e.endOfStream { size += 2 }
@@ -30,7 +40,12 @@ enum EnvelopeCodec {
             out.byte(p.0); out.byte(p.1); out.byte(p.2); out.byte(p.3)
             if e.callID != 0 { out.byte(0x08); out.varint(e.callID) }
             out.bytesField(0x12, method)
-            out.bytesField(0x1A, e.payload)
+            if payloadCount > 0 {
+                out.byte(0x1A)
+                out.varint(UInt64(payloadCount))
+                writePayload(UnsafeMutableRawBufferPointer(start: out.at, count: payloadCount))
+                out.at += payloadCount
+            }
             if let statusMessage {
                 out.byte(0x22)
                 out.varint(UInt64(statusLength))
@@ -122,7 +137,8 @@ enum EnvelopeCodec {
         }
 
         mutating func string() throws -> String {
-            let raw = try lengthDelimited()
+            let field = try lengthDelimited()
+            let raw = UnsafeBufferPointer(rebasing: field[..<(field.firstIndex(of: 0) ?? field.endIndex)])
             guard let text = String(validating: raw, as: UTF8.self) else { throw WireError("Envelope: string field is not valid UTF-8") }
             return text
         }
@@ -141,6 +157,11 @@ enum EnvelopeCodec {
             guard bytes.count - index >= count else { throw WireError("Envelope: truncated fixed-size field") }
             index += count
         }
+    }
+
+    /// A string's bytes up to its first NUL, as protobuf-c sends a `char *`.
+    private static func cString(_ text: String) -> Substring.UTF8View {
+        text.utf8.prefix { $0 != 0 }
     }
 
     private static func varintSize(_ value: UInt64) -> Int {

@@ -2,12 +2,24 @@ import CLibUV
 import Foundation
 
 /// The process's one libuv loop, running on a thread of its own. Everything that touches libuv
-/// runs on it; other threads hand work over with `execute`, which wakes the loop through a pipe
-/// it polls. (Not uv_async: its loop side spins while a sender is between its two atomic steps,
-/// and on a busy machine that burnt ~15% of the CPU.) Nothing on this thread blocks: handlers
-/// run on Swift concurrency and hand their results back with `execute`.
-final class EventLoop: @unchecked Sendable {
+/// runs on it. It is also a Swift `TaskExecutor`: a task that
+/// prefers it (`withTaskExecutorPreference(TransportLoop.executor)`, or a handler registered as
+/// non-blocking) runs its jobs here, and a continuation such a task waits on that the loop
+/// resumes (an answer read from a socket) runs in the same loop iteration, with no thread hop.
+///
+/// Work submitted from the loop thread itself goes on a local queue, drained before the loop
+/// next blocks (no lock, no system call). Other threads append under a lock and wake the loop
+/// through a pipe it polls. (Not uv_async: its loop side spins while a sender is between its two
+/// atomic steps, and on a busy machine that burnt ~15% of the CPU.) Nothing on this thread may
+/// block: blocking work belongs on the Swift pool or a `WorkPool`.
+public final class EventLoop: @unchecked Sendable {
     static let shared = EventLoop()
+
+    /// A unit of work: a closure (`execute`) or a Swift job (the executor's `enqueue`).
+    private enum Work {
+        case closure(@Sendable () -> Void)
+        case job(UnownedJob)
+    }
 
     let uv: UnsafeMutablePointer<uv_loop_t>
     private let wakeup: UnsafeMutablePointer<uv_poll_t>
@@ -16,8 +28,9 @@ final class EventLoop: @unchecked Sendable {
     /// Used only if no pipe could be made (out of file descriptors at start-up).
     private let fallbackWakeup: UnsafeMutablePointer<uv_async_t>
     private let lock = NSLock()
-    private var queued: [@Sendable () -> Void] = []      // guarded by lock
-    private var running: [@Sendable () -> Void] = []     // loop thread only
+    private var queued: [Work] = []      // from other threads; guarded by lock
+    private var local: [Work] = []       // from the loop thread itself (loop thread only)
+    private var running: [Work] = []     // being run (loop thread only)
     private var threadID = pthread_t()
     private let beforePoll: UnsafeMutablePointer<uv_prepare_t>
     private let afterPoll: UnsafeMutablePointer<uv_check_t>
@@ -49,8 +62,8 @@ final class EventLoop: @unchecked Sendable {
             uv_async_init(uv, fallbackWakeup, eventLoopFallbackWakeup)
         }
         readBuffer = .allocate(byteCount: 256 << 10, alignment: 16)
-        // Flush queued writes after the I/O callbacks (check) and after timers (prepare, which
-        // runs before the loop blocks in poll).
+        // Run local work and flush queued writes after the I/O callbacks (check) and after
+        // timers (prepare, which runs before the loop blocks in poll).
         beforePoll = .allocate(capacity: 1)
         uv_prepare_init(uv, beforePoll)
         uv_prepare_start(beforePoll, eventLoopBeforePoll)
@@ -74,13 +87,30 @@ final class EventLoop: @unchecked Sendable {
 
     var inLoopThread: Bool { pthread_equal(pthread_self(), threadID) != 0 }
 
-    /// Runs `work` on the loop thread, soon and in submission order.
+    /// Debug builds stop here when code that relies on the loop thread runs elsewhere.
+    @inline(__always)
+    func assertInLoop(_ what: @autoclosure () -> String = "", file: StaticString = #fileID, line: UInt = #line) {
+        assert(inLoopThread, "\(what()) must run on the transport loop thread", file: file, line: line)
+    }
+
+    /// Runs `work` on the loop thread, soon and in submission order (per submitting thread).
     func execute(_ work: @escaping @Sendable () -> Void) {
+        submit(.closure(work))
+    }
+
+    private func submit(_ work: Work) {
+        if inLoopThread {
+            local.append(work)   // drained before the loop next blocks
+            return
+        }
         lock.lock()
         queued.append(work)
         let first = queued.count == 1
         lock.unlock()
-        guard first else { return }
+        if first { wake() }
+    }
+
+    private func wake() {
         if wakeWrite >= 0 {
             var byte: UInt8 = 1
             _ = write(wakeWrite, &byte, 1)   // a full pipe already means "wake up"
@@ -91,6 +121,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs `work` on the loop thread and waits for its result. Never call it from the loop.
     func executeAndWait<T: Sendable>(_ work: @escaping @Sendable () -> T) -> T {
+        precondition(!inLoopThread, "executeAndWait on the loop thread would wait forever")
         let done = DispatchSemaphore(value: 0)
         let result = Locked<T?>(nil)
         execute {
@@ -102,6 +133,7 @@ final class EventLoop: @unchecked Sendable {
         return result.withLock { $0! }
     }
 
+    /// Work handed over by other threads (the wake-up pipe fired).
     fileprivate func runQueued() {
         if wakeRead >= 0 {
             _ = read(wakeRead, readBuffer.baseAddress, 256)   // leftovers only cause a spurious wake-up
@@ -109,7 +141,39 @@ final class EventLoop: @unchecked Sendable {
         lock.lock()
         swap(&queued, &running)
         lock.unlock()
-        for work in running { work() }
+        runAll()
+        runLocal()
+    }
+
+    /// Work the loop thread gave itself, including what that work submits in turn; then the
+    /// writes it queued. Bounded, so a task that keeps yielding cannot starve the sockets: what
+    /// is left after that goes to the cross-thread queue, whose wake-up makes the poll return.
+    fileprivate func runLocal() {
+        var rounds = 0
+        while !local.isEmpty {
+            rounds += 1
+            if rounds > 64 {
+                lock.lock()
+                let first = queued.isEmpty
+                queued.append(contentsOf: local)
+                lock.unlock()
+                local.removeAll(keepingCapacity: true)
+                if first { wake() }
+                break
+            }
+            swap(&local, &running)
+            runAll()
+        }
+        flushWrites()
+    }
+
+    private func runAll() {
+        for work in running {
+            switch work {
+            case .closure(let body): body()
+            case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+            }
+        }
         running.removeAll(keepingCapacity: true)
     }
 
@@ -118,7 +182,7 @@ final class EventLoop: @unchecked Sendable {
         unflushed.append(channel)
     }
 
-    fileprivate func flushWrites() {
+    private func flushWrites() {
         while !unflushed.isEmpty {
             let channels = unflushed
             unflushed.removeAll(keepingCapacity: true)
@@ -128,6 +192,25 @@ final class EventLoop: @unchecked Sendable {
 
     /// Milliseconds of the loop's clock (cached per iteration, as libuv's timers see it).
     var now: UInt64 { uv_now(uv) }
+}
+
+/// Not also a `SerialExecutor`: nothing needs an actor isolated to the loop, and one object in
+/// both roles could not tell which role a job was enqueued for.
+extension EventLoop: TaskExecutor {
+    public func enqueue(_ job: consuming ExecutorJob) {
+        submit(.job(UnownedJob(job)))
+    }
+}
+
+/// The transport's loop as a Swift executor. A task that prefers it
+/// (`withTaskExecutorPreference(TransportLoop.executor) { ... }`) resumes from its calls' answers
+/// in the loop iteration that read them, with no thread hop: for callers that only wait on the
+/// network. Anything that blocks or computes for long must not run there (it stalls every socket
+/// of the process).
+public enum TransportLoop {
+    public static var executor: any TaskExecutor { EventLoop.shared }
+    /// Whether the caller runs on the loop thread (for assertions in code that relies on it).
+    public static var isCurrent: Bool { EventLoop.shared.inLoopThread }
 }
 
 private func eventLoopWakeup(_ handle: UnsafeMutablePointer<uv_poll_t>?, _ status: Int32, _ events: Int32) {
@@ -142,12 +225,12 @@ private func eventLoopFallbackWakeup(_ handle: UnsafeMutablePointer<uv_async_t>?
 
 private func eventLoopBeforePoll(_ handle: UnsafeMutablePointer<uv_prepare_t>?) {
     guard let data = handle?.pointee.data else { return }
-    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushWrites()
+    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().runLocal()
 }
 
 private func eventLoopAfterPoll(_ handle: UnsafeMutablePointer<uv_check_t>?) {
     guard let data = handle?.pointee.data else { return }
-    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().flushWrites()
+    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().runLocal()
 }
 
 /// A libuv error code as text a person can act on, e.g. "connection refused (ECONNREFUSED)".

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a byte stream is not a valid sequence of frames.
 public enum FrameError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The 4-byte length announces more than the configured maximum.
@@ -17,65 +19,144 @@ public enum FrameError: Error, Sendable, Equatable, CustomStringConvertible {
 /// it must push back). Memory grows only with bytes actually received, and the length is
 /// checked against the maximum as soon as its 4 bytes are in, before the body is awaited, so a
 /// lying length prefix cannot make us allocate.
-public struct FrameDecoder: Sendable {
+///
+/// Copies: frames that arrive whole are handed out from the reader's own memory
+/// (`takeFrames`), and the rest of a large frame is read straight into this buffer
+/// (`readSpace` / `didRead`), so a frame's bytes are copied at most once here, and mostly not at all.
+/// One owner at a time: copies of a decoder share its buffer.
+public struct FrameDecoder: @unchecked Sendable {
     /// Raised once a connection is authenticated (see `Handshake.maxFrameBytes`).
     public var maxFrameBytes: Int
-    private var buffer: [UInt8] = []
+    private let storage = Storage()
     private var start = 0          // bytes before `start` are consumed
+    private var end = 0            // bytes before `end` are filled
+    /// Bytes this decoder has copied (appended or moved down): what the copy tests count.
+    private(set) var copiedBytes = 0
+
+    /// Growable raw memory (realloc: large blocks grow by remapping pages, not by copying them).
+    private final class Storage {
+        var base: UnsafeMutableRawPointer?
+        var capacity = 0
+
+        /// Room for `needed` bytes in all; returns the (possibly moved) start.
+        func reserve(_ needed: Int) -> UnsafeMutableRawPointer {
+            if needed <= capacity, let base { return base }
+            let grown = max(needed, capacity * 2, 4096)
+            guard let moved = realloc(base, grown) else { fatalError("out of memory: a frame buffer of \(grown) bytes") }
+            base = moved
+            capacity = grown
+            return moved
+        }
+
+        func release() {
+            free(base)
+            base = nil
+            capacity = 0
+        }
+
+        deinit { free(base) }
+    }
+
+    /// A frame still missing this many bytes is read straight into the buffer (below that, the
+    /// copy from the shared read buffer costs less than a system call of its own).
+    static let directReadBytes = 64 << 10
 
     public init(maxFrameBytes: Int) { self.maxFrameBytes = maxFrameBytes }
 
     /// Bytes held that are not yet returned as frames.
-    public var bufferedBytes: Int { buffer.count - start }
+    public var bufferedBytes: Int { end - start }
 
     /// Bytes reserved for buffered data (tests check it tracks what arrived, not what was announced).
-    var bufferedCapacity: Int { buffer.capacity }
+    var bufferedCapacity: Int { storage.capacity }
+
+    private var bytes: UnsafeMutablePointer<UInt8>? { storage.base?.assumingMemoryBound(to: UInt8.self) }
 
     /// The announced length of the next frame, once its 4 length bytes have arrived.
     public var pendingFrameLength: Int? {
-        bufferedBytes >= 4 ? Self.length(buffer, at: start) : nil
+        guard bufferedBytes >= 4, let bytes else { return nil }
+        return Self.length(bytes + start)
+    }
+
+    /// Drops consumed bytes: all of them for free when nothing is left, else by moving the rest
+    /// down once it is at most half of what is held.
+    private mutating func compact() {
+        if start == end {
+            if storage.capacity > 4 << 20 { storage.release() }
+            start = 0
+            end = 0
+        } else if start > 0 && start >= end / 2, let base = storage.base {
+            base.copyMemory(from: base + start, byteCount: end - start)
+            copiedBytes += end - start
+            end -= start
+            start = 0
+        }
     }
 
     /// Adds received bytes.
     public mutating func append(_ chunk: UnsafeRawBufferPointer) {
-        if start == buffer.count {
-            if buffer.capacity > 4 << 20 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
-            start = 0
-        } else if start > 0 && start >= buffer.count / 2 {
-            buffer.removeFirst(start)
-            start = 0
-        }
-        buffer.append(contentsOf: chunk.bindMemory(to: UInt8.self))
+        compact()
+        guard let from = chunk.baseAddress, !chunk.isEmpty else { return }
+        (storage.reserve(end + chunk.count) + end).copyMemory(from: from, byteCount: chunk.count)
+        copiedBytes += chunk.count
+        end += chunk.count
     }
 
     public mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { append($0) }
     }
 
+    /// Hands the complete frames at the start of `chunk` to `body` straight from `chunk`'s memory
+    /// (nothing buffered is ahead of them), as long as `limit` gives a maximum frame size (nil:
+    /// stop, the reader pushes back); then buffers the rest. Throws `FrameError` for a length
+    /// over the maximum.
+    public mutating func takeFrames(from chunk: UnsafeRawBufferPointer, limit: () -> Int?,
+                                    _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        var offset = 0
+        defer { append(UnsafeRawBufferPointer(rebasing: chunk[offset...])) }
+        guard bufferedBytes == 0, let base = chunk.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        while chunk.count - offset >= 4, let max = limit() {
+            let length = Self.length(base + offset)
+            guard length <= max else { throw FrameError.tooLarge(length: length, max: max) }
+            guard chunk.count - offset - 4 >= length else { return }
+            let body0 = base + offset + 4
+            offset += 4 + length
+            try body(UnsafeBufferPointer(start: body0, count: length))
+        }
+    }
+
+    /// Memory to read the rest of a large pending frame into (then `didRead`), or nil when
+    /// no frame of at least `directReadBytes` is missing. Grows with what arrived, never
+    /// to a length only announced.
+    public mutating func readSpace() -> UnsafeMutableRawBufferPointer? {
+        guard let length = pendingFrameLength, length <= maxFrameBytes else { return nil }
+        let missing = 4 + length - bufferedBytes
+        guard missing >= Self.directReadBytes else { return nil }
+        let room = min(missing, Swift.max(bufferedBytes, 256 << 10))
+        return UnsafeMutableRawBufferPointer(start: storage.reserve(end + room) + end, count: room)
+    }
+
+    /// `count` bytes were read into the space `readSpace` gave.
+    public mutating func didRead(_ count: Int) {
+        precondition(end + count <= storage.capacity, "read past the space readSpace gave")
+        end += count
+    }
+
     /// The next complete frame body, or nil until more bytes arrive. Throws `FrameError` when
     /// the next length is over the maximum.
     public mutating func next() throws -> [UInt8]? {
-        guard bufferedBytes >= 4 else { return nil }
-        let length = Self.length(buffer, at: start)
-        guard length <= maxFrameBytes else { throw FrameError.tooLarge(length: length, max: maxFrameBytes) }
-        guard bufferedBytes - 4 >= length else { return nil }
-        let body = Array(buffer[(start + 4)..<(start + 4 + length)])
-        start += 4 + length
-        return body
+        try withNextFrame { Array($0) }
     }
 
     /// Lends the next complete frame body to `body` without copying it out; nil until more
     /// bytes arrive. The pointer is valid only inside `body`.
     public mutating func withNextFrame<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T? {
-        guard bufferedBytes >= 4 else { return nil }
-        let length = Self.length(buffer, at: start)
+        guard bufferedBytes >= 4, let bytes else { return nil }
+        let length = Self.length(bytes + start)
         guard length <= maxFrameBytes else { throw FrameError.tooLarge(length: length, max: maxFrameBytes) }
         guard bufferedBytes - 4 >= length else { return nil }
         let frameStart = start + 4
         start += 4 + length
-        return try buffer.withUnsafeBufferPointer { all in
-            try body(UnsafeBufferPointer(rebasing: all[frameStart..<(frameStart + length)]))
-        }
+        return try body(UnsafeBufferPointer(start: bytes + frameStart, count: length))
     }
 
     /// Appends `bytes` and hands every complete frame to `onFrame` (tests, simple callers).
@@ -84,8 +165,8 @@ public struct FrameDecoder: Sendable {
         while let body = try next() { onFrame(body) }
     }
 
-    static func length(_ bytes: [UInt8], at i: Int) -> Int {
-        Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+    static func length(_ p: UnsafePointer<UInt8>) -> Int {
+        Int(p[0]) << 24 | Int(p[1]) << 16 | Int(p[2]) << 8 | Int(p[3])
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A value shared between threads behind a lock. Used for the few things that both the loop
-/// thread and callers touch (handler table, stats, call-id counter).
+/// A value shared between threads behind a lock, for what is touched rarely or off the per-frame
+/// path (calls per API key, a result handed back by `executeAndWait`).
 final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = NSLock()

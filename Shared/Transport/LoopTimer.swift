@@ -8,6 +8,7 @@ final class LoopTimer {
     private var closed = false
 
     init(loop: EventLoop) {
+        loop.assertInLoop("LoopTimer")
         handle = .allocate(capacity: 1)
         uv_timer_init(loop.uv, handle)
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()

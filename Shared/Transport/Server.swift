@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Wire
 
@@ -9,12 +10,15 @@ public final class Server: Sendable {
         core = ServerCore(loop: .shared, config: config, logger: logger)
     }
 
-    /// Registers a unary method. Handlers run on Swift concurrency (never on the libuv loop
-    /// thread). Throw a `Status` to answer with that code; any other error answers INTERNAL. The
-    /// handler's Task is cancelled when the client sends CANCEL, the deadline passes, or the
-    /// connection closes.
-    public func unary(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext) async throws -> [UInt8]) {
-        core.handlers.withLock { $0[method] = .unary(handler) }
+    /// Registers a unary method. Handlers run in a Task of their own: on Swift's global pool, or,
+    /// with `nonBlocking`, on the transport's loop (no thread hop in or out; calls it makes to
+    /// other servers resume there too). Only a handler that never blocks and computes briefly may
+    /// say `nonBlocking` (a lookup, a small update, awaiting other calls): while it runs no socket
+    /// of this process is served. Throw a `Status` to answer with that code; any other error
+    /// answers INTERNAL. The handler's Task is cancelled when the client sends CANCEL, the
+    /// deadline passes, or the connection closes.
+    public func unary(_ method: String, nonBlocking: Bool = false, _ handler: @escaping @Sendable ([UInt8], CallContext) async throws -> [UInt8]) {
+        core.register(method, .unary(handler, onLoop: nonBlocking))
     }
 
     /// Registers a unary method whose handler runs on the transport's loop thread, as the
@@ -24,13 +28,13 @@ public final class Server: Sendable {
     /// anything could cancel it, so it sees no cancellation and its deadline cannot pass.
     /// Errors are answered as for `unary`.
     public func inlineUnary(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext) throws -> [UInt8]) {
-        core.handlers.withLock { $0[method] = .inline(handler) }
+        core.register(method, .inline(handler))
     }
 
     /// Registers a server-streaming method: each `send` is one item; returning ends the stream
-    /// with OK, throwing ends it with that status.
-    public func stream(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void) {
-        core.handlers.withLock { $0[method] = .stream(handler) }
+    /// with OK, throwing ends it with that status. `nonBlocking` as for `unary`.
+    public func stream(_ method: String, nonBlocking: Bool = false, _ handler: @escaping @Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void) {
+        core.register(method, .stream(handler, onLoop: nonBlocking))
     }
 
     /// Binds and starts serving on the loop thread; returns the bound port (port 0 = pick one).
@@ -57,7 +61,7 @@ public final class Server: Sendable {
     }
 
     /// Calls total/failed/in flight, connections open, bytes in/out.
-    public var stats: ServerStats { core.stats.withLock { $0 } }
+    public var stats: ServerStats { core.counters.total }
 }
 
 /// The loop-confined half of a `Server`: listener, connections, draining.
@@ -65,8 +69,12 @@ final class ServerCore: @unchecked Sendable {
     let loop: EventLoop
     let config: TransportConfig
     let logger: Logger
-    let handlers = Locked<[String: Handler]>([:])
-    let stats = Locked(ServerStats())
+    let counters = ServerCounters()
+    /// Handlers by method. Filled under `registration` until the server starts; from then on read
+    /// (and, rarely, added to) on the loop thread only, so a frame takes no lock to find its handler.
+    private var handlers: [String: Handler] = [:]
+    private let registration = NSLock()
+    private var handlersFrozen = false   // guarded by registration
 
     // Loop thread only.
     private var listener: Listener?
@@ -85,7 +93,24 @@ final class ServerCore: @unchecked Sendable {
         self.logger = logger
     }
 
-    func handler(for method: String) -> Handler? { handlers.withLock { $0[method] } }
+    func register(_ method: String, _ handler: Handler) {
+        let early = registration.withLock { () -> Bool in
+            guard !handlersFrozen else { return false }
+            handlers[method] = handler
+            return true
+        }
+        guard !early else { return }
+        if loop.inLoopThread {
+            handlers[method] = handler
+        } else {
+            loop.executeAndWait { [self] in handlers[method] = handler }
+        }
+    }
+
+    func handler(for method: String) -> Handler? {
+        loop.assertInLoop("looking up a handler")
+        return handlers[method]
+    }
 
     /// Calls running per API key, across connections (`TransportConfig.maxCallsPerClient`).
     private let clientCalls = Locked<[String: Int]>([:])
@@ -106,12 +131,16 @@ final class ServerCore: @unchecked Sendable {
             running[keyID] = left > 0 ? left : nil
         }
     }
-    var methodNames: [String] { handlers.withLock { $0.keys.sorted() } }
+    var methodNames: [String] {
+        loop.assertInLoop("listing methods")
+        return handlers.keys.sorted()
+    }
 
     func listen(on address: SocketAddress) -> Result<Int, Status> {
         guard !started else { return .failure(Status(.failedPrecondition, "server already started; create another Server to listen twice")) }
         do {
             let listener = try Listener(loop: loop, address: address, maxFrameBytes: config.maxFrameBytes)
+            registration.withLock { handlersFrozen = true }
             listener.onAccept = { [self] in self.accepted($0) }
             self.listener = listener
             started = true
@@ -129,7 +158,6 @@ final class ServerCore: @unchecked Sendable {
         guard !draining else { channel.close(reason: "server is shutting down"); return }
         let connection = ServerConnection(server: self, channel: channel)
         connections[ObjectIdentifier(connection)] = connection
-        stats.withLock { $0.connectionsOpen += 1 }
     }
 
     func connectionClosed(_ connection: ServerConnection) {

@@ -28,6 +28,9 @@ final class ServerConnection: @unchecked Sendable {
     private let server: ServerCore
     private let channel: TCPChannel
     let peer: String
+    /// This connection's share of the server's stats (no lock: atomics, summed on read).
+    let counters = ConnectionCounters()
+    private typealias C = ConnectionCounters
     private let callsLock = NSLock()
     private var calls: [UInt64: ActiveCall] = [:]   // guarded by callsLock
     /// Set by the loop (under callsLock) when an ending call needs it: reading is paused (an end
@@ -74,6 +77,7 @@ final class ServerConnection: @unchecked Sendable {
         }
         channel.onWritten = { [unowned self] in self.written() }
         channel.onClosed = { [self] in self.closed(reason: $0) }   // strong: keeps us alive until closed
+        server.counters.opened(counters)
     }
 
     var callsInFlight: Int { callsLock.withLock { calls.count } }
@@ -81,8 +85,9 @@ final class ServerConnection: @unchecked Sendable {
     // MARK: Incoming frames
 
     private func received(_ frame: UnsafeBufferPointer<UInt8>) {
+        loop.assertInLoop("ServerConnection.received")
         lastActivity = loop.now
-        server.stats.withLock { $0.bytesIn += UInt64(frame.count + 4) }
+        C.add(counters.bytesIn, UInt64(frame.count + 4))
         let envelope: Envelope
         do {
             envelope = try EnvelopeCodec.decode(frame)
@@ -158,7 +163,7 @@ final class ServerConnection: @unchecked Sendable {
         phase = .refused
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        server.stats.withLock { $0.authFailures += 1 }
+        C.add(counters.authFailures)
         server.logger.warning("refused a connection", metadata: ["peer": "\(peer)", "status": "\(status)"])
         answer(0, status)
         channel.closeAfterFlush(reason: "not authenticated: \(status.message)")
@@ -178,7 +183,7 @@ final class ServerConnection: @unchecked Sendable {
         }
         if let auth, let refusal = auth.refusal(of: request.method, by: client) {
             if refusal.code == .unauthenticated { refuse(refusal); return }
-            server.stats.withLock { $0.callsTotal += 1; $0.callsFailed += 1; $0.callsDenied += 1 }
+            C.add(counters.callsTotal); C.add(counters.callsFailed); C.add(counters.callsDenied)
             answer(id, refusal)
             return
         }
@@ -191,7 +196,7 @@ final class ServerConnection: @unchecked Sendable {
             return
         }
         guard let handler = server.handler(for: request.method) else {
-            server.stats.withLock { $0.callsTotal += 1; $0.callsFailed += 1 }
+            C.add(counters.callsTotal); C.add(counters.callsFailed)
             let known = server.methodNames.joined(separator: ", ")
             let status = Status(.unimplemented, "unknown method '\(request.method)'; this server serves: \(known.isEmpty ? "nothing" : known)")
             answer(id, status)
@@ -208,13 +213,13 @@ final class ServerConnection: @unchecked Sendable {
         var call = ActiveCall()
         if case .client(let keyID) = client {
             guard server.admitClientCall(keyID) else {
-                server.stats.withLock { $0.callsTotal += 1; $0.callsFailed += 1; $0.callsOverClientLimit += 1 }
+                C.add(counters.callsTotal); C.add(counters.callsFailed); C.add(counters.callsOverClientLimit)
                 answer(id, Status(.resourceExhausted, "API key '\(keyID)' already has \(server.config.maxCallsPerClient) calls running here, the most one client may (LATTICE_MAX_CALLS_PER_CLIENT); wait for some to finish"))
                 return
             }
             call.client = keyID
         }
-        server.stats.withLock { $0.callsTotal += 1; $0.callsInFlight += 1 }
+        C.add(counters.callsTotal); C.add(counters.callsInFlight)
         if request.deadlineMs > 0 {
             let timer = LoopTimer(loop: loop)
             let milliseconds = request.deadlineMs
@@ -227,7 +232,9 @@ final class ServerConnection: @unchecked Sendable {
         // Listed before its Task exists, so the handler finds it when done. Only the loop ends
         // calls early (deadline, cancel, close), so none can end before the Task is recorded.
         callsLock.withLock { calls[id] = call }
-        let task = Task { [self] in await self.run(handler, payload, context) }
+        let task = handler.runsOnLoop
+            ? Task(executorPreference: loop) { [self] in await self.run(handler, payload, context) }
+            : Task { [self] in await self.run(handler, payload, context) }
         callsLock.withLock { calls[id]?.task = task }
         updateReading()
     }
@@ -237,11 +244,11 @@ final class ServerConnection: @unchecked Sendable {
         let outcome: Result<[UInt8], Error>
         do {
             switch handler {
-            case .unary(let body):
+            case .unary(let body, _):
                 outcome = .success(try await body(payload, context))
             case .inline(let body):   // not started here (see `start`); kept total for the compiler
                 outcome = .success(try body(payload, context))
-            case .stream(let body):
+            case .stream(let body, _):
                 try await body(payload, context, StreamWriter(connection: self, callID: context.callID))
                 outcome = .success([])
             }
@@ -286,11 +293,9 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     private func countEnded(bytes: Int, failed: Bool) {
-        server.stats.withLock {
-            $0.bytesOut += UInt64(bytes)
-            $0.callsInFlight -= 1
-            if failed { $0.callsFailed += 1 }
-        }
+        C.add(counters.bytesOut, UInt64(bytes))
+        C.subtract(counters.callsInFlight)
+        if failed { C.add(counters.callsFailed) }
     }
 
     /// A synchronous handler, run right here on the loop (`Server.inlineUnary`): answered in
@@ -298,7 +303,8 @@ final class ServerConnection: @unchecked Sendable {
     private func answerInline(_ body: ([UInt8], CallContext) throws -> [UInt8], _ payload: [UInt8], _ context: CallContext) {
         let (bytes, reply, violation) = finalFrame(Result { try body(payload, context) }, context)
         let failed = reply.status.map { !$0.isOK } ?? false
-        server.stats.withLock { $0.callsTotal += 1; if failed { $0.callsFailed += 1 } }
+        C.add(counters.callsTotal)
+        if failed { C.add(counters.callsFailed) }
         write(bytes)
         if violation, let status = reply.status { closeForProtocolError(status) }
     }
@@ -340,7 +346,7 @@ final class ServerConnection: @unchecked Sendable {
     private func finished(_ call: ActiveCall) {
         call.timer?.cancel()
         let queued = channel.queuedBytes
-        server.stats.withLock { $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued)) }
+        counters.noteQueued(queued)
         updateReading()
         server.callEnded()
     }
@@ -354,7 +360,7 @@ final class ServerConnection: @unchecked Sendable {
         call.task?.cancel()
         call.timer?.cancel()
         failWaitingWrites(of: id, Status(.cancelled, status?.message ?? "call \(id) was cancelled by the client"))
-        server.stats.withLock { $0.callsInFlight -= 1; $0.callsFailed += 1 }
+        C.subtract(counters.callsInFlight); C.add(counters.callsFailed)
         updateReading()
         server.callEnded()
     }
@@ -392,11 +398,9 @@ final class ServerConnection: @unchecked Sendable {
         let waiting = waitingWrites
         waitingWrites.removeAll()
         for write in waiting { write.waiter.resume(throwing: Status(.unavailable, "connection closed: \(reason)")) }
-        server.stats.withLock {
-            $0.callsInFlight -= UInt64(ended.count)
-            $0.callsFailed += UInt64(ended.count)
-            $0.connectionsOpen -= 1
-        }
+        C.subtract(counters.callsInFlight, UInt64(ended.count))
+        C.add(counters.callsFailed, UInt64(ended.count))
+        server.counters.closed(counters)
         server.logger.debug("connection closed", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
         server.connectionClosed(self)
         if !ended.isEmpty { server.callEnded() }
@@ -411,10 +415,8 @@ final class ServerConnection: @unchecked Sendable {
     private func write(_ bytes: FrameBytes) {
         channel.write(bytes)
         let queued = channel.queuedBytes
-        server.stats.withLock {
-            $0.bytesOut += UInt64(bytes.count)
-            $0.maxQueuedWriteBytes = max($0.maxQueuedWriteBytes, UInt64(queued))
-        }
+        C.add(counters.bytesOut, UInt64(bytes.count))
+        counters.noteQueued(queued)
         if queued > maxQueued { pauseReading() }
     }
 
@@ -486,7 +488,7 @@ final class ServerConnection: @unchecked Sendable {
     /// about to send on being answered) and closes once that is written.
     private func closeForProtocolError(_ status: Status) {
         answer(0, status)
-        server.stats.withLock { $0.protocolErrors += 1 }
+        C.add(counters.protocolErrors)
         server.logger.warning("closing connection after a protocol error", metadata: ["peer": "\(peer)", "status": "\(status)"])
         channel.closeAfterFlush(reason: "protocol error: \(status)")
     }

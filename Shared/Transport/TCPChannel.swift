@@ -33,6 +33,7 @@ final class TCPChannel: @unchecked Sendable {
 
     private var buffers: [uv_buf_t] = []
     private var reading = false
+    private var readingDirect = false          // the read in progress goes into the decoder
     private var delivering = false
     private var flushTimer: LoopTimer?
     private(set) var isClosed = false
@@ -83,6 +84,7 @@ final class TCPChannel: @unchecked Sendable {
 
     /// Starts (again) taking frames: first those already buffered, then from the socket.
     func resumeReading() {
+        loop.assertInLoop("TCPChannel.resumeReading")
         guard !isClosed, !reading, !closeWhenFlushed else { return }
         reading = uv_read_start(stream, channelAllocate, channelRead) == 0
         if reading { deliverFrames() }
@@ -99,6 +101,7 @@ final class TCPChannel: @unchecked Sendable {
     /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`); the loop writes
     /// what queued up at the end of this iteration, in one writev. Loop thread only.
     func write(_ frame: FrameBytes) {
+        loop.assertInLoop("TCPChannel.write")
         let schedule = writeLock.withLock { () -> Bool in
             guard acceptsWrites else { return false }
             return enqueue(frame, alreadySent: 0)
@@ -162,6 +165,7 @@ final class TCPChannel: @unchecked Sendable {
     private var flushReason = ""
 
     func close(reason: String) {
+        loop.assertInLoop("TCPChannel.close")
         guard !isClosed else { return }
         isClosed = true
         writeLock.withLock { acceptsWrites = false }   // from here on nobody touches the fd
@@ -234,8 +238,40 @@ final class TCPChannel: @unchecked Sendable {
             return
         }
         bytesReceived += UInt64(nread)
-        decoder.append(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<nread]))
+        if readingDirect {
+            decoder.didRead(nread)   // the rest of a large frame, read straight into the decoder
+        } else {
+            deliverInPlace(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<nread]))
+        }
         deliverFrames()
+    }
+
+    /// Where the next read goes: straight into the decoder while a large frame is pending,
+    /// else the loop's shared read buffer.
+    fileprivate func readTarget() -> UnsafeMutableRawBufferPointer {
+        if let space = decoder.readSpace() {
+            readingDirect = true
+            return space
+        }
+        readingDirect = false
+        return loop.readBuffer
+    }
+
+    /// Hands the whole frames of a read to `onFrame` from the read buffer itself; the decoder
+    /// keeps the rest (a partial frame, or frames held back while reading is paused).
+    private func deliverInPlace(_ chunk: UnsafeRawBufferPointer) {
+        guard !delivering else { decoder.append(chunk); return }
+        delivering = true
+        defer { delivering = false }
+        do {
+            try decoder.takeFrames(from: chunk, limit: { [unowned self] in
+                reading && !isClosed && !closeWhenFlushed ? maxFrameBytes : nil
+            }) { onFrame?($0) }
+        } catch let error as FrameError {
+            onFrameError?(error)
+        } catch {
+            close(reason: "framing failed: \(error)")
+        }
     }
 
     /// Hands buffered frames over until none is complete or the owner pauses reading (then the
@@ -267,9 +303,9 @@ final class TCPChannel: @unchecked Sendable {
 }
 
 private func channelAllocate(_ handle: UnsafeMutablePointer<uv_handle_t>?, _ suggested: Int, _ buffer: UnsafeMutablePointer<uv_buf_t>?) {
-    guard let buffer else { return }
-    let shared = EventLoop.shared.readBuffer
-    buffer.pointee = uv_buf_init(shared.baseAddress?.assumingMemoryBound(to: CChar.self), UInt32(shared.count))
+    guard let buffer, let data = handle?.pointee.data else { return }
+    let target = Unmanaged<TCPChannel>.fromOpaque(data).takeUnretainedValue().readTarget()
+    buffer.pointee = uv_buf_init(target.baseAddress?.assumingMemoryBound(to: CChar.self), UInt32(target.count))
 }
 
 private func channelRead(_ stream: UnsafeMutablePointer<uv_stream_t>?, _ nread: Int, _ buffer: UnsafePointer<uv_buf_t>?) {

@@ -15,13 +15,26 @@ public protocol CBridged: WireMessage {
 
 extension CBridged {
     public func encode() -> [UInt8] {
-        let arena = WireArena()
-        let message = arena.cMessage(self)
-        return message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
-            let size = protobuf_c_message_get_packed_size(base)
+        withPacker { size, pack in
             guard size > 0 else { return [] }
             return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                count = protobuf_c_message_pack(base, buffer.baseAddress)
+                if let base = buffer.baseAddress { pack(base) }
+                count = size
+            }
+        }
+    }
+
+    /// Packs this message into memory the caller sizes and owns (a transport frame): `body` gets
+    /// the packed size and a function that writes exactly that many bytes at a pointer. `bytes`
+    /// fields go from their arrays straight to that memory, one copy.
+    public func withPacker<R>(_ body: (_ size: Int, _ pack: (UnsafeMutableRawPointer) -> Void) -> R) -> R {
+        let arena = WireArena()
+        let message = arena.cMessage(self)
+        return withExtendedLifetime(arena) {
+            message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
+                body(protobuf_c_message_get_packed_size(base)) { out in
+                    _ = protobuf_c_message_pack(base, out.assumingMemoryBound(to: UInt8.self))
+                }
             }
         }
     }
@@ -43,6 +56,7 @@ public protocol WireEnum: RawRepresentable, CaseIterable, Sendable, Hashable whe
 /// Owns the C memory of one message being encoded (strings, arrays, nested structs) until packed.
 public final class WireArena {
     private var allocations: [UnsafeMutableRawPointer] = []
+    private var kept: [[UInt8]] = []   // arrays whose storage `bytes` points at
 
     public init() {}
     deinit { for allocation in allocations { allocation.deallocate() } }
@@ -70,9 +84,14 @@ public final class WireArena {
         return pointer
     }
 
+    /// Points at the array's own storage instead of copying it (a hidden state can be megabytes):
+    /// the arena keeps the array alive until the message is packed, and protobuf-c only reads it.
+    /// (`[UInt8]` always has native, contiguous storage; nothing mutates this copy of it.)
     public func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
-        let (count, pointer) = scalars(bytes)
-        return ProtobufCBinaryData(len: count, data: pointer)
+        guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        kept.append(bytes)
+        let base = bytes.withUnsafeBufferPointer { $0.baseAddress }
+        return ProtobufCBinaryData(len: bytes.count, data: UnsafeMutablePointer(mutating: base))
     }
 
     public func strings(_ strings: [String]) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {

@@ -6,9 +6,9 @@ import Wire
 @Suite("Envelope codec against protobuf-c")
 struct EnvelopeCodecTests {
     static func randomEnvelope<G: RandomNumberGenerator>(_ rng: inout G) -> Envelope {
-        let methods = ["", "a/B", "placement/Plan", "ü/√", String(repeating: "m", count: 300)]
+        let methods = ["", "a/B", "placement/Plan", "ü/√", String(repeating: "m", count: 300), "a/B\0hidden", "\0"]
         let status: Status? = Bool.random(using: &rng)
-            ? Status(StatusCode.allCases.randomElement(using: &rng) ?? .ok, Bool.random(using: &rng) ? "" : "why: ✓ \(UInt32.random(in: 0...9999, using: &rng))")
+            ? Status(StatusCode.allCases.randomElement(using: &rng) ?? .ok, ["", "why: ✓ \(UInt32.random(in: 0...9999, using: &rng))", "cut\0here"].randomElement(using: &rng) ?? "")
             : nil
         let payloadSize = [0, 1, 127, 128, 300, 20_000].randomElement(using: &rng) ?? 0
         let fill = UInt8.random(in: 0...255, using: &rng)
@@ -33,9 +33,14 @@ struct EnvelopeCodecTests {
             try decoder.feed(framed) { bodies.append($0) }
             #expect(bodies.count == 1)
             let body = bodies.first ?? []
-            #expect(try Envelope(wire: body) == envelope, "protobuf-c reads what the codec wrote")
-            #expect(try EnvelopeCodec.decode(envelope.encode()) == envelope, "the codec reads what protobuf-c wrote")
-            #expect(body.count == envelope.encode().count, "same size as protobuf-c")
+            // A NUL ends a string in both codecs (protobuf-c's `char *`), in both directions.
+            var expected = envelope
+            expected.method = String(envelope.method.prefix { $0 != "\0" })
+            expected.status?.message = String((envelope.status?.message ?? "").prefix { $0 != "\0" })
+            #expect(body == envelope.encode(), "same bytes as protobuf-c")
+            #expect(try Envelope(wire: body) == expected, "protobuf-c reads what the codec wrote")
+            #expect(try EnvelopeCodec.decode(envelope.encode()) == expected, "the codec reads what protobuf-c wrote")
+            #expect(try EnvelopeCodec.decode(body) == expected, "the codec reads what it wrote")
         }
     }
 
@@ -56,5 +61,9 @@ struct EnvelopeCodecTests {
         #expect(throws: WireError.self) { try EnvelopeCodec.decode([0x40, 9]) }          // kind 9 does not exist
         #expect(throws: WireError.self) { try EnvelopeCodec.decode([0x12, 5, 0x61]) }    // string runs past the end
         #expect(throws: WireError.self) { try EnvelopeCodec.decode([0x0B]) }             // group wire type
+        // A NUL inside a string on the wire (another language's client) ends it, as protobuf-c reads it.
+        let withNul: [UInt8] = [0x12, 5, 0x61, 0x2F, 0x42, 0x00, 0x7A]
+        #expect(try EnvelopeCodec.decode(withNul).method == "a/B")
+        #expect(try Envelope(wire: withNul).method == "a/B")
     }
 }

@@ -2,15 +2,21 @@
 // Lattice transport, printing the same figures as the raw libuv floor (scripts/bench/uv-echo.c).
 //
 //   transport-bench server PORT
-//   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD]    prints: calls p50_us p99_us calls_per_s
+//   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop]]
+//       prints: calls p50_us p99_us calls_per_s
 //
 //   transport-bench auth ROUNDS      what the handshake costs (scripts/bench-auth)
 //
-// METHOD is bench/Echo (a handler on Swift concurrency, the default) or bench/EchoInline (an
-// inline handler, run on the loop thread).
+// METHOD is bench/Echo (a handler on Swift's global pool, the default), bench/EchoLoop (an async
+// handler registered non-blocking: its Task runs on the loop), bench/EchoInline (an inline
+// handler, run on the loop thread) or bench/Forward (a worker-shaped Forward: a ForwardRequest
+// whose hidden state is SIZE bytes, packed into the frame per call; the server decodes it and
+// acknowledges with a ForwardResponse, as a worker does). The last argument says where the calling tasks run:
+// on Swift's global pool (the default) or on the transport loop (`TransportLoop.executor`).
 import Foundation
 import Logging
 import Transport
+import Wire
 
 let arguments = CommandLine.arguments
 var logger = Logger(label: "transport-bench")
@@ -24,19 +30,36 @@ func fail(_ message: String) -> Never {
 if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) {
     let server = Server(logger: logger)
     server.unary("bench/Echo") { payload, _ in payload }
+    server.unary("bench/EchoLoop", nonBlocking: true) { payload, _ in payload }
     server.inlineUnary("bench/EchoInline") { payload, _ in payload }
+    // As a worker's Forward: decode the batch, acknowledge it (the hidden state goes one way).
+    server.unary("bench/Forward") { payload, _ in
+        ForwardResponse(accepted: UInt32(try ForwardRequest(wire: payload).items.count)).encode()
+    }
     do { _ = try server.start(host: "127.0.0.1", port: port) } catch { fail("\(error)") }
     while true { try await Task.sleep(for: .seconds(3600)) }
-} else if arguments.count == 6 || arguments.count == 7, arguments[1] == "client", let port = Int(arguments[2]), let size = Int(arguments[3]),
+} else if (6...8).contains(arguments.count), arguments[1] == "client", let port = Int(arguments[2]), let size = Int(arguments[3]),
           let inflight = Int(arguments[4]), let seconds = Double(arguments[5]) {
-    let method = arguments.count == 7 ? arguments[6] : "bench/Echo"
+    let method = arguments.count >= 7 ? arguments[6] : "bench/Echo"
+    let executor: (any TaskExecutor)?
+    switch arguments.count == 8 ? arguments[7] : "pool" {
+    case "pool": executor = nil
+    case "loop": executor = TransportLoop.executor
+    default: fail("the last argument is where callers run: pool or loop (got '\(arguments[7])')")
+    }
     let connection = Connection(host: "127.0.0.1", port: port, reconnect: .never, logger: logger)
+    // A Forward packs its request into the frame on every call, as a worker does.
+    let forward = method == "bench/Forward" ? forwardRequest(hiddenBytes: size) : nil
     let payload = [UInt8](repeating: 0x5A, count: size)
-    do { _ = try await connection.call(method, payload) } catch { fail("warm-up call failed: \(error)") }
+    let expected = forward == nil ? size : ForwardResponse(accepted: 1).encode().count
+    @Sendable func call() async throws -> [UInt8] {
+        if let forward { try await connection.call(method, message: forward) } else { try await connection.call(method, payload) }
+    }
+    do { _ = try await call() } catch { fail("warm-up call failed: \(error)") }
     let clock = ContinuousClock()
     let start = clock.now
     let end = start + .milliseconds(Int(seconds * 1000))
-    let (latencies, errors) = await withTaskGroup(of: ([Int64], Int).self) { group in
+    let (latencies, errors) = await withTaskExecutorPreference(executor) { await withTaskGroup(of: ([Int64], Int).self) { group in
         for _ in 0..<inflight {
             group.addTask {
                 var samples: [Int64] = []
@@ -45,8 +68,8 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
                 while clock.now < end {
                     let t0 = clock.now
                     do {
-                        let answer = try await connection.call(method, payload)
-                        if answer.count != size { errors += 1 }
+                        let answer = try await call()
+                        if answer.count != expected { errors += 1 }
                     } catch { errors += 1 }
                     let (s, atto) = (clock.now - t0).components
                     samples.append(s * 1_000_000_000 + atto / 1_000_000_000)
@@ -58,7 +81,7 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
         var errors = 0
         for await (samples, failed) in group { all += samples; errors += failed }
         return (all, errors)
-    }
+    } }
     let (s, atto) = (clock.now - start).components
     let elapsed = Double(s) + Double(atto) / 1e18
     let sorted = latencies.sorted()
@@ -71,5 +94,17 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
 } else if arguments.count == 3, arguments[1] == "auth", let rounds = Int(arguments[2]), rounds > 0 {
     try await AuthBench.run(rounds: rounds, logger: logger)
 } else {
-    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD] | transport-bench auth ROUNDS")
+    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop]] | transport-bench auth ROUNDS")
+}
+
+/// One request's slice of a Forward between two stages: `hiddenBytes` of float32 hidden state.
+func forwardRequest(hiddenBytes: Int) -> ForwardRequest {
+    let hidden = 2048
+    let tokens = max(hiddenBytes / (4 * hidden), 1)
+    let data = (0..<hiddenBytes).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    return ForwardRequest(items: [ForwardItem(
+        requestID: "bench-request", positions: Array(0..<UInt32(tokens)),
+        hidden: HiddenStates(data: data, dtype: .float32, shape: [UInt32(tokens), UInt32(hidden)]),
+        start: 12, end: 24, route: [RouteHop(address: "127.0.0.1:40125", start: 24, end: 36, workerID: "w3")],
+        replyTo: "127.0.0.1:40120", prefill: true, step: 0)])
 }

@@ -1,0 +1,116 @@
+import Testing
+@testable import Transport
+import Wire
+
+/// How often the framing copies a frame's bytes: whole frames are handed out from the read
+/// buffer itself, and the rest of a large frame is read straight into the decoder.
+@Suite("Frame copies")
+struct FrameCopyTests {
+    @Test func wholeFramesAreHandedOutFromTheReadBufferItself() throws {
+        let bodies: [[UInt8]] = [Array(repeating: 1, count: 10), [], Array(repeating: 3, count: 300)]
+        let stream = bodies.flatMap { frame($0) } + frame(Array(repeating: 9, count: 50)).prefix(20)
+        var decoder = FrameDecoder(maxFrameBytes: 4096)
+        var seen: [[UInt8]] = []
+        var inPlace = 0
+        try stream.withUnsafeBytes { chunk in
+            let range = UInt(bitPattern: chunk.baseAddress!)..<UInt(bitPattern: chunk.baseAddress! + chunk.count)
+            try decoder.takeFrames(from: chunk, limit: { 4096 }) { body in
+                seen.append(Array(body))
+                if body.isEmpty || range.contains(UInt(bitPattern: body.baseAddress!)) { inPlace += 1 }
+            }
+        }
+        #expect(seen == bodies)
+        #expect(inPlace == 3, "every whole frame came straight from the chunk")
+        #expect(decoder.bufferedBytes == 20 && decoder.copiedBytes == 20, "only the partial frame was copied")
+    }
+
+    @Test func aReaderThatPushesBackKeepsTheRestForLater() throws {
+        let stream = [[1], [2], [3]].flatMap { frame($0) }
+        var decoder = FrameDecoder(maxFrameBytes: 64)
+        var seen: [[UInt8]] = []
+        try stream.withUnsafeBytes { chunk in
+            try decoder.takeFrames(from: chunk, limit: { seen.isEmpty ? 64 : nil }) { seen.append(Array($0)) }
+        }
+        #expect(seen == [[1]])
+        while let body = try decoder.next() { seen.append(body) }
+        #expect(seen == [[1], [2], [3]])
+        #expect(throws: FrameError.tooLarge(length: 65, max: 64)) {
+            try frame(Array(repeating: 0, count: 65)).withUnsafeBytes { chunk in
+                var fresh = FrameDecoder(maxFrameBytes: 64)
+                try fresh.takeFrames(from: chunk, limit: { 64 }) { _ in Issue.record("no frame expected") }
+            }
+        }
+    }
+
+    /// A 1 MiB frame as a socket delivers it: a first read into the shared buffer, the rest read
+    /// straight into the decoder. Bytes copied: the first read's share only.
+    @Test func aLargeFrameIsReadStraightIntoTheDecoder() throws {
+        let body = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let stream = frame(body)
+        var decoder = FrameDecoder(maxFrameBytes: 4 << 20)
+        let firstRead = 64 << 10
+        try stream.withUnsafeBytes { all in
+            try decoder.takeFrames(from: UnsafeRawBufferPointer(rebasing: all[0..<firstRead]), limit: { 4 << 20 }) { _ in
+                Issue.record("the frame is not complete yet")
+            }
+            var offset = firstRead
+            var reads = 0
+            while let space = decoder.readSpace() {
+                let count = min(space.count, all.count - offset)
+                space.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<(offset + count)]))   // the kernel's copy
+                decoder.didRead(count)
+                offset += count
+                reads += 1
+            }
+            #expect(offset == all.count, "readSpace asked for exactly the rest of the frame")
+            #expect(reads <= 5, "\(reads) reads")
+        }
+        #expect(try decoder.next() == body)
+        #expect(decoder.copiedBytes == firstRead, "copied \(decoder.copiedBytes) bytes of a \(stream.count)-byte frame")
+    }
+
+    @Test func directReadsGrowWithWhatArrivedNotWithTheAnnouncedLength() {
+        var decoder = FrameDecoder(maxFrameBytes: 64 << 20)
+        decoder.append([0x03, 0xC0, 0, 0] + Array(repeating: 1, count: 10))
+        let space = decoder.readSpace()
+        #expect((space?.count ?? .max) <= 256 << 10, "space: \(String(describing: space?.count))")
+        #expect(decoder.bufferedCapacity <= 512 << 10, "capacity \(decoder.bufferedCapacity)")
+        var small = FrameDecoder(maxFrameBytes: 64 << 20)
+        small.append([0, 0, 0x10, 0])   // 4 KiB pending: cheaper through the shared buffer
+        #expect(small.readSpace() == nil)
+    }
+}
+
+/// A message packed straight into its request frame arrives intact, and the frame is the one
+/// `encode()` plus the envelope would have made.
+@Suite("Messages packed into frames", .serialized, .timeLimit(.minutes(1)))
+struct PackedMessageTests {
+    @Test func aPackedMessageFrameEqualsTheEncodedOne() {
+        let message = ForwardResponse(accepted: 3, kvUsedEntries: 70_000)
+        let envelope = Envelope(callID: 42, method: "x/Health", deadlineMs: 900)
+        var withPayload = envelope
+        withPayload.payload = message.encode()
+        let packed = message.withPacker { size, pack in
+            EnvelopeCodec.frame(envelope, payloadCount: size) { pack($0.baseAddress!) }
+        }
+        #expect(packed.array == EnvelopeCodec.frame(withPayload).array)
+    }
+
+    @Test func aForwardSentAsAMessageArrivesIntact() async throws {
+        let hidden = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let request = ForwardRequest(items: [ForwardItem(
+            requestID: "r", positions: Array(0..<128), hidden: HiddenStates(data: hidden, dtype: .float32, shape: [128, 2048]),
+            start: 1, end: 2)])
+        let (server, port) = try startServer { server in
+            server.unary("test/Forward") { payload, _ in
+                let got = try ForwardRequest(wire: payload)
+                return bytes(got == request ? "same" : "different")
+            }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let answer = try await within(20, "1 MiB Forward") { try await connection.call("test/Forward", message: request) }
+        #expect(text(answer) == "same")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+}

@@ -100,11 +100,14 @@ extension Integration {
                     }
                     return items
                 }
-                try await Task.sleep(for: .seconds(2))
+                // Working before the cancel: it accrues 0.3 CPU s (a loaded machine may take a while to give it that).
                 let busy0 = try #require(WiringFixtures.cpuSeconds(service.pid))
-                try await Task.sleep(for: .seconds(1))
-                let busy = try #require(WiringFixtures.cpuSeconds(service.pid)) - busy0
-                #expect(busy > 0.15, "the optimizer was not working before the cancel (\(busy) CPU s in 1 s)")
+                var busy = 0.0
+                while busy < 0.3, ContinuousClock.now - started < .seconds(15) {
+                    try await Task.sleep(for: .milliseconds(200))
+                    busy = try #require(WiringFixtures.cpuSeconds(service.pid)) - busy0
+                }
+                #expect(busy >= 0.3, "the optimizer was not working before the cancel (\(busy) CPU s)")
                 call.cancel()
                 _ = try? await call.value
                 try await Task.sleep(for: .milliseconds(700))  // the optimizer polls its flag between steps
@@ -112,7 +115,7 @@ extension Integration {
                 try await Task.sleep(for: .seconds(1))
                 let idle = try #require(WiringFixtures.cpuSeconds(service.pid)) - idle0
                 #expect(idle < 0.1, "the service kept computing after the cancel (\(idle) CPU s in 1 s)")
-                #expect(ContinuousClock.now - started < .seconds(10))
+                #expect(ContinuousClock.now - started < .seconds(20))
                 // And it still serves.
                 let (_, result) = try await run(client, OptimizeRequest(qasm: "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];\nh q[0];\nh q[0];\n", budgetSeconds: 1))
                 #expect(try #require(result).costAfter == 0)

@@ -25,6 +25,10 @@ public struct SchedulerSettings: Sendable {
     public var noPlanWait = 30.0
     /// The method asked of placement-service for every plan.
     public var planMethod = PlacementMethod.auto
+    /// A Generate whose client went away runs on this long for a retry (same request id) to attach.
+    public var retryGrace = 3.0
+    /// How long a finished generation's events are kept for a retry of its request id.
+    public var resultRetention = 60.0
 
     public init() {}
 }

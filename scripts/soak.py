@@ -230,9 +230,20 @@ def chaos_monkey():
         restart(role, same)
 
 
+samples = []        # (minutes since start, {role: RSS MiB}), to tell warm-up from a leak
+
+
+def sampler():
+    began = time.monotonic()
+    while time.monotonic() < stop_at:
+        time.sleep(min(60, max(0.1, stop_at - time.monotonic())))
+        with lock:
+            samples.append(((time.monotonic() - began) / 60, {role: rss(p["pid"]) for role, p in state().items()}))
+
+
 roles_at_start = {role: (p["pid"], rss(p["pid"])) for role, p in state().items()}
 threads = [threading.Thread(target=generator, args=(n,)) for n in range(clients)]
-threads += [threading.Thread(target=optimizer), threading.Thread(target=garbage)]
+threads += [threading.Thread(target=optimizer), threading.Thread(target=garbage), threading.Thread(target=sampler)]
 if chaos:
     threads.append(threading.Thread(target=chaos_monkey))
 began = time.monotonic()
@@ -264,6 +275,11 @@ for role, (pid, before) in roles_at_start.items():
     after = rss(after_pid)
     note = "" if after_pid == pid else f"  (restarted: pid {pid} -> {after_pid})"
     print(f"  {role:10s} {before!s:>6} -> {after!s:>6}{note}")
+if samples:
+    roles = list(roles_at_start)
+    print("RSS (MiB) every minute: " + "  ".join(f"{role:>10s}" for role in roles))
+    for minute, values in samples:
+        print(f"  {minute:5.1f} min             " + "  ".join(f"{values.get(role)!s:>10}" for role in roles))
 if chaos:
     print("chaos:")
     for event in events:

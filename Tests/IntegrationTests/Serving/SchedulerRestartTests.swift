@@ -17,7 +17,9 @@ import Wire
         let maxTokens = 600
         let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
         let schedulerArguments = ["--model", model, "--heartbeat-interval", "0.2", "--dead-after", "1.5"]
-        let cluster = try await ServingCluster.start(model: model, workers: 2)
+        // One worker: the new scheduler's plan is the old one's, so the worker keeps its layers
+        // (no reload clears what the killed scheduler left there).
+        let cluster = try await ServingCluster.start(model: model, workers: 1)
         let old = cluster.scheduler
         var restarted: TestService?
         do {
@@ -39,6 +41,13 @@ import Wire
             // The new process ran it: the retry reached it and the workers registered with it.
             let log = try #require(restarted).log
             #expect(log.contains("request finished") && log.contains("restart-1"), "new scheduler's log:\n\(log.suffix(2000))")
+            // Nothing the killed scheduler admitted stays on the workers (no one else would release it).
+            for worker in cluster.workers.withLock({ $0 }) {
+                let probe = worker.client()
+                let active = try await eventually({ try await probe.stats(.worker)[extra: "active_requests"] ?? -1 }, until: { $0 == 0 })
+                await probe.close()
+                #expect(active == 0, "worker at \(worker.address) still holds \(active) requests")
+            }
         } catch {
             await restarted?.stop(timeout: .seconds(5))
             await cluster.stop()

@@ -89,7 +89,8 @@ let package = Package(
 if Context.environment["LATTICE_FUZZ"] != nil {
     let fuzzed: [(String, [Target.Dependency])] = [
         ("fuzz-frames", ["Transport"]), ("fuzz-envelope", ["Transport", "Wire"]), ("fuzz-requests", ["Wire"]),
-        ("fuzz-qasm", ["CircuitCore"]), ("fuzz-safetensors", ["WorkerCore"]), ("fuzz-cluster", ["PlacementCore"]),
+        ("fuzz-qasm", ["CircuitCore"]), ("fuzz-safetensors", ["WorkerCore"]), ("fuzz-gguf", ["WorkerCore"]),
+        ("fuzz-cluster", ["PlacementCore"]),
     ]
     for (name, dependencies) in fuzzed {
         package.targets.append(.executableTarget(name: name, dependencies: dependencies, path: "fuzz/Sources/\(name)"))

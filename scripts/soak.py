@@ -42,41 +42,60 @@ def record(kind, outcome, started, chaos_window=False):
                 lost.append((kind, outcome))
 
 
+RETRIES = 8          # tries per generation when the scheduler connection fails (as Shared/Client)
+
+
+def generate_once(request, delivered, mode):
+    """One try of a Generate: returns (outcome, delivered tokens). Tokens at indices already
+    delivered by an earlier try (the same request id) are checked and skipped."""
+    connection = lattice_proto.Connection(address("scheduler"), timeout=30, key=KEY)
+    try:
+        for status, payload in connection.stream("scheduler/Generate", request):
+            if status is not None and status.code != common.OK:
+                return code_name(status), delivered
+            event = sched.GenerateEvent.FromString(payload)
+            kind = event.WhichOneof("event")
+            if kind == "token":
+                index = event.token.index
+                if index < len(delivered):
+                    if delivered[index] != event.token.token_id:
+                        return "retry regenerated different tokens", delivered
+                    continue
+                if index != len(delivered):
+                    return f"token index {index} after {len(delivered)}", delivered
+                delivered = delivered + [event.token.token_id]
+                if mode < 0.1 and len(delivered) == 2:      # disconnect mid-stream
+                    return "disconnected (by design)", delivered
+            if kind == "finished":
+                reason = sched.FinishReason.Name(event.finished.reason)
+                return ("OK" if reason in ("FINISH_REASON_MAX_TOKENS", "FINISH_REASON_STOP") else reason), delivered
+        return "no finish", delivered
+    finally:
+        connection.close()
+
+
 def generator(number):
     rng = random.Random(number)
+    count = 0
     while time.monotonic() < stop_at:
         started = time.monotonic()
+        count += 1
+        # The request id names the generation: a retry after the scheduler went away gets its result.
         request = sched.GenerateRequest(prompt_token_ids=[rng.randrange(1, 200) for _ in range(rng.randrange(2, 8))],
-                                        max_tokens=rng.randrange(4, 24), ignore_eos=True)
+                                        max_tokens=rng.randrange(4, 24), ignore_eos=True, request_id=f"soak-{number}-{count}")
         mode = rng.random()
-        try:
-            connection = lattice_proto.Connection(address("scheduler"), timeout=30, key=KEY)
-        except lattice_proto.CallError as error:
-            record("generate", "connect: " + str(error).split(":")[0], started, True)
-            time.sleep(0.2)
-            continue
-        outcome = "no finish"
-        try:
-            tokens = 0
-            for status, payload in connection.stream("scheduler/Generate", request):
-                if status is not None and status.code != common.OK:
-                    outcome = code_name(status)
-                    break
-                event = sched.GenerateEvent.FromString(payload)
-                kind = event.WhichOneof("event")
-                if kind == "token":
-                    tokens += 1
-                    if mode < 0.1 and tokens == 2:      # disconnect mid-stream
-                        outcome = "disconnected (by design)"
-                        break
-                if kind == "finished":
-                    reason = sched.FinishReason.Name(event.finished.reason)
-                    outcome = "OK" if reason in ("FINISH_REASON_MAX_TOKENS", "FINISH_REASON_STOP") else reason
-                    break
-        except lattice_proto.CallError as error:
-            outcome = "transport: " + str(error)[:40]
-        finally:
-            connection.close()
+        delivered, outcome = [], "no try"
+        for attempt in range(RETRIES):
+            try:
+                outcome, delivered = generate_once(request, delivered, mode)
+            except lattice_proto.CallError as error:
+                outcome = "transport: " + str(error)[:40]
+            if outcome not in ("no finish", "UNAVAILABLE") and not outcome.startswith("transport: "):
+                break
+            if attempt + 1 < RETRIES:
+                with lock:
+                    done["generate-retried-by-id"] += 1
+                time.sleep(min(3.0, 0.2 * 2 ** attempt) * rng.uniform(0.5, 1))
         if outcome == "disconnected (by design)":
             with lock:
                 done["generate-disconnected"] += 1
@@ -211,9 +230,20 @@ def chaos_monkey():
         restart(role, same)
 
 
+samples = []        # (minutes since start, {role: RSS MiB}), to tell warm-up from a leak
+
+
+def sampler():
+    began = time.monotonic()
+    while time.monotonic() < stop_at:
+        time.sleep(min(60, max(0.1, stop_at - time.monotonic())))
+        with lock:
+            samples.append(((time.monotonic() - began) / 60, {role: rss(p["pid"]) for role, p in state().items()}))
+
+
 roles_at_start = {role: (p["pid"], rss(p["pid"])) for role, p in state().items()}
 threads = [threading.Thread(target=generator, args=(n,)) for n in range(clients)]
-threads += [threading.Thread(target=optimizer), threading.Thread(target=garbage)]
+threads += [threading.Thread(target=optimizer), threading.Thread(target=garbage), threading.Thread(target=sampler)]
 if chaos:
     threads.append(threading.Thread(target=chaos_monkey))
 began = time.monotonic()
@@ -234,6 +264,7 @@ print(f"machine: {os.cpu_count()} cores, load {open('/proc/loadavg').read().spli
 for kind in ("generate", "optimize"):
     print(f"{kind:9s} done {done[kind]:6d}   p50 {pct(latencies[kind], 0.5):8.1f} ms   p99 {pct(latencies[kind], 0.99):8.1f} ms")
 print(f"generate streams dropped mid-stream on purpose: {done['generate-disconnected']}")
+print(f"generate tries repeated under the same request id (connection lost): {done['generate-retried-by-id']}")
 print("errors and bad inputs by kind:")
 for name, count in sorted(errors.items()):
     print(f"  {count:6d}  {name}")
@@ -244,12 +275,17 @@ for role, (pid, before) in roles_at_start.items():
     after = rss(after_pid)
     note = "" if after_pid == pid else f"  (restarted: pid {pid} -> {after_pid})"
     print(f"  {role:10s} {before!s:>6} -> {after!s:>6}{note}")
+if samples:
+    roles = list(roles_at_start)
+    print("RSS (MiB) every minute: " + "  ".join(f"{role:>10s}" for role in roles))
+    for minute, values in samples:
+        print(f"  {minute:5.1f} min             " + "  ".join(f"{values.get(role)!s:>10}" for role in roles))
 if chaos:
     print("chaos:")
     for event in events:
         recovered = f"{event['recovered']:.2f} s" if event["recovered"] is not None else "not seen"
         print(f"  {event['what']:24s} first finished generation after it: {recovered}")
-    print(f"requests lost during the run (failed generations): {len(lost)}")
+    print(f"requests lost during the run (failed generations after {RETRIES} tries by request id): {len(lost)}")
 crashed = [role for role, p in now.items() if rss(p["pid"]) is None]
 print("processes not running at the end:", ", ".join(crashed) or "none")
 sys.exit(1 if crashed else 0)

@@ -47,6 +47,41 @@ extension Integration {
             }
         }
 
+        /// A budget over the cap is refused with the cap named, not silently cut to it; one within
+        /// it still runs.
+        @Test func budgetsOverTheCapAreRefusedNotClamped() async throws {
+            try await LatticeTesting.withService(.placement, arguments: ["--max-budget-seconds", "5"], environment: WiringFixtures.environment) { service in
+                let client = service.client()
+                let cluster = Cluster(name: "single24", fileText: try WiringFixtures.text("helix/clusters/single24.ini"), fileFormat: .helixIni)
+                let over = PlanRequest(cluster: cluster, model: ModelSpec(name: "llama2-70b"), method: .heuristic, budgetSeconds: 5.5, seed: 1)
+                let refused = await Self.status { for try await _ in client.stream(Methods.Placement.plan.name, over, as: PlanEvent.self) {} }
+                #expect(refused?.code == .resourceExhausted && refused?.message.contains("budget_seconds: 5.5 s is over the 5.0 s") == true,
+                        "\(String(describing: refused))")
+                var within = over
+                within.budgetSeconds = 1
+                var result: PlanResult?
+                for try await event in client.stream(Methods.Placement.plan.name, within, as: PlanEvent.self) {
+                    if case .result(let done)? = event.event { result = done }
+                }
+                #expect(result != nil)
+                let stats = try await client.stats(.placement)
+                #expect(stats[extra: "budgets_refused"] == 1)
+                await client.close()
+            }
+            try await LatticeTesting.withService(.circuit, arguments: ["--max-budget-seconds", "2"], environment: WiringFixtures.environment) { service in
+                let client = service.client()
+                let qasm = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\nh q[0];\nh q[0];\n"
+                let refused = await Self.status {
+                    for try await _ in client.stream(Methods.Circuit.optimize.name, OptimizeRequest(qasm: qasm, budgetSeconds: 3), as: OptimizeEvent.self) {}
+                }
+                #expect(refused?.code == .resourceExhausted && refused?.message.contains("budget_seconds: 3.0 s is over the 2.0 s") == true,
+                        "\(String(describing: refused))")
+                let stats = try await client.stats(.circuit)
+                #expect(stats[extra: "budgets_refused"] == 1)
+                await client.close()
+            }
+        }
+
         @Test func generateOverTheTokenLimitIsRefusedBeforeQueueing() async throws {
             let model = try LatticeCLI.tinyModel(layers: 2)
             try await LatticeTesting.withService(.scheduler, arguments: ["--model", model, "--max-tokens-per-request", "16"]) { service in

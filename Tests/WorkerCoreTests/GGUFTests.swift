@@ -50,6 +50,14 @@ import Tensor
         file = try GGUFTestFile.converting(directory: TestModels.write(name: "gguf-bad"))
         file.metadata[0].1 = .string("gpt2")
         #expect(error(file.bytes()).contains("architecture 'gpt2' is not supported"))
+        // Sizes whose arithmetic would overflow (found by reading for fuzz-gguf) are refused, not a crash.
+        file = try GGUFTestFile.converting(directory: TestModels.write(name: "gguf-bad"))
+        file.tensors[0].dims = [Int(Int32.max), Int(Int32.max), Int(Int32.max), Int(Int32.max)]
+        #expect(error(file.bytes()).contains("token_embd.weight' has dimensions"), "\(error(file.bytes()))")
+        file = try GGUFTestFile.converting(directory: TestModels.write(name: "gguf-bad"))
+        file.metadata.removeAll { $0.0 == "general.alignment" }
+        file.metadata.append(("general.alignment", .u64(1 << 62)))
+        #expect(error(file.bytes()).contains("general.alignment 4611686018427387904 is not a power of two up to 1 MiB"))
     }
 
     /// The shipped Q4_1 and Q8_0 matrices: the kernels' product equals the dequantized weights

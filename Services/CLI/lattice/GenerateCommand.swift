@@ -45,7 +45,7 @@ struct GenerateCommand: AsyncParsableCommand {
         var finished: GenerateFinished?
         var tokens: [UInt32] = []
         do {
-            for try await event in client.stream(Methods.Scheduler.generate.name, request, as: GenerateEvent.self) {
+            for try await event in client.generate(request) {
                 switch event.event {
                 case .queued(let queued)?:
                     if json { emit(["event": "queued", "request_id": event.requestID, "position": Int(queued.queuePosition)]) }

@@ -22,6 +22,9 @@ struct CircuitOptimizerService: AsyncParsableCommand {
     @Option(help: "Largest circuit optimized, in gates; larger ones are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_GATES] (default: 200000)")
     var maxGates: Int?
 
+    @Option(help: "Most seconds of budget one request may ask for; more is refused (RESOURCE_EXHAUSTED), never silently cut.")
+    var maxBudgetSeconds = 600.0
+
     func run() async throws {
         let limit: Int
         do { limit = try WorkPool.limit(flag: maxJobs) } catch { throw ValidationError("\(error)") }
@@ -46,6 +49,8 @@ struct CircuitOptimizerService: AsyncParsableCommand {
         }
         var handler = OptimizeHandler(rules: ruleSet, learned: learned, pool: WorkPool(limit: limit, what: "optimizations", setting: "--max-jobs / LATTICE_MAX_JOBS"))
         handler.maxGates = gates
+        guard maxBudgetSeconds > 0 else { throw ValidationError("--max-budget-seconds must be positive") }
+        handler.budgetCap.maxSeconds = maxBudgetSeconds
         try await ServiceMain.run(.circuit, options: options) { host in handler.register(on: host) }
     }
 }

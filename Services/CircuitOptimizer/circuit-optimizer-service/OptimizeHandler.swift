@@ -15,8 +15,8 @@ struct OptimizeHandler: Sendable {
     var maxQASMBytes = 16 << 20
     /// Budget when a request gives none (greedy passes), and the most a request may ask for.
     var greedyBudgetSeconds = 10.0
-    var maxBudgetSeconds = 600.0
-    let tally = StatTotals(["optimizations", "invalid_requests", "gates_removed", "optimize_seconds", "circuits_too_large"])
+    var budgetCap = BudgetCap(maxSeconds: 600, flag: "--max-budget-seconds")
+    let tally = StatTotals(["optimizations", "invalid_requests", "gates_removed", "optimize_seconds", "circuits_too_large", "budgets_refused"])
 
     func register(on host: ServiceHost) {
         host.server.stream(Methods.Circuit.optimize.name, OptimizeRequest.self, OptimizeEvent.self) { request, context, writer in
@@ -34,6 +34,10 @@ struct OptimizeHandler: Sendable {
     func optimize(_ request: OptimizeRequest, context: CallContext, writer: TypedStreamWriter<OptimizeEvent>) async throws {
         guard request.budgetSeconds >= 0, request.budgetSeconds.isFinite else {
             throw Status(.invalidArgument, "budget_seconds: must be zero (greedy passes only) or a positive number")
+        }
+        do { try budgetCap.check(request.budgetSeconds, field: "budget_seconds") } catch {
+            tally.add("budgets_refused")
+            throw error
         }
         guard request.qasm.utf8.count <= maxQASMBytes else {
             tally.add("circuits_too_large")
@@ -86,9 +90,9 @@ struct OptimizeHandler: Sendable {
         try await writer.send(OptimizeEvent(event: .result(OptimizeAdapter.result(result, qubits: circuit.qubitCount, method: method))))
     }
 
-    /// The budget, capped so that the answer leaves before the call's deadline.
+    /// The budget (already within the cap), cut so that the answer leaves before the call's deadline.
     func budget(_ requested: Double, context: CallContext) -> Double {
-        var budget = min(requested, maxBudgetSeconds)
+        var budget = min(requested, budgetCap.maxSeconds)
         if let deadline = context.deadline {
             let left = ContinuousClock.now.duration(to: deadline)
             let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18

@@ -9,8 +9,8 @@ struct PlacementHandlers: Sendable {
     let pool: WorkPool
     /// Budget when a request gives none, and the most a request may ask for.
     var defaultBudgetSeconds = 10.0
-    var maxBudgetSeconds = 600.0
-    let tally = StatTotals(["plans", "simulations", "scores", "invalid_requests", "solve_seconds"])
+    var budgetCap = BudgetCap(maxSeconds: 600, flag: "--max-budget-seconds")
+    let tally = StatTotals(["plans", "simulations", "scores", "invalid_requests", "budgets_refused", "solve_seconds"])
 
     func register(on host: ServiceHost) {
         host.server.stream(Methods.Placement.plan.name, PlanRequest.self, PlanEvent.self) { request, context, writer in
@@ -37,10 +37,15 @@ struct PlacementHandlers: Sendable {
         }
     }
 
-    /// The request's budget, capped so that the answer leaves before the call's deadline.
-    func budget(_ requested: Double, context: CallContext) throws -> Double {
-        guard requested >= 0, requested.isFinite else { throw Status(.invalidArgument, "budget_seconds: must be zero (the default) or a positive number") }
-        var budget = min(requested > 0 ? requested : defaultBudgetSeconds, maxBudgetSeconds)
+    /// The request's budget (over the cap: refused), cut so that the answer leaves before the
+    /// call's own deadline.
+    func budget(_ requested: Double, field: String, context: CallContext) throws -> Double {
+        guard requested >= 0, requested.isFinite else { throw Status(.invalidArgument, "\(field): must be zero (the default) or a positive number") }
+        do { try budgetCap.check(requested, field: field) } catch {
+            tally.add("budgets_refused")
+            throw error
+        }
+        var budget = requested > 0 ? requested : min(defaultBudgetSeconds, budgetCap.maxSeconds)
         if let deadline = context.deadline {
             let left = ContinuousClock.now.duration(to: deadline)
             let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
@@ -63,7 +68,7 @@ struct PlacementHandlers: Sendable {
 
     func plan(_ request: PlanRequest, context: CallContext, writer: TypedStreamWriter<PlanEvent>) async throws {
         let (problem, connectivity) = try inputs.problem(request.cluster, request.model, variant: request.variant)
-        var options = solveOptions(request.method, connectivity, budget: try budget(request.budgetSeconds, context: context), seed: request.seed)
+        var options = solveOptions(request.method, connectivity, budget: try budget(request.budgetSeconds, field: "budget_seconds", context: context), seed: request.seed)
         // The solver reports from its own threads; the newest reports wait here for the stream.
         let (reports, sink) = AsyncStream.makeStream(of: PlanProgress.self, bufferingPolicy: .bufferingNewest(32))
         options.progress = { sink.yield($0.wire) }
@@ -104,7 +109,7 @@ struct PlacementHandlers: Sendable {
         if let layout = request.layout, !(layout.ranges.isEmpty && layout.fileText.isEmpty) {
             placement = try inputs.placement(layout, problem: problem)
         } else {
-            let options = solveOptions(request.method, connectivity, budget: try budget(request.planBudgetSeconds, context: context), seed: request.seed)
+            let options = solveOptions(request.method, connectivity, budget: try budget(request.planBudgetSeconds, field: "plan_budget_seconds", context: context), seed: request.seed)
             placement = try await OffLoop.run(in: pool) { token in
                 var run = options
                 run.cancellation = token

@@ -14,11 +14,16 @@ struct PlacementService: AsyncParsableCommand {
     @Option(help: "Solves, simulations and scores run at once; more are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_JOBS] (default: the number of cores)")
     var maxJobs: Int?
 
+    @Option(help: "Most seconds of budget one request may ask for; more is refused (RESOURCE_EXHAUSTED), never silently cut.")
+    var maxBudgetSeconds = 600.0
+
     func run() async throws {
         let limit: Int
         do { limit = try WorkPool.limit(flag: maxJobs) } catch { throw ValidationError("\(error)") }
         let pool = WorkPool(limit: limit, what: "solves", setting: "--max-jobs / LATTICE_MAX_JOBS")
-        let handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory), pool: pool)
+        guard maxBudgetSeconds > 0 else { throw ValidationError("--max-budget-seconds must be positive") }
+        var handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory), pool: pool)
+        handlers.budgetCap.maxSeconds = maxBudgetSeconds
         try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host) }
     }
 }

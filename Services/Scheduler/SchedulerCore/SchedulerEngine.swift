@@ -22,6 +22,9 @@ public final class SchedulerEngine: Sendable {
     let requests = Protected(Requests())
     let planning = Protected((running: false, dirty: false))
     let replyAddress = Protected("")
+    let log: GenerationLog
+    /// Tells this process's attempt keys and request ids from a previous one's.
+    let incarnation = String(UInt32.random(in: 0...UInt32.max), radix: 16)
 
     public init(state: ClusterState, link: WorkerLink, placement: PlacementLink?, codec: TextCodec?, logger: Logger) {
         self.state = state
@@ -29,6 +32,7 @@ public final class SchedulerEngine: Sendable {
         self.placement = placement
         self.codec = codec
         self.logger = logger
+        log = GenerationLog(retention: .init(seconds: state.settings.resultRetention))
     }
 
     /// The address last stages send ForwardResults to (this scheduler's listening address).
@@ -179,29 +183,59 @@ public final class SchedulerEngine: Sendable {
     /// Runs one Generate: validates, queues until a route has room, streams tokens, re-routes
     /// on failure, and releases KV on every hop at the end. Throws a Status only before the
     /// first event (bad input); later problems finish the stream with a reason.
+    ///
+    /// The request id names one generation: a retry with the same id (the client's connection
+    /// dropped) attaches to the run in flight, or gets a recently finished run's events again,
+    /// all from the first; the client skips what it already has. The run goes on without this
+    /// caller, and is cancelled when nobody has listened for `retryGrace` seconds.
     public func generate(_ request: GenerateRequest, send: @escaping @Sendable (GenerateEvent) async throws -> Void) async throws {
         let arrival = ContinuousClock.now
         let input = try GenerationInput(request, model: state.model, codec: codec, arrival: arrival)
         if let why = state.neverFits(prompt: input.prompt.count, maxTokens: input.maxTokens) {
             throw Status(.resourceExhausted, "Generate: \(input.prompt.count) prompt tokens + max_tokens \(input.maxTokens) need more KV room than any route of the current plan has, even empty (\(why)); ask for fewer tokens")
         }
-        let id = try begin(request.requestID)
+        let id = request.requestID.isEmpty ? newRequestID() : request.requestID
+        let (events, listener, isNew) = try log.join(id, request: request.encode())
+        if isNew {
+            requests.withLock { $0.active[id] = ActiveRequest() }
+            Task { await run(id: id, input: input, arrival: arrival) }
+        } else {
+            logger.info("request retried; attached", metadata: ["request": "\(id)"])
+        }
+        defer { if log.leave(id, listener: listener) { cancelUnlessRejoined(id) } }
+        for try await event in events { try await send(event) }
+    }
+
+    /// The whole of one generation, its events going to the log's listeners.
+    private func run(id: String, input: GenerationInput, arrival: ContinuousClock.Instant) async {
         defer { _ = requests.withLock { $0.active.removeValue(forKey: id) } }
+        let publish: @Sendable (GenerateEvent) async throws -> Void = { [log] event in log.publish(id, event) }
         var run = GenerationRun(id: id, input: input, arrival: arrival)
-        try await drive(&run, send: send)
+        do {
+            try await drive(&run, send: publish)
+        } catch {
+            log.end(id, error: error)
+            return
+        }
         let finished = run.finished(now: .now)
-        try? await send(GenerateEvent(requestID: id, event: .finished(finished)))
+        log.publish(id, GenerateEvent(requestID: id, event: .finished(finished)))
+        log.end(id)
         logger.info("request finished", metadata: ["request": "\(id)", "reason": "\(finished.reason)", "tokens": "\(finished.generatedTokens)",
                                                   "attempts": "\(run.attempt)", "detail": "\(finished.detail)"])
     }
 
-    private func begin(_ requested: String) throws -> String {
-        try requests.withLock { r in
+    /// Nobody listens to the run any more: it is cancelled unless a retry attaches in time.
+    private func cancelUnlessRejoined(_ id: String) {
+        Task { [log, grace = state.settings.retryGrace] in
+            try await Task.sleep(for: .seconds(grace))
+            if log.isAbandoned(id) { _ = cancel(id) }
+        }
+    }
+
+    private func newRequestID() -> String {
+        requests.withLock { r in
             r.counter += 1
-            let id = requested.isEmpty ? "req-\(r.counter)" : requested
-            guard r.active[id] == nil else { throw Status(.alreadyExists, "Generate: request id '\(id)' is already in flight; pick another or leave it empty") }
-            r.active[id] = ActiveRequest()
-            return id
+            return "req-\(incarnation)-\(r.counter)"
         }
     }
 
@@ -214,7 +248,8 @@ public final class SchedulerEngine: Sendable {
             if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); break }
             if run.attempt >= state.settings.maxAttempts { run.finish(.error, "gave up after \(run.attempt) routes: \(run.lastFailure)"); break }
             run.attempt += 1
-            let key = "\(run.id)#\(run.attempt)"
+            // Unique across restarts too: a killed scheduler's loops may still report to this address.
+            let key = "\(run.id)#\(incarnation).\(run.attempt)"
             requests.withLock { $0.active[run.id]?.key = key }
             let prompt = run.input.prompt + run.generated
             let remaining = run.input.maxTokens - run.generated.count

@@ -92,6 +92,12 @@ public final class WorkerStage: @unchecked Sendable {
     /// Drops a failed request's KV here (the scheduler re-routes it).
     public func discard(_ key: String) async { _ = await release([key]) }
 
+    /// Frees every request's KV here: for when the scheduler that admitted them is gone (it
+    /// restarted, or dropped this worker and re-routed them); returns how many held any.
+    public func releaseAll() async -> Int {
+        await release(lock.withLock { Array(state.ids.keys) }).released
+    }
+
     /// Runs one batch on the compute queue.
     public func step(_ batch: StepBatch) async -> Result<StepOutput, WorkerError> {
         await withCheckedContinuation { continuation in

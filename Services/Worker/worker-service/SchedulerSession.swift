@@ -50,7 +50,13 @@ struct SchedulerSession: Sendable {
                 guard let response = try? await client.call(Methods.Scheduler.heartbeat.name, beat, as: HeartbeatResponse.self, deadline: .seconds(5)) else {
                     continue   // the scheduler may be restarting; keep trying
                 }
-                guard response.known else { break }
+                guard response.known else {
+                    // A restarted scheduler (or one that dropped this worker) will never release
+                    // what the old one admitted here.
+                    let orphans = await stage.releaseAll()
+                    logger.warning("the scheduler forgot this worker; registering again", metadata: ["released_requests": "\(orphans)"])
+                    break
+                }
                 if response.reassigned, !stage.ledger.draining { follow(assignment: response.assignment, model: response.model, epoch: response.planEpoch) }
             }
         }

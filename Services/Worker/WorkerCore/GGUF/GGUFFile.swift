@@ -74,8 +74,8 @@ public final class GGUFFile {
             metadata[key] = try reader.value(type: reader.u32("the type of '\(key)'"), key: key, depth: 0)
         }
         let alignment = metadata["general.alignment"]?.int ?? 32
-        guard alignment > 0, alignment & (alignment - 1) == 0 else {
-            throw WorkerError.badModel("\(path): general.alignment \(alignment) is not a power of two")
+        guard alignment > 0, alignment <= 1 << 20, alignment & (alignment - 1) == 0 else {
+            throw WorkerError.badModel("\(path): general.alignment \(alignment) is not a power of two up to 1 MiB")
         }
         var infos: [(name: String, dims: [Int], type: GGMLType, offset: Int)] = []
         for index in 0..<tensorCount {
@@ -98,8 +98,17 @@ public final class GGUFFile {
         }
         let dataStart = (reader.position + alignment - 1) / alignment * alignment
         var tensors: [String: GGUFTensorInfo] = [:]
+        let fileSize = file.size
         for info in infos {
-            let elements = info.dims.reduce(1, *)
+            // Each element takes at least half a byte, so more than twice the file's bytes is corrupt
+            // (and would overflow the byte arithmetic below).
+            let elements = try info.dims.reduce(1) { product, dimension in
+                let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+                guard !overflow, next <= 2 * fileSize else {
+                    throw WorkerError.badModel("\(path): tensor '\(info.name)' has dimensions \(info.dims), more elements than the file's \(fileSize) bytes could hold")
+                }
+                return next
+            }
             guard info.dims[0] % info.type.blockSize == 0 else {
                 throw WorkerError.badModel("\(path): tensor '\(info.name)' has rows of \(info.dims[0]) elements, not a multiple of \(info.type)'s block of \(info.type.blockSize)")
             }

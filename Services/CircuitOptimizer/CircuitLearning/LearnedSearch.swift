@@ -40,9 +40,13 @@ public struct LearnedSearch: LearnedSearchStage {
         let started = Deadline.now()
         var moves = 0
 
+        // The best circuit made ready to walk from, remade when it or the model changes.
+        var prepared: EpisodeRunner.Start?
         while !deadline.expired {
             let runner = EpisodeRunner(model: model, engine: engine, settings: settings)
-            let from = best, excludedAtStart = tried
+            let from = prepared ?? EpisodeRunner.Start(best, engine: engine, cost: cost, model: model)
+            prepared = from
+            let excludedAtStart = tried
             /// Walks from the best circuit; each returns its first gate and the circuits worth keeping.
             @Sendable func worker(_ generator: SeededGenerator) -> [(first: Int, transitions: [Transition], candidates: [Circuit])] {
                 var g = generator
@@ -50,7 +54,7 @@ public struct LearnedSearch: LearnedSearchStage {
                 var out: [(first: Int, transitions: [Transition], candidates: [Circuit])] = []
                 for _ in 0..<rounds where !deadline.expired {
                     var first = -1
-                    let o = runner.run(from: from, cost: cost, rng: &g, deadline: deadline, firstExcluded: excluded) { first = $0 }
+                    let o = runner.run(from: from, rng: &g, deadline: deadline, firstExcluded: excluded) { first = $0 }
                     if first >= 0 { excluded.insert(first) }
                     // The passes may finish what the walk started, at its cheapest point or where it ended.
                     let candidates = [o.best, NamPipeline.simplify(o.best, deadline: deadline, rotationMerging: rotationMerging),
@@ -82,6 +86,7 @@ public struct LearnedSearch: LearnedSearchStage {
             if progressed {
                 // A new best circuit has new node ids: nothing has been tried from it yet.
                 tried = []
+                prepared = nil
                 improved(bestCost)
             } else if exhausted || tried.count >= CircuitDAG(best).liveCount {
                 // Every gate was tried as a first move: allow them all again (the policy has been fine-tuned since).
@@ -90,6 +95,7 @@ public struct LearnedSearch: LearnedSearchStage {
             if fineTuneEvery > 0 && collected.count >= fineTuneEvery && deadline.remaining > 1 {
                 _ = ppo.update(&model, collected, rng: &rng, deadline: { deadline.expired })
                 collected = []
+                prepared = nil
             }
         }
         onFinish?(moves, Deadline.now() - started)

@@ -2,7 +2,9 @@ import CircuitCore
 import Foundation
 import Tensor
 
-/// Search with a trained policy: rounds of short trajectories on both cores, all from the best
+/// Search with a trained policy. Optionally the non-learned windowed best-first search first takes
+/// `searchShare` of the budget (it finds the many short reductions fastest); then rounds of short
+/// trajectories on both cores, all from the best
 /// circuit so far; the first gate of each is one not yet tried from that circuit; the search restarts
 /// from any better circuit it finds; between rounds the policy is fine-tuned by PPO on the moves it
 /// made on this circuit. The optimizer verifies whatever this returns.
@@ -12,6 +14,8 @@ public struct LearnedSearch: LearnedSearchStage {
     public var seed: UInt64 = 1
     /// Trajectories per core per round.
     public var trajectoriesPerRound = 4
+    /// Share of the budget the non-learned windowed search gets before the policy's walks (0: walks only).
+    public var searchShare = 0.0
     /// Fine-tune once this many moves have been collected (0: never).
     public var fineTuneEvery = 256
     /// Told, when the search ends, how many moves its walks made and in how many seconds.
@@ -33,7 +37,12 @@ public struct LearnedSearch: LearnedSearchStage {
         // to climb 6 gates above its best before it is cut.
         settings.allowNop = false
         settings.maxSteps = 50
-        var best = start, bestCost = start.cost(cost)
+        var best = start
+        if searchShare > 0 {
+            let slice = Deadline(seconds: deadline.remaining * min(searchShare, 1), cancelled: { deadline.expired })
+            best = WindowedSearch.run(start, rules: rules, cost: cost, deadline: slice, rotationMerging: rotationMerging, improved: improved)
+        }
+        var bestCost = best.cost(cost)
         var tried = Set<Int>()
         var collected: [Transition] = []
         let rounds = trajectoriesPerRound

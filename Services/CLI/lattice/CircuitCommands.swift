@@ -25,7 +25,7 @@ struct OptimizeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "passes, greedy, search or learned (the GNN policy's search; needs a checkpoint). The default, search, was ahead of learned at both budgets we measured (20 s per circuit on 8 Nam circuits, 60 s on 4; scripts/bench-learned).") var method: OptimizeMethod = .search
     @Option(name: .long, help: "Rule file (default: the shipped Nam rules).") var rules: String?
     @Option(name: .long, help: "Checkpoint for --method learned (default: the shipped one, made by 'lattice train').") var checkpoint: String?
-    @Option(name: .long, help: "For --method learned: share of the budget (0-1) the non-learned search gets first; the policy's walks continue from its result.") var searchShare: Double = 0
+    @Option(name: .long, help: "For --method learned: share of the budget (0-1) the non-learned search gets first; the policy's walks continue from its result (0: the walks alone).") var searchShare: Double = 0.5
     @Flag(name: .long, help: "Leave rotation merging out of the passes (to measure what a search finds without it).") var noRotationMerging = false
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
     @Flag(name: .long, help: "Skip the equivalence check.") var noVerify = false

@@ -83,15 +83,19 @@ public struct GateEmbeddings: Sendable {
                         for (r, n) in nodes.enumerated() {
                             let row = r * (width + h)
                             for i in 0..<width { rows[row + i] = previous[n * width + i] }
+                            // Σ ReLU(W_h·h_u + W_e·e + b) over the wire neighbours u (the edge's kind picks W_e·e + b).
+                            func message(from u: Int, qubit q: Int, port p: Int, forward: Bool) {
+                                guard u >= 0 else { return }
+                                let k = InferenceWeights.edgeKind(sourcePort: dag.port(of: q, in: u), targetPort: p, forward: forward)
+                                for o in 0..<h {
+                                    let m = projection[u * h + o] + edge[k * h + o]
+                                    if m > 0 { rows[row + width + o] += m }
+                                }
+                            }
                             let node = dag.nodes[n]
                             for (p, q) in node.gate.qubits.enumerated() {
-                                for (u, forward) in [(node.prev[p], true), (node.next[p], false)] where u >= 0 {
-                                    let k = InferenceWeights.edgeKind(sourcePort: dag.port(of: q, in: u), targetPort: p, forward: forward)
-                                    for o in 0..<h {
-                                        let m = projection[u * h + o] + edge[k * h + o]
-                                        if m > 0 { rows[row + width + o] += m }
-                                    }
-                                }
+                                message(from: node.prev[p], qubit: q, port: p, forward: true)
+                                message(from: node.next[p], qubit: q, port: p, forward: false)
                             }
                         }
                     }

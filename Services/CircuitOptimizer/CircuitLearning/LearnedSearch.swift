@@ -18,6 +18,9 @@ public struct LearnedSearch: LearnedSearchStage {
     public var searchShare = 0.5
     /// Fine-tune once this many moves have been collected (0: never).
     public var fineTuneEvery = 256
+    /// Most of the walks' time that fine-tuning may take (a PPO update costs as much as hundreds of
+    /// moves; beyond this share the walks go on with the moves collected so far).
+    public var fineTuneShare = 0.25
     /// Told, when the search ends, how many moves its walks made and in how many seconds.
     public var onFinish: (@Sendable (_ moves: Int, _ seconds: Double) -> Void)? = nil
 
@@ -48,6 +51,7 @@ public struct LearnedSearch: LearnedSearchStage {
         let rounds = trajectoriesPerRound
         let started = Deadline.now()
         var moves = 0
+        var tuning = 0.0
 
         // The best circuit made ready to walk from, remade when it or the model changes.
         var prepared: EpisodeRunner.Start?
@@ -101,10 +105,16 @@ public struct LearnedSearch: LearnedSearchStage {
                 // Every gate was tried as a first move: allow them all again (the policy has been fine-tuned since).
                 tried = []
             }
-            if fineTuneEvery > 0 && collected.count >= fineTuneEvery && deadline.remaining > 1 {
+            if fineTuneEvery > 0 && collected.count >= fineTuneEvery && deadline.remaining > 1
+                && tuning <= fineTuneShare * (Deadline.now() - started) {
+                let t = Deadline.now()
                 _ = ppo.update(&model, collected, rng: &rng, deadline: { deadline.expired })
+                tuning += Deadline.now() - t
                 collected = []
                 prepared = nil
+            } else if collected.count > fineTuneEvery {
+                // Over the share: the next update learns from the latest moves only.
+                collected.removeFirst(collected.count - fineTuneEvery)
             }
         }
         onFinish?(moves, Deadline.now() - started)

@@ -3,11 +3,12 @@ import Foundation
 import Tensor
 
 /// Search with a trained policy. The non-learned windowed best-first search first takes `searchShare`
-/// of the budget (it finds the many short reductions fastest; the policy's walks alone fell behind
-/// it, 32.1% against 33.6% at 20 s on 8 Nam circuits, and the mix is level with it); then rounds of
-/// short trajectories on both cores, all from the best circuit so far; the first gate of each is one not yet tried from that circuit; the search restarts
-/// from any better circuit it finds; between rounds the policy is fine-tuned by PPO on the moves it
-/// made on this circuit. The optimizer verifies whatever this returns.
+/// of the budget (it finds the many short reductions fastest: the policy's walks alone fell behind it,
+/// 32.1% against 33.6% at 20 s on 8 Nam circuits; the mix was level at 20 s and behind at 60 s). Then
+/// rounds of short trajectories on both cores, all from the best circuit so far; the first gate of each
+/// is one not yet tried from that circuit; the search restarts from any better circuit it finds;
+/// between rounds the policy is fine-tuned by PPO on the moves it made on this circuit, within
+/// `fineTuneShare` of the walks' time. The optimizer verifies whatever this returns.
 public struct LearnedSearch: LearnedSearchStage {
     public let checkpoint: Checkpoint
     public let rules: RuleSet

@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "WorkerCore", dependencies: ["Tensor", "CKernels", "DataFiles"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
         .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
-        .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore"], path: "scripts/bench/rewrite-env-bench"),
+        .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore", "CircuitLearning", "Tensor"], path: "scripts/bench/rewrite-env-bench"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),

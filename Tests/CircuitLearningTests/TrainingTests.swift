@@ -79,11 +79,16 @@ import Tensor
         options.method = .learned
         options.budget = 2
         options.rules = Self.rules
-        options.learned = LearnedSearch(checkpoint: Checkpoint(model: model, rules: Self.rules, trainedSeconds: 0, iterations: 0), rules: Self.rules)
         let input = Circuit(qubits: 3, gates: Self.redundant.gates + [.cx(0, 2), .rz(2, .piTimes(1, over: 4)), .cx(0, 2), .rz(2, .piTimes(-1, over: 4))])
-        let result = try Optimizer.optimize(input, options: options)
-        #expect(result.verdict.isEquivalent)
-        #expect(result.gatesAfter < input.gateCount)
+        // The policy's walks alone, and after the non-learned search's share.
+        for share in [0, 0.5] {
+            var learned = LearnedSearch(checkpoint: Checkpoint(model: model, rules: Self.rules, trainedSeconds: 0, iterations: 0), rules: Self.rules)
+            learned.searchShare = share
+            options.learned = learned
+            let result = try Optimizer.optimize(input, options: options)
+            #expect(result.verdict.isEquivalent)
+            #expect(result.gatesAfter < input.gateCount)
+        }
         options.learned = nil
         #expect(throws: OptimizeError.self) { try Optimizer.optimize(input, options: options) }
     }

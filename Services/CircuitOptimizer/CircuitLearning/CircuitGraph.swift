@@ -29,15 +29,16 @@ public struct CircuitGraph: Sendable {
 
     /// The graph of a DAG's live gates; `rows[i]` is the DAG node of row i, `rowOf[node]` the row (or -1).
     public init(_ dag: CircuitDAG) {
-        var rows: [Int] = []
+        self.init(dag, nodes: (0..<dag.nodes.count).filter { dag.isAlive($0) })
+    }
+
+    /// The graph of the live gates `nodes` (row i is `nodes[i]`) and the wire edges among them.
+    public init(_ dag: CircuitDAG, nodes: [Int]) {
         var rowOf = [Int](repeating: -1, count: dag.nodes.count)
-        for (id, n) in dag.nodes.enumerated() where n.alive {
-            rowOf[id] = rows.count
-            rows.append(id)
-        }
+        for (row, id) in nodes.enumerated() { rowOf[id] = row }
         var kinds: [Int] = [], sources: [Int] = [], targets: [Int] = [], features: [Float] = []
-        kinds.reserveCapacity(rows.count)
-        for id in rows {
+        kinds.reserveCapacity(nodes.count)
+        for id in nodes {
             let node = dag.nodes[id]
             kinds.append(CircuitGraph.kindIndex[node.gate.kind] ?? 0)
             for (p, next) in node.next.enumerated() where next >= 0 && rowOf[next] >= 0 {
@@ -55,8 +56,27 @@ public struct CircuitGraph: Sendable {
             }
         }
         self.init(kinds: kinds, sources: sources, targets: targets, edgeFeatures: features)
-        self.rows = rows
+        self.rows = nodes
         self.rowOf = rowOf
+    }
+
+    /// The gates within `hops` wire steps of the live gate `center` (its row is 0), read straight off
+    /// the DAG: a GNN of `hops` layers computes the same embedding for the center on it as on the whole circuit.
+    public init(_ dag: CircuitDAG, around center: Int, hops: Int) {
+        var order = [center]
+        var seen: Set<Int> = [center]
+        var frontier = [center]
+        for _ in 0..<hops {
+            var next: [Int] = []
+            for n in frontier {
+                for x in dag.nodes[n].prev + dag.nodes[n].next where x >= 0 && seen.insert(x).inserted {
+                    order.append(x)
+                    next.append(x)
+                }
+            }
+            frontier = next
+        }
+        self.init(dag, nodes: order)
     }
 
     /// DAG node per row (empty for graphs not made from a DAG).

@@ -42,7 +42,7 @@ public struct EpisodeSettings: Sendable {
 }
 
 /// Runs one episode from `start` in a `RewriteEnvironment` (incremental matching, no DAG rebuilt per
-/// move); returns its transitions and the cheapest circuit it passed through.
+/// move, incremental embeddings); returns its transitions and the cheapest circuit it passed through.
 public struct EpisodeRunner: Sendable {
     public let model: QuarlModel
     public let engine: RewriteEngine
@@ -65,39 +65,60 @@ public struct EpisodeRunner: Sendable {
         public var last: Circuit
     }
 
-    /// `firstExcluded`: DAG nodes of `start` not to pick as the first location (already tried there).
-    /// `onFirstLocation` learns which node was picked first.
+    /// A start circuit made ready to walk from: its rewrite environment and the network's embeddings
+    /// of its gates. Many episodes from one circuit share one (the copies are made on write).
+    public struct Start: Sendable {
+        public var environment: RewriteEnvironment
+        public var embeddings: GateEmbeddings
+        public var circuit: Circuit
+
+        public init(_ circuit: Circuit, engine: RewriteEngine, cost: CostKind, model: QuarlModel) {
+            self.circuit = circuit
+            environment = RewriteEnvironment(circuit, engine: engine, cost: cost)
+            embeddings = GateEmbeddings(environment.dag, model: model)
+        }
+    }
+
     public func run(from start: Circuit, cost: CostKind, rng: inout SeededGenerator, deadline: Deadline,
                     firstExcluded: Set<Int> = [], onFirstLocation: (Int) -> Void = { _ in }) -> Outcome {
-        var env = RewriteEnvironment(start, engine: engine, cost: cost)
-        var best = start, bestCost = env.cost
+        run(from: Start(start, engine: engine, cost: cost, model: model), rng: &rng, deadline: deadline,
+            firstExcluded: firstExcluded, onFirstLocation: onFirstLocation)
+    }
+
+    /// `firstExcluded`: DAG nodes of `start` not to pick as the first location (already tried there).
+    /// `onFirstLocation` learns which node was picked first. After each move only the embeddings
+    /// within the network's reach of the rewritten gates are recomputed.
+    public func run(from start: Start, rng: inout SeededGenerator, deadline: Deadline,
+                    firstExcluded: Set<Int> = [], onFirstLocation: (Int) -> Void = { _ in }) -> Outcome {
+        var env = start.environment
+        var embeddings = start.embeddings
+        var best = start.circuit, bestCost = env.cost
         var transitions: [Transition] = []
         var visited: [(Int, Circuit)] = []
         var total: Float = 0
-        var evaluation = Evaluation(env, model: model)
+        let nop = model.config.nop
         for step in 0..<settings.maxSteps {
             if deadline.expired { break }
-            guard let row = evaluation.sampleRow(excluding: step == 0 ? firstExcluded : [], using: &rng) else { break }
-            let node = evaluation.graph.rows[row]
+            guard let node = embeddings.sampleNode(in: env.dag, excluding: step == 0 ? firstExcluded : [], using: &rng) else { break }
             if step == 0 { onFirstLocation(node) }
             var mask = ActionMask(env.matches(at: node), actions: model.config.actions)
             // The first move must rewrite: stopping at once teaches nothing. A first gate where no rule
             // matches is a failed move (−1, the episode ends), which teaches the values where moves are.
             let failed = step == 0 && mask.matches.isEmpty
-            if (step == 0 || !settings.allowNop) && !failed { mask.allowed[model.config.nop] = false }
+            if (step == 0 || !settings.allowNop) && !failed { mask.allowed[nop] = false }
             if !settings.allowNop && mask.matches.isEmpty && step > 0 { break }
-            let logits = evaluation.logits(atRow: row)
+            let logits = embeddings.logits(at: node)
             guard let action = settings.sampleRule ? Categorical.sample(logits: logits, mask: mask.allowed, using: &rng)
                                                    : Categorical.argmax(logits: logits, mask: mask.allowed) else { break }
             let logProbability = Self.logSoftmax(logits, mask.allowed)[action]
-            let local = evaluation.graph.neighbourhood(of: row, hops: model.config.layers)
-            var t = Transition(state: local.graph, center: local.center, allowed: mask.indices, action: action,
+            let local = CircuitGraph(env.dag, around: node, hops: model.config.layers)
+            var t = Transition(state: local, center: 0, allowed: mask.indices, action: action,
                                logProbability: logProbability, reward: 0, target: 0, advantage: 0)
-            let chosenValue = evaluation.values[row]
+            let chosenValue = embeddings.values[node]
             var done = true
             if failed {
                 t.reward = -1
-            } else if action != model.config.nop, let m = mask.matches[action] {
+            } else if action != nop, let m = mask.matches[action] {
                 let rewrite = env.apply(m)
                 t.reward = Float(-rewrite.costChange)
                 if env.cost < bestCost {
@@ -107,9 +128,9 @@ public struct EpisodeRunner: Sendable {
                 }
                 done = env.cost > bestCost + settings.slack || step == settings.maxSteps - 1
                 if !done {
-                    evaluation = Evaluation(env, model: model)
+                    embeddings.update(after: rewrite, in: env.dag)
                     // The value of the rewritten region: the new gates and their neighbours on their wires.
-                    t.target = t.reward + settings.gamma * evaluation.maxValue(overNodes: rewrite.neighbourhood)
+                    t.target = t.reward + settings.gamma * embeddings.maxValue(overNodes: rewrite.neighbourhood, in: env.dag)
                 }
             }
             if done { t.target = t.reward }

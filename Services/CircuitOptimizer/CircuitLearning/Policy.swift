@@ -2,51 +2,23 @@ import CircuitCore
 import Foundation
 import Tensor
 
-/// One evaluation of the network on a whole circuit: the value of every gate and, on demand, the
-/// action logits at a gate.
-public struct Evaluation {
-    public let graph: CircuitGraph
-    /// Value per row.
-    public let values: [Float]
-    let tape: Tape
-    let embeddings: Variable
-    let model: QuarlModel
-
-    public init(_ environment: RewriteEnvironment, model: QuarlModel) {
-        graph = CircuitGraph(environment.dag)
-        tape = Tape()
-        self.model = model
-        embeddings = model.embed(graph, on: tape)
-        values = tape.value(model.values(embeddings, on: tape)).scalars
-    }
-
-    /// Logits over rules + NOP at `row`.
-    public func logits(atRow row: Int) -> [Float] {
-        model.logits(tape.gather(embeddings, rows: [row]), on: tape).scalars(tape)
-    }
-
-    /// The largest value among DAG `nodes` (0 when none is alive).
-    public func maxValue(overNodes nodes: [Int]) -> Float {
+extension GateEmbeddings {
+    /// The largest value among the live DAG `nodes` (0 when none is alive).
+    public func maxValue(overNodes nodes: [Int], in dag: CircuitDAG) -> Float {
         var best: Float?
-        for n in nodes where n < graph.rowOf.count && graph.rowOf[n] >= 0 {
-            best = max(best ?? -.infinity, values[graph.rowOf[n]])
-        }
+        for n in nodes where dag.isAlive(n) { best = max(best ?? -.infinity, values[n]) }
         return best ?? 0
     }
 
-    /// A gate to rewrite at, drawn from softmax(V/T) over rows not excluded; T makes a gate that leads
-    /// all others by one unit of value get about 90% of the probability.
-    public func sampleRow(excluding excluded: Set<Int> = [], using rng: inout SeededGenerator) -> Int? {
-        let n = graph.nodeCount
-        guard n > 0 else { return nil }
-        let temperature = 1 / Foundation.log(max(9 * Float(max(n - 1, 1)), 1.5))
-        let mask = excluded.isEmpty ? nil : (0..<n).map { !excluded.contains(graph.rows[$0]) }
-        return Categorical.sample(logits: values.map { $0 / temperature }, mask: mask, using: &rng)
+    /// A gate to rewrite at, drawn from softmax(V/T) over the live gates not excluded; T makes a gate
+    /// that leads all others by one unit of value get about 90% of the probability.
+    public func sampleNode(in dag: CircuitDAG, excluding excluded: Set<Int> = [], using rng: inout SeededGenerator) -> Int? {
+        let live = (0..<dag.nodes.count).filter { dag.isAlive($0) }
+        guard !live.isEmpty else { return nil }
+        let temperature = 1 / Foundation.log(max(9 * Float(max(live.count - 1, 1)), 1.5))
+        let mask = excluded.isEmpty ? nil : live.map { !excluded.contains($0) }
+        return Categorical.sample(logits: live.map { values[$0] / temperature }, mask: mask, using: &rng).map { live[$0] }
     }
-}
-
-extension Variable {
-    func scalars(_ tape: Tape) -> [Float] { tape.value(self).scalars }
 }
 
 /// The actions allowed at a gate: the rules that match there, and NOP.

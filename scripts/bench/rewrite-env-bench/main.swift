@@ -1,11 +1,14 @@
 import CircuitCore
+import CircuitLearning
 import Foundation
+import Tensor
 
 // Step cost of the rewrite environment (not a test): a seeded random walk of "which rules apply at gate g"
-// (the mask) and "apply rule r at g", timed per step. Usage: rewrite-env-bench CIRCUIT.qasm RULES [STEPS]
+// (the mask) and "apply rule r at g", timed per step; given a checkpoint, also a learned move.
+// Usage: rewrite-env-bench CIRCUIT.qasm RULES [STEPS [CHECKPOINT]]
 let args = CommandLine.arguments
 guard args.count >= 3 else {
-    FileHandle.standardError.write("usage: rewrite-env-bench CIRCUIT.qasm RULES [STEPS]\n".data(using: .utf8)!)
+    FileHandle.standardError.write("usage: rewrite-env-bench CIRCUIT.qasm RULES [STEPS [CHECKPOINT]]\n".data(using: .utf8)!)
     exit(2)
 }
 let steps = args.count > 3 ? Int(args[3]) ?? 2000 : 2000
@@ -131,3 +134,52 @@ let verify = micros {
     for r in rules.rules where (try? SymbolicEquivalence.equal(r.source, r.target)) != true { refuted += 1 }
 }
 print(String(format: "exact symbolic check of all %d rules: %.0f ms (%d refuted)", rules.rules.count, verify / 1000, refuted))
+
+// A learned move with the shipped policy: pick a gate by value, its matches, the policy's logits there,
+// apply, and bring the network's view up to date, either incrementally (what the search does) or by
+// re-embedding the whole circuit (before). Same seeded walk for both.
+if args.count > 4 {
+    let checkpoint: Checkpoint
+    do { checkpoint = try Checkpoint.load(args[4], rules: rules) } catch {
+        FileHandle.standardError.write("rewrite-env-bench: \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+    let model = checkpoint.model
+    func learnedWalk(incremental: Bool) -> (move: [Double], network: [Double], recomputed: [Double]) {
+        var env = RewriteEnvironment(circuit, rules: rules.rules)
+        var embeddings = GateEmbeddings(env.dag, model: model)
+        var rng = SeededGenerator(seed: 7)
+        var move: [Double] = [], network: [Double] = [], recomputed: [Double] = []
+        for _ in 0..<min(steps, 500) {
+            var picked: Match?
+            var refresh = 0.0
+            let total = micros {
+                guard let g = embeddings.sampleNode(in: env.dag, using: &rng) else { return }
+                let ms = env.matches(at: g)
+                guard !ms.isEmpty else { return }
+                let mask = ActionMask(ms, actions: model.config.actions)
+                let logits = embeddings.logits(at: g)
+                guard let a = Categorical.sample(logits: logits, mask: mask.allowed.enumerated().map { $0.offset != model.config.nop && $0.element }, using: &rng),
+                      let m = mask.matches[a] else { return }
+                picked = m
+                let rewrite = env.apply(m)
+                refresh = micros {
+                    if incremental { embeddings.update(after: rewrite, in: env.dag) } else { embeddings = GateEmbeddings(env.dag, model: model) }
+                }
+            }
+            guard picked != nil else { continue }
+            move.append(total)
+            network.append(refresh)
+            recomputed.append(Double(incremental ? embeddings.lastRecomputed : env.dag.liveCount))
+        }
+        return (move, network, recomputed)
+    }
+    print("learned move (shipped policy, \(model.config.layers) layers, hidden \(model.config.hidden)), µs median; gates: re-embedded per move")
+    print(Timings.columns(["", "move", "re-embed", "move p90", "gates", "moves"]))
+    for incremental in [true, false] {
+        let w = learnedWalk(incremental: incremental)
+        print(Timings.columns([incremental ? "incremental re-embedding" : "whole-circuit re-embedding (before)",
+                               String(format: "%.0f", median(w.move)), String(format: "%.0f", median(w.network)),
+                               String(format: "%.0f", percentile(w.move, 0.9)), String(format: "%.0f", median(w.recomputed)), "\(w.move.count)"]))
+    }
+}

@@ -7,6 +7,9 @@ public struct Rewrite: Sendable {
     /// only deletes, the live gates that bordered the removed region. This is "the rewritten region" a
     /// learner values.
     public var neighbourhood: [Int]
+    /// The live gates that bordered the removed region (before or after it on a wire): their wire
+    /// neighbours changed.
+    public var rewired: [Int]
     /// The change of `cost` (negative when the rewrite helps).
     public var costChange: Int
 }
@@ -127,7 +130,7 @@ public struct RewriteEnvironment: Sendable {
         }
         if created.isEmpty { around = border + after }
         return Rewrite(rule: m.rule, removed: m.nodes, created: created, neighbourhood: around,
-                       costChange: cost - before)
+                       rewired: border + after, costChange: cost - before)
     }
 
     private mutating func invalidate(dependentsOf n: Int) {

@@ -90,7 +90,7 @@ public final class GGUFFile {
             }
             let rawType = try reader.u32("the type of tensor '\(name)'")
             guard let type = GGMLType(rawValue: rawType) else {
-                throw WorkerError.badModel("\(path): tensor '\(name)' has ggml type \(rawType), which is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1); re-quantize the model to one of them")
+                throw WorkerError.badModel("\(path): tensor '\(name)' has ggml type \(rawType), which is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K); re-quantize the model to one of them")
             }
             let offset = try reader.u64("the data offset of tensor '\(name)'")
             guard offset <= UInt64(Int.max / 2) else { throw WorkerError.badModel("\(path): tensor '\(name)' has offset \(offset), beyond any file") }

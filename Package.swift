@@ -90,6 +90,7 @@ if Context.environment["LATTICE_FUZZ"] != nil {
     let fuzzed: [(String, [Target.Dependency])] = [
         ("fuzz-frames", ["Transport"]), ("fuzz-envelope", ["Transport", "Wire"]), ("fuzz-requests", ["Wire"]),
         ("fuzz-qasm", ["CircuitCore"]), ("fuzz-safetensors", ["WorkerCore"]), ("fuzz-cluster", ["PlacementCore"]),
+        ("fuzz-gguf", ["WorkerCore"]),
     ]
     for (name, dependencies) in fuzzed {
         package.targets.append(.executableTarget(name: name, dependencies: dependencies, path: "fuzz/Sources/\(name)"))

@@ -3,6 +3,7 @@
 // one, and the products run on the same 8-bit activation blocks as the other types.
 #include "kquants.h"
 
+#include <math.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -78,6 +79,26 @@ static void decode_group(int type, const uint8_t *row, int g, lk_group *out) {
         out->minimum = 0;
         break;
     }
+    }
+}
+
+void lk_quantize_q8_k(const float *x, lk_q8_block *y, int n) {
+    for (int b = 0; b < n / 256; b++, x += 256, y += 8) {
+        float largest = 0, magnitude = 0;
+        for (int j = 0; j < 256; j++) {
+            if (fabsf(x[j]) > magnitude) { magnitude = fabsf(x[j]); largest = x[j]; }
+        }
+        float inverse = magnitude > 0 ? -127.0f / largest : 0, d = magnitude > 0 ? 1.0f / inverse : 0;
+        for (int g = 0; g < 8; g++) {
+            int sum = 0;
+            for (int j = 0; j < 32; j++) {
+                int q = (int)nearbyintf(inverse * x[32 * g + j]);
+                y[g].qs[j] = (int8_t)(q < 127 ? q : 127);
+                sum += y[g].qs[j];
+            }
+            y[g].d = d;
+            y[g].s = d * (float)sum;
+        }
     }
 }
 

@@ -7,6 +7,11 @@
 /// not a multiple of 256.
 enum { LK_Q5_0 = 6, LK_Q4_K = 12, LK_Q6_K = 14 };
 
+/// Quantizes `n` floats (a multiple of 256) for Q4_K and Q6_K products as llama.cpp's Q8_K does:
+/// one Float32 scale per 256 (the element of largest magnitude maps to -127), written as 32-blocks
+/// that share it, each with s = d · Σq unrounded.
+void lk_quantize_q8_k(const float *x, lk_q8_block *y, int n);
+
 /// Converts `n` elements (whole blocks) of `type` at `blocks` to floats, as llama.cpp does.
 void lk_kq_dequantize(int type, const void *blocks, int n, float *out);
 

@@ -99,7 +99,15 @@ public final class GGUFFile {
         let dataStart = (reader.position + alignment - 1) / alignment * alignment
         var tensors: [String: GGUFTensorInfo] = [:]
         for info in infos {
-            let elements = info.dims.reduce(1, *)
+            // No type packs more than 2 elements a byte, so a larger count is corrupt (and could overflow).
+            var elements = 1
+            for d in info.dims {
+                let (product, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= 2 * file.size else {
+                    throw WorkerError.badModel("\(path): tensor '\(info.name)' has dimensions \(info.dims), more elements than the file could hold (corrupt GGUF)")
+                }
+                elements = product
+            }
             guard info.dims[0] % info.type.blockSize == 0 else {
                 throw WorkerError.badModel("\(path): tensor '\(info.name)' has rows of \(info.dims[0]) elements, not a multiple of \(info.type)'s block of \(info.type.blockSize)")
             }

@@ -67,7 +67,11 @@ public final class QuantizedMatrix: @unchecked Sendable {   // immutable after i
         let tokens = x.rows, blocks = columns / 32
         var activations = [lk_q8_block](repeating: lk_q8_block(), count: tokens * blocks)
         x.scalars.withUnsafeBufferPointer { source in
-            activations.withUnsafeMutableBufferPointer { lk_quantize_q8(source.baseAddress, $0.baseAddress, Int32(tokens * columns)) }
+            activations.withUnsafeMutableBufferPointer {
+                // Q4_K and Q6_K take one activation scale per 256 (llama.cpp's Q8_K), the rest one per 32.
+                let quantize = self.type.blockSize == 256 ? lk_quantize_q8_k : lk_quantize_q8
+                quantize(source.baseAddress, $0.baseAddress, Int32(tokens * columns))
+            }
         }
         let threads = max(1, min(Self.threads.load(ordering: .relaxed), rows / 64))
         let type = Int32(self.type.rawValue), rows = self.rows, rowBytes = self.rowBytes, kQuants = self.type.usesKQuantKernels

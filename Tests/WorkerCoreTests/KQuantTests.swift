@@ -67,4 +67,20 @@ import Testing
             }
         }
     }
+
+    /// Q, K and V of different types (as in Q4_K_M files) stay quantized when stacked: one product
+    /// each, side by side, not a Float32 copy.
+    @Test func stackingMixedTypesKeepsEachQuantized() throws {
+        let file = try Self.fixture()
+        let (q4, _) = try Self.rows(.q4_K, in: file), (q6, _) = try Self.rows(.q6_K, in: file)
+        let stacked = LinearWeight.stacked([.quantized(q4), .quantized(q6)])
+        guard case .quantizedParts = stacked else { Issue.record("stacked as \(stacked), not quantized parts"); return }
+        #expect(stacked.rows == q4.rows + q6.rows && stacked.byteCount == q4.byteCount + q6.byteCount)
+        let x = Tensor(shape: [3, q4.columns]) { out in for i in 0..<out.count { out[i] = Float(i % 97) / 50 - 1 } }
+        let joined = stacked.apply(x), first = q4.product(x), second = q6.product(x)
+        for t in 0..<3 {
+            #expect(Array(joined.scalars[(t * 8)..<(t * 8 + 4)]) == Array(first.scalars[(t * 4)..<(t * 4 + 4)]))
+            #expect(Array(joined.scalars[(t * 8 + 4)..<(t * 8 + 8)]) == Array(second.scalars[(t * 4)..<(t * 4 + 4)]))
+        }
+    }
 }

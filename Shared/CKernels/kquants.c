@@ -1,6 +1,7 @@
 // Q5_0, Q4_K and Q6_K weights: each 32 elements of a row decode to signed bytes with a scale per
-// 16 and a minimum, so one decoder serves dequantization, the scalar dot product and the AVX2
-// one, and the products run on the same 8-bit activation blocks as the other types.
+// 16 and a minimum, so dequantization, the scalar and the AVX2 dot products share one decoding
+// (the AVX2 path unpacks the bytes with SIMD; tests hold it equal to the scalar one), and the
+// products run on 8-bit activation blocks like the other types.
 #include "kquants.h"
 
 #include <math.h>
@@ -41,42 +42,68 @@ static void q4k_scale_min(const uint8_t *packed, int j, int *scale, int *minimum
     }
 }
 
-/// Group g (0-based, 32 elements each) of a row of `type` blocks.
-static void decode_group(int type, const uint8_t *row, int g, lk_group *out) {
-    const uint8_t *block = row + (size_t)(g / block_groups(type)) * block_bytes(type);
-    int sub = g % block_groups(type);
+/// Where group g (0-based, 32 elements each) of a row lies: its block and its index in the block.
+static const uint8_t *group_block(int type, const uint8_t *row, int g, int *sub) {
+    *sub = g % block_groups(type);
+    return row + (size_t)(g / block_groups(type)) * block_bytes(type);
+}
+
+/// Block layouts. Q5_0: f16 d, 32 fifth bits, 16 bytes of nibbles (elements j and j + 16), value
+/// (nibble | fifth << 4) - 16. Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums,
+/// 128 bytes in 64-element chunks (low nibbles, then high). Q6_K: 128 bytes of low nibbles, 64 of
+/// high bit pairs, 16 signed scales (one per 16), f16 d; value (low | high << 4) - 32; each
+/// 128-element half holds 4 groups: low or high nibbles of ql[0..31] or ql[32..63], pair q of qh.
+static void group_scales(int type, const uint8_t *row, int g, lk_group *out) {
+    int sub;
+    const uint8_t *block = group_block(type, row, g, &sub);
     switch (type) {
-    case LK_Q5_0: {   // f16 d, 32 high bits, 16 bytes of low nibbles; value (nibble | high << 4) - 16
+    case LK_Q5_0:
+        out->scale[0] = out->scale[1] = half_to_float(block);
+        out->minimum = 0;
+        break;
+    case LK_Q4_K: {
+        int scale, minimum;
+        q4k_scale_min(block + 4, sub, &scale, &minimum);
+        out->scale[0] = out->scale[1] = half_to_float(block) * (float)scale;
+        out->minimum = -(half_to_float(block + 2) * (float)minimum);
+        break;
+    }
+    default: {
+        const int8_t *scales = (const int8_t *)(block + 192) + 8 * (sub / 4) + 2 * (sub % 4);
+        float d = half_to_float(block + 208);
+        out->scale[0] = d * (float)scales[0];
+        out->scale[1] = d * (float)scales[1];
+        out->minimum = 0;
+        break;
+    }
+    }
+}
+
+static void decode_group(int type, const uint8_t *row, int g, lk_group *out) {
+    int sub;
+    const uint8_t *block = group_block(type, row, g, &sub);
+    group_scales(type, row, g, out);
+    switch (type) {
+    case LK_Q5_0: {
         uint32_t high = (uint32_t)block[2] | (uint32_t)block[3] << 8 | (uint32_t)block[4] << 16 | (uint32_t)block[5] << 24;
         for (int j = 0; j < 16; j++) {
             out->values[j] = (int8_t)(((block[6 + j] & 0x0F) | (((high >> j) & 1) << 4)) - 16);
             out->values[j + 16] = (int8_t)(((block[6 + j] >> 4) | (((high >> (j + 16)) & 1) << 4)) - 16);
         }
-        out->scale[0] = out->scale[1] = half_to_float(block);
-        out->minimum = 0;
         break;
     }
-    case LK_Q4_K: {   // f16 d, f16 dmin, 12 bytes of scales, 128 bytes: 64-element chunks, low nibbles then high
-        int scale, minimum;
-        q4k_scale_min(block + 4, sub, &scale, &minimum);
+    case LK_Q4_K: {
         const uint8_t *qs = block + 16 + 32 * (sub / 2);
         for (int j = 0; j < 32; j++) out->values[j] = (int8_t)(sub % 2 ? qs[j] >> 4 : qs[j] & 0x0F);
-        out->scale[0] = out->scale[1] = half_to_float(block) * (float)scale;
-        out->minimum = -(half_to_float(block + 2) * (float)minimum);
         break;
     }
-    default: {        // LK_Q6_K: 128 bytes low nibbles, 64 bytes high pairs, 16 signed scales, f16 d
-        int half = sub / 4, quarter = sub % 4;   // 128-element halves of 4 groups each
+    default: {
+        int half = sub / 4, quarter = sub % 4;
         const uint8_t *ql = block + 64 * half + (quarter % 2) * 32, *qh = block + 128 + 32 * half;
-        const int8_t *scales = (const int8_t *)(block + 192) + 8 * half + 2 * quarter;
         for (int j = 0; j < 32; j++) {
             int low = quarter < 2 ? ql[j] & 0x0F : ql[j] >> 4;
             out->values[j] = (int8_t)((low | (((qh[j] >> (2 * quarter)) & 3) << 4)) - 32);
         }
-        float d = half_to_float(block + 208);
-        out->scale[0] = d * (float)scales[0];
-        out->scale[1] = d * (float)scales[1];
-        out->minimum = 0;
         break;
     }
     }
@@ -142,6 +169,39 @@ LK_AVX2 static inline __m256 group_dot(__m256i values, const lk_q8_block *a) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(products, _mm256_set1_epi16(1)));
 }
 
+/// decode_group's values with AVX2 (the layouts are described at group_scales).
+LK_AVX2 static inline __m256i group_values_avx2(int type, const uint8_t *row, int g) {
+    int sub;
+    const uint8_t *block = group_block(type, row, g, &sub);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    switch (type) {
+    case LK_Q5_0: {
+        __m128i raw = _mm_loadu_si128((const __m128i *)(block + 6));
+        __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low4);
+        uint32_t high;
+        memcpy(&high, block + 2, 4);
+        // Byte j gets bit j of `high`: spread byte j / 8 over 8 bytes, then test bit j % 8.
+        __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)high),
+            _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+        __m256i fifth = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16));
+    }
+    case LK_Q4_K: {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(block + 16 + 32 * (sub / 2)));
+        return _mm256_and_si256(sub % 2 ? _mm256_srli_epi16(raw, 4) : raw, low4);
+    }
+    default: {
+        int half = sub / 4, quarter = sub % 4;
+        __m256i ql = _mm256_loadu_si256((const __m256i *)(block + 64 * half + (quarter % 2) * 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * half));
+        __m256i low = _mm256_and_si256(quarter < 2 ? ql : _mm256_srli_epi16(ql, 4), low4);
+        __m256i pair = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * quarter)), _mm256_set1_epi8(3));
+        return _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(pair, 4)), _mm256_set1_epi8(32));
+    }
+    }
+}
+
 /// Rows against up to four tokens at a time, each group decoded once for all of them.
 LK_AVX2 static void matmul_avx2(int type, const uint8_t *base, size_t row_bytes, int row_begin, int row_end, int groups,
                                 const lk_q8_block *x, int tokens, float *out, size_t out_stride) {
@@ -153,8 +213,8 @@ LK_AVX2 static void matmul_avx2(int type, const uint8_t *base, size_t row_bytes,
             __m256 sums[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
             float minimums[4] = { 0, 0, 0, 0 };
             for (int g = 0; g < groups; g++) {
-                decode_group(type, row, g, &group);
-                __m256i values = _mm256_loadu_si256((const __m256i *)group.values);
+                group_scales(type, row, g, &group);
+                __m256i values = group_values_avx2(type, row, g);
                 __m256 scales = _mm256_setr_ps(group.scale[0], group.scale[0], group.scale[0], group.scale[0],
                                                group.scale[1], group.scale[1], group.scale[1], group.scale[1]);
                 for (int k = 0; k < n; k++) {

@@ -12,7 +12,9 @@
 #define LK_X86 1
 #endif
 
-static float half_to_float(const uint8_t *p) {
+#define LK_INLINE static inline __attribute__((always_inline))
+
+LK_INLINE float half_to_float(const uint8_t *p) {
     uint16_t h = (uint16_t)(p[0] | (p[1] << 8));
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, bits;
     if (exponent == 0) {
@@ -28,11 +30,11 @@ static float half_to_float(const uint8_t *p) {
 /// One 32-element group: element j is scale[j / 16] · values[j] + minimum.
 typedef struct { int8_t values[32]; float scale[2]; float minimum; } lk_group;
 
-static int block_bytes(int type) { return type == LK_Q5_0 ? 22 : type == LK_Q4_K ? 144 : 210; }
-static int block_groups(int type) { return type == LK_Q5_0 ? 1 : 8; }
+LK_INLINE int block_bytes(int type) { return type == LK_Q5_0 ? 22 : type == LK_Q4_K ? 144 : 210; }
+LK_INLINE int block_groups(int type) { return type == LK_Q5_0 ? 1 : 8; }
 
 /// Q4_K's 6-bit scale and minimum of sub-block j (0–7), packed in 12 bytes.
-static void q4k_scale_min(const uint8_t *packed, int j, int *scale, int *minimum) {
+LK_INLINE void q4k_scale_min(const uint8_t *packed, int j, int *scale, int *minimum) {
     if (j < 4) {
         *scale = packed[j] & 63;
         *minimum = packed[j + 4] & 63;
@@ -43,7 +45,7 @@ static void q4k_scale_min(const uint8_t *packed, int j, int *scale, int *minimum
 }
 
 /// Where group g (0-based, 32 elements each) of a row lies: its block and its index in the block.
-static const uint8_t *group_block(int type, const uint8_t *row, int g, int *sub) {
+LK_INLINE const uint8_t *group_block(int type, const uint8_t *row, int g, int *sub) {
     *sub = g % block_groups(type);
     return row + (size_t)(g / block_groups(type)) * block_bytes(type);
 }
@@ -53,7 +55,7 @@ static const uint8_t *group_block(int type, const uint8_t *row, int g, int *sub)
 /// 128 bytes in 64-element chunks (low nibbles, then high). Q6_K: 128 bytes of low nibbles, 64 of
 /// high bit pairs, 16 signed scales (one per 16), f16 d; value (low | high << 4) - 32; each
 /// 128-element half holds 4 groups: low or high nibbles of ql[0..31] or ql[32..63], pair q of qh.
-static void group_scales(int type, const uint8_t *row, int g, lk_group *out) {
+LK_INLINE void group_scales(int type, const uint8_t *row, int g, lk_group *out) {
     int sub;
     const uint8_t *block = group_block(type, row, g, &sub);
     switch (type) {
@@ -163,14 +165,14 @@ LK_AVX2 static inline float hsum(__m256 v) {
 }
 
 /// Σ values·q in 8 int32 lanes, lanes 0–3 over elements 0–15 and 4–7 over 16–31, as floats.
-LK_AVX2 static inline __m256 group_dot(__m256i values, const lk_q8_block *a) {
+LK_AVX2 LK_INLINE __m256 group_dot(__m256i values, const lk_q8_block *a) {
     __m256i q = _mm256_loadu_si256((const __m256i *)a->qs);
     __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(values, values), _mm256_sign_epi8(q, values));
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(products, _mm256_set1_epi16(1)));
 }
 
 /// decode_group's values with AVX2 (the layouts are described at group_scales).
-LK_AVX2 static inline __m256i group_values_avx2(int type, const uint8_t *row, int g) {
+LK_AVX2 LK_INLINE __m256i group_values_avx2(int type, const uint8_t *row, int g) {
     int sub;
     const uint8_t *block = group_block(type, row, g, &sub);
     const __m256i low4 = _mm256_set1_epi8(0x0F);
@@ -202,8 +204,9 @@ LK_AVX2 static inline __m256i group_values_avx2(int type, const uint8_t *row, in
     }
 }
 
-/// Rows against up to four tokens at a time, each group decoded once for all of them.
-LK_AVX2 static void matmul_avx2(int type, const uint8_t *base, size_t row_bytes, int row_begin, int row_end, int groups,
+/// Rows against up to four tokens at a time, each group decoded once for all of them. Inlined
+/// into matmul_avx2 once per type, so the type's layout is constant in the loops.
+LK_AVX2 LK_INLINE void matmul_avx2_typed(int type, const uint8_t *base, size_t row_bytes, int row_begin, int row_end, int groups,
                                 const lk_q8_block *x, int tokens, float *out, size_t out_stride) {
     lk_group group;
     for (int r = row_begin; r < row_end; r++) {
@@ -225,6 +228,15 @@ LK_AVX2 static void matmul_avx2(int type, const uint8_t *base, size_t row_bytes,
             }
             for (int k = 0; k < n; k++) out[(size_t)(t + k) * out_stride + r] = hsum(sums[k]) + minimums[k];
         }
+    }
+}
+
+LK_AVX2 static void matmul_avx2(int type, const uint8_t *base, size_t row_bytes, int row_begin, int row_end, int groups,
+                                const lk_q8_block *x, int tokens, float *out, size_t out_stride) {
+    switch (type) {
+    case LK_Q5_0: matmul_avx2_typed(LK_Q5_0, base, row_bytes, row_begin, row_end, groups, x, tokens, out, out_stride); break;
+    case LK_Q4_K: matmul_avx2_typed(LK_Q4_K, base, row_bytes, row_begin, row_end, groups, x, tokens, out, out_stride); break;
+    default: matmul_avx2_typed(LK_Q6_K, base, row_bytes, row_begin, row_end, groups, x, tokens, out, out_stride); break;
     }
 }
 #endif

@@ -42,8 +42,12 @@ import Tensor
         for length in stride(from: 0, to: 3000, by: 7) { #expect(error(good.prefix(length)).hasPrefix("model: "), "prefix \(length)") }
         // An unsupported tensor type and a missing hyperparameter are named.
         var file = try GGUFTestFile.converting(directory: TestModels.write(name: "gguf-bad"))
-        file.tensors[0].type = 12
-        #expect(error(file.bytes()).contains("token_embd.weight' has ggml type 12"))
+        file.tensors[0].type = 13   // Q5_K
+        #expect(error(file.bytes()).contains("token_embd.weight' has ggml type 13"))
+        // Dimensions whose product overflows, or outgrows the file, are refused by name.
+        file = try GGUFTestFile.converting(directory: TestModels.write(name: "gguf-bad"))
+        file.tensors[1].dims = [1 << 31 - 1, 1 << 31 - 1, 1 << 31 - 1, 8]
+        #expect(error(file.bytes()).contains("'\(file.tensors[1].name)' has dimensions"))
         file = try GGUFTestFile.converting(directory: TestModels.write(name: "gguf-bad"))
         file.metadata.removeAll { $0.0 == "llama.embedding_length" }
         #expect(error(file.bytes()).contains("'llama.embedding_length' is missing"))

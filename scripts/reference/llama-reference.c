@@ -2,7 +2,9 @@
 // llama.cpp's token ids (special tokens parsed), then greedy generation of N tokens with the
 // top-K logits at every step, with llama.cpp's default context settings (what its users run).
 // Prints one JSON object per prompt.
-// Built and run by scripts/gen-model-fixtures; usage: llama-reference MODEL.gguf N K < prompts.txt
+// With a fourth argument "f32-kv" the KV cache holds Float32 instead of llama.cpp's default F16
+// (the reference for our Float32 path, which keeps its cache in Float32).
+// Built and run by scripts/gen-model-fixtures; usage: llama-reference MODEL.gguf N K [f32-kv] < prompts.txt
 #include "llama.h"
 
 #include <stdio.h>
@@ -30,8 +32,11 @@ static char *unescape_newlines(char *line) {   // prompts write "\n" for a newli
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: %s MODEL.gguf N_TOKENS TOP_K < prompts\n", argv[0]); return 2; }
-    int n_generate = atoi(argv[2]), top_k = atoi(argv[3]);
+    if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "f32-kv"))) {
+        fprintf(stderr, "usage: %s MODEL.gguf N_TOKENS TOP_K [f32-kv] < prompts\n", argv[0]);
+        return 2;
+    }
+    int n_generate = atoi(argv[2]), top_k = atoi(argv[3]), f32_kv = argc == 5;
     llama_backend_init();
     struct llama_model_params mp = llama_model_default_params();
     struct llama_model *model = llama_model_load_from_file(argv[1], mp);
@@ -45,6 +50,7 @@ int main(int argc, char **argv) {
         unescape_newlines(line);
         struct llama_context_params cp = llama_context_default_params();
         cp.n_ctx = 1024; cp.n_batch = 1024; cp.n_threads = 1; cp.n_threads_batch = 1;
+        if (f32_kv) { cp.type_k = GGML_TYPE_F32; cp.type_v = GGML_TYPE_F32; }
         struct llama_context *ctx = llama_init_from_model(model, cp);
         llama_token tokens[1024];
         int n = llama_tokenize(vocab, line, (int)strlen(line), tokens, 1024, false, true);

@@ -56,7 +56,7 @@ struct ModelCommand: AsyncParsableCommand {
             let model = try LocalModel(path: directory, dequantize: dequantize)
             let ids: [Int32]
             if let promptIds { ids = try model.parsePromptIDs(promptIds) }
-            else if let prompt { ids = try model.tokenizer.encode(prompt) }
+            else if let prompt { ids = try model.tokenizer.encodePrompt(prompt) }
             else if let chat { ids = try model.chatPromptIDs(chat) }
             else { throw ValidationError("give --prompt-ids, --prompt or --chat") }
             guard maxTokens >= 1, ids.count + maxTokens <= model.config.maxPositions else {

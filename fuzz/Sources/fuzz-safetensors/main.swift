@@ -1,5 +1,5 @@
 // libFuzzer target: the safetensors reader (header, offsets, dtypes), through a file as in use,
-// reading every tensor it lists. (The GGUF reader, on branch models, gets a target of its own.)
+// reading every tensor it lists. (The GGUF reader has fuzz-gguf.)
 import Foundation
 @testable import WorkerCore
 

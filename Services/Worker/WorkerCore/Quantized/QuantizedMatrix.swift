@@ -3,7 +3,7 @@ import Dispatch
 import Synchronization
 import Tensor
 
-/// A weight matrix `[rows, columns]` kept in its quantized ggml blocks (Q4_0, Q4_1 or Q8_0),
+/// A weight matrix `[rows, columns]` kept in its quantized ggml blocks (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K),
 /// each row a whole number of blocks. Products quantize the activations to 8 bits per
 /// 32-block and run the C kernels, split by rows across `QuantizedMatrix.threads`.
 public final class QuantizedMatrix: @unchecked Sendable {   // immutable after init
@@ -67,17 +67,22 @@ public final class QuantizedMatrix: @unchecked Sendable {   // immutable after i
         let tokens = x.rows, blocks = columns / 32
         var activations = [lk_q8_block](repeating: lk_q8_block(), count: tokens * blocks)
         x.scalars.withUnsafeBufferPointer { source in
-            activations.withUnsafeMutableBufferPointer { lk_quantize_q8(source.baseAddress, $0.baseAddress, Int32(tokens * columns)) }
+            activations.withUnsafeMutableBufferPointer {
+                // Q4_K and Q6_K take one activation scale per 256 (llama.cpp's Q8_K), the rest one per 32.
+                let quantize = self.type.blockSize == 256 ? lk_quantize_q8_k : lk_quantize_q8
+                quantize(source.baseAddress, $0.baseAddress, Int32(tokens * columns))
+            }
         }
         let threads = max(1, min(Self.threads.load(ordering: .relaxed), rows / 64))
-        let type = Int32(self.type.rawValue), rows = self.rows, rowBytes = self.rowBytes
+        let type = Int32(self.type.rawValue), rows = self.rows, rowBytes = self.rowBytes, kQuants = self.type.usesKQuantKernels
         return Tensor(shape: [tokens, rows]) { out in
             let output = OutputPointer(base: out.baseAddress!)
             activations.withUnsafeBufferPointer { a in
                 let input = InputPointer(base: a.baseAddress!)
                 let run: @Sendable (Int) -> Void = { part in
                     let begin = rows * part / threads, end = rows * (part + 1) / threads
-                    lk_matmul(type, self.storage, rowBytes, Int32(begin), Int32(end), Int32(blocks), input.base, Int32(tokens), output.base, rows)
+                    let matmul = kQuants ? lk_kq_matmul : lk_matmul
+                    matmul(type, self.storage, rowBytes, Int32(begin), Int32(end), Int32(blocks), input.base, Int32(tokens), output.base, rows)
                 }
                 if threads == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: run) }
             }

@@ -9,10 +9,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     /// GPT-2's split pattern (the ByteLevel pre-tokenizer's default).
     public static let gpt2Pattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
     private let splitters: [NSRegularExpression]
-    private let specialMatcher: NSRegularExpression?
     private let vocab: [String: Int32]
     private let idToToken: [Int32: String]
-    private let specials: [String: Int32]
+    private let specials: SpecialTokens
     private let mergeRanks: [String: Int]      // "left right" -> rank
     private let byteToUnicode: [Character]
     private let unicodeToByte: [Character: UInt8]
@@ -28,11 +27,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 throw WorkerError.badModel("\(source): pre-tokenizer regex does not compile: \(pattern)")
             }
         }
-        let alternatives = specials.keys.sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
-            .map { NSRegularExpression.escapedPattern(for: $0) }
-        specialMatcher = alternatives.isEmpty ? nil : try? NSRegularExpression(pattern: alternatives.joined(separator: "|"))
         self.vocab = vocab
-        self.specials = specials
+        self.specials = SpecialTokens(specials)
         idToToken = Dictionary(vocab.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var ranks: [String: Int] = [:]
         for (rank, merge) in merges.enumerated() where ranks[merge] == nil { ranks[merge] = rank }
@@ -106,9 +102,11 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     public func encode(_ text: String) throws -> [Int32] {
         var ids: [Int32] = []
-        for segment in splitSpecials(text) {
-            if let id = specials[segment.text], segment.isSpecial { ids.append(id); continue }
-            for piece in pretokenize(segment.text) { ids += try merge(piece) }
+        for segment in specials.split(text) {
+            switch segment {
+            case .special(let id): ids.append(id)
+            case .text(let run): for piece in pretokenize(run) { ids += try merge(piece) }
+            }
         }
         return ids
     }
@@ -135,27 +133,12 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         var bytes: [UInt8] = []
         for id in ids {
             guard let token = idToToken[id] else { continue }
-            if specials[token] == id { bytes += Array(token.utf8); continue }
+            if specials.ids[token] == id { bytes += Array(token.utf8); continue }
             for ch in token {
                 if let b = unicodeToByte[ch] { bytes.append(b) } else { bytes += Array(String(ch).utf8) }
             }
         }
         return bytes
-    }
-
-    /// The text cut into special tokens and the runs between them.
-    private func splitSpecials(_ text: String) -> [(text: String, isSpecial: Bool)] {
-        guard let specialMatcher else { return [(text, false)] }
-        var segments: [(String, Bool)] = []
-        var cursor = text.startIndex
-        for match in specialMatcher.matches(in: text, range: NSRange(text.startIndex..<text.endIndex, in: text)) {
-            guard let range = Range(match.range, in: text) else { continue }
-            if cursor < range.lowerBound { segments.append((String(text[cursor..<range.lowerBound]), false)) }
-            segments.append((String(text[range]), true))
-            cursor = range.upperBound
-        }
-        if cursor < text.endIndex { segments.append((String(text[cursor...]), false)) }
-        return segments
     }
 
     /// Splits text into the pieces BPE merges within: each regex in turn splits every piece

@@ -5,19 +5,27 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String) throws -> [Int32]
     /// The exact bytes `ids` stand for (unknown ids contribute nothing).
     func bytes(_ ids: [Int32]) -> [UInt8]
+    /// The token a prompt starts with when the model asks for one (SentencePiece Llama models);
+    /// `encode` never adds it, `encodePrompt` does.
+    var beginOfSequence: Int32? { get }
 }
 
 extension Tokenizer {
+    public var beginOfSequence: Int32? { nil }
+
+    /// `text` as a model's prompt: `beginOfSequence` (if any), then the text's tokens.
+    public func encodePrompt(_ text: String) throws -> [Int32] { (beginOfSequence.map { [$0] } ?? []) + (try encode(text)) }
+
     /// The text of `ids`; bytes that are not valid UTF-8 become U+FFFD.
     public func decode(_ ids: [Int32]) -> String { String(decoding: bytes(ids), as: UTF8.self) }
 
     /// The text the last of `generated` adds to a stream of them (what a `StreamingDetokenizer`
     /// fed `generated` one by one returns for the last): bytes of an unfinished character wait.
     public func streamText(_ generated: [Int32]) -> String {
-        guard let last = generated.last else { return "" }
+        guard !generated.isEmpty else { return "" }
         let before = bytes(Array(generated.dropLast()))
         let emitted = StreamingDetokenizer.completePrefixLength(before)
-        let all = before + bytes([last])
+        let all = bytes(generated)
         return String(decoding: all[emitted..<StreamingDetokenizer.completePrefixLength(all)], as: UTF8.self)
     }
 }
@@ -27,10 +35,13 @@ public enum Tokenizers {
     public static func load(source: any WeightSource) throws -> any Tokenizer {
         if let gguf = source as? GGUFModel {
             guard gguf.file.metadata["tokenizer.ggml.model"] != nil else { return ByteTokenizer(vocabSize: gguf.config.vocabSize) }
-            return try GGUFTokenizer.load(gguf.file)
+            return try load(gguf: gguf.file)
         }
         return try load(directory: source.path, vocabSize: source.config.vocabSize)
     }
+
+    /// The tokenizer in a GGUF file's metadata (a model, or a vocabulary-only file).
+    public static func load(gguf file: GGUFFile) throws -> any Tokenizer { try GGUFTokenizer.load(file) }
 
     public static func load(directory: String, vocabSize: Int) throws -> any Tokenizer {
         let path = (directory as NSString).appendingPathComponent("tokenizer.json")
@@ -59,12 +70,17 @@ public struct ByteTokenizer: Tokenizer {
 public struct StreamingDetokenizer {
     private let tokenizer: any Tokenizer
     private var pending: [UInt8] = []
+    private var previous: Int32?
 
     public init(tokenizer: any Tokenizer) { self.tokenizer = tokenizer }
 
     /// The text that `id` completes (possibly empty).
     public mutating func append(_ id: Int32) -> String {
-        pending += tokenizer.bytes([id])
+        // A token's text can depend on the one before it (SentencePiece drops the space it
+        // prefixed at the start of a text), so decode it after its predecessor.
+        let context = previous.map { [$0] } ?? []
+        pending += tokenizer.bytes(context + [id]).dropFirst(tokenizer.bytes(context).count)
+        previous = id
         let complete = Self.completePrefixLength(pending)
         defer { pending.removeFirst(complete) }
         return String(decoding: pending[..<complete], as: UTF8.self)

@@ -105,6 +105,27 @@ struct ClusterStateTests {
         #expect(state.placementRequest(budgetSeconds: 3).cluster?.nodes.count == 1)
     }
 
+    /// Links declared for the stack (`--links`, from a cluster file) replace the loopback mesh:
+    /// each one way as declared, those of absent workers left out; the plan asks for the serving
+    /// objective with the budget the scheduler was given.
+    @Test func placementRequestCarriesTheDeclaredLinks() throws {
+        var settings = SchedulerSettings()
+        settings.links = [ClusterLink(fromNode: "source", toNode: "a", bandwidthBytesPerSecond: 1e7, latencySeconds: 0.05),
+                          ClusterLink(fromNode: "a", toNode: "bb", bandwidthBytesPerSecond: 12.5e6, latencySeconds: 0.05),
+                          ClusterLink(fromNode: "bb", toNode: "sink", bandwidthBytesPerSecond: 1e7, latencySeconds: 0.05),
+                          ClusterLink(fromNode: "a", toNode: "gone", bandwidthBytesPerSecond: 1e9, latencySeconds: 0.001)]
+        settings.planBudget = 7
+        let state = ClusterState(model: ModelInfo(name: "llama2-70b", numLayers: 80), settings: settings)
+        _ = try state.register(Self.registration("a"))
+        _ = try state.register(Self.registration("bb"))
+        let request = state.placementRequest(budgetSeconds: settings.planBudget)
+        let links = request.cluster?.links ?? []
+        #expect(links.map { "\($0.fromNode)-\($0.toNode)" } == ["source-a", "a-bb", "bb-sink"])
+        #expect(links.allSatisfy(\.oneWay))
+        #expect(links[1].bandwidthBytesPerSecond == 12.5e6 && links[1].latencySeconds == 0.05)
+        #expect(request.objective == .serving && request.budgetSeconds == 7)
+    }
+
     @Test func placementRequestCarriesTheProfilesWorkersMeasured() throws {
         let state = ClusterState(model: Self.model)
         let measured = MeasuredProfile(prompt: [LatencyPoint(tokens: 8, seconds: 1e-3), LatencyPoint(tokens: 32, seconds: 3e-3)],

@@ -122,8 +122,9 @@ public final class ClusterState: Sendable {
     }
 
     /// The live workers as a placement cluster: one node per worker with the profile it measured
-    /// (cpu; emulated workers are known by their GPU type's profile), and a full mesh of 1 GB/s
-    /// links — a stated loopback/LAN default, not a measurement.
+    /// (cpu; emulated workers are known by their GPU type's profile), and the declared links
+    /// between them (`--links`), else a full mesh of 1 GB/s links — a stated loopback/LAN default,
+    /// not a measurement.
     /// Nodes go in natural order of their ids ("node-2" before "node-10"), not registration order,
     /// so that the same workers always get the same plan — the one `lattice plan` gives the
     /// cluster file they came from.
@@ -132,18 +133,35 @@ public final class ClusterState: Sendable {
             let live = s.order.compactMap { s.workers[$0] }.filter { $0.health != .dead }
                 .sorted { $0.id.compare($1.id, options: .numeric) == .orderedAscending }
             let nodes = live.map { ClusterNode(name: $0.id, gpuType: Self.placementGPUType($0.gpuType), gpuCount: 1, measured: $0.profile) }
-            var links: [ClusterLink] = []
-            for (i, a) in live.enumerated() {
-                links.append(ClusterLink(fromNode: PlanArc.source, toNode: a.id, bandwidthBytesPerSecond: 1e9))
-                links.append(ClusterLink(fromNode: a.id, toNode: PlanArc.sink, bandwidthBytesPerSecond: 1e9))
-                for b in live[(i + 1)...] { links.append(ClusterLink(fromNode: a.id, toNode: b.id, bandwidthBytesPerSecond: 1e9)) }
-            }
+            let ids = live.map(\.id)
+            let links = settings.links.isEmpty ? Self.loopbackMesh(ids) : Self.declaredLinks(settings.links, among: ids)
             let spec = model.modelDir.isEmpty ? ModelSpec(name: model.name) : ModelSpec(name: model.name, configJSON: configJSON)
             return PlanRequest(cluster: Cluster(name: "live-workers", nodes: nodes, links: links), model: spec,
                                method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
         }
     }
 
+
+    /// A full mesh of 1 GB/s links among `ids`, from the source and to the sink.
+    static func loopbackMesh(_ ids: [String]) -> [ClusterLink] {
+        var links: [ClusterLink] = []
+        for (i, a) in ids.enumerated() {
+            links.append(ClusterLink(fromNode: PlanArc.source, toNode: a, bandwidthBytesPerSecond: 1e9))
+            links.append(ClusterLink(fromNode: a, toNode: PlanArc.sink, bandwidthBytesPerSecond: 1e9))
+            for b in ids[(i + 1)...] { links.append(ClusterLink(fromNode: a, toNode: b, bandwidthBytesPerSecond: 1e9)) }
+        }
+        return links
+    }
+
+    /// The declared links whose ends are live (or the source and sink), each one way as declared.
+    static func declaredLinks(_ declared: [ClusterLink], among ids: [String]) -> [ClusterLink] {
+        let ends = Set(ids).union([PlanArc.source, PlanArc.sink])
+        return declared.filter { ends.contains($0.fromNode) && ends.contains($0.toNode) }.map { link in
+            var directed = link
+            directed.oneWay = true
+            return directed
+        }
+    }
 
     /// Placement's profile key for a worker's GPU name ("a100" → "A100-40G", "t4x2" → "T4x2").
     public static func placementGPUType(_ gpu: String) -> String {

@@ -99,7 +99,7 @@ public final class SchedulerEngine: Sendable {
         var plan = FallbackPlanner.plan(candidates, layerCount: layers, epoch: epoch)
         if let placement, !candidates.isEmpty {
             do {
-                let result = try await placement.plan(state.placementRequest(budgetSeconds: min(3, state.settings.placementTimeout / 2)))
+                let result = try await placement.plan(state.placementRequest(budgetSeconds: state.settings.planBudget))
                 plan = try Plan(placement: result, layerCount: layers, workers: Set(candidates.map(\.id)), epoch: epoch)
             } catch {
                 logger.warning("placement unavailable; using the fallback contiguous split", metadata: ["error": "\(error)"])

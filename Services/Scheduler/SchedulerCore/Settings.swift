@@ -14,8 +14,11 @@ public struct SchedulerSettings: Sendable {
     public var maxAttempts = 6
     /// Registrations within this time share one new plan.
     public var replanDebounce = 0.15
-    /// How long to wait for placement-service before falling back to a contiguous split.
-    public var placementTimeout = 20.0
+    /// Solve budget asked of placement-service for every plan, seconds (requests queue meanwhile).
+    public var planBudget = 3.0
+    /// How long to wait for placement-service before falling back to a contiguous split: the
+    /// budget, and 10 s for the call, the problem's build and a loaded machine.
+    public var placementTimeout: Double { planBudget + 10 }
     public var policy = KVPolicy.online
     /// How routes pick among a node's arcs: Helix's IWRR over the plan's flow, or a baseline.
     public var routing = Routing.RoutingPolicy.iwrr
@@ -23,6 +26,9 @@ public struct SchedulerSettings: Sendable {
     public var queueLimit = 1024
     /// How long a request waits for a plan when there is none before it is failed.
     public var noPlanWait = 30.0
+    /// Links declared for the workers ("source"/"sink" or worker ids at the ends, one direction
+    /// each); empty: a full mesh of 1 GB/s links, a stated loopback/LAN default.
+    public var links: [ClusterLink] = []
     /// The method asked of placement-service for every plan.
     public var planMethod = PlacementMethod.auto
 

@@ -21,6 +21,9 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "KV admission: online (hwm 0.9) or offline (hwm 0.85).") var kvPolicy = "online"
     @Option(help: "Routing over the plan: helix (IWRR over the plan's flow), swarm, random or shortest-queue.") var routing = "helix"
     @Option(help: "Method asked of placement-service: auto, milp, heuristic, petals, swarm or sp (separate pipelines).") var planMethod = "auto"
+    @Option(help: "Links between the workers for planning, from a links file (`lattice up --cluster` writes one from the cluster file); default: a 1 GB/s full mesh.")
+    var links: String?
+    @Option(help: "Seconds placement-service may search for each plan (the serving objective, as `lattice plan` by default).") var planBudget = 3.0
     @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
     @Option(help: "Seconds a request waits for a plan when there is none before it is failed.") var noPlanWait = 30.0
     @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
@@ -54,6 +57,7 @@ struct SchedulerService: AsyncParsableCommand {
         guard let method = PlacementMethod(name: planMethod) else {
             throw ValidationError("--plan-method '\(planMethod)' is not one of: \(PlacementMethod.names.map(\.name).joined(separator: ", "))")
         }
+        guard planBudget > 0, planBudget <= 600 else { throw ValidationError("--plan-budget must be more than 0 and at most 600 seconds") }
         guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
         guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
         var settings = SchedulerSettings()
@@ -61,6 +65,12 @@ struct SchedulerService: AsyncParsableCommand {
         settings.noPlanWait = noPlanWait
         settings.routing = routingPolicy
         settings.planMethod = method
+        settings.planBudget = planBudget
+        do {
+            settings.links = try links.map { path in
+                try DeclaredLink.load(path: path).map { ClusterLink(fromNode: $0.from, toNode: $0.to, bandwidthBytesPerSecond: $0.bandwidthBytesPerSecond, latencySeconds: $0.latencySeconds) }
+            } ?? []
+        } catch { throw ValidationError("--links: \(error)") }
         settings.heartbeatInterval = heartbeatInterval
         settings.deadAfter = deadAfter
         settings.suspectAfter = min(deadAfter, 4 * heartbeatInterval)

@@ -121,7 +121,7 @@ struct ClusterStateTests {
         let request = state.placementRequest(budgetSeconds: settings.planBudget)
         let links = request.cluster?.links ?? []
         #expect(links.map { "\($0.fromNode)-\($0.toNode)" } == ["source-a", "a-bb", "bb-sink"])
-        #expect(links.allSatisfy(\.oneWay))
+        #expect(links.allSatisfy { $0.oneWay })
         #expect(links[1].bandwidthBytesPerSecond == 12.5e6 && links[1].latencySeconds == 0.05)
         #expect(request.objective == .serving && request.budgetSeconds == 7)
     }

@@ -42,6 +42,7 @@ struct LoadCommand: AsyncParsableCommand {
                                 outputTokens: 1 + (maxOutput > 0 ? min(output, maxOutput) : output))
         }
         let client = try ServiceClient(address: scheduler.address, config: StackCredentials.forCommands(stateDirectory: stateDir), reconnect: .default)
+        try await Self.waitForAPlan(client)
         let pids = (scheduler: scheduler.pid, workers: members.filter { $0.role.hasPrefix("worker") }.map(\.pid))
         let cpu = CPUWindow()
         let load = ServingLoad(requests: requests, concurrency: concurrency, warmupSeconds: warmup, measureSeconds: seconds, vocabulary: vocabulary)
@@ -59,6 +60,27 @@ struct LoadCommand: AsyncParsableCommand {
         if let failure = report.firstFailure { object["first_failure"] = failure }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+extension LoadCommand {
+    /// Waits until a one-token request goes through (a fresh stack is still planning and loading), at most two minutes.
+    static func waitForAPlan(_ client: ServiceClient) async throws {
+        let probe = GenerateRequest(promptTokenIDs: [1, 2, 3], maxTokens: 1, sampling: SamplingParams(greedy: true, topP: 1), ignoreEOS: true)
+        let deadline = ContinuousClock.now + .seconds(120)
+        var last = "no answer"
+        while ContinuousClock.now < deadline {
+            do {
+                for try await event in client.stream(Methods.Scheduler.generate.name, probe, as: GenerateEvent.self, deadline: .seconds(30)) {
+                    if case .finished(let done)? = event.event {
+                        if done.reason == .maxTokens || done.reason == .stop { return }
+                        last = "\(done.reason): \(done.detail)"
+                    }
+                }
+            } catch { last = "\(error)" }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        throw ValidationError("the stack served no request in two minutes (last: \(last)); see its scheduler.log")
     }
 }
 

@@ -8,7 +8,7 @@ import PlacementCore
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load", abstract: "Keep N generations in flight against a `lattice up` stack and report decode tokens/s and latencies.",
-        discussion: "Requests take the Azure conversation lengths of the shared workload in order (as `lattice simulate` does), capped by --max-prompt and --max-output. Prints one JSON object: decode tokens/s in the window after --warmup, prompt latency (first token after admission) and decode latency (between tokens) p50/p99, finished requests, and the CPU seconds per decode token of the scheduler and of all workers over the window.")
+        discussion: "Requests take the Azure conversation lengths of the shared workload in order (as `lattice simulate` does), capped by --max-prompt and --max-output; the generations join evenly over the first half of the warm-up. Prints one JSON object: decode tokens/s in the window after --warmup, prompt latency (first token after admission) and decode latency (between tokens) p50/p99, finished requests, and the CPU seconds per decode token of the scheduler and of all workers over the window.")
 
     @Option(help: "Folder holding `lattice up`'s state file.") var stateDir: String = ".lattice"
     @Option(help: "Generations kept in flight.") var concurrency: Int = 256

@@ -53,8 +53,11 @@ public struct ServingLoad: Sendable {
                 try? await Task.sleep(for: .seconds(measureSeconds))
                 window(false)
             }
-            for _ in 0..<concurrency {
+            for slot in 0..<concurrency {
                 group.addTask {
+                    // Generations join evenly over the first half of the warm-up: all at once, their
+                    // prompts would queue ahead of every decode step at the first stage.
+                    try? await Task.sleep(for: .seconds(warmupSeconds / 2 * Double(slot) / Double(concurrency)))
                     while now() < end, !Task.isCancelled {
                         let n = counter.nextRequest()
                         let spec = requests[n % requests.count]

@@ -32,6 +32,15 @@ public enum MilpVariant: UInt32, WireEnum {
     public init() { self = .partial }
 }
 
+/// What a plan maximises.
+public enum PlanObjective: UInt32, WireEnum {
+    /// the serving model's predicted decode tokens/s (what `lattice plan` does by default)
+    case serving = 0
+    /// the max-flow of the layout (tokens/s through the cluster)
+    case flow = 1
+    public init() { self = .serving }
+}
+
 public enum SimulationMode: UInt32, WireEnum {
     /// keep the cluster full (Helix offline workload)
     case offline = 0
@@ -392,14 +401,16 @@ public struct PlanRequest: Sendable, Equatable {
     /// makes heuristics deterministic
     public var seed: UInt64
     public var variant: MilpVariant
+    public var objective: PlanObjective
 
-    public init(cluster: Cluster? = nil, model: ModelSpec? = nil, method: PlacementMethod = PlacementMethod(), budgetSeconds: Double = 0, seed: UInt64 = 0, variant: MilpVariant = MilpVariant()) {
+    public init(cluster: Cluster? = nil, model: ModelSpec? = nil, method: PlacementMethod = PlacementMethod(), budgetSeconds: Double = 0, seed: UInt64 = 0, variant: MilpVariant = MilpVariant(), objective: PlanObjective = PlanObjective()) {
         self.cluster = cluster
         self.model = model
         self.method = method
         self.budgetSeconds = budgetSeconds
         self.seed = seed
         self.variant = variant
+        self.objective = objective
     }
 }
 
@@ -413,7 +424,8 @@ extension PlanRequest: CBridged {
             method: try decodeEnum(c.method.rawValue, "PlanRequest.method"),
             budgetSeconds: c.budget_seconds,
             seed: c.seed,
-            variant: try decodeEnum(c.variant.rawValue, "PlanRequest.variant"))
+            variant: try decodeEnum(c.variant.rawValue, "PlanRequest.variant"),
+            objective: try decodeEnum(c.objective.rawValue, "PlanRequest.objective"))
     }
 
     public func fill(_ c: inout Lattice__V1__PlanRequest, _ arena: WireArena) {
@@ -423,6 +435,7 @@ extension PlanRequest: CBridged {
         c.budget_seconds = budgetSeconds
         c.seed = seed
         c.variant = .init(rawValue: variant.rawValue)
+        c.objective = .init(rawValue: objective.rawValue)
     }
 }
 

@@ -1555,7 +1555,7 @@ const ProtobufCMessageDescriptor lattice__v1__arc_flow__descriptor =
   (ProtobufCMessageInit) lattice__v1__arc_flow__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__plan_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor lattice__v1__plan_request__field_descriptors[7] =
 {
   {
     "cluster",
@@ -1629,19 +1629,32 @@ static const ProtobufCFieldDescriptor lattice__v1__plan_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "objective",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__PlanRequest, objective),
+    &lattice__v1__plan_objective__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__plan_request__field_indices_by_name[] = {
   3,   /* field[3] = budget_seconds */
   0,   /* field[0] = cluster */
   2,   /* field[2] = method */
   1,   /* field[1] = model */
+  6,   /* field[6] = objective */
   4,   /* field[4] = seed */
   5,   /* field[5] = variant */
 };
 static const ProtobufCIntRange lattice__v1__plan_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor lattice__v1__plan_request__descriptor =
 {
@@ -1651,7 +1664,7 @@ const ProtobufCMessageDescriptor lattice__v1__plan_request__descriptor =
   "Lattice__V1__PlanRequest",
   "lattice.v1",
   sizeof(Lattice__V1__PlanRequest),
-  6,
+  7,
   lattice__v1__plan_request__field_descriptors,
   lattice__v1__plan_request__field_indices_by_name,
   1,  lattice__v1__plan_request__number_ranges,
@@ -2731,6 +2744,34 @@ const ProtobufCEnumDescriptor lattice__v1__milp_variant__descriptor =
   lattice__v1__milp_variant__enum_values_by_name,
   1,
   lattice__v1__milp_variant__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue lattice__v1__plan_objective__enum_values_by_number[2] =
+{
+  { "PLAN_OBJECTIVE_SERVING", "LATTICE__V1__PLAN_OBJECTIVE__PLAN_OBJECTIVE_SERVING", 0 },
+  { "PLAN_OBJECTIVE_FLOW", "LATTICE__V1__PLAN_OBJECTIVE__PLAN_OBJECTIVE_FLOW", 1 },
+};
+static const ProtobufCIntRange lattice__v1__plan_objective__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex lattice__v1__plan_objective__enum_values_by_name[2] =
+{
+  { "PLAN_OBJECTIVE_FLOW", 1 },
+  { "PLAN_OBJECTIVE_SERVING", 0 },
+};
+const ProtobufCEnumDescriptor lattice__v1__plan_objective__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "lattice.v1.PlanObjective",
+  "PlanObjective",
+  "Lattice__V1__PlanObjective",
+  "lattice.v1",
+  2,
+  lattice__v1__plan_objective__enum_values_by_number,
+  2,
+  lattice__v1__plan_objective__enum_values_by_name,
+  1,
+  lattice__v1__plan_objective__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue lattice__v1__simulation_mode__enum_values_by_number[2] =

@@ -132,6 +132,25 @@ extension Integration {
             #expect(down.status == .exited(0), "\(down.stderr)")
         }
 
+        /// `lattice load` (scripts/bench-serving's load) keeps generations in flight over one
+        /// connection and reports the window's decode tokens and latencies, with no failures.
+        @Test func loadKeepsGenerationsInFlightAndReportsTheWindow() async throws {
+            let directory = LatticeTesting.temporaryDirectory("load")
+            let state = "\(directory)/state"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let up = try await CLIRun.lattice(["up", "--workers", "2", "--state-dir", state], in: directory)
+            #expect(up.status == .exited(0), "\(up.stderr)")
+            let load = try await CLIRun.lattice(["load", "--state-dir", state, "--concurrency", "4", "--seconds", "3", "--warmup", "1",
+                                                 "--max-prompt", "6", "--max-output", "3", "--vocabulary", "100", "--name", "probe"], in: directory)
+            _ = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
+            #expect(load.status == .exited(0), "\(load.stderr)")
+            struct Report: Decodable { var name: String; var decode_tokens_per_s: Double; var failures: Int; var finished: Int; var decode_p50: Double; var prompt_p50: Double }
+            let report = try JSONDecoder().decode(Report.self, from: Data(load.stdout.utf8))
+            #expect(report.name == "probe" && report.failures == 0, "\(load.stdout)")
+            #expect(report.decode_tokens_per_s > 0 && report.finished > 0, "\(load.stdout)")
+            #expect(report.decode_p50 > 0 && report.prompt_p50 > 0, "\(load.stdout)")
+        }
+
         @Test func staleStateFromKilledProcessesIsReportedAndReplaced() async throws {
             let directory = LatticeTesting.temporaryDirectory("stale")
             let state = "\(directory)/state"

@@ -105,6 +105,16 @@ struct ClusterStateTests {
         #expect(state.placementRequest(budgetSeconds: 3).cluster?.nodes.count == 1)
     }
 
+    /// The plan asks for the serving objective with the budget the scheduler was given.
+    @Test func placementRequestAsksForTheServingObjectiveWithTheBudget() throws {
+        var settings = SchedulerSettings()
+        settings.planBudget = 7
+        let state = ClusterState(model: ModelInfo(name: "llama2-70b", numLayers: 80), settings: settings)
+        _ = try state.register(Self.registration("a"))
+        let request = state.placementRequest(budgetSeconds: settings.planBudget)
+        #expect(request.objective == .serving && request.budgetSeconds == 7)
+    }
+
     @Test func placementRequestCarriesTheProfilesWorkersMeasured() throws {
         let state = ClusterState(model: Self.model)
         let measured = MeasuredProfile(prompt: [LatencyPoint(tokens: 8, seconds: 1e-3), LatencyPoint(tokens: 32, seconds: 3e-3)],

@@ -66,7 +66,7 @@ enum Samples {
     static let all: [any CBridged] = [
         point, measured,
         node, link, cluster, model, range, layout, flow,
-        PlanRequest(cluster: cluster, model: model, method: .separatePipelines, budgetSeconds: 60, seed: 7, variant: .strict),
+        PlanRequest(cluster: cluster, model: model, method: .separatePipelines, budgetSeconds: 60, seed: 7, variant: .strict, objective: .flow),
         progress, solveStats, planResult,
         PlanEvent(event: .progress(progress)), PlanEvent(event: .result(planResult)),
         SimulateRequest(

@@ -68,6 +68,10 @@ struct UpCommand: AsyncParsableCommand {
     var cluster: String?
     @Option(help: "Scheduler routing: helix, swarm, random or shortest-queue.") var routing: String?
     @Option(help: "Placement method the scheduler asks for: auto, milp, heuristic, petals, swarm or sp.") var planMethod: String?
+    @Option(help: "Seconds placement-service may search for each of the scheduler's plans (default: the scheduler's 3).") var planBudget: Double?
+    @Option(help: "Scheduler KV admission: online (hwm 0.9, the default) or offline (hwm 0.85, as `lattice simulate --mode offline`).") var kvPolicy: String?
+    @Flag(help: "With --cluster: the workers delay what they send each other by the file's link bandwidths and latencies (a geo-distributed cluster on loopback); the scheduler plans with those links either way.")
+    var emulateLinks = false
     @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 14,10,6), registered as its layer capacity (placement plans with it). Default: the whole model each.")
     var layerCapacities: String?
     @Option(help: "Compute threads of each cpu worker, comma-separated in worker order (e.g. 2,1,1); workers time their layers with them and placement gives faster ones more work. Default: 1 each.")
@@ -93,9 +97,18 @@ struct UpCommand: AsyncParsableCommand {
             if let planMethod { schedulerArguments += ["--plan-method", planMethod] }
             // The scheduler plans with the links the file declares between its nodes.
             if let cluster { schedulerArguments += ["--cluster", URL(fileURLWithPath: cluster).standardizedFileURL.path] }
+            if let planBudget { schedulerArguments += ["--plan-budget", String(planBudget)] }
+            if let kvPolicy { schedulerArguments += ["--kv-policy", kvPolicy] }
+            var workerArguments = ["--model", served]
+            if let links = nodes?.links, !links.isEmpty {
+                let path = try Self.writeLinks(links, stateDirectory: stack.stateDirectory)
+                if emulateLinks { workerArguments += ["--emulate-links", path] }
+            } else if emulateLinks {
+                throw ValidationError("--emulate-links needs a --cluster file that declares links")
+            }
             let members = try await stack.up(
                 workers: nodes?.names.count ?? workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
-                schedulerArguments: schedulerArguments, workerArguments: ["--model", served],
+                schedulerArguments: schedulerArguments, workerArguments: workerArguments,
                 eachWorker: { number in
                     (nodes?.arguments(number) ?? []) + (number <= capacities.count ? ["--layer-capacity", String(capacities[number - 1])] : [])
                         + (number <= threads.count ? ["--threads", String(threads[number - 1])] : [])
@@ -120,6 +133,14 @@ extension UpCommand {
         }
         printError("\(DefaultModel.path) is missing (scripts/setup fetches it; offline?): serving a tiny random-weight model instead, which generates no readable text")
         return try TinyModel.ensure(in: stateDirectory)
+    }
+
+    /// The cluster file's links as the scheduler and workers read them, in the state folder.
+    static func writeLinks(_ links: [DeclaredLink], stateDirectory: String) throws -> String {
+        let path = URL(fileURLWithPath: stateDirectory).appendingPathComponent("links.txt").path
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        try DeclaredLink.render(links).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     /// "14,10,6" as positive counts, one per worker in order.

@@ -9,7 +9,7 @@ struct Lattice: AsyncParsableCommand {
         subcommands: [
             HealthCommand.self, UpCommand.self, DownCommand.self, StatusCommand.self,
             PlanCommand.self, SimulateCommand.self, ScoreCommand.self,
-            ModelCommand.self, GenerateCommand.self,
+            ModelCommand.self, GenerateCommand.self, LoadCommand.self,
             OptimizeCommand.self, RulesCommand.self, TrainCommand.self,
         ])
 }

@@ -134,7 +134,6 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let server = input.server {
-            if objective != PlacementObjective.flow.rawValue { standardError("note: a placement-service plans for the flow objective; --objective serving runs in-process only") }
             return try await RemotePlacement.plan(self, server: server)
         }
         guard let method = PlacementMethod(rawValue: method) else {
@@ -252,6 +251,12 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
+    @Option(help: "Cap on each request's prompt tokens (0: the trace's lengths), as `lattice load --max-prompt`.")
+    var maxPrompt: Int = 0
+
+    @Option(help: "Cap on each request's output tokens (0: the trace's lengths), as `lattice load --max-output`.")
+    var maxOutput: Int = 0
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -278,10 +283,13 @@ struct SimulateCommand: AsyncParsableCommand {
         guard let routing = RoutingPolicy(rawValue: routing) else {
             throw ValidationError("--routing must be one of: \(RoutingPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let workload: Workload
+        guard maxPrompt >= 0, maxOutput >= 0 else { throw ValidationError("--max-prompt and --max-output must be 0 (no cap) or more") }
+        var workload: Workload
         do { workload = try Workload.load(directory: (input.data ?? SharedData.directory) + "/helix/workload") } catch let error as PlacementError {
             throw ValidationError(error.description)
         }
+        if maxPrompt > 0 { workload.inputLengths = workload.inputLengths.map { min($0, maxPrompt) } }
+        if maxOutput > 0 { workload.outputLengths = workload.outputLengths.map { min($0, maxOutput) } }
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
         if let duration { config.measureSeconds = duration }
         config.onlineTokenRate = rate

@@ -60,10 +60,12 @@ enum RemotePlacement {
 
     static func plan(_ command: PlanCommand, server: String) async throws {
         try refuseLocalOnly([(command.svg != nil, "--svg"), (command.select != "flow", "--select"), (command.maxEvaluations != nil, "--max-evaluations"),
-                             (command.formulation != "automatic", "--formulation"), (command.noCover, "--no-cover")])
+                             (command.formulation != "automatic", "--formulation"), (command.noCover, "--no-cover"),
+                             (command.latencyBound != nil, "--latency-bound")])
         let (cluster, model, variant) = try request(command.input)
+        guard let objective = PlacementObjective(rawValue: command.objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }
         let request = PlanRequest(cluster: cluster, model: model, method: try method(command.method), budgetSeconds: command.budget,
-                                  seed: command.seed, variant: variant)
+                                  seed: command.seed, variant: variant, objective: objective == .flow ? .flow : .serving)
         let result: PlanResult = try await with(server) { client in
             var result: PlanResult?
             for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(command.budget + 60)) {
@@ -82,7 +84,7 @@ enum RemotePlacement {
             try printJSON(json(cluster: cluster.name, model: model.name, connectivity: command.input.connectivity, placement: result.placement,
                                flows: result.flows, objective: result.objectiveTokensPerSecond, upperBound: result.upperBoundTokensPerSecond,
                                extra: ["method": stats.methodUsed, "gap": result.gap, "proven_optimal": stats.stopReason == "optimal",
-                                       "seconds": stats.solveSeconds, "statistics": statistics(stats), "objective": PlacementObjective.flow.rawValue,
+                                       "seconds": stats.solveSeconds, "statistics": statistics(stats), "objective": objective.rawValue,
                                        "found_by": "placement-service (\(stats.methodUsed))", "serving": localPrediction(command.input, result.placement)]))
         } else {
             print(String(format: "%@ on %@: %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s (%@)", stats.methodUsed, cluster.name, result.objectiveTokensPerSecond,
@@ -117,6 +119,7 @@ enum RemotePlacement {
     }
 
     static func simulate(_ command: SimulateCommand, server: String) async throws {
+        try refuseLocalOnly([(command.maxPrompt != 0, "--max-prompt"), (command.maxOutput != 0, "--max-output")])
         let (cluster, model, variant) = try request(command.input)
         var request = SimulateRequest(cluster: cluster, model: model, planBudgetSeconds: command.budget, seed: command.seed, variant: variant)
         switch (command.layout, command.method) {

@@ -164,6 +164,25 @@ struct PlacementInputs: Sendable {
         return machine
     }
 
+    /// The serving model `lattice plan` maximises by default: measured workers with their own
+    /// timings, GPU types with their profile files. Nil when a node's type has no latency profile
+    /// at all (an unmeasured CPU node): such a cluster can only be planned for max flow.
+    func servingModel(_ problem: PlacementProblem, _ connectivity: Connectivity, cluster wire: Wire.Cluster?) throws -> ServingModel? {
+        let (_, _, timings) = try cluster(wire)
+        var profiles = try timings.mapValues { try Self.profile($0.profile, type: $0.type, field: $0.field, model: problem.model) }
+        do {
+            for node in problem.nodes where profiles[node.type] == nil {
+                if Self.unprofiledTypes.contains(node.type) { return nil }
+                let machine = MachineType.builtin[node.type] ?? MachineType(name: node.type, vramBytes: 0, nicInBytesPerSecond: node.nicInBytesPerSecond,
+                                                                             nicOutBytesPerSecond: node.nicOutBytesPerSecond)
+                profiles[node.type] = try GPUProfile.load(type: node.type, model: problem.model, machine: machine, dataDirectory: dataDirectory)
+            }
+            return try ServingModel(problem: problem, connectivity: connectivity, profiles: profiles)
+        } catch let error as PlacementError {
+            throw Status(.invalidArgument, "cluster/model: \(error)")
+        }
+    }
+
     /// A wire measured profile as placement's GPU profile.
     static func profile(_ wire: Wire.MeasuredProfile, type: String, field: String, model: PlacementCore.ModelSpec) throws -> GPUProfile {
         func points(_ list: [Wire.LatencyPoint]) -> [(tokens: Int, seconds: Double)] { list.map { (Int($0.tokens), $0.seconds) } }

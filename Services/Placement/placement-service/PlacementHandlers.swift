@@ -69,6 +69,7 @@ struct PlacementHandlers: Sendable {
     func plan(_ request: PlanRequest, context: CallContext, writer: TypedStreamWriter<PlanEvent>) async throws {
         let (problem, connectivity) = try inputs.problem(request.cluster, request.model, variant: request.variant)
         var options = solveOptions(request.method, connectivity, budget: try budget(request.budgetSeconds, field: "budget_seconds", context: context), seed: request.seed)
+        if request.objective == .serving { options.serving = try inputs.servingModel(problem, connectivity, cluster: request.cluster) }
         // The solver reports from its own threads; the newest reports wait here for the stream.
         let (reports, sink) = AsyncStream.makeStream(of: PlanProgress.self, bufferingPolicy: .bufferingNewest(32))
         options.progress = { sink.yield($0.wire) }

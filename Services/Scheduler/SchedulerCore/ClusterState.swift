@@ -190,7 +190,6 @@ public final class ClusterState: Sendable {
         }
     }
 
-
     /// Placement's profile key for a worker's GPU name ("a100" → "A100-40G", "t4x2" → "T4x2").
     public static func placementGPUType(_ gpu: String) -> String {
         let known = ["A100-40G", "L4", "L4x2", "T4", "T4x2", "T4x4", "V100", "CPU"]

@@ -117,7 +117,7 @@ public final class SchedulerEngine: Sendable {
         if let placement, !candidates.isEmpty {
             await measureLinks()
             do {
-                let result = try await placement.plan(state.placementRequest(budgetSeconds: min(3, state.settings.placementTimeout / 2)))
+                let result = try await placement.plan(state.placementRequest(budgetSeconds: state.settings.planBudget))
                 plan = try Plan(placement: result, layerCount: layers, workers: Set(candidates.map(\.id)), epoch: epoch)
             } catch {
                 logger.warning("placement unavailable; using the fallback contiguous split", metadata: ["error": "\(error)"])

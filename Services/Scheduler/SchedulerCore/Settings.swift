@@ -14,8 +14,11 @@ public struct SchedulerSettings: Sendable {
     public var maxAttempts = 6
     /// Registrations within this time share one new plan.
     public var replanDebounce = 0.15
-    /// How long to wait for placement-service before falling back to a contiguous split.
-    public var placementTimeout = 20.0
+    /// Solve budget asked of placement-service for every plan, seconds (requests queue meanwhile).
+    public var planBudget = 3.0
+    /// How long to wait for placement-service before falling back to a contiguous split: the
+    /// budget, and 10 s for the call, the problem's build and a loaded machine.
+    public var placementTimeout: Double { planBudget + 10 }
     public var policy = KVPolicy.online
     /// How routes pick among a node's arcs: Helix's IWRR over the plan's flow, or a baseline.
     public var routing = Routing.RoutingPolicy.iwrr

@@ -21,6 +21,7 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "KV admission: online (hwm 0.9) or offline (hwm 0.85).") var kvPolicy = "online"
     @Option(help: "Routing over the plan: helix (IWRR over the plan's flow), swarm, random or shortest-queue.") var routing = "helix"
     @Option(help: "Method asked of placement-service: auto, milp, heuristic, petals, swarm or sp (separate pipelines).") var planMethod = "auto"
+    @Option(help: "Seconds placement-service may search for each plan (the serving objective, as `lattice plan` by default).") var planBudget = 3.0
     @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
     @Option(help: "Cluster file (.json, or a Helix .ini) whose links, between nodes named as the workers' ids, placement gets instead of the links measured between workers.")
     var cluster: String?
@@ -56,6 +57,7 @@ struct SchedulerService: AsyncParsableCommand {
         guard let method = PlacementMethod(name: planMethod) else {
             throw ValidationError("--plan-method '\(planMethod)' is not one of: \(PlacementMethod.names.map(\.name).joined(separator: ", "))")
         }
+        guard planBudget > 0, planBudget <= 600 else { throw ValidationError("--plan-budget must be more than 0 and at most 600 seconds") }
         guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
         guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
         var settings = SchedulerSettings()
@@ -63,6 +65,7 @@ struct SchedulerService: AsyncParsableCommand {
         settings.noPlanWait = noPlanWait
         settings.routing = routingPolicy
         settings.planMethod = method
+        settings.planBudget = planBudget
         settings.heartbeatInterval = heartbeatInterval
         settings.deadAfter = deadAfter
         settings.suspectAfter = min(deadAfter, 4 * heartbeatInterval)

@@ -12,11 +12,11 @@ final class ForwardPipeline: Sendable {
     private let batcher: ForwardBatcher<ForwardItem>
     private let sender: OutcomeSender
 
-    init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int) {
+    init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int, links: EmulatedLinks? = nil) {
         self.stage = stage
         self.peers = peers
         self.logger = logger
-        let sender = OutcomeSender(stage: stage, peers: peers, logger: logger)
+        let sender = OutcomeSender(stage: stage, peers: peers, logger: logger, links: links)
         self.sender = sender
         batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens) { sender.send($0) }
     }
@@ -50,26 +50,38 @@ struct OutcomeSender: Sendable {
     let stage: WorkerStage
     let peers: PeerClients
     let logger: Logger
+    /// Emulated links to the peers (`--emulate-links`): sends wait as the cluster file's links would make them.
+    let links: EmulatedLinks?
 
     func send(_ outcomes: [(AcceptedSlice<ForwardItem>, SliceOutcome)]) {
         var forwards: [String: [ForwardItem]] = [:]
         var replies: [String: [ForwardResult]] = [:]
+        var peerOf: [String: String] = [:]
         for (accepted, outcome) in outcomes {
             let item = accepted.tag
             switch outcome {
             case .hidden(let states):
                 guard let (address, next) = item.onward(Wire.HiddenStates(states)) else { continue }
                 forwards[address, default: []].append(next)
+                peerOf[address] = item.route.first?.workerID
             case .token(let token, let logprob, let position):
                 replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, tokenID: token, logprob: logprob, position: position, step: item.step))
-                if let (address, next) = item.nextStep(token: token, position: position) { forwards[address, default: []].append(next) }
+                if let (address, next) = item.nextStep(token: token, position: position) {
+                    forwards[address, default: []].append(next)
+                    peerOf[address] = item.loop.first?.workerID
+                }
             case .failure(let reason):
                 replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, step: item.step, error: "worker \(stage.workerID): \(reason)"))
                 Task { await stage.discard(item.requestID) }
             }
         }
         for (address, items) in forwards {
-            Task { await forward(items, to: address) }
+            let bytes = items.reduce(0) { $0 + ($1.hidden?.data.count ?? 0) + 4 * $1.tokenIDs.count }
+            let arrival = peerOf[address].flatMap { links?.arrival(to: $0, bytes: bytes) }
+            Task {
+                if let arrival { try? await Task.sleep(until: arrival, clock: .continuous) }
+                await forward(items, to: address)
+            }
         }
         if !replies.isEmpty { Task { await reply(replies) } }
     }

@@ -28,6 +28,8 @@ struct WorkerService: AsyncParsableCommand {
     @Option(help: "Address others reach this worker at, HOST:PORT (default: the listening address).") var advertise: String?
     @Option(help: "Without --model: the folder inside which a model_dir named by the scheduler or LoadLayers may lie. [env: LATTICE_MODEL_ROOT]")
     var modelRoot: String?
+    @Option(help: "Emulate this worker's links to its peers from a links file (`lattice up --cluster` writes one from the cluster file): hidden states and looped tokens sent to a peer wait for the declared bandwidth and latency.")
+    var emulateLinks: String?
 
     func validate() throws {
         guard ["cpu", "emulated"].contains(backend) else { throw ValidationError("--backend must be cpu or emulated (got '\(backend)')") }
@@ -52,10 +54,12 @@ struct WorkerService: AsyncParsableCommand {
         let root: ModelRoot?
         do { root = try rootText.map(ModelRoot.init) } catch { throw ValidationError("--model-root: \(error)") }
         let models = ModelPolicy(ownModel: settings.modelDir != nil, root: root)
+        let links: EmulatedLinks?
+        do { links = try emulateLinks.map { EmulatedLinks(worker: id, links: try DeclaredLink.load(path: $0)) } } catch { throw ValidationError("--emulate-links: \(error)") }
         try await ServiceMain.run(.worker, options: options) { host in
             let stage = WorkerStage(settings: settings, workerID: id)
             let peers = PeerClients()
-            let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens)
+            let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens, links: links)
             WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: ForwardGuard(scheduler: scheduler, peers: peers))
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])

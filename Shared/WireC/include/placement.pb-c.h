@@ -77,6 +77,20 @@ typedef enum _Lattice__V1__MilpVariant {
   LATTICE__V1__MILP_VARIANT__MILP_VARIANT_STRICT = 1
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LATTICE__V1__MILP_VARIANT)
 } Lattice__V1__MilpVariant;
+/*
+ * What a plan maximises.
+ */
+typedef enum _Lattice__V1__PlanObjective {
+  /*
+   * the serving model's predicted decode tokens/s (what `lattice plan` does by default)
+   */
+  LATTICE__V1__PLAN_OBJECTIVE__PLAN_OBJECTIVE_SERVING = 0,
+  /*
+   * the max-flow of the layout (tokens/s through the cluster)
+   */
+  LATTICE__V1__PLAN_OBJECTIVE__PLAN_OBJECTIVE_FLOW = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LATTICE__V1__PLAN_OBJECTIVE)
+} Lattice__V1__PlanObjective;
 typedef enum _Lattice__V1__SimulationMode {
   /*
    * keep the cluster full (Helix offline workload)
@@ -347,10 +361,11 @@ struct  Lattice__V1__PlanRequest
    */
   uint64_t seed;
   Lattice__V1__MilpVariant variant;
+  Lattice__V1__PlanObjective objective;
 };
 #define LATTICE__V1__PLAN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__plan_request__descriptor) \
-    , NULL, NULL, LATTICE__V1__PLACEMENT_METHOD__PLACEMENT_METHOD_AUTO, 0, 0, LATTICE__V1__MILP_VARIANT__MILP_VARIANT_PARTIAL }
+    , NULL, NULL, LATTICE__V1__PLACEMENT_METHOD__PLACEMENT_METHOD_AUTO, 0, 0, LATTICE__V1__MILP_VARIANT__MILP_VARIANT_PARTIAL, LATTICE__V1__PLAN_OBJECTIVE__PLAN_OBJECTIVE_SERVING }
 
 
 /*
@@ -1016,6 +1031,7 @@ typedef void (*Lattice__V1__ScoreResponse_Closure)
 extern const ProtobufCEnumDescriptor    lattice__v1__cluster_file_format__descriptor;
 extern const ProtobufCEnumDescriptor    lattice__v1__placement_method__descriptor;
 extern const ProtobufCEnumDescriptor    lattice__v1__milp_variant__descriptor;
+extern const ProtobufCEnumDescriptor    lattice__v1__plan_objective__descriptor;
 extern const ProtobufCEnumDescriptor    lattice__v1__simulation_mode__descriptor;
 extern const ProtobufCEnumDescriptor    lattice__v1__routing_policy__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__cluster_node__descriptor;

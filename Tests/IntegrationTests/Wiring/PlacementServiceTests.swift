@@ -24,7 +24,9 @@ extension Integration {
 
         @Test func planStreamsProgressThenAPlacementThatScoresTheSame() async throws {
             try await withPlacement { _, client in
-                let request = PlanRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), method: .auto, budgetSeconds: 3, seed: 1)
+                // The flow objective: its result must score the same as the layout alone.
+                let request = PlanRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), method: .auto, budgetSeconds: 3, seed: 1,
+                                          objective: .flow)
                 var progress: [PlanProgress] = []
                 var result: PlanResult?
                 let started = ContinuousClock.now

@@ -13,11 +13,18 @@ struct PlacementInputs: Sendable {
     static let unprofiledTypes: Set<String> = ["CPU"]
 
     func problem(_ cluster: Wire.Cluster?, _ model: Wire.ModelSpec?, variant: MilpVariant) throws -> (PlacementProblem, Connectivity) {
+        let (problem, connectivity, _) = try problemAndProfiles(cluster, model, variant: variant)
+        return (problem, connectivity)
+    }
+
+    /// The problem, and the latency profiles of the nodes that timed themselves (by type).
+    func problemAndProfiles(_ cluster: Wire.Cluster?, _ model: Wire.ModelSpec?, variant: MilpVariant) throws -> (PlacementProblem, Connectivity, [String: GPUProfile]) {
         let spec = try modelSpec(model)
         let (core, oneWay, timings) = try self.cluster(cluster)
         var problem: PlacementProblem
+        let measured: [String: GPUProfile]
         do {
-            let measured = try timings.mapValues { try Self.profile($0.profile, type: $0.type, field: $0.field, model: spec) }
+            measured = try timings.mapValues { try Self.profile($0.profile, type: $0.type, field: $0.field, model: spec) }
             problem = try PlacementProblem.build(cluster: core, model: spec, dataDirectory: dataDirectory,
                                                  unprofiledTypes: Self.unprofiledTypes, measured: measured)
         } catch let error as PlacementError {
@@ -25,7 +32,7 @@ struct PlacementInputs: Sendable {
         }
         // One-way links: drop the reverse arcs the undirected core link added.
         problem.arcs.removeAll { arc in oneWay.contains(ArcKey(from: arc.to, to: arc.from)) && !oneWay.contains(ArcKey(from: arc.from, to: arc.to)) }
-        return (problem, variant == .strict ? .strict : .partial)
+        return (problem, variant == .strict ? .strict : .partial, measured)
     }
 
     func modelSpec(_ model: Wire.ModelSpec?) throws -> PlacementCore.ModelSpec {

@@ -62,8 +62,11 @@ struct PlacementHandlers: Sendable {
     }
 
     func plan(_ request: PlanRequest, context: CallContext, writer: TypedStreamWriter<PlanEvent>) async throws {
-        let (problem, connectivity) = try inputs.problem(request.cluster, request.model, variant: request.variant)
+        let (problem, connectivity, measured) = try inputs.problemAndProfiles(request.cluster, request.model, variant: request.variant)
         var options = solveOptions(request.method, connectivity, budget: try budget(request.budgetSeconds, context: context), seed: request.seed)
+        // The same default objective as `lattice plan`: serving, where every node type has a latency profile.
+        options.use(.serving, serving: ServingModel.forPlanning(problem: problem, connectivity: connectivity, dataDirectory: inputs.dataDirectory,
+                                                                measured: measured))
         // The solver reports from its own threads; the newest reports wait here for the stream.
         let (reports, sink) = AsyncStream.makeStream(of: PlanProgress.self, bufferingPolicy: .bufferingNewest(32))
         options.progress = { sink.yield($0.wire) }

@@ -69,13 +69,12 @@ public enum Planner {
             bestScore = outcome.score
             climbed = outcome.judged
         }
-        // The serving model is cheap: give every idle GPU the layers it serves best with; then leave
-        // idle again the nodes no route of the plan's flow passes through.
+        // The serving model is cheap: give every idle GPU the layers it serves best with (the
+        // runtime, and the artifact's simulator, expect every node to hold layers: its max-flow
+        // asks every node's throughput at the layers it holds).
         if options.judge == nil, options.serving != nil {
             let (completed, score) = assignIdle(problem, best, score: bestScore, clock: clock, deadline: options.budgetSeconds, judge: judge)
             if completed != best { best = completed; bestScore = score; origin += " + idle nodes assigned" }
-            let (pruned, prunedScore) = idleUnrouted(problem, best, score: bestScore, connectivity: options.connectivity, judge: judge)
-            if pruned != best { best = pruned; bestScore = prunedScore; origin += " + unrouted nodes left idle" }
         }
         var result = scoreResult(problem, best, options.connectivity)
         result.method = options.method
@@ -109,22 +108,6 @@ public enum Planner {
             if let choice { placement.ranges[i] = choice.0; best = choice.1 }
         }
         return (placement, best)
-    }
-
-    /// Leaves idle every node whose layers carry none of the runtime flow, when the judge rates the
-    /// plan no lower without them. The prediction holds for the flow the plan computed; layers no
-    /// route uses add nothing to it, but make links valid that another max-flow of the same value
-    /// (a runtime's, or the Helix artifact's simulator's) may route over: on geo24, ten such T4s
-    /// opened 28 links, most of them between regions at ~12.5 MB/s, where a prompt's activations
-    /// take about a second per hop.
-    static func idleUnrouted(_ problem: PlacementProblem, _ start: Placement, score: Double, connectivity: Connectivity,
-                             judge: (Placement) -> Double) -> (Placement, Double) {
-        let flows = FlowScorer.runtimeFlow(problem, start, connectivity).nodeFlows
-        var candidate = start
-        for i in problem.nodes.indices where candidate.ranges[i] != nil && flows[i] <= 1e-9 { candidate.ranges[i] = nil }
-        guard candidate != start else { return (start, score) }
-        let value = judge(candidate)
-        return value >= score - 1e-9 * max(1, abs(score)) ? (candidate, value) : (start, score)
     }
 
     /// Solves for the max-flow objective; also returns the distinct improving placements it met.

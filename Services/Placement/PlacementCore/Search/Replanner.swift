@@ -50,12 +50,8 @@ public enum Replanner {
         let freshResult = Planner.solve(problem, options: fresh)
         // Candidates: the old plan with new nodes placed where they serve best, and the fresh plan.
         let previousScore = FlowScorer.objective(problem, previous, options.connectivity) > 0 ? base(previous) : 0
-        var (kept, keptScore) = Planner.assignIdle(problem, previous, score: weighed(previous), clock: clock,
-                                                   deadline: options.budgetSeconds * 0.75, judge: weighed)
-        // As a fresh plan does under the serving objective: nodes no route passes through stay idle.
-        if options.judge == nil, options.serving != nil {
-            (kept, keptScore) = Planner.idleUnrouted(problem, kept, score: keptScore, connectivity: connectivity, judge: weighed)
-        }
+        let (kept, keptScore) = Planner.assignIdle(problem, previous, score: weighed(previous), clock: clock,
+                                                       deadline: options.budgetSeconds * 0.75, judge: weighed)
         var best = kept, bestScore = keptScore, origin = "previous plan, new nodes placed"
         let freshWeighed = weighed(freshResult.placement)
         if freshWeighed > bestScore || FlowScorer.objective(problem, kept, options.connectivity) == 0 {

@@ -8,6 +8,9 @@ public struct KVPolicy: Sendable, Equatable {
     /// Reserve prompt + max_tokens when a request names its maximum: the worker's cache can then
     /// never run out mid-decode. Off, the smaller of max_tokens and Helix's expectation is used.
     public var reserveMaxTokens: Bool
+    /// Check room as if the request ran every layer the node holds (it still reserves only the
+    /// layers it runs): the Helix artifact's scheduler does this; live serving does not.
+    public var checksWholeNode = false
 
     public init(highWaterMark: Double, outputRatio: Double, reserveMaxTokens: Bool = true) {
         self.highWaterMark = highWaterMark

@@ -8,6 +8,9 @@ public struct Router: Sendable {
     public var graph: FlowGraph
     public let policy: RoutingPolicy
     public var kv: KVPolicy
+    /// When a hop has no way on, back out and try the next candidate (live serving); off, the
+    /// request is refused there, as the Helix artifact's scheduler refuses it.
+    public var backtracks = true
     /// IWRR: accumulated `w/flow` per arc (vertex → successor index).
     public private(set) var loads: [[Double]]
     /// Swarm: exponential moving average of observed throughput per arc.
@@ -45,7 +48,8 @@ public struct Router: Sendable {
                 guard node.available else { masks.append("\(node.name) not serving"); continue }
                 guard prompt <= node.promptLimit else { masks.append("\(node.name) takes prompts up to \(node.promptLimit) tokens"); continue }
                 let entries = expected * Double(layers.count)
-                guard kv.admits(entries: entries, reserved: reserved(arc.node), capacity: node.kvCapacity) else {
+                let checked = kv.checksWholeNode ? expected * Double(node.layers.count) : entries
+                guard kv.admits(entries: checked, reserved: reserved(arc.node), capacity: node.kvCapacity) else {
                     masks.append("\(node.name) has no KV room"); continue
                 }
                 open.append((c, layers, entries))
@@ -55,7 +59,8 @@ public struct Router: Sendable {
                 let why = masks.isEmpty ? "no arc of the plan continues there" : masks.joined(separator: "; ")
                 deepest = (steps.count, .noCandidate(after: name, layer: layer, why: why))
             }
-            for candidate in rank(vertex, open.map(\.successor), weight: Double(prompt), queueLength: queueLength) {
+            let ranked = rank(vertex, open.map(\.successor), weight: Double(prompt), queueLength: queueLength)
+            for candidate in backtracks ? ranked : Array(ranked.prefix(1)) {
                 guard let option = open.first(where: { $0.successor == candidate }) else { continue }
                 let arc = graph.successors[vertex][candidate]
                 let step = RouteStep(node: arc.node, layers: option.layers, entries: option.entries,

@@ -35,6 +35,25 @@ import Testing
         #expect(small.kvCapacity == (1...8).map { 4096 * $0 })
     }
 
+    /// The planning objective rule `lattice plan` and placement/Plan share: serving where every type
+    /// has a latency profile (GPU files, or a worker's own timings), flow where one is nominal.
+    @Test func servingObjectiveNeedsAProfileForEveryType() throws {
+        let machine = MachineType(name: "CPU@w", vramBytes: 0, nicInBytesPerSecond: 1e10, nicOutBytesPerSecond: 1e10)
+        let cluster = try Cluster(name: "two", machineTypes: ["CPU@w": machine, "CPU": MachineType(name: "CPU", vramBytes: 0, nicInBytesPerSecond: 1e10, nicOutBytesPerSecond: 1e10)],
+                                  nodes: [ComputeNode(name: "w", type: "CPU@w"), ComputeNode(name: "c", type: "CPU")],
+                                  links: [Link(.source, .node(0), bandwidthBytesPerSecond: 1e9, latencySeconds: 0), Link(.node(0), .node(1), bandwidthBytesPerSecond: 1e9, latencySeconds: 0),
+                                          Link(.node(1), .sink, bandwidthBytesPerSecond: 1e9, latencySeconds: 0), Link(.node(0), .sink, bandwidthBytesPerSecond: 1e9, latencySeconds: 0)])
+        let measured = ["CPU@w": try Self.profile("CPU@w", scale: 1, maxLayers: 14)]
+        let mixed = try PlacementProblem.build(cluster: cluster, model: Self.model, unprofiledTypes: ["CPU"], measured: measured)
+        var options = SolveOptions()
+        #expect(ServingModel.forPlanning(problem: mixed, connectivity: .partial, measured: measured) == nil)
+        #expect(options.use(.serving, serving: nil) == .flow && options.serving == nil)
+        let single24 = try TestData.problem("single24")
+        let model = try #require(ServingModel.forPlanning(problem: single24, connectivity: .partial, dataDirectory: TestData.directory))
+        #expect(options.use(.serving, serving: model, decodeLatencyBound: 2) == .serving && options.serving != nil && options.decodeLatencyBound == 2)
+        #expect(options.use(.flow, serving: model) == .flow && options.serving == nil && options.decodeLatencyBound == nil)
+    }
+
     @Test func badMeasurementsAreRefusedByName() {
         #expect(throws: PlacementError.self) {
             try GPUProfile.measured(type: "CPU@w", prompt: [(8, 1e-4)], decode: [(1, 1e-4), (4, 2e-4)], maxLayers: 4, kvEntriesAtMax: 100, model: Self.model)

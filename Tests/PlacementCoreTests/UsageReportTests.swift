@@ -4,7 +4,8 @@ import Testing
 
 @Suite struct UsageReportTests {
     /// A short offline run reports, for every node holding layers, how busy it was and how full its
-    /// KV cache got: busy shares within (0, 1], KV fills below the admission high-water mark (0.85).
+    /// KV cache got: busy shares within (0, 1], KV held within capacity (admission keeps the
+    /// expectation below 0.85; a query longer than expected may hold a little more).
     @Test func simulationReportsUtilisationAndKVPerNode() throws {
         let problem = try TestData.problem("single24", reference: true)
         let placement = try LayoutFile.load(path: TestData.layout("single24_helix_milp"), nodeCount: problem.nodes.count)
@@ -18,7 +19,7 @@ import Testing
         #expect(report.nodes.map(\.node) == serving)
         let routed = FlowScorer.runtimeFlow(problem, placement, .partial).nodeFlows
         for usage in report.nodes {
-            #expect(usage.utilisation <= 1 + 1e-9 && usage.kvMean <= usage.kvPeak + 1e-12 && usage.kvPeak <= 0.85 + 1e-9, "\(usage)")
+            #expect(usage.utilisation <= 1 + 1e-9 && usage.kvMean <= usage.kvPeak + 1e-12 && usage.kvPeak <= 1 + 1e-9, "\(usage)")
             if routed[usage.node] > 0.05 * (routed.max() ?? 0) { #expect(usage.utilisation > 0.01 && usage.kvPeak > 0, "\(usage)") }
         }
         #expect(report.nodeTable.split(separator: "\n").count == serving.count + 1)

@@ -59,7 +59,8 @@ func placementJSON(_ problem: PlacementProblem, _ result: SolveResult, extra: [S
         "placement": result.placement.ranges.enumerated().compactMap { i, r in r.map { ["node": i, "start": $0.start, "end": $0.end] } },
         "node_flows": result.flows.nodeFlows,
         "arc_flows": result.flows.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] },
-        "statistics": result.statistics,
+        // JSON has no infinity: a bound the MILP never set is written as null.
+        "statistics": result.statistics.mapValues { $0.isFinite ? $0 as Any : NSNull() },
         "found_by": result.foundBy,
     ]
     for (k, v) in extra { object[k] = v }
@@ -152,10 +153,7 @@ struct PlanCommand: AsyncParsableCommand {
         guard let objective = PlacementObjective(rawValue: objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }
         if let latencyBound, !(latencyBound > 0 && latencyBound.isFinite) { throw ValidationError("--latency-bound must be a positive number of seconds") }
         let serving = try input.servingModel(problem, connectivity)
-        if objective == .serving {
-            options.serving = serving
-            options.decodeLatencyBound = latencyBound
-        }
+        options.use(objective, serving: serving, decodeLatencyBound: latencyBound)
         options.progress = { p in
             standardError(String(format: "[%6.1fs] %@ best %.2f bound %.2f gap %.1f%%", p.elapsedSeconds, p.phase, p.bestObjective, p.bound, p.gap * 100))
         }
@@ -248,6 +246,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Online: target arrival rate in tokens/s (default: half the placement's max flow).")
     var rate: Double?
 
+    @Option(help: "Offline with a KV-blind routing (swarm, random, shortest-queue): queries kept in flight (default 180; the artifact used 500 for cluster42).")
+    var offlineQueries: Int?
+
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
@@ -293,6 +294,10 @@ struct SimulateCommand: AsyncParsableCommand {
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
         if let duration { config.measureSeconds = duration }
         config.onlineTokenRate = rate
+        if let offlineQueries {
+            guard offlineQueries > 0 else { throw ValidationError("--offline-queries must be a positive number") }
+            config.offlineQueries = offlineQueries
+        }
         let report: SimulationReport
         do {
             report = try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config,

@@ -84,13 +84,20 @@ enum RemotePlacement {
             try printJSON(json(cluster: cluster.name, model: model.name, connectivity: command.input.connectivity, placement: result.placement,
                                flows: result.flows, objective: result.objectiveTokensPerSecond, upperBound: result.upperBoundTokensPerSecond,
                                extra: ["method": stats.methodUsed, "gap": result.gap, "proven_optimal": stats.stopReason == "optimal",
-                                       "seconds": stats.solveSeconds, "statistics": statistics(stats), "objective": objective.rawValue,
+                                       "seconds": stats.solveSeconds, "statistics": statistics(stats), "objective": (objective == .flow ? .flow : remoteObjective(command.input)).rawValue,
                                        "found_by": "placement-service (\(stats.methodUsed))", "serving": localPrediction(command.input, result.placement)]))
         } else {
             print(String(format: "%@ on %@: %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s (%@)", stats.methodUsed, cluster.name, result.objectiveTokensPerSecond,
                          result.upperBoundTokensPerSecond, max(0, result.gap) * 100, stats.stopReason == "optimal" ? ", optimal" : "", stats.solveSeconds, server))
             printRanges(result.placement, flows: result.flows)
         }
+    }
+
+    /// The objective the service plans for: serving where every node type has a latency profile
+    /// (the rule `ServingModel.forPlanning` applies there, judged here from the same cluster file).
+    static func remoteObjective(_ input: PlacementInput) -> PlacementObjective {
+        guard let (problem, connectivity) = try? input.problem() else { return .flow }
+        return ServingModel.forPlanning(problem: problem, connectivity: connectivity, dataDirectory: input.data ?? SharedData.directory) == nil ? .flow : .serving
     }
 
     /// The serving model's prediction for a plan the service returned, when the profiles are at hand here.
@@ -119,7 +126,8 @@ enum RemotePlacement {
     }
 
     static func simulate(_ command: SimulateCommand, server: String) async throws {
-        try refuseLocalOnly([(command.maxPrompt != 0, "--max-prompt"), (command.maxOutput != 0, "--max-output")])
+        try refuseLocalOnly([(command.maxPrompt != 0, "--max-prompt"), (command.maxOutput != 0, "--max-output"),
+                             (command.offlineQueries != nil, "--offline-queries")])
         let (cluster, model, variant) = try request(command.input)
         var request = SimulateRequest(cluster: cluster, model: model, planBudgetSeconds: command.budget, seed: command.seed, variant: variant)
         switch (command.layout, command.method) {

@@ -13,11 +13,18 @@ struct PlacementInputs: Sendable {
     static let unprofiledTypes: Set<String> = ["CPU"]
 
     func problem(_ cluster: Wire.Cluster?, _ model: Wire.ModelSpec?, variant: MilpVariant) throws -> (PlacementProblem, Connectivity) {
+        let (problem, connectivity, _) = try problemAndProfiles(cluster, model, variant: variant)
+        return (problem, connectivity)
+    }
+
+    /// The problem, and the latency profiles of the nodes that timed themselves (by type).
+    func problemAndProfiles(_ cluster: Wire.Cluster?, _ model: Wire.ModelSpec?, variant: MilpVariant) throws -> (PlacementProblem, Connectivity, [String: GPUProfile]) {
         let spec = try modelSpec(model)
         let (core, oneWay, timings) = try self.cluster(cluster)
         var problem: PlacementProblem
+        let measured: [String: GPUProfile]
         do {
-            let measured = try timings.mapValues { try Self.profile($0.profile, type: $0.type, field: $0.field, model: spec) }
+            measured = try timings.mapValues { try Self.profile($0.profile, type: $0.type, field: $0.field, model: spec) }
             problem = try PlacementProblem.build(cluster: core, model: spec, dataDirectory: dataDirectory,
                                                  unprofiledTypes: Self.unprofiledTypes, measured: measured)
         } catch let error as PlacementError {
@@ -25,7 +32,7 @@ struct PlacementInputs: Sendable {
         }
         // One-way links: drop the reverse arcs the undirected core link added.
         problem.arcs.removeAll { arc in oneWay.contains(ArcKey(from: arc.to, to: arc.from)) && !oneWay.contains(ArcKey(from: arc.from, to: arc.to)) }
-        return (problem, variant == .strict ? .strict : .partial)
+        return (problem, variant == .strict ? .strict : .partial, measured)
     }
 
     func modelSpec(_ model: Wire.ModelSpec?) throws -> PlacementCore.ModelSpec {
@@ -162,25 +169,6 @@ struct PlacementInputs: Sendable {
         if node.nicInBytesPerSecond > 0 { machine.nicInBytesPerSecond = node.nicInBytesPerSecond }
         if node.nicOutBytesPerSecond > 0 { machine.nicOutBytesPerSecond = node.nicOutBytesPerSecond }
         return machine
-    }
-
-    /// The serving model `lattice plan` maximises by default: measured workers with their own
-    /// timings, GPU types with their profile files. Nil when a node's type has no latency profile
-    /// at all (an unmeasured CPU node): such a cluster can only be planned for max flow.
-    func servingModel(_ problem: PlacementProblem, _ connectivity: Connectivity, cluster wire: Wire.Cluster?) throws -> ServingModel? {
-        let (_, _, timings) = try cluster(wire)
-        var profiles = try timings.mapValues { try Self.profile($0.profile, type: $0.type, field: $0.field, model: problem.model) }
-        do {
-            for node in problem.nodes where profiles[node.type] == nil {
-                if Self.unprofiledTypes.contains(node.type) { return nil }
-                let machine = MachineType.builtin[node.type] ?? MachineType(name: node.type, vramBytes: 0, nicInBytesPerSecond: node.nicInBytesPerSecond,
-                                                                             nicOutBytesPerSecond: node.nicOutBytesPerSecond)
-                profiles[node.type] = try GPUProfile.load(type: node.type, model: problem.model, machine: machine, dataDirectory: dataDirectory)
-            }
-            return try ServingModel(problem: problem, connectivity: connectivity, profiles: profiles)
-        } catch let error as PlacementError {
-            throw Status(.invalidArgument, "cluster/model: \(error)")
-        }
     }
 
     /// A wire measured profile as placement's GPU profile.

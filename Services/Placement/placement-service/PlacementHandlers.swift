@@ -67,9 +67,11 @@ struct PlacementHandlers: Sendable {
     }
 
     func plan(_ request: PlanRequest, context: CallContext, writer: TypedStreamWriter<PlanEvent>) async throws {
-        let (problem, connectivity) = try inputs.problem(request.cluster, request.model, variant: request.variant)
+        let (problem, connectivity, measured) = try inputs.problemAndProfiles(request.cluster, request.model, variant: request.variant)
         var options = solveOptions(request.method, connectivity, budget: try budget(request.budgetSeconds, field: "budget_seconds", context: context), seed: request.seed)
-        if request.objective == .serving { options.serving = try inputs.servingModel(problem, connectivity, cluster: request.cluster) }
+        // The same rule as `lattice plan`: serving (unless the request asks for flow), where every node type has a latency profile.
+        options.use(request.objective == .flow ? .flow : .serving,
+                    serving: ServingModel.forPlanning(problem: problem, connectivity: connectivity, dataDirectory: inputs.dataDirectory, measured: measured))
         // The solver reports from its own threads; the newest reports wait here for the stream.
         let (reports, sink) = AsyncStream.makeStream(of: PlanProgress.self, bufferingPolicy: .bufferingNewest(32))
         options.progress = { sink.yield($0.wire) }

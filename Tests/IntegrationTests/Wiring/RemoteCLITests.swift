@@ -16,7 +16,7 @@ extension Integration {
             let cluster = "\(WiringFixtures.dataDirectory)/helix/clusters/single24.ini"
             let directory = LatticeTesting.temporaryDirectory("cli-plan")
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            // The service plans for the max-flow objective; so does the in-process run here.
+            // A baseline is returned as built whatever the objective.
             let arguments = ["plan", cluster, "--model", "llama2-70b", "--method", "petals", "--objective", "flow", "--budget", "5", "--json"]
             let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory], in: directory))
             try await LatticeTesting.withService(.placement, environment: WiringFixtures.environment) { service in
@@ -25,6 +25,28 @@ extension Integration {
                 let objective = try #require(remote["objective_tokens_per_s"] as? Double)
                 #expect(abs(objective - (try #require(local["objective_tokens_per_s"] as? Double))) < 1e-6)
                 let placement = try #require(remote["placement"] as? [[String: Int]])
+                #expect(placement == (local["placement"] as? [[String: Int]]))
+            }
+        }
+
+        /// placement/Plan maximises the same default serving objective as `lattice plan`: for the
+        /// same cluster, method, budget and seed both give the same plan. (Six A100s and two T4s
+        /// hold exactly 80 layers, so the search settles long before the budget on any machine.)
+        @Test func planWithServerUsesTheDefaultServingObjective() async throws {
+            let directory = LatticeTesting.temporaryDirectory("cli-plan-serving")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let nodes = (0..<6).map { "{\"name\": \"a\($0)\", \"type\": \"A100\"}" } + (0..<2).map { "{\"name\": \"t\($0)\", \"type\": \"T4\"}" }
+            let cluster = "\(directory)/tight8.json"
+            try "{\"name\": \"tight8\", \"nodes\": [\(nodes.joined(separator: ", "))], \"full_mesh\": {\"bandwidth_bytes_per_s\": 1e9, \"latency_s\": 0.001}}"
+                .write(toFile: cluster, atomically: true, encoding: .utf8)
+            let arguments = ["plan", cluster, "--model", "llama2-70b", "--method", "auto", "--budget", "4", "--seed", "3", "--json"]
+            let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory], in: directory))
+            #expect(local["objective"] as? String == "serving")
+            try await LatticeTesting.withService(.placement, environment: WiringFixtures.environment) { service in
+                let remote = try json(try await CLIRun.lattice(arguments + ["--server", service.address], in: directory, environment: WiringFixtures.environment))
+                #expect(remote["objective"] as? String == "serving")
+                let placement = try #require(remote["placement"] as? [[String: Int]])
+                #expect(placement.count == 8)
                 #expect(placement == (local["placement"] as? [[String: Int]]))
             }
         }

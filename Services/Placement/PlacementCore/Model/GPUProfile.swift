@@ -7,11 +7,23 @@ public struct GPUCapacityTable: Sendable, Equatable {
     public var kvCapacity: [Int]
     /// Prompt requests per batch when k layers are loaded.
     public var promptMaxRequests: [Int]
+    /// Decode sequences per batch when k layers are loaded (the artifact's decode_max_tokens);
+    /// empty when not measured.
+    public var decodeMaxTokens: [Int]
 
-    public init(maxLayers: Int, kvCapacity: [Int], promptMaxRequests: [Int]) {
+    public init(maxLayers: Int, kvCapacity: [Int], promptMaxRequests: [Int], decodeMaxTokens: [Int] = []) {
         self.maxLayers = maxLayers
         self.kvCapacity = kvCapacity
         self.promptMaxRequests = promptMaxRequests
+        self.decodeMaxTokens = decodeMaxTokens
+    }
+
+    /// KV entries, prompt requests per batch and decode sequences per batch with k layers loaded
+    /// (k clamped to the table). An unmeasured decode limit is `fallbackDecode`.
+    public func kv(layers k: Int) -> Int { kvCapacity[max(1, min(k, kvCapacity.count)) - 1] }
+    public func prompts(layers k: Int) -> Int { promptMaxRequests.isEmpty ? 1 : promptMaxRequests[max(1, min(k, promptMaxRequests.count)) - 1] }
+    public func decodes(layers k: Int, fallbackDecode: Int) -> Int {
+        decodeMaxTokens.isEmpty ? fallbackDecode : decodeMaxTokens[max(1, min(k, decodeMaxTokens.count)) - 1]
     }
 
     /// An estimate for a type with no measurements: weights take at most half of VRAM, the KV cache

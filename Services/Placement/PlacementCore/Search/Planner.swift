@@ -70,7 +70,8 @@ public enum Planner {
             climbed = outcome.judged
         }
         // The serving model is cheap: give every idle GPU the layers it serves best with (the
-        // runtime, and the artifact's simulator, expect every node to hold layers).
+        // runtime, and the artifact's simulator, expect every node to hold layers: its max-flow
+        // asks every node's throughput at the layers it holds).
         if options.judge == nil, options.serving != nil {
             let (completed, score) = assignIdle(problem, best, score: bestScore, clock: clock, deadline: options.budgetSeconds, judge: judge)
             if completed != best { best = completed; bestScore = score; origin += " + idle nodes assigned" }
@@ -87,15 +88,17 @@ public enum Planner {
     }
 
     /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than idle).
-    /// Stops at the deadline (nodes not reached stay idle).
+    /// Stops at the deadline (nodes not reached stay idle; the node being tried takes its best so far).
     static func assignIdle(_ problem: PlacementProblem, _ start: Placement, score: Double, clock: Clock, deadline: Double,
                            judge: (Placement) -> Double) -> (Placement, Double) {
         var placement = start, best = score
         let L = problem.numLayers
         for i in problem.nodes.indices where placement.ranges[i] == nil && clock.elapsed < deadline {
             var choice: (LayerRange, Double)?
-            for k in 1...max(1, min(L, problem.nodes[i].maxLayers)) {
+            sizes: for k in 1...max(1, min(L, problem.nodes[i].maxLayers)) {
                 for s in 0...(L - k) {
+                    // Honour the budget inside a node too (a node may try ~1,000 ranges).
+                    if clock.elapsed >= deadline { break sizes }
                     var candidate = placement
                     candidate.ranges[i] = LayerRange(start: s, end: s + k)
                     let value = judge(candidate)

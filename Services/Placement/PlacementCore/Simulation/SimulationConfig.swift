@@ -14,6 +14,9 @@ public struct SimulationConfig: Sendable {
     public var measureSeconds: Double = 600
     /// Online: arrival rate in tokens/s the trace is rescaled to (default: half the max flow).
     public var onlineTokenRate: Double? = nil
+    /// Offline with a KV-blind policy (Swarm, random, shortest-queue): queries kept in flight
+    /// (default `HelixConstants.swarmQueriesInFlight`, the artifact's value for single24/geo24).
+    public var offlineQueries: Int? = nil
 
     public init(mode: SimulationMode, routing: RoutingPolicy = .iwrr, seed: UInt64 = 1) {
         self.mode = mode

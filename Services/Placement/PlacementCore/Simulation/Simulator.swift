@@ -1,12 +1,18 @@
 import Foundation
 import Routing
 
-/// Discrete-event simulation of serving a placement (spec §6). Nodes batch FIFO work (prompts up
-/// to the node's request limit and 2048 tokens per request, decodes up to its token limit) and
-/// run it through their layers; links take latency + bytes / bandwidth and carry one transfer at
-/// a time; routes come from the shared routing core (IWRR over the runtime max-flow, or Swarm,
-/// random, shortest-queue, within each node's KV-cache room), driven on simulated time; a
-/// request is one prompt iteration and then one iteration per output token along the same route.
+/// Discrete-event simulation of serving a placement (spec §6), modelled on the Helix artifact's
+/// simulator (`HelixConstants` lists what is taken from it and where):
+/// - nodes batch FIFO work within their GPU type's prompt and decode limits and run it layer by
+///   layer at the profiles' per-layer times (`NodeBatch`), plus a host-side copy cost;
+/// - a directed link carries one transfer at a time, at the link's bandwidth capped by the
+///   sender's and receiver's NIC shares (max-flow routing: the NIC split in proportion to the
+///   flow on each link; Swarm: split evenly over the sender's links), then its latency;
+/// - routes come from the shared routing core (IWRR over the runtime max-flow, Swarm, random,
+///   shortest-queue), with Helix's KV expectation for admission; the KV cache itself grows by
+///   one token per decode step on every hop and is freed when the query ends;
+/// - offline, queries are fed as the artifact's feeder does (`HelixConstants`); online, they
+///   arrive on the Azure trace rescaled to a token rate.
 public enum Simulator {
     public static func run(problem: PlacementProblem, placement: Placement, connectivity: Connectivity, workload: Workload,
                            config: SimulationConfig, dataDirectory: String = SharedData.directory) throws -> SimulationReport {
@@ -17,10 +23,16 @@ public enum Simulator {
     public static func run(problem: PlacementProblem, placement: Placement, connectivity: Connectivity, workload: Workload,
                            config: SimulationConfig, profiles: [String: GPUProfile]) throws -> SimulationReport {
         try placement.validate(for: problem)
+        for (j, range) in placement.ranges.enumerated() where range != nil && profiles[problem.nodes[j].type] == nil {
+            throw PlacementError(section: "node \(problem.nodes[j].name)", field: "type", "no latency profile for type '\(problem.nodes[j].type)' to simulate it with")
+        }
+        guard !workload.inputLengths.isEmpty, workload.inputLengths.count == workload.outputLengths.count else {
+            throw PlacementError(section: "workload", "needs as many output lengths as input lengths, at least one")
+        }
         let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
         guard flows.value > 0 else { throw PlacementError(section: "placement", "serves nothing: its max flow is zero") }
-        var engine = SimulationEngine(problem: problem, placement: placement, flows: flows, connectivity: connectivity, workload: workload, config: config)
-        engine.profileCurves = profiles
+        var engine = try SimulationEngine(problem: problem, placement: placement, flows: flows, connectivity: connectivity, workload: workload,
+                                          config: config, profiles: profiles)
         let clock = Clock()
         engine.run()
         return engine.report(wallSeconds: clock.elapsed)
@@ -35,10 +47,7 @@ struct SimulationEngine {
         var path = Route(steps: [])
         var route: [Int] { path.nodes }
         var iterationStart = 0.0
-        var arrival = 0.0
     }
-
-    struct WorkItem { var request: Int; var hop: Int; var tokens: Int; var isPrompt: Bool }
 
     struct Event: Comparable {
         var time: Double
@@ -49,27 +58,36 @@ struct SimulationEngine {
         static func == (a: Event, b: Event) -> Bool { a.time == b.time && a.seq == b.seq }
     }
 
+    /// A directed link as the simulator uses it: bandwidth after NIC shares, latency, and when it is next free.
+    struct Channel { var bandwidth: Double; var latency: Double; var freeAt = 0.0 }
+
     let problem: PlacementProblem
     let placement: Placement
     let config: SimulationConfig
     let workload: Workload
+    let profiles: [String: GPUProfile]
+    let limits: [NodeBatch.Limits?]
     var rng: SeededRandom
     var heap = EventHeap()
     var seq = 0
     var now = 0.0
     var events = 0
 
-    // Routing (the same core the live scheduler uses) and the KV promised per node.
+    // Routing (the same core the live scheduler uses), the KV it promised per node, and the KV
+    // actually held (prompt tokens, then one more per decode step, on every hop).
     var router: Router
     var ledger = KVLedger<Int, Int>()
-    var queue: [[WorkItem]]
+    var kvHeld: [Double]
+    var queue: [[NodeBatch.Item]]
     var busy: [Bool]
-    var inFlight: [[WorkItem]]
-    var linkFree: [String: Double] = [:]
+    var inFlight: [[NodeBatch.Item]]
+    /// Tokens received since the node last started a batch (the host-side copy cost).
+    var received: [Int]
+    var channels: [Int: Channel]
     var requests: [Request] = []
     var waiting: [Int] = []
-    var active = 0
     var nextWorkload = 0
+    var rejected = 0
     // Measurements.
     var decodeTokensInWindow = 0
     var finished = 0
@@ -77,11 +95,13 @@ struct SimulationEngine {
     var decodeLatencies: [Double] = []
     var usage = UsageMeter()
 
-    init(problem: PlacementProblem, placement: Placement, flows: FlowResult, connectivity: Connectivity, workload: Workload, config: SimulationConfig) {
+    init(problem: PlacementProblem, placement: Placement, flows: FlowResult, connectivity: Connectivity, workload: Workload,
+         config: SimulationConfig, profiles: [String: GPUProfile]) throws {
         self.problem = problem
         self.placement = placement
         self.config = config
         self.workload = workload
+        self.profiles = profiles
         rng = SeededRandom(seed: config.seed)
         let n = problem.nodes.count
         // Nodes are named by index, as in the runtime flow; an unplaced node holds no layers.
@@ -90,14 +110,78 @@ struct SimulationEngine {
             guard let range = placement.ranges[i], range.count > 0 else { return RoutingNode(name: "\(i)", layers: 0..<0, kvCapacity: 0) }
             let k = range.count
             return RoutingNode(name: "\(i)", layers: range.start..<range.end, kvCapacity: Double(node.kvCapacity[min(k, node.kvCapacity.count) - 1]),
-                               promptLimit: node.promptMaxRequests[min(k, node.promptMaxRequests.count) - 1] * 2048)
+                               promptLimit: node.promptMaxRequests[min(k, node.promptMaxRequests.count) - 1] * HelixConstants.maxInputLength)
+        }
+        limits = (0..<n).map { i in
+            guard let range = placement.ranges[i], let profile = profiles[problem.nodes[i].type] else { return nil }
+            return NodeBatch.Limits(profile: profile, layers: range.count)
         }
         let arcs = flows.arcFlows.map { FlowArc(from: $0.from, to: $0.to, flow: $0.tokensPerSecond) }
         let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: problem.numLayers, partial: connectivity == .partial)
-        router = Router(graph: graph, policy: config.routing, kv: config.mode == .online ? .online : .offline, seed: config.seed)
+        // Swarm (and the other KV-blind baselines) admit whatever they route: the artifact's Swarm
+        // scheduler keeps no KV expectation.
+        var kv: KVPolicy = config.routing == .iwrr ? (config.mode == .online ? .online : .offline)
+            : KVPolicy(highWaterMark: .greatestFiniteMagnitude, outputRatio: 0)
+        // As the artifact's max-flow scheduler: room is checked for every layer a node holds, and a
+        // request that meets a hop with no room is refused rather than re-routed.
+        kv.checksWholeNode = true
+        router = Router(graph: graph, policy: config.routing, kv: kv, seed: config.seed)
+        router.backtracks = false
+        channels = try Self.channels(problem: problem, flows: flows, graph: graph, evenNICSplit: config.routing != .iwrr)
+        kvHeld = Array(repeating: 0, count: n)
         queue = Array(repeating: [], count: n)
         busy = Array(repeating: false, count: n)
         inFlight = Array(repeating: [], count: n)
+        received = Array(repeating: 0, count: n)
+    }
+
+    /// Key of the directed link from → to (node indices; n is the source on the way out, the sink on the way in).
+    static func key(_ from: Int, _ to: Int, _ n: Int) -> Int { from * (n + 1) + to }
+
+    /// Every link of the cluster, its bandwidth capped by the NIC shares of its two ends: under
+    /// max-flow routing each NIC is split in proportion to the flow on its links (the artifact's
+    /// `schedule_initialization`), under the others evenly over the sender's links (its Swarm
+    /// scheduler's flow control). Throws if a route could need a link the cluster lacks.
+    static func channels(problem: PlacementProblem, flows: FlowResult, graph: FlowGraph, evenNICSplit: Bool) throws -> [Int: Channel] {
+        let n = problem.nodes.count
+        func index(_ name: String) -> Int? { name == FlowArc.source || name == FlowArc.sink ? n : Int(name) }
+        var outFlow = [Double](repeating: 0, count: n + 1), inFlow = outFlow
+        var flowOn: [Int: Double] = [:]
+        for arc in flows.arcFlows {
+            guard let a = index(arc.from), let b = index(arc.to) else { continue }
+            outFlow[a] += arc.tokensPerSecond
+            inFlow[b] += arc.tokensPerSecond
+            flowOn[key(a, b, n)] = arc.tokensPerSecond
+        }
+        func nicOut(_ i: Int) -> Double { i == n ? HelixConstants.coordinatorNICBytesPerSecond : problem.nodes[i].nicOutBytesPerSecond }
+        func nicIn(_ i: Int) -> Double { i == n ? HelixConstants.coordinatorNICBytesPerSecond : problem.nodes[i].nicInBytesPerSecond }
+        var result: [Int: Channel] = [:]
+        for arc in problem.arcs {
+            let a: Int, b: Int
+            switch (arc.from, arc.to) {
+            case (.source, .node(let j)): (a, b) = (n, j)
+            case (.node(let i), .node(let j)): (a, b) = (i, j)
+            case (.node(let i), .sink): (a, b) = (i, n)
+            default: continue
+            }
+            let flow = flowOn[key(a, b, n)] ?? 0
+            // A link without flow is used only to reach the sink: it has the NICs to itself.
+            let outShare = evenNICSplit ? 1 / Double(max(1, graph.successors[a].count)) : (flow > 0 ? flow / outFlow[a] : 1)
+            let inShare = evenNICSplit || flow <= 0 ? 1 : flow / inFlow[b]
+            result[key(a, b, n)] = Channel(bandwidth: min(arc.bandwidthBytesPerSecond, nicOut(a) * outShare, nicIn(b) * inShare),
+                                           latency: arc.latencySeconds)
+        }
+        // Routes follow the graph's arcs, and end at a node holding the last layer.
+        for (v, successors) in graph.successors.enumerated() {
+            for s in successors where result[key(v, s.node, n)] == nil {
+                throw PlacementError(section: "link \(v == n ? "source" : "\(v)")-\(s.node)", "the runtime flow uses a link the cluster does not have")
+            }
+        }
+        let routed = Set(graph.successors.flatMap { $0.map(\.node) })
+        for j in routed where graph.nodes[j].layers.upperBound == graph.layerCount && result[key(j, n, n)] == nil {
+            throw PlacementError(section: "link \(j)-sink", "node \(j) holds the last layer but has no link to the sink")
+        }
+        return result
     }
 
     var end: Double { config.warmupSeconds + config.measureSeconds }
@@ -110,15 +194,15 @@ struct SimulationEngine {
     mutating func run() {
         switch config.mode {
         case .offline:
-            for _ in 0..<20 { admitNew() }
+            let initial = config.routing == .iwrr ? HelixConstants.helixInitialQueries : (config.offlineQueries ?? HelixConstants.swarmQueriesInFlight)
+            for i in 0..<initial { schedule(Double(i) * HelixConstants.feedSpacingSeconds, .newRequest) }
         case .online:
             scheduleArrivals()
         }
         while let event = heap.pop() {
             if event.time > end { break }
             if usage.nextSample <= event.time {
-                usage.sampleKV(upTo: event.time, used: router.graph.nodes.indices.map { ledger.reserved(on: $0) },
-                               capacity: router.graph.nodes.map(\.kvCapacity), window: config.warmupSeconds...end)
+                usage.sampleKV(upTo: event.time, used: kvHeld, capacity: router.graph.nodes.map(\.kvCapacity), window: config.warmupSeconds...end)
             }
             now = event.time
             events += 1
@@ -145,21 +229,20 @@ struct SimulationEngine {
     mutating func admitNew() {
         let w = nextWorkload % workload.inputLengths.count
         nextWorkload += 1
-        var request = Request(input: workload.inputLengths[w], output: workload.outputLengths[w])
-        request.arrival = now
-        requests.append(request)
+        requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w]))
         let r = requests.count - 1
-        if !route(r) { waiting.append(r) }
+        guard !route(r) else { return }
+        // Offline, the artifact's scheduler rejects a query no route has KV room for; online it waits.
+        if config.mode == .offline { rejected += 1 } else { waiting.append(r) }
     }
 
-    /// Routes the request and reserves KV on every hop; false if no route has room now.
+    /// Routes the request and reserves its expected KV on every hop; false if no route has room now.
     mutating func route(_ r: Int) -> Bool {
         let ledger = self.ledger, queue = self.queue
         guard case .success(let path) = router.route(prompt: requests[r].input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
                                                      queueLength: { queue[$0].count }) else { return false }
         self.ledger.reserve(r, Router.reservation(path))
         requests[r].path = path
-        active += 1
         startIteration(r)
         return true
     }
@@ -170,73 +253,43 @@ struct SimulationEngine {
         let tokens = isPrompt ? requests[r].input : 1
         if !isPrompt { router.chargeDecode(requests[r].path) }
         // Source → first hop carries token ids.
-        let first = requests[r].route[0]
-        let arrive = transfer(from: problem.nodes.count, to: first, bytes: Double(tokens) * problem.model.tokenSize)
+        let arrive = transfer(from: problem.nodes.count, to: requests[r].route[0], bytes: Double(tokens) * problem.model.tokenSize)
         schedule(arrive, .arrive(request: r, hop: 0))
     }
 
-    /// Time the transfer completes; one transfer at a time per directed link.
+    /// Time the transfer arrives: it waits for the link, takes bytes / bandwidth, then the latency.
     mutating func transfer(from: Int, to: Int, bytes: Double) -> Double {
-        let key = "\(from)>\(to)"
-        let link = linkOf(from: from, to: to)
-        let start = max(now, linkFree[key] ?? 0)
-        let done = start + bytes / link.bandwidth
-        linkFree[key] = done
-        return done + link.latency
-    }
-
-    func linkOf(from: Int, to: Int) -> (bandwidth: Double, latency: Double) {
-        let n = problem.nodes.count
-        let a: Endpoint = from == n ? .source : .node(from)
-        let b: Endpoint = to == n ? .sink : .node(to)
-        if let arc = problem.arcs.first(where: { $0.from == a && $0.to == b }) { return (arc.bandwidthBytesPerSecond, arc.latencySeconds) }
-        return (1e9, 0.001)
+        let k = Self.key(from, to, problem.nodes.count)
+        // `channels` checked that every link a route can take exists.
+        guard var channel = channels[k] else { preconditionFailure("route uses link \(from)->\(to), which init checked exists") }
+        let sent = max(now, channel.freeAt) + bytes / channel.bandwidth
+        channel.freeAt = sent
+        channels[k] = channel
+        return sent + channel.latency
     }
 
     mutating func arrive(request r: Int, hop: Int) {
         let isPrompt = requests[r].produced == 0
-        let j = requests[r].route[hop]
-        queue[j].append(WorkItem(request: r, hop: hop, tokens: isPrompt ? requests[r].input : 1, isPrompt: isPrompt))
-        if !busy[j] { startBatch(j) }
+        let step = requests[r].path.steps[hop]
+        let tokens = isPrompt ? requests[r].input : 1
+        queue[step.node].append(NodeBatch.Item(request: r, hop: hop, tokens: tokens, isPrompt: isPrompt,
+                                               context: requests[r].input + max(0, requests[r].produced - 1), firstLayer: step.layers.lowerBound))
+        received[step.node] += tokens
+        if !busy[step.node] { startBatch(step.node) }
     }
 
     mutating func startBatch(_ j: Int) {
-        guard !queue[j].isEmpty, let range = placement.ranges[j] else { return }
-        let node = problem.nodes[j]
-        let maxPrompts = node.promptMaxRequests[min(range.count, node.promptMaxRequests.count) - 1]
-        let decodeLimit = 380
-        var batch: [WorkItem] = [], rest: [WorkItem] = []
-        var prompts = 0, promptTokens = 0, decodes = 0, maxLayers = 0
-        for item in queue[j] {
-            let layers = range.end - requests[item.request].path.steps[item.hop].layers.lowerBound
-            if item.isPrompt {
-                if prompts < maxPrompts && promptTokens + item.tokens <= maxPrompts * 2048 || batch.isEmpty {
-                    prompts += 1; promptTokens += item.tokens; batch.append(item); maxLayers = max(maxLayers, layers)
-                } else { rest.append(item) }
-            } else if decodes < decodeLimit {
-                decodes += 1; batch.append(item); maxLayers = max(maxLayers, layers)
-            } else { rest.append(item) }
-        }
+        guard !queue[j].isEmpty, let range = placement.ranges[j], let limits = limits[j], let profile = profiles[problem.nodes[j].type] else { return }
+        let (batch, rest) = NodeBatch.form(queue[j], limits: limits)
         queue[j] = rest
-        let profile = problemProfile(j)
-        var layerTime = (promptTokens > 0 ? profile.prompt(Double(promptTokens)) : 0) + (decodes > 0 ? profile.decode(Double(decodes)) : 0)
-        if decodes == 1 && promptTokens == 0 { layerTime *= 2 }
-        let tokens = Double(promptTokens + decodes)
-        let overhead = tokens * problem.model.activationSize / 4e9 + tokens * problem.model.activationSize / 5e9
+        let seconds = NodeBatch.seconds(batch, range: range.start..<range.end, profile: profile)
+            + NodeBatch.overheadSeconds(tokens: received[j], activationBytes: problem.model.activationSize)
+        received[j] = 0
         busy[j] = true
         inFlight[j] = batch
-        let finish = now + Double(maxLayers) * layerTime + overhead
-        usage.busy(j, from: now, to: finish, window: config.warmupSeconds...end, nodes: problem.nodes.count)
-        schedule(finish, .nodeDone(j))
+        usage.busy(j, from: now, to: now + seconds, window: config.warmupSeconds...end, nodes: problem.nodes.count)
+        schedule(now + seconds, .nodeDone(j))
     }
-
-    /// Per-layer time of node j, from its throughput table's profile curves.
-    func problemProfile(_ j: Int) -> (prompt: (Double) -> Double, decode: (Double) -> Double) {
-        let curves = profileCurves[problem.nodes[j].type]
-        return ({ curves?.prompt.seconds($0) ?? 0.01 }, { curves?.decode.seconds($0) ?? 0.01 })
-    }
-
-    var profileCurves: [String: GPUProfile] = [:]
 
     mutating func nodeDone(_ j: Int) {
         busy[j] = false
@@ -244,9 +297,9 @@ struct SimulationEngine {
         inFlight[j] = []
         for item in batch {
             let r = item.request
-            let isLast = item.hop == requests[r].route.count - 1
-            if isLast {
-                let done = transfer(from: j, to: problem.nodes.count, bytes: problem.model.tokenSize)
+            kvHeld[j] += Double(item.tokens * requests[r].path.steps[item.hop].layers.count)
+            if item.hop == requests[r].route.count - 1 {
+                let done = transfer(from: j, to: problem.nodes.count, bytes: Double(item.tokens) * problem.model.tokenSize)
                 finishIteration(r, at: done)
             } else {
                 let next = requests[r].route[item.hop + 1]
@@ -263,26 +316,30 @@ struct SimulationEngine {
     mutating func finishIteration(_ r: Int, at time: Double) {
         let latency = time - requests[r].iterationStart
         let measuring = time >= config.warmupSeconds && time <= end
-        if requests[r].produced == 0 {
+        let wasPrompt = requests[r].produced == 0
+        if wasPrompt {
             if measuring { promptLatencies.append(latency) }
-        } else {
-            if measuring { decodeLatencies.append(latency); decodeTokensInWindow += 1 }
+        } else if measuring {
+            decodeLatencies.append(latency); decodeTokensInWindow += 1
         }
         requests[r].produced += 1
-        if requests[r].produced > requests[r].output {
-            // Done: release KV on every hop, then let waiting requests in.
-            ledger.release(r)
-            active -= 1
-            if measuring { finished += 1 }
-            retryWaiting()
-            if config.mode == .offline { refillOffline() }
-            return
-        }
-        // The next iteration starts when this one's token arrives.
         let saved = now
         now = time
+        defer { now = saved }
+        if requests[r].produced > requests[r].output {
+            // Done: free the KV it held and the KV promised on every hop, then let others in.
+            for step in requests[r].path.steps {
+                kvHeld[step.node] = max(0, kvHeld[step.node] - Double((requests[r].input + requests[r].output) * step.layers.count))
+            }
+            ledger.release(r)
+            if measuring { finished += 1 }
+            retryWaiting()
+            feedOffline(queryFinished: true)
+            return
+        }
+        if wasPrompt { feedOffline(queryFinished: false) }
+        // The next iteration starts when this one's token arrives.
         startIteration(r)
-        now = saved
     }
 
     mutating func retryWaiting() {
@@ -291,16 +348,26 @@ struct SimulationEngine {
         waiting = still
     }
 
-    /// Offline: add a request whenever the busiest KV cache is at most 80% full.
-    mutating func refillOffline() {
-        var guardCount = 0
-        while waiting.isEmpty && guardCount < 64 {
-            let busiest = router.graph.nodes.indices.filter { router.graph.nodes[$0].kvCapacity > 0 }
-                .map { ledger.reserved(on: $0) / router.graph.nodes[$0].kvCapacity }.max() ?? 1
-            guard busiest <= 0.8 else { break }
-            admitNew()
-            guardCount += 1
+    /// The artifact's offline feeder: with IWRR, one more query when a prompt or a query finishes
+    /// while the busiest layer's expected KV use is at most the feed high-water mark; with the
+    /// KV-blind policies, a finished query is replaced.
+    mutating func feedOffline(queryFinished: Bool) {
+        guard config.mode == .offline, now <= end else { return }
+        let launch = config.routing == .iwrr ? bottleneckKV() <= HelixConstants.feedHighWater : queryFinished
+        if launch { schedule(now + HelixConstants.feedSpacingSeconds, .newRequest) }
+    }
+
+    /// Expected KV use of the busiest layer: per layer, promised over total entries of every node holding it.
+    func bottleneckKV() -> Double {
+        var free = [Double](repeating: 0, count: problem.numLayers), total = free
+        for (j, node) in router.graph.nodes.enumerated() where node.kvCapacity > 0 && !node.layers.isEmpty {
+            let k = Double(node.layers.count)
+            for l in node.layers {
+                free[l] += (node.kvCapacity - ledger.reserved(on: j)) / k
+                total[l] += node.kvCapacity / k
+            }
         }
+        return zip(free, total).map { $1 > 0 ? 1 - $0 / $1 : 1 }.max() ?? 1
     }
 
     func report(wallSeconds: Double) -> SimulationReport {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// What each node did during the measured window: the share of time it computed, and how full
-/// its KV cache was (time-sampled mean and peak of reserved / capacity).
+/// its KV cache was (time-sampled mean and peak of the entries held / capacity; a query holds its
+/// prompt and one more token per decode step on every layer it runs).
 public struct NodeUsage: Sendable, Equatable {
     public var node: Int
     public var type: String

@@ -1,0 +1,68 @@
+import Foundation
+
+/// How one node forms and times a batch, as the Helix artifact's simulator does: FIFO over its
+/// queue, prompts while the request and token limits allow, decodes while the sequence and
+/// context limits allow (an item that does not fit waits for a later batch); then layer by
+/// layer, each layer running the items that have reached it (partial inference enters a node
+/// part-way) at the profile's per-layer time for that many prompt and decode tokens.
+struct NodeBatch {
+    struct Item { var request: Int; var hop: Int; var tokens: Int; var isPrompt: Bool; var context: Int; var firstLayer: Int }
+
+    /// A node's batch limits with `layers` loaded, from its GPU type's measured capacities.
+    struct Limits {
+        var prompts: Int
+        var promptTokens: Int
+        var decodes: Int
+        var context: Int
+
+        init(profile: GPUProfile, layers: Int) {
+            prompts = profile.capacity.prompts(layers: layers)
+            promptTokens = prompts * HelixConstants.maxInputLength
+            // An unmeasured type decodes at most the largest batch its profile timed.
+            decodes = profile.capacity.decodes(layers: layers, fallbackDecode: profile.decode.points.last?.tokens ?? 1)
+            context = decodes * HelixConstants.decodeContextPerSequence
+        }
+    }
+
+    /// Splits `queue` into the batch to run now and the items that wait. Never returns an empty
+    /// batch for a non-empty queue (an item over every limit runs alone rather than stall the node).
+    static func form(_ queue: [Item], limits: Limits) -> (batch: [Item], rest: [Item]) {
+        var batch: [Item] = [], rest: [Item] = []
+        var prompts = 0, promptTokens = 0, decodes = 0, context = 0
+        for item in queue {
+            if item.isPrompt {
+                if prompts + 1 <= limits.prompts && promptTokens + item.tokens <= limits.promptTokens {
+                    prompts += 1; promptTokens += item.tokens; batch.append(item)
+                } else { rest.append(item) }
+            } else if decodes + 1 <= limits.decodes && context + item.context <= limits.context {
+                decodes += 1; context += item.context; batch.append(item)
+            } else { rest.append(item) }
+        }
+        if batch.isEmpty, let first = rest.first { return ([first], Array(rest.dropFirst())) }
+        return (batch, rest)
+    }
+
+    /// Seconds to run `batch` through layers `range` of a node with `profile`: per layer, the
+    /// prompt time of the prompt tokens there plus the decode time of the decode tokens there.
+    static func seconds(_ batch: [Item], range: Range<Int>, profile: GPUProfile) -> Double {
+        var promptsFrom = [Int](repeating: 0, count: range.count), decodesFrom = promptsFrom
+        for item in batch {
+            let offset = min(max(0, item.firstLayer - range.lowerBound), range.count - 1)
+            if item.isPrompt { promptsFrom[offset] += item.tokens } else { decodesFrom[offset] += 1 }
+        }
+        var total = 0.0, prompt = 0, decode = 0
+        for layer in 0..<range.count {
+            prompt += promptsFrom[layer]
+            decode += decodesFrom[layer]
+            if prompt > 0 { total += profile.prompt.seconds(Double(prompt)) }
+            if decode > 0 { total += profile.decode.seconds(Double(decode)) * (decode == 1 ? HelixConstants.loneDecodeFactor : 1) }
+        }
+        return total
+    }
+
+    /// Host-side cost of `tokens` activations received since the node last started a batch.
+    static func overheadSeconds(tokens: Int, activationBytes: Double) -> Double {
+        let bytes = Double(tokens) * activationBytes
+        return bytes / HelixConstants.concatBytesPerSecond + bytes / HelixConstants.copyBytesPerSecond
+    }
+}

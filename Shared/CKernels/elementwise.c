@@ -4,6 +4,7 @@
 #include "ckernels.h"
 
 #include <math.h>
+#include <stdint.h>
 
 void lk_rms_norm(const float *x, const float *weight, int rows, int width, float epsilon, float *out) {
     for (int r = 0; r < rows; r++) {
@@ -21,7 +22,7 @@ void lk_rms_norm(const float *x, const float *weight, int rows, int width, float
 /// approximation (x = n·ln2 + b with n = round(x·log2 e) by the 1.5·2^23 shift, ln2 in two parts,
 /// a degree-5 polynomial in b, then scaled by 2^n; |n| > 192 gives 0 or infinity). Each step is
 /// one float operation or fused multiply-add, so this scalar form gives the vector form's bits.
-static float expf_arm(float x) {
+static inline __attribute__((always_inline)) float expf_arm(float x) {
     const float shift = 0x1.8p23f;
     const float z = fmaf(x, 0x1.715476p+0f, shift);
     const float n = z - shift;
@@ -30,10 +31,14 @@ static float expf_arm(float x) {
     const float u = b * b;
     const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
                          fmaf(0x1.ffffecp-1f, b, 1.0f));
+    if (n >= -126 && n <= 127) {   // 2^n is a normal float: one exact multiply (as scalef)
+        union { uint32_t bits; float value; } power = { .bits = (uint32_t)((int)n + 127) << 23 };
+        return j * power.value;
+    }
     return ldexpf(j, (int)n);
 }
 
-void lk_swiglu(const float *gate_up, int rows, int width, float *out) {
+static inline __attribute__((always_inline)) void swiglu_rows(const float *gate_up, int rows, int width, float *out) {
     for (int r = 0; r < rows; r++) {
         const float *gate = gate_up + (long)r * 2 * width, *up = gate + width;
         float *y = out + (long)r * width;
@@ -42,6 +47,18 @@ void lk_swiglu(const float *gate_up, int rows, int width, float *out) {
             y[i] = x / (1.0f + expf_arm(0.0f - x)) * up[i];
         }
     }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("fma")))   // the fused multiply-adds inline instead of calling libm
+static void swiglu_fma(const float *gate_up, int rows, int width, float *out) { swiglu_rows(gate_up, rows, width, out); }
+#endif
+
+void lk_swiglu(const float *gate_up, int rows, int width, float *out) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (lk_simd_level() >= 1) { swiglu_fma(gate_up, rows, width, out); return; }
+#endif
+    swiglu_rows(gate_up, rows, width, out);
 }
 
 void lk_rope_angles(const long *positions, int count, int half, float theta_scale, float *cosines, float *sines) {

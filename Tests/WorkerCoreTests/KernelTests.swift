@@ -158,6 +158,24 @@ import Testing
         #expect(worst < 4e-3, "largest difference from Float64 attention: \(worst)")
     }
 
+    @Test func swigluPathsAgreeAndMatchFloat64() {
+        let width = 4096
+        // Gates over [-100, 100] (both 2^n branches of the exponential), ups over [-2, 2].
+        let gateUp = (0..<width).map { Float($0 - width / 2) * 0.049 } + (0..<width).map { Float($0 % 7) * 0.6 - 2 }
+        let outputs = Self.atEachLevel { _ in
+            var out = [Float](repeating: .nan, count: width)
+            lk_swiglu(gateUp, 1, Int32(width), &out)
+            return out
+        }
+        for (level, out) in outputs.enumerated() { #expect(out == outputs[0], "level \(level)") }
+        // Within 1e-6 relative (llama.cpp's exponential gives 0 below about e^-88, hence the 1e-30 floor).
+        let outside = (0..<width).filter { i in
+            let x = Double(gateUp[i]), exact = x / (1 + Foundation.exp(-x)) * Double(gateUp[width + i])
+            return abs(Double(outputs[0][i]) - exact) > 1e-6 * abs(exact) + 1e-30
+        }
+        #expect(outside.isEmpty, "SiLU off Float64 at gates \(outside.prefix(5).map { gateUp[$0] })")
+    }
+
     @Test func parallelRunsEveryPartOnce() {
         for parts in 1...4 {
             var counts = [Int32](repeating: 0, count: parts)

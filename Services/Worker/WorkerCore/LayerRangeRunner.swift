@@ -14,8 +14,11 @@ public final class LayerRangeRunner: StageExecutor {
     public var maxBatchTokens = 8192
     /// Query rows per attention tile during prefill.
     static let queryTile = 128
-    /// Below this many query rows llama.cpp's CPU flash attention goes row by row (its tile size).
-    static let rowByRowQueries = 64
+    /// Up to this many query rows a step attends row by row with the decode kernel, so a
+    /// sequence's outputs do not depend on how it was cut into steps (a re-prefill after
+    /// re-planning gives the tokens decoding gave); longer chunks go through BLAS, whose cost
+    /// grows with the chunk only linearly per query tile.
+    static let rowByRowQueries = 1024
     private let inverseFrequencies: [Float]
     private var samplers: [UInt64: RequestSampler] = [:]
     private var counters = (steps: 0, tokens: 0, seconds: 0.0, lastBatch: 0)
@@ -218,8 +221,8 @@ public final class LayerRangeRunner: StageExecutor {
     }
 
     /// Causal grouped-query attention of each entry's queries over its cached keys and values.
-    /// Fewer than `rowByRowQueries` query rows go one by one through the C kernel with llama.cpp's
-    /// flash-attention numerics (as llama.cpp does below its tile); more go through BLAS.
+    /// Up to `rowByRowQueries` query rows go one by one through the C kernel with llama.cpp's
+    /// flash-attention numerics; more go through BLAS.
     private func attend(queries: Tensor, local: Int, entries: [BatchEntry], rowOffsets: [[Int]]) -> Tensor {
         let c = config
         let qWidth = c.queryWidth, kvWidth = c.kvWidth, headDim = c.headDim
@@ -230,7 +233,7 @@ public final class LayerRangeRunner: StageExecutor {
         for (index, entry) in entries.enumerated() {
             guard let table = cache.tables[entry.requestID] else { continue }
             let length = entry.position + entry.tokenCount, n = entry.tokenCount
-            if n < Self.rowByRowQueries {
+            if n <= Self.rowByRowQueries {
                 for i in 0..<n {
                     attendOne(queryRow: row + i, queries: queries, rows: rowOffsets[index], local: local, length: entry.position + i + 1,
                               output: &output)

@@ -245,7 +245,7 @@ void lk_kq_matmul(int type, const void *w, size_t row_bytes, int row_begin, int 
                   const lk_q8_block *x, int tokens, float *out, size_t out_stride) {
     const uint8_t *base = (const uint8_t *)w;
 #ifdef LK_X86
-    if (lk_uses_avx2()) {
+    if (lk_simd_level() >= 1) {
         for (int t = 0; t < tokens; t += 64) {   // activation tiles that stay in cache
             int n = tokens - t < 64 ? tokens - t : 64;
             matmul_avx2(type, base, row_bytes, row_begin, row_end, blocks, x + (size_t)t * blocks, n, out + (size_t)t * out_stride, out_stride);
@@ -258,4 +258,21 @@ void lk_kq_matmul(int type, const void *w, size_t row_bytes, int row_begin, int 
             out[(size_t)t * out_stride + r] = dot_scalar(type, base + (size_t)r * row_bytes, x + (size_t)t * blocks, blocks);
         }
     }
+}
+
+typedef struct {
+    int type; const void *w; size_t row_bytes; int rows, blocks; const lk_q8_block *x; int tokens; float *out; size_t out_stride;
+} kq_job;
+
+static void kq_part(void *context, int part, int parts) {
+    const kq_job *j = context;
+    int begin = (int)((int64_t)j->rows * part / parts), end = (int)((int64_t)j->rows * (part + 1) / parts);
+    lk_kq_matmul(j->type, j->w, j->row_bytes, begin, end, j->blocks, j->x, j->tokens, j->out, j->out_stride);
+}
+
+void lk_kq_matmul_threads(int type, const void *w, size_t row_bytes, int rows, int blocks, const lk_q8_block *x, int tokens,
+                          float *out, size_t out_stride, int threads) {
+    int parts = rows / 64 < threads ? rows / 64 : threads;   // at least 64 rows a part, or the hand-off costs more than it saves
+    kq_job job = { type, w, row_bytes, rows, blocks, x, tokens, out, out_stride };
+    lk_parallel(kq_part, &job, parts < 1 ? 1 : parts);
 }

@@ -49,9 +49,9 @@ import Testing
                 for i in 0..<out.count { out[i] = i % 32 == 0 ? 127 : Float(Int.random(in: -60...60, using: &rng)) }
             }
             let fast = matrix.product(x)
-            let previous = lk_force_scalar(1)
+            let previous = lk_limit_simd(0)
             let scalar = matrix.product(x)
-            _ = lk_force_scalar(previous)
+            _ = lk_limit_simd(previous)
             for t in 0..<tokens {
                 for r in 0..<matrix.rows {
                     var exact = 0.0, magnitude = 0.0

@@ -76,6 +76,14 @@ public final class KVCache {
         return ((block * layerCount + layer) * blockSize + position % blockSize) * kvWidth
     }
 
+    /// Floats between one layer's slot for a position and the next layer's.
+    var layerStride: Int { blockSize * kvWidth }
+
+    /// Offsets of positions [0, length) of `request` at local layer 0 (add `layer · layerStride`).
+    func rowOffsets(request table: RequestBlocks, length: Int) -> [Int] {
+        (0..<length).map { offset(request: table, layer: 0, position: $0) }
+    }
+
     /// Frees a request's blocks. Unknown ids are ignored (release is idempotent).
     public func release(_ request: UInt64) {
         guard let table = tables.removeValue(forKey: request) else { return }

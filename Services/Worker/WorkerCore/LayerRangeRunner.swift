@@ -14,6 +14,11 @@ public final class LayerRangeRunner: StageExecutor {
     public var maxBatchTokens = 8192
     /// Query rows per attention tile during prefill.
     static let queryTile = 128
+    /// Up to this many query rows a step attends row by row with the decode kernel, so a
+    /// sequence's outputs do not depend on how it was cut into steps (a re-prefill after
+    /// re-planning gives the tokens decoding gave); longer chunks go through BLAS, whose cost
+    /// grows with the chunk only linearly per query tile.
+    static let rowByRowQueries = 1024
     private let inverseFrequencies: [Float]
     private var samplers: [UInt64: RequestSampler] = [:]
     private var counters = (steps: 0, tokens: 0, seconds: 0.0, lastBatch: 0)
@@ -68,9 +73,13 @@ public final class LayerRangeRunner: StageExecutor {
         positions.reserveCapacity(hidden.rows)
         for entry in batch.entries { positions += entry.position..<(entry.position + entry.tokenCount) }
 
-        let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
+        let rotary = rotaryAngles(positions)
+        // Where each entry's cached positions lie at layer 0 (one more layer adds cache.layerStride).
+        let rowOffsets = batch.entries.map { entry in
+            cache.tables[entry.requestID].map { cache.rowOffsets(request: $0, length: entry.position + entry.tokenCount) } ?? []
+        }
         for (local, layer) in weights.decoderLayers.enumerated() {
-            hidden = forward(layer: layer, local: local, hidden: hidden, rotary: rotary, entries: batch.entries)
+            hidden = forward(layer: layer, local: local, hidden: hidden, rotary: rotary, entries: batch.entries, rowOffsets: rowOffsets)
         }
         for entry in batch.entries { cache.setLength(entry.position + entry.tokenCount, of: entry.requestID) }
 
@@ -124,37 +133,72 @@ public final class LayerRangeRunner: StageExecutor {
         }
     }
 
-    private func forward(layer: LayerWeights, local: Int, hidden: Tensor, rotary: RotaryTable, entries: [BatchEntry]) -> Tensor {
+    private func forward(layer: LayerWeights, local: Int, hidden: Tensor, rotary: (cosines: [Float], sines: [Float]), entries: [BatchEntry],
+                         rowOffsets: [[Int]]) -> Tensor {
         let c = config
         let tokens = hidden.rows, qWidth = c.queryWidth, kvWidth = c.kvWidth
-        let normed = Tensor.rmsNorm(hidden, weight: layer.inputNorm, epsilon: c.rmsNormEpsilon)
+        let normed = Self.rmsNorm(hidden, weight: layer.inputNorm, epsilon: c.rmsNormEpsilon)
         let qkv = layer.qkv.apply(normed)
-        let queries = Tensor.rope(qkv.columns(0..<qWidth), table: rotary, headDim: c.headDim)
-        let keys = Tensor.rope(qkv.columns(qWidth..<(qWidth + kvWidth)), table: rotary, headDim: c.headDim)
+        let queries = Self.rope(qkv.columns(0..<qWidth), rotary, headDim: c.headDim)
+        let keys = Self.rope(qkv.columns(qWidth..<(qWidth + kvWidth)), rotary, headDim: c.headDim)
         let values = qkv.columns((qWidth + kvWidth)..<(qWidth + 2 * kvWidth))
         writeCache(keys: keys, values: values, local: local, entries: entries)
 
-        let attention = attend(queries: queries, local: local, entries: entries)
+        let attention = attend(queries: queries, local: local, entries: entries, rowOffsets: rowOffsets)
         var residual = hidden + layer.output.apply(attention)
-        let normed2 = Tensor.rmsNorm(residual, weight: layer.postNorm, epsilon: c.rmsNormEpsilon)
+        let normed2 = Self.rmsNorm(residual, weight: layer.postNorm, epsilon: c.rmsNormEpsilon)
         let gateUp = layer.gateUp.apply(normed2)
         let inter = c.intermediateSize
         let activated = Tensor(shape: [tokens, inter]) { out in
-            gateUp.scalars.withUnsafeBufferPointer { g in
-                for t in 0..<tokens {
-                    for j in 0..<inter {
-                        let gate = g[t * 2 * inter + j]
-                        out[t * inter + j] = gate / (1 + expf(-gate)) * g[t * 2 * inter + inter + j]
-                    }
-                }
-            }
+            gateUp.scalars.withUnsafeBufferPointer { lk_swiglu($0.baseAddress, Int32(tokens), Int32(inter), out.baseAddress) }
         }
         residual = residual + layer.down.apply(activated)
         return residual
     }
 
-    /// Stores this batch's keys and values in the request's cache slots, one row copy per token.
+    /// RoPE cosines and sines for each position (rows of headDim/2). Plain RoPE takes ggml's
+    /// angles (θ multiplied up pair by pair in float); scaled RoPE, our inverse frequencies.
+    private func rotaryAngles(_ positions: [Int]) -> (cosines: [Float], sines: [Float]) {
+        let half = config.headDim / 2
+        guard config.ropeScaling == .none else {
+            let table = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
+            return (table.cosines, table.sines)
+        }
+        var cosines = [Float](repeating: 0, count: positions.count * half), sines = cosines
+        let thetaScale = powf(Float(config.ropeTheta), -2 / Float(config.headDim))
+        positions.map { CLong($0) }.withUnsafeBufferPointer { p in
+            lk_rope_angles(p.baseAddress, Int32(positions.count), Int32(half), thetaScale, &cosines, &sines)
+        }
+        return (cosines, sines)
+    }
+
+    /// `x` with every head rotated by its row's angles (the C kernel, ggml's arithmetic).
+    static func rope(_ x: Tensor, _ angles: (cosines: [Float], sines: [Float]), headDim: Int) -> Tensor {
+        var result = x
+        result.scalars.withUnsafeMutableBufferPointer { p in
+            lk_rope(p.baseAddress, Int32(x.rows), Int32(x.columns), Int32(headDim), angles.cosines, angles.sines)
+        }
+        return result
+    }
+
+    /// RMS norm in the C kernel, bit for bit as llama.cpp computes it (the next product's 8-bit
+    /// rounding turns any last-bit difference into a quantization step).
+    static func rmsNorm(_ x: Tensor, weight: Tensor, epsilon: Float) -> Tensor {
+        Tensor(shape: x.shape) { out in
+            x.scalars.withUnsafeBufferPointer { px in
+                weight.scalars.withUnsafeBufferPointer { pw in
+                    lk_rms_norm(px.baseAddress, pw.baseAddress, Int32(x.rows), Int32(x.columns), epsilon, out.baseAddress)
+                }
+            }
+        }
+    }
+
+    /// Stores this batch's keys and values in the request's cache slots, one row copy per token,
+    /// rounded to binary16 as llama.cpp's default (F16) KV cache holds them.
     private func writeCache(keys: Tensor, values: Tensor, local: Int, entries: [BatchEntry]) {
+        var keys = keys, values = values
+        keys.scalars.withUnsafeMutableBufferPointer { lk_round_to_f16_many($0.baseAddress, $0.count) }
+        values.scalars.withUnsafeMutableBufferPointer { lk_round_to_f16_many($0.baseAddress, $0.count) }
         let kvWidth = config.kvWidth
         var row = 0
         keys.scalars.withUnsafeBufferPointer { k in
@@ -177,19 +221,24 @@ public final class LayerRangeRunner: StageExecutor {
     }
 
     /// Causal grouped-query attention of each entry's queries over its cached keys and values.
-    private func attend(queries: Tensor, local: Int, entries: [BatchEntry]) -> Tensor {
+    /// Up to `rowByRowQueries` query rows go one by one through the C kernel with llama.cpp's
+    /// flash-attention numerics; more go through BLAS.
+    private func attend(queries: Tensor, local: Int, entries: [BatchEntry], rowOffsets: [[Int]]) -> Tensor {
         let c = config
         let qWidth = c.queryWidth, kvWidth = c.kvWidth, headDim = c.headDim
         let group = c.headCount / c.kvHeadCount
         let scale = 1 / Float(headDim).squareRoot()
         var output = Tensor(shape: [queries.rows, qWidth])
         var row = 0
-        for entry in entries {
+        for (index, entry) in entries.enumerated() {
             guard let table = cache.tables[entry.requestID] else { continue }
             let length = entry.position + entry.tokenCount, n = entry.tokenCount
-            if n == 1 {
-                attendOne(queryRow: row, queries: queries, table: table, local: local, length: length, output: &output)
-                row += 1
+            if n <= Self.rowByRowQueries {
+                for i in 0..<n {
+                    attendOne(queryRow: row + i, queries: queries, rows: rowOffsets[index], local: local, length: entry.position + i + 1,
+                              output: &output)
+                }
+                row += n
                 continue
             }
             // Gather this request's keys and values into contiguous [length, kvWidth] buffers.
@@ -253,20 +302,26 @@ public final class LayerRangeRunner: StageExecutor {
         return output
     }
 
-    /// One query (a decode step) straight over the cache blocks, without gathering them: one C
-    /// call for all heads, given where each position's row lies in the paged cache.
-    private func attendOne(queryRow: Int, queries: Tensor, table: KVCache.RequestBlocks, local: Int, length: Int, output: inout Tensor) {
+    /// One query straight over the cache blocks, without gathering them: one C call for all
+    /// heads, given where each position's row lies in the paged cache (`rows`, at layer 0).
+    private func attendOne(queryRow: Int, queries: Tensor, rows: [Int], local: Int, length: Int, output: inout Tensor) {
         let c = config
         let qWidth = c.queryWidth, headDim = c.headDim
-        let rows = (0..<length).map { cache.offset(request: table, layer: local, position: $0) }
-        var scores = [Float](repeating: 0, count: length)
-        queries.scalars.withUnsafeBufferPointer { q in
-            cache.keys.withUnsafeBufferPointer { ck in
-                cache.values.withUnsafeBufferPointer { cv in
-                    output.scalars.withUnsafeMutableBufferPointer { out in
-                        lk_attend_one(q.baseAddress! + queryRow * qWidth, ck.baseAddress, cv.baseAddress, rows, Int32(length),
-                                      Int32(c.headCount), Int32(c.headCount / c.kvHeadCount), Int32(headDim),
-                                      1 / Float(headDim).squareRoot(), &scores, out.baseAddress! + queryRow * qWidth)
+        let base = local * cache.layerStride
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * headDim) { scratch in
+            queries.scalars.withUnsafeBufferPointer { q in
+                cache.keys.withUnsafeBufferPointer { ck in
+                    cache.values.withUnsafeBufferPointer { cv in
+                        output.scalars.withUnsafeMutableBufferPointer { out in
+                            rows.withUnsafeBufferPointer { r in
+                                r.withMemoryRebound(to: CLong.self) { offsets in
+                                    lk_attend_one(q.baseAddress! + queryRow * qWidth, ck.baseAddress, cv.baseAddress, offsets.baseAddress,
+                                                  base, Int32(length), Int32(c.headCount), Int32(c.headCount / c.kvHeadCount),
+                                                  Int32(headDim), 1 / Float(headDim).squareRoot(), scratch.baseAddress,
+                                                  out.baseAddress! + queryRow * qWidth)
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -284,7 +339,7 @@ public final class LayerRangeRunner: StageExecutor {
         }
         guard !wanting.isEmpty, let norm = weights.finalNorm, let head = weights.lmHead,
               let picked = Tensor.gather(hidden, rows: lastRows) else { return }
-        let logits = head.apply(Tensor.rmsNorm(picked, weight: norm, epsilon: config.rmsNormEpsilon))
+        let logits = head.apply(Self.rmsNorm(picked, weight: norm, epsilon: config.rmsNormEpsilon))
         let vocab = config.vocabSize
         logits.scalars.withUnsafeBufferPointer { all in
             for (i, entry) in wanting.enumerated() {

@@ -28,6 +28,16 @@ final class MappedFile {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 
+    /// Lets the kernel drop the whole pages inside `range` from memory (bytes copied elsewhere
+    /// need not stay resident; read again, they come back from the file).
+    func release(_ range: Range<Int>) {
+        guard let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
+    }
+
     /// Calls `body` with the bytes `range` of the file; the caller checked the range.
     func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         guard let base else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }

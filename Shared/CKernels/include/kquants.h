@@ -19,4 +19,7 @@ void lk_kq_dequantize(int type, const void *blocks, int n, float *out);
 /// blocks (the row length / 32), whatever the weight type's block size.
 void lk_kq_matmul(int type, const void *w, size_t row_bytes, int row_begin, int row_end, int blocks,
                   const lk_q8_block *x, int tokens, float *out, size_t out_stride);
+/// lk_kq_matmul over all `rows`, split by rows over `threads` threads (the kernels' pool).
+void lk_kq_matmul_threads(int type, const void *w, size_t row_bytes, int rows, int blocks, const lk_q8_block *x, int tokens,
+                          float *out, size_t out_stride, int threads);
 #endif

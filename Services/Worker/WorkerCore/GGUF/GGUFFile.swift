@@ -131,6 +131,9 @@ public final class GGUFFile {
     public func withBytes<R>(of info: GGUFTensorInfo, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try file.withBytes(info.bytes, body)
     }
+
+    /// Drops a tensor's pages from memory once its bytes were copied (they stay readable).
+    func release(_ info: GGUFTensorInfo) { file.release(info.bytes) }
 }
 
 /// A bounds-checked cursor over the header; every read names what it was reading when it fails.

@@ -110,6 +110,7 @@ public final class GGUFModel: WeightSource {
         let info = try lookup(name, shape: shape)
         guard info.type.isQuantized, !dequantize else { return .dense(try tensor(name, shape: shape)) }
         let order = rowOrder(for: name)
+        defer { file.release(info) }   // the packed copy is what stays resident
         return file.withBytes(of: info) { raw in
             .quantized(QuantizedMatrix(type: info.type, rows: shape[0], columns: shape[1], source: raw.baseAddress!, rowOrder: order))
         }

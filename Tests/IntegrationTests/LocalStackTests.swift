@@ -31,7 +31,7 @@ extension Integration {
 
             // Each recorded address really serves that service, and `lattice health` agrees.
             for process in report.processes {
-                let health = try await CLIRun.lattice(["health", process.address], in: directory)
+                let health = try await CLIRun.lattice(["health", process.address, "--state-dir", state], in: directory)
                 #expect(health.status == .exited(0), "\(process.role): \(health.stderr)")
                 #expect(health.stdout.contains("\(process.service) at \(process.address): SERVING"))
             }

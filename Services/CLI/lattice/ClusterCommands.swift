@@ -14,10 +14,11 @@ struct HealthCommand: AsyncParsableCommand {
     @Option(help: "Which service listens there (placement, scheduler, worker, circuit); by default each is tried.")
     var service: String?
     @Option(help: "Seconds to wait for the answer.") var timeout: Double = 5
+    @Option(help: "State folder of the stack whose API key to use (as given to `lattice up`).") var stateDir: String = ".lattice"
 
     func run() async throws {
         let client: ServiceClient
-        do { client = try ServiceClient(address: address, config: StackCredentials.forCommands(stateDirectory: ".lattice"), reconnect: .never) } catch { throw ValidationError("\(error)") }
+        do { client = try ServiceClient(address: address, config: StackCredentials.forCommands(stateDirectory: stateDir), reconnect: .never) } catch { throw ValidationError("\(error)") }
         let named = try service.map { text in
             guard let name = ServiceName(named: text) else {
                 throw ValidationError("unknown service '\(text)'; use placement, scheduler, worker or circuit")

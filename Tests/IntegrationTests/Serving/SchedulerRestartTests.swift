@@ -11,9 +11,11 @@ import Wire
     /// client library retries under the same id, the workers register again, and the client
     /// sees the uninterrupted run's tokens, each once.
     @Test func killedSchedulerLosesNoRequest() async throws {
-        let model = try LatticeCLI.tinyModel(layers: 4)
+        // Wide enough that 600 tokens take a while, so the kill (at the 6th token the client
+        // sees) lands mid-generation; the worker is also paused across the kill, so the killed
+        // scheduler cannot finish the run while the client catches up.
+        let model = try LatticeCLI.tinyModel(layers: 4, hidden: 256, intermediate: 688)
         let prompt: [UInt32] = [5, 6, 7]
-        // Long enough that the kill (at the 6th token the client sees) lands mid-generation.
         let maxTokens = 600
         let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
         let schedulerArguments = ["--model", model, "--heartbeat-interval", "0.2", "--dead-after", "1.5"]
@@ -29,8 +31,11 @@ import Wire
             for try await event in client.generate(request, deadline: .seconds(60)) {
                 events.append(event)
                 if case .token(let token)? = event.event, token.index == 5, restarted == nil {
+                    let workers = cluster.workers.withLock { $0 }
+                    for worker in workers { kill(worker.pid, SIGSTOP) }
                     kill(old.pid, SIGKILL)
                     restarted = try await LatticeTesting.start(.scheduler, arguments: schedulerArguments + ["--listen", old.address])
+                    for worker in workers { kill(worker.pid, SIGCONT) }
                 }
             }
             await client.close()
@@ -39,7 +44,8 @@ import Wire
             #expect(events.tokens == reference.tokens)
             #expect(events.compactMap { if case .token(let t)? = $0.event { Int(t.index) } else { nil } } == Array(0..<maxTokens))
             // The new process ran it: the retry reached it and the workers registered with it.
-            let log = try #require(restarted).log
+            let service = try #require(restarted)
+            let log = try await eventually({ service.log }, until: { $0.contains("request finished") && $0.contains("restart-1") })
             #expect(log.contains("request finished") && log.contains("restart-1"), "new scheduler's log:\n\(log.suffix(2000))")
             // Nothing the killed scheduler admitted stays on the workers (no one else would release it).
             for worker in cluster.workers.withLock({ $0 }) {

@@ -128,9 +128,10 @@ enum LatticeCLI {
     }
 
     /// A fresh tiny random-weight model.
-    static func tinyModel(layers: Int = 4) throws -> String {
+    static func tinyModel(layers: Int = 4, hidden: Int = 64, intermediate: Int = 172) throws -> String {
         let directory = LatticeTesting.temporaryDirectory("model") + "/tiny"
-        _ = try run(["model", "init", directory, "--layers", "\(layers)", "--hidden", "64", "--heads", "4", "--kv-heads", "2", "--seed", "7"])
+        _ = try run(["model", "init", directory, "--layers", "\(layers)", "--hidden", "\(hidden)", "--intermediate", "\(intermediate)",
+                     "--heads", "4", "--kv-heads", "2", "--seed", "7"])
         return directory
     }
 

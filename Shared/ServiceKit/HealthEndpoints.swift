@@ -34,7 +34,7 @@ final class HealthEndpoints: @unchecked Sendable {
         // Health is cheap and never blocks: answer on the loop thread, with no Task hop, so probes
         // stay fast however busy the service's handlers are.
         server.inlineUnary(service.healthMethod) { [self] payload, _ in
-            _ = try decodeRequest(HealthRequest.self, payload, method: service.healthMethod)
+            _ = try payload.withUnsafeBytes { try decodeRequest(HealthRequest.self, $0, method: service.healthMethod) }
             return HealthResponse(
                 status: status, service: service.displayName, version: version, uptimeMs: uptimeMs,
                 instanceID: instanceID

@@ -1,3 +1,5 @@
+import Wire
+
 /// What a handler sees of its call.
 public struct CallContext: Sendable {
     public let method: String
@@ -48,17 +50,41 @@ public struct ProtocolViolation: Error, Sendable, CustomStringConvertible {
 
 /// A method's implementation as registered on a server.
 enum Handler: Sendable {
-    /// `onLoop`: the handler's Task runs on the loop executor (registered `nonBlocking`).
-    case unary(@Sendable ([UInt8], CallContext) async throws -> [UInt8], onLoop: Bool)
-    case stream(@Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void, onLoop: Bool)
+    /// Runs in a Task of its own; `onLoop`: on the loop executor (registered `nonBlocking`).
+    /// `prepare` turns the request's payload, still in the frame and valid only during the call
+    /// (on the loop), into that Task's work: it copies the payload, or decodes it (one copy of
+    /// large `bytes` fields, see `WireMessage.init(borrowing:)`).
+    case task(prepare: @Sendable (UnsafeRawBufferPointer) throws -> Work, onLoop: Bool)
     /// Synchronous, run on the loop thread itself (see `Server.inlineUnary`).
     case inline(@Sendable ([UInt8], CallContext) throws -> [UInt8])
 
+    /// What a call's Task runs, its request already in hand.
+    enum Work: Sendable {
+        case unary(@Sendable (CallContext) async throws -> [UInt8])
+        case stream(@Sendable (CallContext, StreamWriter) async throws -> Void)
+    }
+
     var runsOnLoop: Bool {
         switch self {
-        case .unary(_, let onLoop), .stream(_, let onLoop): onLoop
+        case .task(_, let onLoop): onLoop
         case .inline: true
         }
+    }
+
+    /// The request payload as an array of its own (the one copy for handlers of raw bytes).
+    static func copy(_ payload: UnsafeRawBufferPointer) -> [UInt8] {
+        if payload.count >= EnvelopeCodec.directCopyReport { PayloadCopies.add(payload.count) }
+        return Array(payload)
+    }
+}
+
+/// A request decoded from bytes it borrows (the frame itself, on the loop). A payload that does
+/// not decode means the peer speaks another protocol: INVALID_ARGUMENT, then its connection closes.
+public func decodeRequest<Request: WireMessage>(_ type: Request.Type, _ payload: UnsafeRawBufferPointer, method: String) throws -> Request {
+    do {
+        return try Request(borrowing: payload)
+    } catch {
+        throw ProtocolViolation(Status(.invalidArgument, "\(method): the request payload (\(payload.count) bytes) does not decode as \(Request.self): \(error)"))
     }
 }
 
@@ -81,5 +107,3 @@ public struct StreamWriter: Sendable {
         }
     }
 }
-
-import Wire

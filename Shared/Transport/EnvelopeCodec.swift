@@ -65,15 +65,28 @@ enum EnvelopeCodec {
     }
 
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Envelope {
+        var (e, payload) = try decodeBorrowing(bytes)
+        e.payload = Array(payload)
+        if payload.count >= directCopyReport { PayloadCopies.add(payload.count) }
+        return e
+    }
+
+    /// Payloads this large count as copies (`PayloadCopies`) when copied out of the frame.
+    static let directCopyReport = 16 << 10
+
+    /// Decodes one frame body but leaves the payload where it is: the envelope's `payload` is
+    /// empty and the payload's bytes are returned, pointing into `bytes` (valid as long as it is).
+    static func decodeBorrowing(_ bytes: UnsafeBufferPointer<UInt8>) throws -> (Envelope, payload: UnsafeBufferPointer<UInt8>) {
         var reader = Reader(bytes: bytes)
         var e = Envelope(callID: 0, method: "", version: 0)
+        var payload = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         while !reader.atEnd {
             let key = try reader.varint()
             let field = key >> 3, wireType = key & 7
             switch (field, wireType) {
             case (1, 0): e.callID = try reader.varint()
             case (2, 2): e.method = try reader.string()
-            case (3, 2): e.payload = Array(try reader.lengthDelimited())
+            case (3, 2): payload = try reader.lengthDelimited()
             case (4, 2): e.status = try decodeStatus(reader.lengthDelimited(), into: e.status)
             case (5, 0): e.deadlineMs = try reader.varint()
             case (6, 0): e.endOfStream = try reader.varint() != 0
@@ -85,7 +98,7 @@ enum EnvelopeCodec {
             default: try reader.skip(wireType: wireType, field: field)
             }
         }
-        return e
+        return (e, payload)
     }
 
     private static func decodeStatus(_ bytes: UnsafeBufferPointer<UInt8>, into previous: Status?) throws -> Status {

@@ -39,6 +39,7 @@ public final class EventLoop: @unchecked Sendable {
     private var unflushed: [TCPChannel] = []
     /// One read buffer for every socket: a read callback consumes it before returning.
     let readBuffer: UnsafeMutableRawBufferPointer
+    static let readBufferBytes = 64 << 10
 
     private init() {
         signal(SIGPIPE, SIG_IGN)   // a peer that went away must not kill the process
@@ -61,7 +62,9 @@ public final class EventLoop: @unchecked Sendable {
         } else {
             uv_async_init(uv, fallbackWakeup, eventLoopFallbackWakeup)
         }
-        readBuffer = .allocate(byteCount: 256 << 10, alignment: 16)
+        // 64 KiB: hundreds of small frames per read; a large frame's start (copied into its
+        // decoder) costs at most this much before the rest is read straight into the decoder.
+        readBuffer = .allocate(byteCount: Self.readBufferBytes, alignment: 16)
         // Run local work and flush queued writes after the I/O callbacks (check) and after
         // timers (prepare, which runs before the loop blocks in poll).
         beforePoll = .allocate(capacity: 1)

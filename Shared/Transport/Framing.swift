@@ -1,4 +1,6 @@
+import CLibUV
 import Foundation
+import Wire
 
 /// Why a byte stream is not a valid sequence of frames.
 public enum FrameError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -33,28 +35,53 @@ public struct FrameDecoder: @unchecked Sendable {
     /// Bytes this decoder has copied (appended or moved down): what the copy tests count.
     private(set) var copiedBytes = 0
 
-    /// Growable raw memory (realloc: large blocks grow by remapping pages, not by copying them).
+    /// Growable raw memory. Large blocks are mapped pages that grow by remapping (never by
+    /// copying, whatever the heap looks like), and pages are only touched as bytes arrive.
     private final class Storage {
         var base: UnsafeMutableRawPointer?
         var capacity = 0
+        private var mapped = false
 
-        /// Room for `needed` bytes in all; returns the (possibly moved) start.
-        func reserve(_ needed: Int) -> UnsafeMutableRawPointer {
+        /// Room for `needed` bytes in all, the first `filled` of them kept; returns the (possibly moved) start.
+        func reserve(_ needed: Int, keeping filled: Int) -> UnsafeMutableRawPointer {
             if needed <= capacity, let base { return base }
-            let grown = max(needed, capacity * 2, 4096)
-            guard let moved = realloc(base, grown) else { fatalError("out of memory: a frame buffer of \(grown) bytes") }
+            let page = 4096
+            let grown = (max(needed, capacity * 2, page) + page - 1) / page * page
+            let moved: UnsafeMutableRawPointer?
+            if grown < FrameDecoder.directReadBytes {
+                let old = base
+                moved = realloc(base, grown)
+                if let old, let moved, old != moved { PayloadCopies.add(filled) }
+            } else if mapped, let base {
+                moved = lattice_mremap(base, capacity, grown)
+            } else {
+                moved = Self.map(grown)
+                if let moved, let base {
+                    moved.copyMemory(from: base, byteCount: filled)   // small frames piled up past the threshold
+                    PayloadCopies.add(filled)
+                    free(base)
+                }
+                mapped = moved != nil
+            }
+            guard let moved else { fatalError("out of memory: a frame buffer of \(grown) bytes") }
             base = moved
             capacity = grown
             return moved
         }
 
-        func release() {
-            free(base)
-            base = nil
-            capacity = 0
+        private static func map(_ bytes: Int) -> UnsafeMutableRawPointer? {
+            let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            return memory == UnsafeMutableRawPointer(bitPattern: -1) ? nil : memory
         }
 
-        deinit { free(base) }
+        func release() {
+            if mapped { munmap(base, capacity) } else { free(base) }
+            base = nil
+            capacity = 0
+            mapped = false
+        }
+
+        deinit { release() }
     }
 
     /// A frame still missing this many bytes is read straight into the buffer (below that, the
@@ -87,6 +114,7 @@ public struct FrameDecoder: @unchecked Sendable {
         } else if start > 0 && start >= end / 2, let base = storage.base {
             base.copyMemory(from: base + start, byteCount: end - start)
             copiedBytes += end - start
+            PayloadCopies.add(end - start)
             end -= start
             start = 0
         }
@@ -96,8 +124,9 @@ public struct FrameDecoder: @unchecked Sendable {
     public mutating func append(_ chunk: UnsafeRawBufferPointer) {
         compact()
         guard let from = chunk.baseAddress, !chunk.isEmpty else { return }
-        (storage.reserve(end + chunk.count) + end).copyMemory(from: from, byteCount: chunk.count)
+        (storage.reserve(end + chunk.count, keeping: end) + end).copyMemory(from: from, byteCount: chunk.count)
         copiedBytes += chunk.count
+        PayloadCopies.add(chunk.count)
         end += chunk.count
     }
 
@@ -132,7 +161,7 @@ public struct FrameDecoder: @unchecked Sendable {
         let missing = 4 + length - bufferedBytes
         guard missing >= Self.directReadBytes else { return nil }
         let room = min(missing, Swift.max(bufferedBytes, 256 << 10))
-        return UnsafeMutableRawBufferPointer(start: storage.reserve(end + room) + end, count: room)
+        return UnsafeMutableRawBufferPointer(start: storage.reserve(end + room, keeping: end) + end, count: room)
     }
 
     /// `count` bytes were read into the space `readSpace` gave.

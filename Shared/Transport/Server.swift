@@ -18,7 +18,24 @@ public final class Server: Sendable {
     /// answers INTERNAL. The handler's Task is cancelled when the client sends CANCEL, the
     /// deadline passes, or the connection closes.
     public func unary(_ method: String, nonBlocking: Bool = false, _ handler: @escaping @Sendable ([UInt8], CallContext) async throws -> [UInt8]) {
-        core.register(method, .unary(handler, onLoop: nonBlocking))
+        core.register(method, .task(prepare: { payload in
+            let request = Handler.copy(payload)
+            return .unary { try await handler(request, $0) }
+        }, onLoop: nonBlocking))
+    }
+
+    /// Registers a unary method whose request is decoded as `Request` on the loop, straight from
+    /// the frame (a hidden state is copied once, from the frame into the message the handler
+    /// gets). A payload that does not decode is answered INVALID_ARGUMENT naming the method and
+    /// type, and its connection closes. Otherwise as `unary(_:nonBlocking:_:)`.
+    public func unary<Request: WireMessage>(
+        _ method: String, decoding request: Request.Type, nonBlocking: Bool = false,
+        _ handler: @escaping @Sendable (Request, CallContext) async throws -> [UInt8]
+    ) {
+        core.register(method, .task(prepare: { payload in
+            let request = try decodeRequest(Request.self, payload, method: method)
+            return .unary { try await handler(request, $0) }
+        }, onLoop: nonBlocking))
     }
 
     /// Registers a unary method whose handler runs on the transport's loop thread, as the
@@ -34,7 +51,22 @@ public final class Server: Sendable {
     /// Registers a server-streaming method: each `send` is one item; returning ends the stream
     /// with OK, throwing ends it with that status. `nonBlocking` as for `unary`.
     public func stream(_ method: String, nonBlocking: Bool = false, _ handler: @escaping @Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void) {
-        core.register(method, .stream(handler, onLoop: nonBlocking))
+        core.register(method, .task(prepare: { payload in
+            let request = Handler.copy(payload)
+            return .stream { try await handler(request, $0, $1) }
+        }, onLoop: nonBlocking))
+    }
+
+    /// Registers a server-streaming method whose request is decoded as `Request` on the loop,
+    /// straight from the frame (as `unary(_:decoding:nonBlocking:_:)`).
+    public func stream<Request: WireMessage>(
+        _ method: String, decoding request: Request.Type, nonBlocking: Bool = false,
+        _ handler: @escaping @Sendable (Request, CallContext, StreamWriter) async throws -> Void
+    ) {
+        core.register(method, .task(prepare: { payload in
+            let request = try decodeRequest(Request.self, payload, method: method)
+            return .stream { try await handler(request, $0, $1) }
+        }, onLoop: nonBlocking))
     }
 
     /// Binds and starts serving on the loop thread; returns the bound port (port 0 = pick one).

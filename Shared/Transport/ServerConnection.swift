@@ -88,23 +88,25 @@ final class ServerConnection: @unchecked Sendable {
         loop.assertInLoop("ServerConnection.received")
         lastActivity = loop.now
         C.add(counters.bytesIn, UInt64(frame.count + 4))
-        let envelope: Envelope
+        var envelope: Envelope, payload: UnsafeBufferPointer<UInt8>
         do {
-            envelope = try EnvelopeCodec.decode(frame)
+            (envelope, payload) = try EnvelopeCodec.decodeBorrowing(frame)
         } catch {
             protocolError(Status(.invalidArgument, "a frame of \(frame.count) bytes is not a lattice.v1.Envelope: \(error)"))
             return
         }
         guard case .open(let client) = phase else {
+            envelope.payload = Array(payload)
             shake(envelope)
             return
         }
-        dispatch(envelope, from: client)
+        dispatch(envelope, UnsafeRawBufferPointer(payload), from: client)
     }
 
-    private func dispatch(_ envelope: Envelope, from client: Peer) {
+    /// `payload`: the request's, still in the frame (a handshake's Hello carries it in `envelope`).
+    private func dispatch(_ envelope: Envelope, _ payload: UnsafeRawBufferPointer, from client: Peer) {
         switch envelope.kind {
-        case .request: start(envelope, from: client)
+        case .request: start(envelope, payload, from: client)
         case .cancel: cancel(envelope.callID)
         case .response:
             protocolError(Status(.invalidArgument, "a client sent a RESPONSE frame (call \(envelope.callID)); clients send REQUEST or CANCEL"))
@@ -119,7 +121,7 @@ final class ServerConnection: @unchecked Sendable {
             guard envelope.kind == .request, envelope.callID == 0, envelope.method == Handshake.helloMethod else {
                 guard auth != nil else {   // no proof asked: a peer that skips the handshake is served too
                     open(for: .cluster)
-                    dispatch(envelope, from: .cluster)
+                    envelope.payload.withUnsafeBytes { dispatch(envelope, $0, from: .cluster) }
                     return
                 }
                 refuse(Status(.unauthenticated, "the first frame must be the handshake's Hello (proto/lattice/v1/auth.proto), not '\(envelope.method)'"))
@@ -175,7 +177,7 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Calls
 
-    private func start(_ request: Envelope, from client: Peer) {
+    private func start(_ request: Envelope, _ payload: UnsafeRawBufferPointer, from client: Peer) {
         let id = request.callID
         if server.draining {
             answer(id, Status(.unavailable, "server is shutting down; retry on another instance"))
@@ -206,9 +208,18 @@ final class ServerConnection: @unchecked Sendable {
         let deadline: ContinuousClock.Instant? = request.deadlineMs > 0
             ? .now + .milliseconds(Int64(clamping: request.deadlineMs)) : nil
         let context = CallContext(method: request.method, callID: id, deadline: deadline, peer: peer)
-        if case .inline(let body) = handler {
-            answerInline(body, request.payload, context)
+        let work: Handler.Work
+        switch handler {
+        case .inline(let body):
+            answerInline(body, Handler.copy(payload), context)
             return
+        case .task(let prepare, _):
+            do {
+                work = try prepare(payload)
+            } catch {
+                answerInline({ _, _ in throw error }, [], context)   // a request that does not decode
+                return
+            }
         }
         var call = ActiveCall()
         if case .client(let keyID) = client {
@@ -228,28 +239,25 @@ final class ServerConnection: @unchecked Sendable {
             }
             call.timer = timer
         }
-        let payload = request.payload
         // Listed before its Task exists, so the handler finds it when done. Only the loop ends
         // calls early (deadline, cancel, close), so none can end before the Task is recorded.
         callsLock.withLock { calls[id] = call }
         let task = handler.runsOnLoop
-            ? Task(executorPreference: loop) { [self] in await self.run(handler, payload, context) }
-            : Task { [self] in await self.run(handler, payload, context) }
+            ? Task(executorPreference: loop) { [self] in await self.run(work, context) }
+            : Task { [self] in await self.run(work, context) }
         callsLock.withLock { calls[id]?.task = task }
         updateReading()
     }
 
     /// Runs on Swift concurrency, never on the loop; answers, then hands the bookkeeping to the loop.
-    private func run(_ handler: Handler, _ payload: [UInt8], _ context: CallContext) async {
+    private func run(_ work: Handler.Work, _ context: CallContext) async {
         let outcome: Result<[UInt8], Error>
         do {
-            switch handler {
-            case .unary(let body, _):
-                outcome = .success(try await body(payload, context))
-            case .inline(let body):   // not started here (see `start`); kept total for the compiler
-                outcome = .success(try body(payload, context))
-            case .stream(let body, _):
-                try await body(payload, context, StreamWriter(connection: self, callID: context.callID))
+            switch work {
+            case .unary(let body):
+                outcome = .success(try await body(context))
+            case .stream(let body):
+                try await body(context, StreamWriter(connection: self, callID: context.callID))
                 outcome = .success([])
             }
         } catch {

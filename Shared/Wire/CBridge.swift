@@ -32,14 +32,20 @@ extension CBridged {
         let message = arena.cMessage(self)
         return withExtendedLifetime(arena) {
             message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
-                body(protobuf_c_message_get_packed_size(base)) { out in
+                let size = protobuf_c_message_get_packed_size(base)
+                return body(size) { out in
                     _ = protobuf_c_message_pack(base, out.assumingMemoryBound(to: UInt8.self))
+                    if size >= AdoptingAllocator.minimumBytes { PayloadCopies.add(size) }   // the one copy out
                 }
             }
         }
     }
 
     public init(wire bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try Self(borrowing: $0) }
+    }
+
+    public init(borrowing bytes: UnsafeRawBufferPointer) throws {
         let name = String(describing: Self.self)
         self = try withUnsafePointer(to: Self.descriptor) { descriptor in
             try unpackMessage(bytes, descriptor, as: CMessage.self, name: name) { try Self(c: $0.pointee) }

@@ -6,6 +6,15 @@ public protocol WireMessage: Sendable, Equatable {
     func encode() -> [UInt8]
     /// Decodes wire bytes; throws `WireError` on anything that is not a valid message.
     init(wire bytes: [UInt8]) throws
+    /// Decodes wire bytes it only borrows (a frame still in the read buffer): protobuf-c
+    /// messages copy their large `bytes` fields once, straight into the arrays they keep.
+    init(borrowing bytes: UnsafeRawBufferPointer) throws
+}
+
+extension WireMessage {
+    public init(borrowing bytes: UnsafeRawBufferPointer) throws {
+        try self.init(wire: Array(bytes))
+    }
 }
 
 /// Why bytes could not be decoded into a message.
@@ -30,17 +39,30 @@ public func packMessage<M>(_ message: inout M) -> [UInt8] {
 }
 
 /// Unpacks bytes with a protobuf-c descriptor, hands the C struct to `read`, then frees it.
-@inlinable
 public func unpackMessage<M, R>(
     _ bytes: [UInt8], _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>, as type: M.Type,
     name: String, _ read: (UnsafePointer<M>) throws -> R
 ) throws -> R {
-    let raw: UnsafeMutablePointer<ProtobufCMessage>? = bytes.withUnsafeBufferPointer { buffer in
-        protobuf_c_message_unpack(descriptor, nil, buffer.count, buffer.baseAddress)
+    try bytes.withUnsafeBytes { try unpackMessage($0, descriptor, as: type, name: name, read) }
+}
+
+/// Unpacks borrowed bytes; `bytes` fields of at least `AdoptingAllocator.minimumBytes` are
+/// copied straight into the arrays `bytesField` returns (one copy of a hidden state).
+public func unpackMessage<M, R>(
+    _ bytes: UnsafeRawBufferPointer, _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>, as type: M.Type,
+    name: String, _ read: (UnsafePointer<M>) throws -> R
+) throws -> R {
+    let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+    func unpacked(_ allocator: UnsafeMutablePointer<ProtobufCAllocator>?) throws -> R {
+        guard let raw = protobuf_c_message_unpack(descriptor, allocator, bytes.count, data) else {
+            throw WireError("\(name): bytes do not decode as a \(name) message (\(bytes.count) bytes)")
+        }
+        defer { protobuf_c_message_free_unpacked(raw, allocator) }
+        return try raw.withMemoryRebound(to: M.self, capacity: 1) { try read(UnsafePointer($0)) }
     }
-    guard let raw else { throw WireError("\(name): bytes do not decode as a \(name) message (\(bytes.count) bytes)") }
-    defer { protobuf_c_message_free_unpacked(raw, nil) }
-    return try raw.withMemoryRebound(to: M.self, capacity: 1) { try read(UnsafePointer($0)) }
+    // Only a message this large can hold a field worth adopting.
+    guard bytes.count >= AdoptingAllocator.minimumBytes else { return try unpacked(nil) }
+    return try AdoptingAllocator().withAllocator { try unpacked($0) }
 }
 
 /// Runs `body` with a C string that stays valid for its duration (protobuf-c wants `char *`).
@@ -73,9 +95,11 @@ public func withBytesField<R>(_ bytes: [UInt8], _ body: (ProtobufCBinaryData) th
     }
 }
 
-/// Copies a protobuf-c bytes field into a Swift array.
-@inlinable
+/// A protobuf-c bytes field as a Swift array: the array protobuf-c already copied a large
+/// field into (see `AdoptingAllocator`), else a copy.
 public func bytesField(_ data: ProtobufCBinaryData) -> [UInt8] {
     guard data.len > 0, let base = data.data else { return [] }
+    if let adopted = AdoptingAllocator.adoptedArray(data) { return adopted }
+    if data.len >= AdoptingAllocator.minimumBytes { PayloadCopies.add(data.len) }
     return Array(UnsafeBufferPointer(start: base, count: data.len))
 }

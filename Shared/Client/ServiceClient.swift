@@ -39,23 +39,16 @@ public final class ServiceClient: Sendable {
     }
 
     /// A server-streaming call: one `Item` per response until end of stream; throws the final
-    /// non-OK `Status`. Cancelling the consuming task cancels the call on the server.
+    /// non-OK `Status`. Items are decoded as the consumer asks for them, so the transport's flow
+    /// control reaches the server (a slow consumer pauses its sends). Cancelling the consuming
+    /// task, or dropping the stream, cancels the call on the server.
     public func stream<Request: WireMessage, Item: WireMessage>(
         _ method: String, _ request: Request, as item: Item.Type = Item.self, deadline: Duration? = nil
     ) -> AsyncThrowingStream<Item, Error> {
-        let raw = connection.stream(method, request.encode(), deadline: deadline)
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    for try await payload in raw {
-                        continuation.yield(try decodeResponse(Item.self, payload, method: method))
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        let payloads = PayloadIterator(connection.stream(method, request.encode(), deadline: deadline).makeAsyncIterator())
+        return AsyncThrowingStream {
+            guard let payload = try await payloads.next() else { return nil }
+            return try decodeResponse(Item.self, payload, method: method)
         }
     }
 
@@ -98,4 +91,12 @@ func decodeResponse<Response: WireMessage>(_ type: Response.Type, _ payload: [UI
     } catch {
         throw Status(.internal, "\(method): the response (\(payload.count) bytes) does not decode as \(Response.self): \(error)")
     }
+}
+
+/// One consumer's iterator over a call's payloads, shared with the stream that pulls from it
+/// (AsyncThrowingStream asks for one element at a time, never concurrently).
+private final class PayloadIterator: @unchecked Sendable {
+    private var iterator: CallStream.Iterator
+    init(_ iterator: CallStream.Iterator) { self.iterator = iterator }
+    func next() async throws -> [UInt8]? { try await iterator.next() }
 }

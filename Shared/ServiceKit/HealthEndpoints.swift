@@ -44,7 +44,7 @@ final class HealthEndpoints: @unchecked Sendable {
         server.unary(service.statsMethod, StatsRequest.self, nonBlocking: true) { [self, weak server] _, _ in
             if let statsDelay { try await Task.sleep(for: statsDelay) }
             guard let server else { throw Status(.unavailable, "\(service.displayName) is shutting down") }
-            let counters = server.stats
+            let counters = server.stats, client = ClientCounters.process.stats
             // Transport figures beyond the message's fixed fields come first, then the service's own.
             var extra = [
                 Stat(name: "protocol_errors", value: Double(counters.protocolErrors)),
@@ -52,6 +52,11 @@ final class HealthEndpoints: @unchecked Sendable {
                 Stat(name: "auth_failures", value: Double(counters.authFailures)),
                 Stat(name: "calls_denied", value: Double(counters.callsDenied)),
                 Stat(name: "calls_over_client_limit", value: Double(counters.callsOverClientLimit)),
+                Stat(name: "stream_window_waits", value: Double(counters.streamWindowWaits)),
+                Stat(name: "client_calls_refused", value: Double(client.callsRefused)),
+                Stat(name: "client_window_updates_sent", value: Double(client.windowUpdatesSent)),
+                Stat(name: "client_stream_overruns", value: Double(client.streamOverruns)),
+                Stat(name: "client_max_stream_buffered_bytes", value: Double(client.maxStreamBufferedBytes)),
             ]
             for provider in hooks.withLock({ $0.stats }) { extra += await provider() }
             return StatsResponse(

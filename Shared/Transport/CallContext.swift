@@ -35,6 +35,8 @@ public struct ServerStats: Sendable, Equatable {
     public var callsDenied: UInt64 = 0
     /// Calls refused because their API key had `maxCallsPerClient` running (RESOURCE_EXHAUSTED).
     public var callsOverClientLimit: UInt64 = 0
+    /// Stream items that waited for their client's flow-control window (a slow consumer).
+    public var streamWindowWaits: UInt64 = 0
 
     public init() {}
 }

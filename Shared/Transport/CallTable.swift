@@ -6,7 +6,7 @@ import Wire
 struct CallTable {
     enum Waiter {
         case unary(CheckedContinuation<[UInt8], Error>)
-        case stream(AsyncThrowingStream<[UInt8], Error>.Continuation)
+        case stream(StreamBuffer)
     }
 
     struct Call {
@@ -62,6 +62,12 @@ struct CallTable {
         return request
     }
 
+    /// The socket call `id`'s request went out on (nil: no such call, or not sent yet).
+    func sentOn(_ id: UInt64) -> Int? {
+        guard let socket = calls[id]?.sentOn, socket != 0 else { return nil }
+        return socket
+    }
+
     /// Sets what runs when call `id` leaves the table; false if it already left.
     mutating func setOnEnd(_ id: UInt64, _ onEnd: @escaping () -> Void) -> Bool {
         guard calls[id] != nil else { return false }
@@ -89,10 +95,9 @@ struct CallTable {
             switch waiter {
             case .unary(let continuation):
                 if status.isOK { continuation.resume(returning: response.payload) } else { continuation.resume(throwing: status) }
-            case .stream(let continuation):
-                if !response.payload.isEmpty || !response.endOfStream { continuation.yield(response.payload) }
-                guard response.endOfStream else { return }
-                if status.isOK { continuation.finish() } else { continuation.finish(throwing: status) }
+            case .stream(let buffer):
+                if !response.payload.isEmpty || !response.endOfStream { buffer.push(response.payload) }
+                if response.endOfStream { buffer.finish(status) }
             }
         }
     }
@@ -130,7 +135,7 @@ struct CallTable {
     private static func resume(_ waiter: Waiter, throwing status: Status) {
         switch waiter {
         case .unary(let continuation): continuation.resume(throwing: status)
-        case .stream(let continuation): continuation.finish(throwing: status)
+        case .stream(let buffer): buffer.finish(status)
         }
     }
 }

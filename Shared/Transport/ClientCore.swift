@@ -22,6 +22,7 @@ final class ClientCore: @unchecked Sendable {
     let config: TransportConfig
     let policy: ReconnectPolicy
     let logger: Logger
+    let counters = ClientCounters()
 
     // Guarded by lock (the loop and callers on the fast path).
     private let lock = NSLock()
@@ -72,6 +73,7 @@ final class ClientCore: @unchecked Sendable {
         }
         switch outcome {
         case .full:
+            counters.add(.callRefused)
             CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': \(limit) calls to \(target) are already waiting for answers on this connection (TransportConfig.maxPendingCalls); wait for some to finish"))
         case .sent:
             guard deadlineMs > 0 else { return }
@@ -91,6 +93,7 @@ final class ClientCore: @unchecked Sendable {
     private func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         loop.assertInLoop("ClientCore.start")
         if lock.withLock({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
+            counters.add(.callRefused)
             CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': over \(config.maxUnsentRequestBytes) request bytes wait for the connection to \(target) (TransportConfig.maxUnsentRequestBytes); is it reachable?"))
             return
         }
@@ -120,7 +123,17 @@ final class ClientCore: @unchecked Sendable {
         end(id, Status(.cancelled, "call was cancelled by the caller"))
     }
 
-    private func end(_ id: UInt64, _ status: Status) {
+    /// Loop: grants a stream's server `bytes` more of its window (the consumer took them).
+    func grant(_ id: UInt64, _ bytes: Int) {
+        lock.withLock {
+            guard let socket = table.sentOn(id), let channel = sockets[socket] else { return }
+            channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .windowUpdate, window: UInt32(clamping: bytes))))
+        }
+        counters.add(.windowUpdateSent)
+    }
+
+    /// Loop: ends a call with `status` and tells the server (CANCEL) if its request went out.
+    func end(_ id: UInt64, _ status: Status) {
         lock.withLock {
             let (existed, sentOn) = table.fail(id, status)
             if existed, let channel = sockets[sentOn] {

@@ -17,6 +17,10 @@ public struct TransportConfig: Sendable {
     /// Clients: request bytes one connection may hold unsent (while connecting); past it a call
     /// fails at once with RESOURCE_EXHAUSTED.
     public var maxUnsentRequestBytes: Int = 256 << 20
+    /// Clients: bytes of a stream's items the server may send ahead of the consumer (the
+    /// flow-control window; 0 = none, items queue without bound). A slow consumer pauses the
+    /// server's sends; a server that sends past it fails the stream with RESOURCE_EXHAUSTED.
+    public var streamWindowBytes: Int = 1 << 20
     /// Server connections with no call in flight for this long are closed (nil = never).
     public var idleTimeout: Duration? = nil
     /// Whether a request for a method the server does not know also closes its connection

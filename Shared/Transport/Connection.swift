@@ -8,11 +8,13 @@ public final class Connection: Sendable {
     let core: ClientCore
     private let nextID = Atomic<UInt64>(0)
     private let maxFrameBytes: Int
+    private let streamWindow: Int
 
     public init(host: String, port: Int, config: TransportConfig = .init(), reconnect: ReconnectPolicy = .default, logger: Logger? = nil) {
         core = ClientCore(loop: .shared, target: Endpoint(host: host, port: port), config: config, policy: reconnect,
                           logger: logger ?? Logger(label: "lattice.transport.client"))
         maxFrameBytes = config.maxFrameBytes
+        streamWindow = min(max(config.streamWindowBytes, 0), Int(UInt32.max))
     }
 
     public convenience init(_ endpoint: Endpoint, config: TransportConfig = .init(), reconnect: ReconnectPolicy = .default, logger: Logger? = nil) {
@@ -50,24 +52,32 @@ public final class Connection: Sendable {
     }
 
     /// Server stream; each element is one response payload; finishes at end_of_stream; throws the
-    /// final non-OK Status. Cancelling the consuming Task sends CANCEL to the server.
-    public func stream(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) -> AsyncThrowingStream<[UInt8], Error> {
-        let (stream, continuation) = AsyncThrowingStream<[UInt8], Error>.makeStream()
+    /// final non-OK Status. Cancelling the consuming Task, or dropping the stream unfinished,
+    /// sends CANCEL to the server. The server sends ahead of the consumer by at most about
+    /// `TransportConfig.streamWindowBytes` (see `CallStream`).
+    public func stream(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) -> CallStream {
+        let core = core
+        let buffer = StreamBuffer(window: streamWindow, method: method, counters: core.counters)
         let prepared: (UInt64, FrameBytes, UInt64)
         do {
-            prepared = try prepare(method, payload, deadline)
+            prepared = try prepare(method, deadline, window: streamWindow) { envelope in
+                var envelope = envelope
+                envelope.payload = payload
+                return EnvelopeCodec.frame(envelope)
+            }
         } catch {
-            continuation.finish(throwing: error)
-            return stream
+            buffer.finish(error as? Status ?? Status(.internal, "\(error)"))
+            return CallStream(buffer)
         }
         let (id, request, deadlineMs) = prepared
-        let core = core
-        continuation.onTermination = { reason in
-            if case .cancelled = reason { core.loop.execute { core.cancel(id) } }
-        }
-        core.submit(id, method, request, .stream(continuation), deadlineMs: deadlineMs)
-        return stream
+        buffer.grant = { bytes in core.loop.execute { core.grant(id, bytes) } }
+        buffer.cancel = { status in core.loop.execute { core.end(id, status) } }
+        core.submit(id, method, request, .stream(buffer), deadlineMs: deadlineMs)
+        return CallStream(buffer)
     }
+
+    /// Calls refused at this connection's limits, and its streams' flow control.
+    public var stats: ClientStats { core.counters.stats }
 
     /// A dropped connection closes its socket once its last call (e.g. a stream still being
     /// consumed) has ended.
@@ -94,7 +104,7 @@ public final class Connection: Sendable {
     }
 
     /// A call id and the request frame `build` makes from the envelope (without its payload).
-    private func prepare(_ method: String, _ deadline: Duration?, _ build: (Envelope) -> FrameBytes) throws -> (UInt64, FrameBytes, UInt64) {
+    private func prepare(_ method: String, _ deadline: Duration?, window: Int = 0, _ build: (Envelope) -> FrameBytes) throws -> (UInt64, FrameBytes, UInt64) {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         var deadlineMs: UInt64 = 0
         if let deadline {
@@ -102,7 +112,7 @@ public final class Connection: Sendable {
             guard ms > 0 else { throw Status(.deadlineExceeded, "'\(method)' was called with a deadline already past (\(deadline))") }
             deadlineMs = UInt64(ms.rounded(.up))
         }
-        let request = build(Envelope(callID: id, method: method, deadlineMs: deadlineMs))
+        let request = build(Envelope(callID: id, method: method, deadlineMs: deadlineMs, window: UInt32(window)))
         guard request.count - 4 <= maxFrameBytes else {
             throw Status(.resourceExhausted, "request of '\(method)' is \(request.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
         }

@@ -33,6 +33,7 @@ enum EnvelopeCodec {
         if e.endOfStream { size += 2 }
         if e.version != 0 { size += 1 + varintSize(UInt64(e.version)) }
         if e.kind.rawValue != 0 { size += 1 + varintSize(UInt64(e.kind.rawValue)) }
+        if e.window != 0 { size += 1 + varintSize(UInt64(e.window)) }
 
         return FrameBytes(count: 4 + size) { raw in
             var out = Writer(at: raw.assumingMemoryBound(to: UInt8.self))
@@ -56,6 +57,7 @@ enum EnvelopeCodec {
             if e.endOfStream { out.byte(0x30); out.byte(1) }
             if e.version != 0 { out.byte(0x38); out.varint(UInt64(e.version)) }
             if e.kind.rawValue != 0 { out.byte(0x40); out.varint(UInt64(e.kind.rawValue)) }
+            if e.window != 0 { out.byte(0x48); out.varint(UInt64(e.window)) }
         }
     }
 
@@ -95,6 +97,7 @@ enum EnvelopeCodec {
                 let raw = UInt32(truncatingIfNeeded: try reader.varint())
                 guard let kind = Envelope.Kind(rawValue: raw) else { throw WireError("Envelope: unknown kind \(raw)") }
                 e.kind = kind
+            case (9, 0): e.window = UInt32(truncatingIfNeeded: try reader.varint())
             default: try reader.skip(wireType: wireType, field: field)
             }
         }

@@ -14,6 +14,16 @@ final class ServerConnection: @unchecked Sendable {
         var timer: LoopTimer?
         /// The API key it counts against (`TransportConfig.maxCallsPerClient`); nil: not limited.
         var client: String?
+        /// Stream flow control: the bytes the client buffers (0: none), the bytes sent and not
+        /// yet granted back, and the item waiting for a grant (a handler sends one at a time).
+        var window = 0
+        var unacknowledged = 0
+        var waitingForWindow: WaitingWrite?
+
+        /// Whether an item of `count` bytes may go now (see common.proto's `Envelope.window`).
+        func mayStream(_ count: Int) -> Bool {
+            window == 0 || unacknowledged < window / 2 || unacknowledged + count <= window
+        }
     }
     private struct WaitingWrite {
         let callID: UInt64
@@ -108,6 +118,7 @@ final class ServerConnection: @unchecked Sendable {
         switch envelope.kind {
         case .request: start(envelope, payload, from: client)
         case .cancel: cancel(envelope.callID)
+        case .windowUpdate: windowUpdate(envelope.callID, Int(envelope.window))
         case .response:
             protocolError(Status(.invalidArgument, "a client sent a RESPONSE frame (call \(envelope.callID)); clients send REQUEST or CANCEL"))
         }
@@ -222,6 +233,7 @@ final class ServerConnection: @unchecked Sendable {
             }
         }
         var call = ActiveCall()
+        call.window = Int(request.window)
         if case .client(let keyID) = client {
             guard server.admitClientCall(keyID) else {
                 C.add(counters.callsTotal); C.add(counters.callsFailed); C.add(counters.callsOverClientLimit)
@@ -367,7 +379,9 @@ final class ServerConnection: @unchecked Sendable {
         if let status { answer(id, status) }
         call.task?.cancel()
         call.timer?.cancel()
-        failWaitingWrites(of: id, Status(.cancelled, status?.message ?? "call \(id) was cancelled by the client"))
+        let why = Status(.cancelled, status?.message ?? "call \(id) was cancelled by the client")
+        call.waitingForWindow?.waiter.resume(throwing: why)
+        failWaitingWrites(of: id, why)
         C.subtract(counters.callsInFlight); C.add(counters.callsFailed)
         updateReading()
         server.callEnded()
@@ -402,6 +416,7 @@ final class ServerConnection: @unchecked Sendable {
             server.releaseClientCall(call.client)
             call.task?.cancel()
             call.timer?.cancel()
+            call.waitingForWindow?.waiter.resume(throwing: Status(.unavailable, "connection closed: \(reason)"))
         }
         let waiting = waitingWrites
         waitingWrites.removeAll()
@@ -451,12 +466,45 @@ final class ServerConnection: @unchecked Sendable {
         return queued == 0 || queued + count <= maxQueued
     }
 
-    /// A stream item from a handler: written now if the queue has room, else when it drains.
+    /// A stream item from a handler: waits for the client's window if it is used up, then is
+    /// written now if the queue has room, else when it drains.
     func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, _ waiter: CheckedContinuation<Void, Error>) {
-        guard callsLock.withLock({ calls[id] != nil }), !isClosed else {
-            waiter.resume(throwing: Status(.cancelled, "call \(id) has ended (cancelled, past its deadline, or its connection closed)"))
-            return
+        enum Admission { case ended, waitsForWindow, goes }
+        let admission = isClosed ? .ended : callsLock.withLock { () -> Admission in
+            guard var call = calls[id] else { return .ended }
+            defer { calls[id] = call }
+            guard call.mayStream(bytes.count) else {
+                call.waitingForWindow = WaitingWrite(callID: id, bytes: bytes, waiter: waiter)
+                return .waitsForWindow
+            }
+            call.unacknowledged += bytes.count
+            return .goes
         }
+        switch admission {
+        case .ended:
+            waiter.resume(throwing: Status(.cancelled, "call \(id) has ended (cancelled, past its deadline, or its connection closed)"))
+        case .waitsForWindow:
+            C.add(counters.streamWindowWaits)
+        case .goes:
+            queueStreamItem(id, bytes, waiter)
+        }
+    }
+
+    /// The client took `bytes` of call `id`'s stream: an item waiting for the window may go.
+    private func windowUpdate(_ id: UInt64, _ bytes: Int) {
+        let ready = callsLock.withLock { () -> WaitingWrite? in
+            guard var call = calls[id] else { return nil }   // ended meanwhile: nothing to do
+            defer { calls[id] = call }
+            call.unacknowledged = max(call.unacknowledged - bytes, 0)
+            guard let waiting = call.waitingForWindow, call.mayStream(waiting.bytes.count) else { return nil }
+            call.waitingForWindow = nil
+            call.unacknowledged += waiting.bytes.count
+            return waiting
+        }
+        if let ready { queueStreamItem(id, ready.bytes, ready.waiter) }
+    }
+
+    private func queueStreamItem(_ id: UInt64, _ bytes: FrameBytes, _ waiter: CheckedContinuation<Void, Error>) {
         if waitingWrites.isEmpty && hasRoom(for: bytes.count) {
             write(bytes)
             waiter.resume()

@@ -13,6 +13,7 @@ final class ConnectionCounters: Sendable {
     let authFailures = Atomic<UInt64>(0)
     let callsDenied = Atomic<UInt64>(0)
     let callsOverClientLimit = Atomic<UInt64>(0)
+    let streamWindowWaits = Atomic<UInt64>(0)
 
     static func add(_ counter: borrowing Atomic<UInt64>, _ amount: UInt64 = 1) {
         counter.wrappingAdd(amount, ordering: .relaxed)
@@ -38,6 +39,7 @@ final class ConnectionCounters: Sendable {
         stats.authFailures += authFailures.load(ordering: .relaxed)
         stats.callsDenied += callsDenied.load(ordering: .relaxed)
         stats.callsOverClientLimit += callsOverClientLimit.load(ordering: .relaxed)
+        stats.streamWindowWaits += streamWindowWaits.load(ordering: .relaxed)
     }
 }
 

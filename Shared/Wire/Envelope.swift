@@ -5,6 +5,8 @@ import WireC
 public struct Envelope: WireMessage {
     public enum Kind: UInt32, Sendable {
         case request = 0, response = 1, cancel = 2
+        /// Client to server: `window` more bytes of a stream's items were consumed.
+        case windowUpdate = 3
     }
 
     public static let protocolVersion: UInt32 = 1
@@ -17,11 +19,14 @@ public struct Envelope: WireMessage {
     public var endOfStream: Bool
     public var version: UInt32
     public var kind: Kind
+    /// Stream flow control: on a request, the bytes of items the client buffers (0 = none);
+    /// on a window update, the bytes granted back (see common.proto).
+    public var window: UInt32
 
     public init(
         callID: UInt64, method: String, payload: [UInt8] = [], status: Status? = nil,
         deadlineMs: UInt64 = 0, endOfStream: Bool = false, version: UInt32 = Envelope.protocolVersion,
-        kind: Kind = .request
+        kind: Kind = .request, window: UInt32 = 0
     ) {
         self.callID = callID
         self.method = method
@@ -31,6 +36,7 @@ public struct Envelope: WireMessage {
         self.endOfStream = endOfStream
         self.version = version
         self.kind = kind
+        self.window = window
     }
 
     public func encode() -> [UInt8] {
@@ -41,6 +47,7 @@ public struct Envelope: WireMessage {
         message.end_of_stream = endOfStream ? 1 : 0
         message.version = version
         message.kind = Lattice__V1__Envelope__Kind(rawValue: kind.rawValue)
+        message.window = window
         return withCStringField(method) { methodC in
             message.method = methodC
             return withBytesField(payload) { payloadC in
@@ -70,7 +77,8 @@ public struct Envelope: WireMessage {
                 return Envelope(
                     callID: c.call_id, method: stringField(c.method), payload: bytesField(c.payload),
                     status: c.status.map { Status(StatusCode(wire: $0.pointee.code), stringField($0.pointee.message)) },
-                    deadlineMs: c.deadline_ms, endOfStream: c.end_of_stream != 0, version: c.version, kind: kind)
+                    deadlineMs: c.deadline_ms, endOfStream: c.end_of_stream != 0, version: c.version, kind: kind,
+                    window: c.window)
             }
         }
     }

@@ -373,20 +373,22 @@ const ProtobufCMessageDescriptor lattice__v1__status__descriptor =
   (ProtobufCMessageInit) lattice__v1__status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue lattice__v1__envelope__kind__enum_values_by_number[3] =
+static const ProtobufCEnumValue lattice__v1__envelope__kind__enum_values_by_number[4] =
 {
   { "REQUEST", "LATTICE__V1__ENVELOPE__KIND__REQUEST", 0 },
   { "RESPONSE", "LATTICE__V1__ENVELOPE__KIND__RESPONSE", 1 },
   { "CANCEL", "LATTICE__V1__ENVELOPE__KIND__CANCEL", 2 },
+  { "WINDOW_UPDATE", "LATTICE__V1__ENVELOPE__KIND__WINDOW_UPDATE", 3 },
 };
 static const ProtobufCIntRange lattice__v1__envelope__kind__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex lattice__v1__envelope__kind__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex lattice__v1__envelope__kind__enum_values_by_name[4] =
 {
   { "CANCEL", 2 },
   { "REQUEST", 0 },
   { "RESPONSE", 1 },
+  { "WINDOW_UPDATE", 3 },
 };
 const ProtobufCEnumDescriptor lattice__v1__envelope__kind__descriptor =
 {
@@ -395,15 +397,15 @@ const ProtobufCEnumDescriptor lattice__v1__envelope__kind__descriptor =
   "Kind",
   "Lattice__V1__Envelope__Kind",
   "lattice.v1",
-  3,
+  4,
   lattice__v1__envelope__kind__enum_values_by_number,
-  3,
+  4,
   lattice__v1__envelope__kind__enum_values_by_name,
   1,
   lattice__v1__envelope__kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__envelope__field_descriptors[8] =
+static const ProtobufCFieldDescriptor lattice__v1__envelope__field_descriptors[9] =
 {
   {
     "call_id",
@@ -501,6 +503,18 @@ static const ProtobufCFieldDescriptor lattice__v1__envelope__field_descriptors[8
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "window",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__Envelope, window),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__envelope__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
@@ -511,11 +525,12 @@ static const unsigned lattice__v1__envelope__field_indices_by_name[] = {
   2,   /* field[2] = payload */
   3,   /* field[3] = status */
   6,   /* field[6] = version */
+  8,   /* field[8] = window */
 };
 static const ProtobufCIntRange lattice__v1__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor lattice__v1__envelope__descriptor =
 {
@@ -525,7 +540,7 @@ const ProtobufCMessageDescriptor lattice__v1__envelope__descriptor =
   "Lattice__V1__Envelope",
   "lattice.v1",
   sizeof(Lattice__V1__Envelope),
-  8,
+  9,
   lattice__v1__envelope__field_descriptors,
   lattice__v1__envelope__field_indices_by_name,
   1,  lattice__v1__envelope__number_ranges,

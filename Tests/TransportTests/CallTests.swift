@@ -233,7 +233,7 @@ struct CallTests {
                 }
             }
         }
-        func streamFromATemporaryConnection() -> AsyncThrowingStream<[UInt8], Error> {
+        func streamFromATemporaryConnection() -> CallStream {
             Connection(host: "127.0.0.1", port: port).stream("test/Three", [])
         }
         var items: [[UInt8]] = []

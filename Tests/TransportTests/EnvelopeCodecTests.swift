@@ -20,7 +20,8 @@ struct EnvelopeCodecTests {
             deadlineMs: Bool.random(using: &rng) ? 0 : UInt64.random(in: 0...1 << 40, using: &rng),
             endOfStream: Bool.random(using: &rng),
             version: [0, 1, 7].randomElement(using: &rng) ?? 1,
-            kind: [.request, .response, .cancel].randomElement(using: &rng) ?? .request)
+            kind: [.request, .response, .cancel, .windowUpdate].randomElement(using: &rng) ?? .request,
+            window: [0, 1, 1 << 20, .max].randomElement(using: &rng) ?? 0)
     }
 
     @Test func agreesWithProtobufCBothWays() throws {

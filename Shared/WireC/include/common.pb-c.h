@@ -35,7 +35,11 @@ typedef enum _Lattice__V1__Envelope__Kind {
   /*
    * client to server: stop this call
    */
-  LATTICE__V1__ENVELOPE__KIND__CANCEL = 2
+  LATTICE__V1__ENVELOPE__KIND__CANCEL = 2,
+  /*
+   * client to server: `window` more stream bytes consumed
+   */
+  LATTICE__V1__ENVELOPE__KIND__WINDOW_UPDATE = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LATTICE__V1__ENVELOPE__KIND)
 } Lattice__V1__Envelope__Kind;
 typedef enum _Lattice__V1__HealthResponse__ServingStatus {
@@ -120,10 +124,16 @@ struct  Lattice__V1__Envelope
    */
   uint32_t version;
   Lattice__V1__Envelope__Kind kind;
+  /*
+   * Stream flow control. On a REQUEST: the bytes of stream items the client buffers (0 = no
+   * flow control); the server sends an item while the bytes not yet granted back are under
+   * half of it, or the item fits in what is left. On a WINDOW_UPDATE: bytes granted back.
+   */
+  uint32_t window;
 };
 #define LATTICE__V1__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__envelope__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, {0,NULL}, NULL, 0, 0, 0, LATTICE__V1__ENVELOPE__KIND__REQUEST }
+    , 0, (char *)protobuf_c_empty_string, {0,NULL}, NULL, 0, 0, 0, LATTICE__V1__ENVELOPE__KIND__REQUEST, 0 }
 
 
 struct  Lattice__V1__HealthRequest

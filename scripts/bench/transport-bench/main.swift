@@ -11,7 +11,7 @@
 // handler registered non-blocking: its Task runs on the loop), bench/EchoInline (an inline
 // handler, run on the loop thread) or bench/Forward (a worker-shaped Forward: a ForwardRequest
 // whose hidden state is SIZE bytes, packed into the frame per call; the server decodes it and
-// acknowledges with a ForwardResponse, as a worker does). The last argument says where the calling tasks run:
+// acknowledges with a ForwardResponse, as a worker does; decoded from the frame, as ServiceKit's typed handlers do). The last argument says where the calling tasks run:
 // on Swift's global pool (the default) or on the transport loop (`TransportLoop.executor`).
 import Foundation
 import Logging
@@ -33,8 +33,8 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     server.unary("bench/EchoLoop", nonBlocking: true) { payload, _ in payload }
     server.inlineUnary("bench/EchoInline") { payload, _ in payload }
     // As a worker's Forward: decode the batch, acknowledge it (the hidden state goes one way).
-    server.unary("bench/Forward") { payload, _ in
-        ForwardResponse(accepted: UInt32(try ForwardRequest(wire: payload).items.count)).encode()
+    server.unary("bench/Forward", decoding: ForwardRequest.self) { request, _ in
+        ForwardResponse(accepted: UInt32(request.items.count)).encode()
     }
     do { _ = try server.start(host: "127.0.0.1", port: port) } catch { fail("\(error)") }
     while true { try await Task.sleep(for: .seconds(3600)) }

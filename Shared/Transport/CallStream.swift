@@ -5,8 +5,8 @@ import Wire
 /// throws its non-OK status. Flow control: items wait here only until the consumer takes them,
 /// and the server may send ahead at most about `TransportConfig.streamWindowBytes` (see
 /// common.proto's `Envelope.window`): a slow consumer pauses the server's sends instead of
-/// growing this buffer. Cancelling the consuming Task, or dropping the stream before its end,
-/// cancels the call on the server.
+/// growing this buffer. Cancelling the consuming Task ends the iteration (as AsyncThrowingStream
+/// does) and, like dropping the stream before its end, cancels the call on the server.
 public struct CallStream: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     let buffer: StreamBuffer
@@ -45,6 +45,7 @@ final class StreamBuffer: @unchecked Sendable {
     private var outstanding = 0            // received, not yet granted back
     private var consumedUngranted = 0
     private var ended: Status?             // .ok: finished
+    private var consumerCancelled = false  // the consumer's Task was: iteration just ends
     private var waiter: CheckedContinuation<[UInt8]?, Error>?
     let window: Int                        // 0: no flow control
     let method: String
@@ -99,7 +100,7 @@ final class StreamBuffer: @unchecked Sendable {
             return waiter
         }
         guard let handOver else { return }
-        if status.isOK { handOver.resume(returning: nil) } else { handOver.resume(throwing: status) }
+        if status.isOK || lock.withLock({ consumerCancelled }) { handOver.resume(returning: nil) } else { handOver.resume(throwing: status) }
     }
 
     /// Consumer: the next item, nil at the end.
@@ -114,6 +115,7 @@ final class StreamBuffer: @unchecked Sendable {
                 }
             }
         } onCancel: { [self] in
+            lock.withLock { consumerCancelled = true }
             cancel?(Status(.cancelled, "call was cancelled by the caller"))
         }
     }
@@ -144,7 +146,7 @@ final class StreamBuffer: @unchecked Sendable {
             return .item(item)
         }
         guard let status else { return nil }
-        if status.isOK { return .end }
+        if status.isOK || lock.withLock({ consumerCancelled }) { return .end }
         throw status
     }
 

@@ -5,7 +5,7 @@ import Wire
 /// streaming and failure rules are testable on their own.
 struct CallTable {
     enum Waiter {
-        case unary(CheckedContinuation<[UInt8], Error>)
+        case unary(UnsafeContinuation<[UInt8], Error>)   // resumed once: whoever takes the call out of the table
         case stream(StreamBuffer)
     }
 

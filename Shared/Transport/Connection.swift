@@ -41,7 +41,7 @@ public final class Connection: Sendable {
         let (id, request, deadlineMs) = prepared
         let core = core
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], Error>) in
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<[UInt8], Error>) in
                 core.submit(id, method, request, .unary(continuation), deadlineMs: deadlineMs)
                 // A cancel that raced ahead of `start` on the loop would be lost; repeat it after.
                 if Task.isCancelled { core.loop.execute { core.cancel(id) } }

@@ -35,7 +35,7 @@ enum EnvelopeCodec {
         if e.kind.rawValue != 0 { size += 1 + varintSize(UInt64(e.kind.rawValue)) }
         if e.window != 0 { size += 1 + varintSize(UInt64(e.window)) }
 
-        return FrameBytes(count: 4 + size) { raw in
+        return FrameBytes.make(count: 4 + size) { raw in
             var out = Writer(at: raw.assumingMemoryBound(to: UInt8.self))
             let p = framePrefix(size)
             out.byte(p.0); out.byte(p.1); out.byte(p.2); out.byte(p.3)

@@ -296,12 +296,12 @@ final class ServerConnection: @unchecked Sendable {
         case .gone, .direct(_, wakeLoop: false):
             return
         case .direct(let call, wakeLoop: true):
-            loop.execute { [self] in
+            onLoop { [self] in
                 self.finished(call)
                 if closeAfter, let status { self.closeForProtocolError(status) }
             }
         case .viaLoop:
-            loop.execute { [self] in
+            onLoop { [self] in
                 guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
                 countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
                 server.releaseClientCall(call.client)
@@ -310,6 +310,12 @@ final class ServerConnection: @unchecked Sendable {
                 if closeAfter, let status { self.closeForProtocolError(status) }
             }
         }
+    }
+
+    /// Runs `work` now when the handler ran on the loop executor (between I/O callbacks, never
+    /// inside one), else hands it to the loop.
+    private func onLoop(_ work: @escaping @Sendable () -> Void) {
+        if loop.inLoopThread { work() } else { loop.execute(work) }
     }
 
     private func countEnded(bytes: Int, failed: Bool) {

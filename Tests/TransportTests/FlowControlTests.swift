@@ -51,6 +51,34 @@ struct FlowControlTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    @Test func cancellingTheConsumerEndsTheIterationAndTheCall() async throws {
+        let (server, port) = try startServer { server in
+            server.stream("test/Forever") { _, _, writer in
+                while true {
+                    try await writer.send([1])
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let started = Atomic<Bool>(false)
+        let consumer = Task {
+            var taken = 0
+            for try await _ in connection.stream("test/Forever", []) {
+                taken += 1
+                started.store(true, ordering: .relaxed)
+            }
+            return taken
+        }
+        #expect(await eventually(10) { started.load(ordering: .relaxed) })
+        consumer.cancel()
+        let taken = try await within(10, "the cancelled consumer") { try await consumer.value }   // ends, does not throw
+        #expect(taken > 0)
+        #expect(await eventually(10) { server.stats.callsInFlight == 0 }, "the server's handler was cancelled")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func aServerSendingPastTheWindowFailsTheStream() async throws {
         let buffer = StreamBuffer(window: 1000, method: "test/Overrun", counters: ClientCounters())
         let failed = Mutex<Status?>(nil)

@@ -74,11 +74,11 @@ struct FramingTests {
         // Five waiting callers; answers arrive out of order and must reach the right one.
         let results = Locked<[UInt64: String]>([:])
         await withTaskGroup(of: Void.self) { group in
-            var continuations: [UInt64: CheckedContinuation<[UInt8], Error>] = [:]
-            let ready = AsyncStream<(UInt64, CheckedContinuation<[UInt8], Error>)>.makeStream()
+            var continuations: [UInt64: UnsafeContinuation<[UInt8], Error>] = [:]
+            let ready = AsyncStream<(UInt64, UnsafeContinuation<[UInt8], Error>)>.makeStream()
             for id in UInt64(1)...5 {
                 group.addTask {
-                    let value = try? await withCheckedThrowingContinuation { continuation in
+                    let value = try? await withUnsafeThrowingContinuation { continuation in
                         ready.continuation.yield((id, continuation))
                     }
                     results.withLock { $0[id] = value.map(text) ?? "failed" }

@@ -105,7 +105,7 @@ public struct StreamWriter: Sendable {
         }
         let connection = connection, callID = callID
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, Error>) in
-            connection.loop.execute { connection.sendStreamItem(callID, bytes, waiter) }
+            connection.loop.execute { connection.sendStreamItem(callID, bytes, payloadCount: payload.count, waiter) }
         }
     }
 }

@@ -20,15 +20,18 @@ final class ServerConnection: @unchecked Sendable {
         var unacknowledged = 0
         var waitingForWindow: WaitingWrite?
 
-        /// Whether an item of `count` bytes may go now (see common.proto's `Envelope.window`).
+        /// Whether an item of `count` bytes may go now (see common.proto's `Envelope.window`;
+        /// with nothing outstanding it always may, so an item larger than a tiny window goes).
         func mayStream(_ count: Int) -> Bool {
-            window == 0 || unacknowledged < window / 2 || unacknowledged + count <= window
+            window == 0 || unacknowledged == 0 || unacknowledged < window / 2 || unacknowledged + count <= window
         }
     }
     private struct WaitingWrite {
         let callID: UInt64
         let bytes: FrameBytes
         let waiter: CheckedContinuation<Void, Error>
+        /// Stream items waiting for the window: their payload's bytes.
+        var payloadCount = 0
     }
 
     let loop: EventLoop
@@ -474,16 +477,17 @@ final class ServerConnection: @unchecked Sendable {
 
     /// A stream item from a handler: waits for the client's window if it is used up, then is
     /// written now if the queue has room, else when it drains.
-    func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, _ waiter: CheckedContinuation<Void, Error>) {
+    /// `payloadCount`: what the item costs of the window (the client grants payload bytes back).
+    func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, payloadCount: Int, _ waiter: CheckedContinuation<Void, Error>) {
         enum Admission { case ended, waitsForWindow, goes }
         let admission = isClosed ? .ended : callsLock.withLock { () -> Admission in
             guard var call = calls[id] else { return .ended }
             defer { calls[id] = call }
-            guard call.mayStream(bytes.count) else {
-                call.waitingForWindow = WaitingWrite(callID: id, bytes: bytes, waiter: waiter)
+            guard call.mayStream(payloadCount) else {
+                call.waitingForWindow = WaitingWrite(callID: id, bytes: bytes, waiter: waiter, payloadCount: payloadCount)
                 return .waitsForWindow
             }
-            call.unacknowledged += bytes.count
+            call.unacknowledged += payloadCount
             return .goes
         }
         switch admission {
@@ -502,9 +506,9 @@ final class ServerConnection: @unchecked Sendable {
             guard var call = calls[id] else { return nil }   // ended meanwhile: nothing to do
             defer { calls[id] = call }
             call.unacknowledged = max(call.unacknowledged - bytes, 0)
-            guard let waiting = call.waitingForWindow, call.mayStream(waiting.bytes.count) else { return nil }
+            guard let waiting = call.waitingForWindow, call.mayStream(waiting.payloadCount) else { return nil }
             call.waitingForWindow = nil
-            call.unacknowledged += waiting.bytes.count
+            call.unacknowledged += waiting.payloadCount
             return waiting
         }
         if let ready { queueStreamItem(id, ready.bytes, ready.waiter) }

@@ -79,6 +79,47 @@ struct FlowControlTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    @Test func itemsLargerThanATinyWindowStillFlow() async throws {
+        let (server, port) = try startServer { server in
+            server.stream("test/Big") { _, _, writer in
+                for i in 0..<5 { try await writer.send([UInt8](repeating: UInt8(i), count: 1000)) }
+            }
+        }
+        var config = TransportConfig()
+        config.streamWindowBytes = 1
+        let connection = Connection(host: "127.0.0.1", port: port, config: config)
+        let items = try await within(10, "a stream through a 1-byte window") {
+            var items: [[UInt8]] = []
+            for try await item in connection.stream("test/Big", []) { items.append(item) }
+            return items
+        }
+        #expect(items == (0..<5).map { [UInt8](repeating: UInt8($0), count: 1000) })
+        #expect(connection.stats.maxStreamBufferedBytes <= 1000 && connection.stats.streamOverruns == 0)
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
+    /// The window counts payload bytes on both sides: were the server to count its frames'
+    /// envelopes too, each item would leak a few bytes of window until the stream stalled.
+    @Test func aLongStreamOfSmallItemsNeverStalls() async throws {
+        let (server, port) = try startServer { server in
+            server.stream("test/Tokens") { _, _, writer in
+                for i in 0..<5000 { try await writer.send(Array("token \(i % 10)".utf8)) }
+            }
+        }
+        var config = TransportConfig()
+        config.streamWindowBytes = 1024
+        let connection = Connection(host: "127.0.0.1", port: port, config: config)
+        let count = try await within(30, "5000 items through a 1 KiB window") {
+            var count = 0
+            for try await _ in connection.stream("test/Tokens", []) { count += 1 }
+            return count
+        }
+        #expect(count == 5000)
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func aServerSendingPastTheWindowFailsTheStream() async throws {
         let buffer = StreamBuffer(window: 1000, method: "test/Overrun", counters: ClientCounters())
         let failed = Mutex<Status?>(nil)

@@ -3,7 +3,10 @@
 /// policy, masking a candidate whose prompt limit is too small or whose KV estimate has no room
 /// (flow below 5% of the outflow was masked in the graph); a hop with no way on is backed out of
 /// and the next candidate tried. IWRR charges `w/flow` to each chosen arc: w = prompt length on
-/// admission, w = 1 for every decode step along the fixed route.
+/// admission, w = 1 for every decode step along the fixed route. Swarm (its paper's Appendix C,
+/// as the Helix artifact's Swarm scheduler runs it) takes the arc of lowest priority and adds the
+/// arc's moving-average hop time to that priority, so an arc is chosen in inverse proportion to
+/// how long requests take over it.
 public struct Router: Sendable {
     public var graph: FlowGraph
     public let policy: RoutingPolicy
@@ -13,10 +16,14 @@ public struct Router: Sendable {
     public var backtracks = true
     /// IWRR: accumulated `w/flow` per arc (vertex → successor index).
     public private(set) var loads: [[Double]]
-    /// Swarm: exponential moving average of observed throughput per arc.
+    /// Swarm: moving average of the seconds a request takes over each arc (sending, waiting and
+    /// computing at its far end), and each arc's priority (lowest is chosen next).
     public private(set) var ema: [[Double]]
+    public private(set) var priority: [[Double]]
     var random: RoutingRandom
 
+    /// Swarm's starting priority and hop time, and the weight of a new hop time in its average
+    /// (the artifact's `SwarmParameters(initial_priority=0.05, smoothing_parameter=0.8)`).
     public static let swarmInitialPriority = 0.05
     public static let swarmSmoothing = 0.8
 
@@ -26,6 +33,7 @@ public struct Router: Sendable {
         self.kv = kv
         loads = graph.successors.map { Array(repeating: 0, count: $0.count) }
         ema = graph.successors.map { Array(repeating: Self.swarmInitialPriority, count: $0.count) }
+        priority = ema
         random = RoutingRandom(seed: seed)
     }
 
@@ -72,19 +80,19 @@ public struct Router: Sendable {
 
         guard let steps = search(graph.source, layer: 0, steps: []) else { return .failure(deepest.refusal) }
         let route = Route(steps: steps)
-        charge(route, weight: Double(prompt))
+        charge(route, weight: Double(prompt), admission: true)
         return .success(route)
     }
 
     /// One decode step (w = 1) along the request's fixed route.
-    public mutating func chargeDecode(_ route: Route) { charge(route, weight: 1) }
+    public mutating func chargeDecode(_ route: Route) { charge(route, weight: 1, admission: false) }
 
-    /// Swarm: a throughput observed on the arc into `route.steps[hop]` updates its moving average.
-    public mutating func observe(_ route: Route, hop: Int, tokensPerSecond: Double) {
+    /// Swarm: the seconds a request took over the arc into `route.steps[hop]` update its average.
+    public mutating func observe(_ route: Route, hop: Int, seconds: Double) {
         guard route.steps.indices.contains(hop) else { return }
         let arc = route.steps[hop].arc
         guard ema.indices.contains(arc.vertex), ema[arc.vertex].indices.contains(arc.successor) else { return }
-        ema[arc.vertex][arc.successor] = Self.swarmSmoothing * ema[arc.vertex][arc.successor] + (1 - Self.swarmSmoothing) * tokensPerSecond
+        ema[arc.vertex][arc.successor] = Self.swarmSmoothing * seconds + (1 - Self.swarmSmoothing) * ema[arc.vertex][arc.successor]
     }
 
     /// KV entries the route reserves, per node.
@@ -92,12 +100,18 @@ public struct Router: Sendable {
         Dictionary(route.steps.map { ($0.node, $0.entries) }, uniquingKeysWith: +)
     }
 
-    private mutating func charge(_ route: Route, weight: Double) {
-        guard policy == .iwrr else { return }
+    /// IWRR: `w/flow` onto each arc of the route. Swarm, on admission only: each arc's priority
+    /// moves on by its average hop time.
+    private mutating func charge(_ route: Route, weight: Double, admission: Bool) {
+        guard policy == .iwrr || (policy == .swarm && admission) else { return }
         for step in route.steps {
             let arc = step.arc
             guard loads.indices.contains(arc.vertex), loads[arc.vertex].indices.contains(arc.successor) else { continue }
-            loads[arc.vertex][arc.successor] += weight / graph.successors[arc.vertex][arc.successor].flow
+            if policy == .swarm {
+                priority[arc.vertex][arc.successor] += ema[arc.vertex][arc.successor]
+            } else {
+                loads[arc.vertex][arc.successor] += weight / graph.successors[arc.vertex][arc.successor].flow
+            }
         }
     }
 
@@ -114,20 +128,8 @@ public struct Router: Sendable {
         case .random:
             return open.shuffled(using: &random)
         case .swarm:
-            // Weighted draws without replacement: an arc's chance follows its moving average.
-            var left = open
-            var order: [Int] = []
-            while !left.isEmpty {
-                let total = left.reduce(0) { $0 + ema[vertex][$1] }
-                var x = Double.random(in: 0..<max(total, 1e-12), using: &random)
-                var pick = left.count - 1
-                for (i, c) in left.enumerated() {
-                    x -= ema[vertex][c]
-                    if x <= 0 { pick = i; break }
-                }
-                order.append(left.remove(at: pick))
-            }
-            return order
+            let p = open.map { priority[vertex][$0] }
+            return open.indices.sorted { p[$0] < p[$1] || (p[$0] == p[$1] && $0 < $1) }.map { open[$0] }
         }
     }
 }

@@ -146,17 +146,26 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         #expect(a > 70 && a < 130, "random ignores flow: \(a) of 200 to a")
     }
 
-    @Test func swarmFollowsObservedThroughput() throws {
-        var router = Router(graph: diamond(flows: (1, 1)), policy: .swarm, seed: 11)
-        #expect(router.ema[router.graph.source] == [0.05, 0.05])
-        let route = try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get()
-        let first = route.steps[0].arc.successor
-        router.observe(route, hop: 0, tokensPerSecond: 10)
-        #expect(abs(router.ema[router.graph.source][first] - (0.8 * 0.05 + 0.2 * 10)) < 1e-12)
-        // Arc priorities 2.04 vs 0.05: nearly every draw now takes the observed arc.
-        var same = 0
-        for _ in 0..<200 where (try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get()).steps[0].arc.successor == first { same += 1 }
-        #expect(same > 180, "\(same) of 200")
+    @Test func swarmTakesTheLowestPriorityAndAdvancesItByTheHopTime() throws {
+        var router = Router(graph: diamond(flows: (1, 1)), policy: .swarm)
+        func first() throws -> String { names(try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get(), router.graph)[0] }
+        // Equal priorities (0.05): the lower index, then the other one.
+        let a = try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get()
+        let b = try router.route(prompt: 1, maxTokens: 1, reserved: { _ in 0 }).get()
+        #expect(names(a, router.graph) == ["a", "c"] && names(b, router.graph) == ["b", "d"])
+        // Hop times 1.05 s into a and 0.05 s into b: averages 0.8·t + 0.2·0.05 = 0.85 and 0.05.
+        router.observe(a, hop: 0, seconds: 1.05)
+        router.observe(b, hop: 0, seconds: 0.05)
+        #expect(abs(router.ema[router.graph.source][0] - 0.85) < 1e-12 && abs(router.ema[router.graph.source][1] - 0.05) < 1e-12)
+        // Priorities 0.1 and 0.1 → a (to 0.95); then b while its priority 0.1, 0.15 … 0.9 stays
+        // below a's: 17 routes, the fast arc taking 17 times the slow one's share.
+        var picks: [String] = []
+        for _ in 0..<18 { picks.append(try first()) }
+        #expect(picks == ["a"] + Array(repeating: "b", count: 17), "\(picks)")
+        // Decode steps do not move Swarm's priorities.
+        let before = router.priority
+        router.chargeDecode(a)
+        #expect(router.priority == before)
     }
 
     @Test func ledgerReservesOnceAndReleasesEverything() {

@@ -311,12 +311,13 @@ public final class ClusterState: Sendable {
         }
     }
 
-    /// Swarm routing: an iteration of the request went through its route at this rate.
-    public func observe(_ key: String, tokensPerSecond: Double) {
+    /// Swarm routing: an iteration of the request took `seconds` over its route (the scheduler
+    /// does not see single hops, so every hop is charged the iteration's time).
+    public func observe(_ key: String, seconds: Double) {
         guard settings.routing == .swarm else { return }
         state.withLock { s in
             guard let route = s.routes[key], route.epoch == s.plan.epoch else { return }
-            for hop in route.path.steps.indices { s.router.observe(route.path, hop: hop, tokensPerSecond: tokensPerSecond) }
+            for hop in route.path.steps.indices { s.router.observe(route.path, hop: hop, seconds: seconds) }
         }
     }
 

@@ -355,8 +355,7 @@ public final class SchedulerEngine: Sendable {
             timer.cancel()
             guard let answer else { return .failed("cancelled") }
             guard answer.error.isEmpty else { return .failed(answer.error) }
-            let tokens = step == 0 ? prompt.count : 1
-            state.observe(key, tokensPerSecond: Double(tokens) / max(1e-6, ClusterState.seconds(ContinuousClock.now - last)))
+            state.observe(key, seconds: ClusterState.seconds(ContinuousClock.now - last))
             last = .now
             let token = answer.tokenID
             run.record(token)

@@ -47,6 +47,8 @@ struct SimulationEngine {
         var path = Route(steps: [])
         var route: [Int] { path.nodes }
         var iterationStart = 0.0
+        /// When the transfer into the current hop started sending (Swarm's hop time runs from it).
+        var hopSendStart = 0.0
     }
 
     struct Event: Comparable {
@@ -76,6 +78,8 @@ struct SimulationEngine {
     // Routing (the same core the live scheduler uses), the KV it promised per node, and the KV
     // actually held (prompt tokens, then one more per decode step, on every hop).
     var router: Router
+    /// The placement's runtime max flow in tokens/s (prompt + decode).
+    var maxFlow = 0.0
     var ledger = KVLedger<Int, Int>()
     var kvHeld: [Double]
     var queue: [[NodeBatch.Item]]
@@ -86,7 +90,6 @@ struct SimulationEngine {
     var channels: [Int: Channel]
     var requests: [Request] = []
     var waiting: [Int] = []
-    var nextWorkload = 0
     var rejected = 0
     // Measurements.
     var decodeTokensInWindow = 0
@@ -116,7 +119,13 @@ struct SimulationEngine {
             guard let range = placement.ranges[i], let profile = profiles[problem.nodes[i].type] else { return nil }
             return NodeBatch.Limits(profile: profile, layers: range.count)
         }
-        let arcs = flows.arcFlows.map { FlowArc(from: $0.from, to: $0.to, flow: $0.tokensPerSecond) }
+        // IWRR routes over the runtime max-flow. The KV-blind policies route over every link a
+        // request can take, flow or not: the artifact's Swarm scheduler picks among all of a
+        // node's outbound links (`SwarmNode.outbound_link_uids`), and a max flow may leave some of
+        // a layout's links empty.
+        let arcs = config.routing == .iwrr ? flows.arcFlows.map { FlowArc(from: $0.from, to: $0.to, flow: $0.tokensPerSecond) }
+            : Self.usableArcs(problem: problem, placement: placement, connectivity: connectivity)
+        maxFlow = flows.value
         let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: problem.numLayers, partial: connectivity == .partial)
         // Swarm (and the other KV-blind baselines) admit whatever they route: the artifact's Swarm
         // scheduler keeps no KV expectation.
@@ -133,6 +142,25 @@ struct SimulationEngine {
         busy = Array(repeating: false, count: n)
         inFlight = Array(repeating: [], count: n)
         received = Array(repeating: 0, count: n)
+    }
+
+    /// Every link of the cluster a request can continue on under `connectivity`, each with unit
+    /// flow (the KV-blind policies do not weigh arcs by flow).
+    static func usableArcs(problem: PlacementProblem, placement: Placement, connectivity: Connectivity) -> [FlowArc] {
+        problem.arcs.compactMap { arc in
+            switch (arc.from, arc.to) {
+            case (.source, .node(let j)):
+                guard let b = placement.ranges[j], b.start == 0 else { return nil }
+                return FlowArc(from: FlowArc.source, to: "\(j)", flow: 1)
+            case (.node(let i), .node(let j)):
+                guard let a = placement.ranges[i], let b = placement.ranges[j], connectivity.allows(a, b) else { return nil }
+                return FlowArc(from: "\(i)", to: "\(j)", flow: 1)
+            case (.node(let i), .sink):
+                guard let a = placement.ranges[i], a.end == problem.numLayers else { return nil }
+                return FlowArc(from: "\(i)", to: FlowArc.sink, flow: 1)
+            default: return nil
+            }
+        }
     }
 
     /// Key of the directed link from → to (node indices; n is the source on the way out, the sink on the way in).
@@ -222,13 +250,15 @@ struct SimulationEngine {
 
     func defaultOnlineRate() -> Double {
         // Half of the decode-token rate the flow could carry: flow counts prompt + decode tokens.
-        let flow = router.graph.successors[router.graph.source].reduce(0) { $0 + $1.flow }
-        return 0.5 * flow
+        0.5 * maxFlow
     }
 
     mutating func admitNew() {
-        let w = nextWorkload % workload.inputLengths.count
-        nextWorkload += 1
+        // Each query's lengths are a uniform draw from the workload, as the artifact's feeders draw
+        // them (`LengthSampler.sample_length`): the file is in trace order, and its early rows run
+        // longer than its mean (first 2000: 289 output tokens against 232), so reading it in order
+        // would bias a run towards long outputs.
+        let w = Int.random(in: 0..<workload.inputLengths.count, using: &rng)
         requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w]))
         let r = requests.count - 1
         guard !route(r) else { return }
@@ -253,19 +283,21 @@ struct SimulationEngine {
         let tokens = isPrompt ? requests[r].input : 1
         if !isPrompt { router.chargeDecode(requests[r].path) }
         // Source → first hop carries token ids.
-        let arrive = transfer(from: problem.nodes.count, to: requests[r].route[0], bytes: Double(tokens) * problem.model.tokenSize)
-        schedule(arrive, .arrive(request: r, hop: 0))
+        let sent = transfer(from: problem.nodes.count, to: requests[r].route[0], bytes: Double(tokens) * problem.model.tokenSize)
+        requests[r].hopSendStart = sent.start
+        schedule(sent.arrival, .arrive(request: r, hop: 0))
     }
 
-    /// Time the transfer arrives: it waits for the link, takes bytes / bandwidth, then the latency.
-    mutating func transfer(from: Int, to: Int, bytes: Double) -> Double {
+    /// When the transfer starts sending and when it arrives: it waits for the link, takes bytes /
+    /// bandwidth, then the latency.
+    mutating func transfer(from: Int, to: Int, bytes: Double) -> (start: Double, arrival: Double) {
         let k = Self.key(from, to, problem.nodes.count)
         // `channels` checked that every link a route can take exists.
         guard var channel = channels[k] else { preconditionFailure("route uses link \(from)->\(to), which init checked exists") }
-        let sent = max(now, channel.freeAt) + bytes / channel.bandwidth
-        channel.freeAt = sent
+        let start = max(now, channel.freeAt)
+        channel.freeAt = start + bytes / channel.bandwidth
         channels[k] = channel
-        return sent + channel.latency
+        return (start, channel.freeAt + channel.latency)
     }
 
     mutating func arrive(request r: Int, hop: Int) {
@@ -298,16 +330,18 @@ struct SimulationEngine {
         for item in batch {
             let r = item.request
             kvHeld[j] += Double(item.tokens * requests[r].path.steps[item.hop].layers.count)
+            // Swarm times the hop into this node: from the start of sending to the end of computing
+            // here (the artifact's `SwarmScheduler.schedule_transmission` measures it so).
+            if config.routing == .swarm { router.observe(requests[r].path, hop: item.hop, seconds: now - requests[r].hopSendStart) }
             if item.hop == requests[r].route.count - 1 {
                 let done = transfer(from: j, to: problem.nodes.count, bytes: Double(item.tokens) * problem.model.tokenSize)
-                finishIteration(r, at: done)
+                finishIteration(r, at: done.arrival)
             } else {
                 let next = requests[r].route[item.hop + 1]
                 let bytes = Double(item.tokens) * (problem.model.activationSize + problem.model.tokenSize)
-                if config.routing == .swarm {
-                    router.observe(requests[r].path, hop: item.hop + 1, tokensPerSecond: Double(item.tokens) / max(1e-6, now - requests[r].iterationStart))
-                }
-                schedule(transfer(from: j, to: next, bytes: bytes), .arrive(request: r, hop: item.hop + 1))
+                let sent = transfer(from: j, to: next, bytes: bytes)
+                requests[r].hopSendStart = sent.start
+                schedule(sent.arrival, .arrive(request: r, hop: item.hop + 1))
             }
         }
         startBatch(j)

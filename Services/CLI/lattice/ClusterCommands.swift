@@ -70,6 +70,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Scheduler routing: helix, swarm, random or shortest-queue.") var routing: String?
     @Option(help: "Placement method the scheduler asks for: auto, milp, heuristic, petals, swarm or sp.") var planMethod: String?
     @Option(help: "Seconds placement-service may search for each of the scheduler's plans (default: the scheduler's 3).") var planBudget: Double?
+    @Option(help: "Cap on placement's search work per plan, as `lattice plan --max-evaluations` (the live plan then is the plan `lattice plan` gives the same cluster, method, budget and cap).")
+    var planMaxEvaluations: UInt32?
     @Option(help: "Scheduler KV admission: online (hwm 0.9, the default) or offline (hwm 0.85, as `lattice simulate --mode offline`).") var kvPolicy: String?
     @Flag(help: "With --cluster: the workers delay what they send each other by the file's link bandwidths and latencies (a geo-distributed cluster on loopback); the scheduler plans with those links either way.")
     var emulateLinks = false
@@ -99,6 +101,7 @@ struct UpCommand: AsyncParsableCommand {
             // The scheduler plans with the links the file declares between its nodes.
             if let cluster { schedulerArguments += ["--cluster", URL(fileURLWithPath: cluster).standardizedFileURL.path] }
             if let planBudget { schedulerArguments += ["--plan-budget", String(planBudget)] }
+            if let planMaxEvaluations { schedulerArguments += ["--plan-max-evaluations", String(planMaxEvaluations)] }
             if let kvPolicy { schedulerArguments += ["--kv-policy", kvPolicy] }
             var workerArguments = ["--model", served]
             if let links = nodes?.links, !links.isEmpty {

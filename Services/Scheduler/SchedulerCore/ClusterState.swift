@@ -186,7 +186,8 @@ public final class ClusterState: Sendable {
             let links = s.links.clusterLinks(live.map { LinkTable.End(id: $0.id, address: $0.address) })
             let spec = model.modelDir.isEmpty ? ModelSpec(name: model.name) : ModelSpec(name: model.name, configJSON: configJSON)
             return PlanRequest(cluster: Cluster(name: "live-workers", nodes: nodes, links: links), model: spec,
-                               method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
+                               method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict,
+                               maxEvaluations: settings.planMaxEvaluations)
         }
     }
 

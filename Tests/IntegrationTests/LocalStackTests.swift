@@ -76,7 +76,8 @@ extension Integration {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try ini.write(toFile: "\(directory)/tiny3.ini", atomically: true, encoding: .utf8)
 
-            let up = try await CLIRun.lattice(["up", "--cluster", "\(directory)/tiny3.ini", "--routing", "swarm", "--state-dir", state], in: directory)
+            // The workers emulate the file's links, read from the file itself as the scheduler reads them.
+            let up = try await CLIRun.lattice(["up", "--cluster", "\(directory)/tiny3.ini", "--routing", "swarm", "--emulate-links", "--state-dir", state], in: directory)
             #expect(up.status == .exited(0), "\(up.stderr)")
             let schedulerLog = (try? String(contentsOfFile: "\(state)/scheduler.log", encoding: .utf8)) ?? ""
             #expect(schedulerLog.contains("routing=swarm") && schedulerLog.contains("name=llama2-70b"), "\(schedulerLog.prefix(2000))")

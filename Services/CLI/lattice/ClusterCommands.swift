@@ -104,9 +104,9 @@ struct UpCommand: AsyncParsableCommand {
             if let planMaxEvaluations { schedulerArguments += ["--plan-max-evaluations", String(planMaxEvaluations)] }
             if let kvPolicy { schedulerArguments += ["--kv-policy", kvPolicy] }
             var workerArguments = ["--model", served]
-            if let links = nodes?.links, !links.isEmpty {
-                let path = try Self.writeLinks(links, stateDirectory: stack.stateDirectory)
-                if emulateLinks { workerArguments += ["--emulate-links", path] }
+            // The workers read the links from the same file as the scheduler.
+            if let cluster, nodes?.declaresLinks == true {
+                if emulateLinks { workerArguments += ["--emulate-links", URL(fileURLWithPath: cluster).standardizedFileURL.path] }
             } else if emulateLinks {
                 throw ValidationError("--emulate-links needs a --cluster file that declares links")
             }
@@ -137,14 +137,6 @@ extension UpCommand {
         }
         printError("\(DefaultModel.path) is missing (scripts/setup fetches it; offline?): serving a tiny random-weight model instead, which generates no readable text")
         return try TinyModel.ensure(in: stateDirectory)
-    }
-
-    /// The cluster file's links as the scheduler and workers read them, in the state folder.
-    static func writeLinks(_ links: [DeclaredLink], stateDirectory: String) throws -> String {
-        let path = URL(fileURLWithPath: stateDirectory).appendingPathComponent("links.txt").path
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        try DeclaredLink.render(links).write(toFile: path, atomically: true, encoding: .utf8)
-        return path
     }
 
     /// "14,10,6" as positive counts, one per worker in order.

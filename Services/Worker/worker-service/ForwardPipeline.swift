@@ -1,4 +1,5 @@
 import Client
+import ClusterLinks
 import Logging
 import Wire
 import WorkerCore

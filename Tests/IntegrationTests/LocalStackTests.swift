@@ -81,6 +81,9 @@ extension Integration {
             #expect(up.status == .exited(0), "\(up.stderr)")
             let schedulerLog = (try? String(contentsOfFile: "\(state)/scheduler.log", encoding: .utf8)) ?? ""
             #expect(schedulerLog.contains("routing=swarm") && schedulerLog.contains("name=llama2-70b"), "\(schedulerLog.prefix(2000))")
+            // `lattice status` shows the links the scheduler plans with: the file's, as declared.
+            let status = try await CLIRun.lattice(["status", "--state-dir", state], in: directory)
+            #expect(status.stdout.contains("node-0 - node-1  1000.0 MB/s  1.000 ms  declared"), "\(status.stdout)")
             for (i, type) in types.enumerated() {
                 let log = (try? String(contentsOfFile: "\(state)/worker-\(i + 1).log", encoding: .utf8)) ?? ""
                 #expect(log.contains("worker=node-\(i)"), "worker-\(i + 1): \(log.prefix(1500))")

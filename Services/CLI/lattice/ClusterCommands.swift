@@ -180,7 +180,7 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: "Exit status: 0 when every process is SERVING, 1 otherwise (or when no stack is recorded).")
 
     @Option(help: "Folder holding the stack's state file.") var stateDir: String = ".lattice"
-    @Flag(help: "Print JSON: {\"stateDir\", \"processes\": [{role, service, address, pid, running, health, log}]}.")
+    @Flag(help: "Print JSON: {\"stateDir\", \"processes\": [{role, service, address, pid, running, health, log}], \"links\": [{from, to, bandwidthBytesPerSecond, latencySeconds, source}]}.")
     var json = false
 
     func run() async throws {
@@ -192,15 +192,17 @@ struct StatusCommand: AsyncParsableCommand {
             printError("lattice status: \(error)")
             throw ExitCode(1)
         }
+        let links = await linkReports(of: members)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let report = StatusReport(stateDir: stack.stateDirectory, processes: members)
+            let report = StatusReport(stateDir: stack.stateDirectory, processes: members, links: links)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else if members.isEmpty {
             print("no stack recorded in \(stack.stateDirectory) (start one with: lattice up)")
         } else {
             print(renderTable(members))
+            print(Self.renderLinks(links))
         }
         if members.isEmpty || !members.allSatisfy(\.isHealthy) { throw ExitCode(1) }
     }
@@ -208,6 +210,34 @@ struct StatusCommand: AsyncParsableCommand {
     struct StatusReport: Encodable {
         var stateDir: String
         var processes: [LocalStack.Member]
+        var links: [LinkReport]
+    }
+
+    struct LinkReport: Encodable {
+        var from: String
+        var to: String
+        var bandwidthBytesPerSecond: Double
+        var latencySeconds: Double
+        var source: String
+    }
+
+    /// The links the scheduler plans with (empty when it does not answer).
+    func linkReports(of members: [LocalStack.Member]) async -> [LinkReport] {
+        guard let scheduler = members.first(where: { $0.role == "scheduler" && $0.isHealthy }),
+              let client = try? ServiceClient(address: scheduler.address, config: StackCredentials.forCommands(stateDirectory: stateDir), reconnect: .never) else { return [] }
+        let status = try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+        await client.close()
+        return (status?.links ?? []).map {
+            LinkReport(from: $0.fromNode, to: $0.toNode, bandwidthBytesPerSecond: $0.bandwidthBytesPerSecond, latencySeconds: $0.latencySeconds, source: $0.source)
+        }
+    }
+
+    /// Measured and declared links, one a line; the assumed ones counted.
+    static func renderLinks(_ links: [LinkReport]) -> String {
+        let known = links.filter { $0.source != "assumed" }
+        var lines = ["links: \(known.filter { $0.source == "measured" }.count) measured, \(known.filter { $0.source == "declared" }.count) declared, \(links.count - known.count) assumed (1 GB/s, no latency)"]
+        lines += known.map { String(format: "  %@ - %@  %.1f MB/s  %.3f ms  %@", $0.from, $0.to, $0.bandwidthBytesPerSecond / 1e6, $0.latencySeconds * 1000, $0.source) }
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -335,9 +335,14 @@ public final class ClusterState: Sendable {
                              activeRequests: UInt32(s.ledger.requests(on: w.id).count),
                              lastHeartbeatAgeSeconds: Self.seconds(now - w.lastHeartbeat))
             }
+            let ends = s.order.compactMap { s.workers[$0] }.filter(\.isPlannable).map { LinkTable.End(id: $0.id, address: $0.address) }
+            let links = s.links.links(ends).map { link, source in
+                LinkStatus(fromNode: link.fromNode, toNode: link.toNode, bandwidthBytesPerSecond: link.bandwidthBytesPerSecond,
+                           latencySeconds: link.latencySeconds, source: source.rawValue)
+            }
             return ClusterStatusResponse(workers: workers, flows: s.plan.arcs.map { ArcFlow(fromNode: $0.from, toNode: $0.to, tokensPerSecond: $0.flow) },
                                          queueLength: UInt32(s.queue.count), activeRequests: UInt32(activeRequests),
-                                         planEpoch: s.plan.epoch, objectiveTokensPerSecond: s.plan.objective, model: model)
+                                         planEpoch: s.plan.epoch, objectiveTokensPerSecond: s.plan.objective, model: model, links: links)
         }
     }
 

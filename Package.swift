@@ -40,6 +40,9 @@ let package = Package(
         // Routing over a plan's flow (IWRR, masks, KV estimate, baseline policies): live and simulated serving share it.
         .target(name: "Routing", dependencies: [], path: "Shared/Routing"),
 
+        // A cluster file's links, read once for the scheduler and the emulated workers, and the link model those apply.
+        .target(name: "ClusterLinks", dependencies: ["PlacementCore"], path: "Shared/ClusterLinks"),
+
         // Finding the shipped data (Shared/Data) from any working directory.
         .target(name: "DataFiles", dependencies: [], path: "Shared/DataFiles"),
 
@@ -59,8 +62,8 @@ let package = Package(
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),
-        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "Routing", "WorkerCore", "PlacementCore", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
-        .executableTarget(name: "worker-service", dependencies: ["WorkerCore", "ServiceKit", "Client", "Wire"], path: "Services/Worker/worker-service"),
+        .executableTarget(name: "scheduler-service", dependencies: ["SchedulerCore", "Routing", "WorkerCore", "PlacementCore", "ClusterLinks", "ServiceKit", "Client", "Wire"], path: "Services/Scheduler/scheduler-service"),
+        .executableTarget(name: "worker-service", dependencies: ["WorkerCore", "ClusterLinks", "ServiceKit", "Client", "Wire"], path: "Services/Worker/worker-service"),
         .executableTarget(name: "circuit-optimizer-service", dependencies: ["CircuitCore", "CircuitLearning", "ServiceKit", "Wire"], path: "Services/CircuitOptimizer/circuit-optimizer-service"),
         .executableTarget(name: "lattice", dependencies: [
             "Client", "Wire", "PlacementCore", "CircuitCore", "CircuitLearning", "WorkerCore",
@@ -71,6 +74,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireC"], path: "Tests/WireTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], path: "Tests/TransportTests"),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"], path: "Tests/RoutingTests"),
+        .testTarget(name: "ClusterLinksTests", dependencies: ["ClusterLinks"], path: "Tests/ClusterLinksTests"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),

@@ -402,8 +402,12 @@ public struct PlanRequest: Sendable, Equatable {
     public var seed: UInt64
     public var variant: MilpVariant
     public var objective: PlanObjective
+    /// Caps each search's work (annealing evaluations per chain, judged moves): with it, the plan
+    /// depends on the inputs and the seed, not on machine speed, while the budget is not reached.
+    /// 0: no cap, the budget alone ends the search.
+    public var maxEvaluations: UInt32
 
-    public init(cluster: Cluster? = nil, model: ModelSpec? = nil, method: PlacementMethod = PlacementMethod(), budgetSeconds: Double = 0, seed: UInt64 = 0, variant: MilpVariant = MilpVariant(), objective: PlanObjective = PlanObjective()) {
+    public init(cluster: Cluster? = nil, model: ModelSpec? = nil, method: PlacementMethod = PlacementMethod(), budgetSeconds: Double = 0, seed: UInt64 = 0, variant: MilpVariant = MilpVariant(), objective: PlanObjective = PlanObjective(), maxEvaluations: UInt32 = 0) {
         self.cluster = cluster
         self.model = model
         self.method = method
@@ -411,6 +415,7 @@ public struct PlanRequest: Sendable, Equatable {
         self.seed = seed
         self.variant = variant
         self.objective = objective
+        self.maxEvaluations = maxEvaluations
     }
 }
 
@@ -425,7 +430,8 @@ extension PlanRequest: CBridged {
             budgetSeconds: c.budget_seconds,
             seed: c.seed,
             variant: try decodeEnum(c.variant.rawValue, "PlanRequest.variant"),
-            objective: try decodeEnum(c.objective.rawValue, "PlanRequest.objective"))
+            objective: try decodeEnum(c.objective.rawValue, "PlanRequest.objective"),
+            maxEvaluations: c.max_evaluations)
     }
 
     public func fill(_ c: inout Lattice__V1__PlanRequest, _ arena: WireArena) {
@@ -436,6 +442,7 @@ extension PlanRequest: CBridged {
         c.seed = seed
         c.variant = .init(rawValue: variant.rawValue)
         c.objective = .init(rawValue: objective.rawValue)
+        c.max_evaluations = maxEvaluations
     }
 }
 

@@ -602,8 +602,10 @@ public struct ClusterStatusResponse: Sendable, Equatable {
     /// the current plan's max-flow
     public var objectiveTokensPerSecond: Double
     public var model: ModelInfo?
+    /// the links the scheduler plans with, between the plannable workers
+    public var links: [LinkStatus]
 
-    public init(workers: [WorkerStatus] = [], flows: [ArcFlow] = [], queueLength: UInt32 = 0, activeRequests: UInt32 = 0, planEpoch: UInt64 = 0, objectiveTokensPerSecond: Double = 0, model: ModelInfo? = nil) {
+    public init(workers: [WorkerStatus] = [], flows: [ArcFlow] = [], queueLength: UInt32 = 0, activeRequests: UInt32 = 0, planEpoch: UInt64 = 0, objectiveTokensPerSecond: Double = 0, model: ModelInfo? = nil, links: [LinkStatus] = []) {
         self.workers = workers
         self.flows = flows
         self.queueLength = queueLength
@@ -611,6 +613,7 @@ public struct ClusterStatusResponse: Sendable, Equatable {
         self.planEpoch = planEpoch
         self.objectiveTokensPerSecond = objectiveTokensPerSecond
         self.model = model
+        self.links = links
     }
 }
 
@@ -625,7 +628,8 @@ extension ClusterStatusResponse: CBridged {
             activeRequests: c.active_requests,
             planEpoch: c.plan_epoch,
             objectiveTokensPerSecond: c.objective_tokens_per_second,
-            model: try decodeOptional(c.model))
+            model: try decodeOptional(c.model),
+            links: try decodeMessages(c.n_links, c.links, "ClusterStatusResponse.links"))
     }
 
     public func fill(_ c: inout Lattice__V1__ClusterStatusResponse, _ arena: WireArena) {
@@ -636,12 +640,54 @@ extension ClusterStatusResponse: CBridged {
         c.plan_epoch = planEpoch
         c.objective_tokens_per_second = objectiveTokensPerSecond
         c.model = arena.message(model)
+        (c.n_links, c.links) = arena.messages(links)
+    }
+}
+
+/// A link as the scheduler gives it to placement.
+public struct LinkStatus: Sendable, Equatable {
+    /// worker id, or "source"/"sink" (the scheduler's side)
+    public var fromNode: String
+    public var toNode: String
+    public var bandwidthBytesPerSecond: Double
+    /// one way
+    public var latencySeconds: Double
+    /// "declared" (--cluster file), "measured" (worker/MeasureLinks) or "assumed" (1 GB/s, no latency)
+    public var source: String
+
+    public init(fromNode: String = "", toNode: String = "", bandwidthBytesPerSecond: Double = 0, latencySeconds: Double = 0, source: String = "") {
+        self.fromNode = fromNode
+        self.toNode = toNode
+        self.bandwidthBytesPerSecond = bandwidthBytesPerSecond
+        self.latencySeconds = latencySeconds
+        self.source = source
+    }
+}
+
+extension LinkStatus: CBridged {
+    public static var descriptor: ProtobufCMessageDescriptor { lattice__v1__link_status__descriptor }
+
+    public init(c: Lattice__V1__LinkStatus) throws {
+        self.init(
+            fromNode: stringField(c.from_node),
+            toNode: stringField(c.to_node),
+            bandwidthBytesPerSecond: c.bandwidth_bytes_per_second,
+            latencySeconds: c.latency_seconds,
+            source: stringField(c.source))
+    }
+
+    public func fill(_ c: inout Lattice__V1__LinkStatus, _ arena: WireArena) {
+        c.from_node = arena.string(fromNode)
+        c.to_node = arena.string(toNode)
+        c.bandwidth_bytes_per_second = bandwidthBytesPerSecond
+        c.latency_seconds = latencySeconds
+        c.source = arena.string(source)
     }
 }
 
 extension WireCatalog {
     /// Every message of lattice/v1/scheduler.proto.
     public static var scheduler: [any CBridged.Type] {
-        [RegisterWorkerRequest.self, RegisterWorkerResponse.self, HeartbeatRequest.self, HeartbeatResponse.self, DeregisterWorkerRequest.self, DeregisterWorkerResponse.self, GenerateRequest.self, GenerateQueued.self, GenerateToken.self, GenerateFinished.self, GenerateEvent.self, CancelRequest.self, CancelResponse.self, ClusterStatusRequest.self, WorkerStatus.self, ClusterStatusResponse.self]
+        [RegisterWorkerRequest.self, RegisterWorkerResponse.self, HeartbeatRequest.self, HeartbeatResponse.self, DeregisterWorkerRequest.self, DeregisterWorkerResponse.self, GenerateRequest.self, GenerateQueued.self, GenerateToken.self, GenerateFinished.self, GenerateEvent.self, CancelRequest.self, CancelResponse.self, ClusterStatusRequest.self, WorkerStatus.self, ClusterStatusResponse.self, LinkStatus.self]
     }
 }

@@ -414,8 +414,12 @@ public struct ForwardItem: Sendable, Equatable {
     public var maxNewTokens: UInt32
     /// a sampled stop token ends the loop
     public var stopTokenIDs: [UInt32]
+    /// A looping request's decode steps after its prefill: the hop kept the request's route, loop,
+    /// reply_to, sampling, max_new_tokens and stop_token_ids from the prefill it ran, so they are left
+    /// out and only the step's own data travels.
+    public var routeHeld: Bool
 
-    public init(requestID: String = "", positions: [UInt32] = [], tokenIDs: [UInt32] = [], hidden: HiddenStates? = nil, start: UInt32 = 0, end: UInt32 = 0, route: [RouteHop] = [], replyTo: String = "", sampling: SamplingParams? = nil, prefill: Bool = false, step: UInt64 = 0, loop: [RouteHop] = [], maxNewTokens: UInt32 = 0, stopTokenIDs: [UInt32] = []) {
+    public init(requestID: String = "", positions: [UInt32] = [], tokenIDs: [UInt32] = [], hidden: HiddenStates? = nil, start: UInt32 = 0, end: UInt32 = 0, route: [RouteHop] = [], replyTo: String = "", sampling: SamplingParams? = nil, prefill: Bool = false, step: UInt64 = 0, loop: [RouteHop] = [], maxNewTokens: UInt32 = 0, stopTokenIDs: [UInt32] = [], routeHeld: Bool = false) {
         self.requestID = requestID
         self.positions = positions
         self.tokenIDs = tokenIDs
@@ -430,6 +434,7 @@ public struct ForwardItem: Sendable, Equatable {
         self.loop = loop
         self.maxNewTokens = maxNewTokens
         self.stopTokenIDs = stopTokenIDs
+        self.routeHeld = routeHeld
     }
 }
 
@@ -451,7 +456,8 @@ extension ForwardItem: CBridged {
             step: c.step,
             loop: try decodeMessages(c.n_loop, c.loop, "ForwardItem.loop"),
             maxNewTokens: c.max_new_tokens,
-            stopTokenIDs: try decodeScalars(c.n_stop_token_ids, c.stop_token_ids, "ForwardItem.stop_token_ids"))
+            stopTokenIDs: try decodeScalars(c.n_stop_token_ids, c.stop_token_ids, "ForwardItem.stop_token_ids"),
+            routeHeld: c.route_held != 0)
     }
 
     public func fill(_ c: inout Lattice__V1__ForwardItem, _ arena: WireArena) {
@@ -469,6 +475,7 @@ extension ForwardItem: CBridged {
         (c.n_loop, c.loop) = arena.messages(loop)
         c.max_new_tokens = maxNewTokens
         (c.n_stop_token_ids, c.stop_token_ids) = arena.scalars(stopTokenIDs)
+        c.route_held = routeHeld ? 1 : 0
     }
 }
 

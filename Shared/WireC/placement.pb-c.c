@@ -1555,7 +1555,7 @@ const ProtobufCMessageDescriptor lattice__v1__arc_flow__descriptor =
   (ProtobufCMessageInit) lattice__v1__arc_flow__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__plan_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor lattice__v1__plan_request__field_descriptors[8] =
 {
   {
     "cluster",
@@ -1641,10 +1641,23 @@ static const ProtobufCFieldDescriptor lattice__v1__plan_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_evaluations",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__PlanRequest, max_evaluations),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__plan_request__field_indices_by_name[] = {
   3,   /* field[3] = budget_seconds */
   0,   /* field[0] = cluster */
+  7,   /* field[7] = max_evaluations */
   2,   /* field[2] = method */
   1,   /* field[1] = model */
   6,   /* field[6] = objective */
@@ -1654,7 +1667,7 @@ static const unsigned lattice__v1__plan_request__field_indices_by_name[] = {
 static const ProtobufCIntRange lattice__v1__plan_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor lattice__v1__plan_request__descriptor =
 {
@@ -1664,7 +1677,7 @@ const ProtobufCMessageDescriptor lattice__v1__plan_request__descriptor =
   "Lattice__V1__PlanRequest",
   "lattice.v1",
   sizeof(Lattice__V1__PlanRequest),
-  7,
+  8,
   lattice__v1__plan_request__field_descriptors,
   lattice__v1__plan_request__field_indices_by_name,
   1,  lattice__v1__plan_request__number_ranges,

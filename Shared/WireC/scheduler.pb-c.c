@@ -727,6 +727,51 @@ void   lattice__v1__cluster_status_response__free_unpacked
   assert(message->base.descriptor == &lattice__v1__cluster_status_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   lattice__v1__link_status__init
+                     (Lattice__V1__LinkStatus         *message)
+{
+  static const Lattice__V1__LinkStatus init_value = LATTICE__V1__LINK_STATUS__INIT;
+  *message = init_value;
+}
+size_t lattice__v1__link_status__get_packed_size
+                     (const Lattice__V1__LinkStatus *message)
+{
+  assert(message->base.descriptor == &lattice__v1__link_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t lattice__v1__link_status__pack
+                     (const Lattice__V1__LinkStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &lattice__v1__link_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t lattice__v1__link_status__pack_to_buffer
+                     (const Lattice__V1__LinkStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &lattice__v1__link_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Lattice__V1__LinkStatus *
+       lattice__v1__link_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Lattice__V1__LinkStatus *)
+     protobuf_c_message_unpack (&lattice__v1__link_status__descriptor,
+                                allocator, len, data);
+}
+void   lattice__v1__link_status__free_unpacked
+                     (Lattice__V1__LinkStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &lattice__v1__link_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor lattice__v1__register_worker_request__field_descriptors[11] =
 {
   {
@@ -1966,7 +2011,7 @@ const ProtobufCMessageDescriptor lattice__v1__worker_status__descriptor =
   (ProtobufCMessageInit) lattice__v1__worker_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__cluster_status_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor lattice__v1__cluster_status_response__field_descriptors[8] =
 {
   {
     "workers",
@@ -2052,10 +2097,23 @@ static const ProtobufCFieldDescriptor lattice__v1__cluster_status_response__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "links",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Lattice__V1__ClusterStatusResponse, n_links),
+    offsetof(Lattice__V1__ClusterStatusResponse, links),
+    &lattice__v1__link_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__cluster_status_response__field_indices_by_name[] = {
   3,   /* field[3] = active_requests */
   1,   /* field[1] = flows */
+  7,   /* field[7] = links */
   6,   /* field[6] = model */
   5,   /* field[5] = objective_tokens_per_second */
   4,   /* field[4] = plan_epoch */
@@ -2065,7 +2123,7 @@ static const unsigned lattice__v1__cluster_status_response__field_indices_by_nam
 static const ProtobufCIntRange lattice__v1__cluster_status_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor lattice__v1__cluster_status_response__descriptor =
 {
@@ -2075,11 +2133,101 @@ const ProtobufCMessageDescriptor lattice__v1__cluster_status_response__descripto
   "Lattice__V1__ClusterStatusResponse",
   "lattice.v1",
   sizeof(Lattice__V1__ClusterStatusResponse),
-  7,
+  8,
   lattice__v1__cluster_status_response__field_descriptors,
   lattice__v1__cluster_status_response__field_indices_by_name,
   1,  lattice__v1__cluster_status_response__number_ranges,
   (ProtobufCMessageInit) lattice__v1__cluster_status_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor lattice__v1__link_status__field_descriptors[5] =
+{
+  {
+    "from_node",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkStatus, from_node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_node",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkStatus, to_node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bandwidth_bytes_per_second",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkStatus, bandwidth_bytes_per_second),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latency_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkStatus, latency_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__LinkStatus, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned lattice__v1__link_status__field_indices_by_name[] = {
+  2,   /* field[2] = bandwidth_bytes_per_second */
+  0,   /* field[0] = from_node */
+  3,   /* field[3] = latency_seconds */
+  4,   /* field[4] = source */
+  1,   /* field[1] = to_node */
+};
+static const ProtobufCIntRange lattice__v1__link_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor lattice__v1__link_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "lattice.v1.LinkStatus",
+  "LinkStatus",
+  "Lattice__V1__LinkStatus",
+  "lattice.v1",
+  sizeof(Lattice__V1__LinkStatus),
+  5,
+  lattice__v1__link_status__field_descriptors,
+  lattice__v1__link_status__field_indices_by_name,
+  1,  lattice__v1__link_status__number_ranges,
+  (ProtobufCMessageInit) lattice__v1__link_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue lattice__v1__finish_reason__enum_values_by_number[6] =

@@ -1839,7 +1839,7 @@ const ProtobufCMessageDescriptor lattice__v1__route_hop__descriptor =
   (ProtobufCMessageInit) lattice__v1__route_hop__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descriptors[14] =
+static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descriptors[15] =
 {
   {
     "request_id",
@@ -2009,6 +2009,18 @@ static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descripto
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "route_held",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Lattice__V1__ForwardItem, route_held),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__forward_item__field_indices_by_name[] = {
   5,   /* field[5] = end */
@@ -2020,6 +2032,7 @@ static const unsigned lattice__v1__forward_item__field_indices_by_name[] = {
   7,   /* field[7] = reply_to */
   0,   /* field[0] = request_id */
   6,   /* field[6] = route */
+  14,   /* field[14] = route_held */
   8,   /* field[8] = sampling */
   4,   /* field[4] = start */
   10,   /* field[10] = step */
@@ -2029,7 +2042,7 @@ static const unsigned lattice__v1__forward_item__field_indices_by_name[] = {
 static const ProtobufCIntRange lattice__v1__forward_item__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor lattice__v1__forward_item__descriptor =
 {
@@ -2039,7 +2052,7 @@ const ProtobufCMessageDescriptor lattice__v1__forward_item__descriptor =
   "Lattice__V1__ForwardItem",
   "lattice.v1",
   sizeof(Lattice__V1__ForwardItem),
-  14,
+  15,
   lattice__v1__forward_item__field_descriptors,
   lattice__v1__forward_item__field_indices_by_name,
   1,  lattice__v1__forward_item__number_ranges,

@@ -358,6 +358,12 @@ struct ClusterStateTests {
         #expect(link("b", "c")?.bandwidthBytesPerSecond == 1e9)                                              // not measured
         #expect(link("source", "a")?.bandwidthBytesPerSecond == 7e6 && link("source", "b")?.bandwidthBytesPerSecond == 1e9)
         #expect(links.count == 9 && links.filter { Set([$0.fromNode, $0.toNode]) == Set(["a", "c"]) }.count == 1)
+        // ClusterStatus shows the same links and where each comes from (`lattice status`).
+        let shown = state.status(activeRequests: 0).links
+        func source(_ x: String, _ y: String) -> String? { shown.first { Set([$0.fromNode, $0.toNode]) == Set([x, y]) }?.source }
+        #expect(shown.count == 9)
+        #expect(source("a", "b") == "measured" && source("a", "c") == "declared" && source("b", "c") == "assumed" && source("source", "a") == "declared")
+        #expect(shown.first { Set([$0.fromNode, $0.toNode]) == Set(["a", "b"]) }?.bandwidthBytesPerSecond == 2e8)
         // b comes back at another address: its links are measured again.
         var moved = Self.registration("b")
         moved.address = "127.0.0.1:2999"

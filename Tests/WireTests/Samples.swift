@@ -49,7 +49,7 @@ enum Samples {
         requestID: "req-42", positions: [0, 1, 2], tokenIDs: [1, 15_043, 3_186], hidden: hidden, start: 20, end: 40,
         route: [hop, RouteHop(address: "[::1]:7002", start: 80, end: 80, workerID: "w8")], replyTo: "127.0.0.1:7000",
         sampling: sampling, prefill: true, step: 9, loop: [RouteHop(address: "10.0.0.1:7001", start: 10, end: 20, workerID: "w1"), hop],
-        maxNewTokens: 64, stopTokenIDs: [2, 128_001])
+        maxNewTokens: 64, stopTokenIDs: [2, 128_001], routeHeld: true)
     static let forwardResult = ForwardResult(requestID: "req-42", tokenID: 29_871, logprob: -2.5, position: 3, step: 9,
                                              error: "kv full on w7")
     static let loadResult = LoadLayersResult(
@@ -66,7 +66,7 @@ enum Samples {
     static let all: [any CBridged] = [
         point, measured,
         node, link, cluster, model, range, layout, flow,
-        PlanRequest(cluster: cluster, model: model, method: .separatePipelines, budgetSeconds: 60, seed: 7, variant: .strict, objective: .flow),
+        PlanRequest(cluster: cluster, model: model, method: .separatePipelines, budgetSeconds: 60, seed: 7, variant: .strict, objective: .flow, maxEvaluations: 40),
         progress, solveStats, planResult,
         PlanEvent(event: .progress(progress)), PlanEvent(event: .result(planResult)),
         SimulateRequest(
@@ -112,7 +112,9 @@ enum Samples {
             workers: [WorkerStatus(workerID: "w1", address: "127.0.0.1:7001", backend: .emulated, gpuType: "T4",
                                    layers: LayerRange(start: 1, end: 4), health: .serving, kvUsedEntries: 1,
                                    kvCapacityEntries: 2, activeRequests: 1, lastHeartbeatAgeSeconds: 0.1)],
-            flows: [flow], queueLength: 3, activeRequests: 9, planEpoch: 4, objectiveTokensPerSecond: 812.5, model: modelInfo),
+            flows: [flow], queueLength: 3, activeRequests: 9, planEpoch: 4, objectiveTokensPerSecond: 812.5, model: modelInfo,
+            links: [LinkStatus(fromNode: "w1", toNode: "w2", bandwidthBytesPerSecond: 1.25e9, latencySeconds: 0.0002, source: "measured")]),
+        LinkStatus(fromNode: "source", toNode: "w1", bandwidthBytesPerSecond: 1e9, latencySeconds: 0.001, source: "declared"),
 
         layers, modelInfo, sampling,
         LoadLayersRequest(modelDir: "/models/tiny", modelName: "llama2-70b", start: 4, end: 12, backend: .emulated, gpuType: "T4x2"),

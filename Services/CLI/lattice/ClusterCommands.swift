@@ -70,6 +70,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Scheduler routing: helix, swarm, random or shortest-queue.") var routing: String?
     @Option(help: "Placement method the scheduler asks for: auto, milp, heuristic, petals, swarm or sp.") var planMethod: String?
     @Option(help: "Seconds placement-service may search for each of the scheduler's plans (default: the scheduler's 3).") var planBudget: Double?
+    @Option(help: "Cap on placement's search work per plan, as `lattice plan --max-evaluations` (the live plan then is the plan `lattice plan` gives the same cluster, method, budget and cap).")
+    var planMaxEvaluations: UInt32?
     @Option(help: "Scheduler KV admission: online (hwm 0.9, the default) or offline (hwm 0.85, as `lattice simulate --mode offline`).") var kvPolicy: String?
     @Flag(help: "With --cluster: the workers delay what they send each other by the file's link bandwidths and latencies (a geo-distributed cluster on loopback); the scheduler plans with those links either way.")
     var emulateLinks = false
@@ -99,11 +101,12 @@ struct UpCommand: AsyncParsableCommand {
             // The scheduler plans with the links the file declares between its nodes.
             if let cluster { schedulerArguments += ["--cluster", URL(fileURLWithPath: cluster).standardizedFileURL.path] }
             if let planBudget { schedulerArguments += ["--plan-budget", String(planBudget)] }
+            if let planMaxEvaluations { schedulerArguments += ["--plan-max-evaluations", String(planMaxEvaluations)] }
             if let kvPolicy { schedulerArguments += ["--kv-policy", kvPolicy] }
             var workerArguments = ["--model", served]
-            if let links = nodes?.links, !links.isEmpty {
-                let path = try Self.writeLinks(links, stateDirectory: stack.stateDirectory)
-                if emulateLinks { workerArguments += ["--emulate-links", path] }
+            // The workers read the links from the same file as the scheduler.
+            if let cluster, nodes?.declaresLinks == true {
+                if emulateLinks { workerArguments += ["--emulate-links", URL(fileURLWithPath: cluster).standardizedFileURL.path] }
             } else if emulateLinks {
                 throw ValidationError("--emulate-links needs a --cluster file that declares links")
             }
@@ -134,14 +137,6 @@ extension UpCommand {
         }
         printError("\(DefaultModel.path) is missing (scripts/setup fetches it; offline?): serving a tiny random-weight model instead, which generates no readable text")
         return try TinyModel.ensure(in: stateDirectory)
-    }
-
-    /// The cluster file's links as the scheduler and workers read them, in the state folder.
-    static func writeLinks(_ links: [DeclaredLink], stateDirectory: String) throws -> String {
-        let path = URL(fileURLWithPath: stateDirectory).appendingPathComponent("links.txt").path
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        try DeclaredLink.render(links).write(toFile: path, atomically: true, encoding: .utf8)
-        return path
     }
 
     /// "14,10,6" as positive counts, one per worker in order.
@@ -185,7 +180,7 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: "Exit status: 0 when every process is SERVING, 1 otherwise (or when no stack is recorded).")
 
     @Option(help: "Folder holding the stack's state file.") var stateDir: String = ".lattice"
-    @Flag(help: "Print JSON: {\"stateDir\", \"processes\": [{role, service, address, pid, running, health, log}]}.")
+    @Flag(help: "Print JSON: {\"stateDir\", \"processes\": [{role, service, address, pid, running, health, log}], \"links\": [{from, to, bandwidthBytesPerSecond, latencySeconds, source}]}.")
     var json = false
 
     func run() async throws {
@@ -197,15 +192,17 @@ struct StatusCommand: AsyncParsableCommand {
             printError("lattice status: \(error)")
             throw ExitCode(1)
         }
+        let links = await linkReports(of: members)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let report = StatusReport(stateDir: stack.stateDirectory, processes: members)
+            let report = StatusReport(stateDir: stack.stateDirectory, processes: members, links: links)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else if members.isEmpty {
             print("no stack recorded in \(stack.stateDirectory) (start one with: lattice up)")
         } else {
             print(renderTable(members))
+            print(Self.renderLinks(links))
         }
         if members.isEmpty || !members.allSatisfy(\.isHealthy) { throw ExitCode(1) }
     }
@@ -213,6 +210,34 @@ struct StatusCommand: AsyncParsableCommand {
     struct StatusReport: Encodable {
         var stateDir: String
         var processes: [LocalStack.Member]
+        var links: [LinkReport]
+    }
+
+    struct LinkReport: Encodable {
+        var from: String
+        var to: String
+        var bandwidthBytesPerSecond: Double
+        var latencySeconds: Double
+        var source: String
+    }
+
+    /// The links the scheduler plans with (empty when it does not answer).
+    func linkReports(of members: [LocalStack.Member]) async -> [LinkReport] {
+        guard let scheduler = members.first(where: { $0.role == "scheduler" && $0.isHealthy }),
+              let client = try? ServiceClient(address: scheduler.address, config: StackCredentials.forCommands(stateDirectory: stateDir), reconnect: .never) else { return [] }
+        let status = try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+        await client.close()
+        return (status?.links ?? []).map {
+            LinkReport(from: $0.fromNode, to: $0.toNode, bandwidthBytesPerSecond: $0.bandwidthBytesPerSecond, latencySeconds: $0.latencySeconds, source: $0.source)
+        }
+    }
+
+    /// Measured and declared links, one a line; the assumed ones counted.
+    static func renderLinks(_ links: [LinkReport]) -> String {
+        let known = links.filter { $0.source != "assumed" }
+        var lines = ["links: \(known.filter { $0.source == "measured" }.count) measured, \(known.filter { $0.source == "declared" }.count) declared, \(links.count - known.count) assumed (1 GB/s, no latency)"]
+        lines += known.map { String(format: "  %@ - %@  %.1f MB/s  %.3f ms  %@", $0.from, $0.to, $0.bandwidthBytesPerSecond / 1e6, $0.latencySeconds * 1000, $0.source) }
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -13,8 +13,8 @@ struct ClusterWorkers {
 
     var names: [String]
     var kinds: [Kind]
-    /// The file's links, directed as placement reads them (both ways; none into the source or out of the sink).
-    var links: [DeclaredLink]
+    /// Whether the file declares links (`--emulate-links` needs some).
+    var declaresLinks: Bool
 
     init(path: String) throws {
         let cluster: Cluster
@@ -22,22 +22,7 @@ struct ClusterWorkers {
             throw ValidationError("--cluster \(path): \(error)")
         }
         names = cluster.nodes.map(\.name)
-        let endpoints = cluster.nodes.map(\.name)
-        func name(_ end: PlacementCore.Endpoint) -> String {
-            switch end {
-            case .source: "source"
-            case .sink: "sink"
-            case .node(let i): endpoints[i]
-            }
-        }
-        var directed: [DeclaredLink] = []
-        for link in cluster.links {
-            for (from, to) in [(link.a, link.b), (link.b, link.a)] where from != .sink && to != .source && !(from == .source && to == .sink) {
-                directed.append(DeclaredLink(from: name(from), to: name(to), bandwidthBytesPerSecond: link.bandwidthBytesPerSecond,
-                                             latencySeconds: link.latencySeconds))
-            }
-        }
-        links = directed
+        declaresLinks = !cluster.links.isEmpty
         kinds = try cluster.nodes.map { node in
             if let gpu = EmulatedGPU.canonical(node.type) { return .emulated(gpu: gpu) }
             let upper = node.type.uppercased()

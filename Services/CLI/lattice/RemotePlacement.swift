@@ -65,7 +65,8 @@ enum RemotePlacement {
         let (cluster, model, variant) = try request(command.input)
         guard let objective = PlacementObjective(rawValue: command.objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }
         let request = PlanRequest(cluster: cluster, model: model, method: try method(command.method), budgetSeconds: command.budget,
-                                  seed: command.seed, variant: variant, objective: objective == .flow ? .flow : .serving)
+                                  seed: command.seed, variant: variant, objective: objective == .flow ? .flow : .serving,
+                                  maxEvaluations: UInt32(clamping: command.maxEvaluations ?? 0))
         let result: PlanResult = try await with(server) { client in
             var result: PlanResult?
             for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(command.budget + 60)) {

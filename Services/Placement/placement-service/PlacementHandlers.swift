@@ -69,6 +69,7 @@ struct PlacementHandlers: Sendable {
     func plan(_ request: PlanRequest, context: CallContext, writer: TypedStreamWriter<PlanEvent>) async throws {
         let (problem, connectivity, measured) = try inputs.problemAndProfiles(request.cluster, request.model, variant: request.variant)
         var options = solveOptions(request.method, connectivity, budget: try budget(request.budgetSeconds, field: "budget_seconds", context: context), seed: request.seed)
+        if request.maxEvaluations > 0 { options.maxEvaluations = Int(request.maxEvaluations) }
         // The same rule as `lattice plan`: serving (unless the request asks for flow), where every node type has a latency profile.
         options.use(request.objective == .flow ? .flow : .serving,
                     serving: ServingModel.forPlanning(problem: problem, connectivity: connectivity, dataDirectory: inputs.dataDirectory, measured: measured))

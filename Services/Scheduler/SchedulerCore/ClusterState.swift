@@ -186,7 +186,8 @@ public final class ClusterState: Sendable {
             let links = s.links.clusterLinks(live.map { LinkTable.End(id: $0.id, address: $0.address) })
             let spec = model.modelDir.isEmpty ? ModelSpec(name: model.name) : ModelSpec(name: model.name, configJSON: configJSON)
             return PlanRequest(cluster: Cluster(name: "live-workers", nodes: nodes, links: links), model: spec,
-                               method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict)
+                               method: settings.planMethod, budgetSeconds: budgetSeconds, seed: 1, variant: .strict,
+                               maxEvaluations: settings.planMaxEvaluations)
         }
     }
 
@@ -335,9 +336,14 @@ public final class ClusterState: Sendable {
                              activeRequests: UInt32(s.ledger.requests(on: w.id).count),
                              lastHeartbeatAgeSeconds: Self.seconds(now - w.lastHeartbeat))
             }
+            let ends = s.order.compactMap { s.workers[$0] }.filter(\.isPlannable).map { LinkTable.End(id: $0.id, address: $0.address) }
+            let links = s.links.links(ends).map { link, source in
+                LinkStatus(fromNode: link.fromNode, toNode: link.toNode, bandwidthBytesPerSecond: link.bandwidthBytesPerSecond,
+                           latencySeconds: link.latencySeconds, source: source.rawValue)
+            }
             return ClusterStatusResponse(workers: workers, flows: s.plan.arcs.map { ArcFlow(fromNode: $0.from, toNode: $0.to, tokensPerSecond: $0.flow) },
                                          queueLength: UInt32(s.queue.count), activeRequests: UInt32(activeRequests),
-                                         planEpoch: s.plan.epoch, objectiveTokensPerSecond: s.plan.objective, model: model)
+                                         planEpoch: s.plan.epoch, objectiveTokensPerSecond: s.plan.objective, model: model, links: links)
         }
     }
 

@@ -47,19 +47,28 @@ public struct LinkTable: Sendable, Equatable {
         return Figures(bandwidthBytesPerSecond: both.map(\.bandwidthBytesPerSecond).min() ?? 0, latencySeconds: both.map(\.latencySeconds).max() ?? 0)
     }
 
+    /// Where a link's figures come from.
+    public enum Source: String, Sendable { case declared, measured, assumed }
+
     /// The cluster's links for placement over `workers`: the declared ones among them as
     /// declared, and for every other pair (the scheduler's side included) one link both ways.
-    public func clusterLinks(_ workers: [End]) -> [ClusterLink] {
+    public func clusterLinks(_ workers: [End]) -> [ClusterLink] { links(workers).map(\.link) }
+
+    /// `clusterLinks`, each with where its figures come from (for ClusterStatus).
+    public func links(_ workers: [End]) -> [(link: ClusterLink, source: Source)] {
         let names = Set(workers.map(\.id) + [PlanArc.source, PlanArc.sink])
         let kept = declared.filter { names.contains($0.fromNode) && names.contains($0.toNode) }
         let covered = Set(kept.flatMap { [[$0.fromNode, $0.toNode], [$0.toNode, $0.fromNode]] })
-        func link(_ a: String, _ b: String, _ f: Figures) -> ClusterLink? {
-            covered.contains([a, b]) ? nil : ClusterLink(fromNode: a, toNode: b, bandwidthBytesPerSecond: f.bandwidthBytesPerSecond, latencySeconds: f.latencySeconds)
+        func link(_ a: String, _ b: String, _ f: Figures, _ source: Source) -> (ClusterLink, Source)? {
+            covered.contains([a, b]) ? nil : (ClusterLink(fromNode: a, toNode: b, bandwidthBytesPerSecond: f.bandwidthBytesPerSecond, latencySeconds: f.latencySeconds), source)
         }
-        var links = kept
+        var links = kept.map { ($0, Source.declared) }
         for (i, a) in workers.enumerated() {
-            links += [link(PlanArc.source, a.id, Self.unmeasured), link(a.id, PlanArc.sink, Self.unmeasured)].compactMap { $0 }
-            for b in workers[(i + 1)...] { links += [link(a.id, b.id, figures(a, b))].compactMap { $0 } }
+            links += [link(PlanArc.source, a.id, Self.unmeasured, .assumed), link(a.id, PlanArc.sink, Self.unmeasured, .assumed)].compactMap { $0 }
+            for b in workers[(i + 1)...] {
+                let source: Source = isMeasured(from: a, to: b) || isMeasured(from: b, to: a) ? .measured : .assumed
+                links += [link(a.id, b.id, figures(a, b), source)].compactMap { $0 }
+            }
         }
         return links
     }

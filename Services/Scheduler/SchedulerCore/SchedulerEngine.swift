@@ -112,6 +112,8 @@ public final class SchedulerEngine: Sendable {
     public func replanOnce() async {
         let candidates = state.planCandidates()
         let epoch = state.nextEpoch()
+        // Paired with "new plan": a reader (scripts/bench-serving) can tell a plan is still being made.
+        logger.info("planning", metadata: ["epoch": "\(epoch)", "workers": "\(candidates.count)"])
         let layers = Int(state.model.numLayers)
         var plan = FallbackPlanner.plan(candidates, layerCount: layers, epoch: epoch)
         if let placement, !candidates.isEmpty {

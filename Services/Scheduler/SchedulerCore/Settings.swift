@@ -16,6 +16,9 @@ public struct SchedulerSettings: Sendable {
     public var replanDebounce = 0.15
     /// Solve budget asked of placement-service for every plan, seconds (requests queue meanwhile).
     public var planBudget = 3.0
+    /// Cap on each search's work asked of placement (PlanRequest.max_evaluations; 0: none): with
+    /// it, equal inputs give the plan `lattice plan --max-evaluations` gives, whatever the machine.
+    public var planMaxEvaluations: UInt32 = 0
     /// How long to wait for placement-service before falling back to a contiguous split: the
     /// budget, and 10 s for the call, the problem's build and a loaded machine.
     public var placementTimeout: Double { planBudget + 10 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import PlacementCore
+import ClusterLinks
 import SchedulerCore
 import Wire
 
@@ -7,17 +7,10 @@ import Wire
 /// the scheduler's side), as placement takes them.
 enum DeclaredLinks {
     static func load(_ path: String) throws -> [ClusterLink] {
-        let cluster: PlacementCore.Cluster
-        do { cluster = try ClusterLoader.load(path: path) } catch { throw ValidationError("--cluster \(path): \(error)") }
-        func name(_ end: PlacementCore.Endpoint) -> String {
-            switch end {
-            case .source: PlanArc.source
-            case .sink: PlanArc.sink
-            case .node(let index): cluster.nodes[index].name
+        do {
+            return try DeclaredLink.read(clusterFile: path).map {
+                ClusterLink(fromNode: $0.from, toNode: $0.to, bandwidthBytesPerSecond: $0.bandwidthBytesPerSecond, latencySeconds: $0.latencySeconds)
             }
-        }
-        return cluster.links.map {
-            ClusterLink(fromNode: name($0.a), toNode: name($0.b), bandwidthBytesPerSecond: $0.bandwidthBytesPerSecond, latencySeconds: $0.latencySeconds)
-        }
+        } catch { throw ValidationError("--cluster \(error)") }
     }
 }

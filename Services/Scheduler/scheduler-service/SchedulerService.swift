@@ -22,6 +22,8 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Routing over the plan: helix (IWRR over the plan's flow), swarm, random or shortest-queue.") var routing = "helix"
     @Option(help: "Method asked of placement-service: auto, milp, heuristic, petals, swarm or sp (separate pipelines).") var planMethod = "auto"
     @Option(help: "Seconds placement-service may search for each plan (the serving objective, as `lattice plan` by default).") var planBudget = 3.0
+    @Option(help: "Cap on placement's search work per plan (annealing evaluations per chain, judged moves), as `lattice plan --max-evaluations`: the plan then depends on the workers, not on machine speed (0: the budget alone).")
+    var planMaxEvaluations: UInt32 = 0
     @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
     @Option(help: "Cluster file (.json, or a Helix .ini) whose links, between nodes named as the workers' ids, placement gets instead of the links measured between workers.")
     var cluster: String?
@@ -66,6 +68,7 @@ struct SchedulerService: AsyncParsableCommand {
         settings.routing = routingPolicy
         settings.planMethod = method
         settings.planBudget = planBudget
+        settings.planMaxEvaluations = planMaxEvaluations
         settings.heartbeatInterval = heartbeatInterval
         settings.deadAfter = deadAfter
         settings.suspectAfter = min(deadAfter, 4 * heartbeatInterval)

@@ -1,8 +1,12 @@
 import Wire
 
-/// Decode on the workers: what a hop's item becomes downstream. Every field of the loop travels
-/// unchanged; only the layers, the rest of the route and the input change hop by hop.
+/// Decode on the workers: what a hop's item becomes downstream. A prefill carries the route and
+/// the loop to every hop, which keeps them (`HeldRoutes`); the decode steps after it carry only
+/// their own data.
 extension ForwardItem {
+    /// As sent: a looping request's decode step leaves out what its hops hold.
+    private var asSent: ForwardItem { loop.isEmpty || prefill ? self : routeLeftOut }
+
     /// The item for the next hop, carrying this stage's hidden states.
     func onward(_ hidden: Wire.HiddenStates) -> (address: String, item: ForwardItem)? {
         guard let next = route.first else { return nil }
@@ -12,7 +16,7 @@ extension ForwardItem {
         item.start = next.start
         item.end = next.end
         item.route = Array(route.dropFirst())
-        return (next.address, item)
+        return (next.address, item.asSent)
     }
 
     /// After the last stage sampled `token` at `position`: the next decode step for the first
@@ -29,6 +33,6 @@ extension ForwardItem {
         item.route = Array(loop.dropFirst())
         item.prefill = false
         item.step = step + 1
-        return (first.address, item)
+        return (first.address, item.asSent)
     }
 }

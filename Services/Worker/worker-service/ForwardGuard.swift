@@ -24,7 +24,8 @@ actor ForwardGuard {
     /// Throws PERMISSION_DENIED naming the first destination this worker must not send to.
     func check(_ request: ForwardRequest) async throws {
         guard let scheduler else { return }
-        for item in request.items {
+        // A held step carries no destinations: its route was checked with its prefill.
+        for item in request.items where !item.routeHeld {
             if item.replyTo != scheduler && !schedulerSpellings.contains(item.replyTo) {
                 guard Self.sameSocket(item.replyTo, scheduler) else {
                     throw Status(.permissionDenied, "reply_to \(item.replyTo) is not this worker's scheduler (\(scheduler)); tokens go only there")

@@ -1,4 +1,5 @@
 import Client
+import ClusterLinks
 import Logging
 import Wire
 import WorkerCore
@@ -11,6 +12,7 @@ final class ForwardPipeline: Sendable {
     let logger: Logger
     private let batcher: ForwardBatcher<ForwardItem>
     private let sender: OutcomeSender
+    private let routes = HeldRoutes()
 
     init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int, links: EmulatedLinks? = nil) {
         self.stage = stage
@@ -23,22 +25,45 @@ final class ForwardPipeline: Sendable {
 
     /// Validates and queues a Forward's items; the Status thrown is the Forward's answer.
     func accept(_ request: ForwardRequest) throws -> ForwardResponse {
-        var accepted = request.items.count
+        // A held step whose route is gone belongs to a request released here (finished or
+        // cancelled while its step was on the way): it ends here, and its reply-to is not known.
+        let items = request.items.compactMap(routes.restore)
+        if items.count < request.items.count {
+            logger.debug("steps of released requests dropped", metadata: ["count": "\(request.items.count - items.count)"])
+            guard !items.isEmpty || request.items.isEmpty else {
+                throw Status(.failedPrecondition, "Forward: no route held here for \(request.items.map(\.requestID).prefix(3).joined(separator: ", ")) (released, or its prefill did not pass this worker); send the route in full")
+            }
+        }
+        var accepted = items.count
         do {
-            try batcher.accept(request.items.map(ForwardSlice.init), tags: request.items)
+            try batcher.accept(items.map(ForwardSlice.init), tags: items)
+            keep(items)
         } catch {
             // A hop's Forward carries many requests: one refused (say, released while its decode
             // loop was in flight) fails alone, through its reply-to, and the others go on.
-            guard request.items.count > 1 else { throw Status(error) }
+            guard items.count > 1 else { throw Status(error) }
             var refused: [(ForwardItem, String)] = []
-            for item in request.items {
-                do { try batcher.accept([ForwardSlice(item)], tags: [item]) } catch { refused.append((item, error.message)) }
+            for item in items {
+                do {
+                    try batcher.accept([ForwardSlice(item)], tags: [item])
+                    keep([item])
+                } catch { refused.append((item, error.message)) }
             }
-            guard refused.count < request.items.count else { throw Status(error) }
+            guard refused.count < items.count else { throw Status(error) }
             accepted -= refused.count
             sender.refuse(refused)
         }
         return ForwardResponse(accepted: UInt32(accepted), kvUsedEntries: stage.workerStats.kvUsedEntries)
+    }
+
+    /// Forgets the routes of requests released here.
+    func forget(_ requestIDs: [String]) { routes.forget(requestIDs) }
+
+    /// Hop entries that arrived in Forwards so far (the `route_hops_received` stat).
+    var routeHopsReceived: UInt64 { routes.hopsReceived }
+
+    private func keep(_ items: [ForwardItem]) {
+        routes.keep(items) { Set(stage.ledger.ids.keys) }
     }
 
     /// The batch loop; returns when cancelled.

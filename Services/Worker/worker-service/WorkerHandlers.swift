@@ -42,6 +42,7 @@ enum WorkerHandlers {
             return try pipeline.accept(request)
         }
         host.server.unary(Methods.Worker.release.name, ReleaseRequest.self) { request, _ in
+            pipeline.forget(request.requestIDs)
             let (released, used) = await stage.release(request.requestIDs)
             return ReleaseResponse(released: UInt32(released), kvUsedEntries: used)
         }
@@ -51,6 +52,7 @@ enum WorkerHandlers {
         }
         host.server.unary(Methods.Worker.probe.name, ProbeRequest.self) { request, _ in ProbeResponse(receivedBytes: UInt64(request.payload.count)) }
         host.addStats { stage.workerStats.extras.map { Stat(name: $0.name, value: $0.value) } }
+        host.addStats { [Stat(name: "route_hops_received", value: Double(pipeline.routeHopsReceived))] }
     }
 }
 

@@ -1,4 +1,5 @@
 import Client
+import ClusterLinks
 import Foundation
 import ServiceKit
 import Tensor
@@ -28,7 +29,7 @@ struct WorkerService: AsyncParsableCommand {
     @Option(help: "Address others reach this worker at, HOST:PORT (default: the listening address).") var advertise: String?
     @Option(help: "Without --model: the folder inside which a model_dir named by the scheduler or LoadLayers may lie. [env: LATTICE_MODEL_ROOT]")
     var modelRoot: String?
-    @Option(help: "Emulate this worker's links to its peers from a links file (`lattice up --cluster` writes one from the cluster file): hidden states and looped tokens sent to a peer wait for the declared bandwidth and latency.")
+    @Option(help: "Emulate this worker's links to its peers from a cluster file (.ini from Helix, or .json; nodes named as the worker ids, as `lattice up --cluster` names them): hidden states and looped tokens sent to a peer wait for the declared bandwidth and latency.")
     var emulateLinks: String?
 
     func validate() throws {
@@ -55,7 +56,7 @@ struct WorkerService: AsyncParsableCommand {
         do { root = try rootText.map(ModelRoot.init) } catch { throw ValidationError("--model-root: \(error)") }
         let models = ModelPolicy(ownModel: settings.modelDir != nil, root: root)
         let links: EmulatedLinks?
-        do { links = try emulateLinks.map { EmulatedLinks(worker: id, links: try DeclaredLink.load(path: $0)) } } catch { throw ValidationError("--emulate-links: \(error)") }
+        do { links = try emulateLinks.map { try EmulatedLinks(worker: id, clusterFile: $0) } } catch { throw ValidationError("--emulate-links \(error)") }
         try await ServiceMain.run(.worker, options: options) { host in
             let stage = WorkerStage(settings: settings, workerID: id)
             let peers = PeerClients()

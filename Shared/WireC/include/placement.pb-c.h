@@ -362,10 +362,16 @@ struct  Lattice__V1__PlanRequest
   uint64_t seed;
   Lattice__V1__MilpVariant variant;
   Lattice__V1__PlanObjective objective;
+  /*
+   * Caps each search's work (annealing evaluations per chain, judged moves): with it, the plan
+   * depends on the inputs and the seed, not on machine speed, while the budget is not reached.
+   * 0: no cap, the budget alone ends the search.
+   */
+  uint32_t max_evaluations;
 };
 #define LATTICE__V1__PLAN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__plan_request__descriptor) \
-    , NULL, NULL, LATTICE__V1__PLACEMENT_METHOD__PLACEMENT_METHOD_AUTO, 0, 0, LATTICE__V1__MILP_VARIANT__MILP_VARIANT_PARTIAL, LATTICE__V1__PLAN_OBJECTIVE__PLAN_OBJECTIVE_SERVING }
+    , NULL, NULL, LATTICE__V1__PLACEMENT_METHOD__PLACEMENT_METHOD_AUTO, 0, 0, LATTICE__V1__MILP_VARIANT__MILP_VARIANT_PARTIAL, LATTICE__V1__PLAN_OBJECTIVE__PLAN_OBJECTIVE_SERVING, 0 }
 
 
 /*

@@ -33,6 +33,7 @@ typedef struct Lattice__V1__CancelResponse Lattice__V1__CancelResponse;
 typedef struct Lattice__V1__ClusterStatusRequest Lattice__V1__ClusterStatusRequest;
 typedef struct Lattice__V1__WorkerStatus Lattice__V1__WorkerStatus;
 typedef struct Lattice__V1__ClusterStatusResponse Lattice__V1__ClusterStatusResponse;
+typedef struct Lattice__V1__LinkStatus Lattice__V1__LinkStatus;
 
 
 /* --- enums --- */
@@ -426,10 +427,41 @@ struct  Lattice__V1__ClusterStatusResponse
    */
   double objective_tokens_per_second;
   Lattice__V1__ModelInfo *model;
+  /*
+   * the links the scheduler plans with, between the plannable workers
+   */
+  size_t n_links;
+  Lattice__V1__LinkStatus **links;
 };
 #define LATTICE__V1__CLUSTER_STATUS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__cluster_status_response__descriptor) \
-    , 0,NULL, 0,NULL, 0, 0, 0, 0, NULL }
+    , 0,NULL, 0,NULL, 0, 0, 0, 0, NULL, 0,NULL }
+
+
+/*
+ * A link as the scheduler gives it to placement.
+ */
+struct  Lattice__V1__LinkStatus
+{
+  ProtobufCMessage base;
+  /*
+   * worker id, or "source"/"sink" (the scheduler's side)
+   */
+  char *from_node;
+  char *to_node;
+  double bandwidth_bytes_per_second;
+  /*
+   * one way
+   */
+  double latency_seconds;
+  /*
+   * "declared" (--cluster file), "measured" (worker/MeasureLinks) or "assumed" (1 GB/s, no latency)
+   */
+  char *source;
+};
+#define LATTICE__V1__LINK_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__link_status__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /* Lattice__V1__RegisterWorkerRequest methods */
@@ -736,6 +768,25 @@ Lattice__V1__ClusterStatusResponse *
 void   lattice__v1__cluster_status_response__free_unpacked
                      (Lattice__V1__ClusterStatusResponse *message,
                       ProtobufCAllocator *allocator);
+/* Lattice__V1__LinkStatus methods */
+void   lattice__v1__link_status__init
+                     (Lattice__V1__LinkStatus         *message);
+size_t lattice__v1__link_status__get_packed_size
+                     (const Lattice__V1__LinkStatus   *message);
+size_t lattice__v1__link_status__pack
+                     (const Lattice__V1__LinkStatus   *message,
+                      uint8_t             *out);
+size_t lattice__v1__link_status__pack_to_buffer
+                     (const Lattice__V1__LinkStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Lattice__V1__LinkStatus *
+       lattice__v1__link_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   lattice__v1__link_status__free_unpacked
+                     (Lattice__V1__LinkStatus *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Lattice__V1__RegisterWorkerRequest_Closure)
@@ -786,6 +837,9 @@ typedef void (*Lattice__V1__WorkerStatus_Closure)
 typedef void (*Lattice__V1__ClusterStatusResponse_Closure)
                  (const Lattice__V1__ClusterStatusResponse *message,
                   void *closure_data);
+typedef void (*Lattice__V1__LinkStatus_Closure)
+                 (const Lattice__V1__LinkStatus *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -810,6 +864,7 @@ extern const ProtobufCMessageDescriptor lattice__v1__cancel_response__descriptor
 extern const ProtobufCMessageDescriptor lattice__v1__cluster_status_request__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor lattice__v1__cluster_status_response__descriptor;
+extern const ProtobufCMessageDescriptor lattice__v1__link_status__descriptor;
 
 PROTOBUF_C__END_DECLS
 

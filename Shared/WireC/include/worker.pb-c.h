@@ -347,10 +347,16 @@ struct  Lattice__V1__ForwardItem
    */
   size_t n_stop_token_ids;
   uint32_t *stop_token_ids;
+  /*
+   * A looping request's decode steps after its prefill: the hop kept the request's route, loop,
+   * reply_to, sampling, max_new_tokens and stop_token_ids from the prefill it ran, so they are left
+   * out and only the step's own data travels.
+   */
+  protobuf_c_boolean route_held;
 };
 #define LATTICE__V1__FORWARD_ITEM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__forward_item__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, NULL, 0, 0, 0,NULL, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, NULL, 0, 0, 0,NULL, 0, 0,NULL, 0 }
 
 
 struct  Lattice__V1__ForwardRequest

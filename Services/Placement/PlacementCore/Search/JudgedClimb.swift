@@ -12,14 +12,16 @@ struct JudgedClimb {
     var minFlowShare = 0.5
 
     /// `slowestJudgement`: the longest judgement seen so far, so that the first one here also fits the deadline.
+    /// `maxJudgements` (SolveOptions.maxEvaluations): a count that ends the climb before the
+    /// deadline does, so that its answer does not depend on machine speed.
     func climb(from start: Placement, score startScore: Double, seed: UInt64, clock: Clock, deadline: Double,
-               slowestJudgement: Double = 0, cancel: CancellationToken?, report: (Placement, Double) -> Void) -> (placement: Placement, score: Double, judged: Int) {
+               slowestJudgement: Double = 0, maxJudgements: Int? = nil, cancel: CancellationToken?, report: (Placement, Double) -> Void) -> (placement: Placement, score: Double, judged: Int) {
         let search = LocalSearch(problem: problem, connectivity: connectivity)
         var rng = SeededRandom(seed: seed)
         var best = start, bestScore = startScore
         let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
         var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])
-        while clock.elapsed + slowest < deadline && cancel?.isCancelled != true {
+        while clock.elapsed + slowest < deadline && judged < (maxJudgements ?? Int.max) && cancel?.isCancelled != true {
             guard let candidate = search.neighbour(of: best, using: &rng), !tried.contains(candidate) else {
                 if tried.count > 100_000 { break }
                 continue

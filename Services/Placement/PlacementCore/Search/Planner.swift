@@ -60,7 +60,7 @@ public enum Planner {
             // With the serving model, leave a tenth of the budget for assigning idle nodes.
             let climbEnd = options.budgetSeconds * (options.judge == nil ? 0.9 : 1)
             let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: climbEnd,
-                                      slowestJudgement: slowest, cancel: options.cancellation) { placement, score in
+                                      slowestJudgement: slowest, maxJudgements: options.maxEvaluations, cancel: options.cancellation) { placement, score in
                 options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
                                                 bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
             }

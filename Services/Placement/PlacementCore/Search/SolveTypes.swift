@@ -46,7 +46,8 @@ public struct SolveOptions: Sendable {
     public var seed: UInt64 = 1
     /// Parallel search chains (each deterministic for its seed).
     public var threads: Int = 2
-    /// Optional cap on heuristic evaluations per chain: with it, results do not depend on machine speed.
+    /// Optional cap on heuristic evaluations per chain, and on the judged climb's judgements: with
+    /// it, results do not depend on machine speed (while the budget is not reached).
     public var maxEvaluations: Int? = nil
     public var cancellation: CancellationToken? = nil
     public var progress: (@Sendable (SolveProgress) -> Void)? = nil

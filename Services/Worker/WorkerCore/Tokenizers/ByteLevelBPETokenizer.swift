@@ -50,7 +50,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             throw WorkerError.badModel("\(source): only BPE tokenizers are supported (model.type \(model["type"] ?? "missing"))")
         }
         if (model["byte_fallback"] as? Bool) == true {
-            throw WorkerError.badModel("\(source): SentencePiece-style BPE (byte_fallback) is not supported; only byte-level BPE")
+            throw WorkerError.badModel("\(source): SentencePiece-style BPE (byte_fallback) is ByteFallbackBPETokenizer's; load it with Tokenizers.load(json:)")
         }
         var vocab = vocabObject.mapValues { Int32($0.intValue) }
         var specials: [String: Int32] = [:]

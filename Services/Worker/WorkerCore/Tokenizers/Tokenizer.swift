@@ -52,8 +52,20 @@ public enum Tokenizers {
 
     public static func load(directory: String, vocabSize: Int) throws -> any Tokenizer {
         let path = (directory as NSString).appendingPathComponent("tokenizer.json")
-        if let data = FileManager.default.contents(atPath: path) { return try ByteLevelBPETokenizer(json: data, source: path) }
+        if let data = FileManager.default.contents(atPath: path) { return try load(json: data, source: path) }
         return ByteTokenizer(vocabSize: vocabSize)
+    }
+
+    /// A `tokenizer.json`: byte-level BPE, or SentencePiece-style BPE when its model has `byte_fallback`.
+    public static func load(json data: Data, source: String = "tokenizer.json") throws -> any Tokenizer {
+        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let model = root["model"] as? [String: Any] else {
+            throw WorkerError.badModel("\(source): not a tokenizer.json object with a 'model'")
+        }
+        if (model["type"] as? String) == "BPE", (model["byte_fallback"] as? Bool) == true {
+            return try ByteFallbackBPETokenizer(json: root, source: source)
+        }
+        return try ByteLevelBPETokenizer(json: data, source: source)
     }
 }
 

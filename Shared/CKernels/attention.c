@@ -1,5 +1,5 @@
-// Attention of one query row over a paged KV cache, with llama.cpp's CPU flash-attention
-// numerics (its default): keys, values and the query in binary16, each score a dot product of
+// Attention of one query row over a paged KV cache of binary16 keys and values, with llama.cpp's
+// CPU flash-attention numerics (its default): keys, values and the query in binary16, each score a dot product of
 // binary16 values summed in float in ggml's lane and dimension order, an online softmax, and the weighted sum
 // of values kept in binary16 (rounded after every step). Matching these roundings, not only the
 // weights' 8-bit products, is what keeps greedy tokens equal to llama.cpp's through near-ties.
@@ -46,9 +46,9 @@ static void round_scalar(float *x, int n) {
 }
 
 /// The portable reference (any head_dim).
-static void attend_scalar(const float *query, const float *keys, const float *values, const long *rows, long base, int length,
+static void attend_scalar(const float *query, const uint16_t *keys, const uint16_t *values, const long *rows, long base, int length,
                           int heads, int group, int head_dim, float scale, float *scratch, float *out) {
-    float *q = scratch, *acc = scratch + head_dim;
+    float *q = scratch, *acc = scratch + head_dim, *k = scratch + 2 * head_dim, *v = scratch + 3 * head_dim;
     for (int h = 0; h < heads; h++) {
         long kv = base + (long)(h / group) * head_dim;
         for (int d = 0; d < head_dim; d++) q[d] = query[(long)h * head_dim + d];
@@ -56,7 +56,8 @@ static void attend_scalar(const float *query, const float *keys, const float *va
         for (int d = 0; d < head_dim; d++) acc[d] = 0;
         float best = -INFINITY, total = 0;
         for (int j = 0; j < length; j++) {
-            const float *k = keys + rows[j] + kv, *v = values + rows[j] + kv;
+            lk_f16_to_f32_many(keys + rows[j] + kv, k, head_dim);
+            lk_f16_to_f32_many(values + rows[j] + kv, v, head_dim);
             float s = dot_f16_order(q, k, head_dim) * scale;
             float shrink = 1, weight = 1;
             if (s > best) {
@@ -82,7 +83,9 @@ LK_AVX2 static inline __m256 round_f16_8(__m256 x) { return _mm256_cvtph_ps(_mm2
 
 /// dot_f16_order for n a multiple of 64. Chunk c holds ggml elements 64c … 64c+63: our
 /// dimensions 32c … 32c+31 interleaved with n/2 + 32c … n/2 + 32c + 31, gathered by unpacking.
-LK_AVX2 static inline float dot_f16_order_avx2(const float *q, const float *k, int n) {
+LK_AVX2 static inline __m256 load_f16_8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+LK_AVX2 static inline float dot_f16_order_avx2(const float *q, const uint16_t *k, int n) {
     __m256 a[8];
     for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
     const int half = n / 2;
@@ -90,7 +93,7 @@ LK_AVX2 static inline float dot_f16_order_avx2(const float *q, const float *k, i
         const int low = c / 2, high = half + c / 2;
         for (int j = 0; j < 4; j++) {
             __m256 x = _mm256_loadu_ps(q + low + 8 * j), y = _mm256_loadu_ps(q + high + 8 * j);
-            __m256 kx = _mm256_loadu_ps(k + low + 8 * j), ky = _mm256_loadu_ps(k + high + 8 * j);
+            __m256 kx = load_f16_8(k + low + 8 * j), ky = load_f16_8(k + high + 8 * j);
             __m256 ql = _mm256_unpacklo_ps(x, y), qh = _mm256_unpackhi_ps(x, y);
             __m256 kl = _mm256_unpacklo_ps(kx, ky), kh = _mm256_unpackhi_ps(kx, ky);
             a[2 * j] = _mm256_fmadd_ps(_mm256_permute2f128_ps(ql, qh, 0x20), _mm256_permute2f128_ps(kl, kh, 0x20), a[2 * j]);
@@ -106,7 +109,7 @@ LK_AVX2 static inline float dot_f16_order_avx2(const float *q, const float *k, i
 }
 
 /// attend_scalar's steps with 8-float vectors (head_dim a multiple of 64); the same floats.
-LK_AVX2 static void attend_avx2(const float *query, const float *keys, const float *values, const long *rows, long base, int length,
+LK_AVX2 static void attend_avx2(const float *query, const uint16_t *keys, const uint16_t *values, const long *rows, long base, int length,
                                int heads, int group, int head_dim, float scale, float *scratch, float *out) {
     float *q = scratch, *acc = scratch + head_dim;
     for (int h = 0; h < heads; h++) {
@@ -117,7 +120,7 @@ LK_AVX2 static void attend_avx2(const float *query, const float *keys, const flo
         }
         float best = -INFINITY, total = 0;
         for (int j = 0; j < length; j++) {
-            const float *k = keys + rows[j] + kv, *v = values + rows[j] + kv;
+            const uint16_t *k = keys + rows[j] + kv, *v = values + rows[j] + kv;
             float s = dot_f16_order_avx2(q, k, head_dim) * scale;
             float shrink = 1, weight = 1;
             if (s > best) {
@@ -130,7 +133,7 @@ LK_AVX2 static void attend_avx2(const float *query, const float *keys, const flo
             }
             const __m256 w = _mm256_set1_ps(weight);
             for (int d = 0; d < head_dim; d += 8) {
-                _mm256_storeu_ps(acc + d, round_f16_8(_mm256_fmadd_ps(_mm256_loadu_ps(v + d), w, _mm256_loadu_ps(acc + d))));
+                _mm256_storeu_ps(acc + d, round_f16_8(_mm256_fmadd_ps(load_f16_8(v + d), w, _mm256_loadu_ps(acc + d))));
             }
             total = total * shrink + weight;
         }
@@ -144,9 +147,35 @@ LK_AVX2 static void round_f16c(float *x, long n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, round_f16_8(_mm256_loadu_ps(x + i)));
     round_scalar(x + i, (int)(n - i));
 }
+
+LK_AVX2 static void to_f16c(const float *x, uint16_t *out, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), F16_ROUND));
+    for (; i < n; i++) out[i] = lk_f32_to_f16(x[i]);
+}
+
+LK_AVX2 static void from_f16c(const uint16_t *x, float *out, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_f16_8(x + i));
+    for (; i < n; i++) out[i] = lk_f16_to_f32(x[i]);
+}
 #endif
 
-void lk_attend_one(const float *query, const float *keys, const float *values, const long *rows, long base, int length,
+void lk_f32_to_f16_many(const float *x, uint16_t *out, long n) {
+#ifdef LK_X86
+    if (lk_simd_level() >= 1) { to_f16c(x, out, n); return; }
+#endif
+    for (long i = 0; i < n; i++) out[i] = lk_f32_to_f16(x[i]);
+}
+
+void lk_f16_to_f32_many(const uint16_t *x, float *out, long n) {
+#ifdef LK_X86
+    if (lk_simd_level() >= 1) { from_f16c(x, out, n); return; }
+#endif
+    for (long i = 0; i < n; i++) out[i] = lk_f16_to_f32(x[i]);
+}
+
+void lk_attend_one(const float *query, const uint16_t *keys, const uint16_t *values, const long *rows, long base, int length,
                    int heads, int group, int head_dim, float scale, float *scratch, float *out) {
 #ifdef LK_X86
     if (lk_simd_level() >= 1 && head_dim % LANES == 0) {

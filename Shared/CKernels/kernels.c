@@ -20,7 +20,7 @@
 
 enum { TILE = LK_TILE_ROWS };
 
-static float f16_to_f32(uint16_t h) {
+float lk_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
     float magnitude;
     if (exponent == 0) {
@@ -53,6 +53,17 @@ float lk_round_to_f16(float value) {
         memcpy(&rounded, &r, 4);
     }
     return sign ? -rounded : rounded;
+}
+
+uint16_t lk_f32_to_f16(float value) {
+    float rounded = lk_round_to_f16(value);
+    uint32_t bits;
+    memcpy(&bits, &rounded, 4);
+    uint16_t sign = (uint16_t)((bits >> 16) & 0x8000);
+    uint32_t exponent = (bits >> 23) & 0xFF, mantissa = bits & 0x7FFFFF;
+    if (exponent == 0xFF) return (uint16_t)(sign | 0x7C00 | (mantissa ? 0x200 : 0));   // inf, nan
+    if (exponent >= 113) return (uint16_t)(sign | ((exponent - 112) << 10) | (mantissa >> 13));
+    return (uint16_t)(sign | (uint16_t)(fabsf(rounded) * 16777216.0f));                // subnormal (exact)
 }
 
 static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
@@ -241,13 +252,13 @@ static void tile_rows_scalar(int type, const uint8_t *tiles, int blocks, int val
             float lanes[8] = {0}, min = 0;
             for (int b = 0; b < blocks; b++) {
                 const uint8_t *tile = tiles + (size_t)b * tile_bytes(type);
-                float scale = f16_to_f32(load_u16(tile + 2 * j)) * a[b].d;
+                float scale = lk_f16_to_f32(load_u16(tile + 2 * j)) * a[b].d;
                 for (int k = 0; k < 8; k++) {
                     int sum = 0;
                     for (int i = 4 * k; i < 4 * k + 4; i++) sum += (tile_code(type, tile, j, i) - offset) * a[b].qs[i];
                     lanes[k] = fmaf((float)sum, scale, lanes[k]);
                 }
-                if (type == LK_Q4_1) min = fmaf(f16_to_f32(load_u16(tile + 2 * TILE + 2 * j)), a[b].s, min);
+                if (type == LK_Q4_1) min = fmaf(lk_f16_to_f32(load_u16(tile + 2 * TILE + 2 * j)), a[b].s, min);
             }
             out[t * out_stride + j] = fold_lanes(lanes) + min;
         }

@@ -5,7 +5,7 @@ import WorkerCore
 /// Writes small GGUF files for tests: metadata of the kinds models use and Float32 tensors.
 struct GGUFTestFile {
     enum Value {
-        case u32(UInt32), u64(UInt64), f32(Float), string(String), strings([String])
+        case u32(UInt32), u64(UInt64), f32(Float), bool(Bool), string(String), strings([String])
     }
     var version: UInt32 = 3
     var metadata: [(String, Value)] = []
@@ -30,6 +30,7 @@ struct GGUFTestFile {
             case .u32(let v): u32(4); u32(v)
             case .u64(let v): u32(10); u64(v)
             case .f32(let v): u32(6); u32(v.bitPattern)
+            case .bool(let v): u32(7); out.append(v ? 1 : 0)
             case .string(let s): u32(8); string(s)
             case .strings(let list): u32(9); u32(8); u64(UInt64(list.count)); list.forEach(string)
             }

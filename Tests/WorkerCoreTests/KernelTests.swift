@@ -135,8 +135,8 @@ import Testing
         let scale = 1 / Float(headDim).squareRoot()
         let outputs = Self.atEachLevel { _ in
             var out = [Float](repeating: .nan, count: heads * headDim)
-            var scratch = [Float](repeating: 0, count: 2 * headDim)
-            lk_attend_one(query, keys, values, rows, 0, Int32(length), Int32(heads), Int32(heads / kvHeads), Int32(headDim),
+            var scratch = [Float](repeating: 0, count: 4 * headDim)
+            lk_attend_one(query, keys.map { Float16($0).bitPattern }, values.map { Float16($0).bitPattern }, rows, 0, Int32(length), Int32(heads), Int32(heads / kvHeads), Int32(headDim),
                           scale, &scratch, &out)
             return out
         }

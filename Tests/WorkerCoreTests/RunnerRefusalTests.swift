@@ -11,7 +11,7 @@ import WorkerCore
         let r = try runner(layers: 0..<2, kvBlocks: 3, blockSize: 4)
         #expect(r.stats.kvCapacityEntries == 3 * 4 * 2)
         #expect(r.stats.kvUsedEntries == 0)
-        #expect(r.stats.kvBytes == 2 * 4 * 3 * 4 * 2 * TestModels.tinyConfig.kvWidth)   // K and V, Float32, 3 blocks × 4 slots × 2 layers
+        #expect(r.stats.kvBytes == 2 * 2 * 3 * 4 * 2 * TestModels.tinyConfig.kvWidth)   // K and V, binary16, 3 blocks × 4 slots × 2 layers
         #expect(LayerRangeRunner.kvBlocks(fittingBytes: r.stats.kvBytes, config: TestModels.tinyConfig, layerCount: 2, blockSize: 4) == 3)
         _ = try r.step(StepBatch(entries: [BatchEntry(requestID: 1, position: 0, tokenCount: 5, wantsToken: false)], input: .tokens([1, 2, 3, 4, 5])))
         #expect(r.stats.kvUsedEntries == 2 * 4 * 2)   // 5 tokens take 2 blocks, on 2 layers

@@ -27,10 +27,15 @@ import WorkerCore
         let cases = try Self.cases()
         #expect(cases.count == 9)
         for reference in cases {
+            // llama-tokenize adds a second BOS to a prompt that starts with "<s>" (and warns); prompts
+            // here keep one, as llama.cpp's chat path does.
+            let expected = reference.ids.starts(with: [1, 1]) ? Array(reference.ids.dropFirst()) : reference.ids
             let ids = try tokenizer.encodePrompt(reference.prompt)
-            #expect(ids == reference.ids, "prompt \(reference.prompt.debugDescription)")
-            #expect(tokenizer.bytes(Array(ids.dropFirst())) == Array(reference.prompt.utf8), "round trip of \(reference.prompt.debugDescription)")
+            #expect(ids == expected, "prompt \(reference.prompt.debugDescription)")
+            let text = reference.prompt.hasPrefix("<s>") ? String(reference.prompt.dropFirst(3)) : reference.prompt
+            #expect(tokenizer.bytes(Array(ids.dropFirst())) == Array(text.utf8), "round trip of \(reference.prompt.debugDescription)")
         }
+        #expect(cases.contains { $0.ids.starts(with: [1, 1]) }, "the fixture keeps a prompt that starts with <s>")
     }
 
     @Test func specialTokensAreMatchedWholeAndUnknownCharactersFallBackToBytes() throws {

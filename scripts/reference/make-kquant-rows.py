@@ -9,7 +9,7 @@ import sys
 import gguf
 import numpy as np
 
-ROWS = 4
+ROWS = 16   # a multiple of 8, so llama.cpp repacks the Q4_K rows as it does a model's (scripts/reference/kquant-products.c)
 quantized, dequantized = gguf.GGUFReader(sys.argv[1]), gguf.GGUFReader(sys.argv[2])
 floats = {t.name: t for t in dequantized.tensors}
 writer = gguf.GGUFWriter(sys.argv[3], "llama")

@@ -66,7 +66,7 @@ struct TokenizerCodec: TextCodec {
         guard let template = chat.template else { throw WorkerError.badModel(chat.problem) }
         return template.prompt(user: user)
     }
-    func encode(_ text: String) throws -> [UInt32] { try tokenizer.encode(text).map { UInt32(bitPattern: $0) } }
+    func encode(_ text: String) throws -> [UInt32] { try tokenizer.encodePrompt(text).map { UInt32(bitPattern: $0) } }
     func decode(_ ids: [UInt32]) -> String { tokenizer.decode(ids.map { Int32(bitPattern: $0) }) }
     func streamText(_ generated: [UInt32]) -> String {
         tokenizer.streamText(generated.map { Int32(bitPattern: $0) })

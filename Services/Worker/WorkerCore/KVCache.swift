@@ -1,13 +1,14 @@
 /// A paged KV cache: fixed-size blocks of `blockSize` token slots, each holding keys and values of
-/// every layer a stage holds. Requests grow block by block; capacity is reported in
+/// every layer a stage holds, in binary16 (llama.cpp's default F16 cache: the same values, half
+/// the bytes of Float32). Requests grow block by block; capacity is reported in
 /// token×layer entries, the unit the scheduler and placement plan with.
 public final class KVCache {
     public let blockSize: Int
     public let blockCount: Int
     public let layerCount: Int
     public let kvWidth: Int
-    var keys: [Float]
-    var values: [Float]
+    var keys: [UInt16]    // binary16 bits
+    var values: [UInt16]
     private var freeBlocks: [Int]
     private(set) var tables: [UInt64: RequestBlocks] = [:]
 
@@ -31,10 +32,16 @@ public final class KVCache {
             throw WorkerError.invalidArgument("KV cache of \(blockCount) blocks × \(blockSize) tokens × \(layerCount) layers is too large")
         }
         let floats = storesData ? floats0 : 0
-        keys = [Float](repeating: 0, count: floats)
-        values = [Float](repeating: 0, count: floats)
+        keys = [UInt16](repeating: 0, count: floats)
+        values = [UInt16](repeating: 0, count: floats)
         freeBlocks = Array((0..<blockCount).reversed())
     }
+
+    /// Bytes one stored value takes.
+    public static let bytesPerValue = MemoryLayout<UInt16>.size
+
+    /// Bytes of keys and values held (all blocks).
+    public var byteCount: Int { (keys.count + values.count) * Self.bytesPerValue }
 
     /// Total room, in token×layer entries.
     public var capacityEntries: Int { blockCount * blockSize * layerCount }
@@ -69,14 +76,14 @@ public final class KVCache {
 
     func setLength(_ length: Int, of request: UInt64) { tables[request]?.length = length }
 
-    /// Offset (in floats) of the slot for `position` of `request` at local layer `layer`.
+    /// Offset (in values) of the slot for `position` of `request` at local layer `layer`.
     @inline(__always)
     func offset(request table: RequestBlocks, layer: Int, position: Int) -> Int {
         let block = table.blocks[position / blockSize]
         return ((block * layerCount + layer) * blockSize + position % blockSize) * kvWidth
     }
 
-    /// Floats between one layer's slot for a position and the next layer's.
+    /// Values between one layer's slot for a position and the next layer's.
     var layerStride: Int { blockSize * kvWidth }
 
     /// Offsets of positions [0, length) of `request` at local layer 0 (add `layer · layerStride`).

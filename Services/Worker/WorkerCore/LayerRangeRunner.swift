@@ -48,12 +48,12 @@ public final class LayerRangeRunner: StageExecutor {
         StageStats(kvCapacityEntries: cache.capacityEntries, kvUsedEntries: cache.usedEntries, kvBlockSize: cache.blockSize,
                    freeTokens: cache.freeTokens, activeRequests: cache.requestCount, steps: counters.steps,
                    tokensProcessed: counters.tokens, busySeconds: counters.seconds, lastBatchTokens: counters.lastBatch,
-                   weightBytes: weights.byteCount, kvBytes: (cache.keys.count + cache.values.count) * 4)
+                   weightBytes: weights.byteCount, kvBytes: cache.byteCount)
     }
 
-    /// KV blocks that fit in `bytes` for `layerCount` layers of `config` (keys and values in Float32).
+    /// KV blocks that fit in `bytes` for `layerCount` layers of `config` (keys and values in binary16).
     public static func kvBlocks(fittingBytes bytes: Int, config: LlamaConfig, layerCount: Int, blockSize: Int = 16) -> Int {
-        let perBlock = 2 * 4 * config.kvWidth * blockSize * max(1, layerCount)
+        let perBlock = 2 * KVCache.bytesPerValue * config.kvWidth * blockSize * max(1, layerCount)
         return max(0, bytes / perBlock)
     }
 
@@ -193,12 +193,9 @@ public final class LayerRangeRunner: StageExecutor {
         }
     }
 
-    /// Stores this batch's keys and values in the request's cache slots, one row copy per token,
-    /// rounded to binary16 as llama.cpp's default (F16) KV cache holds them.
+    /// Stores this batch's keys and values in the request's cache slots, one row per token,
+    /// converted to binary16 as llama.cpp's default (F16) KV cache holds them.
     private func writeCache(keys: Tensor, values: Tensor, local: Int, entries: [BatchEntry]) {
-        var keys = keys, values = values
-        keys.scalars.withUnsafeMutableBufferPointer { lk_round_to_f16_many($0.baseAddress, $0.count) }
-        values.scalars.withUnsafeMutableBufferPointer { lk_round_to_f16_many($0.baseAddress, $0.count) }
         let kvWidth = config.kvWidth
         var row = 0
         keys.scalars.withUnsafeBufferPointer { k in
@@ -209,8 +206,8 @@ public final class LayerRangeRunner: StageExecutor {
                             guard let table = cache.tables[entry.requestID] else { continue }
                             for i in 0..<entry.tokenCount {
                                 let offset = cache.offset(request: table, layer: local, position: entry.position + i)
-                                (ck.baseAddress! + offset).update(from: k.baseAddress! + (row + i) * kvWidth, count: kvWidth)
-                                (cv.baseAddress! + offset).update(from: v.baseAddress! + (row + i) * kvWidth, count: kvWidth)
+                                lk_f32_to_f16_many(k.baseAddress! + (row + i) * kvWidth, ck.baseAddress! + offset, kvWidth)
+                                lk_f32_to_f16_many(v.baseAddress! + (row + i) * kvWidth, cv.baseAddress! + offset, kvWidth)
                             }
                             row += entry.tokenCount
                         }
@@ -252,8 +249,8 @@ public final class LayerRangeRunner: StageExecutor {
                             while p < length {
                                 let run = min(cache.blockSize - p % cache.blockSize, length - p)
                                 let offset = cache.offset(request: table, layer: local, position: p)
-                                (k.baseAddress! + p * kvWidth).update(from: ck.baseAddress! + offset, count: run * kvWidth)
-                                (v.baseAddress! + p * kvWidth).update(from: cv.baseAddress! + offset, count: run * kvWidth)
+                                lk_f16_to_f32_many(ck.baseAddress! + offset, k.baseAddress! + p * kvWidth, run * kvWidth)
+                                lk_f16_to_f32_many(cv.baseAddress! + offset, v.baseAddress! + p * kvWidth, run * kvWidth)
                                 p += run
                             }
                         }
@@ -308,7 +305,7 @@ public final class LayerRangeRunner: StageExecutor {
         let c = config
         let qWidth = c.queryWidth, headDim = c.headDim
         let base = local * cache.layerStride
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * headDim) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * headDim) { scratch in
             queries.scalars.withUnsafeBufferPointer { q in
                 cache.keys.withUnsafeBufferPointer { ck in
                     cache.values.withUnsafeBufferPointer { cv in

@@ -25,7 +25,7 @@ public final class LocalModel {
 
     /// `question` in the model's chat template, tokenized.
     public func chatPromptIDs(_ question: String) throws -> [Int32] {
-        try tokenizer.encode(ChatTemplate.load(source: directory).prompt(user: question))
+        try tokenizer.encodePrompt(ChatTemplate.load(source: directory).prompt(user: question))
     }
 
     /// A batching engine over the model split evenly into `stages` in-process stages.

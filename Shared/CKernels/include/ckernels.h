@@ -54,8 +54,16 @@ int lk_limit_simd(int level);
 /// `value` rounded to the nearest binary16 (ties to even), as a float.
 float lk_round_to_f16(float value);
 
-/// Rounds `n` floats in place to binary16 values (what a binary16 KV cache stores).
+/// Rounds `n` floats in place to binary16 values.
 void lk_round_to_f16_many(float *x, long n);
+
+/// binary16 bits of `value` rounded to nearest (ties to even), and back.
+uint16_t lk_f32_to_f16(float value);
+float lk_f16_to_f32(uint16_t bits);
+
+/// `n` floats to binary16 bits (what the KV cache stores), and back.
+void lk_f32_to_f16_many(const float *x, uint16_t *out, long n);
+void lk_f16_to_f32_many(const uint16_t *x, float *out, long n);
 
 /// Runs task(context, p, parts) for p in [0, parts) on the compute threads (part 0 on the caller).
 typedef void (*lk_task)(void *context, int part, int parts);
@@ -63,9 +71,9 @@ void lk_parallel(lk_task task, void *context, int parts);
 
 /// One query row (all heads) attending over `length` cached positions with llama.cpp's flash-
 /// attention numerics (binary16 query, keys, values and running sum): position j's key (value)
-/// row starts at keys[rows[j] + base] (values[…]); head h reads kv head h / group at offset
-/// (h / group) · head_dim. `scratch` holds 2 · head_dim floats; `out` gets heads · head_dim.
-void lk_attend_one(const float *query, const float *keys, const float *values, const long *rows, long base, int length,
+/// row of binary16 bits starts at keys[rows[j] + base] (values[…]); head h reads kv head h / group
+/// at offset (h / group) · head_dim. `scratch` holds 4 · head_dim floats; `out` gets heads · head_dim.
+void lk_attend_one(const float *query, const uint16_t *keys, const uint16_t *values, const long *rows, long base, int length,
                    int heads, int group, int head_dim, float scale, float *scratch, float *out);
 
 /// RMS norm of each of `rows` rows of `width` floats times `weight`, as ggml computes it (squares

@@ -16,7 +16,8 @@ void lk_quantize_q8_k(const float *x, lk_q8_block *y, int n);
 void lk_kq_dequantize(int type, const void *blocks, int n, float *out);
 
 /// lk_matmul for LK_Q5_0, LK_Q4_K and LK_Q6_K weights: `blocks` counts 32-element activation
-/// blocks (the row length / 32), whatever the weight type's block size.
+/// blocks (the row length / 32), whatever the weight type's block size. `tokens` is the whole
+/// product's: Q6_K rounds as llama.cpp does for a batch of that many rows (its tiled kernel from 8).
 void lk_kq_matmul(int type, const void *w, size_t row_bytes, int row_begin, int row_end, int blocks,
                   const lk_q8_block *x, int tokens, float *out, size_t out_stride);
 /// lk_kq_matmul over all `rows`, split by rows over `threads` threads (the kernels' pool).

@@ -15,19 +15,23 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     private let mergeRanks: [String: Int]      // "left right" -> rank
     private let byteToUnicode: [Character]
     private let unicodeToByte: [Character: UInt8]
+    public let beginOfSequence: Int32?
 
     /// - Parameters:
     ///   - vocab: token text (in the byte-to-character alphabet) to id.
     ///   - merges: "left right" pairs, best first.
     ///   - patterns: pre-tokenizer regexes, applied in order.
     ///   - specials: tokens matched whole in the input text, before any splitting.
-    public init(vocab: [String: Int32], merges: [String], patterns: [String], specials: [String: Int32], source: String) throws {
+    ///   - beginOfSequence: the token `encodePrompt` starts with (nil: none).
+    public init(vocab: [String: Int32], merges: [String], patterns: [String], specials: [String: Int32],
+                beginOfSequence: Int32? = nil, source: String) throws {
         splitters = try patterns.map { pattern in
             do { return try NSRegularExpression(pattern: pattern) } catch {
                 throw WorkerError.badModel("\(source): pre-tokenizer regex does not compile: \(pattern)")
             }
         }
         self.vocab = vocab
+        self.beginOfSequence = beginOfSequence
         self.specials = SpecialTokens(specials)
         idToToken = Dictionary(vocab.map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var ranks: [String: Int] = [:]
@@ -46,7 +50,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             throw WorkerError.badModel("\(source): only BPE tokenizers are supported (model.type \(model["type"] ?? "missing"))")
         }
         if (model["byte_fallback"] as? Bool) == true {
-            throw WorkerError.badModel("\(source): SentencePiece-style BPE (byte_fallback) is not supported; only byte-level BPE")
+            throw WorkerError.badModel("\(source): SentencePiece-style BPE (byte_fallback) is ByteFallbackBPETokenizer's; load it with Tokenizers.load(json:)")
         }
         var vocab = vocabObject.mapValues { Int32($0.intValue) }
         var specials: [String: Int32] = [:]

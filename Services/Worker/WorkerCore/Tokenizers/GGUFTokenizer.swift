@@ -48,7 +48,11 @@ enum GGUFTokenizer {
         guard let patterns = preTokenizerPatterns[pre] else {
             throw WorkerError.badModel("\(path): pre-tokenizer '\(pre)' (tokenizer.ggml.pre) is not supported (supported: \(preTokenizerPatterns.keys.sorted().joined(separator: ", ")))")
         }
-        return try ByteLevelBPETokenizer(vocab: vocab, merges: merges, patterns: patterns, specials: specials, source: path)
+        // llama.cpp adds BOS by default only for the Llama 3 family's pre-tokenizers.
+        let bos = try beginOfSequence(file, byDefault: ["llama3", "llama-v3", "llama-bpe"].contains(pre),
+                                   defaultID: 11, vocabSize: tokens.count)
+        return try ByteLevelBPETokenizer(vocab: vocab, merges: merges, patterns: patterns, specials: specials,
+                                         beginOfSequence: bos, source: path)
     }
 
     /// SentencePiece with llama.cpp's defaults for absent keys: scores 0, normal tokens, BOS 1
@@ -71,21 +75,26 @@ enum GGUFTokenizer {
             }
             return type
         }
-        func flag(_ key: String, default fallback: Bool) throws -> Bool {
-            guard let value = meta[key] else { return fallback }
-            guard let flag = value.bool else { throw WorkerError.badModel("\(path): metadata key '\(key)' must be a bool, got \(value)") }
-            return flag
+        return try SentencePieceTokenizer(pieces: tokens, scores: scores, types: tokenTypes,
+                                          beginOfSequence: beginOfSequence(file, byDefault: true, defaultID: 1, vocabSize: tokens.count),
+                                          addsSpacePrefix: flag(file, "tokenizer.ggml.add_space_prefix", default: true), source: path)
+    }
+
+    /// The BOS token prompts start with, when `tokenizer.ggml.add_bos_token` (else llama.cpp's
+    /// default for the tokenizer) asks for one.
+    private static func beginOfSequence(_ file: GGUFFile, byDefault: Bool, defaultID: Int, vocabSize: Int) throws -> Int32? {
+        guard try flag(file, "tokenizer.ggml.add_bos_token", default: byDefault) else { return nil }
+        let value = file.metadata["tokenizer.ggml.bos_token_id"] ?? .unsigned(UInt64(defaultID))
+        guard let id = value.int, id < vocabSize else {
+            throw WorkerError.badModel("\(file.path): metadata key 'tokenizer.ggml.bos_token_id' must be a token id below \(vocabSize) (tokenizer.ggml.tokens), got \(value); set it or tokenizer.ggml.add_bos_token = false")
         }
-        var bos: Int32?
-        if try flag("tokenizer.ggml.add_bos_token", default: true) {
-            let value = meta["tokenizer.ggml.bos_token_id"] ?? .unsigned(1)
-            guard let id = value.int, id <= Int32.max else {
-                throw WorkerError.badModel("\(path): metadata key 'tokenizer.ggml.bos_token_id' must be a token id, got \(value)")
-            }
-            bos = Int32(id)
-        }
-        return try SentencePieceTokenizer(pieces: tokens, scores: scores, types: tokenTypes, beginOfSequence: bos,
-                                          addsSpacePrefix: flag("tokenizer.ggml.add_space_prefix", default: true), source: path)
+        return Int32(id)
+    }
+
+    private static func flag(_ file: GGUFFile, _ key: String, default fallback: Bool) throws -> Bool {
+        guard let value = file.metadata[key] else { return fallback }
+        guard let flag = value.bool else { throw WorkerError.badModel("\(file.path): metadata key '\(key)' must be a bool, got \(value)") }
+        return flag
     }
 
     /// The split regexes each `tokenizer.ggml.pre` name stands for (as the converters write them).

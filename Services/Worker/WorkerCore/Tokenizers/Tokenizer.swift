@@ -5,16 +5,23 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String) throws -> [Int32]
     /// The exact bytes `ids` stand for (unknown ids contribute nothing).
     func bytes(_ ids: [Int32]) -> [UInt8]
-    /// The token a prompt starts with when the model asks for one (SentencePiece Llama models);
-    /// `encode` never adds it, `encodePrompt` does.
+    /// The token a prompt starts with when the model asks for one (llama.cpp's `add_bos`: SentencePiece
+    /// models, Llama 3 BPE); `encode` never adds it, `encodePrompt` does.
     var beginOfSequence: Int32? { get }
 }
 
 extension Tokenizer {
     public var beginOfSequence: Int32? { nil }
 
-    /// `text` as a model's prompt: `beginOfSequence` (if any), then the text's tokens.
-    public func encodePrompt(_ text: String) throws -> [Int32] { (beginOfSequence.map { [$0] } ?? []) + (try encode(text)) }
+    /// `text` as a model's prompt: `beginOfSequence` (if any), then the text's tokens. Every path
+    /// that tokenizes a prompt (scheduler, `lattice model run`, chat) goes through here. A text that
+    /// already starts with the BOS token's text (a chat template writing `<s>`) keeps its one BOS,
+    /// as llama.cpp's chat path does by stripping it from the template's output.
+    public func encodePrompt(_ text: String) throws -> [Int32] {
+        let ids = try encode(text)
+        guard let bos = beginOfSequence, ids.first != bos else { return ids }
+        return [bos] + ids
+    }
 
     /// The text of `ids`; bytes that are not valid UTF-8 become U+FFFD.
     public func decode(_ ids: [Int32]) -> String { String(decoding: bytes(ids), as: UTF8.self) }
@@ -45,8 +52,20 @@ public enum Tokenizers {
 
     public static func load(directory: String, vocabSize: Int) throws -> any Tokenizer {
         let path = (directory as NSString).appendingPathComponent("tokenizer.json")
-        if let data = FileManager.default.contents(atPath: path) { return try ByteLevelBPETokenizer(json: data, source: path) }
+        if let data = FileManager.default.contents(atPath: path) { return try load(json: data, source: path) }
         return ByteTokenizer(vocabSize: vocabSize)
+    }
+
+    /// A `tokenizer.json`: byte-level BPE, or SentencePiece-style BPE when its model has `byte_fallback`.
+    public static func load(json data: Data, source: String = "tokenizer.json") throws -> any Tokenizer {
+        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let model = root["model"] as? [String: Any] else {
+            throw WorkerError.badModel("\(source): not a tokenizer.json object with a 'model'")
+        }
+        if (model["type"] as? String) == "BPE", (model["byte_fallback"] as? Bool) == true {
+            return try ByteFallbackBPETokenizer(json: root, source: source)
+        }
+        return try ByteLevelBPETokenizer(json: data, source: source)
     }
 }
 

@@ -1,3 +1,5 @@
+import DeterministicRandom
+
 /// Routes requests through a plan's flow graph (spec §5), for live serving and the simulator
 /// alike. A route is built hop by hop from the source: each vertex ranks its open arcs by the
 /// policy, masking a candidate whose prompt limit is too small or whose KV estimate has no room
@@ -15,7 +17,7 @@ public struct Router: Sendable {
     public private(set) var loads: [[Double]]
     /// Swarm: exponential moving average of observed throughput per arc.
     public private(set) var ema: [[Double]]
-    var random: RoutingRandom
+    var random: SplitMix64
 
     public static let swarmInitialPriority = 0.05
     public static let swarmSmoothing = 0.8
@@ -26,7 +28,7 @@ public struct Router: Sendable {
         self.kv = kv
         loads = graph.successors.map { Array(repeating: 0, count: $0.count) }
         ema = graph.successors.map { Array(repeating: Self.swarmInitialPriority, count: $0.count) }
-        random = RoutingRandom(seed: seed)
+        random = SplitMix64(seed: seed)
     }
 
     /// Builds a route for a prompt of `prompt` tokens (`maxTokens` nil: Helix's output estimate).

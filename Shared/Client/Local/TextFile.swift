@@ -11,16 +11,18 @@ public enum TextFile {
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }
-            if count == 0 { break }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
+        // A stack buffer: polling an empty file allocates nothing.
+        let complete = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16384) { chunk -> Bool in
+            while true {
+                let count = Foundation.read(descriptor, chunk.baseAddress, chunk.count)
+                if count == 0 { return true }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                bytes.append(contentsOf: chunk[..<count])
             }
-            bytes.append(contentsOf: chunk[..<count])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return complete ? String(decoding: bytes, as: UTF8.self) : nil
     }
 }

@@ -11,8 +11,8 @@ public enum TextFile {
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var bytes: [UInt8] = []
-        // A stack buffer: polling an empty file allocates nothing.
-        let complete = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16384) { chunk -> Bool in
+        // 1 KiB: small enough to be on the stack always, so polling an empty file allocates nothing.
+        let complete = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { chunk -> Bool in
             while true {
                 let count = Foundation.read(descriptor, chunk.baseAddress, chunk.count)
                 if count == 0 { return true }

@@ -37,8 +37,11 @@ let package = Package(
         .target(name: "Client", dependencies: ["Transport", "Wire"], path: "Shared/Client"),
         .target(name: "LatticeTesting", dependencies: ["Client", "Wire"], path: "Shared/LatticeTesting"),
 
+        // The one seedable generator (SplitMix64) that routing and the circuit optimizer replay runs with.
+        .target(name: "DeterministicRandom", dependencies: [], path: "Shared/DeterministicRandom"),
+
         // Routing over a plan's flow (IWRR, masks, KV estimate, baseline policies): live and simulated serving share it.
-        .target(name: "Routing", dependencies: [], path: "Shared/Routing"),
+        .target(name: "Routing", dependencies: ["DeterministicRandom"], path: "Shared/Routing"),
 
         // A cluster file's links, read once for the scheduler and the emulated workers, and the link model those apply.
         .target(name: "ClusterLinks", dependencies: ["PlacementCore"], path: "Shared/ClusterLinks"),
@@ -56,9 +59,9 @@ let package = Package(
         .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing", "DataFiles"], path: "Services/Placement/PlacementCore"),
         .target(name: "SchedulerCore", dependencies: ["Wire", "Routing", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
         .target(name: "WorkerCore", dependencies: ["Tensor", "CKernels", "DataFiles"], path: "Services/Worker/WorkerCore"),
-        .target(name: "CircuitCore", dependencies: [], path: "Services/CircuitOptimizer/CircuitCore"),
+        .target(name: "CircuitCore", dependencies: ["DeterministicRandom"], path: "Services/CircuitOptimizer/CircuitCore"),
         .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
-        .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore", "CircuitLearning", "Tensor"], path: "scripts/bench/rewrite-env-bench"),
+        .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore", "DeterministicRandom", "CircuitLearning", "Tensor"], path: "scripts/bench/rewrite-env-bench"),
 
         // Thin executables.
         .executableTarget(name: "placement-service", dependencies: ["PlacementCore", "ServiceKit", "Wire"], path: "Services/Placement/placement-service"),
@@ -73,11 +76,11 @@ let package = Package(
         // Tests.
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireC"], path: "Tests/WireTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], path: "Tests/TransportTests"),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing"], path: "Tests/RoutingTests"),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "DeterministicRandom"], path: "Tests/RoutingTests"),
         .testTarget(name: "ClusterLinksTests", dependencies: ["ClusterLinks"], path: "Tests/ClusterLinksTests"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing"], path: "Tests/PlacementCoreTests"),
-        .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore"], path: "Tests/CircuitCoreTests"),
+        .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore", "DeterministicRandom"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
         .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles"], path: "Tests/WorkerCoreTests",
                     exclude: ["Fixtures"]),

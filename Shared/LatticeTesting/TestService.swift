@@ -26,7 +26,7 @@ public final class TestService: Sendable {
     }
 
     /// Everything the service logged on stderr so far.
-    public var log: String { (try? String(contentsOfFile: process.logPath, encoding: .utf8)) ?? "" }
+    public var log: String { TextFile.read(process.logPath) ?? "" }
 
     /// Deletes the folder holding its log and stdout (after `stop`).
     public func removeFiles() {

@@ -1,3 +1,5 @@
+import DeterministicRandom
+
 /// Routes requests through a plan's flow graph (spec §5), for live serving and the simulator
 /// alike. A route is built hop by hop from the source: each vertex ranks its open arcs by the
 /// policy, masking a candidate whose prompt limit is too small or whose KV estimate has no room
@@ -20,7 +22,7 @@ public struct Router: Sendable {
     /// computing at its far end), and each arc's priority (lowest is chosen next).
     public private(set) var ema: [[Double]]
     public private(set) var priority: [[Double]]
-    var random: RoutingRandom
+    var random: SplitMix64
 
     /// Swarm's starting priority and hop time, and the weight of a new hop time in its average
     /// (the artifact's `SwarmParameters(initial_priority=0.05, smoothing_parameter=0.8)`).
@@ -34,7 +36,7 @@ public struct Router: Sendable {
         loads = graph.successors.map { Array(repeating: 0, count: $0.count) }
         ema = graph.successors.map { Array(repeating: Self.swarmInitialPriority, count: $0.count) }
         priority = ema
-        random = RoutingRandom(seed: seed)
+        random = SplitMix64(seed: seed)
     }
 
     /// Builds a route for a prompt of `prompt` tokens (`maxTokens` nil: Helix's output estimate).

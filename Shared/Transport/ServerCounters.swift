@@ -44,13 +44,15 @@ final class ConnectionCounters: Sendable {
 }
 
 /// A server's counters: those of its open connections, plus the totals of closed ones. The lock
-/// is taken when a connection opens or closes and when Stats is read, never per frame.
+/// is taken when a connection opens or closes and when Stats is read, never per frame. `Locked`
+/// (NSLock), not `Mutex`: ThreadSanitizer cannot see Synchronization's futex-based Mutex on Linux
+/// and reports every access under it as a race (scripts/sanitize tsan).
 final class ServerCounters: Sendable {
     private struct Books {
         var open: [ObjectIdentifier: ConnectionCounters] = [:]
         var closed = ServerStats()
     }
-    private let books = Mutex(Books())
+    private let books = Locked(Books())
 
     func opened(_ counters: ConnectionCounters) {
         books.withLock { $0.open[ObjectIdentifier(counters)] = counters }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CircuitCore
+import DeterministicRandom
 
 @Suite struct OptimizerTests {
     static let rules = RuleGenerator(gates: 3, qubits: 3, params: 2).generate()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CircuitCore
+import DeterministicRandom
 
 @Suite struct RewriteEnvironmentTests {
     /// The shipped rule file (the project ships it, so its absence is a failure).

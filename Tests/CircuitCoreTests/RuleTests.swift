@@ -1,5 +1,6 @@
 import Testing
 @testable import CircuitCore
+import DeterministicRandom
 
 @Suite struct RuleTests {
     static let small = RuleGenerator(gates: 3, qubits: 3, params: 2).generate()

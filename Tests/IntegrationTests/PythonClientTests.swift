@@ -23,8 +23,8 @@ extension Integration {
                     executable: "/usr/bin/env", arguments: ["python3", script] + running.map(\.address),
                     environment: ProcessInfo.processInfo.environment, stdoutPath: out, stderrPath: err)
                 let end = await ChildProcess.waitForExit(pid, timeout: .seconds(120))
-                let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-                let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+                let stdout = TextFile.read(out) ?? ""
+                let stderr = TextFile.read(err) ?? ""
                 #expect(end?.status == .exited(0), "stdout: \(stdout)\nstderr: \(stderr)")
                 for service in running {
                     #expect(stdout.contains(service.address), "no line for \(service.address): \(stdout)")

@@ -1,3 +1,4 @@
+import CGLPK
 import Foundation
 import Testing
 @testable import PlacementCore
@@ -113,5 +114,17 @@ import Testing
         let outcome = lp.maximize(warmStart: nil, clock: Clock(), deadline: 5, upperBound: .infinity, options: SolveOptions())
         #expect(outcome.values == nil)
         #expect(outcome.status.contains("column 5"), "\(outcome.status)")
+    }
+
+    /// A solve frees GLPK's per-thread environment: each solve runs on a new thread (WorkPool),
+    /// which would otherwise leak one. glp_free_env answers 1 when there is none left to free.
+    @Test func aSolveLeavesNoGLPKEnvironmentBehind() {
+        var lp = LinearProgram()
+        let column = lp.addColumn("x", upper: 3, objective: 1, kind: .integer)
+        lp.addRow([(column, 2)], upper: 5)
+        let outcome = lp.maximize(warmStart: nil, clock: Clock(), deadline: 5, upperBound: .infinity, options: SolveOptions())
+        let x = outcome.values?.first ?? -1   // unwrapped: see README "Sanitizers"
+        #expect(x == 2)
+        #expect(glp_free_env() == 1)
     }
 }

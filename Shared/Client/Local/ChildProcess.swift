@@ -135,7 +135,7 @@ public enum ChildProcess {
 
     /// The last `lines` lines of a log file, for error messages.
     public static func tail(_ path: String, lines: Int = 20) -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log at \(path))" }
+        guard let text = TextFile.read(path) else { return "(no log at \(path))" }
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 }

@@ -56,7 +56,7 @@ public struct RunningService: Sendable, Codable, Equatable {
     public static func awaitListening(_ process: RunningService, timeout: Duration) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let text = try? String(contentsOfFile: process.outputPath, encoding: .utf8),
+            if let text = TextFile.read(process.outputPath),
                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening ") }) {
                 return String(line.dropFirst("listening ".count)).trimmingCharacters(in: .whitespaces)
             }

@@ -29,7 +29,7 @@ struct CLIRun: Sendable {
         defer { for path in [out, err] { try? FileManager.default.removeItem(atPath: path) } }
         return CLIRun(
             status: end.status,
-            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+            stdout: TextFile.read(out) ?? "",
+            stderr: TextFile.read(err) ?? "")
     }
 }

@@ -1,5 +1,6 @@
 import CircuitCore
 import CircuitLearning
+import DeterministicRandom
 import Foundation
 import Tensor
 

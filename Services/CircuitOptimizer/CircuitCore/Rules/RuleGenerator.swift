@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 
 /// Quartz's RepGen for the Nam gate set: enumerate circuits by size, bucket them by a fingerprint,

@@ -1,3 +1,5 @@
+import DeterministicRandom
+
 /// A dense state of n qubits (qubit k is bit k of the amplitude index), simulated gate by gate.
 struct StateVector: Sendable {
     let qubits: Int
@@ -117,17 +119,8 @@ struct StateVector: Sendable {
     }
 }
 
-/// A small deterministic generator so that fingerprints and checks are reproducible.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Uniform and Gaussian draws for fingerprints and checks, reproducible from a seed.
+extension SplitMix64 {
     mutating func nextUniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
     mutating func nextGaussian() -> Double {
         let u = max(nextUniform(), 1e-300), v = nextUniform()

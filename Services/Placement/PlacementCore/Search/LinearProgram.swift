@@ -140,7 +140,9 @@ extension LinearProgram {
         let usableStart = warmStart.flatMap { $0.count == columns.count && $0.allSatisfy(\.isFinite) ? $0 : nil }
         glp_term_out(GLP_OFF)  // per thread: every solving thread switches it off
         guard let lp = glp_create_prob() else { return MILPOutcome(values: nil, objective: 0, bound: .infinity, optimal: false, nodes: 0, status: "no memory") }
-        defer { glp_delete_prob(lp) }
+        // GLPK keeps an environment per thread until glp_free_env; solves run on threads of their own
+        // (WorkPool), so without it every solve leaked one (5 KiB; LeakSanitizer).
+        defer { glp_delete_prob(lp); glp_free_env() }
         glp_set_obj_dir(lp, GLP_MAX)
         glp_add_cols(lp, Int32(columns.count))
         for (j, column) in columns.enumerated() {

@@ -51,8 +51,8 @@ struct OptimizeCommand: AsyncParsableCommand {
             var learned = LearnedSearch(checkpoint: try CircuitSources.checkpoint(checkpoint, rules: rules), rules: rules)
             learned.searchShare = searchShare
             if !json {
-                learned.onFinish = { moves, seconds in
-                    FileHandle.standardError.write(Data(String(format: "\nlearned search: %d moves in %.1f s, %.0f moves/s", moves, seconds, Double(moves) / max(seconds, 1e-9)).utf8))
+                learned.onFinish = { moves, seconds, searchSeconds in
+                    FileHandle.standardError.write(Data(String(format: "\nlearned search: %d moves in %.1f s of walks, %.0f moves/s; %.1f s of best-first search", moves, seconds, Double(moves) / max(seconds, 1e-9), searchSeconds).utf8))
                 }
             }
             options.learned = learned

@@ -27,8 +27,21 @@ public struct LearnedSearch: LearnedSearchStage {
     /// Most of the walks' time that fine-tuning may take (a PPO update costs as much as hundreds of
     /// moves; beyond this share the walks go on with the moves collected so far).
     public var fineTuneShare = 0.25
-    /// Told, when the search ends, how many moves its walks made, their seconds and the search's.
-    public var onFinish: (@Sendable (_ moves: Int, _ walkSeconds: Double, _ searchSeconds: Double) -> Void)? = nil
+    /// Told, when the search ends, how each side spent its turns.
+    public var onFinish: (@Sendable (Summary) -> Void)? = nil
+
+    public struct Summary: Sendable, CustomStringConvertible {
+        public var moves = 0
+        public var walkSeconds = 0.0
+        public var searchSeconds = 0.0
+        /// Cost reductions found on each side's turns.
+        public var walkGain = 0
+        public var searchGain = 0
+        public var description: String {
+            String(format: "walks: %d moves in %.1f s (%.0f moves/s), cost -%d; best-first search: %.1f s, cost -%d",
+                   moves, walkSeconds, Double(moves) / max(walkSeconds, 1e-9), walkGain, searchSeconds, searchGain)
+        }
+    }
 
     public init(checkpoint: Checkpoint, rules: RuleSet) {
         self.checkpoint = checkpoint
@@ -63,6 +76,7 @@ public struct LearnedSearch: LearnedSearchStage {
         var best = start, bestCost = start.cost(cost)
         let slice = max(shortestSlice, deadline.remaining * sliceShare)
         var record = Record()
+        var summary = Summary()
         while !deadline.expired {
             let turn = Self.next(record, searchShare: searchShare, searchExhausted: search.exhausted)
             let t = Deadline.now(), before = bestCost
@@ -78,10 +92,14 @@ public struct LearnedSearch: LearnedSearchStage {
                 if walks.bestCost < bestCost { best = walks.best; bestCost = walks.bestCost; search.offer(best) }
             }
             let seconds = Deadline.now() - t
+            if turn == .walks { summary.walkGain += before - bestCost } else { summary.searchGain += before - bestCost }
             record.seconds[turn, default: 0] += seconds
             record.rate[turn] = Double(before - bestCost) / max(seconds, 1e-3)
         }
-        onFinish?(walks.moves, walks.walking, record.seconds[.search, default: 0])
+        summary.moves = walks.moves
+        summary.walkSeconds = walks.walking
+        summary.searchSeconds = record.seconds[.search, default: 0]
+        onFinish?(summary)
         return best
     }
 }

@@ -26,6 +26,25 @@ import DeterministicRandom
         #expect(r.seconds < 4)
     }
 
+    /// The learned search pauses the best-first search at slice ends and hands it the walks' finds.
+    @Test func bestFirstSearchResumesAndTakesOfferedCircuits() throws {
+        let c = Decompose.toNam(try TestData.nam("tof_3"))
+        var search = BestFirstSearch(c, rules: Self.rules, cost: .gates)
+        var reports: [Int] = []
+        for _ in 0..<40 where !search.exhausted {
+            search.run(until: Deadline(seconds: 0.05)) { reports.append($0) }
+        }
+        #expect(search.bestCost < c.gateCount)
+        #expect(reports.last == search.bestCost && reports == reports.sorted(by: >))
+        // An offered circuit is kept only when it is cheaper, and it revives an exhausted search.
+        let worse = c.withGates(c.gates + [.h(0), .h(0)])
+        search.offer(worse)
+        #expect(search.bestCost < worse.gateCount && search.best != worse)
+        let cheaper = search.best.withGates(Array(search.best.gates.dropLast()))
+        search.offer(cheaper)
+        #expect(search.best == cheaper && search.bestCost == cheaper.gateCount && !search.exhausted)
+    }
+
     @Test func learnedWithoutAModelIsAClearError() throws {
         let c = try TestData.nam("tof_3")
         #expect { try Optimizer.optimize(c, options: options(.learned, budget: 1)) } throws: { "\($0)".contains("needs a trained checkpoint") }

@@ -1,5 +1,5 @@
 import CircuitCore
-import CircuitLearning
+@testable import CircuitLearning
 import Foundation
 import Testing
 import Tensor
@@ -71,6 +71,23 @@ import Tensor
         #expect { try Checkpoint.decode(data, rules: other) } throws: { "\($0)".contains("another rule set") }
         #expect { try Checkpoint.decode(data.dropLast(5), rules: Self.rules) } throws: { "\($0)".contains("truncated") }
         #expect { try Checkpoint.decode(Data("lattice-quarl-checkpoint 0\nweights\n".utf8), rules: Self.rules) } throws: { "\($0)".contains("not a checkpoint of this version") }
+    }
+
+    /// Slices go to whichever side reduced the cost faster last time, else to the one below its share.
+    @Test func slicesGoToTheFasterSideThenByShare() {
+        typealias R = LearnedSearch.Record
+        #expect(LearnedSearch.next(R(), searchShare: 0.5, searchExhausted: false) == .search)
+        #expect(LearnedSearch.next(R(), searchShare: 0, searchExhausted: false) == .walks)
+        #expect(LearnedSearch.next(R(), searchShare: 0.5, searchExhausted: true) == .walks)
+        #expect(LearnedSearch.next(R(seconds: [.search: 2], rate: [.search: 3]), searchShare: 0.5, searchExhausted: false) == .walks)
+        let searchFaster = R(seconds: [.search: 8, .walks: 2], rate: [.search: 1, .walks: 0.5])
+        #expect(LearnedSearch.next(searchFaster, searchShare: 0.5, searchExhausted: false) == .search)
+        #expect(LearnedSearch.next(searchFaster, searchShare: 1, searchExhausted: false) == .search)
+        let walksFaster = R(seconds: [.search: 2, .walks: 8], rate: [.search: 0, .walks: 0.5])
+        #expect(LearnedSearch.next(walksFaster, searchShare: 0.5, searchExhausted: false) == .walks)
+        let stalled = R(seconds: [.search: 4, .walks: 6], rate: [.search: 0, .walks: 0])
+        #expect(LearnedSearch.next(stalled, searchShare: 0.5, searchExhausted: false) == .search)
+        #expect(LearnedSearch.next(stalled, searchShare: 0.3, searchExhausted: false) == .walks)
     }
 
     @Test func learnedMethodReturnsAVerifiedSmallerCircuit() throws {

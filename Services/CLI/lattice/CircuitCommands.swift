@@ -22,10 +22,10 @@ struct OptimizeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Output gate set: \(GateSet.allCases.map(\.rawValue).joined(separator: ", ")).") var gateSet: GateSet = .nam
     @Option(name: .long, help: "What to minimise: gates, cx, depth.") var cost: CostKind = .gates
     @Option(name: .long, help: "Seconds for the whole run, verification included.") var budget: Double = 10
-    @Option(name: .long, help: "passes, greedy, search or learned (the GNN policy's search; needs a checkpoint). The default is search: learned (search, then the policy's walks) was level with it at 20 s per circuit (31.4% against 31.3% on 25 Nam circuits, one run) and behind at 60 s (33.7% against 35.8% on 8; scripts/bench-learned).") var method: OptimizeMethod = .search
+    @Option(name: .long, help: "passes, greedy, search or learned (the best-first search and the GNN policy's walks in turns, sharing the best circuit; needs a checkpoint). The default is search at every budget: learned was level with it at 60 s per circuit (32.6% against 32.5% geomean reduction on 25 Nam circuits, one run) and at 20 s (31.4% against 31.3%, before the turns); scripts/bench-learned.") var method: OptimizeMethod = .search
     @Option(name: .long, help: "Rule file (default: the shipped Nam rules).") var rules: String?
     @Option(name: .long, help: "Checkpoint for --method learned (default: the shipped one, made by 'lattice train').") var checkpoint: String?
-    @Option(name: .long, help: "For --method learned: share of the budget (0-1) the non-learned search gets first; the policy's walks continue from its result (0: the walks alone).") var searchShare: Double = 0.5
+    @Option(name: .long, help: "For --method learned: the non-learned search's share (0-1) of the time when neither it nor the policy's walks are reducing the cost (0: the walks alone; 1: the search until it has searched all it can).") var searchShare: Double = 0.5
     @Flag(name: .long, help: "Leave rotation merging out of the passes (to measure what a search finds without it).") var noRotationMerging = false
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
     @Flag(name: .long, help: "Skip the equivalence check.") var noVerify = false
@@ -51,8 +51,8 @@ struct OptimizeCommand: AsyncParsableCommand {
             var learned = LearnedSearch(checkpoint: try CircuitSources.checkpoint(checkpoint, rules: rules), rules: rules)
             learned.searchShare = searchShare
             if !json {
-                learned.onFinish = { moves, seconds in
-                    FileHandle.standardError.write(Data(String(format: "\nlearned search: %d moves in %.1f s, %.0f moves/s", moves, seconds, Double(moves) / max(seconds, 1e-9)).utf8))
+                learned.onFinish = { summary in
+                    FileHandle.standardError.write(Data("\nlearned search: \(summary)".utf8))
                 }
             }
             options.learned = learned

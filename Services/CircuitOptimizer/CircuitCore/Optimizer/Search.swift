@@ -9,51 +9,10 @@ public enum Search {
     public static func run(_ start: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline,
                            ceiling: Double = 1.05, queueLimit: Int = 2000, rotationMerging: Bool = true,
                            improved: (Int) -> Void = { _ in }) -> Circuit {
-        let engine = RewriteEngine(rules: rules.rules.filter { $0.gain >= -1 })
-        var best = start
-        for c in [ceiling, ceiling + 0.05, ceiling + 0.15, ceiling + 0.25] where !deadline.expired {
-            best = once(best, engine: engine, cost: cost, deadline: deadline, ceiling: c, queueLimit: queueLimit,
-                        rotationMerging: rotationMerging, improved: improved)
-        }
-        return best
-    }
-
-    static func once(_ start: Circuit, engine: RewriteEngine, cost: CostKind, deadline: Deadline,
-                     ceiling: Double, queueLimit: Int, rotationMerging: Bool, improved: (Int) -> Void) -> Circuit {
-        var best = start
-        var bestCost = start.cost(cost)
-        var queue = Heap()
-        var seen = Set<Int>()
-        queue.push(cost: bestCost, circuit: start)
-        seen.insert(RewriteEnvironment.hash(of: start))
-        while let (_, current) = queue.pop() {
-            if deadline.expired { break }
-            let cleaned = NamPipeline.simplify(current, deadline: deadline, rotationMerging: rotationMerging)
-            if cleaned.cost(cost) < bestCost {
-                best = cleaned
-                bestCost = cleaned.cost(cost)
-                improved(bestCost)
-            }
-            let env = RewriteEnvironment(cleaned, engine: engine)
-            let ids = Array(0..<env.dag.nodes.count)
-            let limit = Int(Double(bestCost) * ceiling)
-            let base = cleaned.cost(cost)
-            var found: [(Int, Int, Circuit)] = []
-            do {
-                // Both cores: each takes half of the anchor gates and returns (cost, hash, circuit) within the ceiling.
-                // (The snapshot of `seen` ends with this block, so inserting below does not copy the set.)
-                let known = seen
-                let halves = ParallelPair.run({ neighbours(ids.filter { $0 % 2 == 0 }, env, known, cost, base, limit, deadline) },
-                                              { neighbours(ids.filter { $0 % 2 == 1 }, env, known, cost, base, limit, deadline) })
-                found = halves.0 + halves.1
-            }
-            for (k, h, c) in found where seen.insert(h).inserted {
-                queue.push(cost: k, circuit: c)
-            }
-            queue.trim(to: queueLimit)
-            if seen.count > 2_000_000 { seen.removeAll() }
-        }
-        return best
+        var search = BestFirstSearch(start, rules: rules, cost: cost, ceiling: ceiling, queueLimit: queueLimit,
+                                     rotationMerging: rotationMerging)
+        search.run(until: deadline, improved: improved)
+        return search.best
     }
 
     /// The rewrites of `env`'s circuit from `anchors` within the ceiling whose results are not in `seen`

@@ -3,16 +3,60 @@
 /// A contiguous run of a topological order is a convex piece of the DAG, so it can be optimized as a
 /// circuit of its own and put back in place: equivalence of the piece up to phase gives equivalence of
 /// the whole. Windows shift by half their size each round, and the cheap global passes run between
-/// rounds so that rotations merge across window borders.
-public enum WindowedSearch {
+/// rounds so that rotations merge across window borders. Circuits of at most two windows are searched
+/// whole (`BestFirstSearch`).
+///
+/// A value that can be paused at a deadline and resumed, and handed better circuits found elsewhere.
+public struct WindowedSearch: Sendable {
+    let rules: RuleSet
+    let cost: CostKind
+    let window: Int
+    let rotationMerging: Bool
+    /// The whole-circuit search, for circuits of at most two windows.
+    private var whole: BestFirstSearch?
+    private var current: Circuit
+    private var shift = 0
+    private var round = 0
+
+    public init(_ start: Circuit, rules: RuleSet, cost: CostKind, window: Int = 100, rotationMerging: Bool = true) {
+        self.rules = rules
+        self.cost = cost
+        self.window = window
+        self.rotationMerging = rotationMerging
+        current = start
+        if start.gates.count <= 2 * window {
+            whole = BestFirstSearch(start, rules: rules, cost: cost, rotationMerging: rotationMerging)
+        }
+    }
+
+    public var best: Circuit { whole?.best ?? current }
+    /// Whether the circuit is searched window by window: such a search spreads a turn over its windows,
+    /// so it needs long turns (a short one gives each window too little time to find anything).
+    public var windowed: Bool { whole == nil }
+    /// Nothing more to search until `offer` gives a better circuit (only a whole-circuit search ends).
+    public var exhausted: Bool { whole?.exhausted ?? false }
+
     public static func run(_ start: Circuit, rules: RuleSet, cost: CostKind, deadline: Deadline, window: Int = 100,
                            rotationMerging: Bool = true, improved: (Int) -> Void = { _ in }) -> Circuit {
-        guard start.gates.count > 2 * window else {
-            return Search.run(start, rules: rules, cost: cost, deadline: deadline, rotationMerging: rotationMerging, improved: improved)
+        var search = WindowedSearch(start, rules: rules, cost: cost, window: window, rotationMerging: rotationMerging)
+        search.run(until: deadline, improved: improved)
+        return search.best
+    }
+
+    /// A cheaper circuit found elsewhere: the search goes on from it.
+    public mutating func offer(_ c: Circuit) {
+        if whole != nil {
+            whole?.offer(c)
+        } else if c.cost(cost) < current.cost(cost) {
+            current = c
         }
-        var current = start
-        var shift = 0
-        var round = 0
+    }
+
+    public mutating func run(until deadline: Deadline, improved: (Int) -> Void = { _ in }) {
+        if whole != nil {
+            whole?.run(until: deadline, improved: improved)
+            return
+        }
         while !deadline.expired {
             let gates = current.gates
             var pieces: [Range<Int>] = []
@@ -45,6 +89,5 @@ public enum WindowedSearch {
             shift = shift == 0 ? window / 2 : 0
             round += 1
         }
-        return current
     }
 }

@@ -10,8 +10,6 @@ struct JudgedClimb {
     let judge: @Sendable (Placement) -> Double
     /// A candidate must keep at least this fraction of the starting max-flow.
     var minFlowShare = 0.5
-    /// Applied to every neighbour before it is judged (the serving objective's `Planner.tidy`).
-    var normalize: (@Sendable (Placement) -> Placement)?
 
     /// `slowestJudgement`: the longest judgement seen so far, so that the first one here also fits the deadline.
     func climb(from start: Placement, score startScore: Double, seed: UInt64, clock: Clock, deadline: Double,
@@ -22,7 +20,7 @@ struct JudgedClimb {
         let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
         var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])
         while clock.elapsed + slowest < deadline && cancel?.isCancelled != true {
-            guard let move = search.neighbour(of: best, using: &rng), case let candidate = normalize?(move) ?? move, !tried.contains(candidate) else {
+            guard let candidate = search.neighbour(of: best, using: &rng), !tried.contains(candidate) else {
                 if tried.count > 100_000 { break }
                 continue
             }

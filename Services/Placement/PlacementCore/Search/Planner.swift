@@ -13,16 +13,15 @@ public enum Planner {
                            upperBound: max(problem.upperBound, flows.value), provenOptimal: false, flows: flows, seconds: 0, statistics: [:])
     }
 
-    /// The serving judge: predicted decode tokens/s, penalised beyond the latency bound and by a
-    /// tenth for every slow link the plan exposes (`SlowLinks`: another router's max-flow may take
-    /// it). Halving per link instead crushed every geo24 layout the flow search found (single moves
-    /// rarely close several links), and the climb settled on separate pipelines (29.6 predicted).
+    /// The serving judge: predicted decode tokens/s, penalised beyond the latency bound. Slow
+    /// links a plan exposes (`SlowLinks`) are not penalised here: on geo24 a penalty of a tenth per
+    /// link led the climb to one chain across a single slow link (predicted 124, the artifact's
+    /// simulator 17.5 decode tokens/s); the plan's unused nodes are made harmless at the end instead.
     static func servingJudge(_ model: ServingModel, bound: Double?) -> @Sendable (Placement) -> Double {
         { placement in
             let p = model.predict(placement)
-            let exposed = p.decodeTokensPerSecond * pow(0.9, Double(p.exposedSlowLinks))
-            guard let bound, p.decodeLatencySeconds > bound else { return exposed }
-            return exposed * pow(bound / p.decodeLatencySeconds, 2)
+            guard let bound, p.decodeLatencySeconds > bound else { return p.decodeTokensPerSecond }
+            return p.decodeTokensPerSecond * pow(bound / p.decodeLatencySeconds, 2)
         }
     }
 
@@ -44,11 +43,7 @@ public enum Planner {
                          (Baselines.separatePipelines(problem), "separate pipelines")]
         let candidates = [(flowResult.placement, flowResult.foundBy)] + baselines + PipelineCandidates.all(problem)
             + seen.reversed().prefix(8).map { ($0, "flow search candidate") }
-        // Under the serving objective, nodes no route takes are moved where no route can reach them
-        // (they would expose slow links another router's max-flow may take); assignIdle below may
-        // still find them better work.
-        let tidy: @Sendable (Placement) -> Placement = { options.judge == nil && options.serving != nil ? Planner.tidy(problem, $0, options.connectivity) : $0 }
-        for (placement, origin) in candidates.map({ (tidy($0.0), $0.1) }) where !distinct.contains(where: { $0.placement == placement }) {
+        for (placement, origin) in candidates where !distinct.contains(where: { $0.placement == placement }) {
             if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append((placement, origin)) }
         }
         var best = flowResult.placement, bestScore = -Double.infinity, judged = 0, slowest = 0.0, origin = flowResult.foundBy
@@ -66,8 +61,7 @@ public enum Planner {
         // Whatever budget is left: climb from the judged best with moves the judge rates.
         var climbed = 0
         if bestScore > -Double.infinity {
-            var climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: judge)
-            climb.normalize = tidy
+            let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: judge)
             // With the serving model, leave a tenth of the budget for assigning idle nodes.
             let climbEnd = options.budgetSeconds * (options.judge == nil ? 0.9 : 1)
             let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: climbEnd,
@@ -106,16 +100,6 @@ public enum Planner {
         var kept = placement
         for i in kept.ranges.indices where flows.nodeFlows[i] <= flows.value * 1e-6 { kept.ranges[i] = nil }
         return kept
-    }
-
-    /// The placement with every node the runtime max-flow routes nothing through moved to a
-    /// harmless range (or left idle where every layer boundary is some node's end).
-    static func tidy(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity) -> Placement {
-        var tidied = unrouted(problem, placement, connectivity)
-        for i in tidied.ranges.indices where tidied.ranges[i] == nil && placement.ranges[i] != nil {
-            tidied.ranges[i] = harmlessRange(tidied, layers: problem.numLayers)
-        }
-        return tidied
     }
 
     /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than

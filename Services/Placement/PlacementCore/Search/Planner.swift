@@ -80,7 +80,8 @@ public enum Planner {
         // layers (its max-flow asks every node's throughput at the layers it holds).
         if options.judge == nil, options.serving != nil {
             let unused = unrouted(problem, best, options.connectivity)
-            let (completed, score) = assignIdle(problem, unused, score: judge(unused), clock: clock, deadline: options.budgetSeconds, judge: judge)
+            let (completed, score) = assignIdle(problem, unused, score: judge(unused), clock: clock, deadline: options.budgetSeconds,
+                                                   cancel: options.cancellation, judge: judge)
             if completed != best { best = completed; bestScore = score; origin += " + unused nodes placed" }
         }
         var result = scoreResult(problem, best, options.connectivity)
@@ -104,9 +105,9 @@ public enum Planner {
 
     /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than
     /// idle). Its first candidate is a harmless range (one layer no other node ends at, so no route
-    /// can reach it), which it keeps where nothing rates higher or the deadline leaves no time to look.
+    /// can reach it), which it keeps where nothing rates higher or the deadline or a cancel leaves no time to look.
     static func assignIdle(_ problem: PlacementProblem, _ start: Placement, score: Double, clock: Clock, deadline: Double,
-                           judge: (Placement) -> Double) -> (Placement, Double) {
+                           cancel: CancellationToken? = nil, judge: (Placement) -> Double) -> (Placement, Double) {
         var placement = start, best = score
         let L = problem.numLayers
         for i in problem.nodes.indices where placement.ranges[i] == nil {
@@ -120,8 +121,8 @@ public enum Planner {
             if let harmless = harmlessRange(placement, layers: L) { consider(harmless) }
             sizes: for k in 1...max(1, min(L, problem.nodes[i].maxLayers)) {
                 for s in 0...(L - k) {
-                    // Honour the budget inside a node too (a node may try ~1,000 ranges).
-                    if clock.elapsed >= deadline && choice != nil { break sizes }
+                    // Honour the budget and a cancel inside a node too (a node may try ~1,000 ranges).
+                    if (clock.elapsed >= deadline || cancel?.isCancelled == true) && choice != nil { break sizes }
                     consider(LayerRange(start: s, end: s + k))
                 }
             }

@@ -53,4 +53,50 @@ import Testing
         #expect(model.predict(serving.placement).decodeTokensPerSecond > 1.05 * model.predict(flow.placement).decodeTokensPerSecond)
         #expect(!serving.foundBy.isEmpty && !flow.foundBy.isEmpty)
     }
+
+    /// geo24's links between regions (11–14 MB/s) are slow, those within (1.2–1.4 GB/s) are not;
+    /// single24 has one bandwidth. A node no route can enter exposes nothing; the same node where a
+    /// route can reach it, across a region, exposes the slow links our flow leaves unused.
+    @Test func slowLinksAreThoseBetweenRegions() throws {
+        #expect(SlowLinks(problem: try Self.model("single24").problem).slow.isEmpty)
+        let model = try Self.model("geo24")
+        let problem = model.problem
+        let slow = SlowLinks(problem: problem)
+        for (i, j) in slow.slow {
+            let arc = try #require(problem.arcs.first { $0.from == .node(i) && $0.to == .node(j) })
+            #expect(arc.bandwidthBytesPerSecond < 2e7)
+        }
+        #expect(slow.slow.count > problem.nodes.count)
+        let helix = try LayoutFile.load(path: TestData.layout("geo24_helix_milp"), nodeCount: problem.nodes.count)
+        let none = FlowResult(value: 0, nodeFlows: [], arcFlows: [])
+        // Helix's layout crosses regions: with no flow to use them, its slow valid links are exposed.
+        #expect(slow.exposed(helix, .partial, flows: none) > 0)
+        #expect(slow.exposed(helix, .partial, flows: FlowScorer.runtimeFlow(problem, helix, .partial)) < slow.exposed(helix, .partial, flows: none))
+        // Node 6 moved to a harmless range: nothing reaches it, so it exposes nothing.
+        var without = helix
+        without.ranges[6] = nil
+        var harmless = helix
+        let range: LayerRange = try #require(Planner.harmlessRange(without, layers: problem.numLayers))
+        harmless.ranges[6] = range
+        #expect(!slow.reach(harmless, .partial).fromSource[6])
+        #expect(slow.exposed(harmless, .partial, flows: none) == slow.exposed(without, .partial, flows: none))
+    }
+
+    /// geo24 plans put every GPU to work or somewhere harmless: every node holds layers (the
+    /// artifact's simulator needs that) and no node our flow leaves unused can be reached by a
+    /// route (such nodes opened 28 slow links the artifact's max-flow routed over: 8.8 tokens/s).
+    @Test func geo24PlanLeavesNoReachableUnusedNode() throws {
+        let model = try Self.model("geo24")
+        var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 8, seed: 1)
+        options.maxEvaluations = 1500
+        options.serving = model
+        let plan = Planner.solve(model.problem, options: options)
+        #expect(plan.placement.ranges.allSatisfy { $0 != nil })
+        try plan.placement.validate(for: model.problem)
+        let flows = FlowScorer.runtimeFlow(model.problem, plan.placement, .partial)
+        let reachable = SlowLinks(problem: model.problem).reach(plan.placement, .partial).fromSource
+        let unused = model.problem.nodes.indices.filter { flows.nodeFlows[$0] <= 1e-9 }
+        #expect(!unused.isEmpty)
+        #expect(unused.allSatisfy { !reachable[$0] }, "\(plan.placement.ranges)")
+    }
 }

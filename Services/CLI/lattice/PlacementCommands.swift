@@ -69,12 +69,13 @@ func placementJSON(_ problem: PlacementProblem, _ result: SolveResult, extra: [S
 
 func servingJSON(_ p: ServingPrediction) -> [String: Any] {
     ["predicted_decode_tokens_per_s": p.decodeTokensPerSecond, "predicted_decode_latency_s": p.decodeLatencySeconds,
-     "predicted_prompt_latency_s": p.promptLatencySeconds, "pipelines": p.pipelines, "mean_depth": p.meanDepth]
+     "predicted_prompt_latency_s": p.promptLatencySeconds, "pipelines": p.pipelines, "mean_depth": p.meanDepth,
+     "exposed_slow_links": p.exposedSlowLinks]
 }
 
 func servingLine(_ p: ServingPrediction) -> String {
-    String(format: "  predicted serving: %.1f decode tokens/s, decode step %.2f s, prompt %.2f s (%d pipelines, mean depth %.1f)",
-           p.decodeTokensPerSecond, p.decodeLatencySeconds, p.promptLatencySeconds, p.pipelines, p.meanDepth)
+    String(format: "  predicted serving: %.1f decode tokens/s, decode step %.2f s, prompt %.2f s (%d pipelines, mean depth %.1f, %d slow links exposed)",
+           p.decodeTokensPerSecond, p.decodeLatencySeconds, p.promptLatencySeconds, p.pipelines, p.meanDepth, p.exposedSlowLinks)
 }
 
 func printJSON(_ object: [String: Any]) throws {

@@ -10,6 +10,8 @@ public struct ServingPrediction: Sendable, Equatable {
     /// Pipelines (source→sink paths of the runtime max-flow) and their mean depth in hops.
     public var pipelines: Int
     public var meanDepth: Double
+    /// Valid slow links the flow leaves unused (`SlowLinks`): another router's max-flow may use them.
+    public var exposedSlowLinks = 0
 
     public static let none = ServingPrediction(decodeTokensPerSecond: 0, decodeLatencySeconds: 0, promptLatencySeconds: 0, pipelines: 0, meanDepth: 0)
 }
@@ -37,6 +39,7 @@ public struct ServingModel: Sendable {
     /// KV high-water mark of offline scheduling (spec §5: 0.85); the scheduler reserves input + 240·1.0 per layer.
     public var kvHighWater = 0.85
     public var reservedOutput = 240.0
+    let slowLinks: SlowLinks
 
     public init(problem: PlacementProblem, connectivity: Connectivity, profiles: [String: GPUProfile]) throws {
         for node in problem.nodes where profiles[node.type] == nil {
@@ -45,6 +48,7 @@ public struct ServingModel: Sendable {
         self.problem = problem
         self.connectivity = connectivity
         self.profiles = profiles
+        slowLinks = SlowLinks(problem: problem)
     }
 
     struct Pipeline { var hops: [(node: Int, layers: Int)]; var flow: Double }
@@ -105,7 +109,8 @@ public struct ServingModel: Sendable {
         }
         guard decode > 0 else { return .none }
         return ServingPrediction(decodeTokensPerSecond: decode, decodeLatencySeconds: decodeLatency / decode,
-                                 promptLatencySeconds: promptLatency / decode, pipelines: pipelines.count, meanDepth: depth / decode)
+                                 promptLatencySeconds: promptLatency / decode, pipelines: pipelines.count, meanDepth: depth / decode,
+                                 exposedSlowLinks: slowLinks.exposed(placement, connectivity, flows: flows))
     }
 
     /// Latency and seconds per activation of the link from a vertex (n = source) to a node or (n) the sink.

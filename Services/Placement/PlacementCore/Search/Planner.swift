@@ -13,7 +13,10 @@ public enum Planner {
                            upperBound: max(problem.upperBound, flows.value), provenOptimal: false, flows: flows, seconds: 0, statistics: [:])
     }
 
-    /// The serving judge: predicted decode tokens/s, penalised beyond the latency bound.
+    /// The serving judge: predicted decode tokens/s, penalised beyond the latency bound. Slow
+    /// links a plan exposes (`SlowLinks`) are not penalised here: on geo24 a penalty of a tenth per
+    /// link led the climb to one chain across a single slow link (predicted 124, the artifact's
+    /// simulator 17.5 decode tokens/s); the plan's unused nodes are made harmless at the end instead.
     static func servingJudge(_ model: ServingModel, bound: Double?) -> @Sendable (Placement) -> Double {
         { placement in
             let p = model.predict(placement)
@@ -34,10 +37,12 @@ public enum Planner {
         inner.budgetSeconds = options.budgetSeconds * (1 - min(0.9, max(0, options.judgeShare)))
         let (flowResult, seen) = solveForFlow(problem, options: inner)
         var distinct: [(placement: Placement, origin: String)] = []
-        // The flow-best first, then the baselines, then what the search passed through (best first).
+        // The flow-best first, then the baselines and whole re-packings into p pipelines, then what
+        // the search passed through (best first).
         let baselines = [(Baselines.petals(problem), "petals baseline"), (Baselines.swarm(problem), "swarm baseline"),
                          (Baselines.separatePipelines(problem), "separate pipelines")]
-        let candidates = [(flowResult.placement, flowResult.foundBy)] + baselines + seen.reversed().prefix(8).map { ($0, "flow search candidate") }
+        let candidates = [(flowResult.placement, flowResult.foundBy)] + baselines + PipelineCandidates.all(problem)
+            + seen.reversed().prefix(8).map { ($0, "flow search candidate") }
         for (placement, origin) in candidates where !distinct.contains(where: { $0.placement == placement }) {
             if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append((placement, origin)) }
         }
@@ -69,12 +74,15 @@ public enum Planner {
             bestScore = outcome.score
             climbed = outcome.judged
         }
-        // The serving model is cheap: give every idle GPU the layers it serves best with (the
-        // runtime, and the artifact's simulator, expect every node to hold layers: its max-flow
-        // asks every node's throughput at the layers it holds).
+        // The serving model is cheap: give every GPU our flow leaves unused (idle, or holding
+        // layers no route takes) the layers it serves best with, judged with the slow links it
+        // would expose. The runtime, and the artifact's simulator, expect every node to hold
+        // layers (its max-flow asks every node's throughput at the layers it holds).
         if options.judge == nil, options.serving != nil {
-            let (completed, score) = assignIdle(problem, best, score: bestScore, clock: clock, deadline: options.budgetSeconds, judge: judge)
-            if completed != best { best = completed; bestScore = score; origin += " + idle nodes assigned" }
+            let unused = unrouted(problem, best, options.connectivity)
+            let (completed, score) = assignIdle(problem, unused, score: judge(unused), clock: clock, deadline: options.budgetSeconds,
+                                                   cancel: options.cancellation, judge: judge)
+            if completed != best { best = completed; bestScore = score; origin += " + unused nodes placed" }
         }
         var result = scoreResult(problem, best, options.connectivity)
         result.method = options.method
@@ -87,27 +95,47 @@ public enum Planner {
         return result
     }
 
-    /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than idle).
-    /// Stops at the deadline (nodes not reached stay idle; the node being tried takes its best so far).
+    /// The placement without the ranges of nodes the runtime max-flow routes nothing through.
+    static func unrouted(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity) -> Placement {
+        let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
+        var kept = placement
+        for i in kept.ranges.indices where flows.nodeFlows[i] <= flows.value * 1e-6 { kept.ranges[i] = nil }
+        return kept
+    }
+
+    /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than
+    /// idle). Its first candidate is a harmless range (one layer no other node ends at, so no route
+    /// can reach it), which it keeps where nothing rates higher or the deadline or a cancel leaves no time to look.
     static func assignIdle(_ problem: PlacementProblem, _ start: Placement, score: Double, clock: Clock, deadline: Double,
-                           judge: (Placement) -> Double) -> (Placement, Double) {
+                           cancel: CancellationToken? = nil, judge: (Placement) -> Double) -> (Placement, Double) {
         var placement = start, best = score
         let L = problem.numLayers
-        for i in problem.nodes.indices where placement.ranges[i] == nil && clock.elapsed < deadline {
+        for i in problem.nodes.indices where placement.ranges[i] == nil {
             var choice: (LayerRange, Double)?
+            func consider(_ range: LayerRange) {
+                var candidate = placement
+                candidate.ranges[i] = range
+                let value = judge(candidate)
+                if value > choice?.1 ?? -.infinity { choice = (range, value) }
+            }
+            if let harmless = harmlessRange(placement, layers: L) { consider(harmless) }
             sizes: for k in 1...max(1, min(L, problem.nodes[i].maxLayers)) {
                 for s in 0...(L - k) {
-                    // Honour the budget inside a node too (a node may try ~1,000 ranges).
-                    if clock.elapsed >= deadline { break sizes }
-                    var candidate = placement
-                    candidate.ranges[i] = LayerRange(start: s, end: s + k)
-                    let value = judge(candidate)
-                    if value > choice?.1 ?? -.infinity { choice = (LayerRange(start: s, end: s + k), value) }
+                    // Honour the budget and a cancel inside a node too (a node may try ~1,000 ranges).
+                    if (clock.elapsed >= deadline || cancel?.isCancelled == true) && choice != nil { break sizes }
+                    consider(LayerRange(start: s, end: s + k))
                 }
             }
             if let choice { placement.ranges[i] = choice.0; best = choice.1 }
         }
         return (placement, best)
+    }
+
+    /// One layer at the first layer boundary no placed node ends at (nor the source feeds): no route
+    /// can enter it, so none of its links can be used. Nil when every boundary is some node's end.
+    static func harmlessRange(_ placement: Placement, layers L: Int) -> LayerRange? {
+        let ends = Set(placement.ranges.compactMap { $0?.end })
+        return (1..<L).first { !ends.contains($0) }.map { LayerRange(start: $0, end: $0 + 1) }
     }
 
     /// Solves for the max-flow objective; also returns the distinct improving placements it met.

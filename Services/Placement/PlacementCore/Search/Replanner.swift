@@ -51,7 +51,7 @@ public enum Replanner {
         // Candidates: the old plan with new nodes placed where they serve best, and the fresh plan.
         let previousScore = FlowScorer.objective(problem, previous, options.connectivity) > 0 ? base(previous) : 0
         let (kept, keptScore) = Planner.assignIdle(problem, previous, score: weighed(previous), clock: clock,
-                                                       deadline: options.budgetSeconds * 0.75, judge: weighed)
+                                                       deadline: options.budgetSeconds * 0.75, cancel: options.cancellation, judge: weighed)
         var best = kept, bestScore = keptScore, origin = "previous plan, new nodes placed"
         let freshWeighed = weighed(freshResult.placement)
         if freshWeighed > bestScore || FlowScorer.objective(problem, kept, options.connectivity) == 0 {

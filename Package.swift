@@ -50,13 +50,13 @@ let package = Package(
         .target(name: "DataFiles", dependencies: [], path: "Shared/DataFiles"),
 
         // Numerics.
-        .target(name: "Tensor", dependencies: ["CBLAS"], path: "Shared/Tensor"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "DeterministicRandom"], path: "Shared/Tensor"),
         // Quantized dot-product kernels (AVX2 chosen at run time, scalar fallback); always optimised,
         // debug builds included, so tests run the model at usable speed.
         .target(name: "CKernels", path: "Shared/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Service libraries: all logic lives here, testable without sockets.
-        .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing", "DataFiles"], path: "Services/Placement/PlacementCore"),
+        .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing", "DataFiles", "DeterministicRandom"], path: "Services/Placement/PlacementCore"),
         .target(name: "SchedulerCore", dependencies: ["Wire", "Routing", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
         .target(name: "WorkerCore", dependencies: ["Tensor", "CKernels", "DataFiles"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: ["DeterministicRandom"], path: "Services/CircuitOptimizer/CircuitCore"),
@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "DeterministicRandom"], path: "Tests/RoutingTests"),
         .testTarget(name: "ClusterLinksTests", dependencies: ["ClusterLinks"], path: "Tests/ClusterLinksTests"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
-        .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing"], path: "Tests/PlacementCoreTests"),
+        .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing", "DeterministicRandom"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore", "DeterministicRandom"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
         .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles"], path: "Tests/WorkerCoreTests",

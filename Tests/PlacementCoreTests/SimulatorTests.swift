@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 import Testing
 @testable import PlacementCore
@@ -31,7 +32,7 @@ import Testing
     /// Regression: a zero-rate bucket in the trace (bucket 5) used to end all arrivals after ~18 s.
     @Test func onlineArrivalsCoverTheWholeRunAtTheTargetRate() throws {
         let workload = try Workload.load(directory: TestData.directory + "/helix/workload")
-        var rng = SeededRandom(seed: 1)
+        var rng = SplitMix64(plannerSeed: 1)
         let times = workload.arrivalTimes(tokenRate: 2150, duration: 1800, using: &rng)
         let expected = 2150 / (workload.meanInput + workload.meanOutput) * 1800
         #expect(abs(Double(times.count) - expected) < 0.05 * expected, "\(times.count) arrivals, expected about \(expected)")

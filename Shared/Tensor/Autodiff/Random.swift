@@ -1,24 +1,16 @@
 import Foundation
 
-/// SplitMix64: a small, fast, seedable generator, so that training and sampling repeat exactly given a seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+import DeterministicRandom
 
-    public init(seed: UInt64) { state = seed }
+/// Training and sampling repeat exactly given a seed: they draw from the project's one SplitMix64.
+public typealias SeededGenerator = SplitMix64
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in [0, 1).
     public mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
 
     /// Another generator whose stream does not overlap this one in practice (for a worker thread).
-    public mutating func split() -> SeededGenerator { SeededGenerator(seed: next()) }
+    public mutating func split() -> SplitMix64 { SplitMix64(seed: next()) }
 }
 
 /// Weight initialisers.

@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 
 /// Exact branch-and-bound for partial connectivity on clusters whose links never bind. There the
@@ -32,7 +33,7 @@ struct CoverSearch {
     /// `accept` re-checks a complete cover (strict connectivity needs more than coverage).
     func cover(atLeast z: Double, clock: Clock, deadline: Double, cancel: CancellationToken?, noiseSeed: UInt64? = nil,
                accept: ([(Int, Int, Int)]) -> Bool = { _ in true }) -> Answer {
-        var rng = SeededRandom(seed: noiseSeed ?? 0)
+        var rng = SplitMix64(plannerSeed: noiseSeed ?? 0)
         var coverage = [Double](repeating: 0, count: L)
         var remaining = classes.map { $0.members.count }
         var chosen: [(Int, Int, Int)] = []

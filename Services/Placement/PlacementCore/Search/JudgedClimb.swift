@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 
 /// Hill-climbing whose judge is the caller's score (a short simulation), not the max-flow: the
@@ -17,7 +18,7 @@ struct JudgedClimb {
     func climb(from start: Placement, score startScore: Double, seed: UInt64, clock: Clock, deadline: Double,
                slowestJudgement: Double = 0, maxJudgements: Int? = nil, cancel: CancellationToken?, report: (Placement, Double) -> Void) -> (placement: Placement, score: Double, judged: Int) {
         let search = LocalSearch(problem: problem, connectivity: connectivity)
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(plannerSeed: seed)
         var best = start, bestScore = startScore
         let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
         var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])

@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 
 /// Simulated annealing over (start, length) per node, every move scored by the exact max-flow
@@ -69,7 +70,7 @@ struct LocalSearch {
 
     /// A random move: shift, resize (anchored at one end), relocate, or swap with another node.
     /// nil when the drawn move does not apply.
-    func neighbour(of current: Placement, using rng: inout SeededRandom) -> Placement? {
+    func neighbour(of current: Placement, using rng: inout SplitMix64) -> Placement? {
         let L = problem.numLayers
         var candidate = current
         let i = Int.random(in: 0..<problem.nodes.count, using: &rng)
@@ -105,7 +106,7 @@ struct LocalSearch {
     /// One annealing chain. Returns the best placement seen.
     func anneal(from start: Placement, seed: UInt64, deadline: Double, clock: Clock, maxEvaluations: Int?,
                 cancel: CancellationToken?, report: (Double) -> Void) -> (Placement, Double, Int) {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(plannerSeed: seed)
         var current = start
         var currentScore = score(current)
         var best = current

@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 
 /// Placement methods: our search and MILP, and the baselines.
@@ -89,17 +90,10 @@ public struct SolveResult: Sendable {
     public var gap: Double { objective > 0 ? max(0, upperBound - objective) / objective : .infinity }
 }
 
-/// A small deterministic generator (SplitMix64), so that a seed fixes the search.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    /// Placement's seeding (search and simulator): one step ahead of the plain stream, as its plans and
+    /// simulations have always been drawn.
+    init(plannerSeed seed: UInt64) { self.init(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
 }
 
 struct Clock {

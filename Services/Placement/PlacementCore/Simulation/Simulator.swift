@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 import Routing
 
@@ -69,7 +70,7 @@ struct SimulationEngine {
     let workload: Workload
     let profiles: [String: GPUProfile]
     let limits: [NodeBatch.Limits?]
-    var rng: SeededRandom
+    var rng: SplitMix64
     var heap = EventHeap()
     var seq = 0
     var now = 0.0
@@ -105,7 +106,7 @@ struct SimulationEngine {
         self.config = config
         self.workload = workload
         self.profiles = profiles
-        rng = SeededRandom(seed: config.seed)
+        rng = SplitMix64(plannerSeed: config.seed)
         let n = problem.nodes.count
         // Nodes are named by index, as in the runtime flow; an unplaced node holds no layers.
         let nodes = (0..<n).map { i -> RoutingNode in

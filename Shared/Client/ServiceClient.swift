@@ -29,13 +29,12 @@ public final class ServiceClient: Sendable {
     public func call<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request, as response: Response.Type = Response.self, deadline: Duration? = nil
     ) async throws -> Response {
-        // protobuf-c messages pack straight into the request frame: one copy of a Forward's hidden state.
-        let payload = if let bridged = request as? any CBridged {
-            try await connection.call(method, message: bridged, deadline: deadline)
-        } else {
-            try await connection.call(method, request.encode(), deadline: deadline)
+        // protobuf-c messages pack straight into the request frame, and the answer is decoded
+        // straight from its frame: one copy of a hidden state each way.
+        if let bridged = request as? any CBridged {
+            return try await connection.call(method, message: bridged, deadline: deadline, decoding: Response.self)
         }
-        return try decodeResponse(Response.self, payload, method: method)
+        return try await connection.call(method, request.encode(), deadline: deadline, decoding: Response.self)
     }
 
     /// A server-streaming call: one `Item` per response until end of stream; throws the final

@@ -7,7 +7,13 @@ struct CallTable {
     enum Waiter {
         case unary(UnsafeContinuation<[UInt8], Error>)   // resumed once: whoever takes the call out of the table
         case stream(StreamBuffer)
+        /// Called once on the loop thread, with the answer's payload still in its frame.
+        case callback(Answer)
     }
+
+    /// A unary answer handed over without a Task or continuation: on the loop thread, the
+    /// payload borrowed from the frame (valid only during the call), or the call's failure.
+    typealias Answer = @Sendable (Result<UnsafeRawBufferPointer, Status>) -> Void
 
     struct Call {
         let method: String
@@ -75,39 +81,54 @@ struct CallTable {
         return true
     }
 
-    /// Routes one RESPONSE envelope to its call. Returns false when no call has that id (it
-    /// already ended: cancelled or past its deadline).
-    @discardableResult
-    mutating func deliver(_ response: Envelope) -> Bool {
-        guard let delivery = route(response) else { return false }
-        delivery.resume()
-        return true
-    }
-
     /// A response matched to its caller, to be handed over with `resume` (by an owner that holds
     /// a lock around the table: outside it, so a resumed caller never waits for it).
     struct Delivery {
         let waiter: Waiter
-        let response: Envelope
+        let status: Status?
+        let endOfStream: Bool
 
-        func resume() {
-            let status = response.status ?? .ok
+        /// Hands `payload` (the response's, still in its frame) to the caller: copied into an
+        /// array of its own for a Task or a stream, lent to a callback.
+        func resume(_ payload: UnsafeRawBufferPointer) {
+            let status = status ?? .ok
             switch waiter {
             case .unary(let continuation):
-                if status.isOK { continuation.resume(returning: response.payload) } else { continuation.resume(throwing: status) }
+                if status.isOK { continuation.resume(returning: Handler.copy(payload)) } else { continuation.resume(throwing: status) }
             case .stream(let buffer):
-                if !response.payload.isEmpty || !response.endOfStream { buffer.push(response.payload) }
-                if response.endOfStream { buffer.finish(status) }
+                if !payload.isEmpty || !endOfStream { buffer.push(Handler.copy(payload)) }
+                if endOfStream { buffer.finish(status) }
+            case .callback(let answer):
+                answer(status.isOK ? .success(payload) : .failure(status))
             }
         }
     }
 
-    /// Matches one RESPONSE to its call (ending the call unless it is a stream item); nil when
-    /// no call has that id.
-    mutating func route(_ response: Envelope) -> Delivery? {
-        guard let call = calls[response.callID] else { return nil }
-        if case .stream = call.waiter, !response.endOfStream {} else { end(response.callID) }
-        return Delivery(waiter: call.waiter, response: response)
+    /// Routes one RESPONSE envelope, its payload in it, to its call. Returns false when no call
+    /// has that id (it already ended: cancelled or past its deadline).
+    @discardableResult
+    mutating func deliver(_ response: Envelope) -> Bool {
+        guard let delivery = route(response) else { return false }
+        response.payload.withUnsafeBytes { delivery.resume($0) }
+        return true
+    }
+
+    /// Matches one RESPONSE (its payload left in the frame) to its call, ending the call unless
+    /// it is a stream item; nil when no call has that id (it already ended: cancelled or past
+    /// its deadline).
+    mutating func route(_ response: borrowing Envelope) -> Delivery? {
+        let id = response.callID, endOfStream = response.endOfStream
+        let waiter: Waiter
+        if endOfStream {
+            guard let call = calls.removeValue(forKey: id) else { return nil }
+            call.onEnd?()
+            waiter = call.waiter
+        } else {
+            guard let call = calls[id] else { return nil }
+            if case .stream = call.waiter {} else { end(id) }
+            waiter = call.waiter
+        }
+        return Delivery(waiter: waiter, status: response.status, endOfStream: endOfStream)
     }
 
     /// Ends one call with `status`. Returns whether it existed and the socket its request went
@@ -132,10 +153,13 @@ struct CallTable {
         calls.removeValue(forKey: id)?.onEnd?()
     }
 
+    /// A callback is told on a later turn of the loop: never under its owner's lock, nor inside
+    /// whatever failed it (it may start calls of its own).
     private static func resume(_ waiter: Waiter, throwing status: Status) {
         switch waiter {
         case .unary(let continuation): continuation.resume(throwing: status)
         case .stream(let buffer): buffer.finish(status)
+        case .callback(let answer): EventLoop.shared.execute { answer(.failure(status)) }
         }
     }
 }

@@ -57,15 +57,26 @@ final class ClientCore: @unchecked Sendable {
     }
 
     /// Starts a call from any thread: sent straight from the caller while a socket is up and no
-    /// other call is in flight, else handed to the loop (which connects first if need be).
+    /// other call is in flight, else handed to the loop (which connects first if need be). On
+    /// the loop thread (a callback or a task on the loop executor) the request joins this loop
+    /// iteration's one batched write, with no hop and no allocation besides its frame.
     func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         let limit = config.maxPendingCalls
-        enum Outcome { case full, sent, viaLoop }
+        let onLoopThread = loop.inLoopThread
+        enum Outcome { case full, sent, viaLoop, afterRead }
         let outcome = lock.withLock { () -> Outcome in
             guard table.count < limit else { return .full }
+            // Answers of a read are still being handed out: a go-away may follow them (see `received`).
+            if inRead { return onLoopThread ? .afterRead : .viaLoop }
+            guard let (channel, number) = current else { return .viaLoop }
+            if onLoopThread {
+                table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
+                channel.write(request)   // written with the others at the end of this iteration
+                return .sent
+            }
             // With other calls in flight the loop is busy anyway and batches their requests into
             // one writev, which costs less per call than a send each.
-            guard let (channel, number) = current, table.isEmpty, !inRead else { return .viaLoop }
+            guard table.isEmpty else { return .viaLoop }
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
             // Under the lock, so a CANCEL for this call (sent by the loop, also under it) goes after.
             channel.writeFromAnyThread(request)
@@ -77,16 +88,33 @@ final class ClientCore: @unchecked Sendable {
             CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': \(limit) calls to \(target) are already waiting for answers on this connection (TransportConfig.maxPendingCalls); wait for some to finish"))
         case .sent:
             guard deadlineMs > 0 else { return }
-            onLoop { [self] in armDeadline(id, method, deadlineMs) }
+            if onLoopThread { armDeadline(id, method, deadlineMs) } else { loop.execute { [self] in armDeadline(id, method, deadlineMs) } }
         case .viaLoop:
-            onLoop { [self] in start(id, method, request, waiter, deadlineMs: deadlineMs) }
+            if onLoopThread { start(id, method, request, waiter, deadlineMs: deadlineMs) } else {
+                loop.execute { [self] in start(id, method, request, waiter, deadlineMs: deadlineMs) }
+            }
+        case .afterRead:
+            if startAfterRead.isEmpty { loop.execute { [self] in startCallsMadeDuringRead() } }
+            startAfterRead.append(PendingStart(id: id, method: method, request: request, waiter: waiter, deadlineMs: deadlineMs))
         }
     }
 
-    /// Runs `work` now when already on the loop thread (a caller on the loop executor: it runs
-    /// between I/O callbacks, never inside one), else hands it to the loop.
-    private func onLoop(_ work: @escaping @Sendable () -> Void) {
-        if loop.inLoopThread { work() } else { loop.execute(work) }
+    /// A call made on the loop thread while a read's answers were handed out (loop thread only).
+    private struct PendingStart {
+        let id: UInt64
+        let method: String
+        let request: FrameBytes
+        let waiter: CallTable.Waiter
+        let deadlineMs: UInt64
+    }
+    private var startAfterRead: [PendingStart] = []
+
+    /// Right after the read (in the same loop iteration, before its writes go out), so a
+    /// go-away that came with the answers is seen first.
+    private func startCallsMadeDuringRead() {
+        let pending = startAfterRead
+        startAfterRead.removeAll(keepingCapacity: true)
+        for call in pending { submit(call.id, call.method, call.request, call.waiter, deadlineMs: call.deadlineMs) }
     }
 
     /// Loop thread: starts a call that could not take the fast path.
@@ -216,8 +244,10 @@ final class ClientCore: @unchecked Sendable {
         let number = lastSocketNumber
         sockets[number] = channel
         state = .handshaking(channel, number)
-        channel.onFrame = { [unowned self, unowned channel] in self.received($0, on: channel, number) }
-        channel.onFramesDelivered = { [unowned self] in self.readDone() }
+        // unowned(unsafe), as per frame: the channel calls these only while open, and while it is
+        // open its onClosed holds this core.
+        channel.onFrame = { [unowned(unsafe) self, unowned(unsafe) channel] in self.received($0, on: channel, number) }
+        channel.onFramesDelivered = { [unowned(unsafe) self] in self.readDone() }
         channel.onFrameError = { [unowned channel] error in channel.close(reason: "server broke the framing: \(error)") }
         channel.onClosed = { [self] reason in self.lost(number, reason) }
         let nonce = Handshake.nonce()
@@ -358,12 +388,14 @@ final class ClientCore: @unchecked Sendable {
     // MARK: Answers
 
     private func received(_ frame: UnsafeBufferPointer<UInt8>, on channel: TCPChannel, _ number: Int) {
-        guard let envelope = try? EnvelopeCodec.decode(frame) else {
+        guard let (envelope, payload) = try? EnvelopeCodec.decodeBorrowing(frame) else {
             channel.close(reason: "server sent a frame of \(frame.count) bytes that is not a lattice.v1.Envelope")
             return
         }
-        if let pending = handshakes[number] {
-            shake(envelope, pending, on: channel, number)
+        if !handshakes.isEmpty, let pending = handshakes[number] {
+            var handshake = envelope
+            handshake.payload = Array(payload)
+            shake(handshake, pending, on: channel, number)
             return
         }
         guard envelope.kind == .response else {
@@ -385,7 +417,7 @@ final class ClientCore: @unchecked Sendable {
             inRead = true
             return table.route(envelope)
         }
-        delivery?.resume()
+        delivery?.resume(UnsafeRawBufferPointer(payload))
     }
 
     /// Every frame of one read is processed.

@@ -24,30 +24,75 @@ public final class Connection: Sendable {
     /// Unary call; throws `Status` (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED,
     /// CANCELLED, or the server's status).
     public func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
-        try await send(prepare(method, payload, deadline), method)
+        try await send(prepare(method, payload, deadline), method) { .unary($0) }
     }
 
     /// Unary call with a message packed straight into the request frame (one copy of its
     /// `bytes` fields, e.g. a Forward's hidden state, instead of `encode()` and a frame copy).
     public func call<Request: CBridged>(_ method: String, message: Request, deadline: Duration? = nil) async throws -> [UInt8] {
-        try await send(prepare(method, deadline) { envelope in
-            message.withPacker { size, pack in
-                EnvelopeCodec.frame(envelope, payloadCount: size) { if let base = $0.baseAddress { pack(base) } }
-            }
-        }, method)
+        try await send(prepare(method, message, deadline), method) { .unary($0) }
     }
 
-    private func send(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String) async throws -> [UInt8] {
+    /// Unary call whose answer is decoded as `Response` on the loop, straight from its frame:
+    /// one copy of a large `bytes` field (a hidden state), from the frame into the message.
+    /// An answer that does not decode throws INTERNAL naming the method and the type.
+    public func call<Response: WireMessage>(_ method: String, _ payload: [UInt8], deadline: Duration? = nil,
+                                            decoding response: Response.Type) async throws -> Response {
+        try await send(prepare(method, payload, deadline), method) { Self.decoding(Response.self, method, $0) }
+    }
+
+    /// As `call(_:_:deadline:decoding:)`, with the request packed straight into its frame.
+    public func call<Request: CBridged, Response: WireMessage>(_ method: String, message: Request, deadline: Duration? = nil,
+                                                               decoding response: Response.Type) async throws -> Response {
+        try await send(prepare(method, message, deadline), method) { Self.decoding(Response.self, method, $0) }
+    }
+
+    /// Unary call without a Task: `answer` runs once, on the transport's loop thread, with the
+    /// response's payload lent from its frame (valid only during the call; copy what you keep)
+    /// or the `Status` the call failed with (as `call` throws). A call made on the loop thread
+    /// (from inside an `answer`, say) joins that loop iteration's one batched write: the way to
+    /// keep many small calls in flight on one connection cheaply. `answer` must be quick and
+    /// never block: while it runs, no socket of this process is served. To cancel, give a deadline.
+    public func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil,
+                     answer: @escaping @Sendable (Result<UnsafeRawBufferPointer, Status>) -> Void) {
+        let prepared: (UInt64, FrameBytes, UInt64)
+        do {
+            prepared = try prepare(method, payload, deadline)
+        } catch {
+            let status = error as? Status ?? Status(.internal, "\(error)")
+            core.loop.execute { answer(.failure(status)) }
+            return
+        }
+        core.submit(prepared.0, method, prepared.1, .callback(answer), deadlineMs: prepared.2)
+    }
+
+    private func send<Answer>(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
+                              _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
         let (id, request, deadlineMs) = prepared
         let core = core
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<[UInt8], Error>) in
-                core.submit(id, method, request, .unary(continuation), deadlineMs: deadlineMs)
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
+                core.submit(id, method, request, waiter(continuation), deadlineMs: deadlineMs)
                 // A cancel that raced ahead of `start` on the loop would be lost; repeat it after.
                 if Task.isCancelled { core.loop.execute { core.cancel(id) } }
             }
         } onCancel: {
             core.loop.execute { core.cancel(id) }
+        }
+    }
+
+    /// Resumes `continuation` with the answer decoded from its frame (on the loop).
+    private static func decoding<Response: WireMessage>(_ type: Response.Type, _ method: String,
+                                                        _ continuation: UnsafeContinuation<Response, Error>) -> CallTable.Waiter {
+        .callback { answer in
+            continuation.resume(with: Result {
+                let payload = try answer.get()
+                do {
+                    return try Response(borrowing: payload)
+                } catch {
+                    throw Status(.internal, "\(method): the response (\(payload.count) bytes) does not decode as \(Response.self): \(error)")
+                }
+            })
         }
     }
 
@@ -97,9 +142,15 @@ public final class Connection: Sendable {
 
     private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
         try prepare(method, deadline) { envelope in
-            var envelope = envelope
-            envelope.payload = payload
-            return EnvelopeCodec.frame(envelope)
+            payload.withUnsafeBytes { bytes in EnvelopeCodec.frame(envelope, payloadCount: bytes.count) { $0.copyMemory(from: bytes) } }
+        }
+    }
+
+    private func prepare<Request: CBridged>(_ method: String, _ message: Request, _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
+        try prepare(method, deadline) { envelope in
+            message.withPacker { size, pack in
+                EnvelopeCodec.frame(envelope, payloadCount: size) { if let base = $0.baseAddress { pack(base) } }
+            }
         }
     }
 

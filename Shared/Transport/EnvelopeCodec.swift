@@ -1,3 +1,4 @@
+import Foundation
 import Wire
 
 /// A direct protobuf codec for `lattice.v1.Envelope`, used on the transport's hot path: it
@@ -78,7 +79,9 @@ enum EnvelopeCodec {
 
     /// Decodes one frame body but leaves the payload where it is: the envelope's `payload` is
     /// empty and the payload's bytes are returned, pointing into `bytes` (valid as long as it is).
-    static func decodeBorrowing(_ bytes: UnsafeBufferPointer<UInt8>) throws -> (Envelope, payload: UnsafeBufferPointer<UInt8>) {
+    /// `knownMethod`: a method name likely to come again (the previous frame's); when the frame
+    /// names it, that string is reused instead of a new one made (per request, on the server).
+    static func decodeBorrowing(_ bytes: UnsafeBufferPointer<UInt8>, knownMethod: String = "") throws -> (Envelope, payload: UnsafeBufferPointer<UInt8>) {
         var reader = Reader(bytes: bytes)
         var e = Envelope(callID: 0, method: "", version: 0)
         var payload = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
@@ -87,7 +90,7 @@ enum EnvelopeCodec {
             let field = key >> 3, wireType = key & 7
             switch (field, wireType) {
             case (1, 0): e.callID = try reader.varint()
-            case (2, 2): e.method = try reader.string()
+            case (2, 2): e.method = try reader.string(reusing: knownMethod)
             case (3, 2): payload = try reader.lengthDelimited()
             case (4, 2): e.status = try decodeStatus(reader.lengthDelimited(), into: e.status)
             case (5, 0): e.deadlineMs = try reader.varint()
@@ -152,9 +155,10 @@ enum EnvelopeCodec {
             return UnsafeBufferPointer(rebasing: bytes[start..<index])
         }
 
-        mutating func string() throws -> String {
+        mutating func string(reusing known: String = "") throws -> String {
             let field = try lengthDelimited()
             let raw = UnsafeBufferPointer(rebasing: field[..<(field.firstIndex(of: 0) ?? field.endIndex)])
+            if !known.isEmpty, known.utf8.withContiguousStorageIfAvailable({ same($0, raw) }) == true { return known }
             guard let text = String(validating: raw, as: UTF8.self) else { throw WireError("Envelope: string field is not valid UTF-8") }
             return text
         }
@@ -175,9 +179,21 @@ enum EnvelopeCodec {
         }
     }
 
+    private static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let x = a.baseAddress, let y = b.baseAddress else { return true }
+        return memcmp(x, y, a.count) == 0
+    }
+
     /// A string's bytes up to its first NUL, as protobuf-c sends a `char *`.
     private static func cString(_ text: String) -> Substring.UTF8View {
-        text.utf8.prefix { $0 != 0 }
+        // Scanned as contiguous bytes where it can be (the usual native string): per frame.
+        let nul = text.utf8.withContiguousStorageIfAvailable { $0.firstIndex(of: 0) }
+        switch nul {
+        case .some(nil): return Substring(text).utf8
+        case .some(let count?): return text.utf8.prefix(count)
+        case nil: return text.utf8.prefix { $0 != 0 }
+        }
     }
 
     private static func varintSize(_ value: UInt64) -> Int {

@@ -51,6 +51,8 @@ final class ServerConnection: @unchecked Sendable {
     private var endsNeedLoop = false
     private var waitingWrites: [WaitingWrite] = []
     private(set) var lastActivity: UInt64
+    /// The method of the previous request, reused while requests name it (no string per frame).
+    private var lastMethod = ""
     private(set) var isClosed = false
 
     /// Where the connection is in its handshake (loop thread only; see `Handshake`).
@@ -84,7 +86,9 @@ final class ServerConnection: @unchecked Sendable {
             }
             handshakeTimer = timer
         }
-        channel.onFrame = { [unowned self] in self.received($0) }
+        // unowned(unsafe), as per frame: the channel calls it only while open, and while it is
+        // open its onClosed holds this connection.
+        channel.onFrame = { [unowned(unsafe) self] in self.received($0) }
         channel.onFrameError = { [unowned self] in
             self.protocolError(Status(.resourceExhausted, "\($0)"))
         }
@@ -103,7 +107,8 @@ final class ServerConnection: @unchecked Sendable {
         C.add(counters.bytesIn, UInt64(frame.count + 4))
         var envelope: Envelope, payload: UnsafeBufferPointer<UInt8>
         do {
-            (envelope, payload) = try EnvelopeCodec.decodeBorrowing(frame)
+            (envelope, payload) = try EnvelopeCodec.decodeBorrowing(frame, knownMethod: lastMethod)
+            lastMethod = envelope.method
         } catch {
             protocolError(Status(.invalidArgument, "a frame of \(frame.count) bytes is not a lattice.v1.Envelope: \(error)"))
             return
@@ -257,8 +262,11 @@ final class ServerConnection: @unchecked Sendable {
         // Listed before its Task exists, so the handler finds it when done. Only the loop ends
         // calls early (deadline, cancel, close), so none can end before the Task is recorded.
         callsLock.withLock { calls[id] = call }
+        // A non-blocking handler starts right here, on the loop: one that does not suspend has
+        // answered when this returns (written in this iteration's batch); one that does resumes
+        // on the loop executor.
         let task = handler.runsOnLoop
-            ? Task(executorPreference: loop) { [self] in await self.run(work, context) }
+            ? Task.immediate(executorPreference: loop) { [self] in await self.run(work, context) }
             : Task { [self] in await self.run(work, context) }
         callsLock.withLock { calls[id]?.task = task }
         updateReading()
@@ -278,9 +286,9 @@ final class ServerConnection: @unchecked Sendable {
         } catch {
             outcome = .failure(error)
         }
-        let (bytes, reply, violation) = finalFrame(outcome, context)
-        let failed = reply.status.map { !$0.isOK } ?? false
-        let id = context.callID, status = reply.status, closeAfter = violation
+        let (bytes, status, violation) = finalFrame(outcome, context)
+        let failed = status.map { !$0.isOK } ?? false
+        let id = context.callID, closeAfter = violation
         // Alone on its connection, the answer goes out from here, and the loop is woken only
         // if it has something to do (a timer, backpressure, a drain). With others in flight
         // the loop writes it, batched with theirs in one writev (cheaper per call).
@@ -330,17 +338,17 @@ final class ServerConnection: @unchecked Sendable {
     /// A synchronous handler, run right here on the loop (`Server.inlineUnary`): answered in
     /// this loop iteration's batched write, with no call table entry, timer or Task.
     private func answerInline(_ body: ([UInt8], CallContext) throws -> [UInt8], _ payload: [UInt8], _ context: CallContext) {
-        let (bytes, reply, violation) = finalFrame(Result { try body(payload, context) }, context)
-        let failed = reply.status.map { !$0.isOK } ?? false
+        let (bytes, status, violation) = finalFrame(Result { try body(payload, context) }, context)
+        let failed = status.map { !$0.isOK } ?? false
         C.add(counters.callsTotal)
         if failed { C.add(counters.callsFailed) }
         write(bytes)
-        if violation, let status = reply.status { closeForProtocolError(status) }
+        if violation, let status { closeForProtocolError(status) }
     }
 
     /// The last frame of a call (its answer, or the status its handler threw), kept within the
     /// frame limit; and whether the handler reported a protocol violation.
-    private func finalFrame(_ outcome: Result<[UInt8], Error>, _ context: CallContext) -> (FrameBytes, Envelope, violation: Bool) {
+    private func finalFrame(_ outcome: Result<[UInt8], Error>, _ context: CallContext) -> (FrameBytes, Status?, violation: Bool) {
         var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
         var violation = false
         switch outcome {
@@ -358,7 +366,7 @@ final class ServerConnection: @unchecked Sendable {
             reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
             bytes = EnvelopeCodec.frame(reply)
         }
-        return (bytes, reply, violation)
+        return (bytes, reply.status, violation)
     }
 
     static func status(for error: Error, method: String) -> Status {
@@ -445,8 +453,7 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     private func write(_ bytes: FrameBytes) {
-        channel.write(bytes)
-        let queued = channel.queuedBytes
+        let queued = channel.write(bytes)
         C.add(counters.bytesOut, UInt64(bytes.count))
         counters.noteQueued(queued)
         if queued > maxQueued { pauseReading() }

@@ -100,13 +100,16 @@ final class TCPChannel: @unchecked Sendable {
 
     /// Queues one whole frame (prefix included, see `EnvelopeCodec.frame`); the loop writes
     /// what queued up at the end of this iteration, in one writev. Loop thread only.
-    func write(_ frame: FrameBytes) {
+    /// Returns the bytes queued now (as `queuedBytes`).
+    @discardableResult
+    func write(_ frame: FrameBytes) -> Int {
         loop.assertInLoop("TCPChannel.write")
-        let schedule = writeLock.withLock { () -> Bool in
-            guard acceptsWrites else { return false }
-            return enqueue(frame, alreadySent: 0)
+        let (schedule, queued) = writeLock.withLock { () -> (Bool, Int) in
+            let schedule = acceptsWrites && enqueue(frame, alreadySent: 0)
+            return (schedule, pendingBytes + inFlightBytes)
         }
         if schedule { loop.scheduleFlush(self) }
+        return queued
     }
 
     /// Sends one whole frame from any thread: straight into the socket when nothing is queued
@@ -264,7 +267,7 @@ final class TCPChannel: @unchecked Sendable {
         delivering = true
         defer { delivering = false }
         do {
-            try decoder.takeFrames(from: chunk, limit: { [unowned self] in
+            try decoder.takeFrames(from: chunk, limit: {
                 reading && !isClosed && !closeWhenFlushed ? maxFrameBytes : nil
             }) { onFrame?($0) }
         } catch let error as FrameError {

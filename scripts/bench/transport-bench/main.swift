@@ -2,7 +2,7 @@
 // Lattice transport, printing the same figures as the raw libuv floor (scripts/bench/uv-echo.c).
 //
 //   transport-bench server PORT
-//   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop]]
+//   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|callback]]
 //       prints: calls p50_us p99_us calls_per_s
 //
 //   transport-bench auth ROUNDS      what the handshake costs (scripts/bench-auth)
@@ -12,7 +12,9 @@
 // handler, run on the loop thread) or bench/Forward (a worker-shaped Forward: a ForwardRequest
 // whose hidden state is SIZE bytes, packed into the frame per call; the server decodes it and
 // acknowledges with a ForwardResponse, as a worker does; decoded from the frame, as ServiceKit's typed handlers do). The last argument says where the calling tasks run:
-// on Swift's global pool (the default) or on the transport loop (`TransportLoop.executor`).
+// on Swift's global pool (the default) or on the transport loop (`TransportLoop.executor`); or
+// there are no calling tasks: `callback` keeps INFLIGHT calls going with `Connection.call(_:_:answer:)`,
+// each answer (on the loop thread) timing its call and making the next.
 import Foundation
 import Logging
 import Transport
@@ -42,10 +44,11 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
           let inflight = Int(arguments[4]), let seconds = Double(arguments[5]) {
     let method = arguments.count >= 7 ? arguments[6] : "bench/Echo"
     let executor: (any TaskExecutor)?
+    let callbacks = arguments.count == 8 && arguments[7] == "callback"
     switch arguments.count == 8 ? arguments[7] : "pool" {
     case "pool": executor = nil
-    case "loop": executor = TransportLoop.executor
-    default: fail("the last argument is where callers run: pool or loop (got '\(arguments[7])')")
+    case "loop", "callback": executor = TransportLoop.executor
+    default: fail("the last argument is where callers run: pool, loop or callback (got '\(arguments[7])')")
     }
     let connection = Connection(host: "127.0.0.1", port: port, reconnect: .never, logger: logger)
     // A Forward packs its request into the frame on every call, as a worker does.
@@ -59,7 +62,9 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     let clock = ContinuousClock()
     let start = clock.now
     let end = start + .milliseconds(Int(seconds * 1000))
-    let (latencies, errors) = await withTaskExecutorPreference(executor) { await withTaskGroup(of: ([Int64], Int).self) { group in
+    let (latencies, errors) = callbacks
+        ? await Pipeline(connection: connection, method: method, payload: payload, expected: expected, inflight: inflight, until: end).run()
+        : await withTaskExecutorPreference(executor) { await withTaskGroup(of: ([Int64], Int).self) { group in
         for _ in 0..<inflight {
             group.addTask {
                 var samples: [Int64] = []
@@ -94,7 +99,7 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
 } else if arguments.count == 3, arguments[1] == "auth", let rounds = Int(arguments[2]), rounds > 0 {
     try await AuthBench.run(rounds: rounds, logger: logger)
 } else {
-    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop]] | transport-bench auth ROUNDS")
+    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|callback]] | transport-bench auth ROUNDS")
 }
 
 /// One request's slice of a Forward between two stages: `hiddenBytes` of float32 hidden state.
@@ -107,4 +112,58 @@ func forwardRequest(hiddenBytes: Int) -> ForwardRequest {
         hidden: HiddenStates(data: data, dtype: .float32, shape: [UInt32(tokens), UInt32(hidden)]),
         start: 12, end: 24, route: [RouteHop(address: "127.0.0.1:40125", start: 24, end: 36, workerID: "w3")],
         replyTo: "127.0.0.1:40120", prefill: true, step: 0)])
+}
+
+/// INFLIGHT calls kept going without tasks: each slot's answer callback (one closure per slot,
+/// reused) records its round trip and makes the slot's next call, on the loop thread.
+final class Pipeline: @unchecked Sendable {
+    let connection: Connection
+    let method: String
+    let payload: [UInt8]
+    let expected: Int
+    let until: ContinuousClock.Instant
+    let clock = ContinuousClock()
+    // Loop thread only once running.
+    private var sentAt: [ContinuousClock.Instant]
+    private var answers: [@Sendable (Result<UnsafeRawBufferPointer, Status>) -> Void] = []
+    private var samples: [Int64] = []
+    private var errors = 0
+    private var running: Int
+    private var done: CheckedContinuation<([Int64], Int), Never>?
+
+    init(connection: Connection, method: String, payload: [UInt8], expected: Int, inflight: Int, until: ContinuousClock.Instant) {
+        self.connection = connection
+        self.method = method
+        self.payload = payload
+        self.expected = expected
+        self.until = until
+        sentAt = Array(repeating: clock.now, count: inflight)
+        running = inflight
+        samples.reserveCapacity(1 << 20)
+    }
+
+    func run() async -> ([Int64], Int) {
+        await withTaskExecutorPreference(TransportLoop.executor) {
+            await withCheckedContinuation { done in
+                self.done = done
+                answers = (0..<sentAt.count).map { slot in { [unowned self] in self.answered(slot, $0) } }
+                for slot in 0..<sentAt.count { send(slot) }
+            }
+        }
+    }
+
+    private func send(_ slot: Int) {
+        sentAt[slot] = clock.now
+        connection.call(method, payload, answer: answers[slot])
+    }
+
+    private func answered(_ slot: Int, _ result: Result<UnsafeRawBufferPointer, Status>) {
+        let now = clock.now
+        if case .success(let answer) = result, answer.count == expected {} else { errors += 1 }
+        let (s, atto) = (now - sentAt[slot]).components
+        samples.append(s * 1_000_000_000 + atto / 1_000_000_000)
+        if now < until { send(slot); return }
+        running -= 1
+        if running == 0 { done?.resume(returning: (samples, errors)); done = nil }
+    }
 }

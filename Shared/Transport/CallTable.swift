@@ -47,12 +47,12 @@ struct CallTable {
     /// The requests not yet sent, oldest first; marks them sent on socket `socket`.
     mutating func takeUnsent(sendingOn socket: Int) -> [FrameBytes] {
         var out: [FrameBytes] = []
+        out.reserveCapacity(unsentOrder.count)
         for id in unsentOrder {
-            if let request = calls[id]?.request {
-                out.append(request)
-                calls[id]?.request = nil
-                calls[id]?.sentOn = socket
-            }
+            guard let index = calls.index(forKey: id), let request = calls.values[index].request else { continue }
+            out.append(request)
+            calls.values[index].request = nil
+            calls.values[index].sentOn = socket
         }
         unsentOrder.removeAll()
         return out

@@ -30,6 +30,8 @@ final class ClientCore: @unchecked Sendable {
     private var current: (channel: TCPChannel, number: Int)?   // mirrors state .connected
     /// The loop is handing out the answers of one read (see `received`).
     private var inRead = false
+    /// Calls were made on the loop during the read: their requests go out when it is done.
+    private var sendAfterRead = false
 
     // Loop thread only.
     private var state = State.idle
@@ -63,20 +65,25 @@ final class ClientCore: @unchecked Sendable {
     func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         let limit = config.maxPendingCalls
         let onLoopThread = loop.inLoopThread
-        enum Outcome { case full, sent, viaLoop, afterRead }
+        enum Outcome { case full, sent, viaLoop }
         let outcome = lock.withLock { () -> Outcome in
             guard table.count < limit else { return .full }
-            // Answers of a read are still being handed out: a go-away may follow them (see `received`).
-            if inRead { return onLoopThread ? .afterRead : .viaLoop }
             guard let (channel, number) = current else { return .viaLoop }
             if onLoopThread {
-                table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
-                channel.write(request)   // written with the others at the end of this iteration
+                if inRead {
+                    // Answers of a read are still being handed out and a go-away may follow
+                    // them (see `received`): the request waits in the table until the read is done.
+                    table.insert(id, CallTable.Call(method: method, waiter: waiter, request: request))
+                    sendAfterRead = true
+                } else {
+                    table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
+                    channel.write(request)   // written with the others at the end of this iteration
+                }
                 return .sent
             }
             // With other calls in flight the loop is busy anyway and batches their requests into
-            // one writev, which costs less per call than a send each.
-            guard table.isEmpty else { return .viaLoop }
+            // one writev, which costs less per call than a send each; during a read, see above.
+            guard table.isEmpty, !inRead else { return .viaLoop }
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
             // Under the lock, so a CANCEL for this call (sent by the loop, also under it) goes after.
             channel.writeFromAnyThread(request)
@@ -93,28 +100,7 @@ final class ClientCore: @unchecked Sendable {
             if onLoopThread { start(id, method, request, waiter, deadlineMs: deadlineMs) } else {
                 loop.execute { [self] in start(id, method, request, waiter, deadlineMs: deadlineMs) }
             }
-        case .afterRead:
-            if startAfterRead.isEmpty { loop.execute { [self] in startCallsMadeDuringRead() } }
-            startAfterRead.append(PendingStart(id: id, method: method, request: request, waiter: waiter, deadlineMs: deadlineMs))
         }
-    }
-
-    /// A call made on the loop thread while a read's answers were handed out (loop thread only).
-    private struct PendingStart {
-        let id: UInt64
-        let method: String
-        let request: FrameBytes
-        let waiter: CallTable.Waiter
-        let deadlineMs: UInt64
-    }
-    private var startAfterRead: [PendingStart] = []
-
-    /// Right after the read (in the same loop iteration, before its writes go out), so a
-    /// go-away that came with the answers is seen first.
-    private func startCallsMadeDuringRead() {
-        let pending = startAfterRead
-        startAfterRead.removeAll(keepingCapacity: true)
-        for call in pending { submit(call.id, call.method, call.request, call.waiter, deadlineMs: call.deadlineMs) }
     }
 
     /// Loop thread: starts a call that could not take the fast path.
@@ -354,7 +340,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func lost(_ number: Int, _ reason: String) {
-        lock.withLock { inRead = false }
+        lock.withLock { inRead = false; sendAfterRead = false }   // unsent calls go out on the next socket
         sockets.removeValue(forKey: number)
         let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
         let hasUnsent = lock.withLock { () -> Bool in
@@ -422,7 +408,12 @@ final class ClientCore: @unchecked Sendable {
 
     /// Every frame of one read is processed.
     private func readDone() {
-        lock.withLock { inRead = false }
+        lock.withLock {
+            inRead = false
+            guard sendAfterRead, let (channel, number) = current else { return }
+            sendAfterRead = false
+            for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
+        }
         if abandoned { closeIfAbandoned() }
     }
 }

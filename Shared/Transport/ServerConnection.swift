@@ -105,7 +105,7 @@ final class ServerConnection: @unchecked Sendable {
         loop.assertInLoop("ServerConnection.received")
         lastActivity = loop.now
         C.add(counters.bytesIn, UInt64(frame.count + 4))
-        var envelope: Envelope, payload: UnsafeBufferPointer<UInt8>
+        let envelope: Envelope, payload: UnsafeBufferPointer<UInt8>
         do {
             (envelope, payload) = try EnvelopeCodec.decodeBorrowing(frame, knownMethod: lastMethod)
             lastMethod = envelope.method
@@ -114,8 +114,9 @@ final class ServerConnection: @unchecked Sendable {
             return
         }
         guard case .open(let client) = phase else {
-            envelope.payload = Array(payload)
-            shake(envelope)
+            var handshake = envelope
+            handshake.payload = Array(payload)
+            shake(handshake)
             return
         }
         dispatch(envelope, UnsafeRawBufferPointer(payload), from: client)

@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 @testable import Transport
 import Wire
@@ -55,6 +54,22 @@ struct CallbackTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// A server that drains while answers keep making calls: each call is answered exactly
+    /// once, with its payload or a status; none is lost between the go-away and the next socket.
+    @Test func everyCallIsAnsweredWhileTheServerDrains() async throws {
+        let (server, port) = try startServer { server in
+            server.inlineUnary("test/Inline") { payload, _ in payload }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port, reconnect: .never)
+        let chains = UntilFailure(connection: connection, slots: 8)
+        chains.start()
+        try await Task.sleep(for: .milliseconds(100))
+        await server.shutdown(timeout: .seconds(1))
+        let outcome = try await within(10, "every chain ended with a failed call") { await chains.ended() }
+        #expect(outcome.answered > 8 && outcome.failed == 8 && outcome.wrong == 0, "\(outcome)")
+        await connection.close()
+    }
+
     /// Issue 13: a large response decoded as a message is copied once on the client, from the
     /// frame into the message's own array (not into a payload array first).
     @Test func aLargeResponseIsDecodedFromItsFrameWithOneCopy() async throws {
@@ -89,7 +104,7 @@ private final class Chain: @unchecked Sendable {
     let connection: Connection
     let slots: Int
     let callsPerSlot: Int
-    private let state = Mutex<(Outcome, done: CheckedContinuation<Outcome, Never>?)>((Outcome(), nil))
+    private let state = Locked<(Outcome, done: CheckedContinuation<Outcome, Never>?)>((Outcome(), nil))
 
     init(connection: Connection, slots: Int, callsPerSlot: Int) {
         self.connection = connection
@@ -119,6 +134,55 @@ private final class Chain: @unchecked Sendable {
             }
             if let finished { finished.resume(returning: state.withLock { $0.0 }) }
             if n + 1 < callsPerSlot { send(slot, n + 1) }
+        }
+    }
+}
+
+/// `slots` chains of calls that each go on until a call fails; `ended` waits for every chain.
+private final class UntilFailure: @unchecked Sendable {
+    struct Outcome: Sendable { var answered = 0, failed = 0, wrong = 0 }
+    let connection: Connection
+    let slots: Int
+    private let state = Locked<(Outcome, done: CheckedContinuation<Outcome, Never>?)>((Outcome(), nil))
+
+    init(connection: Connection, slots: Int) {
+        self.connection = connection
+        self.slots = slots
+    }
+
+    func start() {
+        for slot in 0..<slots { send(slot, 0) }
+    }
+
+    func ended() async -> Outcome {
+        await withCheckedContinuation { done in
+            let now = state.withLock { state -> Outcome? in
+                guard state.0.failed < slots else { return state.0 }
+                state.done = done
+                return nil
+            }
+            if let now { done.resume(returning: now) }
+        }
+    }
+
+    private func send(_ slot: Int, _ n: Int) {
+        let expected = bytes("\(slot).\(n)")
+        connection.call("test/Inline", expected) { [self] result in
+            let (failed, finished) = state.withLock { state -> (Bool, CheckedContinuation<Outcome, Never>?) in
+                switch result {
+                case .success(let payload):
+                    state.0.answered += 1
+                    if !payload.elementsEqual(expected) { state.0.wrong += 1 }
+                    return (false, nil)
+                case .failure:
+                    state.0.failed += 1
+                    guard state.0.failed == slots, let done = state.done else { return (true, nil) }
+                    state.done = nil
+                    return (true, done)
+                }
+            }
+            if let finished { finished.resume(returning: state.withLock { $0.0 }) }
+            if !failed { send(slot, n + 1) }
         }
     }
 }

@@ -100,8 +100,9 @@ final class MILPCallbackContext {
     var stoppedBy: String?
     var rounding: (([Double]) -> [Double]?)?
     var objective: [Double] = []
-    /// Incumbents the rounding heuristic gave GLPK.
+    /// Incumbents the rounding heuristic gave GLPK; the subproblem count at which it runs next.
     var roundedAccepted = 0
+    var nextRounding = 0
 
     init(warmStart: [Double]?, clock: Clock, deadline: Double, upperBound: Double, cancellation: CancellationToken?,
          progress: (@Sendable (SolveProgress) -> Void)?) {
@@ -118,6 +119,9 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
     guard let tree, let info else { return }
     let context = Unmanaged<MILPCallbackContext>.fromOpaque(info).takeUnretainedValue()
     let reason = glp_ios_reason(tree)
+    var active: Int32 = 0, alive: Int32 = 0, total: Int32 = 0
+    glp_ios_tree_size(tree, &active, &alive, &total)
+    context.nodes = max(context.nodes, Int(total))
     if reason == GLP_IHEUR, !context.warmStartUsed, let start = context.warmStart {
         context.warmStartUsed = true
         var x = [0.0] + start  // GLPK is 1-based
@@ -125,7 +129,9 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
         if rejected == 0 { context.best = max(context.best, context.warmStartValue) }
         context.warmStartRejected = rejected != 0
     }
-    if reason == GLP_IHEUR, let rounding = context.rounding, let lp = glp_ios_get_prob(tree) {
+    // Rounding costs a max-flow: at the root, then at most once per 16 new subproblems (by count, so deterministic).
+    if reason == GLP_IHEUR, let rounding = context.rounding, context.nodes >= context.nextRounding, let lp = glp_ios_get_prob(tree) {
+        context.nextRounding = context.nodes + 16
         let count = Int(glp_get_num_cols(lp))
         let relaxed = (0..<count).map { glp_get_col_prim(lp, Int32($0 + 1)) }
         if let x = rounding(relaxed), x.count == count, x.allSatisfy(\.isFinite) {
@@ -140,9 +146,6 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
             }
         }
     }
-    var active: Int32 = 0, alive: Int32 = 0, total: Int32 = 0
-    glp_ios_tree_size(tree, &active, &alive, &total)
-    context.nodes = max(context.nodes, Int(total))
     let node = glp_ios_best_node(tree)
     if node != 0 { context.bestBound = min(context.bestBound, glp_ios_node_bound(tree, node)) }
     if reason == GLP_IBINGO {

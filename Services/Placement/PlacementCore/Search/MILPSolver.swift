@@ -134,7 +134,8 @@ struct MILPSolver {
             return Placement(ranges: ranges)
         }
         // The LP's counts rounded down, each node left over placed at the thinnest layer with its
-        // class's densest length: always a feasible point of this model.
+        // longest useful length (the densest, one layer, would leave layers uncovered): always a
+        // feasible point of this model.
         lp.rounding = { values in
             var placement = placementOf(values) { ($0 + 1e-6).rounded(.down) }
             var coverage = [Double](repeating: 0, count: L)
@@ -143,7 +144,7 @@ struct MILPSolver {
                 for l in range.start..<range.end { coverage[l] += problem.nodes[i].throughput(layers: range.count) }
             }
             for (i, node) in problem.nodes.enumerated() where placement.ranges[i] == nil {
-                guard let k = search.lengths[i].filter({ $0 <= L }).max(by: { Double($0) * node.throughput(layers: $0) < Double($1) * node.throughput(layers: $1) }),
+                guard let k = search.lengths[i].filter({ $0 <= L && node.throughput(layers: $0) > 0 }).max(),
                       let thinnest = coverage.indices.min(by: { coverage[$0] < coverage[$1] }) else { continue }
                 let start = min(thinnest, L - k)
                 placement.ranges[i] = LayerRange(start: start, end: start + k)

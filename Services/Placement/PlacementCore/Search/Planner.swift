@@ -167,16 +167,23 @@ public enum Planner {
             // warm-started from the best so far. Where links can bind (geo-distributed clusters) the
             // MILP rarely improves on the search within a minute, so the search gets most of the budget.
             let milp = MILPSolver(problem: problem, connectivity: options.connectivity)
+            // The serving objective's KV limit, where it binds, enters GLPK's model as capped T_i(k)
+            // (`ServableFlow`): GLPK then maximises the flow the serving model can credit, its
+            // bound is no longer one on max-flow, and its placement is a candidate for the judge.
+            let servable = options.serving?.servableProblem()
+            let kvCapped = (servable?.capped ?? 0) > 0
+            let glpk = kvCapped ? MILPSolver(problem: servable?.problem ?? problem, connectivity: options.connectivity) : milp
             if options.milpAlone {
                 // GLPK by itself: no search, cover search or warm start (Petals stands in, and says so, when it finds nothing).
-                let outcome = milp.solve(warmStart: nil, clock: clock, deadline: options.deadline(options.budgetSeconds), options: options)
-                let bound = outcome.exactModel ? outcome.bound : ub
+                let outcome = glpk.solve(warmStart: nil, clock: clock, deadline: options.deadline(options.budgetSeconds), options: options)
+                let bound = outcome.exactModel && !kvCapped ? outcome.bound : ub
+                let stats = outcome.statistics.merging(["milp_kv_capped": Double(servable?.capped ?? 0)]) { a, _ in a }
                 if let placement = outcome.placement, FlowScorer.objective(problem, placement, options.connectivity) > 0 {
                     origin = "milp (GLPK alone)"
-                    return finish(placement, method: options.method, bound: bound, proven: outcome.provenOptimal && outcome.exactModel, stats: outcome.statistics)
+                    return finish(placement, method: options.method, bound: bound, proven: outcome.provenOptimal && outcome.exactModel && !kvCapped, stats: stats)
                 }
                 origin = "petals baseline (GLPK alone found no placement)"
-                return finish(Baselines.petals(problem), method: options.method, bound: bound, stats: outcome.statistics)
+                return finish(Baselines.petals(problem), method: options.method, bound: bound, stats: stats)
             }
             let share = milp.linksNeverBind ? 0.1 : (options.method == .auto ? 0.75 : 0.25)
             let (start, heuristicStats) = heuristic(problem, options: options, clock: clock, deadline: options.deadline(options.budgetSeconds * share))
@@ -206,27 +213,29 @@ public enum Planner {
                 }
                 let value = FlowScorer.objective(problem, candidate, options.connectivity)
                 if value > bestValue + 1e-9 { best = candidate; bestValue = value; origin = "cover search" }
-                if partialProven && bestValue >= partialValue - 1e-6 {
+                if partialProven && bestValue >= partialValue - 1e-6 && !kvCapped {
                     var stats = heuristicStats.merging(stats0) { a, _ in a }
                     stats["proven_by_cover_search"] = 1
                     return finish(best, method: options.method, bound: partialValue, proven: true, stats: stats)
                 }
                 if partialProven { coverBound = partialValue }
             }
-            let outcome = milp.solve(warmStart: best, clock: clock, deadline: options.deadline(options.budgetSeconds), options: options)
+            let outcome = glpk.solve(warmStart: best, clock: clock, deadline: options.deadline(options.budgetSeconds), options: options)
             if let placement = outcome.placement {
                 let value = FlowScorer.objective(problem, placement, options.connectivity)
                 if value > bestValue + 1e-9 { best = placement; bestValue = value; seen.append(placement); origin = "milp (GLPK)" }
+                else if kvCapped && value > 0 && placement != best { seen.append(placement) }
             }
             var stats = heuristicStats.merging(outcome.statistics) { a, _ in a }.merging(stats0) { a, _ in a }
+            stats["milp_kv_capped"] = Double(servable?.capped ?? 0)
             // auto: any budget left after the MILP stops goes to polishing with the search.
             if options.method == .auto && !outcome.provenOptimal && clock.elapsed < options.deadline(options.budgetSeconds - 0.5) && options.cancellation?.isCancelled != true {
                 let (polished, polishStats) = heuristic(problem, options: options, clock: clock, deadline: options.deadline(options.budgetSeconds), start: best)
                 if FlowScorer.objective(problem, polished, options.connectivity) > bestValue + 1e-9 { best = polished; seen.append(polished); origin = "annealing polish" }
                 stats["polish_evaluations"] = polishStats["evaluations"]
             }
-            let proven = outcome.provenOptimal && outcome.exactModel
-            return finish(best, method: options.method, bound: min(coverBound, outcome.exactModel ? outcome.bound : ub), proven: proven, stats: stats)
+            let exact = outcome.exactModel && !kvCapped
+            return finish(best, method: options.method, bound: min(coverBound, exact ? outcome.bound : ub), proven: outcome.provenOptimal && exact, stats: stats)
         }
     }
 

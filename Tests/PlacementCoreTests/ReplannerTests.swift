@@ -12,7 +12,7 @@ import Testing
 
     static func servingOptions(_ problem: PlacementProblem) throws -> SolveOptions {
         var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 6, seed: 3)
-        options.maxEvaluations = 1500
+        options.maxEvaluations = 300
         options.serving = try ServingModel(problem: problem, connectivity: .partial, profiles: GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory))
         return options
     }

@@ -217,6 +217,10 @@ struct PlanCommand: AsyncParsableCommand {
                 print(String(format: "  re-plan: %d layers moved (a fresh plan: %d); %@ %.1f → %.1f (fresh plan %.1f)", replan.layersMoved, replan.freshLayersMoved,
                              unit, replan.previousScore, replan.score, replan.freshScore))
             }
+            if result.statistics["milp_skipped_work_bounded"] == 1 {
+                print(String(format: "  GLPK: not run (%.0f rows; with --max-evaluations only models up to %d rows run: GLPK cannot count work inside one LP)",
+                             result.statistics["milp_rows"] ?? 0, SolveOptions.workBoundedMILPRows))
+            }
             if let nodes = result.statistics["milp_nodes"] {
                 let stats = result.statistics
                 let stop = stats["milp_proven"] == 1 ? "proven" : stats["milp_stopped_by_nodes"] == 1 ? "stopped at the node limit"

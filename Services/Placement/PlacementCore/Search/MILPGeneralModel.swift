@@ -192,6 +192,10 @@ struct GeneralModel {
 extension MILPSolver {
     func solveGeneral(warmStart: Placement?, clock: Clock, deadline: Double, options: SolveOptions) -> Outcome {
         var model = GeneralModel(problem: problem, connectivity: connectivity, arcs: prunedArcs())
+        if options.workBounded && model.lp.rows.count > SolveOptions.workBoundedMILPRows {
+            return Outcome(placement: nil, bound: .infinity, provenOptimal: false, exactModel: false,
+                           statistics: ["milp_rows": Double(model.lp.rows.count), "milp_skipped_work_bounded": 1])
+        }
         // Rounding: the LP's starts and likeliest lengths as a placement, with its max-flow. Small
         // models only: on geo24 (8,972 rows) the rounded points scored 0 (no source-to-sink route)
         // and the solve ran 20–50 s past a 30 s deadline with them.

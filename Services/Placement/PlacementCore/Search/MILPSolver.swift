@@ -106,6 +106,10 @@ struct MILPSolver {
         }
         // A placement as a solution vector: counts (and, strict, its max-flow node flows); nil when
         // a range is not among the model's intervals.
+        if options.workBounded && lp.rows.count > SolveOptions.workBoundedMILPRows {
+            return Outcome(placement: nil, bound: .infinity, provenOptimal: false, exactModel: false,
+                           statistics: ["milp_rows": Double(lp.rows.count), "milp_aggregated": 1, "milp_skipped_work_bounded": 1])
+        }
         let columnCount = lp.columns.count  // (the closures below must not capture lp, which holds one of them)
         lp.heavyRootWork = lp.rows.count < 2000  // cluster42 strict (5,147 rows) ran 20 s past its deadline in GLPK's cuts
         let startVector: (Placement) -> [Double]? = { placement in

@@ -18,6 +18,11 @@ extension SolveOptions {
     /// Cover-search steps (one step: a coverage update, far cheaper than one max-flow evaluation).
     var coverStepLimit: Int? { maxEvaluations.map { max(1024, $0 * 1000) } }
 
-    /// Judgements of candidate ranges for each unused node.
-    var idleJudgementLimit: Int? { maxEvaluations }
+    /// Judgements of candidate ranges for each unused node (a tenth: geo24 leaves ten nodes unused).
+    var idleJudgementLimit: Int? { maxEvaluations.map { max(1, $0 / 10) } }
+
+    /// GLPK models this large are not run when work bounds the solve: one LP of geo24's general
+    /// model (8,972 rows) takes seconds and GLPK counts nothing inside it, so no node limit bounds
+    /// its time (and alone it found no placement in 30 s).
+    public static let workBoundedMILPRows = 2000
 }

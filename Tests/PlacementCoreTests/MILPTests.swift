@@ -128,3 +128,56 @@ import Testing
         #expect(glp_free_env() == 1)
     }
 }
+
+/// The serving model's KV limit as a linear constraint (`ServableFlow`): where a node's KV room is
+/// short, its T(k) is capped by Little's law, and GLPK alone finds the enumerated optimum of the capped problem.
+@Suite struct ServableFlowTests {
+    /// bindingCluster with n0's and n1's KV room for half a request per layer held, and flat 10 ms/layer latency curves.
+    static func shortKV() throws -> (PlacementProblem, ServingModel) {
+        var problem = MILPTests.bindingCluster
+        problem.nodes[0].kvCapacity = [590, 590, 590]
+        problem.nodes[1].kvCapacity = [590, 590, 590]
+        for i in 2..<problem.nodes.count { problem.nodes[i].kvCapacity = problem.nodes[i].throughput.map { _ in 1_000_000 } }
+        let flat = LatencyCurve(points: [(1, 0.01), (4096, 0.01)])
+        var profiles: [String: GPUProfile] = [:]
+        for node in problem.nodes {
+            profiles[node.type] = GPUProfile(type: node.type, prompt: flat, decode: flat,
+                                             capacity: GPUCapacityTable(maxLayers: node.maxLayers, kvCapacity: node.kvCapacity, promptMaxRequests: node.kvCapacity.map { _ in 1 }))
+        }
+        return (problem, try ServingModel(problem: problem, connectivity: .partial, profiles: profiles))
+    }
+
+    @Test func shortKVCapsThroughputAndGLPKFindsTheCappedOptimum() throws {
+        let (problem, serving) = try Self.shortKV()
+        let (servable, capped) = serving.servableProblem()
+        // n0: N = 0.85·590/(1003·k) = 0.5/k requests, step 5 layers × 10 ms, cap = N/0.05 · 995/232 = 42.9/k.
+        #expect(capped == 4)
+        let inFlight: Double = 0.85 * 590 / (1003 * 2)
+        let expected: Double = inFlight / 0.05 * 995 / 232
+        #expect(abs(servable.nodes[0].throughput[1] - expected) < 1e-9)
+        #expect(servable.nodes[0].throughput[0] == problem.nodes[0].throughput[0])
+        #expect(servable.nodes[1].throughput == servable.nodes[0].throughput)
+        #expect(servable.nodes[2].throughput == problem.nodes[2].throughput)
+        let flowOptimum = MILPTests.bruteForce(problem, .partial)
+        let servableOptimum = MILPTests.bruteForce(servable, .partial)
+        #expect(servableOptimum < flowOptimum - 1e-6, "the cap must bind here: \(servableOptimum) vs \(flowOptimum)")
+        let outcome = MILPTests.solveAlone(servable, .partial, .general)
+        let placement = try #require(outcome.placement)
+        #expect(outcome.provenOptimal)
+        #expect(abs(FlowScorer.objective(servable, placement, .partial) - servableOptimum) < 1e-6)
+    }
+
+    /// The planner hands the capped model to GLPK under the serving objective, and not its bound as a max-flow bound.
+    @Test func thePlannerUsesTheCappedModelUnderTheServingObjective() throws {
+        let (problem, serving) = try Self.shortKV()
+        var options = SolveOptions(method: .milp, connectivity: .partial, budgetSeconds: 30, seed: 1)
+        options.maxEvaluations = 100
+        options.milpAlone = true
+        options.use(.serving, serving: serving)
+        let result = Planner.solve(problem, options: options)
+        #expect(result.statistics["milp_kv_capped"] == 4)
+        #expect((result.statistics["milp_nodes"] ?? 0) >= 1)
+        #expect(!result.provenOptimal)
+        #expect(result.upperBound >= result.objective)
+    }
+}

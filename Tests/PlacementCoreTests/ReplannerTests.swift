@@ -12,7 +12,7 @@ import Testing
 
     static func servingOptions(_ problem: PlacementProblem) throws -> SolveOptions {
         var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 6, seed: 3)
-        options.maxEvaluations = 1500
+        options.maxEvaluations = 300
         options.serving = try ServingModel(problem: problem, connectivity: .partial, profiles: GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory))
         return options
     }
@@ -54,5 +54,59 @@ import Testing
         #expect(FlowScorer.objective(problem, result.placement, .partial) > 0)
         #expect(report.score > 0)
         #expect(report.layersMoved <= report.freshLayersMoved, "\(report)")
+    }
+}
+
+/// Planning under change on a small cluster (cluster10: 6 T4 + 4 L4, llama1-30b), work-bounded so
+/// that the re-plan is the same on any machine and takes seconds.
+@Suite struct SmallClusterReplanTests {
+    static func cluster10() throws -> PlacementProblem {
+        try PlacementProblem.load(clusterPath: TestData.cluster10(), model: .llama1_30b, dataDirectory: TestData.directory, useReferenceTables: true)
+    }
+
+    /// Work-bounded serving options for this problem (the serving model is built for its nodes).
+    static func options(_ problem: PlacementProblem) throws -> SolveOptions {
+        var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 0.01, seed: 2)
+        options.maxEvaluations = 100
+        options.use(.serving, serving: try ServingModel(problem: problem, connectivity: .partial,
+                                                        profiles: GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory)))
+        return options
+    }
+
+    /// An L4 joins a running plan: the running nodes keep (nearly) all their layers, the newcomer
+    /// serves, and the plan predicts at least what the running one did.
+    @Test func aJoinMovesFewerLayersThanAFreshPlanAndServesAtLeastAsWell() throws {
+        let problem = try Self.cluster10()
+        let options = try Self.options(problem)
+        let joined = problem.nodes.count - 1
+        let before = problem.removingNode(joined)
+        let running = Planner.solve(before, options: try Self.options(before)).placement
+        let previous = Placement(ranges: running.ranges + [nil])
+        let (result, report) = Replanner.replan(problem, previous: previous, options: options)
+        try result.placement.validate(for: problem)
+        #expect(result.placement.ranges[joined] != nil)
+        #expect(report.previousScore > 0)
+        #expect(report.score >= report.previousScore, "\(report)")
+        #expect(report.layersMoved < report.freshLayersMoved, "\(report)")
+        #expect(report.layersMoved == Replanner.layersMoved(from: previous, to: result.placement))
+        let again = Replanner.replan(problem, previous: previous, options: options)
+        #expect(again.0.placement == result.placement, "work-bounded: the same re-plan twice")
+    }
+
+    /// A T4 holding layers leaves: the plan serves again, moving no more layers than a fresh plan.
+    @Test func aLeaveIsRepairedMovingNoMoreThanAFreshPlan() throws {
+        let full = try Self.cluster10()
+        let running = Planner.solve(full, options: try Self.options(full)).placement
+        let gone = try #require(running.ranges.indices.first { running.ranges[$0] != nil })
+        let problem = full.removingNode(gone)
+        var ranges = running.ranges
+        ranges.remove(at: gone)
+        let previous = Placement(ranges: ranges)
+        let (result, report) = Replanner.replan(problem, previous: previous, options: try Self.options(problem))
+        try result.placement.validate(for: problem)
+        #expect(FlowScorer.objective(problem, result.placement, .partial) > 0)
+        #expect(report.score > 0)
+        #expect(report.layersMoved <= report.freshLayersMoved, "\(report)")
+        #expect(report.layersMoved < problem.numLayers, "a repair, not a re-plan from scratch: \(report)")
     }
 }

@@ -45,7 +45,7 @@ import Testing
     @Test func servingObjectiveBeatsTheFlowBestPlanOnThePrediction() throws {
         let model = try Self.model("single24")
         var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 6, seed: 1)
-        options.maxEvaluations = 2000
+        options.maxEvaluations = 400
         let flow = Planner.solve(model.problem, options: options)
         options.serving = model
         let serving = Planner.solve(model.problem, options: options)
@@ -88,7 +88,7 @@ import Testing
     @Test func geo24PlanLeavesNoReachableUnusedNode() throws {
         let model = try Self.model("geo24")
         var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 8, seed: 1)
-        options.maxEvaluations = 1500
+        options.maxEvaluations = 300
         options.serving = model
         let plan = Planner.solve(model.problem, options: options)
         #expect(plan.placement.ranges.allSatisfy { $0 != nil })

@@ -104,14 +104,20 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "Search threads.")
     var threads: Int = 2
 
-    @Option(help: "Cap on search evaluations per thread (for machine-independent results).")
+    @Option(help: "Cap on each phase's work (search evaluations per thread, judgements, cover-search steps ×1000, GLPK nodes ÷10): with it, work ends the plan and --budget does not, so the plan is the same on any machine.")
     var maxEvaluations: Int?
 
     @Option(help: "MILP model: automatic | aggregated | general (for measuring formulations).")
     var formulation: String = "automatic"
 
-    @Flag(help: "Skip the exact cover search (measure the MILP alone).")
+    @Flag(help: "Skip the exact cover search.")
     var noCover = false
+
+    @Flag(help: "Run GLPK by itself: no search, cover search or warm start (with --method milp or auto; use --objective flow to see its placement unjudged).")
+    var milpAlone = false
+
+    @Option(help: "Cap on GLPK's branch-and-bound nodes (default: --max-evaluations / 10 when that is given).")
+    var milpNodes: Int?
 
     @Option(help: "serving (default): maximise the serving model's predicted decode tokens/s; flow: the max-flow objective.")
     var objective: String = "serving"
@@ -151,6 +157,8 @@ struct PlanCommand: AsyncParsableCommand {
         }
         options.formulation = formulation
         options.coverSearch = !noCover
+        options.milpAlone = milpAlone
+        if let milpNodes { guard milpNodes > 0 else { throw ValidationError("--milp-nodes must be a positive number of nodes") }; options.milpNodes = milpNodes }
         guard let objective = PlacementObjective(rawValue: objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }
         if let latencyBound, !(latencyBound > 0 && latencyBound.isFinite) { throw ValidationError("--latency-bound must be a positive number of seconds") }
         let serving = try input.servingModel(problem, connectivity)
@@ -209,9 +217,17 @@ struct PlanCommand: AsyncParsableCommand {
                 print(String(format: "  re-plan: %d layers moved (a fresh plan: %d); %@ %.1f → %.1f (fresh plan %.1f)", replan.layersMoved, replan.freshLayersMoved,
                              unit, replan.previousScore, replan.score, replan.freshScore))
             }
+            if result.statistics["milp_skipped_work_bounded"] == 1 {
+                print(String(format: "  GLPK: not run (%.0f rows; with --max-evaluations only models up to %d rows run: GLPK cannot count work inside one LP)",
+                             result.statistics["milp_rows"] ?? 0, SolveOptions.workBoundedMILPRows))
+            }
             if let nodes = result.statistics["milp_nodes"] {
-                print(String(format: "  GLPK: %.0f branch-and-bound nodes, objective %.2f, bound %.2f, gap %@", nodes, result.statistics["milp_objective"] ?? 0,
-                             result.statistics["milp_bound"] ?? 0, (result.statistics["milp_gap"] ?? -1) >= 0 ? String(format: "%.1f%%", (result.statistics["milp_gap"] ?? 0) * 100) : "none"))
+                let stats = result.statistics
+                let stop = stats["milp_proven"] == 1 ? "proven" : stats["milp_stopped_by_nodes"] == 1 ? "stopped at the node limit"
+                    : stats["milp_stopped_by_time"] == 1 ? "stopped by time" : "stopped"
+                print(String(format: "  GLPK (%@ model, %.0f rows): %.0f branch-and-bound nodes, objective %.2f, bound %.2f, gap %@, %@", stats["milp_aggregated"] == 1 ? "aggregated" : "general",
+                             stats["milp_rows"] ?? 0, nodes, stats["milp_objective"] ?? 0, stats["milp_bound"] ?? 0,
+                             (stats["milp_gap"] ?? -1) >= 0 ? String(format: "%.1f%%", (stats["milp_gap"] ?? 0) * 100) : "none", stop))
             }
             for (i, r) in result.placement.ranges.enumerated() {
                 guard let r else { print("  node \(i): idle"); continue }

@@ -60,7 +60,7 @@ enum RemotePlacement {
 
     static func plan(_ command: PlanCommand, server: String) async throws {
         try refuseLocalOnly([(command.svg != nil, "--svg"), (command.select != "flow", "--select"), (command.maxEvaluations != nil, "--max-evaluations"),
-                             (command.formulation != "automatic", "--formulation"), (command.noCover, "--no-cover"),
+                             (command.formulation != "automatic", "--formulation"), (command.noCover, "--no-cover"), (command.milpAlone, "--milp-alone"), (command.milpNodes != nil, "--milp-nodes"),
                              (command.latencyBound != nil, "--latency-bound")])
         let (cluster, model, variant) = try request(command.input)
         guard let objective = PlacementObjective(rawValue: command.objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }

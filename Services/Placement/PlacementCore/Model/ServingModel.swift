@@ -54,6 +54,8 @@ public struct ServingModel: Sendable {
     struct Pipeline { var hops: [(node: Int, layers: Int)]; var flow: Double }
 
     public func predict(_ placement: Placement) -> ServingPrediction {
+        // A placement for another cluster (e.g. before a node left) has nothing to predict here.
+        guard placement.ranges.count == problem.nodes.count else { return .none }
         let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
         guard flows.value > 1e-9 else { return .none }
         let pipelines = decompose(flows, placement)

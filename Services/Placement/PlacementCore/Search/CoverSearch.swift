@@ -29,10 +29,11 @@ struct CoverSearch {
 
     enum Answer { case found([(Int, Int, Int)]), infeasible, timedOut }
 
-    /// Is there a cover with every layer at least z? Returns the intervals (class, start, k).
+    /// Is there a cover with every layer at least z? Returns the intervals (class, start, k) and
+    /// the steps taken. `stop(steps)`, asked every 1,024 steps, ends the search (timed out).
     /// `accept` re-checks a complete cover (strict connectivity needs more than coverage).
-    func cover(atLeast z: Double, clock: Clock, deadline: Double, cancel: CancellationToken?, noiseSeed: UInt64? = nil,
-               accept: ([(Int, Int, Int)]) -> Bool = { _ in true }) -> Answer {
+    func cover(atLeast z: Double, stop: (Int) -> Bool, noiseSeed: UInt64? = nil,
+               accept: ([(Int, Int, Int)]) -> Bool = { _ in true }) -> (answer: Answer, steps: Int) {
         var rng = SplitMix64(plannerSeed: noiseSeed ?? 0)
         var coverage = [Double](repeating: 0, count: L)
         var remaining = classes.map { $0.members.count }
@@ -44,7 +45,7 @@ struct CoverSearch {
 
         func dfs(from start: Int, lastPick: (Int, Int)?) -> Bool {
             steps += 1
-            if steps & 1023 == 0, clock.elapsed >= deadline || cancel?.isCancelled == true { timedOut = true }
+            if steps & 1023 == 0, stop(steps) { timedOut = true }
             if timedOut { return false }
             var l = start
             while l < L && coverage[l] >= z - 1e-9 { l += 1 }
@@ -86,8 +87,8 @@ struct CoverSearch {
             return false
         }
         let found = dfs(from: 0, lastPick: nil)
-        if found { return .found(chosen) }
-        return timedOut ? .timedOut : .infeasible
+        if found { return (.found(chosen), steps) }
+        return (timedOut ? .timedOut : .infeasible, steps)
     }
 
     func placement(_ intervals: [(Int, Int, Int)]) -> Placement {
@@ -109,20 +110,28 @@ struct CoverSearch {
                   options: SolveOptions, found: (Placement) -> Void = { _ in }) -> (Placement, Double, Bool) {
         var best = incumbent
         var value = FlowScorer.objective(problem, incumbent, connectivity)
+        // What the search spends: seconds until the deadline, or (work-bounded) steps, so that
+        // where it stops does not depend on the machine.
+        let stepLimit = options.coverStepLimit
+        var used = 0
+        func spent(_ extra: Int = 0) -> Double { stepLimit == nil ? clock.elapsed : Double(used + extra) }
+        let end = stepLimit.map(Double.init) ?? deadline
+        let unit = stepLimit.map { Double($0) / 64 } ?? 1.0  // a slice: 1 s, or 1/64 of the steps
         // Each target is tried first in the natural order (whose exhaustion is a proof), then, when
-        // that runs long, by restarts with perturbed orders and doubling time slices.
-        var slice = 1.0
+        // that runs long, by restarts with perturbed orders and growing slices.
+        var slice = unit
         var restart: UInt64 = 0
         var exhaustiveDone = false
-        while clock.elapsed < deadline {
+        while spent() < end && options.cancellation?.isCancelled != true {
             let target = value * (1 + 1e-7) + 1e-6
             let accept: ([(Int, Int, Int)]) -> Bool = { intervals in
                 exact || FlowScorer.objective(problem, placement(intervals), connectivity) >= target
             }
             let natural = !exhaustiveDone
-            let sliceEnd = min(deadline, clock.elapsed + slice)
-            let answer = cover(atLeast: target, clock: clock, deadline: natural ? min(deadline, clock.elapsed + 4 * slice) : sliceEnd,
-                               cancel: options.cancellation, noiseSeed: natural ? nil : options.seed &* 7919 &+ restart, accept: accept)
+            let sliceEnd = min(end, spent() + (natural ? 4 : 1) * slice)
+            let (answer, steps) = cover(atLeast: target, stop: { spent($0) >= sliceEnd || options.cancellation?.isCancelled == true },
+                                        noiseSeed: natural ? nil : options.seed &* 7919 &+ restart, accept: accept)
+            used += steps
             switch answer {
             case .found(let intervals):
                 let candidate = placement(intervals)
@@ -132,14 +141,14 @@ struct CoverSearch {
                 value = v
                 found(candidate)
                 exhaustiveDone = false
-                slice = 1.0
+                slice = unit
                 options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: "cover", bestObjective: v, bound: problem.upperBound))
             case .infeasible:
                 // Every candidate was tried (in whatever order): no cover above the incumbent exists.
                 return (best, value, exact)
             case .timedOut:
                 if options.cancellation?.isCancelled == true { return (best, value, false) }
-                if natural { exhaustiveDone = true } else { restart += 1; slice = min(slice * 1.5, 8) }
+                if natural { exhaustiveDone = true } else { restart += 1; slice = min(slice * 1.5, 8 * unit) }
             }
         }
         return (best, value, false)

@@ -22,11 +22,16 @@ struct JudgedClimb {
         var best = start, bestScore = startScore
         let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
         var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])
+        var misses = 0  // draws in a row that gave no new candidate
         while clock.elapsed + slowest < deadline && judged < (maxJudgements ?? Int.max) && cancel?.isCancelled != true {
             guard let candidate = search.neighbour(of: best, using: &rng), !tried.contains(candidate) else {
-                if tried.count > 100_000 { break }
+                // Every neighbour of the best tried (as far as 10,000 draws in a row tell): on a small
+                // cluster only a deadline ended this loop, and a work-bounded solve has none.
+                misses += 1
+                if tried.count > 100_000 || misses > 10_000 { break }
                 continue
             }
+            misses = 0
             tried.insert(candidate)
             guard FlowScorer.objective(problem, candidate, connectivity) >= floor else { continue }
             let started = clock.elapsed

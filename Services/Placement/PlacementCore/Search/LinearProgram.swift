@@ -15,6 +15,10 @@ struct LinearProgram {
     /// small models, but on geo24's ~9,000 rows it ran for 160–245 s between two callbacks, so past
     /// any deadline. Without it: Driebeck–Tomlin branching.
     var heavyRootWork = true
+    /// A primal heuristic: from a subproblem's LP solution, a feasible integer solution (or nil).
+    /// GLPK's own (the feasibility pump) found none in 30 s on geo24 or cluster42; rounding the
+    /// LP's placement and scoring it gives GLPK an incumbent at every node, so the LP guides a search.
+    var rounding: (([Double]) -> [Double]?)?
 
     mutating func addColumn(_ name: String, lower: Double = 0, upper: Double = .infinity, objective: Double = 0, kind: Kind = .continuous) -> Int {
         columns.append(Column(name: name, lower: lower, upper: upper, objective: objective, kind: kind))
@@ -62,6 +66,9 @@ struct MILPOutcome {
     var code: Int32 = -1
     var relaxation: Double = .nan
     var warmStartAccepted = false
+    var roundedIncumbents = 0
+    /// What ended the search before it proved the optimum (nil: it did, or GLPK gave up by itself).
+    var stoppedBy: String?
     /// Relative gap between the bound and the objective (0 when proven optimal).
     var gap: Double { objective > 0 ? max(0, bound - objective) / objective : .infinity }
 }
@@ -85,6 +92,17 @@ final class MILPCallbackContext {
     var stopEarly = true
     /// Branch-and-bound subproblems created so far (GLPK's t_cnt).
     var nodes = 0
+    /// Stop once this many subproblems exist (deterministic, unlike the deadline).
+    var nodeLimit = Int.max
+    /// Work, not time, bounds the solve: the stall rule (100 s without gain) is off.
+    var workBounded = false
+    /// What ended the search early: "time", "nodes", "cancelled", "near bound", "stalled".
+    var stoppedBy: String?
+    var rounding: (([Double]) -> [Double]?)?
+    var objective: [Double] = []
+    /// Incumbents the rounding heuristic gave GLPK; the subproblem count at which it runs next.
+    var roundedAccepted = 0
+    var nextRounding = 0
 
     init(warmStart: [Double]?, clock: Clock, deadline: Double, upperBound: Double, cancellation: CancellationToken?,
          progress: (@Sendable (SolveProgress) -> Void)?) {
@@ -101,6 +119,9 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
     guard let tree, let info else { return }
     let context = Unmanaged<MILPCallbackContext>.fromOpaque(info).takeUnretainedValue()
     let reason = glp_ios_reason(tree)
+    var active: Int32 = 0, alive: Int32 = 0, total: Int32 = 0
+    glp_ios_tree_size(tree, &active, &alive, &total)
+    context.nodes = max(context.nodes, Int(total))
     if reason == GLP_IHEUR, !context.warmStartUsed, let start = context.warmStart {
         context.warmStartUsed = true
         var x = [0.0] + start  // GLPK is 1-based
@@ -108,9 +129,23 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
         if rejected == 0 { context.best = max(context.best, context.warmStartValue) }
         context.warmStartRejected = rejected != 0
     }
-    var active: Int32 = 0, alive: Int32 = 0, total: Int32 = 0
-    glp_ios_tree_size(tree, &active, &alive, &total)
-    context.nodes = max(context.nodes, Int(total))
+    // Rounding costs a max-flow: at the root, then at most once per 16 new subproblems (by count, so deterministic).
+    if reason == GLP_IHEUR, let rounding = context.rounding, context.nodes >= context.nextRounding, let lp = glp_ios_get_prob(tree) {
+        context.nextRounding = context.nodes + 16
+        let count = Int(glp_get_num_cols(lp))
+        let relaxed = (0..<count).map { glp_get_col_prim(lp, Int32($0 + 1)) }
+        if let x = rounding(relaxed), x.count == count, x.allSatisfy(\.isFinite) {
+            let value = zip(context.objective, x).reduce(0) { $0 + $1.0 * $1.1 }
+            if value > context.best + 1e-9 {
+                var oneBased = [0.0] + x
+                if oneBased.withUnsafeMutableBufferPointer({ glp_ios_heur_sol(tree, $0.baseAddress) }) == 0 {
+                    context.roundedAccepted += 1
+                    context.best = value
+                    context.lastImprovement = context.clock.elapsed
+                }
+            }
+        }
+    }
     let node = glp_ios_best_node(tree)
     if node != 0 { context.bestBound = min(context.bestBound, glp_ios_node_bound(tree, node)) }
     if reason == GLP_IBINGO {
@@ -124,10 +159,16 @@ private func milpCallback(_ tree: OpaquePointer?, _ info: UnsafeMutableRawPointe
             context.progress?(SolveProgress(elapsedSeconds: now, phase: "milp", bestObjective: context.best, bound: min(context.bestBound, context.upperBound)))
         }
     }
-    // Stop rules (spec §3): time, cancellation, best ≥ 0.995 UB, best ≥ 0.95 UB and no gain for 100 s.
-    let nearBound = context.stopEarly && context.best >= 0.995 * context.upperBound
-    let stalled = context.stopEarly && context.best >= 0.95 * context.upperBound && now - context.lastImprovement > 100
-    if now >= context.deadline || context.cancellation?.isCancelled == true || nearBound || stalled {
+    // Stop rules (spec §3): time, cancellation, best ≥ 0.995 UB, best ≥ 0.95 UB and no gain for 100 s;
+    // and the node limit, the one a work-bounded solve relies on.
+    let stalled = context.stopEarly && !context.workBounded && context.best >= 0.95 * context.upperBound && now - context.lastImprovement > 100
+    let stop: String? = context.cancellation?.isCancelled == true ? "cancelled"
+        : context.nodes >= context.nodeLimit ? "nodes"
+        : now >= context.deadline ? "time"
+        : context.stopEarly && context.best >= 0.995 * context.upperBound ? "near bound"
+        : stalled ? "stalled" : nil
+    if let stop {
+        context.stoppedBy = context.stoppedBy ?? stop
         glp_ios_terminate(tree)
     }
 }
@@ -176,6 +217,10 @@ extension LinearProgram {
         let context = MILPCallbackContext(warmStart: usableStart, clock: clock, deadline: deadline, upperBound: min(upperBound, relaxation),
                                           cancellation: options.cancellation, progress: options.progress)
         context.stopEarly = stopEarly
+        context.nodeLimit = options.milpNodeLimit ?? Int.max
+        context.workBounded = options.workBounded
+        context.rounding = rounding
+        context.objective = columns.map(\.objective)
         if let start = usableStart { context.warmStartValue = zip(columns, start).reduce(0) { $0 + $1.0.objective * $1.1 } }
         var iocp = glp_iocp()
         glp_init_iocp(&iocp)
@@ -195,10 +240,12 @@ extension LinearProgram {
         defer { unmanaged.release() }
         iocp.cb_info = unmanaged.toOpaque()
         let code = glp_intopt(lp, &iocp)
+        if code == GLP_ETMLIM { context.stoppedBy = context.stoppedBy ?? "time" }
         let status = glp_mip_status(lp)
         guard status == GLP_OPT || status == GLP_FEAS else {
             return MILPOutcome(values: nil, objective: 0, bound: min(context.bestBound, relaxation), optimal: false, nodes: context.nodes,
-                               status: "no integer solution (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected)
+                               status: "no integer solution (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected, roundedIncumbents: context.roundedAccepted,
+                               stoppedBy: context.stoppedBy)
         }
         let values = (0..<columns.count).map { glp_mip_col_val(lp, Int32($0 + 1)) }
         if ProcessInfo.processInfo.environment["LATTICE_MILP_DEBUG"] != nil {
@@ -213,7 +260,8 @@ extension LinearProgram {
         let optimal = status == GLP_OPT && code == 0
         let bound = optimal ? objective : min(context.bestBound, relaxation)
         return MILPOutcome(values: values, objective: objective, bound: max(bound, objective), optimal: optimal, nodes: context.nodes,
-                           status: optimal ? "optimal" : "stopped (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected)
+                           status: optimal ? "optimal" : "stopped (code \(code))", code: code, relaxation: relaxation, warmStartAccepted: context.warmStartUsed && !context.warmStartRejected, roundedIncumbents: context.roundedAccepted,
+                           stoppedBy: optimal ? nil : context.stoppedBy)
     }
 
     private func setBounds(_ lp: OpaquePointer, column: Int32, _ lower: Double, _ upper: Double) {

@@ -104,21 +104,59 @@ struct MILPSolver {
                 lp.addRow(terms, lower: 0, upper: 0)
             }
         }
-        // Warm start: counts of the heuristic placement (and, strict, its max-flow node flows).
-        var start = [Double](repeating: 0, count: lp.columns.count)
-        let warm = warmStart ?? Placement(ranges: [LayerRange?](repeating: nil, count: problem.nodes.count))
-        let warmFlows = FlowScorer.milpFlow(problem, warm, connectivity)
-        var complete = warmStart != nil
-        for (i, range) in warm.ranges.enumerated() {
-            guard let range else { continue }
-            guard let c = groups.firstIndex(where: { $0.contains(i) }), let entry = y.first(where: { $0.c == c && $0.s == range.start && $0.k == range.count }) else {
-                complete = false; continue
-            }
-            start[entry.col] += 1
-            if entry.flow >= 0 { start[entry.flow] += warmFlows.nodeFlows[i] }
+        // A placement as a solution vector: counts (and, strict, its max-flow node flows); nil when
+        // a range is not among the model's intervals.
+        if options.workBounded && lp.rows.count > SolveOptions.workBoundedMILPRows {
+            return Outcome(placement: nil, bound: .infinity, provenOptimal: false, exactModel: false,
+                           statistics: ["milp_rows": Double(lp.rows.count), "milp_aggregated": 1, "milp_skipped_work_bounded": 1])
         }
-        if z >= 0 { start[z] = warmFlows.value }
-        let outcome = lp.maximize(warmStart: complete ? start : nil, clock: clock, deadline: deadline, upperBound: problem.upperBound,
+        let columnCount = lp.columns.count  // (the closures below must not capture lp, which holds one of them)
+        lp.heavyRootWork = lp.rows.count < 2000  // cluster42 strict (5,147 rows) ran 20 s past its deadline in GLPK's cuts
+        let startVector: (Placement) -> [Double]? = { placement in
+            var x = [Double](repeating: 0, count: columnCount)
+            let flows = FlowScorer.milpFlow(problem, placement, connectivity)
+            for (i, range) in placement.ranges.enumerated() {
+                guard let range else { continue }
+                guard let c = groups.firstIndex(where: { $0.contains(i) }), let entry = y.first(where: { $0.c == c && $0.s == range.start && $0.k == range.count }) else { return nil }
+                x[entry.col] += 1
+                if entry.flow >= 0 { x[entry.flow] += flows.nodeFlows[i] }
+            }
+            if z >= 0 { x[z] = flows.value }
+            return x
+        }
+        // Counted intervals handed out to the class members in index order (`round`: how a count is read).
+        let placementOf: ([Double], (Double) -> Double) -> Placement = { values, round in
+            var ranges = [LayerRange?](repeating: nil, count: problem.nodes.count)
+            var nextMember = [Int](repeating: 0, count: groups.count)
+            for entry in y {
+                let count = Int(round(values[entry.col]))
+                for _ in 0..<max(0, count) where nextMember[entry.c] < groups[entry.c].count {
+                    ranges[groups[entry.c][nextMember[entry.c]]] = LayerRange(start: entry.s, end: entry.s + entry.k)
+                    nextMember[entry.c] += 1
+                }
+            }
+            return Placement(ranges: ranges)
+        }
+        // The LP's counts rounded down, each node left over placed at the thinnest layer with its
+        // longest useful length (the densest, one layer, would leave layers uncovered): always a
+        // feasible point of this model.
+        lp.rounding = { values in
+            var placement = placementOf(values) { ($0 + 1e-6).rounded(.down) }
+            var coverage = [Double](repeating: 0, count: L)
+            for (i, range) in placement.ranges.enumerated() {
+                guard let range else { continue }
+                for l in range.start..<range.end { coverage[l] += problem.nodes[i].throughput(layers: range.count) }
+            }
+            for (i, node) in problem.nodes.enumerated() where placement.ranges[i] == nil {
+                guard let k = search.lengths[i].filter({ $0 <= L && node.throughput(layers: $0) > 0 }).max(),
+                      let thinnest = coverage.indices.min(by: { coverage[$0] < coverage[$1] }) else { continue }
+                let start = min(thinnest, L - k)
+                placement.ranges[i] = LayerRange(start: start, end: start + k)
+                for l in start..<(start + k) { coverage[l] += node.throughput(layers: k) }
+            }
+            return startVector(placement)
+        }
+        let outcome = lp.maximize(warmStart: warmStart.flatMap(startVector), clock: clock, deadline: deadline, upperBound: problem.upperBound,
                                   options: options, stopEarly: stopEarly)
         var stats = Self.statistics(lp, outcome)
         stats["milp_aggregated"] = 1
@@ -126,17 +164,7 @@ struct MILPSolver {
             stats["milp_failed"] = 1
             return Outcome(placement: nil, bound: outcome.bound, provenOptimal: false, exactModel: linksNeverBind, statistics: stats)
         }
-        // Hand out the counted intervals to the class members in index order.
-        var ranges = [LayerRange?](repeating: nil, count: problem.nodes.count)
-        var nextMember = [Int](repeating: 0, count: groups.count)
-        for entry in y {
-            let count = Int(values[entry.col].rounded())
-            for _ in 0..<max(0, count) where nextMember[entry.c] < groups[entry.c].count {
-                ranges[groups[entry.c][nextMember[entry.c]]] = LayerRange(start: entry.s, end: entry.s + entry.k)
-                nextMember[entry.c] += 1
-            }
-        }
-        return Outcome(placement: Placement(ranges: ranges), bound: outcome.bound, provenOptimal: outcome.optimal, exactModel: linksNeverBind, statistics: stats)
+        return Outcome(placement: placementOf(values) { $0.rounded() }, bound: outcome.bound, provenOptimal: outcome.optimal, exactModel: linksNeverBind, statistics: stats)
     }
 
     // MARK: General formulation
@@ -170,6 +198,7 @@ extension MILPSolver {
          "milp_objective": outcome.objective, "milp_bound": outcome.bound, "milp_gap": outcome.gap.isFinite ? outcome.gap : -1,
          "milp_nodes": Double(outcome.nodes), "milp_proven": outcome.optimal ? 1 : 0,
          "milp_glpk_code": Double(outcome.code), "milp_lp_relaxation": outcome.relaxation,
-         "milp_warm_start_accepted": outcome.warmStartAccepted ? 1 : 0]
+         "milp_warm_start_accepted": outcome.warmStartAccepted ? 1 : 0, "milp_rounded_incumbents": Double(outcome.roundedIncumbents),
+         "milp_stopped_by_nodes": outcome.stoppedBy == "nodes" ? 1 : 0, "milp_stopped_by_time": outcome.stoppedBy == "time" ? 1 : 0]
     }
 }

@@ -49,7 +49,7 @@ public enum Planner {
         var best = flowResult.placement, bestScore = -Double.infinity, judged = 0, slowest = 0.0, origin = flowResult.foundBy
         for (placement, from) in distinct {
             // Stay within the budget: start another judgement only if one more fits.
-            if clock.elapsed + slowest > options.budgetSeconds || options.cancellation?.isCancelled == true { break }
+            if clock.elapsed + slowest > options.deadline(options.budgetSeconds) || options.cancellation?.isCancelled == true { break }
             let started = clock.elapsed
             let score = judge(placement)
             slowest = max(slowest, clock.elapsed - started)
@@ -63,7 +63,7 @@ public enum Planner {
         if bestScore > -Double.infinity {
             let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: judge)
             // With the serving model, leave a tenth of the budget for assigning idle nodes.
-            let climbEnd = options.budgetSeconds * (options.judge == nil ? 0.9 : 1)
+            let climbEnd = options.deadline(options.budgetSeconds * (options.judge == nil ? 0.9 : 1))
             let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: climbEnd,
                                       slowestJudgement: slowest, maxJudgements: options.maxEvaluations, cancel: options.cancellation) { placement, score in
                 options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
@@ -80,8 +80,8 @@ public enum Planner {
         // layers (its max-flow asks every node's throughput at the layers it holds).
         if options.judge == nil, options.serving != nil {
             let unused = unrouted(problem, best, options.connectivity)
-            let (completed, score) = assignIdle(problem, unused, score: judge(unused), clock: clock, deadline: options.budgetSeconds,
-                                                   cancel: options.cancellation, judge: judge)
+            let (completed, score) = assignIdle(problem, unused, score: judge(unused), clock: clock, deadline: options.deadline(options.budgetSeconds),
+                                                   maxJudgements: options.idleJudgementLimit, cancel: options.cancellation, judge: judge)
             if completed != best { best = completed; bestScore = score; origin += " + unused nodes placed" }
         }
         var result = scoreResult(problem, best, options.connectivity)
@@ -105,14 +105,17 @@ public enum Planner {
 
     /// Each idle node, in turn, takes the range the judge rates highest (even if a little lower than
     /// idle). Its first candidate is a harmless range (one layer no other node ends at, so no route
-    /// can reach it), which it keeps where nothing rates higher or the deadline or a cancel leaves no time to look.
+    /// can reach it), which it keeps where nothing rates higher or the deadline, `maxJudgements` (per
+    /// node; a count, so the answer does not depend on the machine) or a cancel leaves no room to look.
     static func assignIdle(_ problem: PlacementProblem, _ start: Placement, score: Double, clock: Clock, deadline: Double,
-                           cancel: CancellationToken? = nil, judge: (Placement) -> Double) -> (Placement, Double) {
+                           maxJudgements: Int? = nil, cancel: CancellationToken? = nil, judge: (Placement) -> Double) -> (Placement, Double) {
         var placement = start, best = score
         let L = problem.numLayers
         for i in problem.nodes.indices where placement.ranges[i] == nil {
             var choice: (LayerRange, Double)?
+            var judged = 0
             func consider(_ range: LayerRange) {
+                judged += 1
                 var candidate = placement
                 candidate.ranges[i] = range
                 let value = judge(candidate)
@@ -122,7 +125,7 @@ public enum Planner {
             sizes: for k in 1...max(1, min(L, problem.nodes[i].maxLayers)) {
                 for s in 0...(L - k) {
                     // Honour the budget and a cancel inside a node too (a node may try ~1,000 ranges).
-                    if (clock.elapsed >= deadline || cancel?.isCancelled == true) && choice != nil { break sizes }
+                    if (clock.elapsed >= deadline || judged >= (maxJudgements ?? .max) || cancel?.isCancelled == true) && choice != nil { break sizes }
                     consider(LayerRange(start: s, end: s + k))
                 }
             }
@@ -156,7 +159,7 @@ public enum Planner {
         case .swarm: origin = "swarm baseline"; return finish(Baselines.swarm(problem), method: .swarm)
         case .sp: origin = "separate pipelines"; return finish(Baselines.separatePipelines(problem), method: .sp)
         case .heuristic:
-            let (placement, stats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds)
+            let (placement, stats) = heuristic(problem, options: options, clock: clock, deadline: options.deadline(options.budgetSeconds))
             seen.append(placement)
             return finish(placement, method: .heuristic, stats: stats)
         case .milp, .auto:
@@ -164,8 +167,26 @@ public enum Planner {
             // warm-started from the best so far. Where links can bind (geo-distributed clusters) the
             // MILP rarely improves on the search within a minute, so the search gets most of the budget.
             let milp = MILPSolver(problem: problem, connectivity: options.connectivity)
+            // The serving objective's KV limit, where it binds, enters GLPK's model as capped T_i(k)
+            // (`ServableFlow`): GLPK then maximises the flow the serving model can credit, its
+            // bound is no longer one on max-flow, and its placement is a candidate for the judge.
+            let servable = options.serving?.servableProblem()
+            let kvCapped = (servable?.capped ?? 0) > 0
+            let glpk = kvCapped ? MILPSolver(problem: servable?.problem ?? problem, connectivity: options.connectivity) : milp
+            if options.milpAlone {
+                // GLPK by itself: no search, cover search or warm start (Petals stands in, and says so, when it finds nothing).
+                let outcome = glpk.solve(warmStart: nil, clock: clock, deadline: options.deadline(options.budgetSeconds), options: options)
+                let bound = outcome.exactModel && !kvCapped ? outcome.bound : ub
+                let stats = outcome.statistics.merging(["milp_kv_capped": Double(servable?.capped ?? 0)]) { a, _ in a }
+                if let placement = outcome.placement, FlowScorer.objective(problem, placement, options.connectivity) > 0 {
+                    origin = "milp (GLPK alone)"
+                    return finish(placement, method: options.method, bound: bound, proven: outcome.provenOptimal && outcome.exactModel && !kvCapped, stats: stats)
+                }
+                origin = "petals baseline (GLPK alone found no placement)"
+                return finish(Baselines.petals(problem), method: options.method, bound: bound, stats: stats)
+            }
             let share = milp.linksNeverBind ? 0.1 : (options.method == .auto ? 0.75 : 0.25)
-            let (start, heuristicStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds * share)
+            let (start, heuristicStats) = heuristic(problem, options: options, clock: clock, deadline: options.deadline(options.budgetSeconds * share))
             var best = start
             var bestValue = FlowScorer.objective(problem, start, options.connectivity)
             seen.append(start)
@@ -176,7 +197,7 @@ public enum Planner {
             // thinnest coverage), and covers re-scored under strict are the candidates.
             if milp.linksNeverBind && options.coverSearch {
                 let cover = CoverSearch(problem: problem, classes: milp.classes, lengths: LocalSearch(problem: problem, connectivity: .partial).lengths)
-                let coverDeadline = clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.7
+                let coverDeadline = options.deadline(clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.7)
                 let partialStart = options.connectivity == .partial ? best : Baselines.petals(problem)
                 let (partialBest, partialValue, partialProven) = cover.maximize(from: partialStart, clock: clock, deadline: coverDeadline, options: options) {
                     if options.connectivity == .partial { seen.append($0) }
@@ -186,33 +207,35 @@ public enum Planner {
                 stats0["cover_seconds"] = clock.elapsed
                 var candidate = partialBest
                 if options.connectivity == .strict {
-                    let strictDeadline = clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.5
+                    let strictDeadline = options.deadline(clock.elapsed + (options.budgetSeconds - clock.elapsed) * 0.5)
                     candidate = cover.maximize(from: FlowScorer.objective(problem, partialBest, .strict) > bestValue ? partialBest : best,
                                                connectivity: .strict, exact: false, clock: clock, deadline: strictDeadline, options: options).0
                 }
                 let value = FlowScorer.objective(problem, candidate, options.connectivity)
                 if value > bestValue + 1e-9 { best = candidate; bestValue = value; origin = "cover search" }
-                if partialProven && bestValue >= partialValue - 1e-6 {
+                if partialProven && bestValue >= partialValue - 1e-6 && !kvCapped {
                     var stats = heuristicStats.merging(stats0) { a, _ in a }
                     stats["proven_by_cover_search"] = 1
                     return finish(best, method: options.method, bound: partialValue, proven: true, stats: stats)
                 }
                 if partialProven { coverBound = partialValue }
             }
-            let outcome = milp.solve(warmStart: best, clock: clock, deadline: options.budgetSeconds, options: options)
+            let outcome = glpk.solve(warmStart: best, clock: clock, deadline: options.deadline(options.budgetSeconds), options: options)
             if let placement = outcome.placement {
                 let value = FlowScorer.objective(problem, placement, options.connectivity)
                 if value > bestValue + 1e-9 { best = placement; bestValue = value; seen.append(placement); origin = "milp (GLPK)" }
+                else if kvCapped && value > 0 && placement != best { seen.append(placement) }
             }
             var stats = heuristicStats.merging(outcome.statistics) { a, _ in a }.merging(stats0) { a, _ in a }
+            stats["milp_kv_capped"] = Double(servable?.capped ?? 0)
             // auto: any budget left after the MILP stops goes to polishing with the search.
-            if options.method == .auto && !outcome.provenOptimal && clock.elapsed < options.budgetSeconds - 0.5 && options.cancellation?.isCancelled != true {
-                let (polished, polishStats) = heuristic(problem, options: options, clock: clock, deadline: options.budgetSeconds, start: best)
+            if options.method == .auto && !outcome.provenOptimal && clock.elapsed < options.deadline(options.budgetSeconds - 0.5) && options.cancellation?.isCancelled != true {
+                let (polished, polishStats) = heuristic(problem, options: options, clock: clock, deadline: options.deadline(options.budgetSeconds), start: best)
                 if FlowScorer.objective(problem, polished, options.connectivity) > bestValue + 1e-9 { best = polished; seen.append(polished); origin = "annealing polish" }
                 stats["polish_evaluations"] = polishStats["evaluations"]
             }
-            let proven = outcome.provenOptimal && outcome.exactModel
-            return finish(best, method: options.method, bound: min(coverBound, outcome.exactModel ? outcome.bound : ub), proven: proven, stats: stats)
+            let exact = outcome.exactModel && !kvCapped
+            return finish(best, method: options.method, bound: min(coverBound, exact ? outcome.bound : ub), proven: outcome.provenOptimal && exact, stats: stats)
         }
     }
 

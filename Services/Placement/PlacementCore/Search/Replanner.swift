@@ -50,16 +50,16 @@ public enum Replanner {
         let freshResult = Planner.solve(problem, options: fresh)
         // Candidates: the old plan with new nodes placed where they serve best, and the fresh plan.
         let previousScore = FlowScorer.objective(problem, previous, options.connectivity) > 0 ? base(previous) : 0
-        let (kept, keptScore) = Planner.assignIdle(problem, previous, score: weighed(previous), clock: clock,
-                                                       deadline: options.budgetSeconds * 0.75, cancel: options.cancellation, judge: weighed)
+        let (kept, keptScore) = Planner.assignIdle(problem, previous, score: weighed(previous), clock: clock, deadline: options.deadline(options.budgetSeconds * 0.75),
+                                                   maxJudgements: options.idleJudgementLimit, cancel: options.cancellation, judge: weighed)
         var best = kept, bestScore = keptScore, origin = "previous plan, new nodes placed"
         let freshWeighed = weighed(freshResult.placement)
         if freshWeighed > bestScore || FlowScorer.objective(problem, kept, options.connectivity) == 0 {
             best = freshResult.placement; bestScore = freshWeighed; origin = "fresh plan (" + freshResult.foundBy + ")"
         }
         let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: weighed)
-        let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: options.budgetSeconds,
-                                  cancel: options.cancellation) { _, _ in }
+        let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: options.deadline(options.budgetSeconds),
+                                  maxJudgements: options.maxEvaluations, cancel: options.cancellation) { _, _ in }
         if outcome.placement != best { origin = "judged climb from " + origin }
         var result = Planner.score(problem, outcome.placement, options.connectivity)
         result.method = options.method

@@ -64,6 +64,11 @@ public struct SolveOptions: Sendable {
     public var formulation: MILPFormulation = .automatic
     /// Use the exact cover branch-and-bound where links never bind (off: measure the MILP alone).
     public var coverSearch = true
+    /// The MILP by itself: no search before it, no cover search, no warm start, no polishing
+    /// (to measure what GLPK does alone; with method .milp or .auto).
+    public var milpAlone = false
+    /// Cap on GLPK's branch-and-bound nodes (default: maxEvaluations / 10 when that is set, else none).
+    public var milpNodes: Int? = nil
 
     public init(method: PlacementMethod = .auto, connectivity: Connectivity = .partial, budgetSeconds: Double = 60, seed: UInt64 = 1) {
         self.method = method

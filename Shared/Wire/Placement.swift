@@ -402,9 +402,10 @@ public struct PlanRequest: Sendable, Equatable {
     public var seed: UInt64
     public var variant: MilpVariant
     public var objective: PlanObjective
-    /// Caps each search's work (annealing evaluations per chain, judged moves): with it, the plan
-    /// depends on the inputs and the seed, not on machine speed, while the budget is not reached.
-    /// 0: no cap, the budget alone ends the search.
+    /// Work limit N for every phase (N annealing evaluations per chain, N·1000 cover-search steps,
+    /// N/10 GLPK nodes, N judged moves; see PlacementCore/Search/WorkBudget.swift): with it the
+    /// plan depends on the inputs and the seed, not on machine speed, and the time budget ends no
+    /// phase. 0: no cap, the budget alone ends the search.
     public var maxEvaluations: UInt32
 
     public init(cluster: Cluster? = nil, model: ModelSpec? = nil, method: PlacementMethod = PlacementMethod(), budgetSeconds: Double = 0, seed: UInt64 = 0, variant: MilpVariant = MilpVariant(), objective: PlanObjective = PlanObjective(), maxEvaluations: UInt32 = 0) {

@@ -363,9 +363,10 @@ struct  Lattice__V1__PlanRequest
   Lattice__V1__MilpVariant variant;
   Lattice__V1__PlanObjective objective;
   /*
-   * Caps each search's work (annealing evaluations per chain, judged moves): with it, the plan
-   * depends on the inputs and the seed, not on machine speed, while the budget is not reached.
-   * 0: no cap, the budget alone ends the search.
+   * Work limit N for every phase (N annealing evaluations per chain, N·1000 cover-search steps,
+   * N/10 GLPK nodes, N judged moves; see PlacementCore/Search/WorkBudget.swift): with it the
+   * plan depends on the inputs and the seed, not on machine speed, and the time budget ends no
+   * phase. 0: no cap, the budget alone ends the search.
    */
   uint32_t max_evaluations;
 };

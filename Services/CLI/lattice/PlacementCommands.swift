@@ -269,6 +269,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
+    @Option(help: "Decode steps: coordinator (each step from the source to the sink, as Helix's simulator) or workers (the last hop sends the token straight back to the first, as our live runtime does).")
+    var decodeLoop: String = "coordinator"
+
     @Option(help: "Cap on each request's prompt tokens (0: the trace's lengths), as `lattice load --max-prompt`.")
     var maxPrompt: Int = 0
 
@@ -282,7 +285,10 @@ struct SimulateCommand: AsyncParsableCommand {
     var svg: String?
 
     func run() async throws {
-        if let server = input.server { return try await RemotePlacement.simulate(self, server: server) }
+        if let server = input.server {
+            guard decodeLoop == "coordinator" else { throw ValidationError("--decode-loop \(decodeLoop) is simulated here only; drop --server") }
+            return try await RemotePlacement.simulate(self, server: server)
+        }
         let (problem, connectivity) = try input.problem()
         let placement: Placement
         switch (layout, method) {
@@ -309,6 +315,8 @@ struct SimulateCommand: AsyncParsableCommand {
         if maxPrompt > 0 { workload.inputLengths = workload.inputLengths.map { min($0, maxPrompt) } }
         if maxOutput > 0 { workload.outputLengths = workload.outputLengths.map { min($0, maxOutput) } }
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
+        guard let loop = DecodeLoop(rawValue: decodeLoop) else { throw ValidationError("--decode-loop must be 'coordinator' or 'workers' (got '\(decodeLoop)')") }
+        config.decodeLoop = loop
         if let duration { config.measureSeconds = duration }
         config.onlineTokenRate = rate
         if let offlineQueries {

@@ -3,7 +3,10 @@ import Foundation
 /// A worker's measurement of the model it serves, taken once at startup: per-layer seconds for
 /// prefills and decode steps at a few batch sizes (placement's T_i(k) inputs). It runs the whole
 /// model in one stage and divides by the layer count, so embedding and head are spread over the
-/// layers — the same for every worker, so unlike workers still compare truly.
+/// layers — the same for every worker, so unlike workers still compare truly. Each batch size
+/// runs `repeats` times and the fastest run counts: workers start together and the machine may be
+/// busy, and a burst of someone else's work must not make a worker look slow for good (placement
+/// would then route around it for the life of the plan).
 public struct LayerTimings: Sendable, Equatable {
     /// (prompt tokens in the batch, seconds per layer)
     public var prompt: [(tokens: Int, seconds: Double)]
@@ -15,11 +18,12 @@ public struct LayerTimings: Sendable, Equatable {
             && a.decode.map(\.tokens) == b.decode.map(\.tokens) && a.decode.map(\.seconds) == b.decode.map(\.seconds)
     }
 
-    /// Times the model at `batches` sequences of `promptTokens`-token prompts, `decodeSteps` steps each
-    /// (at least two batch sizes: placement interpolates between them).
-    public static func measure(path: String, batches: [Int] = [1, 4], promptTokens: Int = 8, decodeSteps: Int = 3) throws -> LayerTimings {
-        guard Set(batches).count >= 2, batches.allSatisfy({ $0 >= 1 }), promptTokens >= 1, decodeSteps >= 1 else {
-            throw WorkerError.invalidArgument("layer timing needs two or more distinct positive batch sizes and positive token counts")
+    /// Times the model at `batches` sequences of `promptTokens`-token prompts, `decodeSteps` steps each,
+    /// the fastest of `repeats` runs (at least two batch sizes: placement interpolates between them).
+    public static func measure(path: String, batches: [Int] = [1, 4, 16], promptTokens: Int = 8, decodeSteps: Int = 4,
+                               repeats: Int = 3) throws -> LayerTimings {
+        guard Set(batches).count >= 2, batches.allSatisfy({ $0 >= 1 }), promptTokens >= 1, decodeSteps >= 1, repeats >= 1 else {
+            throw WorkerError.invalidArgument("layer timing needs two or more distinct positive batch sizes and positive token and repeat counts")
         }
         let source = try WeightSources.open(path)
         let config = source.config
@@ -54,7 +58,11 @@ public struct LayerTimings: Sendable, Equatable {
         _ = try run(batch: 1)   // warm-up: page in the weights
         var timings = LayerTimings(prompt: [], decode: [])
         for batch in Set(batches).sorted() {
-            let (prefill, decode) = try run(batch: batch)
+            var (prefill, decode) = try run(batch: batch)
+            for _ in 1..<repeats {
+                let again = try run(batch: batch)
+                (prefill, decode) = (min(prefill, again.prefill), min(decode, again.decode))
+            }
             timings.prompt.append((batch * promptTokens, max(prefill, 1e-9) / layers))
             timings.decode.append((batch, max(decode, 1e-9) / layers))
         }

@@ -64,6 +64,12 @@ struct WorkerService: AsyncParsableCommand {
             WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: ForwardGuard(scheduler: scheduler, peers: peers))
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])
+            if let profile {
+                // What placement will weigh this worker by: per-layer milliseconds at each batch timed.
+                func text(_ points: [LatencyPoint]) -> String { points.map { "\($0.tokens):\(String(format: "%.3f", $0.seconds * 1000))" }.joined(separator: " ") }
+                host.logger.info("timed layers", metadata: ["threads": "\(threads)", "decode_ms_per_layer": "\(text(profile.decode))",
+                                                             "prefill_ms_per_layer": "\(text(profile.prompt))"])
+            }
             guard let scheduler else { return }
             host.whenStopping { deadline in await WorkerDrain(scheduler: scheduler, workerID: id, stage: stage, logger: host.logger).run(by: deadline) }
             host.whenListening { address in

@@ -110,6 +110,38 @@ extension Integration {
             }
         }
 
+        /// Workers that timed themselves, as the scheduler forwards them: a worker twice as fast per
+        /// layer gets twice the layers. 30 layers, at most 24 each (no replicas): only 20 + 10
+        /// balances 2 / k against 1 / (30 - k); an even 15 + 15 leaves the fast one idle half the time.
+        @Test func measuredProfilesGiveTheFasterWorkerMoreLayers() async throws {
+            try await withPlacement { _, client in
+                func profile(_ scale: Double) -> MeasuredProfile {
+                    MeasuredProfile(prompt: [LatencyPoint(tokens: 8, seconds: 2e-4 * scale), LatencyPoint(tokens: 32, seconds: 6e-4 * scale)],
+                                    decode: [LatencyPoint(tokens: 1, seconds: 1e-4 * scale), LatencyPoint(tokens: 4, seconds: 1.5e-4 * scale)],
+                                    maxLayers: 24, kvCapacityEntries: 4096 * 24)
+                }
+                // The slow worker first, so that node order cannot be what puts the fast one ahead.
+                let nodes = [ClusterNode(name: "slow", gpuType: "CPU", gpuCount: 1, measured: profile(2)),
+                             ClusterNode(name: "fast", gpuType: "CPU", gpuCount: 1, measured: profile(1))]
+                var links: [ClusterLink] = []
+                for node in nodes {
+                    links.append(ClusterLink(fromNode: "source", toNode: node.name, bandwidthBytesPerSecond: 1e9))
+                    links.append(ClusterLink(fromNode: node.name, toNode: "sink", bandwidthBytesPerSecond: 1e9))
+                }
+                links.append(ClusterLink(fromNode: "slow", toNode: "fast", bandwidthBytesPerSecond: 1e9))
+                let config = #"{"num_hidden_layers": 30, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "vocab_size": 256}"#
+                let request = PlanRequest(cluster: Cluster(name: "live", nodes: nodes, links: links), model: ModelSpec(name: "tiny", configJSON: config),
+                                          method: .auto, budgetSeconds: 2, seed: 1, variant: .strict)
+                var result: PlanResult?
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(30)) {
+                    if case .result(let r)? = event.event { result = r }
+                }
+                let plan = try #require(result)
+                let layers = Dictionary(plan.placement.map { ($0.nodeName, Int($0.end) - Int($0.start)) }, uniquingKeysWith: +)
+                #expect(layers == ["fast": 20, "slow": 10], "\(plan.placement)")
+            }
+        }
+
         /// geo24's links bind, so its solve runs the whole budget: a deadline shortens it, a cancel stops it.
         @Test func deadlineShortensAndCancelStopsALongPlan() async throws {
             try await withPlacement { service, client in

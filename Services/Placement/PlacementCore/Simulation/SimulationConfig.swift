@@ -6,6 +6,8 @@ public typealias RoutingPolicy = Routing.RoutingPolicy
 
 public enum SimulationMode: String, Sendable, CaseIterable { case offline, online }
 
+public enum DecodeLoop: String, Sendable, CaseIterable { case coordinator, workers }
+
 public struct SimulationConfig: Sendable {
     public var mode: SimulationMode
     public var routing: RoutingPolicy
@@ -17,6 +19,11 @@ public struct SimulationConfig: Sendable {
     /// Offline with a KV-blind policy (Swarm, random, shortest-queue): queries kept in flight
     /// (default `HelixConstants.swarmQueriesInFlight`, the artifact's value for single24/geo24).
     public var offlineQueries: Int? = nil
+    /// Where a decode step goes after the last hop. `.coordinator` (Helix's simulator): the token
+    /// crosses the sink link and the next step starts from the source, so every step pays both
+    /// links. `.workers` (our live runtime): the last hop sends the token straight back to the
+    /// first over their link and reports it to the sink on the side, so a step pays that one link.
+    public var decodeLoop: DecodeLoop = .coordinator
 
     public init(mode: SimulationMode, routing: RoutingPolicy = .iwrr, seed: UInt64 = 1) {
         self.mode = mode

@@ -336,7 +336,7 @@ struct SimulationEngine {
             if config.routing == .swarm { router.observe(requests[r].path, hop: item.hop, seconds: now - requests[r].hopSendStart) }
             if item.hop == requests[r].route.count - 1 {
                 let done = transfer(from: j, to: problem.nodes.count, bytes: Double(item.tokens) * problem.model.tokenSize)
-                finishIteration(r, at: done.arrival)
+                finishIteration(r, at: done.arrival, loopsFrom: config.decodeLoop == .workers ? j : nil)
             } else {
                 let next = requests[r].route[item.hop + 1]
                 let bytes = Double(item.tokens) * (problem.model.activationSize + problem.model.tokenSize)
@@ -348,7 +348,9 @@ struct SimulationEngine {
         startBatch(j)
     }
 
-    mutating func finishIteration(_ r: Int, at time: Double) {
+    /// The token of request `r` reached the sink at `time`; `loopsFrom`: the last hop, which
+    /// (decode on the workers) sends the next step to the first hop itself, now.
+    mutating func finishIteration(_ r: Int, at time: Double, loopsFrom last: Int? = nil) {
         let latency = time - requests[r].iterationStart
         let measuring = time >= config.warmupSeconds && time <= end
         let wasPrompt = requests[r].produced == 0
@@ -373,8 +375,26 @@ struct SimulationEngine {
             return
         }
         if wasPrompt { feedOffline(queryFinished: false) }
+        if let last, loopStep(r, from: last, at: saved, tokenArrival: time) { return }
         // The next iteration starts when this one's token arrives.
         startIteration(r)
+    }
+
+    /// The next decode step of `r` sent by its last hop to its first at `start` (the same node:
+    /// no transfer); its latency runs from `tokenArrival`, when the sink saw the previous token,
+    /// as a client sees the gaps between tokens. False when the two hops have no link.
+    mutating func loopStep(_ r: Int, from last: Int, at start: Double, tokenArrival: Double) -> Bool {
+        let first = requests[r].route[0]
+        guard first == last || channels[Self.key(last, first, problem.nodes.count)] != nil else { return false }
+        let time = now
+        now = start
+        defer { now = time }
+        requests[r].iterationStart = tokenArrival
+        router.chargeDecode(requests[r].path)
+        let sent = first == last ? (start: start, arrival: start) : transfer(from: last, to: first, bytes: problem.model.tokenSize)
+        requests[r].hopSendStart = sent.start
+        schedule(sent.arrival, .arrive(request: r, hop: 0))
+        return true
     }
 
     mutating func retryWaiting() {

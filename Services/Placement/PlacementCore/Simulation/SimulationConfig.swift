@@ -16,7 +16,13 @@ public struct SimulationConfig: Sendable {
     public var onlineTokenRate: Double? = nil
     /// Offline with a KV-blind policy (Swarm, random, shortest-queue): queries kept in flight
     /// (default `HelixConstants.swarmQueriesInFlight`, the artifact's value for single24/geo24).
+    /// Given with IWRR, it replaces the artifact's KV-driven feeder by the same closed loop as a
+    /// live client's (`lattice load --concurrency`): that many queries, a finished one replaced,
+    /// one no route has room for waiting (as in the live scheduler's queue), not rejected.
     public var offlineQueries: Int? = nil
+
+    /// A closed loop of `offlineQueries` under IWRR (see there).
+    var closedLoop: Bool { mode == .offline && routing == .iwrr && offlineQueries != nil }
 
     public init(mode: SimulationMode, routing: RoutingPolicy = .iwrr, seed: UInt64 = 1) {
         self.mode = mode

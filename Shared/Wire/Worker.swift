@@ -13,6 +13,9 @@ public enum Backend: UInt32, WireEnum {
 public enum DType: UInt32, WireEnum {
     case float32 = 0
     case float16 = 1
+    /// No data: emulated workers' stand-in for float16 hidden states (they compute nothing). The
+    /// shape says the size of the tensor it stands for, which emulated links charge.
+    case declared = 2
     public init() { self = .float32 }
 }
 

@@ -2847,16 +2847,18 @@ const ProtobufCEnumDescriptor lattice__v1__backend__descriptor =
   lattice__v1__backend__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue lattice__v1__dtype__enum_values_by_number[2] =
+static const ProtobufCEnumValue lattice__v1__dtype__enum_values_by_number[3] =
 {
   { "DTYPE_FLOAT32", "LATTICE__V1__DTYPE__DTYPE_FLOAT32", 0 },
   { "DTYPE_FLOAT16", "LATTICE__V1__DTYPE__DTYPE_FLOAT16", 1 },
+  { "DTYPE_DECLARED", "LATTICE__V1__DTYPE__DTYPE_DECLARED", 2 },
 };
 static const ProtobufCIntRange lattice__v1__dtype__value_ranges[] = {
-{0, 0},{0, 2}
+{0, 0},{0, 3}
 };
-static const ProtobufCEnumValueIndex lattice__v1__dtype__enum_values_by_name[2] =
+static const ProtobufCEnumValueIndex lattice__v1__dtype__enum_values_by_name[3] =
 {
+  { "DTYPE_DECLARED", 2 },
   { "DTYPE_FLOAT16", 1 },
   { "DTYPE_FLOAT32", 0 },
 };
@@ -2867,9 +2869,9 @@ const ProtobufCEnumDescriptor lattice__v1__dtype__descriptor =
   "DType",
   "Lattice__V1__DType",
   "lattice.v1",
-  2,
+  3,
   lattice__v1__dtype__enum_values_by_number,
-  2,
+  3,
   lattice__v1__dtype__enum_values_by_name,
   1,
   lattice__v1__dtype__value_ranges,

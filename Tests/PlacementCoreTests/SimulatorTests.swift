@@ -39,6 +39,30 @@ import Testing
                 "\(workers.decodeTokensPerSecond) decode tokens/s on the workers, \(coordinator.decodeTokensPerSecond) through the coordinator")
     }
 
+    /// Offline IWRR with a number of queries is a closed loop like a live client's: that many
+    /// requests in flight (by Little's law, decode tokens/s × mean time per token is about the
+    /// number decoding), not the artifact's KV-driven feeder, which runs hundreds more.
+    @Test func closedLoopKeepsItsQueriesInFlight() throws {
+        let problem = try TestData.problem("single24", reference: true)
+        let placement = try LayoutFile.load(path: TestData.layout("single24_helix_milp"), nodeCount: problem.nodes.count)
+        var workload = try Workload.load(directory: TestData.directory + "/helix/workload")
+        workload.inputLengths = workload.inputLengths.map { min($0, 256) }
+        workload.outputLengths = workload.outputLengths.map { min($0, 64) }
+        func decoding(_ queries: Int?) throws -> Double {
+            var config = SimulationConfig(mode: .offline)
+            config.offlineQueries = queries
+            config.warmupSeconds = 30
+            config.measureSeconds = 60
+            let report = try Simulator.run(problem: problem, placement: placement, connectivity: .partial, workload: workload, config: config,
+                                           dataDirectory: TestData.directory)
+            return report.decodeTokensPerSecond * (report.decodeLatency["mean"] ?? 0)
+        }
+        let forty = try decoding(40), feeder = try decoding(nil)
+        // A query spends one of its ~60 iterations on its prompt.
+        #expect(forty > 0.85 * 40 && forty <= 40, "\(forty) decoding with 40 queries in the loop")
+        #expect(feeder > 200, "\(feeder) decoding under the artifact's feeder")
+    }
+
     @Test(arguments: RoutingPolicy.allCases)
     func everyRoutingPolicyServes(policy: RoutingPolicy) throws {
         let problem = try TestData.problem("single24", reference: true)

@@ -34,8 +34,8 @@ final class SleepRecorder: @unchecked Sendable {
     @Test func stagesTakeProfileTimeAndSendRealSizedPayloads() throws {
         let profile = try GPUProfile.load(profilesDirectory: try handMadeProfiles(), model: EmulatedModel.named("llama2-70b"), gpu: "FAKE")
         let recorder = SleepRecorder()
-        let first = try EmulatedStage(profile: profile, layers: 0..<30, kvTokens: 64, blockSize: 16, sleep: recorder.sleep)
-        let last = try EmulatedStage(profile: profile, layers: 30..<80, kvTokens: 64, blockSize: 16, sleep: recorder.sleep)
+        let first = try EmulatedStage(profile: profile, layers: 0..<30, kvTokens: 64, blockSize: 16, payloads: .real, sleep: recorder.sleep)
+        let last = try EmulatedStage(profile: profile, layers: 30..<80, kvTokens: 64, blockSize: 16, payloads: .real, sleep: recorder.sleep)
         // Prefill of 50 tokens: 30 layers × 5 ms = 0.15 s on the first stage.
         let prefill = [BatchEntry(requestID: 1, position: 0, tokenCount: 50, wantsToken: true, sampling: SamplingParameters(seed: 3))]
         let out = try first.step(StepBatch(entries: prefill, input: .tokens(Array(repeating: 7, count: 50))))
@@ -60,6 +60,29 @@ final class SleepRecorder: @unchecked Sendable {
         #expect(last.stats.kvUsedEntries == 0)
         #expect(throws: WorkerError.self) { try EmulatedModel.named("gpt-5") }
         #expect(throws: WorkerError.self) { try GPUProfile.load(profilesDirectory: try handMadeProfiles(), model: EmulatedModel.named("llama2-70b"), gpu: "H100") }
+    }
+
+    /// By default emulated stages pass the shape alone: no bytes, the float16 size declared for
+    /// links to charge, and the same time and KV accounting as with real-size payloads.
+    @Test func declaredPayloadsCarryNoBytesButTheirSize() throws {
+        let profile = try GPUProfile.load(profilesDirectory: try handMadeProfiles(), model: EmulatedModel.named("llama2-70b"), gpu: "fake")
+        let first = try EmulatedStage(profile: profile, layers: 0..<30, kvTokens: 64, sleep: { _ in })
+        let last = try EmulatedStage(profile: profile, layers: 30..<80, kvTokens: 64, sleep: { _ in })
+        let prefill = [BatchEntry(requestID: 1, position: 0, tokenCount: 50, wantsToken: true)]
+        let out = try first.step(StepBatch(entries: prefill, input: .tokens(Array(repeating: 7, count: 50))))
+        let hidden = try #require(out.hidden)
+        #expect(hidden.encoding == .declared && hidden.bytes.isEmpty && hidden.rows == 50 && hidden.width == 8192)
+        #expect(hidden.chargedBytes == 50 * 8192 * 2)
+        #expect(abs(out.seconds - 0.15) < 1e-12)
+        #expect(try last.step(StepBatch(entries: prefill, input: .hidden(hidden))).tokens.count == 1)
+        #expect(last.stats.kvUsedEntries == 64 * 50)
+        // A computing stage cannot run on them, and says why.
+        #expect(throws: WorkerError.self) { try hidden.tensor() }
+        // A declared tensor that claims bytes is malformed.
+        let lying = HiddenStates(rows: 1, width: 8192, encoding: .declared, bytes: [1, 2])
+        #expect(throws: WorkerError.self) {
+            try last.step(StepBatch(entries: [BatchEntry(requestID: 1, position: 50, tokenCount: 1, wantsToken: true)], input: .hidden(lying)))
+        }
     }
 
     @Test func emulatedPipelineRunsTheBatchingEngine() throws {

@@ -263,8 +263,11 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Online: target arrival rate in tokens/s (default: half the placement's max flow).")
     var rate: Double?
 
-    @Option(help: "Offline with a KV-blind routing (swarm, random, shortest-queue): queries kept in flight (default 180; the artifact used 500 for cluster42).")
+    @Option(help: "Offline with a KV-blind routing (swarm, random, shortest-queue): queries kept in flight (default 180; the artifact used 500 for cluster42). With iwrr: a closed loop of that many queries (as `lattice load --concurrency`) instead of the artifact's KV-driven feeder.")
     var offlineQueries: Int?
+
+    @Option(help: "Seconds simulated before the measured window (default 60).")
+    var warmup: Double?
 
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
@@ -318,6 +321,10 @@ struct SimulateCommand: AsyncParsableCommand {
         guard let loop = DecodeLoop(rawValue: decodeLoop) else { throw ValidationError("--decode-loop must be 'coordinator' or 'workers' (got '\(decodeLoop)')") }
         config.decodeLoop = loop
         if let duration { config.measureSeconds = duration }
+        if let warmup {
+            guard warmup >= 0, warmup.isFinite else { throw ValidationError("--warmup must be 0 or more seconds") }
+            config.warmupSeconds = warmup
+        }
         config.onlineTokenRate = rate
         if let offlineQueries {
             guard offlineQueries > 0 else { throw ValidationError("--offline-queries must be a positive number") }

@@ -67,6 +67,7 @@ public final class ClusterState: Sendable {
         state.withLock { s in
             guard var record = s.workers[request.workerID], record.health != .dead else { return (HeartbeatResponse(known: false), Admitted()) }
             record.lastHeartbeat = now
+            record.probing = false
             record.stats = request.stats
             record.loadedEpoch = max(record.loadedEpoch, request.planEpoch)   // a plan may have kept its layers (`apply`)
             if record.health == .draining {
@@ -88,22 +89,48 @@ public final class ClusterState: Sendable {
         }
     }
 
-    /// Marks workers silent for too long SUSPECT or DEAD; returns the newly dead.
+    /// Marks workers silent for too long SUSPECT (not routed to); returns those silent past
+    /// `deadAfter` that are not being probed yet. Silence alone does not kill: a worker that is
+    /// busy but alive (its heartbeats late on an overloaded machine) answers a probe, and only
+    /// one that does not is dropped (`SchedulerEngine.monitor`).
     public func sweep(now: ContinuousClock.Instant = .now) -> [String] {
         state.withLock { s in
-            var dead: [String] = []
+            var silentTooLong: [String] = []
             for id in s.order {
                 guard var record = s.workers[id], record.health != .dead else { continue }
                 let silent = Self.seconds(now - record.lastHeartbeat)
-                if silent > settings.deadAfter {
-                    record.health = .dead
-                    dead.append(id)
-                } else if silent > settings.suspectAfter, record.health != .draining {
+                if silent > settings.deadAfter, !record.probing {
+                    record.probing = true
+                    silentTooLong.append(id)
+                }
+                if silent > settings.suspectAfter, record.health != .draining {
                     record.health = .suspect
                 }
                 s.workers[id] = record
             }
-            return dead
+            return silentTooLong
+        }
+    }
+
+    /// A silent worker's probe failed: true when it is still unheard from (drop it), false when
+    /// a heartbeat came meanwhile.
+    public func probeFailed(_ id: String) -> Bool {
+        state.withLock { s in
+            guard var record = s.workers[id], record.health != .dead, record.probing else { return false }
+            record.probing = false
+            s.workers[id] = record
+            return true
+        }
+    }
+
+    /// A silent worker answered its probe: it is alive, only late. It counts as heard from now,
+    /// and its next heartbeat says whether it serves.
+    public func answeredProbe(_ id: String, now: ContinuousClock.Instant = .now) {
+        state.withLock { s in
+            guard var record = s.workers[id], record.health != .dead else { return }
+            record.lastHeartbeat = now
+            record.probing = false
+            s.workers[id] = record
         }
     }
 
@@ -159,6 +186,9 @@ public final class ClusterState: Sendable {
             }
         }
     }
+
+    /// A worker's address (nil: not registered).
+    public func address(of id: String) -> String? { state.withLock { $0.workers[id]?.address } }
 
     /// A worker's health as the scheduler sees it (nil: not registered).
     public func health(of id: String) -> WorkerHealth? { state.withLock { $0.workers[id]?.health } }

@@ -6,8 +6,9 @@ public protocol WorkerLink: Sendable {
     func forward(_ request: ForwardRequest, to hop: Hop) async throws -> ForwardResponse
     /// worker/Release of these request keys on the hop.
     func release(_ keys: [String], on hop: Hop) async throws
-    /// Whether the worker still answers Health (after a route through it failed).
-    func isAlive(_ hop: Hop) async -> Bool
+    /// Whether the worker answers Health within `within` (after a route through it failed, or
+    /// its heartbeats stopped): a busy worker answers late, a dead one not at all.
+    func isAlive(_ hop: Hop, within: Duration) async -> Bool
     /// worker/MeasureLinks on the worker at `address`: its links to `peers`.
     func measureLinks(from address: String, to peers: [String], probeBytes: UInt32, deadline: Duration) async throws -> [LinkMeasurement]
 }

@@ -18,6 +18,8 @@ public struct WorkerRecord: Sendable, Equatable {
     public var stats: WorkerStats?
     /// The plan epoch its loaded layers follow (heartbeat).
     public var loadedEpoch: UInt64 = 0
+    /// Silent past `deadAfter` and being probed: alive if it answers, dropped if not.
+    public var probing = false
 
     public init(registration: RegisterWorkerRequest, now: ContinuousClock.Instant) {
         id = registration.workerID

@@ -72,7 +72,21 @@ public final class SchedulerEngine: Sendable {
     public func monitor() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(state.settings.heartbeatInterval / 2))
-            for id in state.sweep() { drop(id, reason: "no heartbeat for \(state.settings.deadAfter)s") }
+            for id in state.sweep() { Task { await probeSilent(id) } }
+        }
+    }
+
+    /// A worker silent past `deadAfter` is dropped only if it does not answer a probe either:
+    /// on an overloaded machine heartbeats come late from workers that are busy, not dead. A
+    /// process that is gone refuses the connection at once; a hung one times out.
+    private func probeSilent(_ id: String) async {
+        guard let address = state.address(of: id) else { return }
+        let within = Duration.seconds(state.settings.deadAfter)
+        if await link.isAlive(Hop(workerID: id, address: address, layers: 0..<0), within: within) {
+            state.answeredProbe(id)
+            logger.info("silent worker answered its probe; kept", metadata: ["worker": "\(id)"])
+        } else if state.probeFailed(id) {
+            drop(id, reason: "no heartbeat for \(state.settings.deadAfter)s and no answer to a probe")
         }
     }
 
@@ -390,7 +404,9 @@ public final class SchedulerEngine: Sendable {
     /// Health as draining, and leaves by itself).
     private func probe(_ route: [Hop]) async {
         for hop in route where state.health(of: hop.workerID) != .draining {
-            if !(await link.isAlive(hop)) { drop(hop.workerID, reason: "does not answer at \(hop.address)") }
+            if !(await link.isAlive(hop, within: .seconds(state.settings.deadAfter))) {
+                drop(hop.workerID, reason: "does not answer at \(hop.address)")
+            }
         }
     }
 }

@@ -20,10 +20,10 @@ struct TransportWorkerLink: WorkerLink {
                                                    as: MeasureLinksResponse.self, deadline: deadline).links
     }
 
-    func isAlive(_ hop: Hop) async -> Bool {
+    func isAlive(_ hop: Hop, within: Duration) async -> Bool {
         // A fresh connection: the pooled one may still be retrying a dead peer.
         guard let probe = try? ServiceClient(address: hop.address, reconnect: .never) else { return false }
-        let health = try? await probe.health(.worker, deadline: .seconds(2))
+        let health = try? await probe.health(.worker, deadline: within)
         await probe.close()
         return health?.status == .serving
     }

@@ -23,7 +23,18 @@ public struct BatchEntry: Equatable, Sendable {
 /// How hidden states are laid out on the wire between stages.
 public enum HiddenEncoding: String, Sendable {
     case float32, float16
-    public var byteWidth: Int { self == .float32 ? 4 : 2 }
+    /// No bytes: what emulated workers pass each other by default. They compute nothing, so
+    /// the values would be zeros; the shape still says how big the float16 tensor it stands
+    /// for is, and emulated links charge that size (`chargedBytes`).
+    case declared
+    /// Bytes per value carried.
+    public var byteWidth: Int {
+        switch self {
+        case .float32: 4
+        case .float16: 2
+        case .declared: 0
+        }
+    }
 }
 
 /// Hidden states of a batch, `rows` tokens × `width`, in their wire form.
@@ -48,11 +59,18 @@ public struct HiddenStates: Equatable, Sendable {
         case .float32: bytes = tensor.scalars.withUnsafeBytes { Array($0) }
         case .float16:
             bytes = tensor.scalars.map { HalfPrecision.float16Bits(from: $0).littleEndian }.withUnsafeBytes { Array($0) }
+        case .declared: bytes = []
         }
     }
 
+    /// Bytes the states take on a real link: a declared tensor's float16 size, else what is carried.
+    public var chargedBytes: Int { encoding == .declared ? rows * width * HiddenEncoding.float16.byteWidth : bytes.count }
+
     /// Decodes to Float32, checking that the byte count matches the declared shape.
     public func tensor() throws -> Tensor {
+        guard encoding != .declared else {
+            throw WorkerError.invalidBatch("hidden states of \(rows)×\(width) carry no values (the declared-size stand-ins of emulated workers); a computing stage needs float32 or float16 data")
+        }
         let (count, overflow) = rows.multipliedReportingOverflow(by: width)
         guard rows >= 0, width > 0, !overflow, count <= Int.max / 4, bytes.count == count * encoding.byteWidth else {
             throw WorkerError.invalidBatch("hidden states declare \(rows)×\(width) \(encoding.rawValue) but carry \(bytes.count) bytes")
@@ -65,6 +83,7 @@ public struct HiddenStates: Equatable, Sendable {
                     for i in 0..<(rows * width) {
                         out[i] = HalfPrecision.float(fromFloat16Bits: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
                     }
+                case .declared: break   // refused above
                 }
             }
         }
@@ -89,10 +108,15 @@ public enum StageInput: Sendable {
 public struct StepBatch: Sendable {
     public var entries: [BatchEntry]
     public var input: StageInput
+    /// When the batch was taken to run: an emulated GPU's time runs from then, so that the
+    /// host's own work on it (and waiting for a thread) overlaps the profile's time instead of
+    /// adding to it.
+    public var launched: ContinuousClock.Instant?
 
-    public init(entries: [BatchEntry], input: StageInput) {
+    public init(entries: [BatchEntry], input: StageInput, launched: ContinuousClock.Instant? = nil) {
         self.entries = entries
         self.input = input
+        self.launched = launched
     }
 
     public var tokenCount: Int { entries.reduce(0) { $0 &+ $1.tokenCount } }

@@ -119,13 +119,25 @@ public struct GPUProfile: Equatable, Sendable {
     }
 }
 
+/// What an emulated stage passes the next stage in place of hidden states.
+public enum EmulatedPayloads: String, Sendable, CaseIterable {
+    /// The shape alone (`HiddenEncoding.declared`, no bytes): nothing to copy, send or page in,
+    /// so that two dozen emulated GPUs fit one machine's CPUs; emulated links still charge the
+    /// float16 size the tensor would have.
+    case declared
+    /// Zeros of the real size (hidden × 2 bytes per token): the transport carries what a GPU
+    /// cluster's would, at the CPU and memory cost of copying it.
+    case real
+}
+
 /// The emulated backend: no math, but the same contract as the CPU backend — validation,
 /// KV block accounting, refusals — with the batch time of a real GPU from its profile and
-/// hidden-state payloads of the real size (hidden × 2 bytes per token).
+/// hidden-state payloads of the real size, declared (the default) or carried (`EmulatedPayloads`).
 public final class EmulatedStage: StageExecutor {
     public let profile: GPUProfile
     public let layers: Range<Int>
     public let cache: KVCache
+    public let payloads: EmulatedPayloads
     private let sleep: @Sendable (Double) -> Void
     private var samplers: [UInt64: SeededGenerator] = [:]
     private var counters = (steps: 0, tokens: 0, seconds: 0.0, lastBatch: 0)
@@ -136,7 +148,8 @@ public final class EmulatedStage: StageExecutor {
     /// - Parameters:
     ///   - kvTokens: KV room in tokens per layer; nil takes the profile table's capacity for this many layers.
     ///   - sleep: how the stage spends the profile's time (tests pass a recorder).
-    public init(profile: GPUProfile, layers: Range<Int>, kvTokens: Int? = nil, blockSize: Int = 16,
+    ///   - payloads: declared-size stand-ins (the default) or real-size zeros for the next stage.
+    public init(profile: GPUProfile, layers: Range<Int>, kvTokens: Int? = nil, blockSize: Int = 16, payloads: EmulatedPayloads = .declared,
                 sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }) throws {
         guard layers.lowerBound >= 0, layers.upperBound <= profile.model.layerCount, !layers.isEmpty else {
             throw WorkerError.invalidArgument("layer range [\(layers.lowerBound), \(layers.upperBound)) is not inside \(profile.model.name)'s \(profile.model.layerCount) layers")
@@ -146,6 +159,7 @@ public final class EmulatedStage: StageExecutor {
         }
         self.profile = profile
         self.layers = layers
+        self.payloads = payloads
         self.sleep = sleep
         cache = try KVCache(blockSize: blockSize, blockCount: max(1, tokens / blockSize), layerCount: layers.count,
                             kvWidth: 1, storesData: false)
@@ -189,7 +203,8 @@ public final class EmulatedStage: StageExecutor {
         for (request, length) in growth { cache.setLength(length, of: request) }
 
         let seconds = profile.batchSeconds(layers: layers.count, promptTokens: promptTokens, decodeTokens: decodeTokens)
-        sleep(seconds)
+        let spent = batch.launched.map { ContinuousClock.now - $0 } ?? .zero
+        sleep(max(0, seconds - Double(spent.components.seconds) - Double(spent.components.attoseconds) / 1e18))
         var output = StepOutput(hidden: nil, tokens: [], logits: [:], seconds: seconds)
         if isLast {
             for entry in batch.entries where entry.wantsToken {
@@ -198,6 +213,8 @@ public final class EmulatedStage: StageExecutor {
                 samplers[entry.requestID] = rng
                 output.tokens.append(SampledToken(requestID: entry.requestID, token: token, position: entry.position + entry.tokenCount))
             }
+        } else if payloads == .declared {
+            output.hidden = HiddenStates(rows: batch.tokenCount, width: hiddenSize, encoding: .declared, bytes: [])
         } else {
             output.hidden = HiddenStates(rows: batch.tokenCount, width: hiddenSize, encoding: .float16,
                                          bytes: [UInt8](repeating: 0, count: batch.tokenCount * profile.model.activationBytes))

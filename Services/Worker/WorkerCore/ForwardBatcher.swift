@@ -28,12 +28,15 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
     private let pending = ForwardQueue<Tag>()
     private let signal: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
-    private let aligner = StepAligner()
+    private let aligner: StepAligner
 
-    public init(stage: WorkerStage, maxBatchTokens: Int, deliver: @escaping Deliver) {
+    /// - Parameter alignWait: the longest a batch waits for trailing looping requests
+    ///   (`StepAligner`); 0 runs what is queued at once, as a GPU serving engine does.
+    public init(stage: WorkerStage, maxBatchTokens: Int, alignWait: Double = 0.1, deliver: @escaping Deliver) {
         self.stage = stage
         self.maxBatchTokens = max(1, maxBatchTokens)
         self.deliver = deliver
+        aligner = StepAligner(maxWait: alignWait)
         (wakeups, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -77,13 +80,19 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
     }
 
     /// Lets looping requests that trail the pending ones catch up (see `StepAligner`).
+    /// Sleeps between arrivals rather than polling: two dozen emulated workers share a machine.
     private func gatherStragglers() async {
+        guard aligner.maxWait > 0 else { return }
         let held = stage.ledger.lengths
         guard let wait = aligner.stragglers(pending: pending.requestIDs, isHeld: { held[$0] != nil }) else { return }
-        while Date() < wait.until {
+        let deadline = ContinuousClock.now + .seconds(max(0, wait.until.timeIntervalSinceNow))
+        var missing = wait.ids
+        while ContinuousClock.now < deadline {
+            let seen = pending.appendCount
             let pendingNow = Set(pending.requestIDs), heldNow = stage.ledger.lengths
-            if wait.ids.allSatisfy({ pendingNow.contains($0) || heldNow[$0] == nil }) { return }
-            try? await Task.sleep(for: .microseconds(250))
+            missing = missing.filter { !pendingNow.contains($0) && heldNow[$0] != nil }
+            if missing.isEmpty { return }
+            await pending.waitForAppend(after: seen, until: deadline)
         }
     }
 
@@ -93,7 +102,7 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
         // Slices with hidden states in different encodings cannot share one input tensor.
         let groups = Dictionary(grouping: batch) { $0.slice.hidden?.encoding ?? .float32 }
         for group in groups.values {
-            switch await StepRunner(stage: stage).run(group) {
+            switch await StepRunner(stage: stage).run(group, launched: .now) {
             case .success(let results):
                 outcomes += results
             case .failure(let refusal) where group.count == 1:

@@ -8,15 +8,57 @@ public struct AcceptedSlice<Tag: Sendable>: Sendable {
     public var tag: Tag
 }
 
-/// Admitted slices waiting for a batch, oldest first.
+/// Admitted slices waiting for a batch, oldest first. The batch loop can sleep until the next
+/// append (or a time limit) instead of polling.
 final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [AcceptedSlice<Tag>] = []
+    private var appends: UInt64 = 0
+    private var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+    private var waits: UInt64 = 0
 
     var requestIDs: [String] { lock.withLock { items.map(\.slice.requestID) } }
 
+    /// Appends so far: pass it to `waitForAppend(after:until:)` to miss none in between.
+    var appendCount: UInt64 { lock.withLock { appends } }
+
     func append(_ new: [AcceptedSlice<Tag>]) {
-        lock.withLock { items += new }
+        let woken = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            items += new
+            appends += 1
+            defer { waiter = nil }
+            return waiter?.continuation
+        }
+        woken?.resume()
+    }
+
+    /// Returns once an append has come after the `seen`-th, or at `deadline`. One waiter at a
+    /// time (the batch loop).
+    func waitForAppend(after seen: UInt64, until deadline: ContinuousClock.Instant) async {
+        let id = lock.withLock { waits += 1; return waits }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            self?.wake(id)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = lock.withLock { () -> Bool in
+                // The timer checks the waiter after the deadline: a registration after it must not wait.
+                guard appends == seen, ContinuousClock.now < deadline else { return true }
+                waiter = (id, continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func wake(_ id: UInt64) {
+        let woken = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            guard let waiter, waiter.id == id else { return nil }
+            self.waiter = nil
+            return waiter.continuation
+        }
+        woken?.resume()
     }
 
     /// Oldest items up to `maxTokens` tokens (at least one unless `maxTokens` is 0, so that no

@@ -44,8 +44,8 @@ public struct ForwardSlice: Sendable {
     }
 
     var tokenCount: Int { positions.count }
-    /// Hidden states with data; an empty payload counts as none (the first stage's form).
-    var hiddenInput: Hidden? { hidden.flatMap { $0.bytes.isEmpty ? nil : $0 } }
+    /// Hidden states with data, or declared ones; an empty payload counts as none (the first stage's form).
+    var hiddenInput: Hidden? { hidden.flatMap { $0.bytes.isEmpty && $0.encoding != .declared ? nil : $0 } }
 
     /// Tokens `range` of this slice as a slice of their own (one chunk of a long prompt); only
     /// the chunk that ends the slice samples.

@@ -12,9 +12,11 @@ public struct StageSettings: Sendable {
     public var profilesDirectory: String  // emulated: data/helix/profiles
     public var kvTokens: Int
     public var blockSize: Int
+    /// emulated: what goes to the next stage in place of hidden states (--payloads).
+    public var payloads: EmulatedPayloads
 
     public init(backend: ComputeBackend, modelDir: String?, modelName: String?, gpu: String, profilesDirectory: String,
-                kvTokens: Int, blockSize: Int) {
+                kvTokens: Int, blockSize: Int, payloads: EmulatedPayloads = .declared) {
         self.backend = backend
         self.modelDir = modelDir
         self.modelName = modelName
@@ -22,6 +24,7 @@ public struct StageSettings: Sendable {
         self.profilesDirectory = profilesDirectory
         self.kvTokens = kvTokens
         self.blockSize = blockSize
+        self.payloads = payloads
     }
 
     /// Layers the worker can hold and its KV room there (token×layer entries), for registration.
@@ -60,7 +63,7 @@ public struct StageSettings: Sendable {
             let profile = try GPUProfile.load(profilesDirectory: profilesDirectory, model: emulated, gpu: gpu)
             // The profile table's KV room for this many layers, else --kv-tokens.
             let known = profile.kvCapacityByLayers[end - start] != nil
-            let stage = try EmulatedStage(profile: profile, layers: start..<end, kvTokens: known ? nil : kvTokens, blockSize: blockSize)
+            let stage = try EmulatedStage(profile: profile, layers: start..<end, kvTokens: known ? nil : kvTokens, blockSize: blockSize, payloads: payloads)
             return (stage, ModelSummary(emulated: emulated))
         }
     }

@@ -5,32 +5,33 @@ struct StepRunner<Tag: Sendable> {
     struct Refusal: Error { var message: String }
 
     /// Runs slices as one step: each slice's outcome, or why the stage refused the whole step.
-    func run(_ group: [AcceptedSlice<Tag>]) async -> Result<[(AcceptedSlice<Tag>, SliceOutcome)], Refusal> {
+    func run(_ group: [AcceptedSlice<Tag>], launched: ContinuousClock.Instant = .now) async -> Result<[(AcceptedSlice<Tag>, SliceOutcome)], Refusal> {
         var entries: [BatchEntry] = []
+        entries.reserveCapacity(group.count)
         var tokens: [Int32] = []
         var hiddenBytes: [UInt8] = []
-        var encoding = HiddenEncoding.float32
-        var width = 0
+        var hidden: (encoding: HiddenEncoding, width: Int)?
         for accepted in group {
             let slice = accepted.slice
             entries.append(BatchEntry(requestID: accepted.id, position: Int(slice.positions[0]), tokenCount: slice.tokenCount,
                                       wantsToken: slice.samples, sampling: slice.sampling))
-            if let hidden = slice.hiddenInput {
-                encoding = hidden.encoding
-                width = Int(hidden.shape.last ?? 0)
-                hiddenBytes += hidden.bytes
+            if let states = slice.hiddenInput {
+                hidden = (states.encoding, Int(states.shape.last ?? 0))
+                // One slice's bytes are used as they are (no copy); several are joined once.
+                if group.count == 1 { hiddenBytes = states.bytes } else { hiddenBytes += states.bytes }
             } else {
                 tokens += slice.tokenIDs.map { Int32(truncatingIfNeeded: $0) }
             }
         }
         let rows = entries.reduce(0) { $0 + $1.tokenCount }
-        let input: StageInput = hiddenBytes.isEmpty ? .tokens(tokens)
-            : .hidden(HiddenStates(rows: rows, width: width, encoding: encoding, bytes: hiddenBytes))
-        switch await stage.step(StepBatch(entries: entries, input: input)) {
+        let input: StageInput = hidden.map { .hidden(HiddenStates(rows: rows, width: $0.width, encoding: $0.encoding, bytes: hiddenBytes)) }
+            ?? .tokens(tokens)
+        switch await stage.step(StepBatch(entries: entries, input: input, launched: launched)) {
         case .failure(let error):
             return .failure(Refusal(message: error.description))
         case .success(let output):
             if let hidden = output.hidden {
+                if group.count == 1 { return .success([(group[0], .hidden(hidden))]) }
                 let rowBytes = hidden.width * hidden.encoding.byteWidth
                 var offset = 0
                 return .success(group.map { accepted in

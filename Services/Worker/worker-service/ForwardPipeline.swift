@@ -14,13 +14,13 @@ final class ForwardPipeline: Sendable {
     private let sender: OutcomeSender
     private let routes = HeldRoutes()
 
-    init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int, links: EmulatedLinks? = nil) {
+    init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int, alignWait: Double, links: EmulatedLinks? = nil) {
         self.stage = stage
         self.peers = peers
         self.logger = logger
         let sender = OutcomeSender(stage: stage, peers: peers, logger: logger, links: links)
         self.sender = sender
-        batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens) { sender.send($0) }
+        batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens, alignWait: alignWait) { sender.send($0) }
     }
 
     /// Validates and queues a Forward's items; the Status thrown is the Forward's answer.
@@ -101,7 +101,7 @@ struct OutcomeSender: Sendable {
             }
         }
         for (address, items) in forwards {
-            let bytes = items.reduce(0) { $0 + ($1.hidden?.data.count ?? 0) + 4 * $1.tokenIDs.count }
+            let bytes = items.reduce(0) { $0 + ($1.hidden?.chargedBytes ?? 0) + 4 * $1.tokenIDs.count }
             let arrival = peerOf[address].flatMap { links?.arrival(to: $0, bytes: bytes) }
             Task {
                 if let arrival { try? await Task.sleep(until: arrival, clock: .continuous) }

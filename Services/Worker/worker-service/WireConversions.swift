@@ -18,13 +18,32 @@ extension ForwardSlice {
 }
 
 extension HiddenEncoding {
-    init(_ dtype: DType) { self = dtype == .float16 ? .float16 : .float32 }
-    var wire: DType { self == .float16 ? .float16 : .float32 }
+    init(_ dtype: DType) {
+        switch dtype {
+        case .float32: self = .float32
+        case .float16: self = .float16
+        case .declared: self = .declared
+        }
+    }
+
+    var wire: DType {
+        switch self {
+        case .float32: .float32
+        case .float16: .float16
+        case .declared: .declared
+        }
+    }
 }
 
 extension Wire.HiddenStates {
     init(_ states: WorkerCore.HiddenStates) {
         self.init(data: states.bytes, dtype: states.encoding.wire, shape: [UInt32(states.rows), UInt32(states.width)])
+    }
+
+    /// Bytes these states take on a real link (what emulated links charge): a declared tensor's
+    /// float16 size, else the bytes carried.
+    var chargedBytes: Int {
+        dtype == .declared ? shape.reduce(1) { $0 * Int($1) } * HiddenEncoding.float16.byteWidth : data.count
     }
 }
 

@@ -24,11 +24,15 @@ struct WorkerService: AsyncParsableCommand {
     @Option(help: "KV cache block size in tokens.") var blockSize = 16
     @Option(help: "Most layers this worker holds (default: cpu the whole model, emulated the profile's limit).") var layerCapacity: Int?
     @Option(help: "Largest batch in tokens.") var maxBatchTokens = 512
+    @Option(help: "Longest a batch waits for looping requests that trail it, seconds, so that a hop sends one Forward per step for all (default: cpu 0.1; emulated 0, a GPU runs what is queued at once).")
+    var alignWait: Double?
     @Option(help: "BLAS threads.") var threads = 1
     @Option(help: "Worker id (default: worker-<pid>).") var workerId: String?
     @Option(help: "Address others reach this worker at, HOST:PORT (default: the listening address).") var advertise: String?
     @Option(help: "Without --model: the folder inside which a model_dir named by the scheduler or LoadLayers may lie. [env: LATTICE_MODEL_ROOT]")
     var modelRoot: String?
+    @Option(help: "Emulated backend: what goes to the next stage in place of hidden states: declared (the shape alone; emulated links charge the real float16 size) or real (zeros of the real size, copied and sent). [env: LATTICE_EMULATED_PAYLOADS, default declared]")
+    var payloads: String?
     @Option(help: "Emulate this worker's links to its peers from a cluster file (.ini from Helix, or .json; nodes named as the worker ids, as `lattice up --cluster` names them): hidden states and looped tokens sent to a peer wait for the declared bandwidth and latency.")
     var emulateLinks: String?
 
@@ -38,6 +42,18 @@ struct WorkerService: AsyncParsableCommand {
             throw ValidationError("--kv-tokens, --block-size, --max-batch-tokens and --threads must be positive")
         }
         if let layerCapacity, layerCapacity < 1 { throw ValidationError("--layer-capacity must be at least 1") }
+        if let alignWait, !(alignWait >= 0 && alignWait <= 10) { throw ValidationError("--align-wait must be 0 to 10 seconds") }
+        _ = try emulatedPayloads()
+    }
+
+    /// --payloads, else $LATTICE_EMULATED_PAYLOADS (so that `lattice up` passes it on), else declared.
+    func emulatedPayloads() throws -> EmulatedPayloads {
+        let environment = ProcessInfo.processInfo.environment["LATTICE_EMULATED_PAYLOADS"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let text = payloads ?? environment else { return .declared }
+        guard let value = EmulatedPayloads(rawValue: text.lowercased()) else {
+            throw ValidationError("\(payloads != nil ? "--payloads" : "LATTICE_EMULATED_PAYLOADS") must be declared or real (got '\(text)')")
+        }
+        return value
     }
 
     func run() async throws {
@@ -47,7 +63,8 @@ struct WorkerService: AsyncParsableCommand {
         let settings = StageSettings(
             backend: backend == "emulated" ? .emulated : .cpu, modelDir: backend == "cpu" ? model : nil,
             modelName: backend == "emulated" ? model : nil, gpu: gpu,
-            profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "Shared/Data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize)
+            profilesDirectory: profiles ?? GPUProfile.defaultProfilesDirectory() ?? "Shared/Data/helix/profiles", kvTokens: kvTokens, blockSize: blockSize,
+            payloads: try emulatedPayloads())
         let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
         let id = workerId ?? "worker-\(getpid())"
         let profile = try WorkerOptions.measuredProfile(settings: settings, layers: capacity, kvEntries: kvEntries)
@@ -60,7 +77,8 @@ struct WorkerService: AsyncParsableCommand {
         try await ServiceMain.run(.worker, options: options) { host in
             let stage = WorkerStage(settings: settings, workerID: id)
             let peers = PeerClients()
-            let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens, links: links)
+            let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens,
+                                           alignWait: alignWait ?? (backend == "emulated" ? 0 : 0.1), links: links)
             WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: ForwardGuard(scheduler: scheduler, peers: peers))
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])

@@ -55,7 +55,12 @@ typedef enum _Lattice__V1__Backend {
 } Lattice__V1__Backend;
 typedef enum _Lattice__V1__DType {
   LATTICE__V1__DTYPE__DTYPE_FLOAT32 = 0,
-  LATTICE__V1__DTYPE__DTYPE_FLOAT16 = 1
+  LATTICE__V1__DTYPE__DTYPE_FLOAT16 = 1,
+  /*
+   * No data: emulated workers' stand-in for float16 hidden states (they compute nothing). The
+   * shape says the size of the tensor it stands for, which emulated links charge.
+   */
+  LATTICE__V1__DTYPE__DTYPE_DECLARED = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(LATTICE__V1__DTYPE)
 } Lattice__V1__DType;
 

@@ -18,12 +18,18 @@ public struct SimulationConfig: Sendable {
     public var onlineTokenRate: Double? = nil
     /// Offline with a KV-blind policy (Swarm, random, shortest-queue): queries kept in flight
     /// (default `HelixConstants.swarmQueriesInFlight`, the artifact's value for single24/geo24).
+    /// Given with IWRR, it replaces the artifact's KV-driven feeder by the same closed loop as a
+    /// live client's (`lattice load --concurrency`): that many queries, a finished one replaced,
+    /// one no route has room for waiting (as in the live scheduler's queue), not rejected.
     public var offlineQueries: Int? = nil
     /// Where a decode step goes after the last hop. `.coordinator` (Helix's simulator): the token
     /// crosses the sink link and the next step starts from the source, so every step pays both
     /// links. `.workers` (our live runtime): the last hop sends the token straight back to the
     /// first over their link and reports it to the sink on the side, so a step pays that one link.
     public var decodeLoop: DecodeLoop = .coordinator
+
+    /// A closed loop of `offlineQueries` under IWRR (see there).
+    var closedLoop: Bool { mode == .offline && routing == .iwrr && offlineQueries != nil }
 
     public init(mode: SimulationMode, routing: RoutingPolicy = .iwrr, seed: UInt64 = 1) {
         self.mode = mode

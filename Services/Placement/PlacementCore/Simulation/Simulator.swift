@@ -223,8 +223,11 @@ struct SimulationEngine {
     mutating func run() {
         switch config.mode {
         case .offline:
-            let initial = config.routing == .iwrr ? HelixConstants.helixInitialQueries : (config.offlineQueries ?? HelixConstants.swarmQueriesInFlight)
-            for i in 0..<initial { schedule(Double(i) * HelixConstants.feedSpacingSeconds, .newRequest) }
+            let feeder = config.routing == .iwrr && !config.closedLoop
+            let initial = feeder ? HelixConstants.helixInitialQueries : (config.offlineQueries ?? HelixConstants.swarmQueriesInFlight)
+            // A closed loop's queries join evenly over the first half of the warm-up, as `lattice load`'s do.
+            let spacing = config.closedLoop ? min(HelixConstants.feedSpacingSeconds, config.warmupSeconds / 2 / Double(initial)) : HelixConstants.feedSpacingSeconds
+            for i in 0..<initial { schedule(Double(i) * spacing, .newRequest) }
         case .online:
             scheduleArrivals()
         }
@@ -263,8 +266,9 @@ struct SimulationEngine {
         requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w]))
         let r = requests.count - 1
         guard !route(r) else { return }
-        // Offline, the artifact's scheduler rejects a query no route has KV room for; online it waits.
-        if config.mode == .offline { rejected += 1 } else { waiting.append(r) }
+        // Offline, the artifact's scheduler rejects a query no route has KV room for; online (and
+        // in a closed loop, like the live scheduler's queue) it waits.
+        if config.mode == .offline && !config.closedLoop { rejected += 1 } else { waiting.append(r) }
     }
 
     /// Routes the request and reserves its expected KV on every hop; false if no route has room now.
@@ -408,7 +412,7 @@ struct SimulationEngine {
     /// KV-blind policies, a finished query is replaced.
     mutating func feedOffline(queryFinished: Bool) {
         guard config.mode == .offline, now <= end else { return }
-        let launch = config.routing == .iwrr ? bottleneckKV() <= HelixConstants.feedHighWater : queryFinished
+        let launch = config.routing == .iwrr && !config.closedLoop ? bottleneckKV() <= HelixConstants.feedHighWater : queryFinished
         if launch { schedule(now + HelixConstants.feedSpacingSeconds, .newRequest) }
     }
 

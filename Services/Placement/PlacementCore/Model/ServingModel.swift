@@ -20,13 +20,18 @@ public struct ServingPrediction: Sendable, Equatable {
 ///
 /// The runtime max-flow is split into pipelines (source→sink paths). For each pipeline p with
 /// flow φ_p:
-/// - **KV room** (Little's law): the requests it keeps in flight, N_p, are at most what every
-///   hop's share of its KV cache holds: N_p ≤ min_j hwm·kv_j·(φ_p/f_j) / (len·layers_jp).
-/// - **Latency**: one decode step is a round trip, τ_p = Σ_j layers_jp·t_d,j(n_j) + Σ links
-///   (latency + activation/bandwidth + the wait behind prompt transfers on that link), where n_j is
-///   the decode batch at j (all requests in flight through j). Every extra hop adds a link and a
-///   batch wait, so τ grows with depth; a busy slow link (geo24's 12.5 MB/s between regions, where
-///   one prompt's activations take ~1 s) adds seconds.
+/// - **KV room** (Little's law): the requests it keeps in flight, N_p, are its flow share of what
+///   the offline feeder admits (it stops while the busiest layer's expected KV use, summed over the
+///   nodes holding that layer, is above 0.8: every request passes every layer), and at most what
+///   every hop's share of its own KV cache holds: N_p ≤ min_j hwm·kv_j·(φ_p/f_j) / (len·layers_jp).
+///   In our simulator decode tokens/s × mean decode step is 0.79–1.00 of that admitted count on
+///   eight single24 layouts, so the decode rate is N/τ.
+/// - **Latency**: one decode step is a round trip of the pipeline's requests as one wave,
+///   τ_p = Σ_j layers_jp·t_d,j(n_j) + Σ links (latency + N_p activations/bandwidth + the host copy
+///   of n_j activations + the wait behind prompt transfers on that link), where n_j is the decode
+///   batch at j (all requests in flight through j). Every extra hop adds a link, a copy and a batch
+///   wait, so τ grows with depth; a busy slow link (geo24's 12.5 MB/s between regions, where one
+///   prompt's activations take ~1 s and a wave of 300 decodes ~0.4 s) adds seconds.
 /// - **Decode tokens/s** = min(φ_p·out/(in+out), N_p/τ_p): the asymptotic bounds of a closed
 ///   queueing network (capacity, or population over round trip).
 public struct ServingModel: Sendable {
@@ -63,15 +68,17 @@ public struct ServingModel: Sendable {
         let n = problem.nodes.count
         var through = [Double](repeating: 0, count: n)
         for p in pipelines { for hop in p.hops { through[hop.node] += p.flow } }
-        // In flight per pipeline, from each hop's share of its KV room.
+        // In flight per pipeline: its flow share of what the busiest layer admits, and at most each
+        // hop's share of its own KV room.
         let perRequest = meanInput + reservedOutput
+        let admitted = admittedRequests(placement)
         let inFlight = pipelines.map { p in
             p.hops.map { hop -> Double in
                 let node = problem.nodes[hop.node]
                 guard let range = placement.ranges[hop.node], !node.kvCapacity.isEmpty else { return 0 }
                 let kv = Double(node.kvCapacity[min(range.count, node.kvCapacity.count) - 1])
                 return kvHighWater * kv * (p.flow / through[hop.node]) / (perRequest * Double(hop.layers))
-            }.min() ?? 0
+            }.reduce(admitted * p.flow / flows.value, min)
         }
         var batch = [Double](repeating: 0, count: n)
         for (p, count) in zip(pipelines, inFlight) { for hop in p.hops { batch[hop.node] += count } }
@@ -94,8 +101,12 @@ public struct ServingModel: Sendable {
                 guard let profile = profiles[problem.nodes[hop.node].type] else { continue }
                 let link = wire(from: previous, to: hop.node)
                 let wait = queueing(from: previous, to: hop.node)
-                step += Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + link.latency + link.activation + wait
-                prompt += Double(hop.layers) * profile.prompt.seconds(meanInput) + link.latency + link.activation * meanInput + wait
+                // A decode step moves the pipeline's requests as one wave: each hop receives all of
+                // their activations over its link, and the node copies what it received.
+                step += Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + link.latency
+                    + link.activation * max(1, count) + hostCopy(tokens: max(1, batch[hop.node])) + wait
+                prompt += Double(hop.layers) * profile.prompt.seconds(meanInput) + link.latency + link.activation * meanInput
+                    + hostCopy(tokens: meanInput) + wait
                 previous = hop.node
             }
             if let last = p.hops.last?.node {
@@ -113,6 +124,24 @@ public struct ServingModel: Sendable {
         return ServingPrediction(decodeTokensPerSecond: decode, decodeLatencySeconds: decodeLatency / decode,
                                  promptLatencySeconds: promptLatency / decode, pipelines: pipelines.count, meanDepth: depth / decode,
                                  exposedSlowLinks: slowLinks.exposed(placement, connectivity, flows: flows))
+    }
+
+    /// Requests the offline feeder keeps in flight: it stops while the busiest layer's expected KV
+    /// use (every request holding input + reserved output entries on every layer) is above the feed
+    /// high-water mark, counting the room of every node that holds the layer.
+    func admittedRequests(_ placement: Placement) -> Double {
+        var room = [Double](repeating: 0, count: problem.numLayers)
+        for (node, range) in zip(problem.nodes, placement.ranges) {
+            guard let range, !node.kvCapacity.isEmpty else { continue }
+            let perLayer = Double(node.kvCapacity[min(range.count, node.kvCapacity.count) - 1]) / Double(range.count)
+            for layer in range.start..<min(range.end, problem.numLayers) { room[layer] += perLayer }
+        }
+        return HelixConstants.feedHighWater * (room.min() ?? 0) / (meanInput + reservedOutput)
+    }
+
+    /// Host-side seconds to take in `tokens` activations before a batch (concatenate, copy to the GPU).
+    private func hostCopy(tokens: Double) -> Double {
+        tokens * problem.model.activationSize * (1 / HelixConstants.concatBytesPerSecond + 1 / HelixConstants.copyBytesPerSecond)
     }
 
     /// Latency and seconds per activation of the link from a vertex (n = source) to a node or (n) the sink.

@@ -36,6 +36,25 @@ import Testing
         #expect(equivalent(c, out))
     }
 
+    /// The same when the pair is further apart: an x and a cx onto the target (both commute with the
+    /// pair) sit between them too. The rotation moves to the later place with its parity, the pair
+    /// cancels, then the two cx(2,1) meet and cancel as well.
+    @Test func rotationFloatsOutOfASpreadCxPair() {
+        let a = Angle.radians(0.3)
+        let c = Circuit(qubits: 3, gates: [.cx(0, 1), .x(1), .rz(1, a), .cx(2, 1), .cx(0, 1), .cx(2, 1), .cx(0, 1), .h(1)])
+        let out = NamPipeline.simplify(c, deadline: .never)
+        #expect(out.gates.count == 4)
+        #expect(out.gates.filter { $0.kind == .cx }.count == 1)
+        #expect(equivalent(c, out))
+        // With x on the control between them the pair does not commute: nothing moves.
+        let d = Circuit(qubits: 3, gates: [.cx(0, 1), .x(0), .rz(1, a), .cx(0, 1), .cx(0, 1), .h(1)])
+        var dag = CircuitDAG(d)
+        let rz = dag.nodes.indices.first { dag.gate($0).kind == .rz }!
+        #expect(RotationMerging.blockedPair(dag, rz) == nil)
+        dag = CircuitDAG(c)
+        #expect(RotationMerging.blockedPair(dag, 2) == [0, 1, 2, 3])
+    }
+
     @Test func rotationOnConstantWireIsGlobalPhase() {
         let c = Circuit(qubits: 2, gates: [.cx(0, 1), .cx(0, 1), .cx(1, 0), .cx(1, 0), .rz(1, .radians(0.3))])
         var dag = CircuitDAG(Circuit(qubits: 2, gates: [.cx(0, 1), .rz(1, .radians(0.3))]))

@@ -57,13 +57,15 @@ public enum RotationMerging {
             }
         }
         // Floating rotations: a rotation may sit anywhere its parity is on a wire. One that keeps a cx
-        // pair apart (cx·rz·cx on the target) moves to another place with the same parity, so that the
-        // cancellation passes can remove the pair.
-        for (node, key) in kept where blocksPair(dag, node) {
+        // pair apart (cx(c,q) … rz(q) … cx(c,q), with only gates the pair commutes with between them)
+        // moves to another place with the same parity outside that stretch, so that the cancellation
+        // passes can remove the pair.
+        for (node, key) in kept {
+            guard let stretch = blockedPair(dag, node) else { continue }
             let q = dag.gate(node).qubits[0]
             let own = segmentStart(dag, node)
             guard let target = segments[key]?.first(where: { s in
-                !(s.wire == q && s.after == own) && !insertionBlocks(dag, s)
+                !(s.wire == q && (s.after == own || stretch.contains(s.after))) && !insertionBlocks(dag, s)
             }), let ownFlip = segments[key]?.first(where: { $0.wire == q && $0.after == own })?.flipped else { continue }
             let angle = dag.gate(node).params[0]
             dag.remove(node)
@@ -81,11 +83,47 @@ public enum RotationMerging {
 
     static func isPair(_ a: Gate, _ b: Gate) -> Bool { a.kind == .cx && b.kind == .cx && a.qubits == b.qubits }
 
-    /// cx(c,q) · rz(q) · cx(c,q): the rotation is all that keeps the two cx from cancelling.
-    static func blocksPair(_ dag: CircuitDAG, _ node: Int) -> Bool {
+    /// The rotation `node` on q lies between cx(c,q) and cx(c,q) that would cancel but for rotations on q:
+    /// between them q carries only x, rz and cx onto q from other controls, and c only rz and cx from c
+    /// (all commute with the pair). Returns the nodes on q from the first cx up to the second (the
+    /// stretch whose parity changes when the pair goes), or nil.
+    static func blockedPair(_ dag: CircuitDAG, _ node: Int) -> [Int]? {
         let q = dag.gate(node).qubits[0]
-        let p = dag.prev(node, on: q), n = dag.next(node, on: q)
-        return p >= 0 && n >= 0 && isPair(dag.gate(p), dag.gate(n)) && dag.gate(p).qubits[1] == q
+        func commutesOnTarget(_ g: Gate) -> Bool { g.kind == .x || g.kind == .rz || (g.kind == .cx && g.qubits[1] == q) }
+        // Each cx onto q before the rotation (within the commuting stretch) may be the first of the pair.
+        var first = dag.prev(node, on: q)
+        var looked = 0
+        while first >= 0 && looked < 8 && commutesOnTarget(dag.gate(first)) {
+            looked += 1
+            defer { first = dag.prev(first, on: q) }
+            let g = dag.gate(first)
+            guard g.kind == .cx else { continue }
+            let c = g.qubits[0]
+            func isPartner(_ n: Int) -> Bool { let h = dag.gate(n); return h.kind == .cx && h.qubits == [c, q] }
+            // The partner: the next cx(c,q) after the rotation, through gates that commute on q.
+            var second = dag.next(node, on: q)
+            while second >= 0 && !isPartner(second) && commutesOnTarget(dag.gate(second)) { second = dag.next(second, on: q) }
+            guard second >= 0 && isPartner(second) else { continue }
+            // No cx(c,q) between first and the rotation either (else that one is the first).
+            var stretch: [Int] = []
+            var n = first
+            var clean = true
+            while n != second {
+                if n != first && isPartner(n) { clean = false; break }
+                stretch.append(n)
+                n = dag.next(n, on: q)
+            }
+            guard clean else { continue }
+            // On the control: only rz and cx from c onto other wires between the two.
+            var a = dag.next(first, on: c)
+            while a >= 0 && a != second {
+                let h = dag.gate(a)
+                guard h.kind == .rz || (h.kind == .cx && h.qubits[0] == c && h.qubits[1] != q) else { a = -1; break }
+                a = dag.next(a, on: c)
+            }
+            if a == second { return stretch }
+        }
+        return nil
     }
 
     static func insertionBlocks(_ dag: CircuitDAG, _ s: Segment) -> Bool {

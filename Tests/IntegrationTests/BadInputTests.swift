@@ -6,7 +6,7 @@ import Testing
 extension Integration {
     /// Issue 2's bad-input list against a real service process. Each case also checks that a
     /// well-behaved client on another connection keeps getting answers throughout.
-    @Suite(.timeLimit(.minutes(1)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(1))))
     struct BadInputTests {
         /// Starts placement, runs `misbehave` while a well-behaved client calls Health, then checks
         /// that client was served and the server's connections went back to what they were.

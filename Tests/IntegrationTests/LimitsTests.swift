@@ -6,7 +6,7 @@ import Testing
 extension Integration {
     /// Issue 12's limits against real services: each is RESOURCE_EXHAUSTED with a clear message
     /// and counted in Stats.
-    @Suite(.timeLimit(.minutes(2)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(2))))
     struct LimitsTests {
         static func status(_ body: () async throws -> Void) async -> Status? {
             do { try await body(); return nil } catch let status as Status { return status } catch { return Status(.unknown, "\(error)") }

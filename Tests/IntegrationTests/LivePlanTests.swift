@@ -6,7 +6,7 @@ import Testing
 extension Integration {
     /// The live plan against `lattice plan`: 24 emulated workers and the planner's searches make
     /// these the slowest stack tests, so they have a suite, and a time limit, of their own.
-    @Suite(.timeLimit(.minutes(3)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(3))))
     struct LivePlanTests {
         /// The live plan of an emulated single24 (`lattice up --cluster single24.ini`, 24 worker
         /// processes registering in any order) is the plan `lattice plan` gives the file, same method:

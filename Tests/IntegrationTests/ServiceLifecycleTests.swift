@@ -5,7 +5,7 @@ import Testing
 
 extension Integration {
     /// Each service executable, started for real on a free loopback port.
-    @Suite(.timeLimit(.minutes(1)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(1))))
     struct ServiceLifecycleTests {
         @Test(arguments: ServiceName.allCases)
         func everyServiceAnswersHealthAndStats(_ service: ServiceName) async throws {

@@ -1,3 +1,4 @@
+import LatticeTesting
 import Synchronization
 import Testing
 @testable import Transport
@@ -5,7 +6,7 @@ import Wire
 
 /// Client-side limits (issue 12, item 3): bounded pending calls, and stream flow control back to
 /// the server, so a slow consumer pauses the server's sends instead of buffering without bound.
-@Suite("Client flow control", .serialized, .timeLimit(.minutes(1)))
+@Suite("Client flow control", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct FlowControlTests {
     @Test func aSlowConsumerPausesTheServerAndOtherClientsAreServed() async throws {
         let item = [UInt8](repeating: 7, count: 4096)

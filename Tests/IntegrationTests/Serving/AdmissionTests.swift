@@ -5,7 +5,7 @@ import Testing
 
 /// Admission cannot wedge: the queue is bounded, a request no plan can ever fit is failed
 /// without blocking those behind it, and with no plan a request waits a bounded time and is told why.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct AdmissionTests {
     static func generate(_ scheduler: TestService, _ request: GenerateRequest) async throws -> [GenerateEvent] {
         let client = scheduler.client()

@@ -5,7 +5,7 @@ import Testing
 
 /// Emulated GPU workers (Helix profiles, payloads of the real size) serving LLaMA-2-70B's 80
 /// layers: the rest of the system runs them exactly like cpu workers.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct EmulatedClusterTests {
     /// The workers find the repository's own profiles (no --profiles flag) and take the GPU names
     /// the cluster files use.

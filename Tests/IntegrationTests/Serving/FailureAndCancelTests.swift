@@ -4,7 +4,7 @@ import LatticeTesting
 import Testing
 
 /// Cancel releases KV on every hop; a killed worker's request completes on a new route.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct FailureAndCancelTests {
     @Test func cancelReleasesKVOnEveryHop() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)

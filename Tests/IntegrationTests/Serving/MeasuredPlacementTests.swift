@@ -6,7 +6,7 @@ import Testing
 /// Workers of unlike capacity time their layers and register the profile; placement-service plans
 /// with those profiles and layer limits, so no worker gets more than it may hold and the request
 /// runs through a multi-stage pipeline that computes what one process computes.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct MeasuredPlacementTests {
     /// Before planning, the scheduler has each worker time its links to the others (once per
     /// pair) and sends them to placement; a worker probes only workers its scheduler knows.

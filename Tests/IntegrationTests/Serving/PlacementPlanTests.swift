@@ -5,7 +5,7 @@ import Testing
 
 /// The scheduler asks a real placement-service for its plan; when placement cannot give one
 /// (not implemented yet, or no profile for CPU workers) it says so and splits the layers itself.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct PlacementPlanTests {
     @Test func schedulerPlansThroughPlacementOrFallsBackVisibly() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)

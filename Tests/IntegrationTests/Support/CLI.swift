@@ -11,6 +11,7 @@ struct CLIRun: Sendable {
     static func lattice(
         _ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(60)
     ) async throws -> CLIRun {
+        let timeout = TestTime.scaled(timeout)
         let binaries = try LatticeTesting.binaries()
         let executable = "\(binaries.directory)/lattice"
         guard FileManager.default.isExecutableFile(atPath: executable) else {

@@ -5,7 +5,7 @@ import Testing
 
 extension Integration {
     /// placement/Plan, Simulate and Score against a real placement-service process.
-    @Suite(.timeLimit(.minutes(2)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(2))))
     struct PlacementServiceTests {
         func cluster(_ name: String) throws -> Cluster {
             Cluster(name: name, fileText: try WiringFixtures.text("helix/clusters/\(name).ini"), fileFormat: .helixIni)
@@ -133,7 +133,7 @@ extension Integration {
                 #expect(busy > 0.15, "the solver was not working before the cancel (\(busy) CPU s in 1 s)")
                 call.cancel()
                 _ = try? await call.value
-                try await Task.sleep(for: .milliseconds(700))
+                try await Task.sleep(for: TestTime.scaled(.milliseconds(700)))   // the solver polls its flag between steps
                 let idle0 = try #require(WiringFixtures.cpuSeconds(service.pid))
                 try await Task.sleep(for: .seconds(1))
                 let idle = try #require(WiringFixtures.cpuSeconds(service.pid)) - idle0

@@ -70,6 +70,8 @@ public enum LatticeTesting {
         startTimeout: Duration = .seconds(30)
     ) async throws -> TestService {
         let startTimeout = TestTime.scaled(startTimeout)
+        // SIGTERM's drain (a worker finishing its requests) gets the scaled default unless a test sets it.
+        let environment = ["LATTICE_DRAIN_TIMEOUT": "\(TestTime.seconds(10))"].merging(environment) { _, given in given }
         let directory = temporaryDirectory(service.displayName)
         let process = try await RunningService.launch(
             service, role: service.displayName, binaries: try binaries(), arguments: arguments,

@@ -26,7 +26,7 @@ extension Integration {
                 #expect(outcome.answered > 0)
                 // Abandoned connections must not linger on the server.
                 var after = try await observer.stats(.placement)
-                let deadline = ContinuousClock.now + .seconds(5)
+                let deadline = ContinuousClock.now + TestTime.scaled(.seconds(5))
                 while after.connectionsOpen > before.connectionsOpen && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(50))
                     after = try await observer.stats(.placement)

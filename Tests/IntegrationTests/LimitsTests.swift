@@ -19,7 +19,7 @@ extension Integration {
                 let long = PlanRequest(cluster: cluster, model: ModelSpec(name: "llama2-70b"), method: .milp, budgetSeconds: 20, seed: 1)
                 // The first solve holds the only slot; wait until Stats shows it running.
                 let first = Task { await Self.status { for try await _ in client.stream(Methods.Placement.plan.name, long, as: PlanEvent.self) {} } }
-                let deadline = ContinuousClock.now + .seconds(20)
+                let deadline = ContinuousClock.now + TestTime.scaled(.seconds(20))
                 while try await service.client().stats(.placement)[extra: "solves_running"] != 1 && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }

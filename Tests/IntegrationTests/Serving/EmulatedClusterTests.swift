@@ -11,7 +11,7 @@ struct EmulatedClusterTests {
     /// the cluster files use.
     @Test
     func emulatedGPUsServeSeventyBillionParameters() async throws {
-        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", "llama2-70b", "--heartbeat-interval", "0.2"])
+        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", "llama2-70b", "--heartbeat-interval", "\(TestTime.seconds(0.2))"])
         var workers: [TestService] = []
         do {
             // At most 30 layers each (by flag): the 80 layers need all three workers.
@@ -23,7 +23,7 @@ struct EmulatedClusterTests {
             let client = scheduler.client()
             var events: [GenerateEvent] = []
             for try await event in client.stream(Methods.Scheduler.generate.name, GenerateRequest(promptTokenIDs: [1, 2, 3, 4], maxTokens: 5, ignoreEOS: true),
-                                                 as: GenerateEvent.self, deadline: .seconds(30)) { events.append(event) }
+                                                 as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(30))) { events.append(event) }
             let status = try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self)
             await client.close()
             let finished = try #require(events.finished)

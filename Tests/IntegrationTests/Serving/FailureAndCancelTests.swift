@@ -182,9 +182,9 @@ struct FailureAndCancelTests {
     }
 }
 
-/// Retries `body` until `done` holds or 10 s pass; returns the last value.
+/// Retries `body` until `done` holds or `limit` (scaled by TestTime) passes; returns the last value.
 func eventually<T>(within limit: Duration = .seconds(10), _ body: () async throws -> T, until done: (T) -> Bool) async throws -> T {
-    let deadline = ContinuousClock.now + limit
+    let deadline = ContinuousClock.now + TestTime.scaled(limit)
     var value = try await body()
     while !done(value), ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(50))

@@ -17,7 +17,7 @@ final class ServingCluster: Sendable {
 
     /// Starts the scheduler and `count` workers, and waits until every worker serves its layers.
     static func start(model: String, workers count: Int, workerArguments: [String] = [], schedulerArguments: [String] = []) async throws -> ServingCluster {
-        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--heartbeat-interval", "0.2", "--dead-after", "\(TestTime.seconds(1.5))", "--step-timeout", "\(TestTime.seconds(60))"] + schedulerArguments)
+        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--heartbeat-interval", "\(TestTime.seconds(0.2))", "--dead-after", "\(TestTime.seconds(1.5))", "--step-timeout", "\(TestTime.seconds(60))"] + schedulerArguments)
         let cluster = ServingCluster(model: model, scheduler: scheduler)
         do {
             for index in 1...max(count, 1) where count > 0 {

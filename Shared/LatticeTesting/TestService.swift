@@ -33,10 +33,10 @@ public final class TestService: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// SIGTERM, wait up to `timeout` (then SIGKILL); the exit status.
+    /// SIGTERM, wait up to `timeout` (scaled by TestTime; then SIGKILL); the exit status.
     @discardableResult
     public func stop(timeout: Duration = .seconds(10)) async -> (status: ExitStatus?, killed: Bool) {
-        await process.stop(timeout: timeout)
+        await process.stop(timeout: TestTime.scaled(timeout))
     }
 }
 
@@ -64,11 +64,14 @@ public enum LatticeTesting {
         }
     }
 
-    /// Starts a service and waits for SERVING; the caller stops it.
+    /// Starts a service and waits for SERVING (up to `startTimeout`, scaled by TestTime); the caller stops it.
     public static func start(
         _ service: ServiceName, arguments: [String] = [], environment: [String: String] = [:],
         startTimeout: Duration = .seconds(30)
     ) async throws -> TestService {
+        let startTimeout = TestTime.scaled(startTimeout)
+        // SIGTERM's drain (a worker finishing its requests) gets the scaled default unless a test sets it.
+        let environment = ["LATTICE_DRAIN_TIMEOUT": "\(TestTime.seconds(10))"].merging(environment) { _, given in given }
         let directory = temporaryDirectory(service.displayName)
         let process = try await RunningService.launch(
             service, role: service.displayName, binaries: try binaries(), arguments: arguments,
@@ -83,14 +86,14 @@ public enum LatticeTesting {
         return running
     }
 
-    /// Polls Health until SERVING.
+    /// Polls Health until SERVING (`timeout` as given: callers scale it).
     public static func waitUntilServing(_ running: TestService, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer"
         while ContinuousClock.now < deadline {
             let client = running.client()
             do {
-                let health = try await client.health(running.service, deadline: .seconds(2))
+                let health = try await client.health(running.service, deadline: TestTime.scaled(.seconds(2)))
                 await client.close()
                 if health.status == .serving { return }
                 last = health.status.description

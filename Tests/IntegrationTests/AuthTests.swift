@@ -6,7 +6,7 @@ import Testing
 extension Integration {
     /// Issue 12's authentication against real service processes (started as every test starts
     /// them: LatticeTesting provisions the cluster secret).
-    @Suite(.timeLimit(.minutes(1)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(1))))
     struct AuthTests {
         @Test func aCallWithoutTheHandshakeIsUnauthenticatedClosedAndNotRun() async throws {
             try await LatticeTesting.withService(.placement) { running in

@@ -6,7 +6,7 @@ import Testing
 extension Integration {
     /// Issue 2's bad-input list against a real service process. Each case also checks that a
     /// well-behaved client on another connection keeps getting answers throughout.
-    @Suite(.timeLimit(.minutes(1)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(1))))
     struct BadInputTests {
         /// Starts placement, runs `misbehave` while a well-behaved client calls Health, then checks
         /// that client was served and the server's connections went back to what they were.
@@ -26,7 +26,7 @@ extension Integration {
                 #expect(outcome.answered > 0)
                 // Abandoned connections must not linger on the server.
                 var after = try await observer.stats(.placement)
-                let deadline = ContinuousClock.now + .seconds(5)
+                let deadline = ContinuousClock.now + TestTime.scaled(.seconds(5))
                 while after.connectionsOpen > before.connectionsOpen && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(50))
                     after = try await observer.stats(.placement)

@@ -6,7 +6,7 @@ import Testing
 extension Integration {
     /// Issue 12's limits against real services: each is RESOURCE_EXHAUSTED with a clear message
     /// and counted in Stats.
-    @Suite(.timeLimit(.minutes(2)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(2))))
     struct LimitsTests {
         static func status(_ body: () async throws -> Void) async -> Status? {
             do { try await body(); return nil } catch let status as Status { return status } catch { return Status(.unknown, "\(error)") }
@@ -19,7 +19,7 @@ extension Integration {
                 let long = PlanRequest(cluster: cluster, model: ModelSpec(name: "llama2-70b"), method: .milp, budgetSeconds: 20, seed: 1)
                 // The first solve holds the only slot; wait until Stats shows it running.
                 let first = Task { await Self.status { for try await _ in client.stream(Methods.Placement.plan.name, long, as: PlanEvent.self) {} } }
-                let deadline = ContinuousClock.now + .seconds(20)
+                let deadline = ContinuousClock.now + TestTime.scaled(.seconds(20))
                 while try await service.client().stats(.placement)[extra: "solves_running"] != 1 && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(20))
                 }

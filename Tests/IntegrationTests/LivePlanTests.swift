@@ -6,7 +6,7 @@ import Testing
 extension Integration {
     /// The live plan against `lattice plan`: 24 emulated workers and the planner's searches make
     /// these the slowest stack tests, so they have a suite, and a time limit, of their own.
-    @Suite(.timeLimit(.minutes(3)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(3))))
     struct LivePlanTests {
         /// The live plan of an emulated single24 (`lattice up --cluster single24.ini`, 24 worker
         /// processes registering in any order) is the plan `lattice plan` gives the file, same method:
@@ -27,7 +27,7 @@ extension Integration {
                 .map { ("node-\($0.node)", LayerRange(start: $0.start, end: $0.end)) })
             #expect(expected.count == 24)
 
-            let up = try await CLIRun.lattice(["up", "--cluster", file, "--plan-method", method, "--state-dir", state, "--timeout", "50"] + search, in: directory)
+            let up = try await CLIRun.lattice(["up", "--cluster", file, "--plan-method", method, "--state-dir", state, "--timeout", "\(TestTime.seconds(50))"] + search, in: directory)
             #expect(up.status == .exited(0), "\(up.stderr)")
             do {
                 let status = try await CLIRun.lattice(["status", "--json", "--state-dir", state], in: directory)
@@ -37,7 +37,7 @@ extension Integration {
                 let client = try ServiceClient(address: address, config: StackCredentials.forCommands(stateDirectory: state))
                 // Plans over the first workers to register may come first; each takes a few seconds.
                 let live = try await eventually(within: .seconds(90)) {
-                    let cluster = try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+                    let cluster = try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: TestTime.scaled(.seconds(5)))
                     return Dictionary(uniqueKeysWithValues: cluster.workers.compactMap { w in w.layers.map { (w.workerID, $0) } })
                 } until: { $0 == expected }
                 await client.close()

@@ -5,7 +5,7 @@ import Testing
 
 extension Integration {
     /// `lattice up / status / down / health` end to end, as a user runs them, in a temporary state dir.
-    @Suite(.timeLimit(.minutes(1)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(1))))
     struct LocalStackTests {
         struct StatusReport: Decodable {
             var stateDir: String
@@ -106,7 +106,7 @@ extension Integration {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let up = try await CLIRun.lattice(["up", "--workers", "2", "--state-dir", state], in: directory)
             #expect(up.status == .exited(0), "\(up.stderr)")
-            let load = try await CLIRun.lattice(["load", "--state-dir", state, "--concurrency", "4", "--seconds", "3", "--warmup", "1",
+            let load = try await CLIRun.lattice(["load", "--state-dir", state, "--concurrency", "4", "--seconds", "\(TestTime.seconds(3))", "--warmup", "\(TestTime.seconds(1))",
                                                  "--max-prompt", "6", "--max-output", "3", "--vocabulary", "100", "--name", "probe"], in: directory)
             _ = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
             #expect(load.status == .exited(0), "\(load.stderr)")

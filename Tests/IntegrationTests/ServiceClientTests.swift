@@ -1,10 +1,11 @@
 import Client
+import LatticeTesting
 import Logging
 import Testing
 
 extension Integration {
     /// The typed client against an in-process server on loopback: encoding, decoding, statuses, streams.
-    @Suite(.timeLimit(.minutes(1)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(1))))
     struct ServiceClientTests {
         func withServer(_ register: (Server) -> Void, _ body: (ServiceClient) async throws -> Void) async throws {
             let server = Server(logger: Logger(label: "test"))

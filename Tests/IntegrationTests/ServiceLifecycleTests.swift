@@ -5,7 +5,7 @@ import Testing
 
 extension Integration {
     /// Each service executable, started for real on a free loopback port.
-    @Suite(.timeLimit(.minutes(1)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(1))))
     struct ServiceLifecycleTests {
         @Test(arguments: ServiceName.allCases)
         func everyServiceAnswersHealthAndStats(_ service: ServiceName) async throws {
@@ -43,7 +43,7 @@ extension Integration {
             // Each Stats answer waits 1.5 s, so one is surely in flight when SIGTERM lands.
             let running = try await LatticeTesting.start(.placement, environment: ["LATTICE_DEBUG_STATS_DELAY": "1.5"])
             let client = running.client()
-            let slowCall = Task { try await client.stats(.placement, deadline: .seconds(10)) }
+            let slowCall = Task { try await client.stats(.placement, deadline: TestTime.scaled(.seconds(10))) }
             try await Task.sleep(for: .milliseconds(400))
             let signalled = ContinuousClock.now
             let (status, killed) = await running.stop(timeout: .seconds(10))

@@ -1,3 +1,4 @@
+import LatticeTesting
 import Testing
 @testable import Transport
 import Wire
@@ -43,7 +44,7 @@ final class GoodClient: Sendable {
 
 /// Malformed input from raw sockets: each gets a Status where possible and a closed connection,
 /// while a good client on another connection keeps being served.
-@Suite("Bad input", .serialized, .timeLimit(.minutes(1)))
+@Suite("Bad input", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct BadInputTests {
     @Test func lengthOverTheMaximumIsAnsweredAndClosed() async throws {
         let (server, port) = try startServer()

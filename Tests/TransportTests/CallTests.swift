@@ -1,9 +1,10 @@
+import LatticeTesting
 import Testing
 @testable import Transport
 import Wire
 
 /// Calls over real loopback sockets: round trips, concurrency, streams, deadlines, cancel.
-@Suite("Calls over loopback", .serialized, .timeLimit(.minutes(1)))
+@Suite("Calls over loopback", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct CallTests {
     @Test func unaryRoundTrip() async throws {
         let (server, port) = try startServer { server in

@@ -1,10 +1,11 @@
 import Glibc
+import LatticeTesting
 import Testing
 @testable import Transport
 import Wire
 
 /// Backpressure, reconnect and shutdown.
-@Suite("Flow control, reconnect, shutdown", .serialized, .timeLimit(.minutes(1)))
+@Suite("Flow control, reconnect, shutdown", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct FlowTests {
     @Test func slowStreamReaderDoesNotGrowServerMemory() async throws {
         var config = TransportConfig()

@@ -1,3 +1,4 @@
+import LatticeTesting
 import Testing
 @testable import Transport
 import Wire
@@ -83,7 +84,7 @@ struct FrameCopyTests {
 
 /// A message packed straight into its request frame arrives intact, and the frame is the one
 /// `encode()` plus the envelope would have made.
-@Suite("Messages packed into frames", .serialized, .timeLimit(.minutes(1)))
+@Suite("Messages packed into frames", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct PackedMessageTests {
     @Test func aPackedMessageFrameEqualsTheEncodedOne() {
         let message = ForwardResponse(accepted: 3, kvUsedEntries: 70_000)
@@ -118,7 +119,7 @@ struct PackedMessageTests {
 /// Issue 13: a worker-to-worker Forward carries its hidden state with one user-space copy on
 /// each side besides the kernel's: packed straight into the request frame on the way out, and
 /// decoded straight from the frame into the handler's message on the way in.
-@Suite("Payload copies end to end", .serialized, .timeLimit(.minutes(1)))
+@Suite("Payload copies end to end", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct PayloadCopyTests {
     @Test func aOneMiBHiddenStateForwardIsCopiedOnceEachWay() async throws {
         let hidden = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }

@@ -1,9 +1,10 @@
+import LatticeTesting
 import Testing
 @testable import Transport
 import Wire
 
 /// `Server.inlineUnary`: synchronous handlers run on the loop thread and answer there.
-@Suite("Inline handlers", .serialized, .timeLimit(.minutes(1)))
+@Suite("Inline handlers", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct InlineHandlerTests {
     @Test func answersFromTheLoopThreadWithStatusesAndViolations() async throws {
         let onLoop = Counter()

@@ -1,10 +1,11 @@
+import LatticeTesting
 import Testing
 @testable import Transport
 import Wire
 
 /// The loop as a Swift executor: non-blocking handlers run there, and callers that prefer it
 /// resume there from their answers.
-@Suite("Loop executor", .serialized, .timeLimit(.minutes(1)))
+@Suite("Loop executor", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct LoopExecutorTests {
     @Test func nonBlockingHandlersAndLoopCallersRunOnTheLoopThread() async throws {
         let (server, port) = try startServer { server in

@@ -1,4 +1,5 @@
 import Glibc
+import LatticeTesting
 import Logging
 import Testing
 @testable import Transport
@@ -25,9 +26,10 @@ func startServer(config: TransportConfig = .init(), port: Int = 0, configure: (S
     return (server, bound)
 }
 
-/// Fails the test instead of hanging when `body` takes longer than `seconds`.
+/// Fails the test instead of hanging when `body` takes longer than `seconds` (scaled by TestTime).
 func within<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
+    let seconds = TestTime.seconds(seconds)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {
             try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
@@ -42,9 +44,9 @@ func within<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @S
     }
 }
 
-/// Polls `condition` until it holds or `seconds` pass.
+/// Polls `condition` until it holds or `seconds` (scaled by TestTime) pass.
 func eventually(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
-    let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    let end = ContinuousClock.now + .milliseconds(Int(TestTime.seconds(seconds) * 1000))
     while ContinuousClock.now < end {
         if condition() { return true }
         try? await Task.sleep(for: .milliseconds(10))
@@ -102,6 +104,7 @@ final class RawSocket: @unchecked Sendable {
 
     /// The next whole frame decoded as an Envelope, or nil if the peer closed first.
     func readEnvelope(timeout: Double = 5) async throws -> Envelope? {
+        let timeout = TestTime.seconds(timeout)
         let end = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while true {
             drain()
@@ -119,9 +122,9 @@ final class RawSocket: @unchecked Sendable {
         }
     }
 
-    /// Waits until the server closes the connection; true if it did within `timeout`.
+    /// Waits until the server closes the connection; true if it did within `timeout` (scaled by TestTime).
     func waitForClose(timeout: Double = 5) async -> Bool {
-        let end = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        let end = ContinuousClock.now + .milliseconds(Int(TestTime.seconds(timeout) * 1000))
         while ContinuousClock.now < end {
             drain()
             if peerClosed { return true }

@@ -28,6 +28,7 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Cluster file (.json, or a Helix .ini) whose links, between nodes named as the workers' ids, placement gets instead of the links measured between workers.")
     var cluster: String?
     @Option(help: "Seconds a request waits for a plan when there is none before it is failed.") var noPlanWait = 30.0
+    @Option(help: "Seconds a route step (a prompt's whole prefill included) may go unanswered before the route counts as failed.") var stepTimeout = 60.0
     @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
     var advertise: String?
 
@@ -62,9 +63,11 @@ struct SchedulerService: AsyncParsableCommand {
         guard planBudget > 0, planBudget <= 600 else { throw ValidationError("--plan-budget must be more than 0 and at most 600 seconds") }
         guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
         guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
+        guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be positive (seconds)") }
         var settings = SchedulerSettings()
         settings.queueLimit = queueLimit
         settings.noPlanWait = noPlanWait
+        settings.stepTimeout = stepTimeout
         settings.routing = routingPolicy
         settings.planMethod = method
         settings.planBudget = planBudget

@@ -5,13 +5,13 @@ import Testing
 
 /// Admission cannot wedge: the queue is bounded, a request no plan can ever fit is failed
 /// without blocking those behind it, and with no plan a request waits a bounded time and is told why.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct AdmissionTests {
     static func generate(_ scheduler: TestService, _ request: GenerateRequest) async throws -> [GenerateEvent] {
         let client = scheduler.client()
         var events: [GenerateEvent] = []
         do {
-            for try await event in client.stream(Methods.Scheduler.generate.name, request, as: GenerateEvent.self, deadline: .seconds(40)) { events.append(event) }
+            for try await event in client.stream(Methods.Scheduler.generate.name, request, as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(40))) { events.append(event) }
         } catch {
             await client.close()
             throw error
@@ -37,7 +37,7 @@ struct AdmissionTests {
             let finished = try #require(events.finished)
             #expect(finished.reason == .error)
             #expect(finished.detail.contains("UNAVAILABLE") && finished.detail.contains("--no-plan-wait"), "\(finished.detail)")
-            #expect(waited >= .milliseconds(900) && waited < .seconds(10))
+            #expect(waited >= .milliseconds(900) && waited < .seconds(1) + TestTime.scaled(.seconds(9)))
         }
     }
 
@@ -46,7 +46,7 @@ struct AdmissionTests {
         try await LatticeTesting.withService(.scheduler, arguments: ["--model", model, "--queue-limit", "2", "--no-plan-wait", "30"]) { scheduler in
             let waiting = (0..<2).map { _ in Task { try await Self.generate(scheduler, GenerateRequest(promptTokenIDs: [1, 2], maxTokens: 2)) } }
             defer { for task in waiting { task.cancel() } }
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + TestTime.scaled(.seconds(10))
             while try await Self.queueLength(scheduler) < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(try await Self.queueLength(scheduler) == 2)
             do {
@@ -63,7 +63,7 @@ struct AdmissionTests {
     /// the requests queued behind it are served.
     @Test func aRequestThatCanNeverFitDoesNotBlockTheOnesBehindIt() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)
-        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--heartbeat-interval", "0.2", "--no-plan-wait", "30"])
+        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--heartbeat-interval", "\(TestTime.seconds(0.2))", "--no-plan-wait", "30"])
         var worker: TestService?
         do {
             let big = Task { try await Self.generate(scheduler, GenerateRequest(promptTokenIDs: [1, 2, 3], maxTokens: 400, ignoreEOS: true)) }

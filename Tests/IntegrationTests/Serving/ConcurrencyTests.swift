@@ -6,7 +6,7 @@ import Testing
 /// Many requests at once through a 2-stage pipeline: workers batch them together (continuous
 /// batching) and pass them hop to hop as one Forward per step, and every request still gets its
 /// own one-process greedy tokens.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct ConcurrencyTests {
     @Test func concurrentRequestsAreBatchedAndStayCorrect() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)

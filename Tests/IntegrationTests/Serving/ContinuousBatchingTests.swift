@@ -6,7 +6,7 @@ import Testing
 /// Continuous batching on live workers: a long prompt is prefilled in chunks interleaved with
 /// the decode steps of the requests already running at each hop, so they keep producing tokens
 /// while it fills, and both still get the one-process tokens.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct ContinuousBatchingTests {
     @Test func decodeKeepsRunningWhileALongPromptPrefills() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)

@@ -5,13 +5,13 @@ import Testing
 
 /// Emulated GPU workers (Helix profiles, payloads of the real size) serving LLaMA-2-70B's 80
 /// layers: the rest of the system runs them exactly like cpu workers.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct EmulatedClusterTests {
     /// The workers find the repository's own profiles (no --profiles flag) and take the GPU names
     /// the cluster files use.
     @Test
     func emulatedGPUsServeSeventyBillionParameters() async throws {
-        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", "llama2-70b", "--heartbeat-interval", "0.2"])
+        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", "llama2-70b", "--heartbeat-interval", "\(TestTime.seconds(0.2))"])
         var workers: [TestService] = []
         do {
             // At most 30 layers each (by flag): the 80 layers need all three workers.
@@ -23,7 +23,7 @@ struct EmulatedClusterTests {
             let client = scheduler.client()
             var events: [GenerateEvent] = []
             for try await event in client.stream(Methods.Scheduler.generate.name, GenerateRequest(promptTokenIDs: [1, 2, 3, 4], maxTokens: 5, ignoreEOS: true),
-                                                 as: GenerateEvent.self, deadline: .seconds(30)) { events.append(event) }
+                                                 as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(30))) { events.append(event) }
             let status = try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self)
             await client.close()
             let finished = try #require(events.finished)

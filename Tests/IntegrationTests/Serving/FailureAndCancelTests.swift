@@ -4,7 +4,7 @@ import LatticeTesting
 import Testing
 
 /// Cancel releases KV on every hop; a killed worker's request completes on a new route.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct FailureAndCancelTests {
     @Test func cancelReleasesKVOnEveryHop() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)
@@ -182,9 +182,9 @@ struct FailureAndCancelTests {
     }
 }
 
-/// Retries `body` until `done` holds or 10 s pass; returns the last value.
+/// Retries `body` until `done` holds or `limit` (scaled by TestTime) passes; returns the last value.
 func eventually<T>(within limit: Duration = .seconds(10), _ body: () async throws -> T, until done: (T) -> Bool) async throws -> T {
-    let deadline = ContinuousClock.now + limit
+    let deadline = ContinuousClock.now + TestTime.scaled(limit)
     var value = try await body()
     while !done(value), ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(50))

@@ -4,7 +4,7 @@ import LatticeTesting
 import Testing
 
 /// `lattice generate` against a running scheduler: one JSON line per event, the reference tokens.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct GenerateCommandTests {
     @Test func generatePrintsEachTokenThenTheFinish() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)

@@ -5,7 +5,7 @@ import Testing
 
 /// A looping request's route reaches each hop once, with its prefill: the decode steps after it
 /// carry only their own data, whatever the number of steps.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct HopPayloadTests {
     @Test func decodeStepsDoNotResendTheRoute() async throws {
         let model = try LatticeCLI.tinyModel(layers: 6)

@@ -6,7 +6,7 @@ import Testing
 /// Workers of unlike capacity time their layers and register the profile; placement-service plans
 /// with those profiles and layer limits, so no worker gets more than it may hold and the request
 /// runs through a multi-stage pipeline that computes what one process computes.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct MeasuredPlacementTests {
     /// Before planning, the scheduler has each worker time its links to the others (once per
     /// pair) and sends them to placement; a worker probes only workers its scheduler knows.
@@ -23,7 +23,7 @@ struct MeasuredPlacementTests {
                 let client = workers[0].client()
                 let peers = status.workers.filter { $0.workerID != "w1" }.map(\.address)
                 let answer = try await client.call(Methods.Worker.measureLinks.name, MeasureLinksRequest(addresses: peers, probeBytes: 1 << 20),
-                                                   as: MeasureLinksResponse.self, deadline: .seconds(10))
+                                                   as: MeasureLinksResponse.self, deadline: TestTime.scaled(.seconds(10)))
                 #expect(answer.links.map(\.address) == peers)
                 for link in answer.links {
                     print("link w1 → \(link.address): latency \(link.latencySeconds) s, \(link.bandwidthBytesPerSecond / 1e6) MB/s (1 MiB probe)")
@@ -32,7 +32,7 @@ struct MeasuredPlacementTests {
                 }
                 await #expect(throws: Status.self) {
                     _ = try await client.call(Methods.Worker.measureLinks.name, MeasureLinksRequest(addresses: [placement.address]),
-                                              as: MeasureLinksResponse.self, deadline: .seconds(10))
+                                              as: MeasureLinksResponse.self, deadline: TestTime.scaled(.seconds(10)))
                 }
                 await client.close()
             } catch {

@@ -6,7 +6,7 @@ import Testing
 /// Membership changes without a stall. On a 2-layer model the fallback plan makes three workers
 /// two pipelines, w1 → w3 and w2 alone; a fourth joins w2's (w2 [0,1) → w4), and with w2 gone
 /// w1 → w3 is the whole plan. Either way w1 and w3 keep their layers.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct MembershipTests {
     static let prompt: [UInt32] = [9, 8, 7]
 

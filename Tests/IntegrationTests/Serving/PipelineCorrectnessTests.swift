@@ -5,7 +5,7 @@ import Testing
 
 /// The distributed path (scheduler + worker processes on loopback) against the whole model run
 /// in one process: the same greedy tokens, and the same last-token log-probability.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct PipelineCorrectnessTests {
     static let prompt: [UInt32] = [1, 72, 101, 108, 108, 111, 2, 9]
 

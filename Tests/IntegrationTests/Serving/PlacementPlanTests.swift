@@ -5,13 +5,13 @@ import Testing
 
 /// The scheduler asks a real placement-service for its plan; when placement cannot give one
 /// (not implemented yet, or no profile for CPU workers) it says so and splits the layers itself.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct PlacementPlanTests {
     @Test func schedulerPlansThroughPlacementOrFallsBackVisibly() async throws {
         let model = try LatticeCLI.tinyModel(layers: 4)
         let reference = try LatticeCLI.reference(model: model, prompt: [9, 8, 7], maxTokens: 6)
         try await LatticeTesting.withService(.placement) { placement in
-            let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--placement", placement.address, "--heartbeat-interval", "0.2"])
+            let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--placement", placement.address, "--heartbeat-interval", "\(TestTime.seconds(0.2))"])
             var workers: [TestService] = []
             do {
                 for id in ["p1", "p2"] {
@@ -20,7 +20,7 @@ struct PlacementPlanTests {
                 let client = scheduler.client()
                 var tokens: [UInt32] = []
                 for try await event in client.stream(Methods.Scheduler.generate.name, GenerateRequest(promptTokenIDs: [9, 8, 7], maxTokens: 6, ignoreEOS: true),
-                                                     as: GenerateEvent.self, deadline: .seconds(30)) {
+                                                     as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(30))) {
                     if case .token(let token)? = event.event { tokens.append(token.tokenID) }
                 }
                 await client.close()

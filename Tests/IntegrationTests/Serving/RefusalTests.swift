@@ -5,7 +5,7 @@ import Testing
 
 /// Workers refuse what they cannot serve with a clear Status and keep serving; the scheduler
 /// answers bad Generate requests with INVALID_ARGUMENT before any event.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct RefusalTests {
     static func status(_ body: () async throws -> Void) async -> Status? {
         do { try await body(); return nil } catch let status as Status { return status } catch { return Status(.unknown, "\(error)") }

@@ -18,7 +18,7 @@ import Wire
         let prompt: [UInt32] = [5, 6, 7]
         let maxTokens = 600
         let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
-        let schedulerArguments = ["--model", model, "--heartbeat-interval", "0.2", "--dead-after", "1.5"]
+        let schedulerArguments = ["--model", model, "--heartbeat-interval", "\(TestTime.seconds(0.2))", "--dead-after", "\(TestTime.seconds(1.5))"]
         // One worker: the new scheduler's plan is the old one's, so the worker keeps its layers
         // (no reload clears what the killed scheduler left there).
         let cluster = try await ServingCluster.start(model: model, workers: 1)
@@ -28,7 +28,7 @@ import Wire
             let client = ServiceClient(host: old.host, port: old.port, reconnect: .never)
             let request = GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), requestID: "restart-1", ignoreEOS: true)
             var events: [GenerateEvent] = []
-            for try await event in client.generate(request, deadline: .seconds(60)) {
+            for try await event in client.generate(request, deadline: TestTime.scaled(.seconds(60))) {
                 events.append(event)
                 if case .token(let token)? = event.event, token.index == 5, restarted == nil {
                     let workers = cluster.workers.withLock { $0 }

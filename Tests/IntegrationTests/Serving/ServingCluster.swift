@@ -17,7 +17,7 @@ final class ServingCluster: Sendable {
 
     /// Starts the scheduler and `count` workers, and waits until every worker serves its layers.
     static func start(model: String, workers count: Int, workerArguments: [String] = [], schedulerArguments: [String] = []) async throws -> ServingCluster {
-        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--heartbeat-interval", "0.2", "--dead-after", "1.5"] + schedulerArguments)
+        let scheduler = try await LatticeTesting.start(.scheduler, arguments: ["--model", model, "--heartbeat-interval", "\(TestTime.seconds(0.2))", "--dead-after", "\(TestTime.seconds(1.5))", "--step-timeout", "\(TestTime.seconds(60))"] + schedulerArguments)
         let cluster = ServingCluster(model: model, scheduler: scheduler)
         do {
             for index in 1...max(count, 1) where count > 0 {
@@ -36,8 +36,9 @@ final class ServingCluster: Sendable {
         workers.withLock { $0.append(worker) }
     }
 
-    /// Polls ClusterStatus until `workers` workers hold layers and all of those serve.
+    /// Polls ClusterStatus until `workers` workers hold layers and all of those serve (`timeout` scaled by TestTime).
     func waitUntilServing(workers expected: Int, timeout: Duration = .seconds(30)) async throws {
+        let timeout = TestTime.scaled(timeout)
         let deadline = ContinuousClock.now + timeout
         var last = ClusterStatusResponse()
         while ContinuousClock.now < deadline {
@@ -52,7 +53,7 @@ final class ServingCluster: Sendable {
     func status() async throws -> ClusterStatusResponse {
         let client = scheduler.client()
         defer { Task { await client.close() } }
-        return try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
+        return try await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: TestTime.scaled(.seconds(5)))
     }
 
     /// Runs a Generate to the end; every event in order.
@@ -60,7 +61,7 @@ final class ServingCluster: Sendable {
         let client = scheduler.client()
         var events: [GenerateEvent] = []
         do {
-            for try await event in client.stream(Methods.Scheduler.generate.name, request, as: GenerateEvent.self, deadline: .seconds(60)) {
+            for try await event in client.stream(Methods.Scheduler.generate.name, request, as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(60))) {
                 events.append(event)
                 if case .token(let token)? = event.event { await onToken(Int(token.index)) }
             }

@@ -5,7 +5,7 @@ import Testing
 
 /// A worker obeys only its cluster (issue 12): tokens go only to its scheduler, hidden states only
 /// to workers of the scheduler's plan, models load only from its model root.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct WorkerObedienceTests {
     static func status(_ body: () async throws -> Void) async -> Status? {
         do { try await body(); return nil } catch let status as Status { return status } catch { return Status(.unknown, "\(error)") }

@@ -9,8 +9,10 @@ struct CLIRun: Sendable {
     var stderr: String
 
     static func lattice(
-        _ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(60)
+        _ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(90)
     ) async throws -> CLIRun {
+        let timeout = TestTime.scaled(timeout)
+        let arguments = withScaledTimeout(arguments)
         let binaries = try LatticeTesting.binaries()
         let executable = "\(binaries.directory)/lattice"
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -31,5 +33,15 @@ struct CLIRun: Sendable {
             status: end.status,
             stdout: TextFile.read(out) ?? "",
             stderr: TextFile.read(err) ?? "")
+    }
+
+    /// The CLI's own waits, scaled by TestTime unless the test sets `--timeout`: `up`'s for the
+    /// stack to serve, `down`'s before SIGKILL.
+    static let defaultTimeouts = ["up": 60.0, "down": 10.0]
+
+    static func withScaledTimeout(_ arguments: [String]) -> [String] {
+        guard TestTime.scale > 1, let command = arguments.first, let seconds = defaultTimeouts[command],
+              !arguments.contains("--timeout") else { return arguments }
+        return arguments + ["--timeout", "\(TestTime.seconds(seconds))"]
     }
 }

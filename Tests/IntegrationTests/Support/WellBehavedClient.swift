@@ -17,7 +17,7 @@ final class WellBehavedClient: Sendable {
             var failures: [String] = []
             while !Task.isCancelled {
                 do {
-                    let health = try await client.health(service, deadline: .seconds(5))
+                    let health = try await client.health(service, deadline: TestTime.scaled(.seconds(5)))
                     if health.status == .serving { answered += 1 } else { failures.append("\(health.status)") }
                 } catch is CancellationError {
                     break
@@ -37,7 +37,7 @@ final class WellBehavedClient: Sendable {
     func finish() async -> (answered: Int, failures: [String]) {
         var last: String? = nil
         do {
-            let health = try await client.health(service, deadline: .seconds(5))
+            let health = try await client.health(service, deadline: TestTime.scaled(.seconds(5)))
             if health.status != .serving { last = "final call: \(health.status)" }
         } catch {
             last = "final call: \(error)"

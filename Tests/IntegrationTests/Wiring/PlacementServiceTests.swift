@@ -5,7 +5,7 @@ import Testing
 
 extension Integration {
     /// placement/Plan, Simulate and Score against a real placement-service process.
-    @Suite(.timeLimit(.minutes(2)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(2))))
     struct PlacementServiceTests {
         func cluster(_ name: String) throws -> Cluster {
             Cluster(name: name, fileText: try WiringFixtures.text("helix/clusters/\(name).ini"), fileFormat: .helixIni)
@@ -30,7 +30,7 @@ extension Integration {
                 var progress: [PlanProgress] = []
                 var result: PlanResult?
                 let started = ContinuousClock.now
-                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(60)) {
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: TestTime.scaled(.seconds(60))) {
                     switch event.event {
                     case .progress(let p)?:
                         #expect(result == nil, "progress after the result")
@@ -39,7 +39,7 @@ extension Integration {
                     case nil: Issue.record("an empty event")
                     }
                 }
-                #expect(ContinuousClock.now - started < .seconds(15), "the 3 s budget was not honoured")
+                #expect(ContinuousClock.now - started < .seconds(3) + TestTime.scaled(.seconds(12)), "the 3 s budget was not honoured")
                 let plan = try #require(result)
                 #expect(!progress.isEmpty)
                 #expect(progress.allSatisfy { $0.bestObjective >= 0 && $0.bound >= $0.bestObjective - 1e-6 && !$0.phase.isEmpty })
@@ -55,7 +55,7 @@ extension Integration {
                 // Score the returned placement alone: the same objective.
                 let score = try await client.call(Methods.Placement.score.name,
                                                   ScoreRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), layout: Layout(ranges: plan.placement)),
-                                                  as: ScoreResponse.self, deadline: .seconds(30))
+                                                  as: ScoreResponse.self, deadline: TestTime.scaled(.seconds(30)))
                 #expect(abs(score.objectiveTokensPerSecond - plan.objectiveTokensPerSecond) < 1e-6 * plan.objectiveTokensPerSecond)
                 #expect(score.placement == plan.placement)
             }
@@ -66,7 +66,7 @@ extension Integration {
                 let layout = Layout(fileText: try WiringFixtures.text("helix/layouts/single24_helix_milp.ini"))
                 let score = try await client.call(Methods.Placement.score.name,
                                                   ScoreRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), layout: layout),
-                                                  as: ScoreResponse.self, deadline: .seconds(30))
+                                                  as: ScoreResponse.self, deadline: TestTime.scaled(.seconds(30)))
                 #expect(abs(score.objectiveTokensPerSecond - 1289.56) < 0.05)
             }
         }
@@ -76,7 +76,7 @@ extension Integration {
                 let layout = Layout(fileText: try WiringFixtures.text("helix/layouts/single24_helix_milp.ini"))
                 let request = SimulateRequest(cluster: try cluster("single24"), model: ModelSpec(name: "llama2-70b"), layout: layout,
                                               mode: .offline, warmupSeconds: 5, durationSeconds: 10, seed: 1)
-                let answer = try await client.call(Methods.Placement.simulate.name, request, as: SimulateResponse.self, deadline: .seconds(60))
+                let answer = try await client.call(Methods.Placement.simulate.name, request, as: SimulateResponse.self, deadline: TestTime.scaled(.seconds(60)))
                 #expect(answer.decodeTokensPerSecond > 0)
                 #expect(answer.simulatedSeconds >= 10)
                 #expect(answer.layout?.ranges.isEmpty == false)
@@ -99,7 +99,7 @@ extension Integration {
                 let request = PlanRequest(cluster: Cluster(name: "live", nodes: names.map { ClusterNode(name: $0, gpuType: "CPU", gpuCount: 1) }, links: links),
                                           model: ModelSpec(name: "tiny", configJSON: config), method: .auto, budgetSeconds: 2, seed: 1, variant: .strict)
                 var result: PlanResult?
-                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(30)) {
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: TestTime.scaled(.seconds(30))) {
                     if case .result(let r)? = event.event { result = r }
                 }
                 let plan = try #require(result)
@@ -148,10 +148,11 @@ extension Integration {
                 var request = PlanRequest(cluster: try cluster("geo24"), model: ModelSpec(name: "llama2-70b"), method: .heuristic, budgetSeconds: 60, seed: 1)
                 let started = ContinuousClock.now
                 var result: PlanResult?
-                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(4)) {
+                let deadline = TestTime.scaled(.seconds(4))   // well under the 60 s budget at any scale
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: deadline) {
                     if case .result(let r)? = event.event { result = r }
                 }
-                #expect(ContinuousClock.now - started < .seconds(4))
+                #expect(ContinuousClock.now - started < deadline)
                 #expect(try #require(result).objectiveTokensPerSecond > 0)
 
                 request.method = .auto
@@ -165,7 +166,7 @@ extension Integration {
                 #expect(busy > 0.15, "the solver was not working before the cancel (\(busy) CPU s in 1 s)")
                 call.cancel()
                 _ = try? await call.value
-                try await Task.sleep(for: .milliseconds(700))
+                try await Task.sleep(for: TestTime.scaled(.milliseconds(700)))   // the solver polls its flag between steps
                 let idle0 = try #require(WiringFixtures.cpuSeconds(service.pid))
                 try await Task.sleep(for: .seconds(1))
                 let idle = try #require(WiringFixtures.cpuSeconds(service.pid)) - idle0
@@ -175,7 +176,7 @@ extension Integration {
 
         func expectInvalid(_ client: ServiceClient, _ request: PlanRequest, mentioning words: [String]) async throws {
             do {
-                for try await _ in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(30)) {}
+                for try await _ in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: TestTime.scaled(.seconds(30))) {}
                 Issue.record("expected INVALID_ARGUMENT mentioning \(words)")
             } catch let status as Status {
                 #expect(status.code == .invalidArgument, "\(status)")

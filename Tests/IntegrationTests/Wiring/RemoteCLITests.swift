@@ -5,7 +5,7 @@ import Testing
 
 extension Integration {
     /// `lattice plan|optimize --server` prints what the in-process commands print.
-    @Suite(.timeLimit(.minutes(2)))
+    @Suite(.timeLimit(.minutes(TestTime.minutes(2))))
     struct RemoteCLITests {
         func json(_ run: CLIRun) throws -> [String: Any] {
             #expect(run.status == .exited(0), "\(run.stderr)")

@@ -12,6 +12,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         { try LoadLayersRequest(wire: $0) }, { try ForwardRequest(wire: $0) }, { try ReleaseRequest(wire: $0) },
         { try OptimizeRequest(wire: $0) }, { try HealthRequest(wire: $0) }, { try StatsRequest(wire: $0) },
         { try HandshakeHello(wire: $0) }, { try HandshakeProof(wire: $0) },
+        { try DeregisterWorkerRequest(wire: $0) }, { try MeasureLinksRequest(wire: $0) }, { try ProbeRequest(wire: $0) },
+        // The handshake's server half, which a client decodes from whoever it dialled.
+        { try HandshakeChallenge(wire: $0) }, { try HandshakeWelcome(wire: $0) },
     ]
     _ = try? decoders[Int(data[0]) % decoders.count](bytes)
     return 0

@@ -1,10 +1,11 @@
+import LatticeTesting
 import Testing
 @testable import Transport
 import Wire
 
 /// `Connection.call(_:_:deadline:answer:)`: calls without a Task, answered on the loop thread,
 /// and calls whose answer is decoded straight from its frame.
-@Suite("Callback calls", .serialized, .timeLimit(.minutes(1)))
+@Suite("Callback calls", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct CallbackTests {
     /// Many calls kept in flight by their own answers, as a pipelining client does: each answer
     /// runs on the loop with its own payload, and the call it makes goes out from there.

@@ -6,7 +6,7 @@ import Testing
 /// An emulated stack under more load than it can serve at once, on a machine so busy that a
 /// worker goes unscheduled for longer than the scheduler's dead-after: the worker is late, not
 /// dead, so it stays registered and serving, and every request finishes.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))))
 struct SaturationTests {
     @Test func aSaturatedStackWithAStarvedWorkerKeepsItsWorkersAndLosesNoRequest() async throws {
         let count = 200, maxTokens = 12
@@ -26,7 +26,7 @@ struct SaturationTests {
                             var events: [GenerateEvent] = []
                             for try await event in client.stream(Methods.Scheduler.generate.name,
                                                                  GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), requestID: "s\(index)", ignoreEOS: true),
-                                                                 as: GenerateEvent.self, deadline: .seconds(90)) { events.append(event) }
+                                                                 as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(90))) { events.append(event) }
                             finished.withLock { $0 += 1 }
                             return events
                         }
@@ -38,10 +38,10 @@ struct SaturationTests {
             }
             // Mid-run, the middle worker gets no CPU for longer than dead-after (1.5 s): its
             // heartbeats stop, and it answers again only when it runs again.
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: TestTime.scaled(.milliseconds(500)))
             let victim = cluster.workers.withLock { $0[1] }
             kill(victim.pid, SIGSTOP)
-            try await Task.sleep(for: .seconds(2))
+            try await Task.sleep(for: TestTime.scaled(.seconds(2)))   // past dead-after, scaled alike
             let doneWhileStopped = finished.withLock { $0 }
             kill(victim.pid, SIGCONT)
             let results = try await run.value

@@ -46,14 +46,23 @@ import Testing
         let problem = full.removingNode(gone)
         #expect(problem.nodes.count == full.nodes.count - 1)
         #expect(!problem.arcs.contains { $0.from == .node(full.nodes.count - 1) || $0.to == .node(full.nodes.count - 1) })
-        var ranges = helix.ranges
+        try Self.repairAfterLeave(full, running: helix, gone: gone, options: Self.servingOptions)
+    }
+
+    /// Re-plans after node `gone` of `full` leaves the running placement, and checks what every
+    /// repair must hold: a valid plan that serves, moving no more layers than a fresh plan.
+    @discardableResult
+    static func repairAfterLeave(_ full: PlacementProblem, running: Placement, gone: Int,
+                                 options: (PlacementProblem) throws -> SolveOptions) throws -> (problem: PlacementProblem, report: ReplanReport) {
+        let problem = full.removingNode(gone)
+        var ranges = running.ranges
         ranges.remove(at: gone)
-        let running = Placement(ranges: ranges)
-        let (result, report) = Replanner.replan(problem, previous: running, options: try Self.servingOptions(problem))
+        let (result, report) = Replanner.replan(problem, previous: Placement(ranges: ranges), options: try options(problem))
         try result.placement.validate(for: problem)
         #expect(FlowScorer.objective(problem, result.placement, .partial) > 0)
         #expect(report.score > 0)
         #expect(report.layersMoved <= report.freshLayersMoved, "\(report)")
+        return (problem, report)
     }
 }
 
@@ -98,15 +107,7 @@ import Testing
         let full = try Self.cluster10()
         let running = Planner.solve(full, options: try Self.options(full)).placement
         let gone = try #require(running.ranges.indices.first { running.ranges[$0] != nil })
-        let problem = full.removingNode(gone)
-        var ranges = running.ranges
-        ranges.remove(at: gone)
-        let previous = Placement(ranges: ranges)
-        let (result, report) = Replanner.replan(problem, previous: previous, options: try Self.options(problem))
-        try result.placement.validate(for: problem)
-        #expect(FlowScorer.objective(problem, result.placement, .partial) > 0)
-        #expect(report.score > 0)
-        #expect(report.layersMoved <= report.freshLayersMoved, "\(report)")
+        let (problem, report) = try ReplannerTests.repairAfterLeave(full, running: running, gone: gone, options: Self.options)
         #expect(report.layersMoved < problem.numLayers, "a repair, not a re-plan from scratch: \(report)")
     }
 }

@@ -19,17 +19,8 @@ struct SmolLM2Q4KMTests {
         let engine = try model.makeEngine(kvTokens: 1024, keepsLogits: true)
         for (i, reference) in cases.enumerated() {
             try engine.submit(GenerationRequest(id: UInt64(i), prompt: reference.prompt_ids, maxNewTokens: reference.steps.count))
-            let result = try #require(try engine.runToCompletion()[UInt64(i)])
-            try #require(reference.steps.count == 32 && result.tokens.count == 32 && result.logits.count == 32)
-            let agreed = zip(result.tokens, reference.steps).prefix { $0 == $1.token }.count
-            #expect(agreed == 32, "prompt \(reference.prompt.debugDescription): \(agreed) of 32 tokens agree")
-            for step in 0..<min(32, agreed + 1) {
-                for pair in reference.steps[step].top {
-                    let ours = Double(result.logits[step][Int(pair[0])])
-                    #expect(abs(ours - pair[1]) <= SmolLM2Tests.logitTolerance,
-                            "prompt \(i) step \(step) token \(Int(pair[0])): ours \(ours), llama.cpp \(pair[1])")
-                }
-            }
+            try SmolLM2Reference.expectAgrees(try engine.runToCompletion()[UInt64(i)], with: reference, index: i,
+                                              tolerance: SmolLM2Tests.logitTolerance)
         }
     }
 }

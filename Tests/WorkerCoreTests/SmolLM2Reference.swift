@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import WorkerCore
 
 /// The real default model (SmolLM2-135M-Instruct, Q4_1 GGUF) and llama.cpp's outputs on it,
@@ -29,4 +30,20 @@ enum SmolLM2Reference {
     }
 
     static func model() throws -> LocalModel { try LocalModel(path: modelPath()) }
+
+    /// Greedy tokens equal the reference's for all 32 steps, and the top-5 logits agree within
+    /// `tolerance` while both sides saw the same tokens (through the first difference).
+    static func expectAgrees(_ result: GenerationResult?, with reference: Case, index: Int, tolerance: Double) throws {
+        let result = try #require(result)
+        try #require(reference.steps.count == 32 && result.tokens.count == 32 && result.logits.count == 32)
+        let agreed = zip(result.tokens, reference.steps).prefix { $0 == $1.token }.count
+        #expect(agreed == 32, "prompt \(reference.prompt.debugDescription): \(agreed) of 32 tokens agree")
+        for step in 0..<min(32, agreed + 1) {
+            for pair in reference.steps[step].top {
+                let ours = Double(result.logits[step][Int(pair[0])])
+                #expect(abs(ours - pair[1]) <= tolerance,
+                        "prompt \(index) step \(step) token \(Int(pair[0])): ours \(ours), llama.cpp \(pair[1])")
+            }
+        }
+    }
 }

@@ -33,18 +33,7 @@ import WorkerCore
         }
         let results = try engine.runToCompletion()
         for (i, reference) in cases.enumerated() {
-            let result = try #require(results[UInt64(i)])
-            try #require(reference.steps.count == 32 && result.tokens.count == 32 && result.logits.count == 32)
-            let agreed = zip(result.tokens, reference.steps).prefix { $0 == $1.token }.count
-            #expect(agreed == 32, "prompt \(reference.prompt.debugDescription): \(agreed) of 32 tokens agree")
-            // Logits are comparable while both sides saw the same tokens (through the first difference).
-            for step in 0..<min(32, agreed + 1) {
-                for pair in reference.steps[step].top {
-                    let ours = Double(result.logits[step][Int(pair[0])])
-                    #expect(abs(ours - pair[1]) <= Self.logitTolerance,
-                            "prompt \(i) step \(step) token \(Int(pair[0])): ours \(ours), llama.cpp \(pair[1])")
-                }
-            }
+            try SmolLM2Reference.expectAgrees(results[UInt64(i)], with: reference, index: i, tolerance: Self.logitTolerance)
         }
     }
 

@@ -68,6 +68,19 @@ struct CallTable {
         return request
     }
 
+    /// Makes these calls' requests unsent again, ahead of later ones (they were marked sent, but
+    /// their socket stopped taking calls before they went out).
+    mutating func restoreUnsent(_ held: [(id: UInt64, request: FrameBytes)]) {
+        var restored: [UInt64] = []
+        for (id, request) in held {
+            guard let index = calls.index(forKey: id) else { continue }
+            calls.values[index].request = request
+            calls.values[index].sentOn = 0
+            restored.append(id)
+        }
+        unsentOrder.insert(contentsOf: restored, at: 0)
+    }
+
     /// The socket call `id`'s request went out on (nil: no such call, or not sent yet).
     func sentOn(_ id: UInt64) -> Int? {
         guard let socket = calls[id]?.sentOn, socket != 0 else { return nil }

@@ -30,8 +30,11 @@ final class ClientCore: @unchecked Sendable {
     private var current: (channel: TCPChannel, number: Int)?   // mirrors state .connected
     /// The loop is handing out the answers of one read (see `received`).
     private var inRead = false
-    /// Calls were made on the loop during the read: their requests go out when it is done.
-    private var sendAfterRead = false
+    /// Requests of calls made on the loop during the read, for socket `heldFor`: they go out
+    /// when it is done (their calls are in the table, marked sent on that socket already), or
+    /// back into the table as unsent if that socket stops taking calls meanwhile (`unhold`).
+    private var held: [(id: UInt64, request: FrameBytes)] = []
+    private var heldFor = 0
 
     // Loop thread only.
     private var state = State.idle
@@ -72,9 +75,10 @@ final class ClientCore: @unchecked Sendable {
             if onLoopThread {
                 if inRead {
                     // Answers of a read are still being handed out and a go-away may follow
-                    // them (see `received`): the request waits in the table until the read is done.
-                    table.insert(id, CallTable.Call(method: method, waiter: waiter, request: request))
-                    sendAfterRead = true
+                    // them (see `received`): the request is held until the read is done.
+                    table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
+                    held.append((id, request))
+                    heldFor = number
                 } else {
                     table.insert(id, CallTable.Call(method: method, waiter: waiter, request: nil, sentOn: number))
                     channel.write(request)   // written with the others at the end of this iteration
@@ -149,6 +153,11 @@ final class ClientCore: @unchecked Sendable {
     /// Loop: ends a call with `status` and tells the server (CANCEL) if its request went out.
     func end(_ id: UInt64, _ status: Status) {
         lock.withLock {
+            if let index = held.firstIndex(where: { $0.id == id }) {
+                held.remove(at: index)   // never sent: the server needs no CANCEL
+                table.fail(id, status)
+                return
+            }
             let (existed, sentOn) = table.fail(id, status)
             if existed, let channel = sockets[sentOn] {
                 channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .cancel)))
@@ -340,10 +349,11 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func lost(_ number: Int, _ reason: String) {
-        lock.withLock { inRead = false; sendAfterRead = false }   // unsent calls go out on the next socket
         sockets.removeValue(forKey: number)
         let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
         let hasUnsent = lock.withLock { () -> Bool in
+            inRead = false
+            if heldFor == number { unhold() }   // held calls go out on the next socket
             if current?.number == number { current = nil }   // before failing: no call slips onto it
             table.failAll(Status(.unavailable, "connection to \(target) lost: \(reason)\(said)"), sentOn: number)
             return table.hasUnsent
@@ -366,9 +376,17 @@ final class ClientCore: @unchecked Sendable {
         state = .idle
         let hasUnsent = lock.withLock { () -> Bool in
             current = nil
+            if heldFor == number { unhold() }
             return table.hasUnsent
         }
         if hasUnsent { connect() }
+    }
+
+    /// Puts held requests back into the table as unsent (lock held): their socket stopped
+    /// taking calls before they went out.
+    private func unhold() {
+        table.restoreUnsent(held)
+        held.removeAll()
     }
 
     // MARK: Answers
@@ -410,9 +428,16 @@ final class ClientCore: @unchecked Sendable {
     private func readDone() {
         lock.withLock {
             inRead = false
-            guard sendAfterRead, let (channel, number) = current else { return }
-            sendAfterRead = false
-            for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
+            guard !held.isEmpty else { return }
+            if let (channel, number) = current, number == heldFor {
+                for (_, request) in held { channel.write(request) }
+                held.removeAll(keepingCapacity: true)
+                return
+            }
+            unhold()   // their socket went away during the read: they go out on the current one
+            if let (channel, number) = current {
+                for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
+            }
         }
         if abandoned { closeIfAbandoned() }
     }

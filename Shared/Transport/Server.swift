@@ -134,10 +134,14 @@ final class ServerCore: @unchecked Sendable {
         guard !early else { return }
         if loop.inLoopThread {
             handlers[method] = handler
+            handlersGeneration += 1
         } else {
-            loop.executeAndWait { [self] in handlers[method] = handler }
+            loop.executeAndWait { [self] in handlers[method] = handler; handlersGeneration += 1 }
         }
     }
+
+    /// Bumped whenever a handler is registered, so connections know their cached lookup is stale.
+    private(set) var handlersGeneration = 0
 
     func handler(for method: String) -> Handler? {
         loop.assertInLoop("looking up a handler")

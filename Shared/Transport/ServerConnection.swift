@@ -51,8 +51,10 @@ final class ServerConnection: @unchecked Sendable {
     private var endsNeedLoop = false
     private var waitingWrites: [WaitingWrite] = []
     private(set) var lastActivity: UInt64
-    /// The method of the previous request, reused while requests name it (no string per frame).
+    /// The method of the previous request, reused while requests name it (no string per frame),
+    /// and its handler (no lookup per frame) as of the server's `handlersGeneration`.
     private var lastMethod = ""
+    private var lastHandler: (handler: Handler?, generation: Int)?
     private(set) var isClosed = false
 
     /// Where the connection is in its handshake (loop thread only; see `Handshake`).
@@ -108,7 +110,10 @@ final class ServerConnection: @unchecked Sendable {
         let envelope: Envelope, payload: UnsafeBufferPointer<UInt8>
         do {
             (envelope, payload) = try EnvelopeCodec.decodeBorrowing(frame, knownMethod: lastMethod)
-            lastMethod = envelope.method
+            if envelope.method != lastMethod {
+                lastMethod = envelope.method
+                lastHandler = nil
+            }
         } catch {
             protocolError(Status(.invalidArgument, "a frame of \(frame.count) bytes is not a lattice.v1.Envelope: \(error)"))
             return
@@ -209,7 +214,7 @@ final class ServerConnection: @unchecked Sendable {
             answer(id, refusal)
             return
         }
-        guard callsLock.withLock({ calls[id] == nil }) else {
+        guard callsLock.withLock({ calls.isEmpty || calls[id] == nil }) else {
             protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
             return
         }
@@ -217,7 +222,7 @@ final class ServerConnection: @unchecked Sendable {
             answer(id, Status(.failedPrecondition, "protocol version \(request.version) is not supported; this server speaks version \(Envelope.protocolVersion)"))
             return
         }
-        guard let handler = server.handler(for: request.method) else {
+        guard let handler = handler(for: request.method) else {
             C.add(counters.callsTotal); C.add(counters.callsFailed)
             let known = server.methodNames.joined(separator: ", ")
             let status = Status(.unimplemented, "unknown method '\(request.method)'; this server serves: \(known.isEmpty ? "nothing" : known)")
@@ -271,6 +276,14 @@ final class ServerConnection: @unchecked Sendable {
             : Task { [self] in await self.run(work, context) }
         callsLock.withLock { calls[id]?.task = task }
         updateReading()
+    }
+
+    /// The handler of `method`, which is `lastMethod` (the request's, just decoded).
+    private func handler(for method: String) -> Handler? {
+        if let cached = lastHandler, cached.generation == server.handlersGeneration { return cached.handler }
+        let handler = server.handler(for: method)
+        lastHandler = (handler, server.handlersGeneration)
+        return handler
     }
 
     /// Runs on Swift concurrency, never on the loop; answers, then hands the bookkeeping to the loop.

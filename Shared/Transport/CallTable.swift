@@ -26,21 +26,21 @@ struct CallTable {
         var onEnd: (() -> Void)?
     }
 
-    private var calls: [UInt64: Call] = [:]
+    private var calls = CallMap<Call>()
     /// Ids in the order their requests were made, for sending unsent ones after a connect.
     private var unsentOrder: [UInt64] = []
 
     var isEmpty: Bool { calls.isEmpty }
     var count: Int { calls.count }
-    var hasUnsent: Bool { calls.values.contains { $0.request != nil } }
+    var hasUnsent: Bool { calls.entries.contains { $0.value.request != nil } }
     /// Bytes of requests not yet handed to a socket (scanned: only asked while not connected).
-    var unsentBytes: Int { calls.values.reduce(0) { $0 + ($1.request?.count ?? 0) } }
+    var unsentBytes: Int { calls.entries.reduce(0) { $0 + ($1.value.request?.count ?? 0) } }
 
     /// Ends a call that never entered the table.
     static func refuse(_ waiter: Waiter, _ status: Status) { resume(waiter, throwing: status) }
 
     mutating func insert(_ id: UInt64, _ call: Call) {
-        calls[id] = call
+        calls.insert(id, call)
         if call.request != nil { unsentOrder.append(id) }
     }
 
@@ -49,10 +49,12 @@ struct CallTable {
         var out: [FrameBytes] = []
         out.reserveCapacity(unsentOrder.count)
         for id in unsentOrder {
-            guard let index = calls.index(forKey: id), let request = calls.values[index].request else { continue }
-            out.append(request)
-            calls.values[index].request = nil
-            calls.values[index].sentOn = socket
+            calls.update(id) { call in
+                guard let request = call.request else { return }   // sent meanwhile
+                out.append(request)
+                call.request = nil
+                call.sentOn = socket
+            }
         }
         unsentOrder.removeAll()
         return out
@@ -62,8 +64,10 @@ struct CallTable {
     /// already sent.
     mutating func takeRequest(_ id: UInt64, sendingOn socket: Int) -> FrameBytes? {
         guard let request = calls[id]?.request else { return nil }
-        calls[id]?.request = nil
-        calls[id]?.sentOn = socket
+        calls.update(id) { call in
+            call.request = nil
+            call.sentOn = socket
+        }
         if unsentOrder.last == id { unsentOrder.removeLast() }
         return request
     }
@@ -73,10 +77,12 @@ struct CallTable {
     mutating func restoreUnsent(_ held: [(id: UInt64, request: FrameBytes)]) {
         var restored: [UInt64] = []
         for (id, request) in held {
-            guard let index = calls.index(forKey: id) else { continue }
-            calls.values[index].request = request
-            calls.values[index].sentOn = 0
-            restored.append(id)
+            let found = calls.update(id) { call -> Bool in
+                call.request = request
+                call.sentOn = 0
+                return true
+            }
+            if found == true { restored.append(id) }
         }
         unsentOrder.insert(contentsOf: restored, at: 0)
     }
@@ -89,9 +95,7 @@ struct CallTable {
 
     /// Sets what runs when call `id` leaves the table; false if it already left.
     mutating func setOnEnd(_ id: UInt64, _ onEnd: @escaping () -> Void) -> Bool {
-        guard calls[id] != nil else { return false }
-        calls[id]?.onEnd = onEnd
-        return true
+        calls.update(id) { $0.onEnd = onEnd } != nil
     }
 
     /// A response matched to its caller, to be handed over with `resume` (by an owner that holds
@@ -156,7 +160,7 @@ struct CallTable {
 
     /// Ends every call (or only those sent on socket `socket`) with `status`.
     mutating func failAll(_ status: Status, sentOn socket: Int? = nil) {
-        for (id, call) in calls where socket == nil || call.sentOn == socket {
+        for (id, call) in calls.entries where socket == nil || call.sentOn == socket {
             end(id)
             Self.resume(call.waiter, throwing: status)
         }

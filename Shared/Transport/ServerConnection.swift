@@ -26,6 +26,14 @@ final class ServerConnection: @unchecked Sendable {
             window == 0 || unacknowledged == 0 || unacknowledged < window / 2 || unacknowledged + count <= window
         }
     }
+    /// A handler's answer waiting for the loop to write it (see `run`).
+    private struct FinishedAnswer {
+        let id: UInt64
+        let bytes: FrameBytes
+        let failed: Bool
+        /// The handler reported a protocol violation: the connection closes after the answer.
+        let violation: Status?
+    }
     private struct WaitingWrite {
         let callID: UInt64
         let bytes: FrameBytes
@@ -46,6 +54,7 @@ final class ServerConnection: @unchecked Sendable {
     private typealias C = ConnectionCounters
     private let callsLock = NSLock()
     private var calls: [UInt64: ActiveCall] = [:]   // guarded by callsLock
+    private var finishedAnswers: [FinishedAnswer] = []   // guarded by callsLock
     /// Set by the loop (under callsLock) when an ending call needs it: reading is paused (an end
     /// may resume it) or the server drains (an end may complete the drain).
     private var endsNeedLoop = false
@@ -306,10 +315,12 @@ final class ServerConnection: @unchecked Sendable {
         // Alone on its connection, the answer goes out from here, and the loop is woken only
         // if it has something to do (a timer, backpressure, a drain). With others in flight
         // the loop writes it, batched with theirs in one writev (cheaper per call).
-        enum Taken { case gone, direct(ActiveCall, wakeLoop: Bool), viaLoop }
+        enum Taken { case gone, direct(ActiveCall, wakeLoop: Bool), queued(first: Bool) }
         let taken = callsLock.withLock { () -> Taken in
             guard calls.count == 1, let call = calls.removeValue(forKey: id) else {
-                return calls[id] == nil ? .gone : .viaLoop   // gone: ended by deadline/cancel
+                guard calls[id] != nil else { return .gone }   // ended by deadline/cancel
+                finishedAnswers.append(FinishedAnswer(id: id, bytes: bytes, failed: failed, violation: closeAfter ? status : nil))
+                return .queued(first: finishedAnswers.count == 1)
             }
             // Counted before the answer leaves: a client that has its answer sees it in the stats.
             countEnded(bytes: bytes.count, failed: failed)
@@ -318,23 +329,37 @@ final class ServerConnection: @unchecked Sendable {
             return .direct(call, wakeLoop: call.timer != nil || closeAfter || endsNeedLoop)
         }
         switch taken {
-        case .gone, .direct(_, wakeLoop: false):
+        case .gone, .direct(_, wakeLoop: false), .queued(first: false):
             return
         case .direct(let call, wakeLoop: true):
             onLoop { [self] in
                 self.finished(call)
                 if closeAfter, let status { self.closeForProtocolError(status) }
             }
-        case .viaLoop:
-            onLoop { [self] in
-                guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
-                countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
-                server.releaseClientCall(call.client)
-                write(bytes)
-                finished(call)
-                if closeAfter, let status { self.closeForProtocolError(status) }
-            }
+        case .queued(first: true):
+            // One hand-off for every answer that finishes before the loop gets to them.
+            onLoop { [self] in writeFinishedAnswers() }
         }
+    }
+
+    /// Loop: writes the answers handlers queued (see `run`), in one batch, and does the
+    /// bookkeeping once for all of them.
+    private func writeFinishedAnswers() {
+        let batch = callsLock.withLock { () -> [(FinishedAnswer, ActiveCall)] in
+            defer { finishedAnswers.removeAll(keepingCapacity: true) }
+            return finishedAnswers.compactMap { answer in calls.removeValue(forKey: answer.id).map { (answer, $0) } }
+        }
+        guard !batch.isEmpty else { return }
+        for (answer, call) in batch {
+            countEnded(bytes: 0, failed: answer.failed)   // `write` counts the bytes
+            server.releaseClientCall(call.client)
+            write(answer.bytes)
+            call.timer?.cancel()
+            if let status = answer.violation { closeForProtocolError(status) }
+        }
+        counters.noteQueued(channel.queuedBytes)
+        updateReading()
+        server.callEnded()
     }
 
     /// Runs `work` now when the handler ran on the loop executor (between I/O callbacks, never

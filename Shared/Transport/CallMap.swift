@@ -1,0 +1,75 @@
+/// Values by call id, for a client's calls in flight: a ring of slots indexed by the id's low
+/// bits, with a dictionary for the rare id whose slot is taken. A connection's ids count up, so
+/// the calls in flight together almost always have slots of their own, and a call costs no
+/// hashing (which a plain dictionary pays on every insert, lookup and removal).
+struct CallMap<Value> {
+    private var slots: [(id: UInt64, value: Value)?]
+    private var overflow: [UInt64: Value] = [:]
+    private(set) var count = 0
+
+    init() { slots = Array(repeating: nil, count: 64) }
+
+    var isEmpty: Bool { count == 0 }
+
+    private func slot(_ id: UInt64) -> Int { Int(truncatingIfNeeded: id) & (slots.count - 1) }
+
+    subscript(id: UInt64) -> Value? {
+        let index = slot(id)
+        if let entry = slots[index], entry.id == id { return entry.value }
+        return overflow.isEmpty ? nil : overflow[id]
+    }
+
+    /// Adds `value` for `id`, replacing any value it had.
+    mutating func insert(_ id: UInt64, _ value: Value) {
+        if count >= slots.count / 2 { grow() }
+        let index = slot(id)
+        if let entry = slots[index] {
+            if entry.id == id { slots[index] = (id, value); return }
+        } else if overflow.isEmpty || overflow[id] == nil {
+            slots[index] = (id, value)
+            count += 1
+            return
+        }
+        if overflow.updateValue(value, forKey: id) == nil { count += 1 }
+    }
+
+    /// Changes the value of `id` in place; nil (and `change` not run) if there is none.
+    @discardableResult
+    mutating func update<R>(_ id: UInt64, _ change: (inout Value) -> R) -> R? {
+        let index = slot(id)
+        if slots[index]?.id == id { return change(&slots[index]!.value) }
+        guard !overflow.isEmpty, overflow[id] != nil else { return nil }
+        return change(&overflow[id]!)
+    }
+
+    @discardableResult
+    mutating func removeValue(forKey id: UInt64) -> Value? {
+        let index = slot(id)
+        if let entry = slots[index], entry.id == id {
+            slots[index] = nil
+            count -= 1
+            return entry.value
+        }
+        guard !overflow.isEmpty, let value = overflow.removeValue(forKey: id) else { return nil }
+        count -= 1
+        return value
+    }
+
+    /// Every id and value (in no particular order).
+    var entries: [(id: UInt64, value: Value)] {
+        var all: [(id: UInt64, value: Value)] = []
+        all.reserveCapacity(count)
+        for case let entry? in slots { all.append(entry) }
+        for (id, value) in overflow { all.append((id, value)) }
+        return all
+    }
+
+    /// Twice the slots, every value placed again (overflowed ones may find their slot free now).
+    private mutating func grow() {
+        let all = entries
+        slots = Array(repeating: nil, count: slots.count * 2)
+        overflow = [:]
+        count = 0
+        for (id, value) in all { insert(id, value) }
+    }
+}

@@ -295,7 +295,8 @@ final class ServerConnection: @unchecked Sendable {
         return handler
     }
 
-    /// Runs on Swift concurrency, never on the loop; answers, then hands the bookkeeping to the loop.
+    /// Runs a call's handler in its Task (on the pool, or on the loop for a non-blocking one) and
+    /// answers: on the loop in its batched write; from the pool directly or via the loop.
     private func run(_ work: Handler.Work, _ context: CallContext) async {
         let outcome: Result<[UInt8], Error>
         do {
@@ -312,9 +313,20 @@ final class ServerConnection: @unchecked Sendable {
         let (bytes, status, violation) = finalFrame(outcome, context)
         let failed = status.map { !$0.isOK } ?? false
         let id = context.callID, closeAfter = violation
-        // Alone on its connection, the answer goes out from here, and the loop is woken only
-        // if it has something to do (a timer, backpressure, a drain). With others in flight
-        // the loop writes it, batched with theirs in one writev (cheaper per call).
+        if loop.inLoopThread {
+            // A non-blocking handler, on the loop: its answer joins this iteration's one batched
+            // write (a send of its own per call would cost a system call each).
+            guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+            countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
+            server.releaseClientCall(call.client)
+            write(bytes)
+            finished(call)
+            if closeAfter, let status { closeForProtocolError(status) }
+            return
+        }
+        // On a pool thread. Alone on its connection, the answer goes out from here, and the loop
+        // is woken only if it has something to do (a timer, backpressure, a drain). With others
+        // in flight the loop writes it, batched with theirs in one writev (cheaper per call).
         enum Taken { case gone, direct(ActiveCall, wakeLoop: Bool), queued(first: Bool) }
         let taken = callsLock.withLock { () -> Taken in
             guard calls.count == 1, let call = calls.removeValue(forKey: id) else {
@@ -332,13 +344,13 @@ final class ServerConnection: @unchecked Sendable {
         case .gone, .direct(_, wakeLoop: false), .queued(first: false):
             return
         case .direct(let call, wakeLoop: true):
-            onLoop { [self] in
+            loop.execute { [self] in
                 self.finished(call)
                 if closeAfter, let status { self.closeForProtocolError(status) }
             }
         case .queued(first: true):
             // One hand-off for every answer that finishes before the loop gets to them.
-            onLoop { [self] in writeFinishedAnswers() }
+            loop.execute { [self] in writeFinishedAnswers() }
         }
     }
 
@@ -360,12 +372,6 @@ final class ServerConnection: @unchecked Sendable {
         counters.noteQueued(channel.queuedBytes)
         updateReading()
         server.callEnded()
-    }
-
-    /// Runs `work` now when the handler ran on the loop executor (between I/O callbacks, never
-    /// inside one), else hands it to the loop.
-    private func onLoop(_ work: @escaping @Sendable () -> Void) {
-        if loop.inLoopThread { work() } else { loop.execute(work) }
     }
 
     private func countEnded(bytes: Int, failed: Bool) {

@@ -62,7 +62,7 @@ struct LoadCommand: AsyncParsableCommand {
             "finished": report.finished, "failures": report.failures, "concurrency": concurrency, "max_prompt": maxPrompt, "max_output": maxOutput,
             "scheduler_cpu_seconds_per_token": cpu.scheduler / tokens, "workers_cpu_seconds_per_token": cpu.workers / tokens,
             // Cores the scheduler kept busy in the window: far below one, it cannot be what limits the workers.
-            "scheduler_cpu_cores": cpu.scheduler / seconds, "workers": await workers.report(windowSeconds: seconds),
+            "scheduler_cpu_cores": cpu.scheduler / seconds, "workers": await workers.report(),
         ]
         if let failure = report.firstFailure { object["first_failure"] = failure }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

@@ -421,8 +421,12 @@ public struct ForwardItem: Sendable, Equatable {
     /// reply_to, sampling, max_new_tokens and stop_token_ids from the prefill it ran, so they are left
     /// out and only the step's own data travels.
     public var routeHeld: Bool
+    /// Seconds each hop of this step has taken so far, one entry per hop (Swarm routing's hop
+    /// times): the sender opens a hop's entry with the wait its link imposes (0 unemulated), and the
+    /// hop adds the time from the Forward's arrival to the end of its computing.
+    public var hopSeconds: [Double]
 
-    public init(requestID: String = "", positions: [UInt32] = [], tokenIDs: [UInt32] = [], hidden: HiddenStates? = nil, start: UInt32 = 0, end: UInt32 = 0, route: [RouteHop] = [], replyTo: String = "", sampling: SamplingParams? = nil, prefill: Bool = false, step: UInt64 = 0, loop: [RouteHop] = [], maxNewTokens: UInt32 = 0, stopTokenIDs: [UInt32] = [], routeHeld: Bool = false) {
+    public init(requestID: String = "", positions: [UInt32] = [], tokenIDs: [UInt32] = [], hidden: HiddenStates? = nil, start: UInt32 = 0, end: UInt32 = 0, route: [RouteHop] = [], replyTo: String = "", sampling: SamplingParams? = nil, prefill: Bool = false, step: UInt64 = 0, loop: [RouteHop] = [], maxNewTokens: UInt32 = 0, stopTokenIDs: [UInt32] = [], routeHeld: Bool = false, hopSeconds: [Double] = []) {
         self.requestID = requestID
         self.positions = positions
         self.tokenIDs = tokenIDs
@@ -438,6 +442,7 @@ public struct ForwardItem: Sendable, Equatable {
         self.maxNewTokens = maxNewTokens
         self.stopTokenIDs = stopTokenIDs
         self.routeHeld = routeHeld
+        self.hopSeconds = hopSeconds
     }
 }
 
@@ -460,7 +465,8 @@ extension ForwardItem: CBridged {
             loop: try decodeMessages(c.n_loop, c.loop, "ForwardItem.loop"),
             maxNewTokens: c.max_new_tokens,
             stopTokenIDs: try decodeScalars(c.n_stop_token_ids, c.stop_token_ids, "ForwardItem.stop_token_ids"),
-            routeHeld: c.route_held != 0)
+            routeHeld: c.route_held != 0,
+            hopSeconds: try decodeScalars(c.n_hop_seconds, c.hop_seconds, "ForwardItem.hop_seconds"))
     }
 
     public func fill(_ c: inout Lattice__V1__ForwardItem, _ arena: WireArena) {
@@ -479,6 +485,7 @@ extension ForwardItem: CBridged {
         c.max_new_tokens = maxNewTokens
         (c.n_stop_token_ids, c.stop_token_ids) = arena.scalars(stopTokenIDs)
         c.route_held = routeHeld ? 1 : 0
+        (c.n_hop_seconds, c.hop_seconds) = arena.scalars(hopSeconds)
     }
 }
 
@@ -543,14 +550,17 @@ public struct ForwardResult: Sendable, Equatable {
     public var step: UInt64
     /// non-empty: the request failed on the route (the reason)
     public var error: String
+    /// the step's ForwardItem.hop_seconds, one entry per hop of the route
+    public var hopSeconds: [Double]
 
-    public init(requestID: String = "", tokenID: UInt32 = 0, logprob: Float? = nil, position: UInt32 = 0, step: UInt64 = 0, error: String = "") {
+    public init(requestID: String = "", tokenID: UInt32 = 0, logprob: Float? = nil, position: UInt32 = 0, step: UInt64 = 0, error: String = "", hopSeconds: [Double] = []) {
         self.requestID = requestID
         self.tokenID = tokenID
         self.logprob = logprob
         self.position = position
         self.step = step
         self.error = error
+        self.hopSeconds = hopSeconds
     }
 }
 
@@ -564,7 +574,8 @@ extension ForwardResult: CBridged {
             logprob: c.maybe_logprob_case.rawValue == 3 ? c.logprob : nil,
             position: c.position,
             step: c.step,
-            error: stringField(c.error))
+            error: stringField(c.error),
+            hopSeconds: try decodeScalars(c.n_hop_seconds, c.hop_seconds, "ForwardResult.hop_seconds"))
     }
 
     public func fill(_ c: inout Lattice__V1__ForwardResult, _ arena: WireArena) {
@@ -574,6 +585,7 @@ extension ForwardResult: CBridged {
         c.position = position
         c.step = step
         c.error = arena.string(error)
+        (c.n_hop_seconds, c.hop_seconds) = arena.scalars(hopSeconds)
     }
 }
 

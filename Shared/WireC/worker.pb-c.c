@@ -1839,7 +1839,7 @@ const ProtobufCMessageDescriptor lattice__v1__route_hop__descriptor =
   (ProtobufCMessageInit) lattice__v1__route_hop__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descriptors[15] =
+static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descriptors[16] =
 {
   {
     "request_id",
@@ -2021,10 +2021,23 @@ static const ProtobufCFieldDescriptor lattice__v1__forward_item__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hop_seconds",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Lattice__V1__ForwardItem, n_hop_seconds),
+    offsetof(Lattice__V1__ForwardItem, hop_seconds),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__forward_item__field_indices_by_name[] = {
   5,   /* field[5] = end */
   3,   /* field[3] = hidden */
+  15,   /* field[15] = hop_seconds */
   11,   /* field[11] = loop */
   12,   /* field[12] = max_new_tokens */
   1,   /* field[1] = positions */
@@ -2042,7 +2055,7 @@ static const unsigned lattice__v1__forward_item__field_indices_by_name[] = {
 static const ProtobufCIntRange lattice__v1__forward_item__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor lattice__v1__forward_item__descriptor =
 {
@@ -2052,7 +2065,7 @@ const ProtobufCMessageDescriptor lattice__v1__forward_item__descriptor =
   "Lattice__V1__ForwardItem",
   "lattice.v1",
   sizeof(Lattice__V1__ForwardItem),
-  15,
+  16,
   lattice__v1__forward_item__field_descriptors,
   lattice__v1__forward_item__field_indices_by_name,
   1,  lattice__v1__forward_item__number_ranges,
@@ -2148,7 +2161,7 @@ const ProtobufCMessageDescriptor lattice__v1__forward_response__descriptor =
   (ProtobufCMessageInit) lattice__v1__forward_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lattice__v1__forward_result__field_descriptors[6] =
+static const ProtobufCFieldDescriptor lattice__v1__forward_result__field_descriptors[7] =
 {
   {
     "request_id",
@@ -2222,9 +2235,22 @@ static const ProtobufCFieldDescriptor lattice__v1__forward_result__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hop_seconds",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Lattice__V1__ForwardResult, n_hop_seconds),
+    offsetof(Lattice__V1__ForwardResult, hop_seconds),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lattice__v1__forward_result__field_indices_by_name[] = {
   5,   /* field[5] = error */
+  6,   /* field[6] = hop_seconds */
   2,   /* field[2] = logprob */
   3,   /* field[3] = position */
   0,   /* field[0] = request_id */
@@ -2234,7 +2260,7 @@ static const unsigned lattice__v1__forward_result__field_indices_by_name[] = {
 static const ProtobufCIntRange lattice__v1__forward_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor lattice__v1__forward_result__descriptor =
 {
@@ -2244,7 +2270,7 @@ const ProtobufCMessageDescriptor lattice__v1__forward_result__descriptor =
   "Lattice__V1__ForwardResult",
   "lattice.v1",
   sizeof(Lattice__V1__ForwardResult),
-  6,
+  7,
   lattice__v1__forward_result__field_descriptors,
   lattice__v1__forward_result__field_indices_by_name,
   1,  lattice__v1__forward_result__number_ranges,

@@ -110,9 +110,17 @@ extension Integration {
                                                  "--max-prompt", "6", "--max-output", "3", "--vocabulary", "100", "--name", "probe"], in: directory)
             _ = try await CLIRun.lattice(["down", "--state-dir", state], in: directory)
             #expect(load.status == .exited(0), "\(load.stderr)")
-            struct Report: Decodable { var name: String; var decode_tokens_per_s: Double; var failures: Int; var finished: Int; var decode_p50: Double; var prompt_p50: Double }
+            struct Worker: Decodable { var name: String; var layers: String; var utilisation: Double; var mean_batch_tokens: Double }
+            struct Report: Decodable {
+                var name: String; var decode_tokens_per_s: Double; var failures: Int; var finished: Int; var decode_p50: Double; var prompt_p50: Double
+                var workers: [Worker]
+            }
             let report = try JSONDecoder().decode(Report.self, from: Data(load.stdout.utf8))
             #expect(report.name == "probe" && report.failures == 0, "\(load.stdout)")
+            // Each worker's part of the window, from its worker/Stats: those the plan gives layers computed, in batches.
+            #expect(report.workers.map(\.name) == ["worker-1", "worker-2"], "\(load.stdout)")
+            let serving = report.workers.filter { $0.layers != "[0,0)" }
+            #expect(!serving.isEmpty && serving.allSatisfy { $0.utilisation > 0 && $0.utilisation <= 1.05 && $0.mean_batch_tokens >= 1 }, "\(load.stdout)")
             #expect(report.decode_tokens_per_s > 0 && report.finished > 0, "\(load.stdout)")
             #expect(report.decode_p50 > 0 && report.prompt_p50 > 0, "\(load.stdout)")
         }

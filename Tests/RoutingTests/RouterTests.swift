@@ -183,3 +183,19 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         #expect(twice.isEmpty)
     }
 }
+
+@Suite struct EveryArcTests {
+    /// Strict: the source reaches the nodes holding layer 0, each node the ones starting where it
+    /// ends, the sink the ones holding the last layer; an empty node is left out. Partial: a node
+    /// also reaches one that holds its next layer and more.
+    @Test func arcsFollowTheLayout() {
+        let nodes = [RoutingNode(name: "a", layers: 0..<2, kvCapacity: 1), RoutingNode(name: "b", layers: 2..<4, kvCapacity: 1),
+                     RoutingNode(name: "c", layers: 1..<4, kvCapacity: 1), RoutingNode(name: "e", layers: 0..<0, kvCapacity: 1)]
+        func pairs(_ partial: Bool) -> Set<[String]> {
+            Set(FlowArc.everyArc(nodes, layerCount: 4, partial: partial).map { [$0.from, $0.to] })
+        }
+        #expect(pairs(false) == [["source", "a"], ["a", "b"], ["b", "sink"], ["c", "sink"]])
+        #expect(pairs(true) == [["source", "a"], ["a", "b"], ["a", "c"], ["b", "sink"], ["c", "sink"]])
+        #expect(FlowArc.everyArc(nodes, layerCount: 4, partial: false).allSatisfy { $0.flow == 1 })
+    }
+}

@@ -189,6 +189,48 @@ struct ClusterStateTests {
         #expect(refusal.description.contains("no KV room"), "\(refusal)")
     }
 
+    /// The flow-blind policies route over every arc of the layout, flow or not, as the simulator
+    /// routes them: random takes c → b, which the plan's flow leaves empty, and a → d, masked
+    /// under IWRR (2% < 5% of a's outflow).
+    @Test func randomRoutesOverEveryArcOfTheLayout() throws {
+        var settings = SchedulerSettings()
+        settings.routing = .random
+        let state = ClusterState(model: Self.model, settings: settings)
+        for id in ["a", "b", "c", "d"] { _ = try state.register(Self.registration(id, kv: 1_000_000)) }
+        _ = state.apply(Self.twoPipelines)
+        Self.serve(state, ["a", "b", "c", "d"])
+        var seen = Set<[String]>()
+        for i in 0..<40 {
+            seen.insert(try state.tryAdmit("r\(i)", prompt: 10, maxTokens: 10).get().map(\.workerID))
+            state.release("r\(i)")
+        }
+        #expect(seen == [["a", "b"], ["a", "d"], ["c", "b"], ["c", "d"]])
+    }
+
+    /// Swarm routing weighs each arc by its own hop's time, as the workers time every hop: with
+    /// the second hop 4x slower on c than on b and the first hop alike, b gets about 4x the
+    /// requests. Charging every hop the whole step's time (1.1 s against 1.4 s) would split them
+    /// nearly evenly.
+    @Test func swarmLearnsEachHopsOwnTime() throws {
+        var settings = SchedulerSettings()
+        settings.routing = .swarm
+        let state = ClusterState(model: Self.model, settings: settings)
+        for id in ["a", "b", "c"] { _ = try state.register(Self.registration(id, kv: 1_000_000)) }
+        _ = state.apply(Plan(epoch: 1, assignments: ["a": 0..<2, "b": 2..<4, "c": 2..<4],
+                             arcs: [PlanArc(from: "source", to: "a", flow: 20), PlanArc(from: "a", to: "b", flow: 10), PlanArc(from: "a", to: "c", flow: 10),
+                                    PlanArc(from: "b", to: "sink", flow: 10), PlanArc(from: "c", to: "sink", flow: 10)]))
+        Self.serve(state, ["a", "b", "c"])
+        var second: [String: Int] = [:]
+        for i in 0..<100 {
+            let route = try state.tryAdmit("r\(i)", prompt: 10, maxTokens: 10).get().map(\.workerID)
+            second[route[1], default: 0] += 1
+            state.observe("r\(i)", hopSeconds: [1.0, route[1] == "b" ? 0.1 : 0.4])
+            state.release("r\(i)")
+        }
+        #expect(second["b", default: 0] >= 3 * second["c", default: 0], "\(second)")
+        #expect(second["c", default: 0] >= 10, "\(second)")
+    }
+
     @Test func queuedRequestsAreAdmittedWhenRoomFrees() async throws {
         let state = ClusterState(model: Self.model)
         _ = try state.register(Self.registration("a"))

@@ -49,9 +49,9 @@ enum Samples {
         requestID: "req-42", positions: [0, 1, 2], tokenIDs: [1, 15_043, 3_186], hidden: hidden, start: 20, end: 40,
         route: [hop, RouteHop(address: "[::1]:7002", start: 80, end: 80, workerID: "w8")], replyTo: "127.0.0.1:7000",
         sampling: sampling, prefill: true, step: 9, loop: [RouteHop(address: "10.0.0.1:7001", start: 10, end: 20, workerID: "w1"), hop],
-        maxNewTokens: 64, stopTokenIDs: [2, 128_001], routeHeld: true)
+        maxNewTokens: 64, stopTokenIDs: [2, 128_001], routeHeld: true, hopSeconds: [0.125, 0.0625])
     static let forwardResult = ForwardResult(requestID: "req-42", tokenID: 29_871, logprob: -2.5, position: 3, step: 9,
-                                             error: "kv full on w7")
+                                             error: "kv full on w7", hopSeconds: [0.25, 0.5])
     static let loadResult = LoadLayersResult(
         loaded: layers, model: modelInfo, weightBytes: 3 << 30, memoryBytes: 5 << 30, kvCapacityEntries: 1_234_567,
         loadSeconds: 2.25, firstStage: true, lastStage: true)

@@ -45,9 +45,14 @@ struct LoadCommand: AsyncParsableCommand {
         try await Self.waitForAPlan(client)
         let pids = (scheduler: scheduler.pid, workers: members.filter { $0.role.hasPrefix("worker") }.map(\.pid))
         let cpu = CPUWindow()
+        let credentials = StackCredentials.forCommands(stateDirectory: stateDir)
+        let workers = WorkerWindow(workers: try members.filter { $0.role.hasPrefix("worker") && !$0.address.isEmpty }.map {
+            ($0.role, try ServiceClient(address: $0.address, config: credentials, reconnect: .default))
+        })
         let load = ServingLoad(requests: requests, concurrency: concurrency, warmupSeconds: warmup, measureSeconds: seconds, vocabulary: vocabulary)
         let report = await load.run(client: client) { opening in
             cpu.mark(opening, scheduler: ProcessCPU.seconds(pid: pids.scheduler), workers: pids.workers.map(ProcessCPU.seconds).reduce(0, +))
+            workers.mark(opening)
         }
         await client.close()
         let tokens = Double(max(1, report.decodeTokens))
@@ -56,6 +61,8 @@ struct LoadCommand: AsyncParsableCommand {
             "prompt_p50": report.promptP50, "prompt_p99": report.promptP99, "decode_p50": report.decodeP50, "decode_p99": report.decodeP99,
             "finished": report.finished, "failures": report.failures, "concurrency": concurrency, "max_prompt": maxPrompt, "max_output": maxOutput,
             "scheduler_cpu_seconds_per_token": cpu.scheduler / tokens, "workers_cpu_seconds_per_token": cpu.workers / tokens,
+            // Cores the scheduler kept busy in the window: far below one, it cannot be what limits the workers.
+            "scheduler_cpu_cores": cpu.scheduler / seconds, "workers": await workers.report(),
         ]
         if let failure = report.firstFailure { object["first_failure"] = failure }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

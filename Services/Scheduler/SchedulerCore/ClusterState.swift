@@ -245,7 +245,8 @@ public final class ClusterState: Sendable {
                 record.health = assignment != nil && record.loadedLayers == assignment && record.loadedEpoch == plan.epoch ? .serving : .loading
                 s.workers[id] = record
             }
-            s.router = Router(graph: Self.graph(plan, s, layerCount: layerCount), policy: settings.routing, kv: settings.policy, seed: plan.epoch)
+            s.router = Router(graph: Self.graph(plan, s, layerCount: layerCount, policy: settings.routing), policy: settings.routing, kv: settings.policy,
+                              seed: plan.epoch)
             // A draining worker keeps its layers until it leaves: routes through it break only
             // when another of their hops moves.
             let draining = Set(s.workers.values.filter { $0.health == .draining }.map(\.id))
@@ -342,13 +343,15 @@ public final class ClusterState: Sendable {
         }
     }
 
-    /// Swarm routing: an iteration of the request took `seconds` over its route (the scheduler
-    /// does not see single hops, so every hop is charged the iteration's time).
-    public func observe(_ key: String, seconds: Double) {
+    /// Swarm routing: the seconds each hop of the request's last step took, as the workers timed
+    /// them (`ForwardResult.hop_seconds`: the link's wait, then queueing and computing there). Each
+    /// arc learns its own hop's time, as the simulator's do; a step timed for another number of
+    /// hops than the route has teaches nothing.
+    public func observe(_ key: String, hopSeconds: [Double]) {
         guard settings.routing == .swarm else { return }
         state.withLock { s in
-            guard let route = s.routes[key], route.epoch == s.plan.epoch else { return }
-            for hop in route.path.steps.indices { s.router.observe(route.path, hop: hop, seconds: seconds) }
+            guard let route = s.routes[key], route.epoch == s.plan.epoch, hopSeconds.count == route.path.steps.count else { return }
+            for (hop, seconds) in hopSeconds.enumerated() { s.router.observe(route.path, hop: hop, seconds: seconds) }
         }
     }
 
@@ -426,12 +429,14 @@ public final class ClusterState: Sendable {
 
     /// The plan as the routing core's graph: one node per assigned worker (by id, so that indices
     /// are stable while the plan lasts). Next hops start where the current one ends (workers run
-    /// exactly the range they loaded).
-    private static func graph(_ plan: Plan, _ s: State, layerCount: Int) -> FlowGraph {
+    /// exactly the range they loaded). IWRR routes over the plan's flow; the flow-blind policies
+    /// over every arc the layout has, as the simulator routes them (workers form a full mesh).
+    private static func graph(_ plan: Plan, _ s: State, layerCount: Int, policy: Routing.RoutingPolicy) -> FlowGraph {
         let nodes = plan.assignments.keys.sorted().compactMap { id in
             plan.assignments[id].map { RoutingNode(name: id, layers: $0, kvCapacity: 0, available: false) }
         }
-        var graph = FlowGraph(nodes: nodes, arcs: plan.arcs, layerCount: layerCount, partial: false)
+        let arcs = policy == .iwrr ? plan.arcs : FlowArc.everyArc(nodes, layerCount: layerCount, partial: false)
+        var graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: layerCount, partial: false)
         refresh(&graph, s)
         return graph
     }

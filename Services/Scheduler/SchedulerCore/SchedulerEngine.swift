@@ -144,7 +144,8 @@ public final class SchedulerEngine: Sendable {
         let broken = state.apply(plan)
         let ranges = plan.assignments.sorted { $0.value.lowerBound < $1.value.lowerBound }
             .map { "\($0.key)=[\($0.value.lowerBound),\($0.value.upperBound))" }.joined(separator: " ")
-        logger.info("new plan", metadata: ["epoch": "\(epoch)", "method": "\(plan.method)", "ranges": "\(ranges)", "rerouted": "\(broken.count)"])
+        logger.info("new plan", metadata: ["epoch": "\(epoch)", "method": "\(plan.method)", "objective": "\(plan.objective)", "ranges": "\(ranges)",
+                                          "rerouted": "\(broken.count)"])
         for key in broken { router.fail(key, "plan \(epoch) moved the layers of its route") }
         state.admitQueued()
     }
@@ -349,7 +350,6 @@ public final class SchedulerEngine: Sendable {
                                start: UInt32(first.layers.lowerBound), end: UInt32(first.layers.upperBound), route: Array(loop.dropFirst()),
                                replyTo: replyAddress.withLock { $0 }, sampling: run.input.sampling, prefill: true, step: 0,
                                loop: loop, maxNewTokens: UInt32(remaining), stopTokenIDs: run.input.stopTokens.sorted())
-        var last = ContinuousClock.now
         do {
             _ = try await link.forward(ForwardRequest(items: [item]), to: first)
         } catch {
@@ -371,8 +371,7 @@ public final class SchedulerEngine: Sendable {
             timer.cancel()
             guard let answer else { return .failed("cancelled") }
             guard answer.error.isEmpty else { return .failed(answer.error) }
-            state.observe(key, seconds: ClusterState.seconds(ContinuousClock.now - last))
-            last = .now
+            state.observe(key, hopSeconds: answer.hopSeconds)
             let token = answer.tokenID
             run.record(token)
             let event = GenerateToken(tokenID: token, text: codec?.streamText(run.generated) ?? "", index: UInt32(run.generated.count - 1), logprob: answer.logprob)

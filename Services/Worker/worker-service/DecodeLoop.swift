@@ -33,6 +33,20 @@ extension ForwardItem {
         item.route = Array(loop.dropFirst())
         item.prefill = false
         item.step = step + 1
+        item.hopSeconds = []   // a new step: its hops' times start afresh
         return (first.address, item.asSent)
     }
+
+    /// This hop's part of the step is done: its entry in `hopSeconds` (opened by the sender with
+    /// its link's wait; none from the scheduler) gains the time since the Forward arrived.
+    func closingHop(arrived: ContinuousClock.Instant, now: ContinuousClock.Instant) -> ForwardItem {
+        var item = self
+        if item.hopSeconds.isEmpty { item.hopSeconds = [0] }
+        item.hopSeconds[item.hopSeconds.count - 1] += (now - arrived).inSeconds
+        return item
+    }
+}
+
+extension Duration {
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -10,7 +10,7 @@ final class ForwardPipeline: Sendable {
     let stage: WorkerStage
     let peers: PeerClients
     let logger: Logger
-    private let batcher: ForwardBatcher<ForwardItem>
+    private let batcher: ForwardBatcher<ArrivedItem>
     private let sender: OutcomeSender
     private let routes = HeldRoutes()
 
@@ -35,8 +35,9 @@ final class ForwardPipeline: Sendable {
             }
         }
         var accepted = items.count
+        let now = ContinuousClock.now
         do {
-            try batcher.accept(items.map(ForwardSlice.init), tags: items)
+            try batcher.accept(items.map(ForwardSlice.init), tags: items.map { ArrivedItem(item: $0, at: now) })
             keep(items)
         } catch {
             // A hop's Forward carries many requests: one refused (say, released while its decode
@@ -45,7 +46,7 @@ final class ForwardPipeline: Sendable {
             var refused: [(ForwardItem, String)] = []
             for item in items {
                 do {
-                    try batcher.accept([ForwardSlice(item)], tags: [item])
+                    try batcher.accept([ForwardSlice(item)], tags: [ArrivedItem(item: item, at: now)])
                     keep([item])
                 } catch { refused.append((item, error.message)) }
             }
@@ -70,6 +71,12 @@ final class ForwardPipeline: Sendable {
     func run() async { await batcher.run() }
 }
 
+/// An item as queued here: when its Forward arrived, so that its hop time can be closed.
+struct ArrivedItem: Sendable {
+    var item: ForwardItem
+    var at: ContinuousClock.Instant
+}
+
 /// Sends a batch's outcomes on without holding up the next batch.
 struct OutcomeSender: Sendable {
     let stage: WorkerStage
@@ -78,19 +85,21 @@ struct OutcomeSender: Sendable {
     /// Emulated links to the peers (`--emulate-links`): sends wait as the cluster file's links would make them.
     let links: EmulatedLinks?
 
-    func send(_ outcomes: [(AcceptedSlice<ForwardItem>, SliceOutcome)]) {
+    func send(_ outcomes: [(AcceptedSlice<ArrivedItem>, SliceOutcome)]) {
         var forwards: [String: [ForwardItem]] = [:]
         var replies: [String: [ForwardResult]] = [:]
         var peerOf: [String: String] = [:]
+        let now = ContinuousClock.now
         for (accepted, outcome) in outcomes {
-            let item = accepted.tag
+            let item = accepted.tag.item.closingHop(arrived: accepted.tag.at, now: now)
             switch outcome {
             case .hidden(let states):
                 guard let (address, next) = item.onward(Wire.HiddenStates(states)) else { continue }
                 forwards[address, default: []].append(next)
                 peerOf[address] = item.route.first?.workerID
             case .token(let token, let logprob, let position):
-                replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, tokenID: token, logprob: logprob, position: position, step: item.step))
+                replies[item.replyTo, default: []].append(ForwardResult(requestID: item.requestID, tokenID: token, logprob: logprob, position: position,
+                                                                        step: item.step, hopSeconds: item.hopSeconds))
                 if let (address, next) = item.nextStep(token: token, position: position) {
                     forwards[address, default: []].append(next)
                     peerOf[address] = item.loop.first?.workerID
@@ -100,9 +109,12 @@ struct OutcomeSender: Sendable {
                 Task { await stage.discard(item.requestID) }
             }
         }
-        for (address, items) in forwards {
-            let bytes = items.reduce(0) { $0 + ($1.hidden?.chargedBytes ?? 0) + 4 * $1.tokenIDs.count }
-            let arrival = peerOf[address].flatMap { links?.arrival(to: $0, bytes: bytes) }
+        for (address, sent) in forwards {
+            let bytes = sent.reduce(0) { $0 + ($1.hidden?.chargedBytes ?? 0) + 4 * $1.tokenIDs.count }
+            let arrival = peerOf[address].flatMap { links?.arrival(to: $0, bytes: bytes, now: now) }
+            // The next hop's time opens with what its link makes the items wait.
+            let wait = arrival.map { max(.zero, $0 - now).inSeconds } ?? 0
+            let items = sent.map { var item = $0; item.hopSeconds.append(wait); return item }
             Task {
                 if let arrival { try? await Task.sleep(until: arrival, clock: .continuous) }
                 await forward(items, to: address)

@@ -28,6 +28,7 @@ final class HeldRoutes: @unchecked Sendable {
         full.end = item.end
         full.prefill = item.prefill
         full.step = item.step
+        full.hopSeconds = item.hopSeconds
         full.routeHeld = false
         return full
     }
@@ -59,12 +60,13 @@ extension ForwardItem {
         item.positions = []
         item.tokenIDs = []
         item.hidden = nil
+        item.hopSeconds = []
         return item
     }
 
     /// This step as a hop that holds the request's route receives it: only the step's own data.
     var routeLeftOut: ForwardItem {
         ForwardItem(requestID: requestID, positions: positions, tokenIDs: tokenIDs, hidden: hidden, start: start, end: end,
-                    prefill: prefill, step: step, routeHeld: true)
+                    prefill: prefill, step: step, routeHeld: true, hopSeconds: hopSeconds)
     }
 }

@@ -34,18 +34,14 @@ enum LinkProbe {
             }
             let start = ContinuousClock.now
             let answer = try await client.call(Methods.Worker.probe.name, ProbeRequest(payload: payload), as: ProbeResponse.self, deadline: .seconds(5))
-            let transfer = seconds(ContinuousClock.now - start) - seconds(best)
+            let transfer = (ContinuousClock.now - start).inSeconds - best.inSeconds
             guard answer.receivedBytes == UInt64(payload.count) else {
                 return LinkMeasurement(address: address, error: "the peer received \(answer.receivedBytes) of \(payload.count) probe bytes")
             }
-            return LinkMeasurement(address: address, latencySeconds: seconds(best) / 2,
+            return LinkMeasurement(address: address, latencySeconds: best.inSeconds / 2,
                                    bandwidthBytesPerSecond: Double(payload.count) / max(transfer, 1e-6))
         } catch {
             return LinkMeasurement(address: address, error: "\(error)")
         }
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

@@ -358,10 +358,17 @@ struct  Lattice__V1__ForwardItem
    * out and only the step's own data travels.
    */
   protobuf_c_boolean route_held;
+  /*
+   * Seconds each hop of this step has taken so far, one entry per hop (Swarm routing's hop
+   * times): the sender opens a hop's entry with the wait its link imposes (0 unemulated), and the
+   * hop adds the time from the Forward's arrival to the end of its computing.
+   */
+  size_t n_hop_seconds;
+  double *hop_seconds;
 };
 #define LATTICE__V1__FORWARD_ITEM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__forward_item__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, NULL, 0, 0, 0,NULL, 0, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, NULL, 0, 0, 0,NULL, 0, 0,NULL, 0, 0,NULL }
 
 
 struct  Lattice__V1__ForwardRequest
@@ -421,6 +428,11 @@ struct  Lattice__V1__ForwardResult
    * non-empty: the request failed on the route (the reason)
    */
   char *error;
+  /*
+   * the step's ForwardItem.hop_seconds, one entry per hop of the route
+   */
+  size_t n_hop_seconds;
+  double *hop_seconds;
   Lattice__V1__ForwardResult__MaybeLogprobCase maybe_logprob_case;
   union {
     /*
@@ -431,7 +443,7 @@ struct  Lattice__V1__ForwardResult
 };
 #define LATTICE__V1__FORWARD_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lattice__v1__forward_result__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, LATTICE__V1__FORWARD_RESULT__MAYBE_LOGPROB__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, LATTICE__V1__FORWARD_RESULT__MAYBE_LOGPROB__NOT_SET, {0} }
 
 
 /*

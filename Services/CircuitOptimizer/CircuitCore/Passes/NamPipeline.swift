@@ -8,10 +8,24 @@ public enum NamPipeline {
         return simplify(expanded, deadline: deadline, rotationMerging: rotationMerging)
     }
 
-    /// The pass loop on a circuit already in {h, x, rz, cx}; `rotationMerging: false` leaves that pass out
-    /// (for measuring what a search finds without it).
-    public static func simplify(_ c: Circuit, deadline: Deadline, rotationMerging: Bool = true) -> Circuit {
+    /// The pass loop on a circuit already in {h, x, rz, cx}, then cx+rz resynthesis of its Hadamard-free
+    /// regions while that makes it smaller; `rotationMerging: false` leaves both phase-polynomial passes out
+    /// (for measuring what a search finds without them).
+    /// `resynthesis: false` runs the pass loop alone (cheaper, for scoring many candidates).
+    public static func simplify(_ c: Circuit, deadline: Deadline, rotationMerging: Bool = true, resynthesis: Bool = true) -> Circuit {
         var dag = CircuitDAG(c)
+        for _ in 0..<4 {
+            passes(&dag, deadline: deadline, rotationMerging: rotationMerging)
+            guard rotationMerging && resynthesis && !deadline.expired else { break }
+            let current = dag.circuit()
+            let resynthesized = DihedralResynthesis.run(current)
+            guard resynthesized.gateCount < current.gateCount else { return current }
+            dag = CircuitDAG(resynthesized)
+        }
+        return dag.circuit()
+    }
+
+    static func passes(_ dag: inout CircuitDAG, deadline: Deadline, rotationMerging: Bool) {
         var last = dag.liveCount
         for _ in 0..<50 {
             HadamardReduction.run(&dag, deadline: deadline)
@@ -26,6 +40,5 @@ public enum NamPipeline {
             if dag.liveCount >= last || deadline.expired { break }
             last = dag.liveCount
         }
-        return dag.circuit()
     }
 }

@@ -21,10 +21,14 @@ public enum ToffoliPolarity {
             _ = HadamardReduction.run(&dag)
             return RotationMerging.remainingRotations(dag)
         }
-        greedy(&choice, rounds: rounds, deadline: deadline, score: rotations) { $0.polarity = $0.polarity.flipped }
+        // The polarity rounds get at most a third of the time and the role search (below) half of what is
+        // left, so that the pass loop after them always has time: on a large circuit at a short budget
+        // the rounds alone could otherwise use it all and leave the circuit unsimplified.
+        let third = Deadline(seconds: deadline.remaining / 3, cancelled: { deadline.expired })
+        greedy(&choice, rounds: rounds, deadline: third, score: rotations) { $0.polarity = $0.polarity.flipped }
         // Orientation and roles are judged by the whole pass loop; give them at most half of what is left.
         let half = Deadline(seconds: deadline.remaining / 2, cancelled: { deadline.expired })
-        func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: half).gateCount }
+        func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: half, resynthesis: false).gateCount }
         var best = gates(choice)
         // First round: roles and orientation with the polarity found above; later rounds (while they
         // still help and time is left) also let the polarity change.

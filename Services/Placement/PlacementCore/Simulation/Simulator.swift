@@ -30,7 +30,8 @@ public enum Simulator {
         guard !workload.inputLengths.isEmpty, workload.inputLengths.count == workload.outputLengths.count else {
             throw PlacementError(section: "workload", "needs as many output lengths as input lengths, at least one")
         }
-        let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
+        var flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
+        if let given = config.arcFlows { flows = try given.replacing(flows, nodeCount: problem.nodes.count) }
         guard flows.value > 0 else { throw PlacementError(section: "placement", "serves nothing: its max flow is zero") }
         var engine = try SimulationEngine(problem: problem, placement: placement, flows: flows, connectivity: connectivity, workload: workload,
                                           config: config, profiles: profiles)
@@ -511,3 +512,4 @@ struct EventHeap {
         return top
     }
 }
+

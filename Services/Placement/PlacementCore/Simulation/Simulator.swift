@@ -426,8 +426,8 @@ struct SimulationEngine {
         return true
     }
 
-    /// A Swarm prompt that found no way on from its node (a node past it left the plan): it ends
-    /// unserved, freeing what it held, and the feeder replaces it.
+    /// A Swarm prompt that found no way on from its node (no usable arc continues at its next
+    /// layer): it ends unserved, freeing what it held, and the feeder replaces it.
     mutating func abandon(_ r: Int) {
         for step in requests[r].path.steps {
             kvHeld[step.node] = max(0, kvHeld[step.node] - Double(requests[r].input * step.layers.count))
@@ -512,4 +512,3 @@ struct EventHeap {
         return top
     }
 }
-

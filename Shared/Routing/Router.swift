@@ -97,6 +97,27 @@ public struct Router: Sendable {
         ema[arc.vertex][arc.successor] = Self.swarmSmoothing * seconds + (1 - Self.swarmSmoothing) * ema[arc.vertex][arc.successor]
     }
 
+    /// Swarm hop by hop, as the Helix artifact's Swarm scheduler routes a prompt: the arc out of
+    /// `vertex` (a node index, or `graph.source`) for a request whose next layer is `layer`,
+    /// chosen as the request leaves the vertex (`SwarmNode.choose_server` runs when the prompt
+    /// enters the vertex's outbound queue), so each choice sees the hop times measured up to then.
+    /// The open arc of lowest priority wins (ties: lower index), and its priority moves on by its
+    /// average hop time. That scheduler checks neither KV room nor prompt limits; a node that is
+    /// not serving is skipped. Nil when no arc continues at `layer`.
+    public mutating func nextHop(from vertex: Int, layer: Int, prompt: Int) -> RouteStep? {
+        guard graph.successors.indices.contains(vertex) else { return nil }
+        let open = graph.successors[vertex].indices.compactMap { c -> (successor: Int, layers: Range<Int>)? in
+            let arc = graph.successors[vertex][c]
+            guard graph.nodes[arc.node].available, let layers = graph.layers(of: arc.node, from: layer) else { return nil }
+            return (c, layers)
+        }
+        guard let best = open.min(by: { (priority[vertex][$0.successor], $0.successor) < (priority[vertex][$1.successor], $1.successor) }) else { return nil }
+        priority[vertex][best.successor] += ema[vertex][best.successor]
+        let entries = kv.expectedLength(prompt: prompt, maxTokens: nil) * Double(best.layers.count)
+        return RouteStep(node: graph.successors[vertex][best.successor].node, layers: best.layers, entries: entries,
+                         arc: .init(vertex: vertex, successor: best.successor))
+    }
+
     /// KV entries the route reserves, per node.
     public static func reservation(_ route: Route) -> [Int: Double] {
         Dictionary(route.steps.map { ($0.node, $0.entries) }, uniquingKeysWith: +)

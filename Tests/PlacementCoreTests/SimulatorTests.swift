@@ -4,17 +4,56 @@ import Testing
 @testable import PlacementCore
 
 @Suite struct SimulatorTests {
-    @Test func offlineSimulationOfPublishedLayoutIsNearPublished() throws {
+    /// Fidelity against the Helix artifact's own simulator, run by `../shared/tools/helix-sim` on the
+    /// same layout and links (its ILP simulator cluster file: strict connectivity), offline, 60 s
+    /// warm-up + 120 s: 252.79 decode tokens/s, prompt latency p50 3.456 s, decode latency p50
+    /// 1.156 s (deterministic; two runs on different days gave the same figures). Ours must be within
+    /// 5% on each (the goal of issue 11); seed 1 gives 253.3, 3.60 s and 1.15 s.
+    @Test func offlineSingle24IsWithinFivePercentOfHelixSimulator() throws {
         let problem = try TestData.problem("single24", reference: true)
         let placement = try LayoutFile.load(path: TestData.layout("single24_helix_milp"), nodeCount: problem.nodes.count)
         let workload = try Workload.load(directory: TestData.directory + "/helix/workload")
         var config = SimulationConfig(mode: .offline)
         config.measureSeconds = 120
-        let report = try Simulator.run(problem: problem, placement: placement, connectivity: .partial, workload: workload, config: config,
+        let report = try Simulator.run(problem: problem, placement: placement, connectivity: .strict, workload: workload, config: config,
                                        dataDirectory: TestData.directory)
-        // The artifact's simulator gives 252.1 decode tokens/s (600 s window); ours must be in its neighbourhood.
-        #expect(report.decodeTokensPerSecond > 150 && report.decodeTokensPerSecond < 350, "\(report.decodeTokensPerSecond)")
-        #expect((report.decodeLatency["p50"] ?? 0) > 0)
+        let helix = (decode: 252.79, promptP50: 3.456, decodeP50: 1.156)
+        func near(_ ours: Double?, _ theirs: Double) -> Bool { abs((ours ?? 0) / theirs - 1) <= 0.05 }
+        #expect(near(report.decodeTokensPerSecond, helix.decode), "\(report.decodeTokensPerSecond) decode tokens/s vs \(helix.decode)")
+        #expect(near(report.promptLatency["p50"], helix.promptP50), "prompt p50 \(report.promptLatency) vs \(helix.promptP50)")
+        #expect(near(report.decodeLatency["p50"], helix.decodeP50), "decode p50 \(report.decodeLatency) vs \(helix.decodeP50)")
+    }
+
+    /// Given flows replace the max flow the simulator computes: a and b both hold layer 0, c layer
+    /// 1; all flow through a leaves b idle and all through b leaves a idle. An arc naming a node the
+    /// cluster lacks is refused, naming the arc.
+    @Test func givenFlowsSteerTheRouting() throws {
+        let (chain, _) = SimulatorModelTests.chain()
+        var nodes = chain.nodes
+        nodes.insert(nodes[0], at: 1)
+        let link = { (from: Endpoint, to: Endpoint) in PlacementProblem.Arc(from: from, to: to, bandwidthBytesPerSecond: 1e6, latencySeconds: 0.01) }
+        let problem = PlacementProblem(clusterName: "fork", model: SimulatorModelTests.model, nodes: nodes,
+                                       arcs: [link(.source, .node(0)), link(.source, .node(1)), link(.node(0), .node(2)), link(.node(1), .node(2)), link(.node(2), .sink)])
+        let placement = Placement(ranges: [LayerRange(start: 0, end: 1), LayerRange(start: 0, end: 1), LayerRange(start: 1, end: 2)])
+        func busy(through first: String) throws -> [Double] {
+            var config = SimulationConfig(mode: .offline)
+            config.measureSeconds = 20
+            config.arcFlows = [ArcFlow(from: "source", to: first, tokensPerSecond: 500), ArcFlow(from: first, to: "2", tokensPerSecond: 500),
+                               ArcFlow(from: "2", to: "sink", tokensPerSecond: 500)]
+            let report = try Simulator.run(problem: problem, placement: placement, connectivity: .strict,
+                                           workload: Workload(inputLengths: [100], outputLengths: [3], arrivalTrace: []),
+                                           config: config, profiles: ["X": NodeBatchTests.profile])
+            return report.nodes.sorted { $0.node < $1.node }.map(\.utilisation)
+        }
+        let viaA = try busy(through: "0"), viaB = try busy(through: "1")
+        #expect(viaA.count == 3 && viaA[0] > 0.01 && viaA[1] == 0 && viaA[2] > 0.01, "\(viaA)")
+        #expect(viaB.count == 3 && viaB[0] == 0 && viaB[1] > 0.01, "\(viaB)")
+        do {
+            _ = try [ArcFlow(from: "0", to: "5", tokensPerSecond: 1)].replacing(FlowScorer.runtimeFlow(problem, placement, .strict), nodeCount: 3)
+            Issue.record("an arc to node 5 of 3 was accepted")
+        } catch let error as PlacementError {
+            #expect(error.description.contains("0 -> 5"), "\(error)")
+        }
     }
 
     /// geo24's source and sink links take ~50 ms each way. Decode looping on the workers (as the

@@ -281,6 +281,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Cap on each request's output tokens (0: the trace's lengths), as `lattice load --max-output`.")
     var maxOutput: Int = 0
 
+    @Option(help: "IWRR over the \"arc_flows\" of this JSON file (as `plan --json` or scripts/helix-sim-flows.py write them) instead of the max flow computed here: a placement has many maximum flows, and routing follows the one given.")
+    var flows: String?
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -332,6 +335,7 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         let report: SimulationReport
         do {
+            if let flows { config.arcFlows = try GivenFlows.load(path: flows) }
             report = try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config,
                                        dataDirectory: input.data ?? SharedData.directory)
         } catch let error as PlacementError { throw ValidationError(error.description) }

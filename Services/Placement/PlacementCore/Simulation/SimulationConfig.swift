@@ -27,6 +27,11 @@ public struct SimulationConfig: Sendable {
     /// links. `.workers` (our live runtime): the last hop sends the token straight back to the
     /// first over their link and reports it to the sink on the side, so a step pays that one link.
     public var decodeLoop: DecodeLoop = .coordinator
+    /// IWRR over these per-arc flows (tokens/s; node indices, "source", "sink") instead of the
+    /// max flow computed here. A placement usually has many maximum flows; this lets a run follow
+    /// another solver's (e.g. the one the Helix artifact's networkx picks) to tell routing apart
+    /// from the serving model.
+    public var arcFlows: [ArcFlow]? = nil
 
     /// A closed loop of `offlineQueries` under IWRR (see there).
     var closedLoop: Bool { mode == .offline && routing == .iwrr && offlineQueries != nil }

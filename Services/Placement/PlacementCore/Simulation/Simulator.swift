@@ -30,7 +30,8 @@ public enum Simulator {
         guard !workload.inputLengths.isEmpty, workload.inputLengths.count == workload.outputLengths.count else {
             throw PlacementError(section: "workload", "needs as many output lengths as input lengths, at least one")
         }
-        let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
+        var flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
+        if let given = config.arcFlows { flows = try given.replacing(flows, nodeCount: problem.nodes.count) }
         guard flows.value > 0 else { throw PlacementError(section: "placement", "serves nothing: its max flow is zero") }
         var engine = try SimulationEngine(problem: problem, placement: placement, flows: flows, connectivity: connectivity, workload: workload,
                                           config: config, profiles: profiles)
@@ -174,13 +175,21 @@ struct SimulationEngine {
     static func channels(problem: PlacementProblem, flows: FlowResult, graph: FlowGraph, evenNICSplit: Bool) throws -> [Int: Channel] {
         let n = problem.nodes.count
         func index(_ name: String) -> Int? { name == FlowArc.source || name == FlowArc.sink ? n : Int(name) }
+        // Shares are of bytes/s, not tokens/s: the artifact weighs each link by `bandwidth × flow /
+        // capacity` (`scheduler_core.py`), its flow in bytes. The coordinator's links carry token ids,
+        // the others activations too, so a node sending to the sink and to a node (partial
+        // inference) gives the sink link a small share.
+        func bytesPerToken(_ a: Int, _ b: Int) -> Double {
+            a == n || b == n ? problem.model.tokenSize : problem.model.activationSize + problem.model.tokenSize
+        }
         var outFlow = [Double](repeating: 0, count: n + 1), inFlow = outFlow
         var flowOn: [Int: Double] = [:]
         for arc in flows.arcFlows {
             guard let a = index(arc.from), let b = index(arc.to) else { continue }
-            outFlow[a] += arc.tokensPerSecond
-            inFlow[b] += arc.tokensPerSecond
-            flowOn[key(a, b, n)] = arc.tokensPerSecond
+            let bytes = arc.tokensPerSecond * bytesPerToken(a, b)
+            outFlow[a] += bytes
+            inFlow[b] += bytes
+            flowOn[key(a, b, n)] = bytes
         }
         func nicOut(_ i: Int) -> Double { i == n ? HelixConstants.coordinatorNICBytesPerSecond : problem.nodes[i].nicOutBytesPerSecond }
         func nicIn(_ i: Int) -> Double { i == n ? HelixConstants.coordinatorNICBytesPerSecond : problem.nodes[i].nicInBytesPerSecond }
@@ -272,7 +281,14 @@ struct SimulationEngine {
     }
 
     /// Routes the request and reserves its expected KV on every hop; false if no route has room now.
+    /// Swarm picks only the first hop here, the others as the prompt leaves each node (`nextHop`).
     mutating func route(_ r: Int) -> Bool {
+        if config.routing == .swarm {
+            guard let first = router.nextHop(from: router.graph.source, layer: 0, prompt: requests[r].input) else { return false }
+            requests[r].path = Route(steps: [first])
+            startIteration(r)
+            return true
+        }
         let ledger = self.ledger, queue = self.queue
         guard case .success(let path) = router.route(prompt: requests[r].input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
                                                      queueLength: { queue[$0].count }) else { return false }
@@ -338,6 +354,15 @@ struct SimulationEngine {
             // Swarm times the hop into this node: from the start of sending to the end of computing
             // here (the artifact's `SwarmScheduler.schedule_transmission` measures it so).
             if config.routing == .swarm { router.observe(requests[r].path, hop: item.hop, seconds: now - requests[r].hopSendStart) }
+            let step = requests[r].path.steps[item.hop]
+            if item.isPrompt && item.hop == requests[r].route.count - 1 && step.layers.upperBound < problem.numLayers {
+                // Swarm: the prompt leaves this node, so its next hop is chosen now.
+                guard let next = router.nextHop(from: j, layer: step.layers.upperBound, prompt: requests[r].input) else {
+                    abandon(r); continue
+                }
+                requests[r].path.steps.append(next)
+                if next.layers.upperBound == problem.numLayers { ledger.reserve(r, Router.reservation(requests[r].path)) }
+            }
             if item.hop == requests[r].route.count - 1 {
                 let done = transfer(from: j, to: problem.nodes.count, bytes: Double(item.tokens) * problem.model.tokenSize)
                 finishIteration(r, at: done.arrival, loopsFrom: config.decodeLoop == .workers ? j : nil)
@@ -399,6 +424,17 @@ struct SimulationEngine {
         requests[r].hopSendStart = sent.start
         schedule(sent.arrival, .arrive(request: r, hop: 0))
         return true
+    }
+
+    /// A Swarm prompt that found no way on from its node (no usable arc continues at its next
+    /// layer): it ends unserved, freeing what it held, and the feeder replaces it.
+    mutating func abandon(_ r: Int) {
+        for step in requests[r].path.steps {
+            kvHeld[step.node] = max(0, kvHeld[step.node] - Double(requests[r].input * step.layers.count))
+        }
+        ledger.release(r)
+        rejected += 1
+        feedOffline(queryFinished: true)
     }
 
     mutating func retryWaiting() {

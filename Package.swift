@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "ClusterLinksTests", dependencies: ["ClusterLinks"], path: "Tests/ClusterLinksTests"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing", "DeterministicRandom"], path: "Tests/PlacementCoreTests"),
-        .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore", "DeterministicRandom"], path: "Tests/CircuitCoreTests"),
+        .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore", "DeterministicRandom", "LatticeTesting"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
         .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles"], path: "Tests/WorkerCoreTests",
                     exclude: ["Fixtures"]),

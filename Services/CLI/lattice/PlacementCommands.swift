@@ -52,20 +52,22 @@ func placementJSON(_ problem: PlacementProblem, _ result: SolveResult, extra: [S
         "method": result.method.rawValue,
         "connectivity": result.connectivity.rawValue,
         "objective_tokens_per_s": result.objective,
-        "upper_bound_tokens_per_s": result.upperBound,
+        "upper_bound_tokens_per_s": jsonNumber(result.upperBound),
         "gap": result.gap.isFinite ? result.gap : -1,
         "proven_optimal": result.provenOptimal,
         "seconds": result.seconds,
         "placement": result.placement.ranges.enumerated().compactMap { i, r in r.map { ["node": i, "start": $0.start, "end": $0.end] } },
         "node_flows": result.flows.nodeFlows,
         "arc_flows": result.flows.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] },
-        // JSON has no infinity: a bound the MILP never set is written as null.
-        "statistics": result.statistics.mapValues { $0.isFinite ? $0 as Any : NSNull() },
+        "statistics": result.statistics.mapValues(jsonNumber),
         "found_by": result.foundBy,
     ]
     for (k, v) in extra { object[k] = v }
     return object
 }
+
+/// JSON has no infinity: a bound nothing set (a solve stopped before any bound) is written as null.
+func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 
 func servingJSON(_ p: ServingPrediction) -> [String: Any] {
     ["predicted_decode_tokens_per_s": p.decodeTokensPerSecond, "predicted_decode_latency_s": p.decodeLatencySeconds,

@@ -175,7 +175,7 @@ enum RemotePlacement {
         for flow in flows { if let i = index[flow.toNode] { nodeFlows[i] += flow.tokensPerSecond } }
         var object: [String: Any] = [
             "cluster": cluster, "model": model, "connectivity": connectivity,
-            "objective_tokens_per_s": objective, "upper_bound_tokens_per_s": upperBound,
+            "objective_tokens_per_s": objective, "upper_bound_tokens_per_s": jsonNumber(upperBound),
             "placement": placement.map { ["node": Int($0.node), "start": Int($0.start), "end": Int($0.end)] },
             "node_flows": nodeFlows,
             "arc_flows": flows.map { ["from": endpoint($0.fromNode), "to": endpoint($0.toNode), "tokens_per_s": $0.tokensPerSecond] },

@@ -36,9 +36,11 @@ final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
     /// time (the batch loop).
     func waitForAppend(after seen: UInt64, until deadline: ContinuousClock.Instant) async {
         let id = lock.withLock { waits += 1; return waits }
-        let timer = Task { [weak self] in
+        // Strong: the timer is cancelled as soon as the wait ends, so it holds the queue no longer
+        // (a weak capture made a side table LeakSanitizer reported at exit).
+        let timer = Task {
             try? await Task.sleep(until: deadline, clock: .continuous)
-            self?.wake(id)
+            self.wake(id)
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = lock.withLock { () -> Bool in

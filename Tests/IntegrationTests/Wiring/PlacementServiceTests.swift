@@ -43,14 +43,23 @@ extension Integration {
                 let plan = try #require(result)
                 #expect(!progress.isEmpty)
                 #expect(progress.allSatisfy { $0.bestObjective >= 0 && $0.bound >= $0.bestObjective - 1e-6 && !$0.phase.isEmpty })
-                // The published Helix MILP layout scores 1289.56; three seconds of ours must beat it.
-                #expect(plan.objectiveTokensPerSecond > 1289.56)
+                #expect(plan.objectiveTokensPerSecond > 0)
                 #expect(plan.upperBoundTokensPerSecond >= plan.objectiveTokensPerSecond - 1e-6)
                 #expect(plan.placement.allSatisfy { $0.start < $0.end && $0.end <= 80 && $0.nodeName == "node-\($0.node)" })
                 #expect(plan.flows.contains { $0.fromNode == "source" && $0.tokensPerSecond > 0 })
                 #expect(plan.flows.allSatisfy { $0.tokensPerSecond <= $0.capacityTokensPerSecond + 1e-6 })
                 let stats = try #require(plan.stats)
-                #expect(stats.methodUsed == "auto" && !stats.stopReason.isEmpty && stats.solveSeconds <= 5)
+                #expect(stats.methodUsed == "auto" && !stats.stopReason.isEmpty && stats.solveSeconds <= 3 + TestTime.seconds(2))
+
+                // The published Helix MILP layout scores 1289.56; ours must beat it. Judged after
+                // counted work (max_evaluations), not wall time, so a loaded or instrumented machine plans the same.
+                var bounded = request
+                bounded.maxEvaluations = 200
+                var boundedResult: PlanResult?
+                for try await event in client.stream(Methods.Placement.plan.name, bounded, as: PlanEvent.self, deadline: TestTime.scaled(.seconds(60))) {
+                    if case .result(let r)? = event.event { boundedResult = r }
+                }
+                #expect(try #require(boundedResult).objectiveTokensPerSecond > 1289.56)
 
                 // Score the returned placement alone: the same objective.
                 let score = try await client.call(Methods.Placement.score.name,
@@ -131,9 +140,9 @@ extension Integration {
                 links.append(ClusterLink(fromNode: "slow", toNode: "fast", bandwidthBytesPerSecond: 1e9))
                 let config = #"{"num_hidden_layers": 30, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "vocab_size": 256}"#
                 let request = PlanRequest(cluster: Cluster(name: "live", nodes: nodes, links: links), model: ModelSpec(name: "tiny", configJSON: config),
-                                          method: .auto, budgetSeconds: 2, seed: 1, variant: .strict)
+                                          method: .auto, budgetSeconds: 2, seed: 1, variant: .strict, maxEvaluations: 200)   // work-bounded: the same plan on any machine
                 var result: PlanResult?
-                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(30)) {
+                for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: TestTime.scaled(.seconds(30))) {
                     if case .result(let r)? = event.event { result = r }
                 }
                 let plan = try #require(result)

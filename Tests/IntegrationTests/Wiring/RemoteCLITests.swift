@@ -35,10 +35,7 @@ extension Integration {
         @Test func planWithServerUsesTheDefaultServingObjective() async throws {
             let directory = LatticeTesting.temporaryDirectory("cli-plan-serving")
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let nodes = (0..<6).map { "{\"name\": \"a\($0)\", \"type\": \"A100\"}" } + (0..<2).map { "{\"name\": \"t\($0)\", \"type\": \"T4\"}" }
-            let cluster = "\(directory)/tight8.json"
-            try "{\"name\": \"tight8\", \"nodes\": [\(nodes.joined(separator: ", "))], \"full_mesh\": {\"bandwidth_bytes_per_s\": 1e9, \"latency_s\": 0.001}}"
-                .write(toFile: cluster, atomically: true, encoding: .utf8)
+            let cluster = try tight8(in: directory)
             let arguments = ["plan", cluster, "--model", "llama2-70b", "--method", "auto", "--budget", "4", "--seed", "3", "--json"]
             let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory], in: directory))
             #expect(local["objective"] as? String == "serving")
@@ -48,6 +45,31 @@ extension Integration {
                 let placement = try #require(remote["placement"] as? [[String: Int]])
                 #expect(placement.count == 8)
                 #expect(placement == (local["placement"] as? [[String: Int]]))
+            }
+        }
+
+        /// Six A100s and two T4s on a full mesh, written as a cluster file in `directory`.
+        func tight8(in directory: String) throws -> String {
+            let nodes = (0..<6).map { "{\"name\": \"a\($0)\", \"type\": \"A100\"}" } + (0..<2).map { "{\"name\": \"t\($0)\", \"type\": \"T4\"}" }
+            let cluster = "\(directory)/tight8.json"
+            try "{\"name\": \"tight8\", \"nodes\": [\(nodes.joined(separator: ", "))], \"full_mesh\": {\"bandwidth_bytes_per_s\": 1e9, \"latency_s\": 0.001}}"
+                .write(toFile: cluster, atomically: true, encoding: .utf8)
+            return cluster
+        }
+
+        /// A solve stopped before any bound was set (found under AddressSanitizer: a slow judge
+        /// phase ran out the budget) prints its plan with a null bound, not a JSON error, locally and remotely.
+        @Test func planStoppedBeforeABoundPrintsANullBound() async throws {
+            let directory = LatticeTesting.temporaryDirectory("cli-plan-no-bound")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let arguments = ["plan", try tight8(in: directory), "--model", "llama2-70b", "--method", "auto", "--budget", "0.001", "--seed", "3", "--json"]
+            let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory], in: directory))
+            #expect(local["upper_bound_tokens_per_s"] is NSNull)
+            #expect(try #require(local["objective_tokens_per_s"] as? Double) > 0)
+            try await LatticeTesting.withService(.placement, environment: WiringFixtures.environment) { service in
+                let remote = try json(try await CLIRun.lattice(arguments + ["--server", service.address], in: directory, environment: WiringFixtures.environment))
+                #expect(try #require(remote["objective_tokens_per_s"] as? Double) > 0)
+                #expect(remote["upper_bound_tokens_per_s"] is NSNull || remote["upper_bound_tokens_per_s"] is Double)
             }
         }
 

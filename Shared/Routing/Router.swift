@@ -4,8 +4,12 @@ import DeterministicRandom
 /// alike. A route is built hop by hop from the source: each vertex ranks its open arcs by the
 /// policy, masking a candidate whose prompt limit is too small or whose KV estimate has no room
 /// (flow below 5% of the outflow was masked in the graph); a hop with no way on is backed out of
-/// and the next candidate tried. IWRR charges `w/flow` to each chosen arc: w = prompt length on
-/// admission, w = 1 for every decode step along the fixed route. Swarm (its paper's Appendix C,
+/// and the next candidate tried. IWRR charges `w/flow` to each chosen arc once, on admission, with
+/// w = the tokens the request is expected to carry (its prompt and expected output: the KV
+/// estimate). A route is fixed for the request's life, so all its decode work is committed then.
+/// Charging decode steps as they happen instead (w = 1 per step, as the Helix artifact does) lets
+/// an arc whose requests decode slowly (a congested slow link) look underloaded, so it draws ever
+/// more requests and congests further. Swarm (its paper's Appendix C,
 /// as the Helix artifact's Swarm scheduler runs it) takes the arc of lowest priority and adds the
 /// arc's moving-average hop time to that priority, so an arc is chosen in inverse proportion to
 /// how long requests take over it.
@@ -16,7 +20,7 @@ public struct Router: Sendable {
     /// When a hop has no way on, back out and try the next candidate (live serving); off, the
     /// request is refused there, as the Helix artifact's scheduler refuses it.
     public var backtracks = true
-    /// IWRR: accumulated `w/flow` per arc (vertex → successor index).
+    /// IWRR: accumulated `work/flow` per arc (vertex → successor index).
     public private(set) var loads: [[Double]]
     /// Swarm: moving average of the seconds a request takes over each arc (sending, waiting and
     /// computing at its far end), and each arc's priority (lowest is chosen next).
@@ -69,7 +73,7 @@ public struct Router: Sendable {
                 let why = masks.isEmpty ? "no arc of the plan continues there" : masks.joined(separator: "; ")
                 deepest = (steps.count, .noCandidate(after: name, layer: layer, why: why))
             }
-            let ranked = rank(vertex, open.map(\.successor), weight: Double(prompt), queueLength: queueLength)
+            let ranked = rank(vertex, open.map(\.successor), work: expected, queueLength: queueLength)
             for candidate in backtracks ? ranked : Array(ranked.prefix(1)) {
                 guard let option = open.first(where: { $0.successor == candidate }) else { continue }
                 let arc = graph.successors[vertex][candidate]
@@ -82,12 +86,9 @@ public struct Router: Sendable {
 
         guard let steps = search(graph.source, layer: 0, steps: []) else { return .failure(deepest.refusal) }
         let route = Route(steps: steps)
-        charge(route, weight: Double(prompt), admission: true)
+        charge(route, work: expected)
         return .success(route)
     }
-
-    /// One decode step (w = 1) along the request's fixed route.
-    public mutating func chargeDecode(_ route: Route) { charge(route, weight: 1, admission: false) }
 
     /// Swarm: the seconds a request took over the arc into `route.steps[hop]` update its average.
     public mutating func observe(_ route: Route, hop: Int, seconds: Double) {
@@ -102,27 +103,27 @@ public struct Router: Sendable {
         Dictionary(route.steps.map { ($0.node, $0.entries) }, uniquingKeysWith: +)
     }
 
-    /// IWRR: `w/flow` onto each arc of the route. Swarm, on admission only: each arc's priority
-    /// moves on by its average hop time.
-    private mutating func charge(_ route: Route, weight: Double, admission: Bool) {
-        guard policy == .iwrr || (policy == .swarm && admission) else { return }
+    /// On admission. IWRR: `work/flow` onto each arc of the route. Swarm: each arc's priority moves
+    /// on by its average hop time.
+    private mutating func charge(_ route: Route, work: Double) {
+        guard policy == .iwrr || policy == .swarm else { return }
         for step in route.steps {
             let arc = step.arc
             guard loads.indices.contains(arc.vertex), loads[arc.vertex].indices.contains(arc.successor) else { continue }
             if policy == .swarm {
                 priority[arc.vertex][arc.successor] += ema[arc.vertex][arc.successor]
             } else {
-                loads[arc.vertex][arc.successor] += weight / graph.successors[arc.vertex][arc.successor].flow
+                loads[arc.vertex][arc.successor] += work / graph.successors[arc.vertex][arc.successor].flow
             }
         }
     }
 
     /// The open successors of `vertex`, best first by the policy.
-    private mutating func rank(_ vertex: Int, _ open: [Int], weight: Double, queueLength: (Int) -> Int) -> [Int] {
+    private mutating func rank(_ vertex: Int, _ open: [Int], work: Double, queueLength: (Int) -> Int) -> [Int] {
         let arcs = graph.successors[vertex]
         switch policy {
         case .iwrr:
-            let cost = open.map { loads[vertex][$0] + weight / arcs[$0].flow }
+            let cost = open.map { loads[vertex][$0] + work / arcs[$0].flow }
             return open.indices.sorted { cost[$0] < cost[$1] || (cost[$0] == cost[$1] && $0 < $1) }.map { open[$0] }
         case .shortestQueue:
             let length = open.map { queueLength(arcs[$0].node) }

@@ -28,24 +28,26 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         #expect(Array(order.prefix(4)) == ["a", "a", "a", "b"])
     }
 
-    @Test func iwrrChooseMinimisesLoadPlusWeightOverFlow() throws {
+    @Test func iwrrChooseMinimisesLoadPlusWorkOverFlow() throws {
         var router = Router(graph: diamond(flows: (2, 1)))
-        // A 100-token prompt costs a 50 and b 100: a first.
-        #expect(names(try router.route(prompt: 100, maxTokens: 1, reserved: { _ in 0 }).get(), router.graph) == ["a", "c"])
+        // 90 prompt + 10 output tokens: the work is 100. It costs a 50 and b 100: a first.
+        #expect(names(try router.route(prompt: 90, maxTokens: 10, reserved: { _ in 0 }).get(), router.graph) == ["a", "c"])
         #expect(router.loads[router.graph.source] == [50, 0])
         // Now a costs 50 + 50 = 100 and b 100: a tie goes to the lower index, a again; then b.
-        _ = try router.route(prompt: 100, maxTokens: 1, reserved: { _ in 0 }).get()
-        #expect(names(try router.route(prompt: 100, maxTokens: 1, reserved: { _ in 0 }).get(), router.graph) == ["b", "d"])
+        _ = try router.route(prompt: 90, maxTokens: 10, reserved: { _ in 0 }).get()
+        #expect(names(try router.route(prompt: 90, maxTokens: 10, reserved: { _ in 0 }).get(), router.graph) == ["b", "d"])
     }
 
-    @Test func decodeStepsChargeOneTokenPerHop() throws {
+    @Test func iwrrChargesTheExpectedWorkOnceOnEveryHop() throws {
         var router = Router(graph: diamond(flows: (4, 1)))
-        let route = try router.route(prompt: 8, maxTokens: 5, reserved: { _ in 0 }).get()
-        #expect(router.loads[router.graph.source] == [2, 0])
-        router.chargeDecode(route)
-        #expect(router.loads[router.graph.source] == [2.25, 0])
-        let a = router.graph.index["a"]!
-        #expect(router.loads[a] == [2.25])
+        // 8 prompt + 5 output tokens (online policy: prompt + max_tokens) over flow 4 on both of a's arcs.
+        _ = try router.route(prompt: 8, maxTokens: 5, reserved: { _ in 0 }).get()
+        #expect(router.loads[router.graph.source] == [3.25, 0])
+        #expect(router.loads[router.graph.index["a"]!] == [3.25])
+        // Without max_tokens: Helix's expectation, 240 × 0.6 output tokens online.
+        var helix = Router(graph: diamond(flows: (4, 1)))
+        _ = try helix.route(prompt: 8, maxTokens: nil, reserved: { _ in 0 }).get()
+        #expect(helix.loads[helix.graph.source] == [(8 + 144) / 4.0, 0])
     }
 
     @Test func arcsBelowFivePercentOfOutflowAreMasked() throws {
@@ -162,10 +164,6 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         var picks: [String] = []
         for _ in 0..<18 { picks.append(try first()) }
         #expect(picks == ["a"] + Array(repeating: "b", count: 17), "\(picks)")
-        // Decode steps do not move Swarm's priorities.
-        let before = router.priority
-        router.chargeDecode(a)
-        #expect(router.priority == before)
     }
 
     @Test func ledgerReservesOnceAndReleasesEverything() {

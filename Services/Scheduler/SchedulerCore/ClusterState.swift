@@ -333,15 +333,6 @@ public final class ClusterState: Sendable {
     /// Wakes the queue after a plan or health change.
     public func admitQueued() { state.withLock { drain(&$0) }.resume() }
 
-    /// Charges a decode step to the IWRR loads along the request's route (routes of an older plan
-    /// no longer match the flow graph's arcs and are not charged).
-    public func chargeDecode(_ key: String) {
-        state.withLock { s in
-            guard let route = s.routes[key], route.epoch == s.plan.epoch else { return }
-            s.router.chargeDecode(route.path)
-        }
-    }
-
     /// Swarm routing: an iteration of the request took `seconds` over its route (the scheduler
     /// does not see single hops, so every hop is charged the iteration's time).
     public func observe(_ key: String, seconds: Double) {

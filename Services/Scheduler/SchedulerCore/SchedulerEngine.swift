@@ -384,7 +384,6 @@ public final class SchedulerEngine: Sendable {
             if run.generated.count >= run.input.maxTokens { run.finish(.maxTokens, ""); return .done }
             if let deadline = run.input.deadline, ContinuousClock.now >= deadline { run.finish(.deadline, "deadline_ms passed"); return .done }
             if isCancelled(run.id) { run.finish(.cancelled, "cancelled"); return .done }
-            state.chargeDecode(key)
             step += 1
         }
     }

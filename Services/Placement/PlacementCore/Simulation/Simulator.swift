@@ -286,7 +286,6 @@ struct SimulationEngine {
         requests[r].iterationStart = now
         let isPrompt = requests[r].produced == 0
         let tokens = isPrompt ? requests[r].input : 1
-        if !isPrompt { router.chargeDecode(requests[r].path) }
         // Source → first hop carries token ids.
         let sent = transfer(from: problem.nodes.count, to: requests[r].route[0], bytes: Double(tokens) * problem.model.tokenSize)
         requests[r].hopSendStart = sent.start
@@ -394,7 +393,6 @@ struct SimulationEngine {
         now = start
         defer { now = time }
         requests[r].iterationStart = tokenArrival
-        router.chargeDecode(requests[r].path)
         let sent = first == last ? (start: start, arrival: start) : transfer(from: last, to: first, bytes: problem.model.tokenSize)
         requests[r].hopSendStart = sent.start
         schedule(sent.arrival, .arrive(request: r, hop: 0))

@@ -101,8 +101,8 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         var router = Router(graph: graph)
         // a is IWRR's choice but c (a's only way on) is not serving: the route goes by b.
         #expect(names(try router.route(prompt: 10, maxTokens: 1, reserved: { _ in 0 }).get(), graph) == ["b", "d"])
-        // Only the route found is charged.
-        #expect(router.loads[graph.source] == [0, 10])
+        // Only the route found is charged: 10 prompt + 1 output token over flow 1.
+        #expect(router.loads[graph.source] == [0, 11])
         graph.nodes[graph.index["d"]!].available = false
         router.graph = graph
         guard case .failure(.noCandidate(let after, _, let why)) = router.route(prompt: 10, maxTokens: 1, reserved: { _ in 0 }) else {

@@ -99,4 +99,28 @@ import Testing
         #expect(!unused.isEmpty)
         #expect(unused.allSatisfy { !reachable[$0] }, "\(plan.placement.ranges)")
     }
+    /// Two single24 plans the flow caps alike (1392.6 tokens/s: 324.7 predicted): the A100s
+    /// in one 40-layer segment, or spread among L4s and T4s in seven pipelines. The judge breaks
+    /// the tie towards the plan with more KV room per round trip (its population bound).
+    @Test func judgeBreaksAFlowCapTieTowardsThePopulationBound() throws {
+        let model = try Self.model("single24")
+        func plan(_ hops: [(Int, Int, Int)]) -> Placement {
+            var ranges = [LayerRange?](repeating: nil, count: model.problem.nodes.count)
+            for (node, start, end) in hops { ranges[node] = LayerRange(start: start, end: end) }
+            return Placement(ranges: ranges)
+        }
+        let segment = plan([(0, 40, 44), (1, 72, 75), (2, 76, 80), (3, 64, 68), (4, 72, 76), (5, 48, 52), (6, 0, 10), (7, 60, 64), (8, 44, 48),
+                            (9, 10, 20), (10, 20, 30), (11, 52, 56), (12, 1, 2), (13, 1, 2), (14, 56, 60), (15, 52, 56), (16, 1, 2), (17, 30, 40),
+                            (18, 60, 66), (19, 75, 79), (20, 78, 80), (21, 44, 49), (22, 1, 2), (23, 68, 72)])
+        let spread = plan([(0, 29, 35), (1, 45, 49), (2, 12, 16), (3, 21, 28), (4, 12, 16), (5, 16, 21), (6, 2, 12), (7, 28, 31), (8, 21, 25),
+                           (9, 49, 59), (10, 59, 69), (11, 74, 80), (12, 67, 71), (13, 71, 75), (14, 16, 23), (15, 45, 49), (16, 76, 80), (17, 35, 45),
+                           (18, 23, 30), (19, 25, 29), (20, 73, 77), (21, 0, 2), (22, 31, 35), (23, 69, 74)])
+        let a = model.predict(segment), b = model.predict(spread)
+        #expect(abs(a.decodeTokensPerSecond - b.decodeTokensPerSecond) < 0.01, "\(a) \(b)")
+        #expect(abs(a.decodeTokensPerSecond - 1392.6 * 232 / 995) < 0.1)
+        #expect(b.populationBoundTokensPerSecond > 1.1 * a.populationBoundTokensPerSecond, "\(a) \(b)")
+        let judge = Planner.servingJudge(model, bound: nil)
+        #expect(judge(spread) > judge(segment))
+        #expect(abs(judge(segment) - a.decodeTokensPerSecond - Planner.populationTieWeight * a.populationBoundTokensPerSecond) < 1e-9)
+    }
 }

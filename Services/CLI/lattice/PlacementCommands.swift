@@ -72,7 +72,7 @@ func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 func servingJSON(_ p: ServingPrediction) -> [String: Any] {
     ["predicted_decode_tokens_per_s": p.decodeTokensPerSecond, "predicted_decode_latency_s": p.decodeLatencySeconds,
      "predicted_prompt_latency_s": p.promptLatencySeconds, "pipelines": p.pipelines, "mean_depth": p.meanDepth,
-     "exposed_slow_links": p.exposedSlowLinks]
+     "exposed_slow_links": p.exposedSlowLinks, "population_bound_tokens_per_s": p.populationBoundTokensPerSecond]
 }
 
 func servingLine(_ p: ServingPrediction) -> String {

@@ -12,6 +12,10 @@ public struct ServingPrediction: Sendable, Equatable {
     public var meanDepth: Double
     /// Valid slow links the flow leaves unused (`SlowLinks`): another router's max-flow may use them.
     public var exposedSlowLinks = 0
+    /// Σ N_p/τ_p, the population bound alone (the decode rate is the lesser of it and the flow's
+    /// share per pipeline): where the flow caps two plans alike, the one with more here has more
+    /// KV room per round trip to spare.
+    public var populationBoundTokensPerSecond = 0.0
 
     public static let none = ServingPrediction(decodeTokensPerSecond: 0, decodeLatencySeconds: 0, promptLatencySeconds: 0, pipelines: 0, meanDepth: 0)
 }
@@ -94,7 +98,7 @@ public struct ServingModel: Sendable {
             let prompts = tokens / (meanInput + meanOutput)
             return prompts * promptTransfer * promptTransfer / (2 * (1 - rho))
         }
-        var decode = 0.0, decodeLatency = 0.0, promptLatency = 0.0, depth = 0.0
+        var decode = 0.0, decodeLatency = 0.0, promptLatency = 0.0, depth = 0.0, population = 0.0
         for (p, count) in zip(pipelines, inFlight) {
             var step = 0.0, prompt = 0.0, previous = n  // n: the source
             for hop in p.hops {
@@ -114,7 +118,9 @@ public struct ServingModel: Sendable {
                 step += link.latency
                 prompt += link.latency
             }
-            let rate = min(p.flow * meanOutput / (meanInput + meanOutput), step > 0 ? count / step : 0)
+            let populationRate = step > 0 ? count / step : 0
+            population += populationRate
+            let rate = min(p.flow * meanOutput / (meanInput + meanOutput), populationRate)
             decode += rate
             decodeLatency += rate * step
             promptLatency += rate * prompt
@@ -123,7 +129,7 @@ public struct ServingModel: Sendable {
         guard decode > 0 else { return .none }
         return ServingPrediction(decodeTokensPerSecond: decode, decodeLatencySeconds: decodeLatency / decode,
                                  promptLatencySeconds: promptLatency / decode, pipelines: pipelines.count, meanDepth: depth / decode,
-                                 exposedSlowLinks: slowLinks.exposed(placement, connectivity, flows: flows))
+                                 exposedSlowLinks: slowLinks.exposed(placement, connectivity, flows: flows), populationBoundTokensPerSecond: population)
     }
 
     /// Requests the offline feeder keeps in flight: it stops while the busiest layer's expected KV

@@ -17,13 +17,20 @@ public enum Planner {
     /// links a plan exposes (`SlowLinks`) are not penalised here: on geo24 a penalty of a tenth per
     /// link led the climb to one chain across a single slow link (predicted 124, the artifact's
     /// simulator 17.5 decode tokens/s); the plan's unused nodes are made harmless at the end instead.
+    /// Ties break towards the larger population bound (`populationTieWeight` per token/s): on
+    /// single24 the flow caps many plans at the same prediction (324.7), and among them the climb
+    /// otherwise keeps whichever it met first; real serving sits below both bounds near the knee,
+    /// so more KV room per round trip serves more where the cap is equal.
     static func servingJudge(_ model: ServingModel, bound: Double?) -> @Sendable (Placement) -> Double {
         { placement in
             let p = model.predict(placement)
-            guard let bound, p.decodeLatencySeconds > bound else { return p.decodeTokensPerSecond }
-            return p.decodeTokensPerSecond * pow(bound / p.decodeLatencySeconds, 2)
+            let score = p.decodeTokensPerSecond + populationTieWeight * p.populationBoundTokensPerSecond
+            guard let bound, p.decodeLatencySeconds > bound else { return score }
+            return score * pow(bound / p.decodeLatencySeconds, 2)
         }
     }
+
+    static let populationTieWeight = 1e-3
 
     public static func solve(_ problem: PlacementProblem, options: SolveOptions) -> SolveResult {
         // A baseline is its published construction, never improved on: the judge is for searches.
@@ -46,7 +53,8 @@ public enum Planner {
         for (placement, origin) in candidates where !distinct.contains(where: { $0.placement == placement }) {
             if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append((placement, origin)) }
         }
-        var best = flowResult.placement, bestScore = -Double.infinity, judged = 0, slowest = 0.0, origin = flowResult.foundBy
+        var scored: [(placement: Placement, origin: String, score: Double)] = []
+        var judged = 0, slowest = 0.0
         for (placement, from) in distinct {
             // Stay within the budget: start another judgement only if one more fits.
             if clock.elapsed + slowest > options.deadline(options.budgetSeconds) || options.cancellation?.isCancelled == true { break }
@@ -56,23 +64,40 @@ public enum Planner {
             judged += 1
             options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
                                             bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
-            if score > bestScore { best = placement; bestScore = score; origin = from }
+            scored.append((placement, from, score))
         }
-        // Whatever budget is left: climb from the judged best with moves the judge rates.
+        // Whatever budget is left: climb with moves the judge rates, one climb per thread, each from
+        // one of the best judged candidates (best first; ties to the earlier), so that a climb stuck
+        // on one start's local optimum does not decide the plan.
+        let ranked = scored.indices.sorted { scored[$0].score > scored[$1].score || (scored[$0].score == scored[$1].score && $0 < $1) }
+        let starts = ranked.prefix(max(1, options.threads)).map { scored[$0] }
+        var best = starts.first?.placement ?? flowResult.placement, bestScore = starts.first?.score ?? -Double.infinity
+        var origin = starts.first?.origin ?? flowResult.foundBy
         var climbed = 0
-        if bestScore > -Double.infinity {
+        if !starts.isEmpty {
             let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: judge)
             // With the serving model, leave a tenth of the budget for assigning idle nodes.
             let climbEnd = options.deadline(options.budgetSeconds * (options.judge == nil ? 0.9 : 1))
-            let outcome = climb.climb(from: best, score: bestScore, seed: options.seed, clock: clock, deadline: climbEnd,
-                                      slowestJudgement: slowest, maxJudgements: options.maxEvaluations, cancel: options.cancellation) { placement, score in
-                options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
-                                                bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
+            let outcomes = ResultBox(count: starts.count)
+            let slowestJudgement = slowest
+            DispatchQueue.concurrentPerform(iterations: starts.count) { c in
+                let outcome = climb.climb(from: starts[c].placement, score: starts[c].score, seed: options.seed &+ UInt64(c), clock: clock, deadline: climbEnd,
+                                          slowestJudgement: slowestJudgement, maxJudgements: options.maxEvaluations, cancel: options.cancellation) { placement, score in
+                    options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score),
+                                                    bestObjective: FlowScorer.objective(problem, placement, options.connectivity), bound: flowResult.upperBound))
+                }
+                outcomes.set(c, (outcome.placement, outcome.score, outcome.judged))
             }
-            if outcome.placement != best { origin = "judged climb from " + origin }
-            best = outcome.placement
-            bestScore = outcome.score
-            climbed = outcome.judged
+            // The best climb wins; ties go to the lower index, so thread timing never decides.
+            for (c, outcome) in outcomes.values.enumerated() {
+                guard let (placement, score, count) = outcome else { continue }
+                climbed += count
+                if score > bestScore || c == 0 {
+                    best = placement
+                    bestScore = score
+                    origin = placement == starts[c].placement ? starts[c].origin : "judged climb from " + starts[c].origin
+                }
+            }
         }
         // The serving model is cheap: give every GPU our flow leaves unused (idle, or holding
         // layers no route takes) the layers it serves best with, judged with the slow links it

@@ -125,8 +125,10 @@ struct SimulationEngine {
         // request can take, flow or not: the artifact's Swarm scheduler picks among all of a
         // node's outbound links (`SwarmNode.outbound_link_uids`), and a max flow may leave some of
         // a layout's links empty.
+        // (Endpoint's description is the routing core's node name: "source", "sink" or the index.)
+        let links = Set(problem.arcs.map { [$0.from.description, $0.to.description] })
         let arcs = config.routing == .iwrr ? flows.arcFlows.map { FlowArc(from: $0.from, to: $0.to, flow: $0.tokensPerSecond) }
-            : Self.usableArcs(problem: problem, placement: placement, connectivity: connectivity)
+            : FlowArc.everyArc(nodes, layerCount: problem.numLayers, partial: connectivity == .partial) { links.contains([$0, $1]) }
         maxFlow = flows.value
         let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: problem.numLayers, partial: connectivity == .partial)
         // Swarm (and the other KV-blind baselines) admit whatever they route: the artifact's Swarm
@@ -144,25 +146,6 @@ struct SimulationEngine {
         busy = Array(repeating: false, count: n)
         inFlight = Array(repeating: [], count: n)
         received = Array(repeating: 0, count: n)
-    }
-
-    /// Every link of the cluster a request can continue on under `connectivity`, each with unit
-    /// flow (the KV-blind policies do not weigh arcs by flow).
-    static func usableArcs(problem: PlacementProblem, placement: Placement, connectivity: Connectivity) -> [FlowArc] {
-        problem.arcs.compactMap { arc in
-            switch (arc.from, arc.to) {
-            case (.source, .node(let j)):
-                guard let b = placement.ranges[j], b.start == 0 else { return nil }
-                return FlowArc(from: FlowArc.source, to: "\(j)", flow: 1)
-            case (.node(let i), .node(let j)):
-                guard let a = placement.ranges[i], let b = placement.ranges[j], connectivity.allows(a, b) else { return nil }
-                return FlowArc(from: "\(i)", to: "\(j)", flow: 1)
-            case (.node(let i), .sink):
-                guard let a = placement.ranges[i], a.end == problem.numLayers else { return nil }
-                return FlowArc(from: "\(i)", to: FlowArc.sink, flow: 1)
-            default: return nil
-            }
-        }
     }
 
     /// Key of the directed link from → to (node indices; n is the source on the way out, the sink on the way in).

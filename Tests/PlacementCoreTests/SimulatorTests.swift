@@ -4,26 +4,6 @@ import Testing
 @testable import PlacementCore
 
 @Suite struct SimulatorTests {
-    /// Fidelity against the Helix artifact's own simulator, run by `../shared/tools/helix-sim` on the
-    /// same layout and links (its ILP simulator cluster file: strict connectivity), offline, 60 s
-    /// warm-up + 120 s: 252.79 decode tokens/s, prompt latency p50 3.456 s, decode latency p50
-    /// 1.156 s (deterministic; two runs on different days gave the same figures). Ours must be within
-    /// 5% on each (the goal of issue 11); seed 1 gives 253.3, 3.60 s and 1.15 s.
-    @Test func offlineSingle24IsWithinFivePercentOfHelixSimulator() throws {
-        let problem = try TestData.problem("single24", reference: true)
-        let placement = try LayoutFile.load(path: TestData.layout("single24_helix_milp"), nodeCount: problem.nodes.count)
-        let workload = try Workload.load(directory: TestData.directory + "/helix/workload")
-        var config = SimulationConfig(mode: .offline)
-        config.measureSeconds = 120
-        let report = try Simulator.run(problem: problem, placement: placement, connectivity: .strict, workload: workload, config: config,
-                                       dataDirectory: TestData.directory)
-        let helix = (decode: 252.79, promptP50: 3.456, decodeP50: 1.156)
-        func near(_ ours: Double?, _ theirs: Double) -> Bool { abs((ours ?? 0) / theirs - 1) <= 0.05 }
-        #expect(near(report.decodeTokensPerSecond, helix.decode), "\(report.decodeTokensPerSecond) decode tokens/s vs \(helix.decode)")
-        #expect(near(report.promptLatency["p50"], helix.promptP50), "prompt p50 \(report.promptLatency) vs \(helix.promptP50)")
-        #expect(near(report.decodeLatency["p50"], helix.decodeP50), "decode p50 \(report.decodeLatency) vs \(helix.decodeP50)")
-    }
-
     /// Given flows replace the max flow the simulator computes: a and b both hold layer 0, c layer
     /// 1; all flow through a leaves b idle and all through b leaves a idle. An arc naming a node the
     /// cluster lacks is refused, naming the arc.

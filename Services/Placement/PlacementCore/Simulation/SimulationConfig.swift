@@ -35,8 +35,6 @@ public struct SimulationConfig: Sendable {
     /// Seconds of each node-to-node link's bandwidth that prompts not yet through may occupy, as
     /// the live scheduler admits them (`PromptWindow`); nil: uncapped, the artifact's admission.
     public var promptWindowSeconds: Double? = nil
-    /// The window the live scheduler admits with by default.
-    public static var livePromptWindowSeconds: Double { PromptWindow<Int, Int>.defaultSeconds }
 
     /// A closed loop of `offlineQueries` under IWRR (see there).
     var closedLoop: Bool { mode == .offline && routing == .iwrr && offlineQueries != nil }

@@ -287,20 +287,20 @@ struct SimulationEngine {
         guard case .success(let path) = router.route(prompt: input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
                                                      queueLength: { queue[$0].count }, linkOpen: linkOpen(prompt: input)) else { return false }
         self.ledger.reserve(r, Router.reservation(path))
-        let nodes = path.nodes, bytes = promptBytes(input)
+        let nodes = path.nodes, bytes = hopBytes(input)
         window?.hold(r, zip(nodes, nodes.dropFirst()).map { .init(from: $0, to: $1) }, bytes: bytes)
         requests[r].path = path
         startIteration(r)
         return true
     }
 
-    /// Bytes a prompt of `tokens` sends over a node-to-node link.
-    func promptBytes(_ tokens: Int) -> Double { Double(tokens) * (problem.model.activationSize + problem.model.tokenSize) }
+    /// Bytes `tokens` tokens (a prompt, or a decode step's one) send over a node-to-node link.
+    func hopBytes(_ tokens: Int) -> Double { Double(tokens) * (problem.model.activationSize + problem.model.tokenSize) }
 
     /// Whether the link from `vertex` to `node` takes another prompt of `prompt` tokens now (the
     /// source's links carry token ids and are not capped).
     func linkOpen(prompt: Int) -> (Int, Int) -> Bool {
-        let window = self.window, bandwidth = linkBandwidth, bytes = promptBytes(prompt), n = problem.nodes.count
+        let window = self.window, bandwidth = linkBandwidth, bytes = hopBytes(prompt), n = problem.nodes.count
         return { vertex, node in
             guard let window, vertex < n, let capacity = bandwidth[.init(from: vertex, to: node)] else { return true }
             return window.admits(.init(from: vertex, to: node), bytes: bytes, bandwidth: capacity)
@@ -393,7 +393,7 @@ struct SimulationEngine {
             return false
         }
         requests[r].path.steps.append(next)
-        let bytes = promptBytes(input)
+        let bytes = hopBytes(input)
         window?.hold(r, [.init(from: j, to: next.node)], bytes: bytes)
         if next.layers.upperBound == problem.numLayers { ledger.reserve(r, Router.reservation(requests[r].path)) }
         return true
@@ -415,8 +415,7 @@ struct SimulationEngine {
             finishIteration(r, at: done.arrival, loopsFrom: config.decodeLoop == .workers ? j : nil)
         } else {
             let next = requests[r].route[hop + 1]
-            let bytes = Double(tokens) * (problem.model.activationSize + problem.model.tokenSize)
-            let sent = transfer(from: j, to: next, bytes: bytes)
+            let sent = transfer(from: j, to: next, bytes: hopBytes(tokens))
             requests[r].hopSendStart = sent.start
             schedule(sent.arrival, .arrive(request: r, hop: hop + 1))
         }

@@ -41,9 +41,11 @@ public struct Router: Sendable {
 
     /// Builds a route for a prompt of `prompt` tokens (`maxTokens` nil: Helix's output estimate).
     /// `reserved(j)` is the KV already promised on node j; `queueLength(j)` its waiting work
-    /// (shortest-queue only). Charges the IWRR loads only for the route returned.
+    /// (shortest-queue only); `linkOpen(vertex, node)` false masks the arc while its link carries
+    /// its share of prompts (`PromptWindow`). Charges the IWRR loads only for the route returned.
     public mutating func route(prompt: Int, maxTokens: Int?, reserved: (Int) -> Double,
-                               queueLength: (Int) -> Int = { _ in 0 }) -> Result<Route, RouteRefusal> {
+                               queueLength: (Int) -> Int = { _ in 0 },
+                               linkOpen: (Int, Int) -> Bool = { _, _ in true }) -> Result<Route, RouteRefusal> {
         guard !graph.successors[graph.source].isEmpty, graph.layerCount > 0 else { return .failure(.noPlan) }
         let expected = kv.expectedLength(prompt: prompt, maxTokens: maxTokens)
         var deepest: (depth: Int, refusal: RouteRefusal) = (-1, .noPlan)
@@ -62,6 +64,7 @@ public struct Router: Sendable {
                 guard kv.admits(entries: checked, reserved: reserved(arc.node), capacity: node.kvCapacity) else {
                     masks.append("\(node.name) has no KV room"); continue
                 }
+                guard linkOpen(vertex, arc.node) else { masks.append("the link to \(node.name) carries its share of prompts"); continue }
                 open.append((c, layers, entries))
             }
             if open.isEmpty, steps.count > deepest.depth {
@@ -103,12 +106,13 @@ public struct Router: Sendable {
     /// enters the vertex's outbound queue), so each choice sees the hop times measured up to then.
     /// The open arc of lowest priority wins (ties: lower index), and its priority moves on by its
     /// average hop time. That scheduler checks neither KV room nor prompt limits; a node that is
-    /// not serving is skipped. Nil when no arc continues at `layer`.
-    public mutating func nextHop(from vertex: Int, layer: Int, prompt: Int) -> RouteStep? {
+    /// not serving is skipped, and so is one whose link is closed by `linkOpen` (`PromptWindow`).
+    /// Nil when no arc continues at `layer`.
+    public mutating func nextHop(from vertex: Int, layer: Int, prompt: Int, linkOpen: (Int, Int) -> Bool = { _, _ in true }) -> RouteStep? {
         guard graph.successors.indices.contains(vertex) else { return nil }
         let open = graph.successors[vertex].indices.compactMap { c -> (successor: Int, layers: Range<Int>)? in
             let arc = graph.successors[vertex][c]
-            guard graph.nodes[arc.node].available, let layers = graph.layers(of: arc.node, from: layer) else { return nil }
+            guard graph.nodes[arc.node].available, let layers = graph.layers(of: arc.node, from: layer), linkOpen(vertex, arc.node) else { return nil }
             return (c, layers)
         }
         guard let best = open.min(by: { (priority[vertex][$0.successor], $0.successor) < (priority[vertex][$1.successor], $1.successor) }) else { return nil }

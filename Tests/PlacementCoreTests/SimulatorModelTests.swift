@@ -81,4 +81,33 @@ import Testing
         #expect(abs((report.promptLatency["p50"] ?? 0) - second) < 1e-9, "\(report.promptLatency) vs \(second)")
         #expect(abs((report.promptLatency["mean"] ?? 0) - (first + second) / 2) < 1e-9, "\(report.promptLatency) vs \(first), \(second)")
     }
+
+    /// The prompt window (the live scheduler's admission): two 1000-token prompts of a closed loop
+    /// arrive together, but the a → b link (1 MB/s, a 1 s window) takes one prompt's 1 MB at a
+    /// time, so the second is admitted when the first's token comes back and then runs exactly as
+    /// the first did, alone. Uncapped, the second queues behind the first on a and on the link.
+    @Test func thePromptWindowAdmitsTheSecondPromptWhenTheFirstIsThrough() throws {
+        let (problem, placement) = Self.chain()
+        let copy = { (bytes: Double) in bytes / 4e9 + bytes / 5e9 }
+        let compute = 1.0 + copy(1000 * 1000)
+        let toA = 2000 / Self.bandwidth + Self.latency
+        let alone = toA + compute + 1000 * 1002 / Self.bandwidth + Self.latency + compute + toA
+
+        func run(window: Double?) throws -> SimulationReport {
+            var config = SimulationConfig(mode: .offline, routing: .iwrr)
+            config.offlineQueries = 2
+            config.warmupSeconds = 0
+            config.measureSeconds = 8   // the first two finish (about 3 s each, one after the other), a third does not
+            config.promptWindowSeconds = window
+            return try Simulator.run(problem: problem, placement: placement, connectivity: .strict,
+                                     workload: Workload(inputLengths: [1000], outputLengths: [0], arrivalTrace: []),
+                                     config: config, profiles: ["X": NodeBatchTests.profile])
+        }
+        let capped = try run(window: 1)
+        #expect(capped.finishedRequests == 2)
+        #expect(abs((capped.promptLatency["p99"] ?? 0) - alone) < 1e-9 && abs((capped.promptLatency["mean"] ?? 0) - alone) < 1e-9,
+                "\(capped.promptLatency) vs \(alone) each")
+        let uncapped = try run(window: nil)
+        #expect((uncapped.promptLatency["p99"] ?? 0) > alone + 0.5, "\(uncapped.promptLatency) vs \(alone)")
+    }
 }

@@ -413,6 +413,35 @@ struct ClusterStateTests {
         #expect(state.linksToMeasure().first { $0.from.id == "a" }?.to.map(\.address) == ["127.0.0.1:2999"])
     }
 
+    /// Prompts do not flood a slow link: with a 2 s window on 10 kB/s links, a 100-token prompt
+    /// (hidden 64: 13.2 kB) takes each pipeline's a → b or c → d link, the next request
+    /// waits in the queue with the reason, and the first token of one of them admits it.
+    @Test func promptsWaitForRoomOnSlowLinks() async throws {
+        var settings = SchedulerSettings()
+        settings.declaredLinks = [ClusterLink(fromNode: "a", toNode: "b", bandwidthBytesPerSecond: 1e4),
+                                  ClusterLink(fromNode: "c", toNode: "d", bandwidthBytesPerSecond: 1e4)]
+        let state = ClusterState(model: ModelInfo(name: "tiny", numLayers: 4, hiddenSize: 64, vocabSize: 256), settings: settings)
+        for id in ["a", "b", "c", "d"] { _ = try state.register(Self.registration(id, kv: 1_000_000)) }
+        _ = state.apply(Plan(epoch: 1, assignments: ["a": 0..<2, "b": 2..<4, "c": 0..<2, "d": 2..<4],
+                             arcs: [PlanArc(from: "source", to: "a", flow: 10), PlanArc(from: "source", to: "c", flow: 10),
+                                    PlanArc(from: "a", to: "b", flow: 10), PlanArc(from: "c", to: "d", flow: 10),
+                                    PlanArc(from: "b", to: "sink", flow: 10), PlanArc(from: "d", to: "sink", flow: 10)]))
+        Self.serve(state, ["a", "b", "c", "d"])
+        #expect(try state.tryAdmit("r0", prompt: 100, maxTokens: 10).get().map(\.workerID) == ["a", "b"])
+        #expect(try state.tryAdmit("r1", prompt: 100, maxTokens: 10).get().map(\.workerID) == ["c", "d"])
+        #expect(state.promptBytesByLink[.init(from: "a", to: "b")] == 13_200)
+        guard case .failure(let refusal) = state.tryAdmit("r2", prompt: 100, maxTokens: 10) else { Issue.record("flooded a slow link"); return }
+        #expect(refusal.description.contains("carries its share of prompts"), "\(refusal)")
+        let waiting = Task { try await state.waitForTest("r2", prompt: 100, maxTokens: 10) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(state.queuePosition("r2") == 0)
+        state.promptThrough("r0")   // r0 decodes on: its KV stays, its prompt is off the link
+        #expect(try await waiting.value.map(\.workerID) == ["a", "b"])
+        #expect(state.ledger.requests(on: "a").sorted() == ["r0", "r2"])
+        state.release("r1")
+        #expect(state.promptBytesByLink[.init(from: "c", to: "d")] == nil)
+    }
+
     @Test func deadWorkersBreakTheirRoutesAndSilenceIsNoticed() throws {
         let state = ClusterState(model: Self.model)
         _ = try state.register(Self.registration("a"))

@@ -268,6 +268,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Offline with a KV-blind routing (swarm, random, shortest-queue): queries kept in flight (default 180; the artifact used 500 for cluster42). With iwrr: a closed loop of that many queries (as `lattice load --concurrency`) instead of the artifact's KV-driven feeder.")
     var offlineQueries: Int?
 
+    @Option(help: "Seconds of each node-to-node link's bandwidth that prompts not yet through may occupy, as the live scheduler admits them (its --prompt-window, default 2); a query held back waits. Default: uncapped, the artifact's admission.")
+    var promptWindow: Double?
+
     @Option(help: "Seconds simulated before the measured window (default 60).")
     var warmup: Double?
 
@@ -334,6 +337,10 @@ struct SimulateCommand: AsyncParsableCommand {
         if let offlineQueries {
             guard offlineQueries > 0 else { throw ValidationError("--offline-queries must be a positive number") }
             config.offlineQueries = offlineQueries
+        }
+        if let promptWindow {
+            guard promptWindow >= 0, promptWindow.isFinite else { throw ValidationError("--prompt-window must be 0 (uncapped) or more seconds") }
+            config.promptWindowSeconds = promptWindow > 0 ? promptWindow : nil
         }
         let report: SimulationReport
         do {

@@ -22,6 +22,8 @@ public final class ClusterState: Sendable {
         var queue: AdmissionQueue<AdmissionWaiter>
         var routes: [String: LiveRoute] = [:]     // request key → its route
         var links: LinkTable
+        var prompts: PromptWindow<String, String>?            // prompts on their way, per link
+        var linkBandwidth: [PromptWindow<String, String>.Link: Double] = [:]   // of the plan's workers
     }
     let state: Protected<State>
 
@@ -34,10 +36,13 @@ public final class ClusterState: Sendable {
         self.settings = settings
         let empty = FlowGraph(nodes: [], arcs: [], layerCount: Int(model.numLayers), partial: false)
         state = Protected(State(router: Router(graph: empty, policy: settings.routing, kv: settings.policy),
-                                queue: AdmissionQueue(limit: settings.queueLimit), links: LinkTable(declared: settings.declaredLinks)))
+                                queue: AdmissionQueue(limit: settings.queueLimit), links: LinkTable(declared: settings.declaredLinks),
+                                prompts: settings.promptWindowSeconds > 0 ? PromptWindow(seconds: settings.promptWindowSeconds) : nil))
     }
 
     var layerCount: Int { Int(model.numLayers) }
+    /// Bytes a prompt token sends between workers: its float16 hidden state and its id.
+    var promptBytesPerToken: Double { Double(model.hiddenSize) * 2 + 4 }
 
     // MARK: registry
 
@@ -247,6 +252,9 @@ public final class ClusterState: Sendable {
             }
             s.router = Router(graph: Self.graph(plan, s, layerCount: layerCount, policy: settings.routing), policy: settings.routing, kv: settings.policy,
                               seed: plan.epoch)
+            let ends = plan.assignments.keys.sorted().compactMap { id in s.workers[id].map { LinkTable.End(id: id, address: $0.address) } }
+            s.linkBandwidth = Dictionary(s.links.clusterLinks(ends).map { (.init(from: $0.fromNode, to: $0.toNode), $0.bandwidthBytesPerSecond) },
+                                         uniquingKeysWith: min)
             // A draining worker keeps its layers until it leaves: routes through it break only
             // when another of their hops moves.
             let draining = Set(s.workers.values.filter { $0.health == .draining }.map(\.id))
@@ -324,12 +332,24 @@ public final class ClusterState: Sendable {
     public func release(_ key: String) -> [Hop] {
         let (route, admitted) = state.withLock { s in
             s.ledger.release(key)
+            s.prompts?.release(key)
             let route = s.routes.removeValue(forKey: key)?.hops ?? []
             return (route, drain(&s))
         }
         admitted.resume()
         return route
     }
+
+    /// The request's first token came back: its prompt is off the links, which take more prompts.
+    public func promptThrough(_ key: String) {
+        state.withLock { s -> Admitted in
+            guard s.prompts?.release(key) == true else { return Admitted() }
+            return drain(&s)
+        }.resume()
+    }
+
+    /// Prompt bytes admitted over each worker-to-worker link and not yet through.
+    public var promptBytesByLink: [PromptWindow<String, String>.Link: Double] { state.withLock { $0.prompts?.bytesByLink ?? [:] } }
 
     /// Wakes the queue after a plan or health change.
     public func admitQueued() { state.withLock { drain(&$0) }.resume() }
@@ -387,8 +407,14 @@ public final class ClusterState: Sendable {
         let ledger = s.ledger, graph = s.router.graph
         var queued: [String: Int] = [:]
         if settings.routing == .shortestQueue { for route in s.routes.values { for hop in route.hops { queued[hop.workerID, default: 0] += 1 } } }
+        let prompts = s.prompts, bandwidth = s.linkBandwidth, bytes = Double(prompt) * promptBytesPerToken
         let result = s.router.route(prompt: prompt, maxTokens: maxTokens, reserved: { ledger.reserved(on: graph.nodes[$0].name) },
-                                    queueLength: { queued[graph.nodes[$0].name] ?? 0 })
+                                    queueLength: { queued[graph.nodes[$0].name] ?? 0 }, linkOpen: { vertex, node in
+            // The scheduler's own links (the source's) carry token ids: not capped.
+            guard let prompts, vertex != graph.source else { return true }
+            let link = PromptWindow<String, String>.Link(from: graph.nodes[vertex].name, to: graph.nodes[node].name)
+            return prompts.admits(link, bytes: bytes, bandwidth: bandwidth[link] ?? LinkTable.unmeasured.bandwidthBytesPerSecond)
+        })
         guard case .success(let path) = result else { return result.map { _ in [] } }
         let hops = path.steps.map { step in
             let id = graph.nodes[step.node].name
@@ -396,6 +422,7 @@ public final class ClusterState: Sendable {
         }
         s.ledger.reserve(key, Dictionary(path.steps.map { (graph.nodes[$0.node].name, $0.entries) }, uniquingKeysWith: +))
         s.routes[key] = LiveRoute(hops: hops, path: path, epoch: s.plan.epoch)
+        s.prompts?.hold(key, zip(hops, hops.dropFirst()).map { .init(from: $0.workerID, to: $1.workerID) }, bytes: bytes)
         return .success(hops)
     }
 

@@ -372,6 +372,7 @@ public final class SchedulerEngine: Sendable {
             guard let answer else { return .failed("cancelled") }
             guard answer.error.isEmpty else { return .failed(answer.error) }
             state.observe(key, hopSeconds: answer.hopSeconds)
+            if step == 0 { state.promptThrough(key) }
             let token = answer.tokenID
             run.record(token)
             let event = GenerateToken(tokenID: token, text: codec?.streamText(run.generated) ?? "", index: UInt32(run.generated.count - 1), logprob: answer.logprob)

@@ -27,6 +27,9 @@ public struct SchedulerSettings: Sendable {
     public var routing = Routing.RoutingPolicy.iwrr
     /// Requests the admission queue holds; past it a Generate is refused RESOURCE_EXHAUSTED.
     public var queueLimit = 1024
+    /// Seconds of each worker-to-worker link's bandwidth that admitted prompts not yet through
+    /// may occupy (`PromptWindow`); 0: uncapped.
+    public var promptWindowSeconds = PromptWindow<String, String>.defaultSeconds
     /// How long a request waits for a plan when there is none before it is failed.
     public var noPlanWait = 30.0
     /// The method asked of placement-service for every plan.

@@ -25,6 +25,7 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Cap on placement's search work per plan (annealing evaluations per chain, judged moves), as `lattice plan --max-evaluations`: the plan then depends on the workers, not on machine speed (0: the budget alone).")
     var planMaxEvaluations: UInt32 = 0
     @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
+    @Option(help: "Seconds of each worker-to-worker link's bandwidth that admitted prompts not yet through may occupy; a request waits for a route whose links have room (0: uncapped).") var promptWindow = SchedulerSettings().promptWindowSeconds
     @Option(help: "Cluster file (.json, or a Helix .ini) whose links, between nodes named as the workers' ids, placement gets instead of the links measured between workers.")
     var cluster: String?
     @Option(help: "Seconds a request waits for a plan when there is none before it is failed.") var noPlanWait = 30.0
@@ -62,10 +63,12 @@ struct SchedulerService: AsyncParsableCommand {
         }
         guard planBudget > 0, planBudget <= 600 else { throw ValidationError("--plan-budget must be more than 0 and at most 600 seconds") }
         guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
+        guard promptWindow >= 0, promptWindow.isFinite else { throw ValidationError("--prompt-window must be 0 (uncapped) or more seconds") }
         guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
         guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be positive (seconds)") }
         var settings = SchedulerSettings()
         settings.queueLimit = queueLimit
+        settings.promptWindowSeconds = promptWindow
         settings.noPlanWait = noPlanWait
         settings.stepTimeout = stepTimeout
         settings.routing = routingPolicy

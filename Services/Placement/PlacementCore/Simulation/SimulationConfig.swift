@@ -32,6 +32,9 @@ public struct SimulationConfig: Sendable {
     /// another solver's (e.g. the one the Helix artifact's networkx picks) to tell routing apart
     /// from the serving model.
     public var arcFlows: [ArcFlow]? = nil
+    /// Seconds of each node-to-node link's bandwidth that prompts not yet through may occupy, as
+    /// the live scheduler admits them (`PromptWindow`); nil: uncapped, the artifact's admission.
+    public var promptWindowSeconds: Double? = nil
 
     /// A closed loop of `offlineQueries` under IWRR (see there).
     var closedLoop: Bool { mode == .offline && routing == .iwrr && offlineQueries != nil }

@@ -92,6 +92,12 @@ struct SimulationEngine {
     var channels: [Int: Channel]
     var requests: [Request] = []
     var waiting: [Int] = []
+    /// Prompts in flight per node-to-node link, as the live scheduler admits them (`PromptWindow`;
+    /// nil: no cap, the artifact's admission), with each link's declared bandwidth, and Swarm
+    /// prompts computed at a node whose every way on is closed, waiting there (node, request, hop).
+    var window: PromptWindow<Int, Int>?
+    var linkBandwidth: [PromptWindow<Int, Int>.Link: Double] = [:]
+    var parked: [(node: Int, request: Int, hop: Int)] = []
     var rejected = 0
     // Measurements.
     var decodeTokensInWindow = 0
@@ -141,6 +147,11 @@ struct SimulationEngine {
         router = Router(graph: graph, policy: config.routing, kv: kv, seed: config.seed)
         router.backtracks = false
         channels = try Self.channels(problem: problem, flows: flows, graph: graph, evenNICSplit: config.routing != .iwrr)
+        window = config.promptWindowSeconds.map { PromptWindow(seconds: $0) }
+        for arc in problem.arcs {
+            guard case .node(let a) = arc.from, case .node(let b) = arc.to else { continue }
+            linkBandwidth[.init(from: a, to: b)] = arc.bandwidthBytesPerSecond
+        }
         kvHeld = Array(repeating: 0, count: n)
         queue = Array(repeating: [], count: n)
         busy = Array(repeating: false, count: n)
@@ -259,8 +270,8 @@ struct SimulationEngine {
         let r = requests.count - 1
         guard !route(r) else { return }
         // Offline, the artifact's scheduler rejects a query no route has KV room for; online (and
-        // in a closed loop, like the live scheduler's queue) it waits.
-        if config.mode == .offline && !config.closedLoop { rejected += 1 } else { waiting.append(r) }
+        // in a closed loop, like the live scheduler's queue, or held back by the prompt window) it waits.
+        if config.mode == .offline && !config.closedLoop && window == nil { rejected += 1 } else { waiting.append(r) }
     }
 
     /// Routes the request and reserves its expected KV on every hop; false if no route has room now.
@@ -272,13 +283,35 @@ struct SimulationEngine {
             startIteration(r)
             return true
         }
-        let ledger = self.ledger, queue = self.queue
-        guard case .success(let path) = router.route(prompt: requests[r].input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
-                                                     queueLength: { queue[$0].count }) else { return false }
+        let ledger = self.ledger, queue = self.queue, input = requests[r].input
+        guard case .success(let path) = router.route(prompt: input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
+                                                     queueLength: { queue[$0].count }, linkOpen: linkOpen(prompt: input)) else { return false }
         self.ledger.reserve(r, Router.reservation(path))
+        let nodes = path.nodes, bytes = hopBytes(input)
+        window?.hold(r, zip(nodes, nodes.dropFirst()).map { .init(from: $0, to: $1) }, bytes: bytes)
         requests[r].path = path
         startIteration(r)
         return true
+    }
+
+    /// Bytes `tokens` tokens (a prompt, or a decode step's one) send over a node-to-node link.
+    func hopBytes(_ tokens: Int) -> Double { Double(tokens) * (problem.model.activationSize + problem.model.tokenSize) }
+
+    /// Whether the link from `vertex` to `node` takes another prompt of `prompt` tokens now (the
+    /// source's links carry token ids and are not capped).
+    func linkOpen(prompt: Int) -> (Int, Int) -> Bool {
+        let window = self.window, bandwidth = linkBandwidth, bytes = hopBytes(prompt), n = problem.nodes.count
+        return { vertex, node in
+            guard let window, vertex < n, let capacity = bandwidth[.init(from: vertex, to: node)] else { return true }
+            return window.admits(.init(from: vertex, to: node), bytes: bytes, bandwidth: capacity)
+        }
+    }
+
+    /// The request's prompt is through (or it ended): its links take more prompts.
+    mutating func promptThrough(_ r: Int) {
+        guard window?.release(r) == true else { return }
+        retryParked()
+        retryWaiting()
     }
 
     mutating func startIteration(_ r: Int) {
@@ -340,24 +373,52 @@ struct SimulationEngine {
             let step = requests[r].path.steps[item.hop]
             if item.isPrompt && item.hop == requests[r].route.count - 1 && step.layers.upperBound < problem.numLayers {
                 // Swarm: the prompt leaves this node, so its next hop is chosen now.
-                guard let next = router.nextHop(from: j, layer: step.layers.upperBound, prompt: requests[r].input) else {
-                    abandon(r); continue
-                }
-                requests[r].path.steps.append(next)
-                if next.layers.upperBound == problem.numLayers { ledger.reserve(r, Router.reservation(requests[r].path)) }
+                if !chooseNextHop(r, from: j) { continue }
             }
-            if item.hop == requests[r].route.count - 1 {
-                let done = transfer(from: j, to: problem.nodes.count, bytes: Double(item.tokens) * problem.model.tokenSize)
-                finishIteration(r, at: done.arrival, loopsFrom: config.decodeLoop == .workers ? j : nil)
-            } else {
-                let next = requests[r].route[item.hop + 1]
-                let bytes = Double(item.tokens) * (problem.model.activationSize + problem.model.tokenSize)
-                let sent = transfer(from: j, to: next, bytes: bytes)
-                requests[r].hopSendStart = sent.start
-                schedule(sent.arrival, .arrive(request: r, hop: item.hop + 1))
-            }
+            send(r, hop: item.hop, tokens: item.tokens, from: j)
         }
         startBatch(j)
+    }
+
+    /// Swarm: picks the next hop of `r`'s prompt, which has just been computed at node `j`. False
+    /// when it cannot leave now: no arc continues (it is abandoned), or every link on is full of
+    /// prompts (it waits at `j`, parked, until one empties).
+    mutating func chooseNextHop(_ r: Int, from j: Int) -> Bool {
+        let layer = requests[r].path.steps[requests[r].path.steps.count - 1].layers.upperBound, input = requests[r].input
+        let open = linkOpen(prompt: input)
+        guard let next = router.nextHop(from: j, layer: layer, prompt: input, linkOpen: open) else {
+            let graph = router.graph
+            let wayOn = graph.successors[j].contains { graph.nodes[$0.node].available && graph.layers(of: $0.node, from: layer) != nil }
+            if window != nil && wayOn { parked.append((j, r, requests[r].path.steps.count - 1)) } else { abandon(r) }
+            return false
+        }
+        requests[r].path.steps.append(next)
+        let bytes = hopBytes(input)
+        window?.hold(r, [.init(from: j, to: next.node)], bytes: bytes)
+        if next.layers.upperBound == problem.numLayers { ledger.reserve(r, Router.reservation(requests[r].path)) }
+        return true
+    }
+
+    /// Parked Swarm prompts whose way on has opened leave their node, oldest first.
+    mutating func retryParked() {
+        let waiting = parked
+        parked = []
+        for entry in waiting where chooseNextHop(entry.request, from: entry.node) {
+            send(entry.request, hop: entry.hop, tokens: requests[entry.request].input, from: entry.node)
+        }
+    }
+
+    /// What node `j` computed for hop `hop` of `r` goes on: to the next hop, or to the sink.
+    mutating func send(_ r: Int, hop: Int, tokens: Int, from j: Int) {
+        if hop == requests[r].route.count - 1 {
+            let done = transfer(from: j, to: problem.nodes.count, bytes: Double(tokens) * problem.model.tokenSize)
+            finishIteration(r, at: done.arrival, loopsFrom: config.decodeLoop == .workers ? j : nil)
+        } else {
+            let next = requests[r].route[hop + 1]
+            let sent = transfer(from: j, to: next, bytes: hopBytes(tokens))
+            requests[r].hopSendStart = sent.start
+            schedule(sent.arrival, .arrive(request: r, hop: hop + 1))
+        }
     }
 
     /// The token of request `r` reached the sink at `time`; `loopsFrom`: the last hop, which
@@ -375,6 +436,7 @@ struct SimulationEngine {
         let saved = now
         now = time
         defer { now = saved }
+        if wasPrompt { promptThrough(r) }
         if requests[r].produced > requests[r].output {
             // Done: free the KV it held and the KV promised on every hop, then let others in.
             for step in requests[r].path.steps {
@@ -416,6 +478,7 @@ struct SimulationEngine {
             kvHeld[step.node] = max(0, kvHeld[step.node] - Double(requests[r].input * step.layers.count))
         }
         ledger.release(r)
+        promptThrough(r)
         rejected += 1
         feedOffline(queryFinished: true)
     }

@@ -37,6 +37,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Channels with frames queued since their last write (loop thread only). They are written
     /// once per loop iteration, so frames queued by many callbacks leave in one system call.
     private var unflushed: [TCPChannel] = []
+    /// Run once when this iteration's local work is done, before its writes (loop thread only).
+    private var iterationEnd: [() -> Void] = []
     /// One read buffer for every socket: a read callback consumes it before returning.
     let readBuffer: UnsafeMutableRawBufferPointer
     static let readBufferBytes = 64 << 10
@@ -167,7 +169,19 @@ public final class EventLoop: @unchecked Sendable {
             swap(&local, &running)
             runAll()
         }
+        if !iterationEnd.isEmpty {
+            let ends = iterationEnd
+            iterationEnd.removeAll(keepingCapacity: true)
+            for end in ends { end() }
+        }
         flushWrites()
+    }
+
+    /// Runs `body` once this iteration's local work is done (to hand over, in one step, work
+    /// staged during it). Loop thread only.
+    func atIterationEnd(_ body: @escaping () -> Void) {
+        assertInLoop("atIterationEnd")
+        iterationEnd.append(body)
     }
 
     private func runAll() {

@@ -64,8 +64,9 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
         condition.lock()
         queued.append(contentsOf: jobs)
         let wakes = min(idle, jobs.count)
-        for _ in 0..<wakes { condition.signal() }
         condition.unlock()
+        // After unlocking: a woken thread then finds the lock free instead of sleeping on it again.
+        for _ in 0..<wakes { condition.signal() }
     }
 
     /// Whether the caller runs on one of the pool's threads (tests, assertions).

@@ -12,7 +12,7 @@ import Foundation
 /// through a pipe it polls, but only when it may be blocked in poll: while it is running, what
 /// they append is picked up before it next blocks (no system call for either side). (Not uv_async: its loop side spins while a sender is between its two
 /// atomic steps, and on a busy machine that burnt ~15% of the CPU.) Nothing on this thread may
-/// block: blocking work belongs on the Swift pool or a `WorkPool`.
+/// block: blocking work belongs on the handler threads (`HandlerPool`) or a `WorkPool`.
 public final class EventLoop: @unchecked Sendable {
     static let shared = EventLoop()
 

@@ -210,12 +210,16 @@ public final class EventLoop: @unchecked Sendable {
             swap(&local, &running)
             runAll()
         }
-        if !iterationEnd.isEmpty {
-            let ends = iterationEnd
-            iterationEnd.removeAll(keepingCapacity: true)
-            for end in ends { end() }
-        }
+        runIterationEnd()
         flushWrites()
+        runIterationEnd()   // a write that failed may have closed a connection and cancelled its calls
+    }
+
+    private func runIterationEnd() {
+        guard !iterationEnd.isEmpty else { return }
+        let ends = iterationEnd
+        iterationEnd.removeAll(keepingCapacity: true)
+        for end in ends { end() }
     }
 
     /// Runs `body` once this iteration's local work is done (to hand over, in one step, work

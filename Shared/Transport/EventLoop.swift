@@ -9,9 +9,10 @@ import Foundation
 ///
 /// Work submitted from the loop thread itself goes on a local queue, drained before the loop
 /// next blocks (no lock, no system call). Other threads append under a lock and wake the loop
-/// through a pipe it polls. (Not uv_async: its loop side spins while a sender is between its two
+/// through a pipe it polls, but only when it may be blocked in poll: while it is running, what
+/// they append is picked up before it next blocks (no system call for either side). (Not uv_async: its loop side spins while a sender is between its two
 /// atomic steps, and on a busy machine that burnt ~15% of the CPU.) Nothing on this thread may
-/// block: blocking work belongs on the Swift pool or a `WorkPool`.
+/// block: blocking work belongs on the handler threads (`HandlerPool`) or a `WorkPool`.
 public final class EventLoop: @unchecked Sendable {
     static let shared = EventLoop()
 
@@ -29,6 +30,11 @@ public final class EventLoop: @unchecked Sendable {
     private let fallbackWakeup: UnsafeMutablePointer<uv_async_t>
     private let lock = NSLock()
     private var queued: [Work] = []      // from other threads; guarded by lock
+    /// The loop took its last look at `queued` before polling and has not yet come back from the
+    /// poll: work from other threads must wake it. Guarded by lock.
+    private var mayBePolling = false
+    /// A wake-up is on its way (written and not yet read): no second one is needed. Guarded by lock.
+    private var wakePending = false
     private var local: [Work] = []       // from the loop thread itself (loop thread only)
     private var running: [Work] = []     // being run (loop thread only)
     private var threadID = pthread_t()
@@ -37,6 +43,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Channels with frames queued since their last write (loop thread only). They are written
     /// once per loop iteration, so frames queued by many callbacks leave in one system call.
     private var unflushed: [TCPChannel] = []
+    /// Run once when this iteration's local work is done, before its writes (loop thread only).
+    private var iterationEnd: [() -> Void] = []
     /// One read buffer for every socket: a read callback consumes it before returning.
     let readBuffer: UnsafeMutableRawBufferPointer
     static let readBufferBytes = 64 << 10
@@ -108,9 +116,10 @@ public final class EventLoop: @unchecked Sendable {
         }
         lock.lock()
         queued.append(work)
-        let first = queued.count == 1
+        let wakeNeeded = mayBePolling && !wakePending
+        if wakeNeeded { wakePending = true }
         lock.unlock()
-        if first { wake() }
+        if wakeNeeded { wake() }
     }
 
     private func wake() {
@@ -142,32 +151,82 @@ public final class EventLoop: @unchecked Sendable {
             _ = read(wakeRead, readBuffer.baseAddress, 256)   // leftovers only cause a spurious wake-up
         }
         lock.lock()
+        wakePending = false
         swap(&queued, &running)
         lock.unlock()
         runAll()
         runLocal()
     }
 
+    /// Just before the loop polls: runs local work and what other threads queued meanwhile (they
+    /// did not wake a running loop), a few rounds at most; then, from the last look at `queued`,
+    /// other threads wake the loop. Work still queued then gets a wake-up now, so the poll
+    /// returns at once (sockets are served in between, as for work that keeps yielding).
+    fileprivate func beforePolling() {
+        runLocal()
+        for _ in 0..<4 {
+            lock.lock()
+            if queued.isEmpty {
+                mayBePolling = true
+                lock.unlock()
+                return
+            }
+            swap(&queued, &running)
+            lock.unlock()
+            runAll()
+            runLocal()
+        }
+        lock.lock()
+        mayBePolling = true
+        let wakeNeeded = !queued.isEmpty && !wakePending
+        if wakeNeeded { wakePending = true }
+        lock.unlock()
+        if wakeNeeded { wake() }
+    }
+
+    /// Just after the poll (the check phase): the loop runs, so other threads need not wake it.
+    fileprivate func afterPolling() {
+        lock.lock()
+        mayBePolling = false
+        lock.unlock()
+        runLocal()
+    }
+
     /// Work the loop thread gave itself, including what that work submits in turn; then the
     /// writes it queued. Bounded, so a task that keeps yielding cannot starve the sockets: what
-    /// is left after that goes to the cross-thread queue, whose wake-up makes the poll return.
+    /// is left after that goes to the cross-thread queue, which `beforePolling` looks at before
+    /// the loop next blocks.
     fileprivate func runLocal() {
         var rounds = 0
         while !local.isEmpty {
             rounds += 1
             if rounds > 64 {
                 lock.lock()
-                let first = queued.isEmpty
                 queued.append(contentsOf: local)
                 lock.unlock()
                 local.removeAll(keepingCapacity: true)
-                if first { wake() }
                 break
             }
             swap(&local, &running)
             runAll()
         }
+        runIterationEnd()
         flushWrites()
+        runIterationEnd()   // a write that failed may have closed a connection and cancelled its calls
+    }
+
+    private func runIterationEnd() {
+        guard !iterationEnd.isEmpty else { return }
+        let ends = iterationEnd
+        iterationEnd.removeAll(keepingCapacity: true)
+        for end in ends { end() }
+    }
+
+    /// Runs `body` once this iteration's local work is done (to hand over, in one step, work
+    /// staged during it). Loop thread only.
+    func atIterationEnd(_ body: @escaping () -> Void) {
+        assertInLoop("atIterationEnd")
+        iterationEnd.append(body)
     }
 
     private func runAll() {
@@ -228,12 +287,12 @@ private func eventLoopFallbackWakeup(_ handle: UnsafeMutablePointer<uv_async_t>?
 
 private func eventLoopBeforePoll(_ handle: UnsafeMutablePointer<uv_prepare_t>?) {
     guard let data = handle?.pointee.data else { return }
-    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().runLocal()
+    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().beforePolling()
 }
 
 private func eventLoopAfterPoll(_ handle: UnsafeMutablePointer<uv_check_t>?) {
     guard let data = handle?.pointee.data else { return }
-    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().runLocal()
+    Unmanaged<EventLoop>.fromOpaque(data).takeUnretainedValue().afterPolling()
 }
 
 /// A libuv error code as text a person can act on, e.g. "connection refused (ECONNREFUSED)".

@@ -282,7 +282,7 @@ final class ServerConnection: @unchecked Sendable {
         // on the loop executor.
         let task = handler.runsOnLoop
             ? Task.immediate(executorPreference: loop) { [self] in await self.run(work, context) }
-            : Task { [self] in await self.run(work, context) }
+            : Task(executorPreference: HandlerPool.shared) { [self] in await self.run(work, context) }
         callsLock.withLock { calls[id]?.task = task }
         updateReading()
     }

@@ -7,7 +7,7 @@
 //
 //   transport-bench auth ROUNDS      what the handshake costs (scripts/bench-auth)
 //
-// METHOD is bench/Echo (a handler on Swift's global pool, the default), bench/EchoLoop (an async
+// METHOD is bench/Echo (a handler on the transport's handler threads, HandlerPool, the default), bench/EchoLoop (an async
 // handler registered non-blocking: its Task runs on the loop), bench/EchoInline (an inline
 // handler, run on the loop thread) or bench/Forward (a worker-shaped Forward: a ForwardRequest
 // whose hidden state is SIZE bytes, packed into the frame per call; the server decodes it and

@@ -1,0 +1,100 @@
+import Foundation
+
+/// The threads that run handlers that may block (every handler not registered non-blocking), as
+/// a Swift `TaskExecutor`: a handler's Task prefers it, so its jobs and the continuations it
+/// resumes from (answers read by the loop) run here.
+///
+/// Handing work over costs a wake only per batch, not per call: jobs the loop thread enqueues
+/// during one iteration (the requests one read delivered, the answers that resume waiting
+/// handlers) are staged without a lock and published when the iteration ends, under one lock,
+/// waking at most one idle thread per job. A thread runs jobs back to back while any are queued
+/// and sleeps only when none are. It takes one job at a time, so a long handler (a solve, a
+/// forward pass) holds up only its own thread.
+///
+/// Bounded, as Swift's cooperative pool is (one thread per core by default), but apart from it:
+/// handlers that block do not starve the tasks of the rest of the process, nor they them.
+final class HandlerPool: TaskExecutor, @unchecked Sendable {
+    static let shared = HandlerPool(threads: defaultThreads(), loop: .shared)
+
+    let threadCount: Int
+    private let loop: EventLoop
+    private let condition = NSCondition()
+    private var queued: [UnownedJob] = []   // guarded by condition
+    private var head = 0                    // next job in `queued`; guarded by condition
+    private var idle = 0                    // threads waiting for work; guarded by condition
+    private var staged: [UnownedJob] = []   // loop thread only: published at the iteration's end
+    private var threadIDs: [pthread_t] = []   // guarded by condition
+
+    init(threads: Int, loop: EventLoop) {
+        threadCount = max(threads, 1)
+        self.loop = loop
+        for index in 0..<threadCount {
+            let thread = Thread { [self] in work() }
+            thread.name = "lattice-handlers-\(index)"
+            thread.stackSize = 8 << 20   // handlers may recurse deeper than a default stack allows
+            thread.start()
+        }
+    }
+
+    /// LATTICE_HANDLER_THREADS, else one per core (at least 2, so one blocked handler does not
+    /// stop every other).
+    static func defaultThreads(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+        if let text = environment["LATTICE_HANDLER_THREADS"], let value = Int(text), value > 0 { return value }
+        return max(ProcessInfo.processInfo.activeProcessorCount, 2)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if loop.inLoopThread {
+            staged.append(job)
+            if staged.count == 1 { loop.atIterationEnd { [self] in publishStaged() } }
+            return
+        }
+        publish(CollectionOfOne(job))
+    }
+
+    /// Loop thread: hands this iteration's jobs to the threads in one step.
+    private func publishStaged() {
+        loop.assertInLoop("publishing staged handler jobs")
+        publish(staged)
+        staged.removeAll(keepingCapacity: true)
+    }
+
+    private func publish<Jobs: Collection<UnownedJob>>(_ jobs: Jobs) {
+        condition.lock()
+        queued.append(contentsOf: jobs)
+        let wakes = min(idle, jobs.count)
+        condition.unlock()
+        // After unlocking: a woken thread then finds the lock free instead of sleeping on it again.
+        for _ in 0..<wakes { condition.signal() }
+    }
+
+    /// Whether the caller runs on one of the pool's threads (tests, assertions).
+    var isCurrent: Bool {
+        let me = pthread_self()
+        return condition.withLock { threadIDs.contains { pthread_equal($0, me) != 0 } }
+    }
+
+    private func work() {
+        condition.lock()
+        threadIDs.append(pthread_self())
+        while true {
+            while head == queued.count {
+                queued.removeAll(keepingCapacity: true)
+                head = 0
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = queued[head]
+            head += 1
+            if head >= 4096 && head * 2 >= queued.count {   // never empty under load: compact now and then
+                queued.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+            condition.lock()
+        }
+    }
+}

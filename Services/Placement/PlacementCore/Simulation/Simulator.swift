@@ -264,14 +264,9 @@ struct SimulationEngine {
     }
 
     /// Routes the request and reserves its expected KV on every hop; false if no route has room now.
-    /// Swarm picks only the first hop here, the others as the prompt leaves each node (`nextHop`).
+    /// Every policy, Swarm included, builds the whole route now with the routing core's
+    /// `Router.route`, as the live scheduler does (see Router).
     mutating func route(_ r: Int) -> Bool {
-        if config.routing == .swarm {
-            guard let first = router.nextHop(from: router.graph.source, layer: 0, prompt: requests[r].input) else { return false }
-            requests[r].path = Route(steps: [first])
-            startIteration(r)
-            return true
-        }
         let ledger = self.ledger, queue = self.queue
         guard case .success(let path) = router.route(prompt: requests[r].input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
                                                      queueLength: { queue[$0].count }) else { return false }
@@ -337,15 +332,6 @@ struct SimulationEngine {
             // Swarm times the hop into this node: from the start of sending to the end of computing
             // here (the artifact's `SwarmScheduler.schedule_transmission` measures it so).
             if config.routing == .swarm { router.observe(requests[r].path, hop: item.hop, seconds: now - requests[r].hopSendStart) }
-            let step = requests[r].path.steps[item.hop]
-            if item.isPrompt && item.hop == requests[r].route.count - 1 && step.layers.upperBound < problem.numLayers {
-                // Swarm: the prompt leaves this node, so its next hop is chosen now.
-                guard let next = router.nextHop(from: j, layer: step.layers.upperBound, prompt: requests[r].input) else {
-                    abandon(r); continue
-                }
-                requests[r].path.steps.append(next)
-                if next.layers.upperBound == problem.numLayers { ledger.reserve(r, Router.reservation(requests[r].path)) }
-            }
             if item.hop == requests[r].route.count - 1 {
                 let done = transfer(from: j, to: problem.nodes.count, bytes: Double(item.tokens) * problem.model.tokenSize)
                 finishIteration(r, at: done.arrival, loopsFrom: config.decodeLoop == .workers ? j : nil)
@@ -407,17 +393,6 @@ struct SimulationEngine {
         requests[r].hopSendStart = sent.start
         schedule(sent.arrival, .arrive(request: r, hop: 0))
         return true
-    }
-
-    /// A Swarm prompt that found no way on from its node (no usable arc continues at its next
-    /// layer): it ends unserved, freeing what it held, and the feeder replaces it.
-    mutating func abandon(_ r: Int) {
-        for step in requests[r].path.steps {
-            kvHeld[step.node] = max(0, kvHeld[step.node] - Double(requests[r].input * step.layers.count))
-        }
-        ledger.release(r)
-        rejected += 1
-        feedOffline(queryFinished: true)
     }
 
     mutating func retryWaiting() {

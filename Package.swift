@@ -60,7 +60,7 @@ let package = Package(
         // Service libraries: all logic lives here, testable without sockets.
         .target(name: "PlacementCore", dependencies: ["CGLPK", "Routing", "DataFiles", "DeterministicRandom"], path: "Services/Placement/PlacementCore"),
         .target(name: "SchedulerCore", dependencies: ["Wire", "Routing", .product(name: "Logging", package: "swift-log")], path: "Services/Scheduler/SchedulerCore"),
-        .target(name: "WorkerCore", dependencies: ["Tensor", "CKernels", "DataFiles"], path: "Services/Worker/WorkerCore"),
+        .target(name: "WorkerCore", dependencies: ["Tensor", "CKernels", "DataFiles", "PlacementCore"], path: "Services/Worker/WorkerCore"),
         .target(name: "CircuitCore", dependencies: ["DeterministicRandom"], path: "Services/CircuitOptimizer/CircuitCore"),
         .target(name: "CircuitLearning", dependencies: ["CircuitCore", "Tensor"], path: "Services/CircuitOptimizer/CircuitLearning"),
         .executableTarget(name: "rewrite-env-bench", dependencies: ["CircuitCore", "DeterministicRandom", "CircuitLearning", "Tensor"], path: "scripts/bench/rewrite-env-bench"),
@@ -84,9 +84,9 @@ let package = Package(
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing", "DeterministicRandom"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore", "DeterministicRandom", "LatticeTesting"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
-        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles"], path: "Tests/WorkerCoreTests",
+        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles", "PlacementCore"], path: "Tests/WorkerCoreTests",
                     exclude: ["Fixtures"]),
-        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Routing", "Wire"], path: "Tests/SchedulerCoreTests"),
+        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Routing", "Wire", "PlacementCore", "DeterministicRandom"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -9,6 +9,13 @@ import DeterministicRandom
 /// as the Helix artifact's Swarm scheduler runs it) takes the arc of lowest priority and adds the
 /// arc's moving-average hop time to that priority, so an arc is chosen in inverse proportion to
 /// how long requests take over it.
+///
+/// Every policy, Swarm included, builds the whole route here when the request is admitted, live
+/// and simulated alike: live workers forward straight to the next worker and the last one loops
+/// decode steps back to the first, so the route must be known before the prompt leaves, and the
+/// KV it needs is reserved on every hop at admission. (The artifact's Swarm picks each prompt's
+/// next hop as it leaves a node; the only difference is that hop times measured while one prompt
+/// is in flight do not steer that prompt's later hops.)
 public struct Router: Sendable {
     public var graph: FlowGraph
     public let policy: RoutingPolicy
@@ -98,28 +105,6 @@ public struct Router: Sendable {
         let arc = route.steps[hop].arc
         guard ema.indices.contains(arc.vertex), ema[arc.vertex].indices.contains(arc.successor) else { return }
         ema[arc.vertex][arc.successor] = Self.swarmSmoothing * seconds + (1 - Self.swarmSmoothing) * ema[arc.vertex][arc.successor]
-    }
-
-    /// Swarm hop by hop, as the Helix artifact's Swarm scheduler routes a prompt: the arc out of
-    /// `vertex` (a node index, or `graph.source`) for a request whose next layer is `layer`,
-    /// chosen as the request leaves the vertex (`SwarmNode.choose_server` runs when the prompt
-    /// enters the vertex's outbound queue), so each choice sees the hop times measured up to then.
-    /// The open arc of lowest priority wins (ties: lower index), and its priority moves on by its
-    /// average hop time. That scheduler checks neither KV room nor prompt limits; a node that is
-    /// not serving is skipped, and so is one whose link is closed by `linkOpen` (`PromptWindow`).
-    /// Nil when no arc continues at `layer`.
-    public mutating func nextHop(from vertex: Int, layer: Int, prompt: Int, linkOpen: (Int, Int) -> Bool = { _, _ in true }) -> RouteStep? {
-        guard graph.successors.indices.contains(vertex) else { return nil }
-        let open = graph.successors[vertex].indices.compactMap { c -> (successor: Int, layers: Range<Int>)? in
-            let arc = graph.successors[vertex][c]
-            guard graph.nodes[arc.node].available, let layers = graph.layers(of: arc.node, from: layer), linkOpen(vertex, arc.node) else { return nil }
-            return (c, layers)
-        }
-        guard let best = open.min(by: { (priority[vertex][$0.successor], $0.successor) < (priority[vertex][$1.successor], $1.successor) }) else { return nil }
-        priority[vertex][best.successor] += ema[vertex][best.successor]
-        let entries = kv.expectedLength(prompt: prompt, maxTokens: nil) * Double(best.layers.count)
-        return RouteStep(node: graph.successors[vertex][best.successor].node, layers: best.layers, entries: entries,
-                         arc: .init(vertex: vertex, successor: best.successor))
     }
 
     /// KV entries the route reserves, per node.

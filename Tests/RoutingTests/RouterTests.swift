@@ -168,38 +168,33 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         #expect(router.priority == before)
     }
 
-    /// Swarm as the Helix artifact runs it picks each hop as the prompt leaves a node, so a hop
-    /// time measured after a request was admitted steers it. Six prompts enter a (the only first
-    /// node); the first leaves for c and its hop into c takes 5 s (average 0.8·5 + 0.2·0.05 =
-    /// 4.01); the others leave after that: c's priority jumps when it is next chosen, and d takes
-    /// the rest. Routes chosen whole at admission, before that time was known, alternate.
-    @Test func swarmPicksEachHopAsThePromptLeavesTheNode() throws {
+    /// Swarm builds the whole route at admission (live and simulated alike), so a hop time
+    /// measured after one admission steers the next ones. Six prompts enter a (the only first
+    /// node); the first goes on to c and its hop into c takes 5 s (average 0.8·5 + 0.2·0.05 =
+    /// 4.01), observed before the second is admitted: c's priority jumps when it is next chosen,
+    /// and d takes the rest. Observed only after all six were admitted, the routes alternate.
+    @Test func swarmRoutesWholeAtAdmissionAndLearnsFromEachHopTime() throws {
         let nodes = [RoutingNode(name: "a", layers: 0..<2, kvCapacity: 1e6),
                      RoutingNode(name: "c", layers: 2..<4, kvCapacity: 1e6), RoutingNode(name: "d", layers: 2..<4, kvCapacity: 1e6)]
         let arcs = [FlowArc(from: "source", to: "a", flow: 1), FlowArc(from: "a", to: "c", flow: 1), FlowArc(from: "a", to: "d", flow: 1),
                     FlowArc(from: "c", to: "sink", flow: 1), FlowArc(from: "d", to: "sink", flow: 1)]
         let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: false)
 
-        var perHop = Router(graph: graph, policy: .swarm)
-        let firsts = (0..<6).compactMap { _ in perHop.nextHop(from: graph.source, layer: 0, prompt: 10) }
-        #expect(firsts.map { graph.nodes[$0.node].name } == Array(repeating: "a", count: 6))
-        #expect(firsts.allSatisfy { $0.layers == 0..<2 && $0.entries == perHop.kv.expectedLength(prompt: 10, maxTokens: nil) * 2 })
+        var learning = Router(graph: graph, policy: .swarm)
         var picks: [String] = []
         for i in 0..<6 {
-            guard let next = perHop.nextHop(from: 0, layer: 2, prompt: 10) else { Issue.record("no hop out of a"); return }
-            #expect(next.layers == 2..<4)
-            picks.append(graph.nodes[next.node].name)
-            if i == 0 { perHop.observe(Route(steps: [firsts[0], next]), hop: 1, seconds: 5) }
+            let route = try learning.route(prompt: 10, maxTokens: nil, reserved: { _ in 0 }).get()
+            #expect(route.steps.map(\.layers) == [0..<2, 2..<4])
+            #expect(route.steps[0].entries == learning.kv.expectedLength(prompt: 10, maxTokens: nil) * 2)
+            picks += route.steps.map { graph.nodes[$0.node].name }
+            if i == 0 { learning.observe(route, hop: 1, seconds: 5) }
         }
-        #expect(picks == ["c", "d", "c", "d", "d", "d"], "\(picks)")
-        #expect(abs(perHop.ema[0][0] - 4.01) < 1e-12)
-        // A node past the last layer has no way on; nor does a layer no successor starts at.
-        #expect(perHop.nextHop(from: 1, layer: 4, prompt: 10) == nil)
-        #expect(perHop.nextHop(from: 0, layer: 1, prompt: 10) == nil)
+        #expect(picks == ["a", "c", "a", "d", "a", "c", "a", "d", "a", "d", "a", "d"], "\(picks)")
+        #expect(abs(learning.ema[0][0] - 4.01) < 1e-12)
 
-        var whole = Router(graph: graph, policy: .swarm)
-        let routes = try (0..<6).map { _ in try whole.route(prompt: 10, maxTokens: nil, reserved: { _ in 0 }).get() }
-        whole.observe(routes[0], hop: 1, seconds: 5)
+        var late = Router(graph: graph, policy: .swarm)
+        let routes = try (0..<6).map { _ in try late.route(prompt: 10, maxTokens: nil, reserved: { _ in 0 }).get() }
+        late.observe(routes[0], hop: 1, seconds: 5)
         #expect(routes.map { graph.nodes[$0.steps[1].node].name } == ["c", "d", "c", "d", "c", "d"])
     }
 

@@ -24,6 +24,8 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
 
     public let stage: WorkerStage
     public let maxBatchTokens: Int
+    /// Prompts and decode steps a batch may hold with this many layers loaded.
+    private let caps: @Sendable (Int) -> BatchCaps
     private let deliver: Deliver
     private let pending = ForwardQueue<Tag>()
     private let signal: AsyncStream<Void>.Continuation
@@ -32,9 +34,12 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
 
     /// - Parameter alignWait: the longest a batch waits for trailing looping requests
     ///   (`StepAligner`); 0 runs what is queued at once, as a GPU serving engine does.
-    public init(stage: WorkerStage, maxBatchTokens: Int, alignWait: Double = 0.1, deliver: @escaping Deliver) {
+    /// - Parameter caps: prompts and decode steps per batch, by the layers loaded (`BatchCaps`).
+    public init(stage: WorkerStage, maxBatchTokens: Int, alignWait: Double = 0.1,
+                caps: @escaping @Sendable (Int) -> BatchCaps = { _ in .unlimited }, deliver: @escaping Deliver) {
         self.stage = stage
         self.maxBatchTokens = max(1, maxBatchTokens)
+        self.caps = caps
         self.deliver = deliver
         aligner = StepAligner(maxWait: alignWait)
         (wakeups, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -57,13 +62,16 @@ public final class ForwardBatcher<Tag: Sendable>: Sendable {
                 // While a prompt fills, a quarter of each step at least is kept for its next
                 // chunk; a chunk that found no room runs next, alone.
                 let budget = prefills.isEmpty ? maxBatchTokens : (chunkWaited ? 0 : maxBatchTokens - max(1, maxBatchTokens / 4))
-                let (batch, long) = pending.take(maxTokens: budget, longerThan: maxBatchTokens)
+                let caps = caps(stage.shape?.layers.count ?? 1)
+                let (batch, long) = pending.take(maxTokens: budget, longerThan: maxBatchTokens, caps: caps)
                 stage.dequeued(batch.count + long.count)
                 prefills += long.map(ChunkedPrefill.init)
                 if batch.isEmpty && prefills.isEmpty { break }
                 let room = maxBatchTokens - batch.reduce(0) { $0 + $1.slice.tokenCount }
+                // A long prompt's chunk is a prompt of the batch too.
+                let promptRoom = batch.filter { !$0.slice.isDecode }.count < caps.prompts
                 var chunk: AcceptedSlice<Tag>?
-                if room > 0, let head = prefills.first { chunk = head.nextChunk(room) }
+                if room > 0, promptRoom, let head = prefills.first { chunk = head.nextChunk(room) }
                 chunkWaited = !prefills.isEmpty && chunk == nil
                 var done = await execute(batch + (chunk.map { [$0] } ?? []))
                 // The chunk's request has no other slice here: its stage id picks its outcome out.

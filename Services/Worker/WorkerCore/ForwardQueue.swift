@@ -65,19 +65,24 @@ final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
 
     /// Oldest items up to `maxTokens` tokens (at least one unless `maxTokens` is 0, so that no
     /// item is stuck), and apart from them every item longer than `longerThan`: those are
-    /// prefilled in chunks.
-    func take(maxTokens: Int, longerThan limit: Int) -> (batch: [AcceptedSlice<Tag>], long: [AcceptedSlice<Tag>]) {
+    /// prefilled in chunks. A prompt or decode step over `caps` waits for a later batch without
+    /// holding up the items behind it (as the simulator's batches are formed); past the token
+    /// budget the rest waits in order.
+    func take(maxTokens: Int, longerThan limit: Int, caps: BatchCaps = .unlimited) -> (batch: [AcceptedSlice<Tag>], long: [AcceptedSlice<Tag>]) {
         lock.withLock {
             var batch: [AcceptedSlice<Tag>] = [], long: [AcceptedSlice<Tag>] = [], rest: [AcceptedSlice<Tag>] = []
-            var tokens = 0
+            var tokens = 0, prompts = 0, decodes = 0, full = false
             for item in items {
                 let n = item.slice.tokenCount
-                if n > limit {
-                    long.append(item)
-                } else if rest.isEmpty, (batch.isEmpty && maxTokens > 0) || tokens + n <= maxTokens {
+                if n > limit { long.append(item); continue }
+                let decode = item.slice.isDecode
+                if decode ? decodes >= caps.decodes : prompts >= caps.prompts { rest.append(item); continue }
+                if !full, (batch.isEmpty && maxTokens > 0) || tokens + n <= maxTokens {
                     batch.append(item)
                     tokens += n
+                    if decode { decodes += 1 } else { prompts += 1 }
                 } else {
+                    full = true
                     rest.append(item)
                 }
             }

@@ -44,6 +44,9 @@ public struct ForwardSlice: Sendable {
     }
 
     var tokenCount: Int { positions.count }
+    /// One token past the first position: a decode step (anything else is prompt work), as the
+    /// stages and the simulator's batches count them.
+    var isDecode: Bool { tokenCount == 1 && (positions.first ?? 0) > 0 }
     /// Hidden states with data, or declared ones; an empty payload counts as none (the first stage's form).
     var hiddenInput: Hidden? { hidden.flatMap { $0.bytes.isEmpty && $0.encoding != .declared ? nil : $0 } }
 

@@ -14,13 +14,14 @@ final class ForwardPipeline: Sendable {
     private let sender: OutcomeSender
     private let routes = HeldRoutes()
 
-    init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int, alignWait: Double, links: EmulatedLinks? = nil) {
+    init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int, alignWait: Double,
+         caps: @escaping @Sendable (Int) -> BatchCaps = { _ in .unlimited }, links: EmulatedLinks? = nil) {
         self.stage = stage
         self.peers = peers
         self.logger = logger
         let sender = OutcomeSender(stage: stage, peers: peers, logger: logger, links: links)
         self.sender = sender
-        batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens, alignWait: alignWait) { sender.send($0) }
+        batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens, alignWait: alignWait, caps: caps) { sender.send($0) }
     }
 
     /// Validates and queues a Forward's items; the Status thrown is the Forward's answer.

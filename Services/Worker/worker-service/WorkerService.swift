@@ -68,6 +68,7 @@ struct WorkerService: AsyncParsableCommand {
         let (capacity, kvEntries) = try WorkerOptions.capacity(settings: settings, flag: layerCapacity)
         let id = workerId ?? "worker-\(getpid())"
         let profile = try WorkerOptions.measuredProfile(settings: settings, layers: capacity, kvEntries: kvEntries)
+        let caps = try settings.batchCaps()
         let rootText = modelRoot ?? ProcessInfo.processInfo.environment["LATTICE_MODEL_ROOT"].flatMap { $0.isEmpty ? nil : $0 }
         let root: ModelRoot?
         do { root = try rootText.map(ModelRoot.init) } catch { throw ValidationError("--model-root: \(error)") }
@@ -78,7 +79,7 @@ struct WorkerService: AsyncParsableCommand {
             let stage = WorkerStage(settings: settings, workerID: id)
             let peers = PeerClients()
             let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens,
-                                           alignWait: alignWait ?? (backend == "emulated" ? 0 : 0.1), links: links)
+                                           alignWait: alignWait ?? (backend == "emulated" ? 0 : 0.1), caps: caps, links: links)
             WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: ForwardGuard(scheduler: scheduler, peers: peers))
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])

@@ -93,11 +93,9 @@ struct SimulationEngine {
     var requests: [Request] = []
     var waiting: [Int] = []
     /// Prompts in flight per node-to-node link, as the live scheduler admits them (`PromptWindow`;
-    /// nil: no cap, the artifact's admission), with each link's declared bandwidth, and Swarm
-    /// prompts computed at a node whose every way on is closed, waiting there (node, request, hop).
+    /// nil: no cap, the artifact's admission), with each link's declared bandwidth.
     var window: PromptWindow<Int, Int>?
     var linkBandwidth: [PromptWindow<Int, Int>.Link: Double] = [:]
-    var parked: [(node: Int, request: Int, hop: Int)] = []
     var rejected = 0
     // Measurements.
     var decodeTokensInWindow = 0
@@ -275,14 +273,9 @@ struct SimulationEngine {
     }
 
     /// Routes the request and reserves its expected KV on every hop; false if no route has room now.
-    /// Swarm picks only the first hop here, the others as the prompt leaves each node (`nextHop`).
+    /// Every policy, Swarm included, builds the whole route now with the routing core's
+    /// `Router.route`, as the live scheduler does (see Router).
     mutating func route(_ r: Int) -> Bool {
-        if config.routing == .swarm {
-            guard let first = router.nextHop(from: router.graph.source, layer: 0, prompt: requests[r].input) else { return false }
-            requests[r].path = Route(steps: [first])
-            startIteration(r)
-            return true
-        }
         let ledger = self.ledger, queue = self.queue, input = requests[r].input
         guard case .success(let path) = router.route(prompt: input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
                                                      queueLength: { queue[$0].count }, linkOpen: linkOpen(prompt: input)) else { return false }
@@ -310,7 +303,6 @@ struct SimulationEngine {
     /// The request's prompt is through (or it ended): its links take more prompts.
     mutating func promptThrough(_ r: Int) {
         guard window?.release(r) == true else { return }
-        retryParked()
         retryWaiting()
     }
 
@@ -370,42 +362,9 @@ struct SimulationEngine {
             // Swarm times the hop into this node: from the start of sending to the end of computing
             // here (the artifact's `SwarmScheduler.schedule_transmission` measures it so).
             if config.routing == .swarm { router.observe(requests[r].path, hop: item.hop, seconds: now - requests[r].hopSendStart) }
-            let step = requests[r].path.steps[item.hop]
-            if item.isPrompt && item.hop == requests[r].route.count - 1 && step.layers.upperBound < problem.numLayers {
-                // Swarm: the prompt leaves this node, so its next hop is chosen now.
-                if !chooseNextHop(r, from: j) { continue }
-            }
             send(r, hop: item.hop, tokens: item.tokens, from: j)
         }
         startBatch(j)
-    }
-
-    /// Swarm: picks the next hop of `r`'s prompt, which has just been computed at node `j`. False
-    /// when it cannot leave now: no arc continues (it is abandoned), or every link on is full of
-    /// prompts (it waits at `j`, parked, until one empties).
-    mutating func chooseNextHop(_ r: Int, from j: Int) -> Bool {
-        let layer = requests[r].path.steps[requests[r].path.steps.count - 1].layers.upperBound, input = requests[r].input
-        let open = linkOpen(prompt: input)
-        guard let next = router.nextHop(from: j, layer: layer, prompt: input, linkOpen: open) else {
-            let graph = router.graph
-            let wayOn = graph.successors[j].contains { graph.nodes[$0.node].available && graph.layers(of: $0.node, from: layer) != nil }
-            if window != nil && wayOn { parked.append((j, r, requests[r].path.steps.count - 1)) } else { abandon(r) }
-            return false
-        }
-        requests[r].path.steps.append(next)
-        let bytes = hopBytes(input)
-        window?.hold(r, [.init(from: j, to: next.node)], bytes: bytes)
-        if next.layers.upperBound == problem.numLayers { ledger.reserve(r, Router.reservation(requests[r].path)) }
-        return true
-    }
-
-    /// Parked Swarm prompts whose way on has opened leave their node, oldest first.
-    mutating func retryParked() {
-        let waiting = parked
-        parked = []
-        for entry in waiting where chooseNextHop(entry.request, from: entry.node) {
-            send(entry.request, hop: entry.hop, tokens: requests[entry.request].input, from: entry.node)
-        }
     }
 
     /// What node `j` computed for hop `hop` of `r` goes on: to the next hop, or to the sink.
@@ -469,18 +428,6 @@ struct SimulationEngine {
         requests[r].hopSendStart = sent.start
         schedule(sent.arrival, .arrive(request: r, hop: 0))
         return true
-    }
-
-    /// A Swarm prompt that found no way on from its node (no usable arc continues at its next
-    /// layer): it ends unserved, freeing what it held, and the feeder replaces it.
-    mutating func abandon(_ r: Int) {
-        for step in requests[r].path.steps {
-            kvHeld[step.node] = max(0, kvHeld[step.node] - Double(requests[r].input * step.layers.count))
-        }
-        ledger.release(r)
-        promptThrough(r)
-        rejected += 1
-        feedOffline(queryFinished: true)
     }
 
     mutating func retryWaiting() {

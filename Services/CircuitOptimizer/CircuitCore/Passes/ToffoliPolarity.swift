@@ -59,30 +59,35 @@ public enum ToffoliPolarity {
         return relativePairs(c, toffolis, choice, deadline: deadline)
     }
 
-    /// Tries each pair of successive Toffolis on the same three qubits in the relative-phase form: the
+    /// Tries each Toffoli and the next one that shares two of its qubits in the relative-phase form: the
     /// first with its cz after it, the second mirrored (cz before it) with the opposite sign, for every
-    /// choice of target and cz partner; keeps the best when the pass loop makes the circuit smaller.
-    /// One Toffoli alone in that form only grows, so the pair is the smallest move that can pay.
+    /// target and cz partner among the shared qubits (so that the two cz are the same gate); keeps the best
+    /// when the pass loop makes the circuit smaller. One Toffoli alone in that form only grows, so the pair
+    /// is the smallest move that can pay.
     static func relativePairs(_ c: Circuit, _ toffolis: [Int], _ start: [Choice], deadline: Deadline) -> Circuit {
         var choice = start
         let budget = Deadline(seconds: deadline.remaining / 3, cancelled: { deadline.expired })
         func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: budget, resynthesis: false).gateCount }
         let qubits = toffolis.map { Set(c.gates[$0].qubits) }
-        var best = gates(choice)
+        // Scored only once a pair is found: most circuits have none, and one pass loop on a large one is seconds.
+        var best: Int?
         for i in toffolis.indices where choice[i].czSign == 0 {
-            guard let j = ((i + 1)..<toffolis.count).first(where: { qubits[$0] == qubits[i] }), choice[j].czSign == 0 else { continue }
+            guard let j = ((i + 1)..<toffolis.count).first(where: { qubits[$0].intersection(qubits[i]).count >= 2 }),
+                  choice[j].czSign == 0 else { continue }
+            if best == nil { best = gates(choice) }
+            let shared = qubits[i].intersection(qubits[j]).sorted()
             let (keepI, keepJ) = (choice[i], choice[j])
             var winner = (keepI, keepJ)
-            for target in qubits[i] {
-                for partner in qubits[i] where partner != target {
+            for target in shared {
+                for partner in shared where partner != target {
                     for sign in [1, -1] {
-                        if budget.expired { return expanded(c, toffolis, choice) }
+                        if budget.expired { (choice[i], choice[j]) = winner; return expanded(c, toffolis, choice) }
                         choice[i] = Choice(polarity: keepI.polarity, reversed: false,
                                            roles: roles(c.gates[toffolis[i]].qubits, partner, target), czSign: sign)
                         choice[j] = Choice(polarity: keepJ.polarity, reversed: true,
                                            roles: roles(c.gates[toffolis[j]].qubits, partner, target), czSign: -sign)
                         let s = gates(choice)
-                        if s < best { best = s; winner = (choice[i], choice[j]) }
+                        if s < best ?? .max { best = s; winner = (choice[i], choice[j]) }
                     }
                 }
             }
@@ -91,7 +96,7 @@ public enum ToffoliPolarity {
         return expanded(c, toffolis, choice)
     }
 
-    /// The ordering that puts `a` first and `target` last among a ccz's qubits.
+    /// The ordering that puts `a` first and `target` last among a ccz's qubits (both are among them).
     static func roles(_ q: [Int], _ a: Int, _ target: Int) -> Int {
         orderings.firstIndex { q[$0[0]] == a && q[$0[2]] == target } ?? 0
     }

@@ -59,11 +59,12 @@ public enum ToffoliPolarity {
         return relativePairs(c, toffolis, choice, deadline: deadline)
     }
 
-    /// Tries each Toffoli and the next one that shares two of its qubits in the relative-phase form: the
+    /// Tries each pair of successive Toffolis on the same three qubits in the relative-phase form: the
     /// first with its cz after it, the second mirrored (cz before it) with the opposite sign, for every
-    /// target and cz partner among the shared qubits (so that the two cz are the same gate); keeps the best
-    /// when the pass loop makes the circuit smaller. One Toffoli alone in that form only grows, so the pair
-    /// is the smallest move that can pay.
+    /// choice of target and cz partner (in a fixed order, so that ties break the same way every run);
+    /// keeps the best when the pass loop makes the circuit smaller. One Toffoli alone in that form only
+    /// grows, so the pair is the smallest move that can pay. (Pairs sharing only two qubits were tried:
+    /// no smaller result on 10 Nam circuits, and they can take a Toffoli its same-qubit partner needs.)
     static func relativePairs(_ c: Circuit, _ toffolis: [Int], _ start: [Choice], deadline: Deadline) -> Circuit {
         var choice = start
         let budget = Deadline(seconds: deadline.remaining / 3, cancelled: { deadline.expired })
@@ -72,10 +73,9 @@ public enum ToffoliPolarity {
         // Scored only once a pair is found: most circuits have none, and one pass loop on a large one is seconds.
         var best: Int?
         for i in toffolis.indices where choice[i].czSign == 0 {
-            guard let j = ((i + 1)..<toffolis.count).first(where: { qubits[$0].intersection(qubits[i]).count >= 2 }),
-                  choice[j].czSign == 0 else { continue }
+            guard let j = ((i + 1)..<toffolis.count).first(where: { qubits[$0] == qubits[i] }), choice[j].czSign == 0 else { continue }
             if best == nil { best = gates(choice) }
-            let shared = qubits[i].intersection(qubits[j]).sorted()
+            let shared = qubits[i].sorted()
             let (keepI, keepJ) = (choice[i], choice[j])
             var winner = (keepI, keepJ)
             for target in shared {

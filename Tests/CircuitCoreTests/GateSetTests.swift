@@ -33,6 +33,20 @@ import Testing
         }
     }
 
+    @Test func everyRelativeCCZDecompositionIsExact() {
+        let ccz = Circuit(qubits: 3, gates: [Gate(.ccz, [0, 1, 2])])
+        for o in ToffoliPolarity.orderings {
+            for p in [Polarity.positive, .negative] {
+                for sign in [1, -1] {
+                    for r in [false, true] {
+                        let d = ccz.withGates(Decompose.relativeCCZ(o[0], o[1], o[2], p, czSign: sign, reversed: r))
+                        #expect(EquivalenceChecker().check(ccz, d).isEquivalent, "\(o) \(p) \(sign) \(r)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func cczCountsThirteen() {
         #expect(Decompose.ccz(0, 1, 2).count == 13)
         #expect(Circuit(qubits: 3, gates: [Gate(.ccz, [0, 1, 2])]).gateCount == 13)

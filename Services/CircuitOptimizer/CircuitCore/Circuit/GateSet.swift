@@ -40,6 +40,23 @@ public enum Decompose {
         return reversed ? gates.reversed() : gates
     }
 
+    /// ccz as a relative-phase Toffoli core on target c (3 cx, its 4 rotations on parities with c), the 3
+    /// rotations on a, b, a⊕b, and the core's left-over cx(a, c) written as h(c)·cz(a, c)·h(c), the cz as
+    /// its phase polynomial with sign `czSign` (cz is its own inverse, so either sign is exact). Alone it is
+    /// larger than `ccz`; around a compute/uncompute pair of Toffolis on target c, the two cz (opposite
+    /// signs) fold away between them, leaving two 3-cx cores (Maslov's relative-phase Toffolis).
+    /// `reversed` is the mirror image (cz first), exact because every gate here is a symmetric matrix.
+    public static func relativeCCZ(_ a: Int, _ b: Int, _ c: Int, _ polarity: Polarity = .positive, czSign: Int,
+                                   reversed: Bool = false) -> [Gate] {
+        let s = polarity == .positive ? 1 : -1
+        let t = Angle.piTimes(s, over: 4), td = Angle.piTimes(-s, over: 4)
+        let z = Angle.piTimes(czSign, over: 2), zd = Angle.piTimes(-czSign, over: 2)
+        let gates: [Gate] = [.rz(a, t), .rz(b, t), .cx(a, b), .rz(b, td), .cx(a, b),
+                             .rz(c, t), .cx(b, c), .rz(c, td), .cx(a, c), .rz(c, t), .cx(b, c), .rz(c, td),
+                             .h(c), .rz(a, z), .rz(c, z), .cx(a, c), .rz(c, zd), .cx(a, c), .h(c)]
+        return reversed ? gates.reversed() : gates
+    }
+
     /// One gate in {h, x, rz, cx}, keeping ccz whole when `keepCCZ` (so that its polarity can be chosen later).
     public static func toNam(_ g: Gate, keepCCZ: Bool = false, polarity: Polarity = .positive) -> [Gate] {
         let q = g.qubits

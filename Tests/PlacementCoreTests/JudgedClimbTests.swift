@@ -10,16 +10,18 @@ import Testing
         -Double(Set(placement.ranges.compactMap { $0?.start }).count)
     }
 
+    static func judge(_ problem: PlacementProblem) -> Judge { Judge(custom: fewerStages, problem: problem, connectivity: .partial) }
+
     @Test func climbRaisesTheJudgeScoreAndKeepsFlow() throws {
         let problem = try TestData.problem("single24", reference: true)
         let start = Baselines.petals(problem)
-        let climb = JudgedClimb(problem: problem, connectivity: .partial, judge: Self.fewerStages)
-        let startScore = Self.fewerStages(start)
+        let climb = JudgedClimb(problem: problem, connectivity: .partial, judge: Self.judge(problem))
+        let startScore = climb.judge(start)
         let outcome = climb.climb(from: start, score: startScore, seed: 3, clock: Clock(), deadline: 2, cancel: nil) { _, _ in }
         try outcome.placement.validate(for: problem)
         #expect(outcome.judged > 0)
-        #expect(outcome.score > startScore)
-        #expect(outcome.score == Self.fewerStages(outcome.placement))
+        #expect(outcome.score.value > startScore.value)
+        #expect(outcome.score.value == Self.fewerStages(outcome.placement))
         #expect(FlowScorer.objective(problem, outcome.placement, .partial) >= 0.5 * FlowScorer.objective(problem, start, .partial))
     }
 
@@ -29,16 +31,16 @@ import Testing
     @Test func kicksCarryTheClimbPastALocalOptimum() throws {
         let problem = MILPTests.bindingCluster
         let start = Baselines.petals(problem)
-        let climb = JudgedClimb(problem: problem, connectivity: .partial, judge: Self.fewerStages)
+        let climb = JudgedClimb(problem: problem, connectivity: .partial, judge: Self.judge(problem))
         var noKicks = climb
         noKicks.kickMoves = 0
-        func run(_ c: JudgedClimb) -> (placement: Placement, score: Double, judged: Int) {
-            c.climb(from: start, score: Self.fewerStages(start), seed: 3, clock: Clock(), deadline: 60, maxJudgements: 600, cancel: nil) { _, _ in }
+        func run(_ c: JudgedClimb) -> (placement: Placement, score: JudgeScore, judged: Int) {
+            c.climb(from: start, score: c.judge(start), seed: 3, clock: Clock(), deadline: 60, maxJudgements: 600, cancel: nil) { _, _ in }
         }
         let stuck = run(noKicks), kicked = run(climb)
         #expect(stuck.judged < 600, "the neighbourhood should run out first (\(stuck.judged) judged)")
         #expect(kicked.judged == 600)
-        #expect(kicked.score >= stuck.score)
+        #expect(kicked.score.value >= stuck.score.value)
         try kicked.placement.validate(for: problem)
     }
 

@@ -4,12 +4,12 @@ import Foundation
 /// Hill-climbing whose judge is the caller's score (a short simulation), not the max-flow: the
 /// max-flow objective is a proxy, and flow-optimal layouts (long chains of thin stages) can serve
 /// users worse than plainer ones. Moves are the annealer's and `BoundaryShift`'s; a move is kept
-/// when the judge rates it higher and it keeps a share of the flow (so the judge is never asked
-/// about broken layouts).
+/// when it ranks higher (`JudgeRanking`) and it keeps a share of the flow (so the judge is never
+/// asked about broken layouts).
 struct JudgedClimb {
     let problem: PlacementProblem
     let connectivity: Connectivity
-    let judge: @Sendable (Placement) -> Double
+    let judge: Judge
     /// A candidate must keep at least this fraction of the starting max-flow.
     var minFlowShare = 0.5
     /// Random moves that kick the climb out of a local optimum.
@@ -18,8 +18,8 @@ struct JudgedClimb {
     /// `slowestJudgement`: the longest judgement seen so far, so that the first one here also fits the deadline.
     /// `maxJudgements` (SolveOptions.maxEvaluations): a count that ends the climb before the
     /// deadline does, so that its answer does not depend on machine speed.
-    func climb(from start: Placement, score startScore: Double, seed: UInt64, clock: Clock, deadline: Double,
-               slowestJudgement: Double = 0, maxJudgements: Int? = nil, cancel: CancellationToken?, report: (Placement, Double) -> Void) -> (placement: Placement, score: Double, judged: Int) {
+    func climb(from start: Placement, score startScore: JudgeScore, seed: UInt64, clock: Clock, deadline: Double,
+               slowestJudgement: Double = 0, maxJudgements: Int? = nil, cancel: CancellationToken?, report: (Placement, JudgeScore) -> Void) -> (placement: Placement, score: JudgeScore, judged: Int) {
         let search = LocalSearch(problem: problem, connectivity: connectivity)
         let shifts = BoundaryShift(problem: problem)
         var rng = SplitMix64(plannerSeed: seed)
@@ -30,6 +30,7 @@ struct JudgedClimb {
         }
         var best = start, bestScore = startScore          // the best seen
         var current = start, currentScore = startScore    // where the climb stands
+        var ranking = JudgeRanking(tolerance: judge.tolerance, peak: startScore.value)
         let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
         var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])
         var misses = 0  // draws in a row that gave no new candidate
@@ -38,10 +39,11 @@ struct JudgedClimb {
             let score = judge(candidate)
             slowest = max(slowest, clock.elapsed - started)
             judged += 1
-            guard always || score > currentScore else { return }
+            ranking.see(score)
+            guard always || ranking.prefers(score, over: currentScore) else { return }
             current = candidate
             currentScore = score
-            if score > bestScore {
+            if ranking.prefers(score, over: bestScore) {
                 best = candidate
                 bestScore = score
                 report(best, bestScore)

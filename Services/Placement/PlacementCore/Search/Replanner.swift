@@ -32,29 +32,25 @@ public enum Replanner {
     public static func replan(_ problem: PlacementProblem, previous: Placement, options: SolveOptions, movePenalty: Double = 0.2) -> (SolveResult, ReplanReport) {
         let clock = Clock()
         let connectivity = options.connectivity
-        let flow: @Sendable (Placement) -> Double = { FlowScorer.objective(problem, $0, connectivity) }
-        let base: @Sendable (Placement) -> Double
-        if let judge = options.judge {
-            base = judge
-        } else if let serving = options.serving {
-            base = Planner.servingJudge(serving, bound: options.decodeLatencyBound)
-        } else {
-            base = flow
+        let base = Planner.judge(problem, options) ?? Judge(tolerance: 0) { placement in
+            let flow = FlowScorer.objective(problem, placement, connectivity)
+            return JudgeScore(value: flow, flow: flow)
         }
         let L = Double(problem.numLayers)
-        let weighed: @Sendable (Placement) -> Double = { placement in
-            base(placement) * max(0, 1 - movePenalty * Double(layersMoved(from: previous, to: placement)) / L)
-        }
+        let weighed = base.scaled { placement in max(0, 1 - movePenalty * Double(layersMoved(from: previous, to: placement)) / L) }
         var fresh = options
         fresh.budgetSeconds = options.budgetSeconds * 0.5
         let freshResult = Planner.solve(problem, options: fresh)
         // Candidates: the old plan with new nodes placed where they serve best, and the fresh plan.
-        let previousScore = FlowScorer.objective(problem, previous, options.connectivity) > 0 ? base(previous) : 0
+        let previousScore = FlowScorer.objective(problem, previous, options.connectivity) > 0 ? base(previous).value : 0
         let (kept, keptScore) = Planner.assignIdle(problem, previous, score: weighed(previous), clock: clock, deadline: options.deadline(options.budgetSeconds * 0.75),
                                                    maxJudgements: options.idleJudgementLimit, cancel: options.cancellation, judge: weighed)
         var best = kept, bestScore = keptScore, origin = "previous plan, new nodes placed"
         let freshWeighed = weighed(freshResult.placement)
-        if freshWeighed > bestScore || FlowScorer.objective(problem, kept, options.connectivity) == 0 {
+        var ranking = JudgeRanking(tolerance: weighed.tolerance)
+        ranking.see(keptScore)
+        ranking.see(freshWeighed)
+        if ranking.prefers(freshWeighed, over: bestScore) || FlowScorer.objective(problem, kept, options.connectivity) == 0 {
             best = freshResult.placement; bestScore = freshWeighed; origin = "fresh plan (" + freshResult.foundBy + ")"
         }
         let climb = JudgedClimb(problem: problem, connectivity: options.connectivity, judge: weighed)
@@ -67,7 +63,7 @@ public enum Replanner {
         result.foundBy = origin
         let report = ReplanReport(layersMoved: layersMoved(from: previous, to: outcome.placement),
                                   freshLayersMoved: layersMoved(from: previous, to: freshResult.placement),
-                                  previousScore: previousScore, score: base(outcome.placement), freshScore: base(freshResult.placement))
+                                  previousScore: previousScore, score: base(outcome.placement).value, freshScore: base(freshResult.placement).value)
         return (result, report)
     }
 }

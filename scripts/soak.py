@@ -177,6 +177,29 @@ def rss(pid):
         return None
 
 
+def wait_dead(pid, limit=30):
+    """Waits until a SIGKILLed process has exited. `lattice up`'s services are not our children
+    (they are reparented to init), so waitpid returns at once, yet the kernel unmaps a process's
+    memory before it closes its files: for ~100 ms (more on a loaded machine) the dying process still
+    holds its listening socket, and a restart on the same port fails with "address already in use".
+    A zombie has closed its files."""
+    try:
+        os.waitpid(pid, 0)
+        return
+    except ChildProcessError:
+        pass
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            return
+        if stat[stat.rindex(")") + 1:].split()[0] in ("Z", "X"):
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"soak: pid {pid} still running {limit} s after SIGKILL")
+
+
 def restart(role, same_port):
     """SIGKILLs a process of the stack and starts it again with the same command line (and the
     same port for placement and the scheduler, which others know by address)."""
@@ -185,10 +208,7 @@ def restart(role, same_port):
     argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:-1]
     environ = dict(line.split(b"=", 1) for line in open(f"/proc/{pid}/environ", "rb").read().split(b"\0") if b"=" in line)
     os.kill(pid, signal.SIGKILL)
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
+    wait_dead(pid)
     if same_port:
         at = argv.index(b"--listen")
         argv[at + 1] = process["address"].encode()
@@ -199,9 +219,11 @@ def restart(role, same_port):
     child = subprocess.Popen(argv, env={k.decode(): v.decode() for k, v in environ.items()}, stdout=out, stderr=log, start_new_session=True)
     while time.monotonic() - started < 30:
         text = open(out_path).read()
-        if text.startswith("listening "):
+        if text.startswith("listening ") or child.poll() is not None:
             break
         time.sleep(0.02)
+    if not text.startswith("listening "):
+        print(f"soak: restarted {role} did not start listening (exit {child.poll()}); see {process['logPath']}", file=sys.stderr)
     new = json.load(open(os.path.join(state_dir, "state.json")))
     for p in new["processes"]:
         if p["role"] == role:

@@ -140,7 +140,7 @@ extension Integration {
                 links.append(ClusterLink(fromNode: "slow", toNode: "fast", bandwidthBytesPerSecond: 1e9))
                 let config = #"{"num_hidden_layers": 30, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "vocab_size": 256}"#
                 let request = PlanRequest(cluster: Cluster(name: "live", nodes: nodes, links: links), model: ModelSpec(name: "tiny", configJSON: config),
-                                          method: .auto, budgetSeconds: 2, seed: 1, variant: .strict, maxEvaluations: 200)   // work-bounded: the same plan on any machine
+                                          method: .auto, budgetSeconds: 2, seed: 1, variant: .strict, maxEvaluations: 40)   // work-bounded: the same plan on any machine
                 var result: PlanResult?
                 for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: TestTime.scaled(.seconds(30))) {
                     if case .result(let r)? = event.event { result = r }

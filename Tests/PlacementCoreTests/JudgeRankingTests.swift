@@ -37,8 +37,7 @@ import Testing
 
     /// single24 as bench-serving plans it (strict, `--max-evaluations 12`): the judge used to pick
     /// a chain with 28% less flow for a +0.04% prediction (1476.1 against the proven-optimal
-    /// 2045.6), and live that plan served 0.75× Swarm against 1.72× for the flow-optimal one. Now
-    /// the near-tie goes to the flow.
+    /// 2045.6). Now the near-tie goes to the flow.
     @Test func theCappedSingle24PlanKeepsTheFlowOptimum() throws {
         let problem = try TestData.problem("single24", reference: true)
         let serving = try ServingModel(problem: problem, connectivity: .strict, profiles: GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory))

@@ -49,10 +49,10 @@ struct Judge: Sendable {
 /// best value seen (the peak) are ties, broken by the larger max-flow objective, then the larger
 /// population bound, then the value; below that band the value alone decides. Measuring the band
 /// from the peak, not from each other, keeps the order transitive and stops a chain of near-ties
-/// from drifting down. Why flow breaks ties: on single24 under the bench's work cap the judge rated
-/// a plan 237.1 against 237.0 for one with 39% more flow (2045.6 against 1476.1); live, the first
-/// served 0.75× Swarm and the second 1.72×: a prediction's last tenth of a percent says nothing,
-/// and more flow is headroom the router uses.
+/// from drifting down. Why flow breaks ties: a prediction's last percent is inside the simulator's
+/// own seed-to-seed spread (±0.7% on Helix's single24 layout), so it says nothing, while more flow
+/// is headroom the router can use. On single24 under the bench's work cap the judge had rated a
+/// plan 237.1 against 237.0 for one with 39% more flow (1476.1 against 2045.6).
 struct JudgeRanking {
     let tolerance: Double
     private(set) var peak: Double

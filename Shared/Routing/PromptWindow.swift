@@ -37,9 +37,10 @@ public struct PromptWindow<Request: Hashable & Sendable, Node: Hashable & Sendab
         return queued <= 0 || queued + bytes <= seconds * bandwidth
     }
 
-    /// Records `bytes` of the request's prompt over each link (added to what it holds already).
-    public mutating func hold(_ request: Request, _ links: [Link], bytes: Double) {
-        for link in links {
+    /// Records `bytes` of the request's prompt over each link of its route: between each node and
+    /// the next (added to what it holds already).
+    public mutating func hold(_ request: Request, along route: [Node], bytes: Double) {
+        for link in zip(route, route.dropFirst()).map({ Link(from: $0, to: $1) }) {
             held[request, default: [:]][link, default: 0] += bytes
             bytesByLink[link, default: 0] += bytes
         }

@@ -9,11 +9,11 @@ import Testing
     @Test func aLinkTakesPromptsUpToItsWindowAndAlwaysOneWhenIdle() {
         var window = Window(seconds: 2)
         #expect(window.admits(Self.slow, bytes: 5e6, bandwidth: 1e6))   // idle: one prompt always goes
-        window.hold(1, [Self.slow], bytes: 1.5e6)
+        window.hold(1, along: ["a", "c"], bytes: 1.5e6)
         #expect(window.admits(Self.slow, bytes: 0.5e6, bandwidth: 1e6))
         #expect(!window.admits(Self.slow, bytes: 0.6e6, bandwidth: 1e6))
         #expect(window.admits(Window.Link(from: "b", to: "d"), bytes: 0.6e6, bandwidth: 1e6))   // other links are not charged
-        window.hold(2, [Self.slow], bytes: 0.5e6)
+        window.hold(2, along: ["a", "c"], bytes: 0.5e6)
         #expect(window.bytes(on: Self.slow) == 2e6 && window.promptsInFlight == 2)
         #expect(window.release(1) && !window.release(1))
         #expect(window.bytes(on: Self.slow) == 0.5e6)

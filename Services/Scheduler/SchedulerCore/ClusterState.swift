@@ -422,7 +422,7 @@ public final class ClusterState: Sendable {
         }
         s.ledger.reserve(key, Dictionary(path.steps.map { (graph.nodes[$0.node].name, $0.entries) }, uniquingKeysWith: +))
         s.routes[key] = LiveRoute(hops: hops, path: path, epoch: s.plan.epoch)
-        s.prompts?.hold(key, zip(hops, hops.dropFirst()).map { .init(from: $0.workerID, to: $1.workerID) }, bytes: bytes)
+        s.prompts?.hold(key, along: hops.map(\.workerID), bytes: bytes)
         return .success(hops)
     }
 

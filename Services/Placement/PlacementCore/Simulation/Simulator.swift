@@ -280,8 +280,8 @@ struct SimulationEngine {
         guard case .success(let path) = router.route(prompt: input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
                                                      queueLength: { queue[$0].count }, linkOpen: linkOpen(prompt: input)) else { return false }
         self.ledger.reserve(r, Router.reservation(path))
-        let nodes = path.nodes, bytes = hopBytes(input)
-        window?.hold(r, zip(nodes, nodes.dropFirst()).map { .init(from: $0, to: $1) }, bytes: bytes)
+        let bytes = hopBytes(input)
+        window?.hold(r, along: path.nodes, bytes: bytes)
         requests[r].path = path
         startIteration(r)
         return true

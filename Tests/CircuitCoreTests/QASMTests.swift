@@ -100,6 +100,20 @@ import Testing
         #expect(e.line == 4 && e.column == 12 && e.message.contains("out of range"))
     }
 
+    /// fuzz-qasm found a stack overflow on a line of ~1,500 '(': nesting and length are bounded
+    /// with a clear error, and an expression inside the bounds still parses.
+    @Test func deepOrLongAnglesAreRefusedNotACrash() throws {
+        let deep = try #require(failure("qreg q[1];\nrz(" + String(repeating: "(", count: 5000) + "pi" + String(repeating: ")", count: 5000) + ") q[0];"))
+        #expect(deep.line == 4 && deep.message.contains("nested too deeply"), "\(deep.message)")
+        let signs = try #require(failure("qreg q[1];\nrz(" + String(repeating: "-", count: 5000) + "pi) q[0];"))
+        #expect(signs.message.contains("nested too deeply"), "\(signs.message)")
+        let long = try #require(failure("qreg q[1];\nrz(pi" + String(repeating: "+pi", count: 5000) + ") q[0];"))
+        #expect(long.message.contains("too long"), "\(long.message)")
+        let fine = try QASMParser.parse("OPENQASM 2.0;\nqreg q[1];\nrz(" + String(repeating: "(", count: 40) + "pi/4" + String(repeating: ")", count: 40)
+                                        + String(repeating: "+0", count: 500) + ") q[0];")
+        #expect(fine.gates.map { $0.params[0] } == [.piTimes(1, over: 4)])
+    }
+
     @Test func badAngles() throws {
         let e1 = try #require(failure("qreg q[1];\nrz(pi/) q[0];"))
         #expect(e1.line == 4 && e1.message.contains("expected an angle expression"))

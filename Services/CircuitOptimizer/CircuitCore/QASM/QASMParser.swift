@@ -30,6 +30,15 @@ public struct QASMParser {
 
     private var tokens: [Token]
     private var pos = 0
+    /// Open `unary()` calls: every nesting of an angle expression (a parenthesis, a function, a
+    /// sign, an exponent) recurses through it, so bounding it bounds the parser's stack, which a
+    /// line of 1,500 '(' overflowed (found by fuzz-qasm).
+    private var expressionNesting = 0
+    /// Binary operators in the outermost expression being read: they build a left-deep tree that
+    /// evaluation recurses through.
+    private var expressionOperators = 0
+    private static let maxExpressionNesting = 64
+    private static let maxExpressionOperators = 1024
     private let limits: Limits
     private var qregs: [Register] = []
     private var cregs: [Register] = []
@@ -337,8 +346,10 @@ public struct QASMParser {
     // MARK: expressions (precedence: + - < * / < unary - < ^)
 
     private mutating func expression() throws(QASMError) -> QASMExpression {
+        if expressionNesting == 0 { expressionOperators = 0 }
         var lhs = try term()
         while isSymbol("+") || isSymbol("-") {
+            try countOperator()
             let op = next()
             guard case .symbol(let s) = op.kind else { break }
             lhs = .binary(s, lhs, try term(), line: op.line, column: op.column)
@@ -349,6 +360,7 @@ public struct QASMParser {
     private mutating func term() throws(QASMError) -> QASMExpression {
         var lhs = try unary()
         while isSymbol("*") || isSymbol("/") {
+            try countOperator()
             let op = next()
             guard case .symbol(let s) = op.kind else { break }
             lhs = .binary(s, lhs, try unary(), line: op.line, column: op.column)
@@ -356,7 +368,19 @@ public struct QASMParser {
         return lhs
     }
 
+    private mutating func countOperator() throws(QASMError) {
+        expressionOperators += 1
+        guard expressionOperators <= Self.maxExpressionOperators else {
+            throw error("angle expression too long: at most \(Self.maxExpressionOperators) operators in one expression")
+        }
+    }
+
     private mutating func unary() throws(QASMError) -> QASMExpression {
+        expressionNesting += 1
+        defer { expressionNesting -= 1 }
+        guard expressionNesting <= Self.maxExpressionNesting else {
+            throw error("angle expression nested too deeply: at most \(Self.maxExpressionNesting) levels of parentheses, signs and exponents")
+        }
         if isSymbol("-") { _ = next(); return .negate(try unary()) }
         if isSymbol("+") { _ = next(); return try unary() }
         return try power()
@@ -365,6 +389,7 @@ public struct QASMParser {
     private mutating func power() throws(QASMError) -> QASMExpression {
         let base = try primary()
         if isSymbol("^") {
+            try countOperator()
             let op = next()
             return .binary("^", base, try unary(), line: op.line, column: op.column)
         }

@@ -65,6 +65,9 @@ final class ServerConnection: @unchecked Sendable {
     private var lastMethod = ""
     private var lastHandler: (handler: Handler?, generation: Int)?
     private(set) var isClosed = false
+    /// The call whose non-blocking handler `start` is running right now (loop thread only);
+    /// nil once that handler answered (see `start`).
+    private var starting: UInt64?
 
     /// Where the connection is in its handshake (loop thread only; see `Handshake`).
     private enum Phase {
@@ -108,7 +111,8 @@ final class ServerConnection: @unchecked Sendable {
         server.counters.opened(counters)
     }
 
-    var callsInFlight: Int { callsLock.withLock { calls.count } }
+    /// The calls listed in `calls` (the counter moves with the table, no lock needed to read it).
+    var callsInFlight: Int { Int(counters.callsInFlight.load(ordering: .relaxed)) }
 
     // MARK: Incoming frames
 
@@ -223,10 +227,6 @@ final class ServerConnection: @unchecked Sendable {
             answer(id, refusal)
             return
         }
-        guard callsLock.withLock({ calls.isEmpty || calls[id] == nil }) else {
-            protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
-            return
-        }
         guard request.version <= Envelope.protocolVersion else {
             answer(id, Status(.failedPrecondition, "protocol version \(request.version) is not supported; this server speaks version \(Envelope.protocolVersion)"))
             return
@@ -265,7 +265,6 @@ final class ServerConnection: @unchecked Sendable {
             }
             call.client = keyID
         }
-        C.add(counters.callsTotal); C.add(counters.callsInFlight)
         if request.deadlineMs > 0 {
             let timer = LoopTimer(loop: loop)
             let milliseconds = request.deadlineMs
@@ -274,17 +273,43 @@ final class ServerConnection: @unchecked Sendable {
             }
             call.timer = timer
         }
-        // Listed before its Task exists, so the handler finds it when done. Only the loop ends
-        // calls early (deadline, cancel, close), so none can end before the Task is recorded.
-        callsLock.withLock { calls[id] = call }
-        // A non-blocking handler starts right here, on the loop: one that does not suspend has
-        // answered when this returns (written in this iteration's batch); one that does resumes
-        // on the loop executor.
-        let task = handler.runsOnLoop
-            ? Task.immediate(executorPreference: loop) { [self] in await self.run(work, context) }
-            : Task(executorPreference: HandlerPool.shared) { [self] in await self.run(work, context) }
-        callsLock.withLock { calls[id]?.task = task }
-        updateReading()
+        // One lock per call on the way in: the duplicate check and the listing together.
+        var poolBody: (@Sendable () async -> Void)?
+        if !handler.runsOnLoop { poolBody = { [self] in await self.run(work, context) } }
+        guard admit(id, call, poolBody) else {
+            call.timer?.cancel()
+            server.releaseClientCall(call.client)
+            protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
+            return
+        }
+        C.add(counters.callsTotal); C.add(counters.callsInFlight)
+        if handler.runsOnLoop {
+            // A non-blocking handler starts right here, on the loop: one that does not suspend
+            // has answered when this returns (written in this iteration's batch, its call ended
+            // by `run`, which clears `starting`); one that does resumes on the loop executor, and
+            // its Task is recorded for a cancel.
+            starting = id
+            let task = Task.immediate(executorPreference: loop) { [self] in await self.run(work, context) }
+            guard starting == id else { return }
+            starting = nil
+            callsLock.withLock { calls[id]?.task = task }
+        }
+        // Starting a call queued nothing: only the call limit can pause reading here.
+        if callsInFlight >= maxCalls { pauseReading() }
+    }
+
+    /// Lists call `id` (false: one with that id is in flight). A `body` for the handler pool
+    /// starts in its Task in the same step: the loop thread's jobs for the pool are published
+    /// only when its iteration ends (`HandlerPool.enqueue`), so the handler, which takes its call
+    /// out of the table when done, finds it there with its Task.
+    private func admit(_ id: UInt64, _ call: ActiveCall, _ body: (@Sendable () async -> Void)?) -> Bool {
+        callsLock.withLock {
+            guard calls.isEmpty || calls[id] == nil else { return false }
+            var call = call
+            if let body { call.task = Task(executorPreference: HandlerPool.shared, operation: body) }
+            calls[id] = call
+            return true
+        }
     }
 
     /// The handler of `method`, which is `lastMethod` (the request's, just decoded).
@@ -317,10 +342,10 @@ final class ServerConnection: @unchecked Sendable {
             // A non-blocking handler, on the loop: its answer joins this iteration's one batched
             // write (a send of its own per call would cost a system call each).
             guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+            if starting == id { starting = nil }
             countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
             server.releaseClientCall(call.client)
-            write(bytes)
-            finished(call)
+            finished(call, queued: write(bytes))
             if closeAfter, let status { closeForProtocolError(status) }
             return
         }
@@ -424,12 +449,12 @@ final class ServerConnection: @unchecked Sendable {
 
     // MARK: Ending calls (loop thread)
 
-    /// A handler's answer went out (see `run`).
-    private func finished(_ call: ActiveCall) {
+    /// A handler's answer went out (see `run`); `queued`: the bytes queued now, if known.
+    private func finished(_ call: ActiveCall, queued: Int? = nil) {
         call.timer?.cancel()
-        let queued = channel.queuedBytes
+        let queued = queued ?? channel.queuedBytes
         counters.noteQueued(queued)
-        updateReading()
+        updateReading(queued: queued)
         server.callEnded()
     }
 
@@ -497,18 +522,21 @@ final class ServerConnection: @unchecked Sendable {
         write(EnvelopeCodec.frame(Envelope(callID: id, method: "", status: status, endOfStream: true, kind: .response)))
     }
 
-    private func write(_ bytes: FrameBytes) {
+    /// Returns the bytes queued now.
+    @discardableResult
+    private func write(_ bytes: FrameBytes) -> Int {
         let queued = channel.write(bytes)
         C.add(counters.bytesOut, UInt64(bytes.count))
         counters.noteQueued(queued)
         if queued > maxQueued { pauseReading() }
+        return queued
     }
 
     /// Backpressure: a client whose answers pile up unread, or who has too many calls running,
     /// gets no more requests read until that eases (hysteresis: resume at half the queue limit).
-    private func updateReading() {
+    private func updateReading(queued known: Int? = nil) {
         guard !isClosed else { return }
-        let queued = channel.queuedBytes
+        let queued = known ?? channel.queuedBytes
         if callsInFlight >= maxCalls || queued > maxQueued {
             pauseReading()
         } else if !channel.isReading && queued <= maxQueued / 2 {

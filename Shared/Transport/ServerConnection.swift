@@ -6,7 +6,9 @@ import Wire
 /// of its own, and writes answers back. State is confined to the loop thread, except the table
 /// of calls in flight: a finished handler takes its call out of it and writes the answer itself
 /// (no hop through the loop on the latency path), so it sits behind `callsLock`, which also
-/// makes "the handler answered" and "the deadline / a cancel ended the call" exclusive.
+/// makes "the handler answered" and "the deadline / a cancel ended the call" exclusive. A call
+/// takes it once on the way in and once on the way out (plus once to record the Task of a
+/// non-blocking handler that suspends); the loop reads the calls in flight from an atomic.
 final class ServerConnection: @unchecked Sendable {
     /// Sendable so that a finished handler can carry it back to the loop: only the loop uses its timer.
     private struct ActiveCall: @unchecked Sendable {
@@ -216,6 +218,7 @@ final class ServerConnection: @unchecked Sendable {
     // MARK: Calls
 
     private func start(_ request: Envelope, _ payload: UnsafeRawBufferPointer, from client: Peer) {
+        loop.assertInLoop("ServerConnection.start")   // `starting`, timers, reading state
         let id = request.callID
         if server.draining {
             answer(id, Status(.unavailable, "server is shutting down; retry on another instance"))
@@ -382,6 +385,7 @@ final class ServerConnection: @unchecked Sendable {
     /// Loop: writes the answers handlers queued (see `run`), in one batch, and does the
     /// bookkeeping once for all of them.
     private func writeFinishedAnswers() {
+        loop.assertInLoop("ServerConnection.writeFinishedAnswers")
         let batch = callsLock.withLock { () -> [(FinishedAnswer, ActiveCall)] in
             defer { finishedAnswers.removeAll(keepingCapacity: true) }
             return finishedAnswers.compactMap { answer in calls.removeValue(forKey: answer.id).map { (answer, $0) } }
@@ -451,6 +455,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// A handler's answer went out (see `run`); `queued`: the bytes queued now, if known.
     private func finished(_ call: ActiveCall, queued: Int? = nil) {
+        loop.assertInLoop("ServerConnection.finished")
         call.timer?.cancel()
         let queued = queued ?? channel.queuedBytes
         counters.noteQueued(queued)
@@ -460,6 +465,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Ends a call early: cancels its Task, and answers the client if `answer` is given.
     private func end(_ id: UInt64, answer status: Status?) {
+        loop.assertInLoop("ServerConnection.end")
         // Whoever takes the call out of the table answers it: here, or its handler (see `run`).
         guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
         server.releaseClientCall(call.client)
@@ -535,6 +541,7 @@ final class ServerConnection: @unchecked Sendable {
     /// Backpressure: a client whose answers pile up unread, or who has too many calls running,
     /// gets no more requests read until that eases (hysteresis: resume at half the queue limit).
     private func updateReading(queued known: Int? = nil) {
+        loop.assertInLoop("ServerConnection.updateReading")
         guard !isClosed else { return }
         let queued = known ?? channel.queuedBytes
         if callsInFlight >= maxCalls || queued > maxQueued {

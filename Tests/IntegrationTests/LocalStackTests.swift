@@ -104,7 +104,9 @@ extension Integration {
             let directory = LatticeTesting.temporaryDirectory("load")
             let state = "\(directory)/state"
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let up = try await CLIRun.lattice(["up", "--workers", "2", "--state-dir", state], in: directory)
+            let refused = try await CLIRun.lattice(["up", "--workers", "2", "--queue-limit", "0", "--state-dir", state], in: directory)
+            #expect(refused.status != .exited(0) && refused.stderr.contains("--queue-limit"), "\(refused.stderr)")
+            let up = try await CLIRun.lattice(["up", "--workers", "2", "--queue-limit", "8", "--state-dir", state], in: directory)
             #expect(up.status == .exited(0), "\(up.stderr)")
             let load = try await CLIRun.lattice(["load", "--state-dir", state, "--concurrency", "4", "--seconds", "\(TestTime.seconds(3))", "--warmup", "\(TestTime.seconds(1))",
                                                  "--max-prompt", "6", "--max-output", "3", "--vocabulary", "100", "--name", "probe"], in: directory)
@@ -114,6 +116,7 @@ extension Integration {
             struct Report: Decodable {
                 var name: String; var decode_tokens_per_s: Double; var failures: Int; var finished: Int; var decode_p50: Double; var prompt_p50: Double
                 var workers: [Worker]
+                var queued_at_close: Int; var active_at_close: Int
             }
             let report = try JSONDecoder().decode(Report.self, from: Data(load.stdout.utf8))
             #expect(report.name == "probe" && report.failures == 0, "\(load.stdout)")
@@ -123,6 +126,8 @@ extension Integration {
             #expect(!serving.isEmpty && serving.allSatisfy { $0.utilisation > 0 && $0.utilisation <= 1.05 && $0.mean_batch_tokens >= 1 }, "\(load.stdout)")
             #expect(report.decode_tokens_per_s > 0 && report.finished > 0, "\(load.stdout)")
             #expect(report.decode_p50 > 0 && report.prompt_p50 > 0, "\(load.stdout)")
+            // The scheduler's status at the close (-1: not read): the tiny model's KV takes all 4 at once.
+            #expect(report.queued_at_close == 0 && (0...4).contains(report.active_at_close), "\(load.stdout)")
         }
 
         @Test func staleStateFromKilledProcessesIsReportedAndReplaced() async throws {

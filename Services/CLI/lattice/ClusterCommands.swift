@@ -73,6 +73,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Cap on placement's search work per plan, as `lattice plan --max-evaluations` (the live plan then is the plan `lattice plan` gives the same cluster, method, budget and cap).")
     var planMaxEvaluations: UInt32?
     @Option(help: "Scheduler KV admission: online (hwm 0.9, the default) or offline (hwm 0.85, as `lattice simulate --mode offline`).") var kvPolicy: String?
+    @Option(help: "Requests the scheduler's admission queue holds (default: the scheduler's 1024); past it a Generate is refused RESOURCE_EXHAUSTED.") var queueLimit: Int?
     @Flag(help: "With --cluster: the workers delay what they send each other by the file's link bandwidths and latencies (a geo-distributed cluster on loopback); the scheduler plans with those links either way.")
     var emulateLinks = false
     @Option(help: "Most layers each worker holds, comma-separated in worker order (e.g. 14,10,6), registered as its layer capacity (placement plans with it). Default: the whole model each.")
@@ -84,6 +85,7 @@ struct UpCommand: AsyncParsableCommand {
         guard (0...LocalStack.maxWorkers).contains(workers) else {
             throw ValidationError("--workers must be 0 to \(LocalStack.maxWorkers) (got \(workers))")
         }
+        if let queueLimit, queueLimit < 1 { throw ValidationError("--queue-limit must be at least 1 (got \(queueLimit))") }
         let stack = LocalStack(stateDirectory: stateDir)
         let nodes = try cluster.map { try ClusterWorkers(path: $0) }
         do {
@@ -103,6 +105,7 @@ struct UpCommand: AsyncParsableCommand {
             if let planBudget { schedulerArguments += ["--plan-budget", String(planBudget)] }
             if let planMaxEvaluations { schedulerArguments += ["--plan-max-evaluations", String(planMaxEvaluations)] }
             if let kvPolicy { schedulerArguments += ["--kv-policy", kvPolicy] }
+            if let queueLimit { schedulerArguments += ["--queue-limit", String(queueLimit)] }
             var workerArguments = ["--model", served]
             // The workers read the links from the same file as the scheduler.
             if let cluster, nodes?.declaresLinks == true {

@@ -8,7 +8,7 @@ import PlacementCore
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load", abstract: "Keep N generations in flight against a `lattice up` stack and report decode tokens/s and latencies.",
-        discussion: "Requests take the Azure conversation lengths of the shared workload in order (as `lattice simulate` does), capped by --max-prompt and --max-output; the generations join evenly over the first half of the warm-up. Prints one JSON object: decode tokens/s in the window after --warmup, prompt latency (first token after admission) and decode latency (between tokens) p50/p99, finished requests, and the CPU seconds per decode token of the scheduler and of all workers over the window.")
+        discussion: "Requests take the Azure conversation lengths of the shared workload in order (`lattice simulate` draws them at random from the same file), capped by --max-prompt and --max-output; the generations join evenly over the first half of the warm-up. Prints one JSON object: decode tokens/s in the window after --warmup, prompt latency (first token after sending, the admission queue included) and decode latency (between tokens) p50/p99, finished requests, and the CPU seconds per decode token of the scheduler and of all workers over the window.")
 
     @Option(help: "Folder holding `lattice up`'s state file.") var stateDir: String = ".lattice"
     @Option(help: "Generations kept in flight.") var concurrency: Int = 256
@@ -50,10 +50,15 @@ struct LoadCommand: AsyncParsableCommand {
             ($0.role, try ServiceClient(address: $0.address, config: credentials, reconnect: .default))
         })
         let load = ServingLoad(requests: requests, concurrency: concurrency, warmupSeconds: warmup, measureSeconds: seconds, vocabulary: vocabulary)
+        // The scheduler's admission queue at the window's close: requests waiting there mean the
+        // cluster ran as full as its KV admission lets it (the load saturated it).
+        let closing = StatusAtClose()
         let report = await load.run(client: client) { opening in
             cpu.mark(opening, scheduler: ProcessCPU.seconds(pid: pids.scheduler), workers: pids.workers.map(ProcessCPU.seconds).reduce(0, +))
             workers.mark(opening)
+            if !opening { closing.ask(client) }
         }
+        let status = await closing.value
         await client.close()
         let tokens = Double(max(1, report.decodeTokens))
         var object: [String: Any] = [
@@ -63,6 +68,7 @@ struct LoadCommand: AsyncParsableCommand {
             "scheduler_cpu_seconds_per_token": cpu.scheduler / tokens, "workers_cpu_seconds_per_token": cpu.workers / tokens,
             // Cores the scheduler kept busy in the window: far below one, it cannot be what limits the workers.
             "scheduler_cpu_cores": cpu.scheduler / seconds, "workers": await workers.report(),
+            "queued_at_close": status.map { Int($0.queueLength) } ?? -1, "active_at_close": status.map { Int($0.activeRequests) } ?? -1,
         ]
         if let failure = report.firstFailure { object["first_failure"] = failure }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -89,6 +95,17 @@ extension LoadCommand {
         }
         throw ValidationError("the stack served no request in two minutes (last: \(last)); see its scheduler.log")
     }
+}
+
+/// The scheduler's status asked for at the window's close (from the load's synchronous callback).
+final class StatusAtClose: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: Task<ClusterStatusResponse?, Never>?
+    func ask(_ client: ServiceClient) {
+        let task = Task { try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(10)) }
+        lock.withLock { self.task = task }
+    }
+    var value: ClusterStatusResponse? { get async { await lock.withLock { task }?.value ?? nil } }
 }
 
 /// CPU seconds of the scheduler and the workers between the window's opening and closing marks.

@@ -265,7 +265,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Online: target arrival rate in tokens/s (default: half the placement's max flow).")
     var rate: Double?
 
-    @Option(help: "Offline with a KV-blind routing (swarm, random, shortest-queue): queries kept in flight (default 180; the artifact used 500 for cluster42). With iwrr: a closed loop of that many queries (as `lattice load --concurrency`) instead of the artifact's KV-driven feeder.")
+    @Option(help: "Offline: a closed loop of that many queries under any routing (as `lattice load --concurrency`), admitted as the live scheduler admits them (`--kv-policy offline`: KV room for each query's own lengths, first come first served; the rest wait). Without it, the artifact's admission: iwrr its KV-driven feeder, the KV-blind routings 180 queries in flight.")
     var offlineQueries: Int?
 
     @Option(help: "Seconds of each node-to-node link's bandwidth that prompts not yet through may occupy, as the live scheduler admits them (its --prompt-window, default 2); a query held back waits. Default: uncapped, the artifact's admission.")

@@ -97,7 +97,7 @@ public struct ServingLoad: Sendable {
 public struct ServingLoadReport: Sendable, Equatable {
     /// Tokens after each request's first (the decode iterations the simulator counts), per second.
     public var decodeTokensPerSecond: Double
-    /// First token after sending, less the admission wait the scheduler reports for finished requests, seconds.
+    /// First token after sending (the admission queue's wait included), seconds.
     public var promptP50: Double, promptP99: Double
     /// Between consecutive tokens of a request, seconds.
     public var decodeP50: Double, decodeP99: Double
@@ -128,9 +128,9 @@ final class TokenLog: @unchecked Sendable {
     func record(began: Double, tokens: [Double], finished: GenerateFinished?) {
         lock.withLock {
             guard let first = tokens.first else { return }
-            // The scheduler says how long a finished request queued for admission, and that wait
-            // is taken out; a request cut off by the end of the run counts from its sending.
-            prompts.append((first, max(0, first - began - (finished?.queueSeconds ?? 0))))
+            // From sending, the wait in the scheduler's admission queue included, as the
+            // simulator's closed loop counts it from the query's arrival.
+            prompts.append((first, first - began))
             if let finished {
                 if finished.reason == .maxTokens || finished.reason == .stop { finishedAt.append(tokens.last ?? first) }
                 else { failures += 1; if firstFailure == nil { firstFailure = "\(finished.reason): \(finished.detail)" } }

@@ -16,11 +16,11 @@ public struct SimulationConfig: Sendable {
     public var measureSeconds: Double = 600
     /// Online: arrival rate in tokens/s the trace is rescaled to (default: half the max flow).
     public var onlineTokenRate: Double? = nil
-    /// Offline with a KV-blind policy (Swarm, random, shortest-queue): queries kept in flight
-    /// (default `HelixConstants.swarmQueriesInFlight`, the artifact's value for single24/geo24).
-    /// Given with IWRR, it replaces the artifact's KV-driven feeder by the same closed loop as a
-    /// live client's (`lattice load --concurrency`): that many queries, a finished one replaced,
-    /// one no route has room for waiting (as in the live scheduler's queue), not rejected.
+    /// Offline: a closed loop like a live client's (`lattice load --concurrency`) under any
+    /// routing: that many queries, a finished one replaced, admitted as the live scheduler admits
+    /// them (KV room for each query's own lengths, first come first served; one no route has room
+    /// for waits, not rejected). Nil: the artifact's admission (IWRR: its KV-driven feeder;
+    /// KV-blind policies: `HelixConstants.swarmQueriesInFlight` queries, its value for single24/geo24).
     public var offlineQueries: Int? = nil
     /// Where a decode step goes after the last hop. `.coordinator` (Helix's simulator): the token
     /// crosses the sink link and the next step starts from the source, so every step pays both
@@ -36,8 +36,8 @@ public struct SimulationConfig: Sendable {
     /// the live scheduler admits them (`PromptWindow`); nil: uncapped, the artifact's admission.
     public var promptWindowSeconds: Double? = nil
 
-    /// A closed loop of `offlineQueries` under IWRR (see there).
-    var closedLoop: Bool { mode == .offline && routing == .iwrr && offlineQueries != nil }
+    /// A closed loop of `offlineQueries` (see there).
+    var closedLoop: Bool { mode == .offline && offlineQueries != nil }
 
     public init(mode: SimulationMode, routing: RoutingPolicy = .iwrr, seed: UInt64 = 1) {
         self.mode = mode

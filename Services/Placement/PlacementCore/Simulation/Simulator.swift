@@ -49,6 +49,9 @@ struct SimulationEngine {
         var path = Route(steps: [])
         var route: [Int] { path.nodes }
         var iterationStart = 0.0
+        /// When the query was issued (its prompt latency runs from here, queueing included, as a
+        /// live client's runs from sending).
+        var arrival = 0.0
         /// When the transfer into the current hop started sending (Swarm's hop time runs from it).
         var hopSendStart = 0.0
     }
@@ -135,15 +138,10 @@ struct SimulationEngine {
             : FlowArc.everyArc(nodes, layerCount: problem.numLayers, partial: connectivity == .partial) { links.contains([$0, $1]) }
         maxFlow = flows.value
         let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: problem.numLayers, partial: connectivity == .partial)
-        // Swarm (and the other KV-blind baselines) admit whatever they route: the artifact's Swarm
-        // scheduler keeps no KV expectation.
-        var kv: KVPolicy = config.routing == .iwrr ? (config.mode == .online ? .online : .offline)
-            : KVPolicy(highWaterMark: .greatestFiniteMagnitude, outputRatio: 0)
-        // As the artifact's max-flow scheduler: room is checked for every layer a node holds, and a
-        // request that meets a hop with no room is refused rather than re-routed.
-        kv.checksWholeNode = true
-        router = Router(graph: graph, policy: config.routing, kv: kv, seed: config.seed)
-        router.backtracks = false
+        router = Router(graph: graph, policy: config.routing, kv: Self.admission(config), seed: config.seed)
+        // The artifact's scheduler refuses a request that meets a hop with no room; the live one
+        // (and so the closed loop) backs out and tries the next candidate.
+        router.backtracks = config.closedLoop
         channels = try Self.channels(problem: problem, flows: flows, graph: graph, evenNICSplit: config.routing != .iwrr)
         window = config.promptWindowSeconds.map { PromptWindow(seconds: $0) }
         for arc in problem.arcs {
@@ -155,6 +153,20 @@ struct SimulationEngine {
         busy = Array(repeating: false, count: n)
         inFlight = Array(repeating: [], count: n)
         received = Array(repeating: 0, count: n)
+    }
+
+    /// The KV rule routes are admitted by. A closed loop admits as the live scheduler does (`lattice
+    /// up --kv-policy offline`), whatever the routing: each request's prompt + its own output
+    /// length (the max_tokens a live client sends) on every layer it runs. Otherwise the
+    /// artifact's: IWRR with Helix's expectation checked for every layer a node holds; Swarm (and
+    /// the other KV-blind baselines) admit whatever they route, as its Swarm scheduler keeps no KV
+    /// expectation.
+    static func admission(_ config: SimulationConfig) -> KVPolicy {
+        if config.closedLoop { return .offline }
+        guard config.routing == .iwrr else { return KVPolicy(highWaterMark: .greatestFiniteMagnitude, outputRatio: 0) }
+        var kv: KVPolicy = config.mode == .online ? .online : .offline
+        kv.checksWholeNode = true
+        return kv
     }
 
     /// Key of the directed link from → to (node indices; n is the source on the way out, the sink on the way in).
@@ -264,8 +276,11 @@ struct SimulationEngine {
         // longer than its mean (first 2000: 289 output tokens against 232), so reading it in order
         // would bias a run towards long outputs.
         let w = Int.random(in: 0..<workload.inputLengths.count, using: &rng)
-        requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w]))
+        requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w], arrival: now))
         let r = requests.count - 1
+        // A closed loop's queue is first come, first served, as the live scheduler's: a new query
+        // does not overtake one already waiting.
+        guard !(config.closedLoop && !waiting.isEmpty) else { waiting.append(r); return }
         guard !route(r) else { return }
         // Offline, the artifact's scheduler rejects a query no route has KV room for; online (and
         // in a closed loop, like the live scheduler's queue, or held back by the prompt window) it waits.
@@ -277,7 +292,10 @@ struct SimulationEngine {
     /// `Router.route`, as the live scheduler does (see Router).
     mutating func route(_ r: Int) -> Bool {
         let ledger = self.ledger, queue = self.queue, input = requests[r].input
-        guard case .success(let path) = router.route(prompt: input, maxTokens: nil, reserved: { ledger.reserved(on: $0) },
+        // A live client names its max_tokens (`lattice load`: the prompt's token and the output's);
+        // the artifact's queries do not (Helix's expectation).
+        let maxTokens = config.closedLoop ? 1 + requests[r].output : nil
+        guard case .success(let path) = router.route(prompt: input, maxTokens: maxTokens, reserved: { ledger.reserved(on: $0) },
                                                      queueLength: { queue[$0].count }, linkOpen: linkOpen(prompt: input)) else { return false }
         self.ledger.reserve(r, Router.reservation(path))
         let bytes = hopBytes(input)
@@ -387,7 +405,7 @@ struct SimulationEngine {
         let measuring = time >= config.warmupSeconds && time <= end
         let wasPrompt = requests[r].produced == 0
         if wasPrompt {
-            if measuring { promptLatencies.append(latency) }
+            if measuring { promptLatencies.append(time - requests[r].arrival) }
         } else if measuring {
             decodeLatencies.append(latency); decodeTokensInWindow += 1
         }
@@ -430,7 +448,13 @@ struct SimulationEngine {
         return true
     }
 
+    /// Admits waiting queries that now have room: in a closed loop from the head only, as the live
+    /// scheduler's queue (a head that does not fit holds the rest back); otherwise any that fits.
     mutating func retryWaiting() {
+        if config.closedLoop {
+            while let head = waiting.first, route(head) { waiting.removeFirst() }
+            return
+        }
         var still: [Int] = []
         for r in waiting where !route(r) { still.append(r) }
         waiting = still

@@ -285,8 +285,10 @@ struct ClusterStateTests {
         let state = ClusterState(model: Self.model, settings: settings)
         let first = Task { try await state.waitForTest("one", prompt: 1, maxTokens: 1) }
         try await Task.sleep(for: .milliseconds(30))
-        #expect(state.queueIsFull)
+        #expect(state.queueRefusals == 0)
         await #expect(throws: AdmissionError.queueFull(limit: 1)) { try await state.waitForTest("two", prompt: 1, maxTokens: 1) }
+        #expect(state.refusesNewRequest())
+        #expect(state.queueRefusals == 2)   // "two", and the newcomer just asked about: the stat counts both
         let rerouted = Task { try await withCheckedThrowingContinuation { state.enqueueForTest("three", prompt: 1, maxTokens: 1, rerouted: true, waiter: $0) } }
         try await Task.sleep(for: .milliseconds(30))
         #expect(state.queuePosition("three") == 1)

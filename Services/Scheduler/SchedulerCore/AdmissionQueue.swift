@@ -11,6 +11,8 @@ public struct AdmissionQueue<Waiter>: Sendable where Waiter: Sendable {
 
     public private(set) var entries: [Entry] = []
     public let limit: Int
+    /// New requests turned away because the queue was full (a stat).
+    public private(set) var refusals = 0
 
     public init(limit: Int = .max) { self.limit = max(1, limit) }
 
@@ -22,8 +24,15 @@ public struct AdmissionQueue<Waiter>: Sendable where Waiter: Sendable {
     /// `evenIfFull` (a request already admitted once, being re-routed, is never refused).
     @discardableResult
     public mutating func append(key: String, prompt: Int, maxTokens: Int, waiter: Waiter, evenIfFull: Bool = false) -> Bool {
-        guard evenIfFull || !isFull else { return false }
+        guard evenIfFull || !isFull else { refusals += 1; return false }
         entries.append(Entry(key: key, prompt: prompt, maxTokens: maxTokens, waiter: waiter))
+        return true
+    }
+
+    /// True, and counted as a refusal, when a new request would find the queue full.
+    public mutating func refusesNewcomer() -> Bool {
+        guard isFull else { return false }
+        refusals += 1
         return true
     }
 

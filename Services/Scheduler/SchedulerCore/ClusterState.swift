@@ -307,7 +307,11 @@ public final class ClusterState: Sendable {
         admitted.resume()
     }
 
-    public var queueIsFull: Bool { state.withLock { $0.queue.isFull } }
+    /// True, and counted, when a new request would find the admission queue full.
+    public func refusesNewRequest() -> Bool { state.withLock { $0.queue.refusesNewcomer() } }
+
+    /// New requests refused because the admission queue was full, since start.
+    public var queueRefusals: Int { state.withLock { $0.queue.refusals } }
 
     /// `enqueue` for tests outside the module.
     public func enqueueForTest(_ key: String, prompt: Int, maxTokens: Int, rerouted: Bool = false, waiter: CheckedContinuation<[Hop], Error>) {

@@ -193,6 +193,9 @@ public final class SchedulerEngine: Sendable {
         return found.0
     }
 
+    /// Generates refused because the admission queue was full (`--queue-limit`).
+    public var queueRefusals: Int { state.queueRefusals }
+
     public func clusterStatus() -> ClusterStatusResponse {
         state.status(activeRequests: requests.withLock { $0.active.count })
     }
@@ -275,7 +278,7 @@ public final class SchedulerEngine: Sendable {
             switch state.tryAdmit(key, prompt: prompt.count, maxTokens: remaining) {
             case .success(let admitted): route = admitted
             case .failure(let refusal):
-                if run.attempt == 1, state.queueIsFull {
+                if run.attempt == 1, state.refusesNewRequest() {
                     throw Status(.resourceExhausted, "Generate: \(AdmissionError.queueFull(limit: state.settings.queueLimit))")
                 }
                 // A deadline also applies in the queue: the wait ends when it passes. With no plan

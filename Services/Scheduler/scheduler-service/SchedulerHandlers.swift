@@ -19,7 +19,7 @@ enum SchedulerHandlers {
         }
         server.unary(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest.self) { _, _ in engine.clusterStatus() }
         server.stream(Methods.Scheduler.generate.name, GenerateRequest.self, GenerateEvent.self) { request, _, writer in
-            try limits.check(request) { Int(engine.clusterStatus().queueLength) }
+            try limits.check(request)
             try await engine.generate(request) { event in try await writer.send(event) }
         }
         host.addStats {
@@ -28,7 +28,8 @@ enum SchedulerHandlers {
                     Stat(name: "workers_serving", value: Double(status.workers.filter { $0.health == .serving }.count)),
                     Stat(name: "queue_length", value: Double(status.queueLength)),
                     Stat(name: "active_requests", value: Double(status.activeRequests)),
-                    Stat(name: "plan_epoch", value: Double(status.planEpoch))] + limits.tally.stats
+                    Stat(name: "plan_epoch", value: Double(status.planEpoch)),
+                    Stat(name: "generate_refused_queue_full", value: Double(engine.queueRefusals))] + limits.tally.stats
         }
     }
 }

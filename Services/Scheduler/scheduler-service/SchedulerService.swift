@@ -24,7 +24,8 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Seconds placement-service may search for each plan (the serving objective, as `lattice plan` by default).") var planBudget = 3.0
     @Option(help: "Cap on placement's search work per plan (annealing evaluations per chain, judged moves), as `lattice plan --max-evaluations`: the plan then depends on the workers, not on machine speed (0: the budget alone).")
     var planMaxEvaluations: UInt32 = 0
-    @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED.") var queueLimit = 1024
+    @Option(help: "Requests the admission queue holds; past it Generate answers RESOURCE_EXHAUSTED. [env: LATTICE_QUEUE_LIMIT] (default: 1024)")
+    var queueLimit: Int?
     @Option(help: "Seconds of each worker-to-worker link's bandwidth that admitted prompts not yet through may occupy; a request waits for a route whose links have room (0: uncapped).") var promptWindow = SchedulerSettings().promptWindowSeconds
     @Option(help: "Cluster file (.json, or a Helix .ini) whose links, between nodes named as the workers' ids, placement gets instead of the links measured between workers.")
     var cluster: String?
@@ -35,12 +36,10 @@ struct SchedulerService: AsyncParsableCommand {
 
     @Option(help: "Prompt + generated tokens one Generate may use. [env: LATTICE_MAX_TOKENS_PER_REQUEST] (default: 8192)")
     var maxTokensPerRequest: Int?
-    @Option(help: "Generate requests that may wait for admission; more are refused. [env: LATTICE_MAX_QUEUED] (default: 1024)")
-    var maxQueued: Int?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let limits = try GenerateLimits.from(tokens: maxTokensPerRequest, queued: maxQueued, environment: environment)
+        let limits = try GenerateLimits.from(tokens: maxTokensPerRequest, environment: environment)
         let source: ModelSource
         do { source = try ModelSource.load(model ?? environment["LATTICE_MODEL"]) } catch let error as WorkerError {
             throw ValidationError("--model: \(error.description)")
@@ -62,7 +61,7 @@ struct SchedulerService: AsyncParsableCommand {
             throw ValidationError("--plan-method '\(planMethod)' is not one of: \(PlacementMethod.names.map(\.name).joined(separator: ", "))")
         }
         guard planBudget > 0, planBudget <= 600 else { throw ValidationError("--plan-budget must be more than 0 and at most 600 seconds") }
-        guard queueLimit >= 1 else { throw ValidationError("--queue-limit must be at least 1") }
+        let queueLimit = try GenerateLimits.positive(queueLimit, "LATTICE_QUEUE_LIMIT", "queue-limit", environment: environment) ?? 1024
         guard promptWindow >= 0, promptWindow.isFinite else { throw ValidationError("--prompt-window must be 0 (uncapped) or more seconds") }
         guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
         guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be positive (seconds)") }

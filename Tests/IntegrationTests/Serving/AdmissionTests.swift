@@ -56,6 +56,9 @@ struct AdmissionTests {
                 #expect(status.code == .resourceExhausted)
                 #expect(status.message.contains("admission queue is full") && status.message.contains("--queue-limit"), "\(status.message)")
             }
+            let client = scheduler.client()
+            #expect(try await client.stats(.scheduler)[extra: "generate_refused_queue_full"] == 1)
+            await client.close()
         }
     }
 

@@ -32,14 +32,16 @@ public struct LearnedSearch: LearnedSearchStage {
 
     public struct Summary: Sendable, CustomStringConvertible {
         public var moves = 0
+        /// Rounds of walks that started from a circuit above the best (excursions).
+        public var excursionRounds = 0
         public var walkSeconds = 0.0
         public var searchSeconds = 0.0
         /// Cost reductions found on each side's turns.
         public var walkGain = 0
         public var searchGain = 0
         public var description: String {
-            String(format: "walks: %d moves in %.1f s (%.0f moves/s), cost -%d; best-first search: %.1f s, cost -%d",
-                   moves, walkSeconds, Double(moves) / max(walkSeconds, 1e-9), walkGain, searchSeconds, searchGain)
+            String(format: "walks: %d moves in %.1f s (%.0f moves/s, %d excursion rounds), cost -%d; best-first search: %.1f s, cost -%d",
+                   moves, walkSeconds, Double(moves) / max(walkSeconds, 1e-9), excursionRounds, walkGain, searchSeconds, searchGain)
         }
     }
 
@@ -97,6 +99,7 @@ public struct LearnedSearch: LearnedSearchStage {
             record.rate[turn] = Double(before - bestCost) / max(seconds, 1e-3)
         }
         summary.moves = walks.moves
+        summary.excursionRounds = walks.excursionRounds
         summary.walkSeconds = walks.walking
         summary.searchSeconds = record.seconds[.search, default: 0]
         onFinish?(summary)

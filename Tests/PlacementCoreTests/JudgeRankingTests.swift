@@ -49,3 +49,33 @@ import Testing
         #expect(plan.objective > 2045, "flow \(plan.objective), predicted \(predicted), found by \(plan.foundBy)")
     }
 }
+
+@Suite struct LatencyBoundsTests {
+    static func prediction(tokens: Double, prompt: Double, decode: Double) -> ServingPrediction {
+        ServingPrediction(decodeTokensPerSecond: tokens, decodeLatencySeconds: decode, promptLatencySeconds: prompt, pipelines: 1, meanDepth: 1)
+    }
+
+    /// The excess is the larger relative overshoot of the two latencies; 0 within both.
+    @Test func excessIsTheLargerRelativeOvershoot() {
+        let bounds = LatencyBounds(reference: Self.prediction(tokens: 66, prompt: 10, decode: 4))
+        #expect(bounds.excess(Self.prediction(tokens: 170, prompt: 9.5, decode: 1.3)) == 0)
+        #expect(abs(bounds.excess(Self.prediction(tokens: 160, prompt: 11.85, decode: 1.4)) - 0.185) < 1e-12)
+        #expect(abs(bounds.excess(Self.prediction(tokens: 160, prompt: 9, decode: 5)) - 0.25) < 1e-12)
+        #expect(bounds.excess(.none) == .infinity, "a plan that serves nothing is beyond every bound")
+    }
+
+    /// A plan within the bounds ranks above any plan beyond them, whatever its value; of two beyond,
+    /// the smaller excess ranks higher; and a fast plan beyond the bounds does not set the tie band.
+    @Test func plansWithinTheBoundsComeFirst() {
+        let within = JudgeScore(value: 170, flow: 952)
+        let faster = JudgeScore(value: 300, flow: 2000, latencyExcess: 0.18)
+        let nearer = JudgeScore(value: 100, flow: 500, latencyExcess: 0.05)
+        #expect(JudgeRanking.best(of: [faster, within], tolerance: 0.01) == 1)
+        #expect(JudgeRanking.best(of: [faster, within], tolerance: 0) == 1)
+        #expect(JudgeRanking.best(of: [faster, nearer], tolerance: 0.01) == 1)
+        // 168.5 is within 1% of the eligible peak 170 and has more flow: a tie it wins. Against the
+        // ineligible 300 it would be far outside the band and lose on value.
+        let tie = JudgeScore(value: 168.5, flow: 1000)
+        #expect(JudgeRanking.best(of: [within, faster, tie], tolerance: 0.01) == 2)
+    }
+}

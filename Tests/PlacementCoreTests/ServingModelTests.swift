@@ -54,6 +54,25 @@ import Testing
         #expect(!serving.foundBy.isEmpty && !flow.foundBy.isEmpty)
     }
 
+    /// With a reference layout (geo24: Helix's), the plan is predicted no slower than it on prompt
+    /// and decode latency, and serves at least as much; without one, the same capped search returns
+    /// a plan whose prompts queue longer than the reference's (so the bound is what holds it back).
+    @Test func aReferenceBoundsThePlansLatencies() throws {
+        let model = try Self.model("geo24")
+        let reference = try LayoutFile.load(path: TestData.layout("geo24_helix_milp"), nodeCount: model.problem.nodes.count)
+        var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 60, seed: 1)
+        options.maxEvaluations = 60
+        options.use(.serving, serving: model)
+        let free = model.predict(Planner.solve(model.problem, options: options).placement)
+        options.reference = reference
+        let plan = Planner.solve(model.problem, options: options)
+        let predicted = model.predict(plan.placement), bound = model.predict(reference)
+        #expect(predicted.promptLatencySeconds <= bound.promptLatencySeconds && predicted.decodeLatencySeconds <= bound.decodeLatencySeconds,
+                "plan \(predicted), reference \(bound), found by \(plan.foundBy)")
+        #expect(predicted.decodeTokensPerSecond >= bound.decodeTokensPerSecond)
+        #expect(free.promptLatencySeconds > bound.promptLatencySeconds, "unbounded \(free)")
+    }
+
     /// geo24's links between regions (11–14 MB/s) are slow, those within (1.2–1.4 GB/s) are not;
     /// single24 has one bandwidth. A node no route can enter exposes nothing; the same node where a
     /// route can reach it, across a region, exposes the slow links our flow leaves unused.

@@ -36,6 +36,9 @@ public struct ServingPrediction: Sendable, Equatable {
 ///   batch at j (all requests in flight through j). Every extra hop adds a link, a copy and a batch
 ///   wait, so τ grows with depth; a busy slow link (geo24's 12.5 MB/s between regions, where one
 ///   prompt's activations take ~1 s and a wave of 300 decodes ~0.4 s) adds seconds.
+/// - **Prompt latency**: the unloaded path, or, where more is, the offline feeder's closed
+///   population of prompts queued at the busiest node or link (`PromptDemand`): on geo24 a prompt
+///   holds a 12.5 MB/s link ~1 s, and 20 of them in flight wait on each other there.
 /// - **Decode tokens/s** = min(φ_p·out/(in+out), N_p/τ_p): the asymptotic bounds of a closed
 ///   queueing network (capacity, or population over round trip).
 public struct ServingModel: Sendable {
@@ -48,6 +51,11 @@ public struct ServingModel: Sendable {
     /// KV high-water mark of offline scheduling (spec §5: 0.85); the scheduler reserves input + 240·1.0 per layer.
     public var kvHighWater = 0.85
     public var reservedOutput = 240.0
+    /// Prompts in flight while the offline feeder fills the KV cache: each finished prompt launches
+    /// the next (`OfflineRequestFeeder.check_launch_new_query`), so its initial queries stay a closed
+    /// population of prompts until the busiest layer reaches the high-water mark, which on the three
+    /// clusters takes longer than the warm-up and the measured window together.
+    public var promptPopulation = Double(HelixConstants.helixInitialQueries)
     let slowLinks: SlowLinks
 
     public init(problem: PlacementProblem, connectivity: Connectivity, profiles: [String: GPUProfile]) throws {
@@ -99,12 +107,16 @@ public struct ServingModel: Sendable {
             return prompts * promptTransfer * promptTransfer / (2 * (1 - rho))
         }
         var decode = 0.0, decodeLatency = 0.0, promptLatency = 0.0, depth = 0.0, population = 0.0
+        var prompts = PromptDemand()
         for (p, count) in zip(pipelines, inFlight) {
             var step = 0.0, prompt = 0.0, previous = n  // n: the source
+            let share = p.flow / flows.value
             for hop in p.hops {
                 guard let profile = profiles[problem.nodes[hop.node].type] else { continue }
                 let link = wire(from: previous, to: hop.node)
                 let wait = queueing(from: previous, to: hop.node)
+                prompts.add(node: hop.node, seconds: share * Double(hop.layers) * profile.prompt.seconds(meanInput))
+                prompts.add(link: previous * (n + 1) + hop.node, seconds: share * link.activation * meanInput)
                 // A decode step moves the pipeline's requests as one wave: each hop receives all of
                 // their activations over its link, and the node copies what it received.
                 step += Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + link.latency
@@ -128,7 +140,7 @@ public struct ServingModel: Sendable {
         }
         guard decode > 0 else { return .none }
         return ServingPrediction(decodeTokensPerSecond: decode, decodeLatencySeconds: decodeLatency / decode,
-                                 promptLatencySeconds: promptLatency / decode, pipelines: pipelines.count, meanDepth: depth / decode,
+                                 promptLatencySeconds: prompts.latency(path: promptLatency / decode, population: promptPopulation), pipelines: pipelines.count, meanDepth: depth / decode,
                                  exposedSlowLinks: slowLinks.exposed(placement, connectivity, flows: flows), populationBoundTokensPerSecond: population)
     }
 

@@ -6,12 +6,17 @@ public struct JudgeScore: Sendable, Equatable {
     public var flow: Double
     /// The serving model's population bound (`ServingPrediction.populationBoundTokensPerSecond`); 0 for other judges.
     public var population: Double = 0
+    /// How far the predicted latencies exceed their bounds (`LatencyBounds.excess`): 0 within them.
+    public var latencyExcess: Double = 0
 
-    public init(value: Double, flow: Double, population: Double = 0) {
+    public init(value: Double, flow: Double, population: Double = 0, latencyExcess: Double = 0) {
         self.value = value
         self.flow = flow
         self.population = population
+        self.latencyExcess = latencyExcess
     }
+
+    var withinBounds: Bool { latencyExcess <= 0 }
 }
 
 /// A judge: how it scores a placement, and how close two of its values must be to count as a tie.
@@ -45,7 +50,10 @@ struct Judge: Sendable {
 }
 
 /// The one rule by which every search component (the judged candidates, the judged climb, the
-/// idle-node placement, the re-planner) compares judged placements. Values within `tolerance` of the
+/// idle-node placement, the re-planner) compares judged placements. Latency bounds come first: a
+/// placement within them ranks above every one beyond them, and of two beyond them the smaller
+/// excess ranks higher (so a climb from beyond the bounds heads back inside). Within the bounds,
+/// values within `tolerance` of the
 /// best value seen (the peak) are ties, broken by the larger max-flow objective, then the larger
 /// population bound, then the value; below that band the value alone decides. Measuring the band
 /// from the peak, not from each other, keeps the order transitive and stops a chain of near-ties
@@ -62,12 +70,15 @@ struct JudgeRanking {
         self.peak = peak
     }
 
-    mutating func see(_ score: JudgeScore) { peak = max(peak, score.value) }
+    /// The peak is the best value within the latency bounds: a faster plan that is too slow for
+    /// users must not push the tie band above what the eligible plans reach.
+    mutating func see(_ score: JudgeScore) { if score.withinBounds { peak = max(peak, score.value) } }
 
     func nearPeak(_ score: JudgeScore) -> Bool { score.value >= peak - tolerance * abs(peak) }
 
     /// Whether `a` ranks strictly above `b`.
     func prefers(_ a: JudgeScore, over b: JudgeScore) -> Bool {
+        if a.latencyExcess != b.latencyExcess, !(a.withinBounds && b.withinBounds) { return a.latencyExcess < b.latencyExcess }
         guard tolerance > 0, nearPeak(a), nearPeak(b) else { return a.value > b.value }
         // Flows that differ only in rounding (the same cap reached two ways) are equal.
         if abs(a.flow - b.flow) > 1e-9 * max(1, abs(a.flow), abs(b.flow)) { return a.flow > b.flow }

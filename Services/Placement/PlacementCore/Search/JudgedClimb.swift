@@ -30,7 +30,8 @@ struct JudgedClimb {
         }
         var best = start, bestScore = startScore          // the best seen
         var current = start, currentScore = startScore    // where the climb stands
-        var ranking = JudgeRanking(tolerance: judge.tolerance, peak: startScore.value)
+        var ranking = JudgeRanking(tolerance: judge.tolerance)
+        ranking.see(startScore)
         let floor = minFlowShare * FlowScorer.objective(problem, start, connectivity)
         var judged = 0, slowest = slowestJudgement, tried = Set<Placement>([start])
         var misses = 0  // draws in a row that gave no new candidate

@@ -21,14 +21,15 @@ public enum Planner {
     /// the flow objective, then by the population bound (on single24 the flow caps many plans at
     /// the same prediction, 324.7; real serving sits below both bounds near the knee, so more KV
     /// room per round trip serves more where the cap is equal).
-    static func servingJudge(_ model: ServingModel, bound: Double?) -> Judge {
+    /// With `latency` bounds, a plan beyond them ranks below every plan within them (`JudgeRanking`).
+    static func servingJudge(_ model: ServingModel, bound: Double?, latency: LatencyBounds? = nil) -> Judge {
         let problem = model.problem, connectivity = model.connectivity
         return Judge(tolerance: servingTolerance) { placement in
             let p = model.predict(placement)
             let flow = FlowScorer.objective(problem, placement, connectivity)
             var value = p.decodeTokensPerSecond
             if let bound, p.decodeLatencySeconds > bound { value *= pow(bound / p.decodeLatencySeconds, 2) }
-            return JudgeScore(value: value, flow: flow, population: p.populationBoundTokensPerSecond)
+            return JudgeScore(value: value, flow: flow, population: p.populationBoundTokensPerSecond, latencyExcess: latency?.excess(p) ?? 0)
         }
     }
 
@@ -53,7 +54,8 @@ public enum Planner {
         // the search passed through (best first).
         let baselines = [(Baselines.petals(problem), "petals baseline"), (Baselines.swarm(problem), "swarm baseline"),
                          (Baselines.separatePipelines(problem), "separate pipelines")]
-        let candidates = [(flowResult.placement, flowResult.foundBy)] + baselines + PipelineCandidates.all(problem)
+        let reference = (options.serving != nil ? options.reference : nil).map { [($0, "reference layout")] } ?? []
+        let candidates = [(flowResult.placement, flowResult.foundBy)] + reference + baselines + PipelineCandidates.all(problem)
             + seen.reversed().prefix(8).map { ($0, "flow search candidate") }
         for (placement, origin) in candidates where !distinct.contains(where: { $0.placement == placement }) {
             if FlowScorer.objective(problem, placement, options.connectivity) > 0 { distinct.append((placement, origin)) }
@@ -170,7 +172,9 @@ public enum Planner {
     /// The solve's judge: the caller's, else the serving model's; nil for the flow objective alone.
     static func judge(_ problem: PlacementProblem, _ options: SolveOptions) -> Judge? {
         if let custom = options.judge { return Judge(custom: custom, problem: problem, connectivity: options.connectivity) }
-        return options.serving.map { servingJudge($0, bound: options.decodeLatencyBound) }
+        return options.serving.map { model in
+            servingJudge(model, bound: options.decodeLatencyBound, latency: options.reference.map { LatencyBounds(reference: model.predict($0)) })
+        }
     }
 
     /// One layer at the first layer boundary no placed node ends at (nor the source feeds): no route

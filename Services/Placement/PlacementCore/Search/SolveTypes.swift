@@ -61,6 +61,10 @@ public struct SolveOptions: Sendable {
     /// decode tokens/s, penalised by (bound/latency)² where the decode step exceeds `decodeLatencyBound`.
     public var serving: ServingModel? = nil
     public var decodeLatencyBound: Double? = nil
+    /// With the serving objective: a layout whose predicted prompt and decode latency the plan must
+    /// not exceed (`LatencyBounds`, ranked first by `JudgeRanking`); it is judged as a candidate too,
+    /// so some plan is always within the bounds. E.g. the published layout a plan must beat.
+    public var reference: Placement? = nil
     public var formulation: MILPFormulation = .automatic
     /// Use the exact cover branch-and-bound where links never bind (off: measure the MILP alone).
     public var coverSearch = true

@@ -114,6 +114,22 @@ import Testing
         #expect(fine.gates.map { $0.params[0] } == [.piTimes(1, over: 4)])
     }
 
+    /// A user gate inlines the definitions its body named when it was read: redefining a gate in
+    /// terms of itself (which recursed for ever, overflowing the stack) now wraps the gate it
+    /// replaces, and definitions nested more than 64 deep are refused with a clear error.
+    @Test func selfReferentialOrDeepGateDefinitionsAreNotACrash() throws {
+        let wrapped = try QASMParser.parse("OPENQASM 2.0;\nqreg q[2];\ngate h a { h a; }\ngate h a { h a; x a; }\nh q[1];")
+        #expect(wrapped.gates.map(\.kind) == [.h, .x] && wrapped.gates.allSatisfy { $0.qubits == [1] })
+        let loop = try QASMParser.parse("OPENQASM 2.0;\nqreg q[1];\ngate g a { x a; }\ngate g a { g a; g a; }\ng q[0];")
+        #expect(loop.gates.map(\.kind) == [.x, .x])
+        func chain(_ levels: Int) -> String {
+            "qreg q[1];\ngate g0 a { t a; }\n" + (1..<levels).map { "gate g\($0) a { g\($0 - 1) a; }\n" }.joined() + "g\(levels - 1) q[0];"
+        }
+        let deep = try #require(failure(chain(1000)))
+        #expect(deep.line == 4 + 64 && deep.message.contains("more than 64 deep"), "\(deep.line): \(deep.message)")
+        #expect(try QASMParser.parse("OPENQASM 2.0;\n" + chain(64)).gates.map(\.kind) == [.t])
+    }
+
     @Test func badAngles() throws {
         let e1 = try #require(failure("qreg q[1];\nrz(pi/) q[0];"))
         #expect(e1.line == 4 && e1.message.contains("expected an angle expression"))

@@ -71,6 +71,25 @@ import Testing
         #expect(throws: RuleSet.FormatError.self) { try RuleSet(text: falseClass.replacingOccurrences(of: "nam", with: "clifford-t")) }
     }
 
+    /// Matching walks a rule's source recursively, gate by gate: a circuit longer than the header
+    /// allows (matching a 100,000-gate identity would recurse 100,000 deep; here 1,000) is refused by line,
+    /// and so is a header above RuleSet.maxGates.
+    @Test func circuitsLongerThanTheHeaderAllowsAreRefused() {
+        let long = Self.header + "rule cx 0 1; cx 0 1 => .\nrule " + Array(repeating: "h 0", count: 1000).joined(separator: "; ") + " => .\n"
+        do {
+            _ = try RuleSet(text: long)
+            Issue.record("a 1,000-gate rule was admitted under a 3-gate header")
+        } catch {
+            #expect(error.line == 4 && error.message.contains("1000 gates; the header says at most 3"), "\(error)")
+        }
+        do {
+            _ = try RuleSet(text: "lattice-rules 1\ngate-set nam gates 100000 qubits 3 params 2\nrule h 0; h 0 => .\n")
+            Issue.record("a header of 100,000 gates was admitted")
+        } catch {
+            #expect(error.line == 2 && error.message.contains("1...\(RuleSet.maxGates) gates"), "\(error)")
+        }
+    }
+
     @Test func theHeaderGateSetIsChecked() throws {
         #expect(throws: RuleSet.FormatError.self) { try RuleSet(text: "lattice-rules 1\ngate-set qutrit gates 3 qubits 3 params 2\nrule h 0; h 0 => .\n") }
         // t is not a Nam gate.

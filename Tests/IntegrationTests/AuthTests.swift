@@ -1,4 +1,4 @@
-import Client
+@testable import Client
 import Foundation
 import LatticeTesting
 import Testing
@@ -87,6 +87,30 @@ extension Integration {
                 #expect(stats[extra: "calls_denied"] == 2)
             }
             try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        /// The caller's environment wins over the credentials provisioned for this process: on the
+        /// process's first start, the test above once got the provisioned key file, not its own.
+        @Test func aLaunchersOwnKeyFileWinsOverTheProvisionedOne() {
+            let provisioned = ["LATTICE_CLUSTER_SECRET_FILE": "/p/cluster.secret", "LATTICE_API_KEYS_FILE": "/p/api.keys"]
+            var provisions = 0
+            let first = RunningService.launchEnvironment(["LATTICE_API_KEYS_FILE": "/t/api.keys"], inherited: ["HOME": "/h"]) {
+                provisions += 1
+                return provisioned
+            }
+            #expect(first == ["HOME": "/h", "LATTICE_CLUSTER_SECRET_FILE": "/p/cluster.secret", "LATTICE_API_KEYS_FILE": "/t/api.keys"])
+            // A secret given by the caller or inherited is kept, and nothing is provisioned.
+            let given = RunningService.launchEnvironment(["LATTICE_CLUSTER_SECRET_FILE": "/t/missing"], inherited: [:]) {
+                provisions += 1
+                return provisioned
+            }
+            #expect(given == ["LATTICE_CLUSTER_SECRET_FILE": "/t/missing"])
+            let inherited = RunningService.launchEnvironment(["LATTICE_API_KEYS_FILE": "/t/api.keys"], inherited: provisioned) {
+                provisions += 1
+                return [:]
+            }
+            #expect(inherited == ["LATTICE_CLUSTER_SECRET_FILE": "/p/cluster.secret", "LATTICE_API_KEYS_FILE": "/t/api.keys"])
+            #expect(provisions == 1)
         }
 
         @Test func aServiceWithoutAReadableSecretRefusesToStart() async throws {

@@ -40,16 +40,26 @@ public struct RunningService: Sendable, Codable, Equatable {
         let outputPath = "\(logDirectory)/\(role).out"
         for path in [logPath, outputPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let listen = host.contains(":") ? "[\(host)]:0" : "\(host):0"
-        var merged = ProcessInfo.processInfo.environment
-        merged.merge(environment) { _, new in new }
-        // A service needs a cluster secret; a launcher that gives none (a test) gets one per process.
-        if merged["LATTICE_CLUSTER_SECRET_FILE"] == nil && merged["LATTICE_CLUSTER_SECRET"] == nil {
-            merged.merge(StackCredentials.ensureForThisProcess()) { _, new in new }
-        }
         let pid = try ChildProcess.spawn(
-            executable: executable, arguments: ["--listen", listen] + arguments, environment: merged,
+            executable: executable, arguments: ["--listen", listen] + arguments, environment: launchEnvironment(environment),
             stdoutPath: outputPath, stderrPath: logPath)
         return RunningService(role: role, service: service, pid: pid, address: "", logPath: logPath, outputPath: outputPath)
+    }
+
+    /// A service's environment: this process's, plus the cluster secret and API key file made for
+    /// this process (`provision`) when neither gives a secret (a test's launcher), and the caller's
+    /// `environment` over both: a key file the caller names is the one the service reads, also on
+    /// the start that provisions (it lost to the provisioned one there, so a test passed only
+    /// after another had started a service).
+    static func launchEnvironment(
+        _ environment: [String: String], inherited: [String: String] = ProcessInfo.processInfo.environment,
+        provision: () -> [String: String] = StackCredentials.ensureForThisProcess
+    ) -> [String: String] {
+        var merged = inherited
+        let secretGiven = ["LATTICE_CLUSTER_SECRET_FILE", "LATTICE_CLUSTER_SECRET"].contains { environment[$0] != nil || inherited[$0] != nil }
+        if !secretGiven { merged.merge(provision()) { _, provisioned in provisioned } }
+        merged.merge(environment) { _, given in given }
+        return merged
     }
 
     /// Reads the address from the process's stdout file once it prints `listening HOST:PORT`.

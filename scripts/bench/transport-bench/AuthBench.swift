@@ -23,40 +23,53 @@ enum AuthBench {
         let auth = ServerAuth(clusterSecret: secret, apiKeysFile: keys, clientMethods: ["bench/EchoInline"])
         let cases: [(String, ServerAuth?, Credentials?)] = [("no proof asked", nil, secret), ("cluster secret", auth, secret), ("API key", auth, key)]
         let payload = [UInt8](repeating: 0x5A, count: 64)
-        print("rounds: \(rounds); machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
-        print("case              setup p50  setup p99   call p50   call p99  (µs; setup = connect + handshake + first call)")
-        // A first pass warms up threads and allocators and is not printed.
-        for (pass, (name, serverAuth, credentials)) in (cases + cases).enumerated() {
-            let (server, port) = try server(serverAuth)
-            var config = TransportConfig()
-            config.credentials = credentials
-            var setups: [Double] = []
-            for _ in 0..<(pass < cases.count ? rounds / 5 + 1 : rounds) {
-                let start = ContinuousClock.now
+        let repeats = 3
+        print("rounds: \(rounds) connections and \(rounds * 10) calls per case and pass, \(repeats) passes interleaved (medians shown); "
+              + "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load \(loadAverage())")
+        // Per case: each measured pass's setup p50, setup p99, call p50, call p99 (µs).
+        var figures = [[[Double]]](repeating: [], count: cases.count)
+        // A first pass warms up threads and allocators and is not counted.
+        for pass in 0...repeats {
+            for (c, (_, serverAuth, credentials)) in cases.enumerated() {
+                let (server, port) = try server(serverAuth)
+                var config = TransportConfig()
+                config.credentials = credentials
+                var setups: [Double] = []
+                for _ in 0..<(pass == 0 ? rounds / 5 + 1 : rounds) {
+                    let start = ContinuousClock.now
+                    let connection = Connection(host: "127.0.0.1", port: port, config: config, reconnect: .never, logger: logger)
+                    _ = try await connection.call("bench/EchoInline", payload)
+                    setups.append(micros(ContinuousClock.now - start))
+                    await connection.close()
+                }
                 let connection = Connection(host: "127.0.0.1", port: port, config: config, reconnect: .never, logger: logger)
                 _ = try await connection.call("bench/EchoInline", payload)
-                setups.append(micros(ContinuousClock.now - start))
+                var calls: [Double] = []
+                for _ in 0..<(pass == 0 ? rounds : rounds * 10) {
+                    let start = ContinuousClock.now
+                    _ = try await connection.call("bench/EchoInline", payload)
+                    calls.append(micros(ContinuousClock.now - start))
+                }
                 await connection.close()
+                await server.shutdown(timeout: .seconds(1))
+                if pass > 0 {
+                    figures[c].append([percentile(setups, 0.5), percentile(setups, 0.99), percentile(calls, 0.5), percentile(calls, 0.99)])
+                }
             }
-            let connection = Connection(host: "127.0.0.1", port: port, config: config, reconnect: .never, logger: logger)
-            _ = try await connection.call("bench/EchoInline", payload)
-            var calls: [Double] = []
-            for _ in 0..<(rounds * 10) {
-                let start = ContinuousClock.now
-                _ = try await connection.call("bench/EchoInline", payload)
-                calls.append(micros(ContinuousClock.now - start))
-            }
-            await connection.close()
-            await server.shutdown(timeout: .seconds(1))
-            guard pass >= cases.count else { continue }
-            print(name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: " %10.1f %10.1f %10.1f %10.1f", name, percentile(setups, 0.5), percentile(setups, 0.99), percentile(calls, 0.5), percentile(calls, 0.99)))
+        }
+        let medians = figures.map { passes in (0..<4).map { i in percentile(passes.map { $0[i] }, 0.5) } }
+        print("case              setup p50  setup p99   call p50   call p99   +setup p50  +call p50  (µs; setup = connect + handshake + first call; + = over no proof)")
+        for (c, (name, _, _)) in cases.enumerated() {
+            let m = medians[c]
+            print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                  + String(format: " %10.1f %10.1f %10.1f %10.1f %12.1f %10.1f", m[0], m[1], m[2], m[3], m[0] - medians[0][0], m[2] - medians[0][2]))
         }
         // The MACs alone: what both sides compute per handshake (client MAC twice: make and check).
         let nonce = Handshake.nonce()
         let start = ContinuousClock.now
-        let repeats = 2000
-        for _ in 0..<repeats { _ = Handshake.proof(secret, serverNonce: nonce, clientNonce: nonce) }
-        print(String(format: "HMAC-SHA256 proof + welcome (one side's MACs): %.1f µs", micros(ContinuousClock.now - start) / Double(repeats)))
+        let macs = 2000
+        for _ in 0..<macs { _ = Handshake.proof(secret, serverNonce: nonce, clientNonce: nonce) }
+        print(String(format: "HMAC-SHA256 proof + welcome (one side's MACs): %.1f µs", micros(ContinuousClock.now - start) / Double(macs)))
     }
 
     static func micros(_ duration: Duration) -> Double {

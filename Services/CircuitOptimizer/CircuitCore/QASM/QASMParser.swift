@@ -21,10 +21,15 @@ public struct QASMParser {
         var params: [String]
         var args: [String]
         var body: [BodyOp]
+        /// Definitions inlined one inside another when this gate is applied (1: only built-in gates).
+        var nesting: Int
     }
 
     private enum BodyOp {
-        case call(name: String, params: [QASMExpression], args: [String], line: Int, column: Int)
+        /// `definition`: the user gate `name` meant when the body was read (nil: a built-in gate).
+        /// Resolved then, not when applied, so a gate redefined later in terms of itself
+        /// (`gate h a { h a; }`) inlines the gate it replaced instead of recursing for ever.
+        case call(name: String, definition: GateDefinition?, params: [QASMExpression], args: [String], line: Int, column: Int)
         case barrier(args: [String])
     }
 
@@ -39,6 +44,9 @@ public struct QASMParser {
     private var expressionOperators = 0
     private static let maxExpressionNesting = 64
     private static let maxExpressionOperators = 1024
+    /// Inlining a user gate recurses once per level of definitions inside definitions; a file of
+    /// 100,000 gates each defined by the one before would overflow the stack.
+    private static let maxGateNesting = 64
     private let limits: Limits
     private var qregs: [Register] = []
     private var cregs: [Register] = []
@@ -208,6 +216,7 @@ public struct QASMParser {
         } while isSymbol(",")
         try expect("{", "to open the gate body")
         var body: [BodyOp] = []
+        var nesting = 1
         while !isSymbol("}") {
             let t = current
             guard case .identifier(let word) = t.kind else { throw error("expected a gate call or '}' in the body of '\(name)', found \(t.text)") }
@@ -248,10 +257,15 @@ public struct QASMParser {
                 cargs.append(a)
             } while isSymbol(",")
             try expect(";", "after the gate call")
-            body.append(.call(name: word, params: exprs, args: cargs, line: t.line, column: t.column))
+            let inner = definitions[word]
+            nesting = max(nesting, (inner?.nesting ?? 0) + 1)
+            guard nesting <= Self.maxGateNesting else {
+                throw error("gate '\(name)' nests gate definitions more than \(Self.maxGateNesting) deep (through '\(word)'): define it with fewer levels", at: t)
+            }
+            body.append(.call(name: word, definition: inner, params: exprs, args: cargs, line: t.line, column: t.column))
         }
         _ = next()  // }
-        definitions[name] = GateDefinition(params: params, args: args, body: body)
+        definitions[name] = GateDefinition(params: params, args: args, body: body, nesting: nesting)
     }
 
     /// `name` or `name[i]`, resolved to flat indices.
@@ -300,13 +314,15 @@ public struct QASMParser {
         }
         for i in 0..<width {
             let qs = operands.map { $0.count == 1 ? $0[0] : $0[i] }
-            try apply(name, values, qs, at: t)
+            try apply(name, definitions[name], values, qs, at: t)
         }
     }
 
-    private mutating func apply(_ name: String, _ values: [QASMExpression.Value], _ qs: [Int], at t: Token) throws(QASMError) {
+    /// Applies the user gate `definition` (inlined), or the built-in gate `name` when it is nil.
+    private mutating func apply(_ name: String, _ definition: GateDefinition?, _ values: [QASMExpression.Value], _ qs: [Int],
+                                at t: Token) throws(QASMError) {
         if Set(qs).count != qs.count { throw error("gate '\(name)' uses the same qubit twice", at: t) }
-        if let def = definitions[name] {
+        if let def = definition {
             guard def.params.count == values.count else { throw error("gate '\(name)' takes \(def.params.count) parameter(s), got \(values.count)", at: t) }
             guard def.args.count == qs.count else { throw error("gate '\(name)' acts on \(def.args.count) qubit(s), got \(qs.count)", at: t) }
             let env = Dictionary(uniqueKeysWithValues: zip(def.params, values))
@@ -315,10 +331,10 @@ public struct QASMParser {
                 switch op {
                 case .barrier(let args):
                     try append(Gate(.barrier, args.compactMap { map[$0] }.sorted()))
-                case .call(let n, let ps, let args, let line, let column):
+                case .call(let n, let inner, let ps, let args, let line, let column):
                     let vs = try ps.map { (e) throws(QASMError) in try e.evaluate(env) }
-                    let inner = Token(kind: .identifier(n), line: line, column: column)
-                    try apply(n, vs, args.compactMap { map[$0] }, at: inner)
+                    let at = Token(kind: .identifier(n), line: line, column: column)
+                    try apply(n, inner, vs, args.compactMap { map[$0] }, at: at)
                 }
             }
             return

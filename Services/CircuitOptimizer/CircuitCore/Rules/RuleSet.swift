@@ -13,6 +13,10 @@ import Foundation
 /// every rule (and class, when read) is an exact identity, unless the file's checksum was verified before.
 public struct RuleSet: Sendable {
     public static let formatVersion = 1
+    /// The most gates a circuit of a rule file may have (generation goes up to 7). Matching walks a
+    /// rule's source recursively, one stack frame per gate, so a file's 100,000-gate identity
+    /// (valid, e.g. h 0 repeated) would recurse 100,000 deep on a circuit holding that run.
+    public static let maxGates = 16
 
     public var gateSet: String
     public var gates: Int
@@ -58,13 +62,19 @@ public struct RuleSet: Sendable {
         guard head.count == 8, head[0] == "gate-set", let g = Int(head[3]), let q = Int(head[5]), let m = Int(head[7]) else {
             throw FormatError(line: 2, message: "expected 'gate-set NAME gates N qubits Q params M'")
         }
+        guard (1...RuleSet.maxGates).contains(g) else {
+            throw FormatError(line: 2, message: "gates \(g): rule circuits have 1...\(RuleSet.maxGates) gates")
+        }
         guard let gateSet = GateSet(rawValue: String(head[1])) else {
             throw FormatError(line: 2, message: "unknown gate set '\(head[1])' (known: \(GateSet.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        // Each circuit's gates must be in the header's gate set; each identity is checked exactly below.
-        func inGateSet(_ c: RuleCircuit, line: Int) throws(FormatError) {
+        // Each circuit must fit the header (its gate set and size); each identity is checked exactly below.
+        func fitsHeader(_ c: RuleCircuit, line: Int) throws(FormatError) {
             if let k = c.gates.first(where: { !gateSet.kinds.contains($0.kind) })?.kind {
                 throw FormatError(line: line, message: "gate '\(k.name)' is not in the header's gate set \(gateSet.rawValue)")
+            }
+            guard c.count <= g else {
+                throw FormatError(line: line, message: "a circuit of \(c.count) gates; the header says at most \(g)")
             }
         }
         var identities: [(line: Int, source: RuleCircuit, target: RuleCircuit)] = []
@@ -79,8 +89,8 @@ public struct RuleSet: Sendable {
                       t.usedParams.isSubset(of: s.usedParams) else {
                     throw FormatError(line: i + 1, message: "cannot read rule '\(line.dropFirst(5))': expected SOURCE => TARGET over the source's qubits and parameters")
                 }
-                try inGateSet(s, line: i + 1)
-                try inGateSet(t, line: i + 1)
+                try fitsHeader(s, line: i + 1)
+                try fitsHeader(t, line: i + 1)
                 rules.append(Rule(source: s, target: t))
                 identities.append((i + 1, s, t))
                 continue
@@ -97,7 +107,7 @@ public struct RuleSet: Sendable {
                 guard let c = RuleCircuit(text: Substring(trimmed)), c.usedQubits.allSatisfy({ $0 < q }) else {
                     throw FormatError(line: i + 1, message: "cannot read circuit '\(trimmed)'")
                 }
-                try inGateSet(c, line: i + 1)
+                try fitsHeader(c, line: i + 1)
                 if let first = members.first { identities.append((i + 1, first, c)) }
                 members.append(c)
             }

@@ -141,11 +141,6 @@ public enum RotationMerging {
         return p
     }
 
-    /// The number of rz gates that would remain after merging (cheap objective for polarity choice).
-    static func remainingRotations(_ dag: CircuitDAG) -> Int {
-        collect(dag).values.reduce(0) { $0 + ($1.total.isZeroModTwoPi ? 0 : 1) }
-    }
-
     static func collect(_ dag: CircuitDAG) -> [[Int32]: Term] {
         var unused: [[Int32]: [Segment]]? = nil
         return collect(dag, segments: &unused)
@@ -161,46 +156,55 @@ public enum RotationMerging {
     /// Walks the DAG in topological order tracking each wire's parity; records every rotation's term and,
     /// when `segments` is given, every wire segment on which each parity appears.
     static func collect(_ dag: CircuitDAG, segments: inout [[Int32]: [Segment]]?) -> [[Int32]: Term] {
-        var wires = (0..<dag.qubitCount).map { Parity(variables: [Int32($0)], flipped: false) }
         if segments != nil {
             for q in 0..<dag.qubitCount { segments?[[Int32(q)], default: []].append(Segment(wire: q, after: -1, flipped: false)) }
         }
-        func mark(_ q: Int, _ id: Int) {
-            if segments != nil { segments?[wires[q].variables, default: []].append(Segment(wire: q, after: id, flipped: wires[q].flipped)) }
-        }
-        var fresh = Int32(dag.qubitCount)
         var terms: [[Int32]: Term] = [:]
+        var marks: [[Int32]: [Segment]]? = segments
+        walk(dag, rotation: { id, w, angle in
+            if w.variables.isEmpty {
+                // The wire holds a constant: the rotation is a global phase.
+                terms[[-1 - Int32(id)]] = Term(first: id, firstFlipped: w.flipped, total: .zero, others: [])
+            } else if var t = terms[w.variables] {
+                t.total = t.total + angle
+                t.others.append(id)
+                terms[w.variables] = t
+            } else {
+                terms[w.variables] = Term(first: id, firstFlipped: w.flipped, total: angle.normalized, others: [])
+            }
+        }, segment: segments == nil ? nil : { q, id, w in
+            marks?[w.variables, default: []].append(Segment(wire: q, after: id, flipped: w.flipped))
+        })
+        segments = marks
+        return terms
+    }
+
+    /// The phase-folding walk: in topological order, calls `rotation` for every rz with its wire's parity
+    /// and its angle on that parity (negated on a flipped wire), and `segment` after every gate on each of
+    /// its wires with the parity the wire holds from there on.
+    static func walk(_ dag: CircuitDAG, rotation: (Int, Parity, Angle) -> Void, segment: ((Int, Int, Parity) -> Void)? = nil) {
+        var wires = (0..<dag.qubitCount).map { Parity(variables: [Int32($0)], flipped: false) }
+        var fresh = Int32(dag.qubitCount)
         for id in dag.topologicalOrder() {
             let g = dag.nodes[id].gate
             switch g.kind {
             case .x:
                 wires[g.qubits[0]].flipped.toggle()
-                mark(g.qubits[0], id)
+                segment?(g.qubits[0], id, wires[g.qubits[0]])
             case .cx:
                 wires[g.qubits[1]].add(wires[g.qubits[0]])
-                mark(g.qubits[1], id)
-                mark(g.qubits[0], id)
+                segment?(g.qubits[1], id, wires[g.qubits[1]])
+                segment?(g.qubits[0], id, wires[g.qubits[0]])
             case .rz:
                 let w = wires[g.qubits[0]]
-                let angle = w.flipped ? -g.params[0] : g.params[0]
-                if w.variables.isEmpty {
-                    // The wire holds a constant: the rotation is a global phase.
-                    terms[[-1 - Int32(id)]] = Term(first: id, firstFlipped: w.flipped, total: .zero, others: [])
-                } else if var t = terms[w.variables] {
-                    t.total = t.total + angle
-                    t.others.append(id)
-                    terms[w.variables] = t
-                } else {
-                    terms[w.variables] = Term(first: id, firstFlipped: w.flipped, total: angle.normalized, others: [])
-                }
+                rotation(id, w, w.flipped ? -g.params[0] : g.params[0])
             default:
                 for q in g.qubits {
                     wires[q] = Parity(variables: [fresh], flipped: false)
                     fresh += 1
-                    mark(q, id)
+                    segment?(q, id, wires[q])
                 }
             }
         }
-        return terms
     }
 }

@@ -14,21 +14,18 @@ public enum ToffoliPolarity {
 
     static let orderings = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
 
-    /// Expands every ccz with the decomposition chosen for it; `deadline` bounds the greedy rounds.
-    public static func expand(_ c: Circuit, deadline: Deadline, rounds: Int = 2) -> Circuit {
+    /// Expands every ccz with the decomposition chosen for it; `deadline` bounds the searches.
+    public static func expand(_ c: Circuit, deadline: Deadline) -> Circuit {
         let toffolis = c.gates.indices.filter { c.gates[$0].kind == .ccz }
         guard !toffolis.isEmpty else { return c }
         var choice = [Choice](repeating: Choice(), count: toffolis.count)
-        func rotations(_ p: [Choice]) -> Int {
-            var dag = CircuitDAG(expanded(c, toffolis, p))
-            _ = HadamardReduction.run(&dag)
-            return RotationMerging.remainingRotations(dag)
+        // Polarity alone changes only the signs of each Toffoli's rotations, so it is chosen on the phase
+        // polynomial (`PolarityModel`), where a flip is scored by the few terms it touches.
+        if !deadline.expired {
+            var model = PolarityModel(c, toffolis)
+            model.minimize(deadline: deadline)
+            for k in choice.indices where model.flipped[k] { choice[k].polarity = .negative }
         }
-        // The polarity rounds get at most a third of the time and the role search (below) half of what is
-        // left, so that the pass loop after them always has time: on a large circuit at a short budget
-        // the rounds alone could otherwise use it all and leave the circuit unsimplified.
-        let third = Deadline(seconds: deadline.remaining / 3, cancelled: { deadline.expired })
-        greedy(&choice, rounds: rounds, deadline: third, score: rotations) { $0.polarity = $0.polarity.flipped }
         // Orientation and roles are judged by the whole pass loop; give them at most half of what is left.
         let half = Deadline(seconds: deadline.remaining / 2, cancelled: { deadline.expired })
         func gates(_ p: [Choice]) -> Int { NamPipeline.simplify(expanded(c, toffolis, p), deadline: half, resynthesis: false).gateCount }
@@ -101,37 +98,30 @@ public enum ToffoliPolarity {
         orderings.firstIndex { q[$0[0]] == a && q[$0[2]] == target } ?? 0
     }
 
-    /// Flips one Toffoli at a time, keeping a flip only when the score drops.
-    static func greedy(_ choice: inout [Choice], rounds: Int, deadline: Deadline, score: ([Choice]) -> Int, flip: (inout Choice) -> Void) {
-        var best = score(choice)
-        outer: for _ in 0..<rounds {
-            var improved = false
-            for i in choice.indices {
-                if deadline.expired { break outer }
-                let old = choice[i]
-                flip(&choice[i])
-                let s = score(choice)
-                if s < best { best = s; improved = true } else { choice[i] = old }
-            }
-            if !improved { break }
-        }
+    static func expanded(_ c: Circuit, _ toffolis: [Int], _ choice: [Choice]) -> Circuit {
+        expandedWithOwners(c, toffolis, choice).circuit
     }
 
-    static func expanded(_ c: Circuit, _ toffolis: [Int], _ choice: [Choice]) -> Circuit {
-        var out: [Gate] = []
+    /// The expansion, and per gate the index of the Toffoli it comes from (-1: a gate of the input).
+    static func expandedWithOwners(_ c: Circuit, _ toffolis: [Int], _ choice: [Choice]) -> (circuit: Circuit, owners: [Int]) {
+        var out: [Gate] = [], owners: [Int] = []
         out.reserveCapacity(c.gates.count + 12 * toffolis.count)
+        owners.reserveCapacity(out.capacity)
         var k = 0
         for (i, g) in c.gates.enumerated() {
             if k < toffolis.count && toffolis[k] == i {
                 let o = orderings[choice[k].roles]
                 let (a, b, t, p) = (g.qubits[o[0]], g.qubits[o[1]], g.qubits[o[2]], choice[k].polarity)
-                out += choice[k].czSign == 0 ? Decompose.ccz(a, b, t, p, reversed: choice[k].reversed)
+                let gates = choice[k].czSign == 0 ? Decompose.ccz(a, b, t, p, reversed: choice[k].reversed)
                     : Decompose.relativeCCZ(a, b, t, p, czSign: choice[k].czSign, reversed: choice[k].reversed)
+                out += gates
+                owners += Array(repeating: k, count: gates.count)
                 k += 1
             } else {
                 out.append(g)
+                owners.append(-1)
             }
         }
-        return c.withGates(out)
+        return (c.withGates(out), owners)
     }
 }

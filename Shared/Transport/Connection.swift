@@ -142,7 +142,9 @@ public final class Connection: Sendable {
 
     private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
         try prepare(method, deadline) { envelope in
-            payload.withUnsafeBytes { bytes in EnvelopeCodec.frame(envelope, payloadCount: bytes.count) { $0.copyMemory(from: bytes) } }
+            var envelope = envelope
+            envelope.payload = payload   // a large one is not copied: it becomes the frame's tail
+            return EnvelopeCodec.frame(envelope)
         }
     }
 

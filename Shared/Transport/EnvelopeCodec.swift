@@ -8,17 +8,31 @@ import Wire
 /// protobuf-c, so the .proto stays the contract. Strings behave as protobuf-c's C strings do: a
 /// NUL ends them, when writing and when reading, so both codecs agree on every string.
 enum EnvelopeCodec {
-    /// Prefix + encoded envelope, ready for the socket.
+    /// Prefix + encoded envelope, ready for the socket. A payload of `tailBytes` or more is not
+    /// copied: it stays in its array, the frame's tail, which the same writev puts in its place
+    /// between the frame's own bytes (the bytes on the wire are the same).
     static func frame(_ e: Envelope) -> FrameBytes {
-        e.payload.withUnsafeBytes { payload in
-            frame(e, payloadCount: payload.count) { $0.copyMemory(from: payload) }
+        if e.payload.count >= tailBytes {
+            return frame(e, payloadCount: e.payload.count, tail: e.payload) { _ in }
+        }
+        return e.payload.withUnsafeBytes { payload in
+            if payload.count >= directCopyReport { PayloadCopies.add(payload.count) }
+            return frame(e, payloadCount: payload.count) { $0.copyMemory(from: payload) }
         }
     }
+
+    /// Payloads this large go out from their own array (`FrameBytes.tail`) instead of a copy.
+    static let tailBytes = directCopyReport
 
     /// Prefix + envelope around a payload of `payloadCount` bytes that `writePayload` writes
     /// straight into its place in the frame (`e.payload` is not used): a message packed there is
     /// copied once on its way out.
     static func frame(_ e: Envelope, payloadCount: Int, writePayload: (UnsafeMutableRawBufferPointer) -> Void) -> FrameBytes {
+        frame(e, payloadCount: payloadCount, tail: nil, writePayload: writePayload)
+    }
+
+    /// `tail`: the payload itself, left in its array and written in its place (see `FrameBytes`).
+    private static func frame(_ e: Envelope, payloadCount: Int, tail: [UInt8]?, writePayload: (UnsafeMutableRawBufferPointer) -> Void) -> FrameBytes {
         let method = cString(e.method), statusMessage = e.status.map { cString($0.message) }
         let code = UInt64(UInt32(bitPattern: e.status?.code.rawValue ?? 0))
         var statusLength = 0
@@ -36,7 +50,11 @@ enum EnvelopeCodec {
         if e.kind.rawValue != 0 { size += 1 + varintSize(UInt64(e.kind.rawValue)) }
         if e.window != 0 { size += 1 + varintSize(UInt64(e.window)) }
 
-        return FrameBytes.make(count: 4 + size) { raw in
+        let own = 4 + size - (tail?.count ?? 0)
+        // A tail goes right after the payload's key and length (field 3 follows fields 1 and 2).
+        let split = tail == nil ? own : 4 + (e.callID != 0 ? 1 + varintSize(e.callID) : 0) + lengthDelimitedSize(method.count)
+            + 1 + varintSize(UInt64(payloadCount))
+        return FrameBytes.make(count: own, tail: tail, after: split) { raw in
             var out = Writer(at: raw.assumingMemoryBound(to: UInt8.self))
             let p = framePrefix(size)
             out.byte(p.0); out.byte(p.1); out.byte(p.2); out.byte(p.3)
@@ -45,8 +63,12 @@ enum EnvelopeCodec {
             if payloadCount > 0 {
                 out.byte(0x1A)
                 out.varint(UInt64(payloadCount))
-                writePayload(UnsafeMutableRawBufferPointer(start: out.at, count: payloadCount))
-                out.at += payloadCount
+                if tail == nil {
+                    writePayload(UnsafeMutableRawBufferPointer(start: out.at, count: payloadCount))
+                    out.at += payloadCount
+                } else {
+                    assert(UnsafeMutableRawPointer(out.at) - raw == split, "the tail's place in the frame")
+                }
             }
             if let statusMessage {
                 out.byte(0x22)

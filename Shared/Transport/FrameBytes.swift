@@ -1,22 +1,55 @@
 /// One whole frame (length prefix + envelope) in one allocation of its own (header and bytes
 /// together) that never moves, so libuv can write it straight from here: no copy into a send
-/// buffer, and frames queued together go out in one writev. Immutable once built, hence safe to
-/// hand between threads.
+/// buffer, and frames queued together go out in one writev. A large payload may instead stay in
+/// its own array (`tail`): the frame's own bytes are then the part before the payload and the
+/// part after it, and the writev takes the three pieces in wire order, so the payload is never
+/// copied into the frame. Immutable once built, hence safe to hand between threads.
 struct FrameBytes: @unchecked Sendable {
-    private let storage: ManagedBuffer<Int, UInt8>
+    /// The frame's own bytes, and how many of them come before the tail.
+    private struct Layout { let count: Int, split: Int }
+    private let storage: ManagedBuffer<Layout, UInt8>
+    /// Bytes that go on the wire after the first `split` own bytes, from their own array.
+    let tail: [UInt8]?
 
     /// Allocates `count` bytes and lets `fill` write all of them.
     static func make(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) -> FrameBytes {
-        let frame = FrameBytes(storage: .create(minimumCapacity: max(count, 1)) { _ in count })
+        make(count: count, tail: nil, after: count, fill)
+    }
+
+    /// As `make(count:_:)`, with `tail`'s bytes going on the wire after the first `split` of them.
+    static func make(count: Int, tail: [UInt8]?, after split: Int, _ fill: (UnsafeMutableRawPointer) -> Void) -> FrameBytes {
+        let frame = FrameBytes(storage: .create(minimumCapacity: max(count, 1)) { _ in Layout(count: count, split: split) }, tail: tail)
         fill(frame.base)
         return frame
     }
 
-    var count: Int { storage.header }
+    /// The whole frame's bytes on the wire.
+    var count: Int { storage.header.count + (tail?.count ?? 0) }
 
-    /// The bytes' address, stable for the frame's life (tail-allocated in the object).
+    /// The frame's own bytes' address, stable for the frame's life (tail-allocated in the object).
     var base: UnsafeMutableRawPointer { storage.withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) } }
 
+    /// Calls `body` with the frame's pieces in wire order, leaving out its first `skip` bytes:
+    /// one piece, or three around a tail (written in place: a native array's buffer does not
+    /// move while the frame holds it unchanged, so the address stays valid while the frame lives).
+    func forEachPiece(skipping skip: Int = 0, _ body: (UnsafeRawPointer, Int) -> Void) {
+        let layout = storage.header, own = UnsafeRawPointer(base)
+        guard let tail, !tail.isEmpty, let tailStart = tail.withUnsafeBytes({ $0.baseAddress }) else {
+            if skip < layout.count { body(own + skip, layout.count - skip) }
+            return
+        }
+        var skip = skip
+        for (start, count) in [(own, layout.split), (tailStart, tail.count), (own + layout.split, layout.count - layout.split)] {
+            if skip < count { body(start + skip, count - skip) }
+            skip = max(skip - count, 0)
+        }
+    }
+
     /// The bytes as an array (tests, raw clients).
-    var array: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: count)) }
+    var array: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        forEachPiece { out.append(contentsOf: UnsafeRawBufferPointer(start: $0, count: $1)) }
+        return out
+    }
 }

@@ -55,7 +55,7 @@ final class ServerConnection: @unchecked Sendable {
     let counters = ConnectionCounters()
     private typealias C = ConnectionCounters
     private let callsLock = NSLock()
-    private var calls: [UInt64: ActiveCall] = [:]   // guarded by callsLock
+    private var calls = CallMap<ActiveCall>()   // guarded by callsLock (ids count up: no hashing)
     private var finishedAnswers: [FinishedAnswer] = []   // guarded by callsLock
     /// Set by the loop (under callsLock) when an ending call needs it: reading is paused (an end
     /// may resume it) or the server drains (an end may complete the drain).
@@ -295,7 +295,7 @@ final class ServerConnection: @unchecked Sendable {
             let task = Task.immediate(executorPreference: loop) { [self] in await self.run(work, context) }
             guard starting == id else { return }
             starting = nil
-            callsLock.withLock { calls[id]?.task = task }
+            callsLock.withLock { calls.update(id) { $0.task = task } }
         }
         // Starting a call queued nothing: only the call limit can pause reading here.
         if callsInFlight >= maxCalls { pauseReading() }
@@ -310,7 +310,7 @@ final class ServerConnection: @unchecked Sendable {
             guard calls.isEmpty || calls[id] == nil else { return false }
             var call = call
             if let body { call.task = Task(executorPreference: HandlerPool.shared, operation: body) }
-            calls[id] = call
+            calls.insert(id, call)
             return true
         }
     }
@@ -491,7 +491,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
-        for id in callsLock.withLock({ Array(calls.keys) }) { end(id, answer: Status(.unavailable, reason)) }
+        for id in callsLock.withLock({ calls.entries.map(\.id) }) { end(id, answer: Status(.unavailable, reason)) }
         channel.closeAfterFlush(reason: reason)
     }
 
@@ -501,9 +501,9 @@ final class ServerConnection: @unchecked Sendable {
         isClosed = true
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        let ended = callsLock.withLock { () -> [UInt64: ActiveCall] in
-            defer { calls.removeAll() }
-            return calls
+        let ended = callsLock.withLock { () -> [(id: UInt64, value: ActiveCall)] in
+            defer { calls = CallMap() }
+            return calls.entries
         }
         for (_, call) in ended {
             server.releaseClientCall(call.client)
@@ -567,15 +567,15 @@ final class ServerConnection: @unchecked Sendable {
     /// `payloadCount`: what the item costs of the window (the client grants payload bytes back).
     func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, payloadCount: Int, _ waiter: CheckedContinuation<Void, Error>) {
         enum Admission { case ended, waitsForWindow, goes }
-        let admission = isClosed ? .ended : callsLock.withLock { () -> Admission in
-            guard var call = calls[id] else { return .ended }
-            defer { calls[id] = call }
-            guard call.mayStream(payloadCount) else {
-                call.waitingForWindow = WaitingWrite(callID: id, bytes: bytes, waiter: waiter, payloadCount: payloadCount)
-                return .waitsForWindow
-            }
-            call.unacknowledged += payloadCount
-            return .goes
+        let admission = isClosed ? .ended : callsLock.withLock {
+            calls.update(id) { call -> Admission in
+                guard call.mayStream(payloadCount) else {
+                    call.waitingForWindow = WaitingWrite(callID: id, bytes: bytes, waiter: waiter, payloadCount: payloadCount)
+                    return .waitsForWindow
+                }
+                call.unacknowledged += payloadCount
+                return .goes
+            } ?? .ended
         }
         switch admission {
         case .ended:
@@ -589,14 +589,14 @@ final class ServerConnection: @unchecked Sendable {
 
     /// The client took `bytes` of call `id`'s stream: an item waiting for the window may go.
     private func windowUpdate(_ id: UInt64, _ bytes: Int) {
-        let ready = callsLock.withLock { () -> WaitingWrite? in
-            guard var call = calls[id] else { return nil }   // ended meanwhile: nothing to do
-            defer { calls[id] = call }
-            call.unacknowledged = max(call.unacknowledged - bytes, 0)
-            guard let waiting = call.waitingForWindow, call.mayStream(waiting.payloadCount) else { return nil }
-            call.waitingForWindow = nil
-            call.unacknowledged += waiting.payloadCount
-            return waiting
+        let ready = callsLock.withLock {   // nil: ended meanwhile, or the window is still used up
+            calls.update(id) { call -> WaitingWrite? in
+                call.unacknowledged = max(call.unacknowledged - bytes, 0)
+                guard let waiting = call.waitingForWindow, call.mayStream(waiting.payloadCount) else { return nil }
+                call.waitingForWindow = nil
+                call.unacknowledged += waiting.payloadCount
+                return waiting
+            } ?? nil
         }
         if let ready { queueStreamItem(id, ready.bytes, ready.waiter) }
     }

@@ -120,13 +120,28 @@ final class TCPChannel: @unchecked Sendable {
             guard acceptsWrites else { return false }
             var sent = 0
             if fd >= 0, !writing, pending.isEmpty {
-                let n = send(fd, frame.base, frame.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                let n = Self.sendNow(frame, on: fd)
                 if n > 0 { sent = n; sentBytes += UInt64(n) }
                 // EAGAIN and real errors alike: the loop's uv_write retries and reports failures.
             }
             return sent < frame.count && enqueue(frame, alreadySent: sent)
         }
         if schedule { loop.execute { [self] in flush() } }
+    }
+
+    /// As much of `frame` as the socket takes now, without blocking: one send, or one sendmsg of
+    /// its pieces around a tail (a large payload written from its own array).
+    private static func sendNow(_ frame: FrameBytes, on fd: Int32) -> Int {
+        let flags = Int32(MSG_NOSIGNAL | MSG_DONTWAIT)
+        guard frame.tail != nil else { return send(fd, frame.base, frame.count, flags) }
+        var pieces: [iovec] = []
+        frame.forEachPiece { pieces.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: $0), iov_len: $1)) }
+        return pieces.withUnsafeMutableBufferPointer { pieces in
+            var message = msghdr()
+            message.msg_iov = pieces.baseAddress
+            message.msg_iovlen = pieces.count
+            return sendmsg(fd, &message, flags)
+        }
     }
 
     /// Adds a frame to the queue (writeLock held); true if a flush must be scheduled.
@@ -191,7 +206,9 @@ final class TCPChannel: @unchecked Sendable {
         buffers.removeAll(keepingCapacity: true)
         for (index, frame) in inFlight.enumerated() {
             let skip = index == 0 ? headSent : 0
-            buffers.append(uv_buf_init((frame.base + skip).assumingMemoryBound(to: CChar.self), UInt32(frame.count - skip)))
+            frame.forEachPiece(skipping: skip) { start, count in
+                buffers.append(uv_buf_init(UnsafeMutableRawPointer(mutating: start).assumingMemoryBound(to: CChar.self), UInt32(count)))
+            }
         }
         headSent = 0
         writeRequest.pointee.data = tcp.pointee.data

@@ -146,6 +146,43 @@ struct PayloadCopyTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// A large payload given as an array (a raw call's request, a handler's answer) is not
+    /// copied into its frame: the frame keeps the array and writes it in place, same bytes.
+    @Test func aLargePayloadStaysInItsArrayAndTheFrameBytesAreTheSame() throws {
+        let payload = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+        let envelope = Envelope(callID: 300, method: "test/Echo", payload: payload, status: Status(.notFound, "after the payload"),
+                                deadlineMs: 1234, endOfStream: true, kind: .response)
+        let before = PayloadCopies.bytes
+        let frame = EnvelopeCodec.frame(envelope)
+        #expect(PayloadCopies.bytes == before, "the payload was copied into the frame")
+        let tailAddress = frame.tail?.withUnsafeBytes { $0.baseAddress }
+        #expect(tailAddress != nil && tailAddress == payload.withUnsafeBytes { $0.baseAddress }, "the frame holds the payload's own array")
+        let body = Array(frame.array.dropFirst(4))
+        #expect(body == envelope.encode(), "same bytes as protobuf-c, the fields after the payload included")
+        #expect(try EnvelopeCodec.decode(body) == envelope)
+        var pieces: [[UInt8]] = []
+        frame.forEachPiece(skipping: 10) { pieces.append(Array(UnsafeRawBufferPointer(start: $0, count: $1))) }
+        #expect(pieces.flatMap { $0 } == Array(frame.array.dropFirst(10)), "pieces after a partial send")
+        #expect(pieces.count == 3 && pieces[1].count == payload.count)
+    }
+
+    /// A 1 MiB raw echo: the payload goes out from the caller's array and from the handler's
+    /// answer in place; copied only into the handler's request and the caller's answer (arrays
+    /// of their own), besides what reads put into the loop's shared buffer.
+    @Test func aOneMiBEchoIsCopiedOnlyIntoTheArraysHandedOver() async throws {
+        let payload = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 17) }
+        let (server, port) = try startServer()
+        let connection = Connection(host: "127.0.0.1", port: port)
+        _ = try await within(20, "warm-up call") { try await connection.call("test/Echo", [1]) }
+        let before = PayloadCopies.bytes
+        let answer = try await within(20, "1 MiB echo") { try await connection.call("test/Echo", payload) }
+        let copied = PayloadCopies.bytes - before
+        #expect(answer == payload)
+        #expect(copied <= 2 * payload.count + 2 * EventLoop.readBufferBytes + 4096, "copied \(copied) bytes for a \(payload.count)-byte echo (\(Double(copied) / Double(payload.count)) copies)")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func aLargeBytesFieldIsDecodedIntoItsOwnArrayOnce() throws {
         let states = HiddenStates(data: (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 5) }, dtype: .float32, shape: [64, 1024])
         let wire = states.encode()

@@ -5,11 +5,13 @@
 /// part after it, and the writev takes the three pieces in wire order, so the payload is never
 /// copied into the frame. Immutable once built, hence safe to hand between threads.
 struct FrameBytes: @unchecked Sendable {
-    /// The frame's own bytes, and how many of them come before the tail.
-    private struct Layout { let count: Int, split: Int }
+    /// The frame's own bytes, how many of them come before the tail, and the tail: bytes that go
+    /// on the wire after the first `split` own bytes, from their own array. (In the object, so a
+    /// frame stays one reference wide.)
+    private struct Layout { let count: Int, split: Int, tail: [UInt8]? }
     private let storage: ManagedBuffer<Layout, UInt8>
-    /// Bytes that go on the wire after the first `split` own bytes, from their own array.
-    let tail: [UInt8]?
+
+    var tail: [UInt8]? { storage.header.tail }
 
     /// Allocates `count` bytes and lets `fill` write all of them.
     static func make(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) -> FrameBytes {
@@ -18,13 +20,16 @@ struct FrameBytes: @unchecked Sendable {
 
     /// As `make(count:_:)`, with `tail`'s bytes going on the wire after the first `split` of them.
     static func make(count: Int, tail: [UInt8]?, after split: Int, _ fill: (UnsafeMutableRawPointer) -> Void) -> FrameBytes {
-        let frame = FrameBytes(storage: .create(minimumCapacity: max(count, 1)) { _ in Layout(count: count, split: split) }, tail: tail)
+        let frame = FrameBytes(storage: .create(minimumCapacity: max(count, 1)) { _ in Layout(count: count, split: split, tail: tail) })
         fill(frame.base)
         return frame
     }
 
     /// The whole frame's bytes on the wire.
-    var count: Int { storage.header.count + (tail?.count ?? 0) }
+    var count: Int {
+        let layout = storage.header
+        return layout.count + (layout.tail?.count ?? 0)
+    }
 
     /// The frame's own bytes' address, stable for the frame's life (tail-allocated in the object).
     var base: UnsafeMutableRawPointer { storage.withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) } }
@@ -34,7 +39,7 @@ struct FrameBytes: @unchecked Sendable {
     /// move while the frame holds it unchanged, so the address stays valid while the frame lives).
     func forEachPiece(skipping skip: Int = 0, _ body: (UnsafeRawPointer, Int) -> Void) {
         let layout = storage.header, own = UnsafeRawPointer(base)
-        guard let tail, !tail.isEmpty, let tailStart = tail.withUnsafeBytes({ $0.baseAddress }) else {
+        guard let tail = layout.tail, !tail.isEmpty, let tailStart = tail.withUnsafeBytes({ $0.baseAddress }) else {
             if skip < layout.count { body(own + skip, layout.count - skip) }
             return
         }

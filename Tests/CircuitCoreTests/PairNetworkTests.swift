@@ -70,18 +70,20 @@ import Testing
         var changed = 0
         for round in 0..<40 {
             let n = 6 + round % 3
+            func pair() -> (Int, Int) {
+                let a = Int.random(in: 0..<n / 2, using: &rng), b = Int.random(in: n / 2..<n, using: &rng)
+                return Bool.random(using: &rng) ? (a, b) : (b, a)
+            }
             var gates: [Gate] = []
             for _ in 0..<(16 + round % 12) {
-                let a = Int.random(in: 0..<n / 2, using: &rng)
-                let b = Int.random(in: n / 2..<n, using: &rng)
-                let (u, v) = Bool.random(using: &rng) ? (a, b) : (b, a)
-                switch Int.random(in: 0..<14, using: &rng) {
-                case 0: gates.append(.x(u))
-                case 1: gates.append(.h(u))
-                case 2: gates.append(.cx(u, v))
-                case 3: gates.append(.rz(u, angles.randomElement(using: &rng)!))
-                default: gates += [.cx(u, v), .rz(v, angles.randomElement(using: &rng)!), .cx(u, v)]
-                }
+                let (u, v) = pair()
+                gates += [.cx(u, v), .rz(v, angles.randomElement(using: &rng)!), .cx(u, v)]
+            }
+            // A few gates that change what the wires hold, anywhere (between a gadget's gates too).
+            for _ in 0..<3 {
+                let (u, v) = pair()
+                let noise: [Gate] = [.x(u), .h(u), .cx(u, v), .rz(u, angles.randomElement(using: &rng)!)]
+                gates.insert(noise.randomElement(using: &rng)!, at: Int.random(in: 0...gates.count, using: &rng))
             }
             let c = Circuit(qubits: n, gates: gates)
             if let moved = PairNetwork.run(c) {

@@ -9,7 +9,7 @@ public enum NamPipeline {
     }
 
     /// The pass loop on a circuit already in {h, x, rz, cx}, then cx+rz resynthesis of its Hadamard-free
-    /// regions while that makes it smaller; `rotationMerging: false` leaves both phase-polynomial passes out
+    /// regions and the pair-term network (`PairNetwork`) while either makes it smaller; `rotationMerging: false` leaves both phase-polynomial passes out
     /// (for measuring what a search finds without them).
     /// `resynthesis: false` runs the pass loop alone (cheaper, for scoring many candidates).
     public static func simplify(_ c: Circuit, deadline: Deadline, rotationMerging: Bool = true, resynthesis: Bool = true) -> Circuit {
@@ -19,10 +19,20 @@ public enum NamPipeline {
             guard rotationMerging && resynthesis && !deadline.expired else { break }
             let current = dag.circuit()
             let resynthesized = DihedralResynthesis.run(current)
-            guard resynthesized.gateCount < current.gateCount else { return current }
-            dag = CircuitDAG(resynthesized)
+            if resynthesized.gateCount < current.gateCount { dag = CircuitDAG(resynthesized); continue }
+            guard let paired = pairNetwork(current, deadline: deadline) else { return current }
+            dag = paired
         }
         return dag.circuit()
+    }
+
+    /// The circuit with its input-pair rotations built as one network (`PairNetwork`), after the pass loop,
+    /// when that is smaller; nil otherwise.
+    static func pairNetwork(_ c: Circuit, deadline: Deadline) -> CircuitDAG? {
+        guard let moved = PairNetwork.run(c) else { return nil }
+        var dag = CircuitDAG(moved)
+        passes(&dag, deadline: deadline, rotationMerging: true)
+        return dag.liveCount < c.gateCount ? dag : nil
     }
 
     static func passes(_ dag: inout CircuitDAG, deadline: Deadline, rotationMerging: Bool) {

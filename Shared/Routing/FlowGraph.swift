@@ -36,7 +36,8 @@ public struct FlowArc: Sendable, Equatable {
 
 /// The runtime flow per arc, indexed for routing: vertex `n` (the node count) is the source.
 /// Arcs carrying less than `minimumShare` of their vertex's outflow (sink arcs included) are
-/// masked once here, as the flow does not change until the next plan.
+/// masked once here, as the flow does not change until the next plan. Each vertex's successors
+/// go in `NodeOrder` of their names: the policies break ties by that order.
 public struct FlowGraph: Sendable {
     public struct Successor: Sendable, Equatable {
         public var node: Int
@@ -68,8 +69,11 @@ public struct FlowGraph: Sendable {
             outflow[from] += arc.flow
             if let to = index[arc.to] { out[from].append(Successor(node: to, flow: arc.flow)) }
         }
+        // Ties between arcs are broken in this order (`NodeOrder`), whatever order the nodes came in.
         successors = out.enumerated().map { v, arcs in
-            arcs.filter { $0.flow >= minimumShare * outflow[v] }.sorted { $0.node < $1.node }
+            arcs.filter { $0.flow >= minimumShare * outflow[v] }.sorted {
+                NodeOrder.precedes(nodes[$0.node].name, nodes[$1.node].name) || (nodes[$0.node].name == nodes[$1.node].name && $0.node < $1.node)
+            }
         }
     }
 

@@ -20,7 +20,7 @@ import Testing
     /// 3 decodes with 4 layers → 2, and 1000 context tokens per decode sequence.
     @Test func limitsFollowTheMeasuredTable() {
         let three = NodeBatch.Limits(profile: Self.profile, layers: 3)
-        #expect(three.prompts == 2 && three.promptTokens == 4096 && three.decodes == 3 && three.context == 3000)
+        #expect(three.prompts == 2 && three.rule.promptTokens == 4096 && three.decodes == 3 && three.rule.context == 3000 && three.rule.tokens == .max)
         #expect(NodeBatch.Limits(profile: Self.profile, layers: 4).decodes == 2)
     }
 

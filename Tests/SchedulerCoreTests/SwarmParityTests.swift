@@ -13,7 +13,7 @@ import Wire
     static let ranges = [0..<2, 0..<2, 2..<4, 2..<4]
 
     /// The simulator's engine on the layout (nodes by index in `names` order, every link present).
-    static func simulator() throws -> SimulationEngine {
+    static func simulator(names: [String] = names, ranges: [Range<Int>] = ranges) throws -> SimulationEngine {
         let model = ModelSpec(name: "tiny", profileName: "tiny", numLayers: 4, hiddenSize: 8, layerParamBytes: 1)
         let nodes = names.map {
             PlacementProblem.Node(name: $0, type: "X", region: nil, throughput: [1000, 1000], kvCapacity: [1 << 30, 1 << 30], promptMaxRequests: [1, 1],
@@ -59,5 +59,32 @@ import Wire
         #expect(liveRoutes == simRoutes)
         // The hop times steered the choice: not one fixed route or a plain alternation.
         #expect(Set(liveRoutes).count == 4, "\(Set(liveRoutes))")
+    }
+
+    /// Live workers are known by id ("node-<i>" for a cluster file's node i) and simulated nodes by
+    /// index: ties must break the same way in both (`NodeOrder`), also past node-9, where the ids'
+    /// string order ("node-10" before "node-2") is not the indices' order.
+    @Test func tiesBreakInTheSameOrderLiveAndSimulated() throws {
+        let names = (0..<12).map { "node-\($0)" }
+        let ranges = Array(repeating: 0..<2, count: 6) + Array(repeating: 2..<4, count: 6)
+        var settings = SchedulerSettings()
+        settings.routing = .swarm
+        let live = ClusterState(model: ModelInfo(name: "tiny", numLayers: 4, vocabSize: 256), settings: settings)
+        for id in names { _ = try live.register(ClusterStateTests.registration(id, kv: 1_000_000)) }
+        _ = live.apply(Plan(epoch: 1, assignments: Dictionary(uniqueKeysWithValues: zip(names, ranges)), arcs: []))
+        ClusterStateTests.serve(live, names)
+        var sim = try Self.simulator(names: names, ranges: ranges)
+        var liveRoutes: [[String]] = [], simRoutes: [[String]] = []
+        for i in 0..<12 {
+            // No hop time observed: every pick is a tie broken by the order alone.
+            liveRoutes.append(try live.tryAdmit("r\(i)", prompt: 10, maxTokens: 10).get().map(\.workerID))
+            live.release("r\(i)")
+            sim.requests.append(.init(input: 10, output: 10))
+            let routed = sim.route(sim.requests.count - 1)
+            #expect(routed)
+            simRoutes.append(sim.requests[sim.requests.count - 1].route.map { names[$0] })
+        }
+        #expect(liveRoutes == simRoutes)
+        #expect(liveRoutes.prefix(6).map(\.first) == ["node-0", "node-1", "node-2", "node-3", "node-4", "node-5"])
     }
 }

@@ -293,6 +293,12 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Decode steps: coordinator (each step from the source to the sink, as Helix's simulator) or workers (the last hop sends the token straight back to the first, as our live runtime does).")
     var decodeLoop: String = "coordinator"
 
+    @Option(help: "How a node's outputs reach the next: request (one request per transfer, an idle node starting on the first to arrive, as Helix's simulator) or batch (one message per next node for the whole batch, arriving together, as our live workers' Forward).")
+    var hopMessages: String = "request"
+
+    @Option(help: "Tokens a node's batch holds at most beside its GPU's limits, as a live worker's --max-batch-tokens (default: none, as Helix's simulator).")
+    var batchTokens: Int?
+
     @Option(help: "Cap on each request's prompt tokens (0: the trace's lengths), as `lattice load --max-prompt`.")
     var maxPrompt: Int = 0
 
@@ -311,6 +317,7 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         if let server = input.server {
             guard decodeLoop == "coordinator" else { throw ValidationError("--decode-loop \(decodeLoop) is simulated here only; drop --server") }
+            guard hopMessages == "request", batchTokens == nil else { throw ValidationError("--hop-messages batch and --batch-tokens are simulated here only; drop --server") }
             return try await RemotePlacement.simulate(self, server: server)
         }
         let (problem, connectivity) = try input.problem()
@@ -341,6 +348,12 @@ struct SimulateCommand: AsyncParsableCommand {
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
         guard let loop = DecodeLoop(rawValue: decodeLoop) else { throw ValidationError("--decode-loop must be 'coordinator' or 'workers' (got '\(decodeLoop)')") }
         config.decodeLoop = loop
+        guard let messages = HopMessages(rawValue: hopMessages) else { throw ValidationError("--hop-messages must be 'request' or 'batch' (got '\(hopMessages)')") }
+        config.hopMessages = messages
+        if let batchTokens {
+            guard batchTokens >= 1 else { throw ValidationError("--batch-tokens must be at least 1 (got \(batchTokens))") }
+            config.batchTokens = batchTokens
+        }
         if let duration { config.measureSeconds = duration }
         if let warmup {
             guard warmup >= 0, warmup.isFinite else { throw ValidationError("--warmup must be 0 or more seconds") }

@@ -463,7 +463,7 @@ public final class ClusterState: Sendable {
     /// exactly the range they loaded). IWRR routes over the plan's flow; the flow-blind policies
     /// over every arc the layout has, as the simulator routes them (workers form a full mesh).
     private static func graph(_ plan: Plan, _ s: State, layerCount: Int, policy: Routing.RoutingPolicy) -> FlowGraph {
-        let nodes = plan.assignments.keys.sorted().compactMap { id in
+        let nodes = plan.assignments.keys.sorted(by: NodeOrder.precedes).compactMap { id in
             plan.assignments[id].map { RoutingNode(name: id, layers: $0, kvCapacity: 0, available: false) }
         }
         let arcs = policy == .iwrr ? plan.arcs : FlowArc.everyArc(nodes, layerCount: layerCount, partial: false)

@@ -1,4 +1,5 @@
 import Foundation
+import PlacementCore
 
 /// A Forward slice admitted by the stage, with its stage id and whatever the caller needs to
 /// send its output on (the service keeps its wire item there).
@@ -70,22 +71,11 @@ final class ForwardQueue<Tag: Sendable>: @unchecked Sendable {
     /// budget the rest waits in order.
     func take(maxTokens: Int, longerThan limit: Int, caps: BatchCaps = .unlimited) -> (batch: [AcceptedSlice<Tag>], long: [AcceptedSlice<Tag>]) {
         lock.withLock {
-            var batch: [AcceptedSlice<Tag>] = [], long: [AcceptedSlice<Tag>] = [], rest: [AcceptedSlice<Tag>] = []
-            var tokens = 0, prompts = 0, decodes = 0, full = false
-            for item in items {
-                let n = item.slice.tokenCount
-                if n > limit { long.append(item); continue }
-                let decode = item.slice.isDecode
-                if decode ? decodes >= caps.decodes : prompts >= caps.prompts { rest.append(item); continue }
-                if !full, (batch.isEmpty && maxTokens > 0) || tokens + n <= maxTokens {
-                    batch.append(item)
-                    tokens += n
-                    if decode { decodes += 1 } else { prompts += 1 }
-                } else {
-                    full = true
-                    rest.append(item)
-                }
-            }
+            let long = items.filter { $0.slice.tokenCount > limit }
+            // The rule the simulator forms its batches by (`BatchLimits`).
+            let rule = BatchLimits(prompts: caps.prompts, decodes: caps.decodes, tokens: maxTokens)
+            let (batch, rest) = rule.split(items.filter { $0.slice.tokenCount <= limit }, tokens: \.slice.tokenCount,
+                                           isPrompt: { !$0.slice.isDecode }, context: { Int($0.slice.positions.first ?? 0) })
             items = rest
             return (batch, long)
         }

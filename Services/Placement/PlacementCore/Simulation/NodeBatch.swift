@@ -2,44 +2,34 @@ import Foundation
 
 /// How one node forms and times a batch, as the Helix artifact's simulator does: FIFO over its
 /// queue, prompts while the request and token limits allow, decodes while the sequence and
-/// context limits allow (an item that does not fit waits for a later batch); then layer by
+/// context limits allow (an item that does not fit waits for a later batch), within a token
+/// budget when one is set (`BatchLimits`, shared with the live workers); then layer by
 /// layer, each layer running the items that have reached it (partial inference enters a node
 /// part-way) at the profile's per-layer time for that many prompt and decode tokens.
 struct NodeBatch {
     struct Item { var request: Int; var hop: Int; var tokens: Int; var isPrompt: Bool; var context: Int; var firstLayer: Int }
 
-    /// A node's batch limits with `layers` loaded, from its GPU type's measured capacities.
+    /// A node's batch limits with `layers` loaded, from its GPU type's measured capacities, and
+    /// `tokens` a batch at most (none in Helix's simulator).
     struct Limits {
-        var prompts: Int
-        var promptTokens: Int
-        var decodes: Int
-        var context: Int
+        var rule: BatchLimits
 
-        init(profile: GPUProfile, layers: Int) {
-            prompts = profile.capacity.prompts(layers: layers)
-            promptTokens = prompts * HelixConstants.maxInputLength
+        init(profile: GPUProfile, layers: Int, tokens: Int = .max) {
+            let prompts = profile.capacity.prompts(layers: layers)
             // An unmeasured type decodes at most the largest batch its profile timed.
-            decodes = profile.capacity.decodes(layers: layers, fallbackDecode: profile.decode.points.last?.tokens ?? 1)
-            context = decodes * HelixConstants.decodeContextPerSequence
+            let decodes = profile.capacity.decodes(layers: layers, fallbackDecode: profile.decode.points.last?.tokens ?? 1)
+            rule = BatchLimits(prompts: prompts, promptTokens: prompts * HelixConstants.maxInputLength, decodes: decodes,
+                               context: decodes * HelixConstants.decodeContextPerSequence, tokens: tokens)
         }
+
+        var prompts: Int { rule.prompts }
+        var decodes: Int { rule.decodes }
     }
 
-    /// Splits `queue` into the batch to run now and the items that wait. Never returns an empty
-    /// batch for a non-empty queue (an item over every limit runs alone rather than stall the node).
+    /// Splits `queue` into the batch to run now and the items that wait (`BatchLimits.split`, the
+    /// rule live workers form their batches by).
     static func form(_ queue: [Item], limits: Limits) -> (batch: [Item], rest: [Item]) {
-        var batch: [Item] = [], rest: [Item] = []
-        var prompts = 0, promptTokens = 0, decodes = 0, context = 0
-        for item in queue {
-            if item.isPrompt {
-                if prompts + 1 <= limits.prompts && promptTokens + item.tokens <= limits.promptTokens {
-                    prompts += 1; promptTokens += item.tokens; batch.append(item)
-                } else { rest.append(item) }
-            } else if decodes + 1 <= limits.decodes && context + item.context <= limits.context {
-                decodes += 1; context += item.context; batch.append(item)
-            } else { rest.append(item) }
-        }
-        if batch.isEmpty, let first = rest.first { return ([first], Array(rest.dropFirst())) }
-        return (batch, rest)
+        limits.rule.split(queue, tokens: \.tokens, isPrompt: \.isPrompt, context: \.context)
     }
 
     /// Seconds to run `batch` through layers `range` of a node with `profile`: per layer, the

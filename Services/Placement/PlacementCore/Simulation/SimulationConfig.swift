@@ -8,6 +8,10 @@ public enum SimulationMode: String, Sendable, CaseIterable { case offline, onlin
 
 public enum DecodeLoop: String, Sendable, CaseIterable { case coordinator, workers }
 
+/// How a node's outputs travel to the next: one request per transfer (Helix's simulator), or one
+/// message per next node for the whole batch, arriving together (our live workers' Forward).
+public enum HopMessages: String, Sendable, CaseIterable { case request, batch }
+
 public struct SimulationConfig: Sendable {
     public var mode: SimulationMode
     public var routing: RoutingPolicy
@@ -27,6 +31,14 @@ public struct SimulationConfig: Sendable {
     /// links. `.workers` (our live runtime): the last hop sends the token straight back to the
     /// first over their link and reports it to the sink on the side, so a step pays that one link.
     public var decodeLoop: DecodeLoop = .coordinator
+    /// `.request` (Helix's simulator): each request's output crosses a link alone, one after
+    /// another, and an idle node starts on the first to arrive. `.batch` (our live runtime): the
+    /// outputs of one batch for one next node go as one message (a worker's Forward; the decode
+    /// steps the last hop loops to the first too) and arrive, and are batched, together.
+    public var hopMessages: HopMessages = .request
+    /// Tokens a node's batch holds at most beside its GPU's limits, as a live worker's
+    /// `--max-batch-tokens` (`BatchLimits`); nil: none, as in Helix's simulator.
+    public var batchTokens: Int? = nil
     /// IWRR over these per-arc flows (tokens/s; node indices, "source", "sink") instead of the
     /// max flow computed here. A placement usually has many maximum flows; this lets a run follow
     /// another solver's (e.g. the one the Helix artifact's networkx picks) to tell routing apart

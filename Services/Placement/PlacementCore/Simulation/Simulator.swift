@@ -60,7 +60,7 @@ struct SimulationEngine {
         var time: Double
         var seq: Int
         var kind: Kind
-        enum Kind { case nodeDone(Int), arrive(request: Int, hop: Int), newRequest }
+        enum Kind { case nodeDone(Int), arrive(request: Int, hop: Int), arriveTogether([Arrival]), newRequest }
         static func < (a: Event, b: Event) -> Bool { a.time != b.time ? a.time < b.time : a.seq < b.seq }
         static func == (a: Event, b: Event) -> Bool { a.time == b.time && a.seq == b.seq }
     }
@@ -100,6 +100,8 @@ struct SimulationEngine {
     var window: PromptWindow<Int, Int>?
     var linkBandwidth: [PromptWindow<Int, Int>.Link: Double] = [:]
     var rejected = 0
+    /// Batched hops: the decode steps a batch's last hops loop back, by first node, until sent together.
+    var loopOutbox: [Int: [Int]] = [:]
     // Measurements.
     var decodeTokensInWindow = 0
     var finished = 0
@@ -126,7 +128,7 @@ struct SimulationEngine {
         }
         limits = (0..<n).map { i in
             guard let range = placement.ranges[i], let profile = profiles[problem.nodes[i].type] else { return nil }
-            return NodeBatch.Limits(profile: profile, layers: range.count)
+            return NodeBatch.Limits(profile: profile, layers: range.count, tokens: config.batchTokens ?? .max)
         }
         // IWRR routes over the runtime max-flow. The KV-blind policies route over every link a
         // request can take, flow or not: the artifact's Swarm scheduler picks among all of a
@@ -254,6 +256,7 @@ struct SimulationEngine {
             switch event.kind {
             case .newRequest: admitNew()
             case .arrive(let r, let hop): arrive(request: r, hop: hop)
+            case .arriveTogether(let arrivals): arriveTogether(arrivals)
             case .nodeDone(let i): nodeDone(i)
             }
         }
@@ -347,14 +350,14 @@ struct SimulationEngine {
         return (start, channel.freeAt + channel.latency)
     }
 
-    mutating func arrive(request r: Int, hop: Int) {
+    mutating func arrive(request r: Int, hop: Int, startsBatch: Bool = true) {
         let isPrompt = requests[r].produced == 0
         let step = requests[r].path.steps[hop]
         let tokens = isPrompt ? requests[r].input : 1
         queue[step.node].append(NodeBatch.Item(request: r, hop: hop, tokens: tokens, isPrompt: isPrompt,
                                                context: requests[r].input + max(0, requests[r].produced - 1), firstLayer: step.layers.lowerBound))
         received[step.node] += tokens
-        if !busy[step.node] { startBatch(step.node) }
+        if startsBatch && !busy[step.node] { startBatch(step.node) }
     }
 
     mutating func startBatch(_ j: Int) {
@@ -380,8 +383,9 @@ struct SimulationEngine {
             // Swarm times the hop into this node: from the start of sending to the end of computing
             // here (the artifact's `SwarmScheduler.schedule_transmission` measures it so).
             if config.routing == .swarm { router.observe(requests[r].path, hop: item.hop, seconds: now - requests[r].hopSendStart) }
-            send(r, hop: item.hop, tokens: item.tokens, from: j)
+            if config.hopMessages == .request { send(r, hop: item.hop, tokens: item.tokens, from: j) }
         }
+        if config.hopMessages == .batch { sendTogether(batch, from: j) }
         startBatch(j)
     }
 
@@ -442,6 +446,8 @@ struct SimulationEngine {
         defer { now = time }
         requests[r].iterationStart = tokenArrival
         router.chargeDecode(requests[r].path)
+        // Batched hops: it goes with the batch's other steps for that first hop (`sendTogether`).
+        if config.hopMessages == .batch { loopOutbox[first, default: []].append(r); return true }
         let sent = first == last ? (start: start, arrival: start) : transfer(from: last, to: first, bytes: problem.model.tokenSize)
         requests[r].hopSendStart = sent.start
         schedule(sent.arrival, .arrive(request: r, hop: 0))

@@ -136,13 +136,13 @@ import Testing
                            (9, 49, 59), (10, 59, 69), (11, 74, 80), (12, 67, 71), (13, 71, 75), (14, 16, 23), (15, 45, 49), (16, 76, 80), (17, 35, 45),
                            (18, 23, 30), (19, 25, 29), (20, 73, 77), (21, 0, 2), (22, 31, 35), (23, 69, 74)])
         let a = model.predict(segment), b = model.predict(spread)
-        #expect(abs(a.decodeTokensPerSecond - b.decodeTokensPerSecond) < 0.01, "\(a) \(b)")
-        #expect(abs(a.decodeTokensPerSecond - 1392.6 * 232 / 995) < 0.1)
+        #expect(abs(a.boundTokensPerSecond - b.boundTokensPerSecond) < 0.01, "\(a) \(b)")
+        #expect(abs(a.boundTokensPerSecond - 1392.6 * 232 / 995) < 0.1)
         #expect(b.populationBoundTokensPerSecond > 1.1 * a.populationBoundTokensPerSecond, "\(a) \(b)")
         let judge = Planner.servingJudge(model, bound: nil)
         #expect(JudgeRanking.best(of: [judge(segment), judge(spread)], tolerance: judge.tolerance) == 1)
         #expect(JudgeRanking.best(of: [judge(spread), judge(segment)], tolerance: judge.tolerance) == 0)
-        #expect(judge(segment).value == a.decodeTokensPerSecond)
+        #expect(judge(segment).value == a.boundTokensPerSecond)
         #expect(judge(segment).population == a.populationBoundTokensPerSecond)
     }
 }

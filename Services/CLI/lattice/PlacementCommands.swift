@@ -72,12 +72,13 @@ func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 func servingJSON(_ p: ServingPrediction) -> [String: Any] {
     ["predicted_decode_tokens_per_s": p.decodeTokensPerSecond, "predicted_decode_latency_s": p.decodeLatencySeconds,
      "predicted_prompt_latency_s": p.promptLatencySeconds, "pipelines": p.pipelines, "mean_depth": p.meanDepth,
-     "exposed_slow_links": p.exposedSlowLinks, "population_bound_tokens_per_s": p.populationBoundTokensPerSecond]
+     "exposed_slow_links": p.exposedSlowLinks, "population_bound_tokens_per_s": p.populationBoundTokensPerSecond,
+     "bound_tokens_per_s": p.boundTokensPerSecond]
 }
 
 func servingLine(_ p: ServingPrediction) -> String {
-    String(format: "  predicted serving: %.1f decode tokens/s, decode step %.2f s, prompt %.2f s (%d pipelines, mean depth %.1f, %d slow links exposed)",
-           p.decodeTokensPerSecond, p.decodeLatencySeconds, p.promptLatencySeconds, p.pipelines, p.meanDepth, p.exposedSlowLinks)
+    String(format: "  predicted serving: %.1f decode tokens/s (bound %.1f), decode step %.2f s, prompt %.2f s (%d pipelines, mean depth %.1f, %d slow links exposed)",
+           p.decodeTokensPerSecond, p.boundTokensPerSecond, p.decodeLatencySeconds, p.promptLatencySeconds, p.pipelines, p.meanDepth, p.exposedSlowLinks)
 }
 
 func printJSON(_ object: [String: Any]) throws {

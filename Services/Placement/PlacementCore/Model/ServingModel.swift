@@ -16,6 +16,9 @@ public struct ServingPrediction: Sendable, Equatable {
     /// share per pipeline): where the flow caps two plans alike, the one with more here has more
     /// KV room per round trip to spare.
     public var populationBoundTokensPerSecond = 0.0
+    /// The closed network's asymptotic bound, Σ min(flow share, N/τ) with τ free of prompt work (the
+    /// decode rate above is the estimate below it, with prompt interference).
+    public var boundTokensPerSecond = 0.0
 
     public static let none = ServingPrediction(decodeTokensPerSecond: 0, decodeLatencySeconds: 0, promptLatencySeconds: 0, pipelines: 0, meanDepth: 0)
 }
@@ -56,6 +59,15 @@ public struct ServingModel: Sendable {
     /// population of prompts until the busiest layer reaches the high-water mark, which on the three
     /// clusters takes longer than the warm-up and the measured window together.
     public var promptPopulation = Double(HelixConstants.helixInitialQueries)
+    /// Whether prompt work at a node stretches the decode passes through it (`PromptInterference`).
+    public var promptInterference = true
+
+    /// The model the planner's judge climbs: the bound, prompt interference off (`Planner.servingJudge`).
+    public var climbed: ServingModel {
+        var model = self
+        model.promptInterference = false
+        return model
+    }
     let slowLinks: SlowLinks
 
     public init(problem: PlacementProblem, connectivity: Connectivity, profiles: [String: GPUProfile]) throws {
@@ -106,21 +118,64 @@ public struct ServingModel: Sendable {
             let prompts = tokens / (meanInput + meanOutput)
             return prompts * promptTransfer * promptTransfer / (2 * (1 - rho))
         }
-        var decode = 0.0, decodeLatency = 0.0, promptLatency = 0.0, depth = 0.0, population = 0.0
+        // Prompts share each node with the decode waves (a node runs one batch at a time, prompts and
+        // decodes mixed, `PromptInterference`): the node's prompt load stretches every decode pass through
+        // it. The load follows from the decode rate (one prompt per meanOutput tokens), which the stretch
+        // lowers, so the two are solved together (a contraction: each pass moves the rates less).
+        var interference = PromptInterference(nodes: n)
+        let bound = pipelineRates(pipelines, inFlight, batch: batch, queueing: queueing, interference: interference)
+        var pass = bound
+        for _ in 0..<(promptInterference ? 3 : 0) {
+            interference = PromptInterference(nodes: n)
+            for (p, rate) in zip(pipelines, pass.rates) {
+                for hop in p.hops {
+                    guard let profile = profiles[problem.nodes[hop.node].type] else { continue }
+                    interference.add(node: hop.node, promptsPerSecond: rate / meanOutput,
+                                     secondsPerPrompt: Double(hop.layers) * profile.prompt.seconds(meanInput))
+                }
+            }
+            pass = pipelineRates(pipelines, inFlight, batch: batch, queueing: queueing, interference: interference)
+        }
+        let decode = pass.rates.reduce(0, +)
+        var decodeLatency = 0.0, promptLatency = 0.0, depth = 0.0
         var prompts = PromptDemand()
-        for (p, count) in zip(pipelines, inFlight) {
-            var step = 0.0, prompt = 0.0, previous = n  // n: the source
+        for (i, p) in pipelines.enumerated() {
             let share = p.flow / flows.value
+            var previous = n  // n: the source
             for hop in p.hops {
                 guard let profile = profiles[problem.nodes[hop.node].type] else { continue }
                 let link = wire(from: previous, to: hop.node)
-                let wait = queueing(from: previous, to: hop.node)
                 prompts.add(node: hop.node, seconds: share * Double(hop.layers) * profile.prompt.seconds(meanInput))
                 prompts.add(link: previous * (n + 1) + hop.node, seconds: share * link.activation * meanInput)
+                previous = hop.node
+            }
+            decodeLatency += pass.rates[i] * pass.steps[i]
+            promptLatency += pass.rates[i] * pass.prompts[i]
+            depth += pass.rates[i] * Double(p.hops.count)
+        }
+        guard decode > 0 else { return .none }
+        return ServingPrediction(decodeTokensPerSecond: decode, decodeLatencySeconds: decodeLatency / decode,
+                                 promptLatencySeconds: prompts.latency(path: promptLatency / decode, population: promptPopulation), pipelines: pipelines.count, meanDepth: depth / decode,
+                                 exposedSlowLinks: slowLinks.exposed(placement, connectivity, flows: flows), populationBoundTokensPerSecond: bound.population,
+                                 boundTokensPerSecond: bound.rates.reduce(0, +))
+    }
+
+    /// Each pipeline's decode step and unloaded prompt path, its decode rate (the lesser of its flow's
+    /// share and N/τ), and Σ N/τ, with every node's decode pass stretched by its prompt load.
+    private func pipelineRates(_ pipelines: [Pipeline], _ inFlight: [Double], batch: [Double], queueing: (Int, Int) -> Double,
+                               interference: PromptInterference) -> (rates: [Double], steps: [Double], prompts: [Double], population: Double) {
+        let n = problem.nodes.count
+        var rates: [Double] = [], steps: [Double] = [], promptPaths: [Double] = [], population = 0.0
+        for (p, count) in zip(pipelines, inFlight) {
+            var step = 0.0, prompt = 0.0, previous = n  // n: the source
+            for hop in p.hops {
+                guard let profile = profiles[problem.nodes[hop.node].type] else { continue }
+                let link = wire(from: previous, to: hop.node)
+                let wait = queueing(previous, hop.node)
                 // A decode step moves the pipeline's requests as one wave: each hop receives all of
                 // their activations over its link, and the node copies what it received.
-                step += Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + link.latency
-                    + link.activation * max(1, count) + hostCopy(tokens: max(1, batch[hop.node])) + wait
+                let pass = Double(hop.layers) * profile.decode.seconds(max(1, batch[hop.node].rounded())) + hostCopy(tokens: max(1, batch[hop.node]))
+                step += pass * interference.stretch(node: hop.node) + link.latency + link.activation * max(1, count) + wait
                 prompt += Double(hop.layers) * profile.prompt.seconds(meanInput) + link.latency + link.activation * meanInput
                     + hostCopy(tokens: meanInput) + wait
                 previous = hop.node
@@ -132,16 +187,11 @@ public struct ServingModel: Sendable {
             }
             let populationRate = step > 0 ? count / step : 0
             population += populationRate
-            let rate = min(p.flow * meanOutput / (meanInput + meanOutput), populationRate)
-            decode += rate
-            decodeLatency += rate * step
-            promptLatency += rate * prompt
-            depth += rate * Double(p.hops.count)
+            rates.append(min(p.flow * meanOutput / (meanInput + meanOutput), populationRate))
+            steps.append(step)
+            promptPaths.append(prompt)
         }
-        guard decode > 0 else { return .none }
-        return ServingPrediction(decodeTokensPerSecond: decode, decodeLatencySeconds: decodeLatency / decode,
-                                 promptLatencySeconds: prompts.latency(path: promptLatency / decode, population: promptPopulation), pipelines: pipelines.count, meanDepth: depth / decode,
-                                 exposedSlowLinks: slowLinks.exposed(placement, connectivity, flows: flows), populationBoundTokensPerSecond: population)
+        return (rates, steps, promptPaths, population)
     }
 
     /// Requests the offline feeder keeps in flight: it stops while the busiest layer's expected KV

@@ -22,7 +22,13 @@ public enum Planner {
     /// the same prediction, 324.7; real serving sits below both bounds near the knee, so more KV
     /// room per round trip serves more where the cap is equal).
     /// With `latency` bounds, a plan beyond them ranks below every plan within them (`JudgeRanking`).
+    ///
+    /// The judge climbs the model's bound (`ServingModel.climbed`: τ free of prompt work), not its
+    /// estimate: steered by the estimate, the 58 s single24 search ended at 275.6 predicted where,
+    /// on the same loaded machine, steering by the bound ended at a plan the estimate puts at 317.6
+    /// (the bound's flow-cap plateaus let the climb move; the estimate's slopes stop it sooner).
     static func servingJudge(_ model: ServingModel, bound: Double?, latency: LatencyBounds? = nil) -> Judge {
+        let model = model.climbed
         let problem = model.problem, connectivity = model.connectivity
         return Judge(tolerance: servingTolerance) { placement in
             let p = model.predict(placement)
@@ -173,7 +179,7 @@ public enum Planner {
     static func judge(_ problem: PlacementProblem, _ options: SolveOptions) -> Judge? {
         if let custom = options.judge { return Judge(custom: custom, problem: problem, connectivity: options.connectivity) }
         return options.serving.map { model in
-            servingJudge(model, bound: options.decodeLatencyBound, latency: options.reference.map { LatencyBounds(reference: model.predict($0)) })
+            servingJudge(model, bound: options.decodeLatencyBound, latency: options.reference.map { LatencyBounds(reference: model.climbed.predict($0)) })
         }
     }
 

@@ -5,8 +5,11 @@ import Testing
 /// Our simulator against the Helix artifact's own simulator, on the runs of it kept in
 /// `scripts/helix-sim-results` (made by `../shared/tools/helix-sim`, unchanged): the published
 /// layouts on the artifact's links (strict), offline, 60 s warm-up + 120 s, seed 1. Each case pins
-/// the figures ours is within 5% of; the ones it is not are named with their ratio (they are the
-/// open part of issue 11, see Services/Placement/README.md).
+/// the figures ours is within 5% of (the issue's goal; one seed on each side, so seed noise is inside
+/// that budget, which is why geo24's decode tok/s, ±8% over seeds at 120 s, is not pinned); the ones
+/// it is not are named with their ratio (the open part of issue 11, see Services/Placement/README.md).
+/// Swarm runs the artifact's KV-blind admission (`artifactQueries`, 180 in flight), not the
+/// live-like closed loop.
 @Suite struct HelixFidelityTests {
     enum Metric: String, CaseIterable { case decodeTokensPerSecond = "decode tok/s", promptP50 = "prompt p50", decodeP50 = "decode p50" }
 

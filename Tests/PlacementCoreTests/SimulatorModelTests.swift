@@ -86,7 +86,7 @@ import Testing
     /// KV room for the query's own lengths (100 prompt + 1 + 1 output tokens = 102 entries on each
     /// one-layer node; 170 of 200 may be promised, so one query at a time). The second query, issued
     /// with the first, waits for the first to finish, and its prompt latency counts that wait, as a
-    /// live client's counts from sending. (The artifact's Swarm is KV-blind: both would run at once.)
+    /// live client's counts from sending; under the artifact's admission both run at once.
     @Test func aClosedLoopWaitsForKVRoomAndCountsTheWaitInThePromptLatency() throws {
         let (problem, placement) = Self.chain(kvCapacity: 200)
         let copy = { (bytes: Double) in bytes / 4e9 + bytes / 5e9 }
@@ -103,6 +103,16 @@ import Testing
         let second = prompt + decode + prompt
         #expect(abs((report.promptLatency["p50"] ?? 0) - second) < 1e-9, "\(report.promptLatency) vs \(second)")
         #expect(abs((report.promptLatency["mean"] ?? 0) - (prompt + second) / 2) < 1e-9, "\(report.promptLatency) vs \(prompt), \(second)")
+
+        // The artifact's admission with the same two in flight (`artifactQueries`, what
+        // bench-sim-fidelity's Swarm rows use) is KV-blind: the second, issued 0.1 s after the
+        // first, runs beside it and its prompt is through well before the first's decode step.
+        config.offlineQueries = nil
+        config.artifactQueries = 2
+        let blind = try Simulator.run(problem: problem, placement: placement, connectivity: .strict,
+                                      workload: Workload(inputLengths: [100], outputLengths: [1], arrivalTrace: []),
+                                      config: config, profiles: ["X": NodeBatchTests.profile])
+        #expect((blind.promptLatency["p50"] ?? .infinity) < prompt + 0.1 + 1e-9, "\(blind.promptLatency) vs \(prompt) alone")
     }
 
     /// The prompt window (the live scheduler's admission): two 1000-token prompts of a closed loop

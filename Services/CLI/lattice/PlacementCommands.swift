@@ -279,8 +279,11 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Online: target arrival rate in tokens/s (default: half the placement's max flow).")
     var rate: Double?
 
-    @Option(help: "Offline: a closed loop of that many queries under any routing (as `lattice load --concurrency`), admitted as the live scheduler admits them (`--kv-policy offline`: KV room for each query's own lengths, first come first served; the rest wait). Without it, the artifact's admission: iwrr its KV-driven feeder, the KV-blind routings 180 queries in flight.")
+    @Option(help: "Offline: a closed loop of that many queries under any routing (as `lattice load --concurrency`), admitted as the live scheduler admits them (`--kv-policy offline`: KV room for each query's own lengths, first come first served; the rest wait). Without it, the artifact's admission: iwrr its KV-driven feeder, the KV-blind routings --artifact-queries in flight.")
     var offlineQueries: Int?
+
+    @Option(help: "Offline without --offline-queries, under a KV-blind routing: the artifact's admission with that many queries in flight, none refused for KV (default 180, its value for single24/geo24; 500 for cluster42).")
+    var artifactQueries: Int?
 
     @Option(help: "Seconds of each node-to-node link's bandwidth that prompts not yet through may occupy, as the live scheduler admits them (its --prompt-window, default 2); a query held back waits. Default: uncapped, the artifact's admission.")
     var promptWindow: Double?
@@ -364,6 +367,11 @@ struct SimulateCommand: AsyncParsableCommand {
         if let offlineQueries {
             guard offlineQueries > 0 else { throw ValidationError("--offline-queries must be a positive number") }
             config.offlineQueries = offlineQueries
+        }
+        if let artifactQueries {
+            guard artifactQueries > 0 else { throw ValidationError("--artifact-queries must be a positive number") }
+            guard offlineQueries == nil else { throw ValidationError("give --offline-queries (a live-like closed loop) or --artifact-queries (the artifact's admission), not both") }
+            config.artifactQueries = artifactQueries
         }
         if let promptWindow {
             guard promptWindow >= 0, promptWindow.isFinite else { throw ValidationError("--prompt-window must be 0 (uncapped) or more seconds") }

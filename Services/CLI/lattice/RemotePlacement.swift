@@ -128,7 +128,7 @@ enum RemotePlacement {
 
     static func simulate(_ command: SimulateCommand, server: String) async throws {
         try refuseLocalOnly([(command.maxPrompt != 0, "--max-prompt"), (command.maxOutput != 0, "--max-output"),
-                             (command.offlineQueries != nil, "--offline-queries"), (command.flows != nil, "--flows"),
+                             (command.offlineQueries != nil, "--offline-queries"), (command.artifactQueries != nil, "--artifact-queries"), (command.flows != nil, "--flows"),
                              (command.promptWindow != nil, "--prompt-window")])
         let (cluster, model, variant) = try request(command.input)
         var request = SimulateRequest(cluster: cluster, model: model, planBudgetSeconds: command.budget, seed: command.seed, variant: variant)

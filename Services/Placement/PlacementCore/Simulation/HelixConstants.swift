@@ -31,6 +31,6 @@ enum HelixConstants {
     static let feedHighWater = 0.8
     /// Offline feeder with the Swarm (or any KV-blind) scheduler: a fixed number of queries in flight,
     /// a finished query replaced by a new one (the artifact's step3 scripts: 180 for single24 and geo24,
-    /// 500 for cluster42; `SimulationConfig.offlineQueries` sets it per run).
+    /// 500 for cluster42; `SimulationConfig.artifactQueries` sets it per run).
     static let swarmQueriesInFlight = 180
 }

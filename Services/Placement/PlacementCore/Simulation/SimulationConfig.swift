@@ -24,8 +24,12 @@ public struct SimulationConfig: Sendable {
     /// routing: that many queries, a finished one replaced, admitted as the live scheduler admits
     /// them (KV room for each query's own lengths, first come first served; one no route has room
     /// for waits, not rejected). Nil: the artifact's admission (IWRR: its KV-driven feeder;
-    /// KV-blind policies: `HelixConstants.swarmQueriesInFlight` queries, its value for single24/geo24).
+    /// KV-blind policies: `artifactQueries` queries, none refused).
     public var offlineQueries: Int? = nil
+    /// Offline with the artifact's admission (`offlineQueries` nil) under a KV-blind policy (Swarm,
+    /// random, shortest-queue): queries kept in flight, a finished one replaced, none refused for
+    /// KV (the artifact's step3 scripts: 180 for single24 and geo24, 500 for cluster42).
+    public var artifactQueries: Int = HelixConstants.swarmQueriesInFlight
     /// Where a decode step goes after the last hop. `.coordinator` (Helix's simulator): the token
     /// crosses the sink link and the next step starts from the source, so every step pays both
     /// links. `.workers` (our live runtime): the last hop sends the token straight back to the

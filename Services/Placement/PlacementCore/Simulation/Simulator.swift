@@ -239,7 +239,7 @@ struct SimulationEngine {
         switch config.mode {
         case .offline:
             let feeder = config.routing == .iwrr && !config.closedLoop
-            let initial = feeder ? HelixConstants.helixInitialQueries : (config.offlineQueries ?? HelixConstants.swarmQueriesInFlight)
+            let initial = feeder ? HelixConstants.helixInitialQueries : (config.offlineQueries ?? config.artifactQueries)
             // A closed loop's queries join evenly over the first half of the warm-up, as `lattice load`'s do.
             let spacing = config.closedLoop ? min(HelixConstants.feedSpacingSeconds, config.warmupSeconds / 2 / Double(initial)) : HelixConstants.feedSpacingSeconds
             for i in 0..<initial { schedule(Double(i) * spacing, .newRequest) }

@@ -21,12 +21,14 @@ struct ModelCommand: AsyncParsableCommand {
         @Option(help: "Random seed.") var seed: UInt64 = 1
         @Option(help: "Weight dtype: f32, f16 or bf16.") var dtype = "f32"
         @Option(help: "Write this many safetensors shards plus model.safetensors.index.json.") var shards = 1
+        @Option(help: "Longest sequence, prompt and generated tokens (max_position_embeddings).") var maxPositions = 2048
         @Flag(help: "Tie the LM head to the embedding.") var tied = false
 
         func run() throws {
             guard let type = SafeTensorsDType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype must be f32, f16 or bf16") }
+            guard maxPositions >= 1 else { throw ValidationError("--max-positions must be at least 1") }
             let config = LlamaConfig(hiddenSize: hidden, intermediateSize: intermediate, layerCount: layers, headCount: heads,
-                                     kvHeadCount: kvHeads, vocabSize: vocab, tieWordEmbeddings: tied)
+                                     kvHeadCount: kvHeads, vocabSize: vocab, tieWordEmbeddings: tied, maxPositions: maxPositions)
             try RandomModel.write(config: config, seed: seed, to: directory, dtype: type, shards: shards)
             let parameters = LlamaTensorNames.all(for: config).reduce(0) { $0 + $1.shape.reduce(1, *) }
             print("wrote \(directory): \(layers) layers, hidden \(hidden), \(parameters) parameters (\(dtype))")

@@ -72,21 +72,38 @@ struct FailureAndCancelTests {
         await cluster.stop()
     }
 
+    /// The request runs until the test cancels it (16,000 tokens would take minutes), once it has
+    /// taken 20 steps through the late worker: its length is no race against that worker's start
+    /// on a loaded machine.
     @Test func aWorkerJoiningMidRequestReplansAndTheRequestCarriesOn() async throws {
-        let model = try LatticeCLI.tinyModel(layers: 4)
+        let model = try LatticeCLI.tinyModel(layers: 4, maxPositions: 16384)
         let prompt: [UInt32] = [11, 12, 13]
-        let maxTokens = 700   // long enough to still be running when the new plan lands
-        let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
-        let cluster = try await ServingCluster.start(model: model, workers: 1)
+        let room = ["--kv-tokens", "18000"]   // 16,003 tokens within 90% of it
+        let cluster = try await ServingCluster.start(model: model, workers: 1, workerArguments: room, schedulerArguments: ["--max-tokens-per-request", "16384"])
         do {
-            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), ignoreEOS: true)) { index in
+            let client = cluster.scheduler.client()
+            let carried = Locked(0.0)
+            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: 16000, requestID: "joined", ignoreEOS: true)) { index in
                 guard index == 10 else { return }
-                try? await cluster.addWorker("late")
+                do {
+                    try await cluster.addWorker("late", arguments: room)
+                    let late = try #require(cluster.workers.withLock { $0.last }).client()
+                    let stats = try await eventually(within: .seconds(45)) { try await late.stats(.worker) } until: { ($0[extra: "batches"] ?? 0) >= 20 }
+                    await late.close()
+                    carried.withLock { $0 = stats[extra: "batches"] ?? 0 }
+                } catch {
+                    Issue.record("the late worker did not take the request: \(error)")
+                }
+                _ = try? await client.call(Methods.Scheduler.cancel.name, CancelRequest(requestID: "joined"), as: CancelResponse.self)
             }
+            await client.close()
             let finished = try #require(events.finished)
-            #expect(finished.reason == .maxTokens, "\(finished.detail)")
+            #expect(carried.withLock { $0 } >= 20, "the request should have taken 20 steps through the late worker")
+            #expect(finished.reason == .cancelled, "\(finished.reason): \(finished.detail)")
+            #expect(finished.route.count == 2 && finished.route.contains("late"), "the request should have moved to the new plan's route: \(finished.route)")
+            // The same greedy sequence across the move.
+            let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: events.tokens.count)
             #expect(events.tokens == reference.tokens)
-            #expect(finished.route.count == 2, "the request should have moved to the new plan's route: \(finished.route)")
             // The new plan spans both workers.
             try await cluster.waitUntilServing(workers: 2)
             let after = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: 3, ignoreEOS: true))

@@ -129,10 +129,10 @@ enum LatticeCLI {
     }
 
     /// A fresh tiny random-weight model.
-    static func tinyModel(layers: Int = 4, hidden: Int = 64, intermediate: Int = 172) throws -> String {
+    static func tinyModel(layers: Int = 4, hidden: Int = 64, intermediate: Int = 172, maxPositions: Int = 2048) throws -> String {
         let directory = LatticeTesting.temporaryDirectory("model") + "/tiny"
         _ = try run(["model", "init", directory, "--layers", "\(layers)", "--hidden", "\(hidden)", "--intermediate", "\(intermediate)",
-                     "--heads", "4", "--kv-heads", "2", "--seed", "7"])
+                     "--heads", "4", "--kv-heads", "2", "--seed", "7", "--max-positions", "\(maxPositions)"])
         return directory
     }
 

@@ -134,12 +134,14 @@ import LatticeTesting
         // does outside its budget (O(n) conversions and printing, slow in a debug build), not its
         // CPU time. That work alone is the same call with no budget. The budgeted phases stop by
         // the wall clock, so they spend at most `budget` CPU seconds on this thread: CPU time past
-        // both is work done after the deadline.
+        // both is work done after the deadline. The budgeted call converts, verifies, counts and
+        // prints a result that differs from its input, so its outside work is up to twice the
+        // unbudgeted call's (quiet CI: 5.94 CPU s against 2.69 outside, past 1.25× + 0.5 s).
         let outside = try CPUTime.measure { try Optimizer.optimize(c, options: options(.search, budget: 0)) }.seconds
         let (r, used) = try CPUTime.measure { try Optimizer.optimize(c, options: options(.search, budget: budget)) }
         #expect(r.gatesAfter <= r.gatesBefore)
         #expect(!r.verdict.isRefuted)
-        #expect(used < budget + outside * 1.25 + 0.5, "\(used) CPU s for a \(budget) s budget; the same call without one took \(outside) CPU s")
+        #expect(used < budget + outside * 2 + 0.5, "\(used) CPU s for a \(budget) s budget; the same call without one took \(outside) CPU s")
     }
 
     @Test func tooManyGatesIsAnError() {

@@ -37,16 +37,13 @@ public enum PairNetwork {
             let e = byPair[[p.u, p.v]] ?? (.zero, [])
             byPair[[p.u, p.v]] = (e.angle + p.angle, e.ids + [id])
         }
-        let pairs = byPair.keys.sorted { $0.lexicographicallyPrecedes($1) }
-            .compactMap { k -> Pair? in
-                let a = byPair[k]!.angle
-                return a.isZeroModTwoPi ? nil : Pair(u: k[0], v: k[1], angle: a.normalized)
-            }
+        let pairs = byPair.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            .compactMap { k, e -> Pair? in e.angle.isZeroModTwoPi ? nil : Pair(u: k[0], v: k[1], angle: e.angle.normalized) }
         guard let plan = Plan.best(pairs, wires: n) else { return nil }
         let network = plan.gates()
         guard let f = CNOTDihedral(network, wires: n), f == expected(plan.pairs, wires: n) else { return nil }
         let moved = Set(plan.pairs.map { [$0.u, $0.v] })
-        let removed = Set(moved.flatMap { byPair[$0]!.ids })
+        let removed = Set(moved.flatMap { byPair[$0]?.ids ?? [] })
         // Pairs whose rotations sum to zero stay where they are (rotation merging removes them).
         let rest = c.gates.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return c.withGates(network + rest)
@@ -73,16 +70,23 @@ public enum PairNetwork {
         var pointers: [Int]
         var pairs: [Pair]
 
+        /// Each target's partners: pointer step → angle, and the first and last step it spans.
+        var targets: [Int: (angles: [Int: Angle], first: Int, last: Int)] {
+            let position = Dictionary(uniqueKeysWithValues: pointers.enumerated().map { ($1, $0) })
+            var out: [Int: (angles: [Int: Angle], first: Int, last: Int)] = [:]
+            for p in pairs {
+                let (t, step) = if let k = position[p.u] { (p.v, k) } else { (p.u, position[p.v] ?? 0) }
+                var e = out[t] ?? ([:], step, step)
+                e.angles[step] = p.angle
+                (e.first, e.last) = (min(e.first, step), max(e.last, step))
+                out[t] = e
+            }
+            return out
+        }
+
         /// cx count of the network: each target 2 + (steps it spans), the pointer chain 2·(m − 1).
         var cxCount: Int {
-            let position = Dictionary(uniqueKeysWithValues: pointers.enumerated().map { ($1, $0) })
-            var span: [Int: (Int, Int)] = [:]
-            for p in pairs {
-                let (t, k) = position[p.u] != nil ? (p.v, position[p.u]!) : (p.u, position[p.v]!)
-                let s = span[t] ?? (k, k)
-                span[t] = (min(s.0, k), max(s.1, k))
-            }
-            return span.values.reduce(0) { $0 + 2 + $1.1 - $1.0 } + 2 * (pointers.count - 1)
+            targets.values.reduce(0) { $0 + 2 + $1.last - $1.first } + 2 * (pointers.count - 1)
         }
 
         /// The plan with the fewest cx among both sides of a greedy bipartition as pointers, if it beats
@@ -94,12 +98,12 @@ public enum PairNetwork {
             var plans: [Plan] = []
             for s in [false, true] {
                 // Pointers in order of their first partner, so that each target's partners are close together.
-                let pointers = Set(cross.flatMap { [$0.u, $0.v] }.filter { side[$0] == s })
-                let order = pointers.sorted { a, b in
-                    let fa = cross.filter { $0.u == a || $0.v == a }.map { $0.u == a ? $0.v : $0.u }.min()!
-                    let fb = cross.filter { $0.u == b || $0.v == b }.map { $0.u == b ? $0.v : $0.u }.min()!
-                    return (fa, a) < (fb, b)
+                var firstPartner: [Int: Int] = [:]
+                for p in cross {
+                    let (q, t) = side[p.u] == s ? (p.u, p.v) : (p.v, p.u)
+                    firstPartner[q] = min(firstPartner[q] ?? t, t)
                 }
+                let order = firstPartner.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
                 if !order.isEmpty { plans.append(Plan(pointers: order, pairs: cross)) }
             }
             guard let plan = plans.min(by: { $0.cxCount < $1.cxCount }), plan.cxCount < 2 * plan.pairs.count else { return nil }
@@ -132,24 +136,15 @@ public enum PairNetwork {
         /// The network: step k brings pointer k in (p_{k−1} ← p_{k−1} ⊕ p_k), moves every target whose
         /// partners span step k on to a ⊕ p_k and places its rotation there; then the chain is undone.
         func gates() -> [Gate] {
-            let isPointer = Set(pointers)
-            var partners: [Int: [Int: Angle]] = [:]   // target → pointer → angle
-            for p in pairs {
-                let (t, q) = isPointer.contains(p.u) ? (p.v, p.u) : (p.u, p.v)
-                partners[t, default: [:]][q] = p.angle
-            }
-            let position = Dictionary(uniqueKeysWithValues: pointers.enumerated().map { ($1, $0) })
-            let targets = partners.keys.sorted()
-            let first = targets.map { t in partners[t]!.keys.map { position[$0]! }.min()! }
-            let last = targets.map { t in partners[t]!.keys.map { position[$0]! }.max()! }
+            let spans = targets.sorted { $0.key < $1.key }
             var out: [Gate] = []
             for k in pointers.indices {
                 if k > 0 { out.append(.cx(pointers[k], pointers[k - 1])) }
-                for (i, t) in targets.enumerated() where first[i] <= k && k <= last[i] {
+                for (t, e) in spans where e.first <= k && k <= e.last {
                     // Wire p_k is still its own input at step k; wire p_{k−1} holds p_{k−1} ⊕ p_k.
-                    out.append(.cx(k == first[i] ? pointers[k] : pointers[k - 1], t))
-                    if let angle = partners[t]![pointers[k]] { out.append(.rz(t, angle)) }
-                    if k == last[i] { out.append(.cx(pointers[k], t)) }
+                    out.append(.cx(k == e.first ? pointers[k] : pointers[k - 1], t))
+                    if let angle = e.angles[k] { out.append(.rz(t, angle)) }
+                    if k == e.last { out.append(.cx(pointers[k], t)) }
                 }
             }
             for k in pointers.indices.dropFirst().reversed() { out.append(.cx(pointers[k], pointers[k - 1])) }

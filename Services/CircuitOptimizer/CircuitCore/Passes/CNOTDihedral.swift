@@ -41,6 +41,19 @@ struct CNOTDihedral: Equatable {
         for (s, a) in sums where !a.isZeroModTwoPi { terms[s] = a.normalized }
     }
 
+    /// The exact test for the same unitary up to global phase: the same affine map and, at every input,
+    /// the same phase modulo 2π (both are 0 at the all-zero input), so term sets that differ by multiples of
+    /// 2π on products (ccz and its adjoint) still compare equal. Visits 2^n inputs: for small n only.
+    func sameUnitary(as o: CNOTDihedral) -> Bool {
+        guard outputs == o.outputs, flips == o.flips, outputs.count <= 16 else { return false }
+        let difference = terms.merging(o.terms.mapValues { -$0 }) { $0 + $1 }
+        for x in UInt64(0)..<(UInt64(1) << UInt64(outputs.count)) {
+            let phase = difference.reduce(Angle.zero) { sum, term in (term.key & x).nonzeroBitCount % 2 == 1 ? sum + term.value : sum }
+            if !phase.isZeroModTwoPi { return false }
+        }
+        return true
+    }
+
     static func == (a: CNOTDihedral, b: CNOTDihedral) -> Bool {
         a.outputs == b.outputs && a.flips == b.flips && a.terms == b.terms
     }

@@ -1,11 +1,19 @@
 /// The non-learned preprocessing of Nam et al.: Toffoli polarity choice, then Hadamard reduction,
-/// gate cancellation and rotation merging repeated until nothing changes.
+/// gate cancellation and rotation merging repeated until nothing changes; compute/uncompute pairs of
+/// Toffoli groups are also tried in the relative-phase form (`RelativePhaseBlocks`).
 public enum NamPipeline {
     /// Optimizes a circuit given in any qelib1 gates; the result is in {h, x, rz, cx} (plus fences).
     public static func run(_ input: Circuit, deadline: Deadline, rotationMerging: Bool = true) -> Circuit {
         let withCCZ = Decompose.toNam(input, keepCCZ: true)
-        let expanded = ToffoliPolarity.expand(withCCZ, deadline: deadline)
-        return simplify(expanded, deadline: deadline, rotationMerging: rotationMerging)
+        guard rotationMerging, let relative = RelativePhaseBlocks.run(withCCZ) else {
+            return simplify(ToffoliPolarity.expand(withCCZ, deadline: deadline), deadline: deadline, rotationMerging: rotationMerging)
+        }
+        // Compute/uncompute pairs in the relative-phase form, and the exact form: each gets half of the
+        // time, the smaller result is kept (the relative form can take a Toffoli from a cheaper pairing).
+        let half = Deadline(seconds: deadline.remaining / 2, cancelled: { deadline.expired })
+        let fromRelative = simplify(ToffoliPolarity.expand(relative, deadline: half), deadline: half)
+        let exact = simplify(ToffoliPolarity.expand(withCCZ, deadline: deadline), deadline: deadline)
+        return fromRelative.gateCount < exact.gateCount ? fromRelative : exact
     }
 
     /// The pass loop on a circuit already in {h, x, rz, cx}, then cx+rz resynthesis of its Hadamard-free

@@ -102,6 +102,10 @@ final class ServerCore: @unchecked Sendable {
     let config: TransportConfig
     let logger: Logger
     let counters = ServerCounters()
+    /// The Tasks that run this server's calls: non-blocking handlers' on the loop, the others'
+    /// on the handler threads (see `CallRunners`).
+    let loopRunners: CallRunners
+    let poolRunners: CallRunners
     /// Handlers by method. Filled under `registration` until the server starts; from then on read
     /// (and, rarely, added to) on the loop thread only, so a frame takes no lock to find its handler.
     private var handlers: [String: Handler] = [:]
@@ -123,6 +127,8 @@ final class ServerCore: @unchecked Sendable {
         self.loop = loop
         self.config = config
         self.logger = logger
+        loopRunners = .onLoop(loop)
+        poolRunners = .onHandlerThreads(.shared, loop: loop)
     }
 
     func register(_ method: String, _ handler: Handler) {
@@ -262,6 +268,8 @@ final class ServerCore: @unchecked Sendable {
         shutdownTimer = nil
         forceCloseTimer?.cancel()
         forceCloseTimer = nil
+        loopRunners.stop()
+        poolRunners.stop()
         logger.info("shut down")
         let waiters = shutdownWaiters
         shutdownWaiters.removeAll()

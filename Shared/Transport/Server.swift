@@ -10,7 +10,7 @@ public final class Server: Sendable {
         core = ServerCore(loop: .shared, config: config, logger: logger)
     }
 
-    /// Registers a unary method. Handlers run in a Task of their own: on the transport's handler threads (`HandlerPool`), or,
+    /// Registers a unary method. Handlers run in a Task (reused from call to call, see `CallRunners`): on the transport's handler threads (`HandlerPool`), or,
     /// with `nonBlocking`, on the transport's loop (no thread hop in or out; calls it makes to
     /// other servers resume there too). Only a handler that never blocks and computes briefly may
     /// say `nonBlocking` (a lookup, a small update, awaiting other calls): while it runs no socket

@@ -4,7 +4,7 @@ import Synchronization
 /// Long-lived Tasks that run a server's calls, one call at a time each, on one executor (the
 /// loop for non-blocking handlers, the handler threads for the others). A runner that finished
 /// its call parks on a continuation; the next call resumes it instead of creating a Task of its
-/// own, which cost about a third of the loop's CPU per call. A runner whose call suspends (it
+/// own (on the loop thread, on the latency path of a handler-thread call). A runner whose call suspends (it
 /// awaits something) stays with that call; the next call takes another runner, or a new one.
 /// A runner's Task is what cancelling its call cancels: a cancelled runner finishes its call
 /// and ends, never to be handed another (cancellation cannot be undone).

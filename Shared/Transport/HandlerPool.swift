@@ -12,9 +12,10 @@ import Synchronization
 /// and sleeps only when none are. It takes one job at a time, so a long handler (a solve, a
 /// forward pass) holds up only its own thread.
 ///
-/// A thread that runs out of jobs first looks for more for a moment (`spinWindowNanos`; one
-/// thread at a time) before it sleeps: a call that comes right after the last one's answer (a
-/// client waiting on each answer) then needs no wake-up, which cost more CPU than the call.
+/// A thread that runs out of jobs after a lone one first looks for more for a moment
+/// (`spinWindowNanos`; one thread at a time) before it sleeps: a call that comes right after the
+/// last one's answer (a client waiting on each answer) then needs no wake-up, which cost more
+/// CPU than the call.
 ///
 /// Bounded, as Swift's cooperative pool is (one thread per core by default), but apart from it:
 /// handlers that block do not starve the tasks of the rest of the process, nor they them.
@@ -103,13 +104,16 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
     private func work() {
         condition.lock()
         threadIDs.append(pthread_self())
-        var mayLook = true   // a thread looks once per run of jobs, then sleeps
+        var jobsSinceRest = 0   // jobs this thread ran since it last slept or looked for work
         while true {
             while head == queued.count {
                 queued.removeAll(keepingCapacity: true)
                 head = 0
-                if mayLook && spinning == 0 {
-                    mayLook = false
+                // Only after a lone job (a client waiting on each answer): after a run of several
+                // (pipelined calls) the next batch costs at most one wake-up, and a thread that
+                // looked would take the cores the loop and the callers need.
+                if jobsSinceRest == 1 && spinning == 0 {
+                    jobsSinceRest = 0
                     spinning += 1
                     condition.unlock()
                     lookForWork()
@@ -117,6 +121,7 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
                     spinning -= 1
                     continue
                 }
+                jobsSinceRest = 0
                 idle += 1
                 condition.wait()
                 idle -= 1
@@ -124,7 +129,7 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
             let job = queued[head]
             head += 1
             available.subtract(1, ordering: .relaxed)
-            mayLook = true
+            jobsSinceRest += 1
             if head >= 4096 && head * 2 >= queued.count {   // never empty under load: compact now and then
                 queued.removeFirst(head)
                 head = 0

@@ -52,7 +52,7 @@ public struct ProtocolViolation: Error, Sendable, CustomStringConvertible {
 
 /// A method's implementation as registered on a server.
 enum Handler: Sendable {
-    /// Runs in a Task of its own; `onLoop`: on the loop executor (registered `nonBlocking`).
+    /// Runs in a Task (a server's `CallRunners`, reused from call to call); `onLoop`: on the loop executor (registered `nonBlocking`).
     /// `prepare` turns the request's payload, still in the frame and valid only during the call
     /// (on the loop), into that Task's work: it copies the payload, or decodes it (one copy of
     /// large `bytes` fields, see `WireMessage.init(borrowing:)`).

@@ -10,7 +10,7 @@ public final class Server: Sendable {
         core = ServerCore(loop: .shared, config: config, logger: logger)
     }
 
-    /// Registers a unary method. Handlers run in a Task of their own: on the transport's handler threads (`HandlerPool`), or,
+    /// Registers a unary method. Handlers run in a Task (reused from call to call, see `CallRunners`): on the transport's handler threads (`HandlerPool`), or,
     /// with `nonBlocking`, on the transport's loop (no thread hop in or out; calls it makes to
     /// other servers resume there too). Only a handler that never blocks and computes briefly may
     /// say `nonBlocking` (a lookup, a small update, awaiting other calls): while it runs no socket
@@ -102,6 +102,10 @@ final class ServerCore: @unchecked Sendable {
     let config: TransportConfig
     let logger: Logger
     let counters = ServerCounters()
+    /// The Tasks that run this server's calls: non-blocking handlers' on the loop, the others'
+    /// on the handler threads (see `CallRunners`).
+    let loopRunners: CallRunners
+    let poolRunners: CallRunners
     /// Handlers by method. Filled under `registration` until the server starts; from then on read
     /// (and, rarely, added to) on the loop thread only, so a frame takes no lock to find its handler.
     private var handlers: [String: Handler] = [:]
@@ -123,6 +127,8 @@ final class ServerCore: @unchecked Sendable {
         self.loop = loop
         self.config = config
         self.logger = logger
+        loopRunners = .onLoop(loop)
+        poolRunners = .onHandlerThreads(.shared, loop: loop)
     }
 
     func register(_ method: String, _ handler: Handler) {
@@ -262,6 +268,8 @@ final class ServerCore: @unchecked Sendable {
         shutdownTimer = nil
         forceCloseTimer?.cancel()
         forceCloseTimer = nil
+        loopRunners.stop()
+        poolRunners.stop()
         logger.info("shut down")
         let waiters = shutdownWaiters
         shutdownWaiters.removeAll()

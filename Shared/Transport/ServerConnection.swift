@@ -2,13 +2,13 @@ import Foundation
 import Logging
 import Wire
 
-/// One accepted connection on a server: decodes envelopes, runs each request's handler in a Task
-/// of its own, and writes answers back. State is confined to the loop thread, except the table
+/// One accepted connection on a server: decodes envelopes, runs each request's handler in a
+/// runner's Task (`CallRunners`: reused from call to call), and writes answers back. State is confined to the loop thread, except the table
 /// of calls in flight: a finished handler takes its call out of it and writes the answer itself
 /// (no hop through the loop on the latency path), so it sits behind `callsLock`, which also
 /// makes "the handler answered" and "the deadline / a cancel ended the call" exclusive. A call
-/// takes it once on the way in and once on the way out (plus once to record the Task of a
-/// non-blocking handler that suspends); the loop reads the calls in flight from an atomic.
+/// takes it once on the way in and once on the way out; the loop reads the calls in flight
+/// from an atomic.
 final class ServerConnection: @unchecked Sendable {
     /// Sendable so that a finished handler can carry it back to the loop: only the loop uses its timer.
     private struct ActiveCall: @unchecked Sendable {
@@ -67,9 +67,6 @@ final class ServerConnection: @unchecked Sendable {
     private var lastMethod = ""
     private var lastHandler: (handler: Handler?, generation: Int)?
     private(set) var isClosed = false
-    /// The call whose non-blocking handler `start` is running right now (loop thread only);
-    /// nil once that handler answered (see `start`).
-    private var starting: UInt64?
 
     /// Where the connection is in its handshake (loop thread only; see `Handshake`).
     private enum Phase {
@@ -218,7 +215,7 @@ final class ServerConnection: @unchecked Sendable {
     // MARK: Calls
 
     private func start(_ request: Envelope, _ payload: UnsafeRawBufferPointer, from client: Peer) {
-        loop.assertInLoop("ServerConnection.start")   // `starting`, timers, reading state
+        loop.assertInLoop("ServerConnection.start")   // runners, timers, reading state
         let id = request.callID
         if server.draining {
             answer(id, Status(.unavailable, "server is shutting down; retry on another instance"))
@@ -277,39 +274,27 @@ final class ServerConnection: @unchecked Sendable {
             call.timer = timer
         }
         // One lock per call on the way in: the duplicate check and the listing together.
-        var poolBody: (@Sendable () async -> Void)?
-        if !handler.runsOnLoop { poolBody = { [self] in await self.run(work, context) } }
-        guard admit(id, call, poolBody) else {
+        let runners = handler.runsOnLoop ? server.loopRunners : server.poolRunners
+        guard admit(id, call, CallRunners.Assignment(connection: self, work: work, context: context), on: runners) else {
             call.timer?.cancel()
             server.releaseClientCall(call.client)
             protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
             return
         }
         C.add(counters.callsTotal); C.add(counters.callsInFlight)
-        if handler.runsOnLoop {
-            // A non-blocking handler starts right here, on the loop: one that does not suspend
-            // has answered when this returns (written in this iteration's batch, its call ended
-            // by `run`, which clears `starting`); one that does resumes on the loop executor, and
-            // its Task is recorded for a cancel.
-            starting = id
-            let task = Task.immediate(executorPreference: loop) { [self] in await self.run(work, context) }
-            guard starting == id else { return }
-            starting = nil
-            callsLock.withLock { calls.update(id) { $0.task = task } }
-        }
         // Starting a call queued nothing: only the call limit can pause reading here.
         if callsInFlight >= maxCalls { pauseReading() }
     }
 
-    /// Lists call `id` (false: one with that id is in flight). A `body` for the handler pool
-    /// starts in its Task in the same step: the loop thread's jobs for the pool are published
-    /// only when its iteration ends (`HandlerPool.enqueue`), so the handler, which takes its call
-    /// out of the table when done, finds it there with its Task.
-    private func admit(_ id: UInt64, _ call: ActiveCall, _ body: (@Sendable () async -> Void)?) -> Bool {
+    /// Lists call `id` (false: one with that id is in flight) and hands it to a runner in the
+    /// same step. The runner's first step comes after this returns (later in this loop
+    /// iteration, or once the iteration's jobs go to the handler threads), so the handler,
+    /// which takes its call out of the table when done, finds it there with its Task.
+    private func admit(_ id: UInt64, _ call: ActiveCall, _ assignment: CallRunners.Assignment, on runners: CallRunners) -> Bool {
         callsLock.withLock {
             guard calls.isEmpty || calls[id] == nil else { return false }
             var call = call
-            if let body { call.task = Task(executorPreference: HandlerPool.shared, operation: body) }
+            call.task = runners.start(assignment)
             calls.insert(id, call)
             return true
         }
@@ -323,9 +308,9 @@ final class ServerConnection: @unchecked Sendable {
         return handler
     }
 
-    /// Runs a call's handler in its Task (on the pool, or on the loop for a non-blocking one) and
-    /// answers: on the loop in its batched write; from the pool directly or via the loop.
-    private func run(_ work: Handler.Work, _ context: CallContext) async {
+    /// Runs a call's handler in its runner's Task (on the pool, or on the loop for a non-blocking
+    /// one) and answers: on the loop in its batched write; from the pool directly or via the loop.
+    func run(_ work: Handler.Work, _ context: CallContext) async {
         let outcome: Result<[UInt8], Error>
         do {
             switch work {
@@ -345,7 +330,6 @@ final class ServerConnection: @unchecked Sendable {
             // A non-blocking handler, on the loop: its answer joins this iteration's one batched
             // write (a send of its own per call would cost a system call each).
             guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
-            if starting == id { starting = nil }
             countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
             server.releaseClientCall(call.client)
             finished(call, queued: write(bytes))
@@ -358,7 +342,9 @@ final class ServerConnection: @unchecked Sendable {
         enum Taken { case gone, direct(ActiveCall, wakeLoop: Bool), queued(first: Bool) }
         let taken = callsLock.withLock { () -> Taken in
             guard calls.count == 1, let call = calls.removeValue(forKey: id) else {
-                guard calls[id] != nil else { return .gone }   // ended by deadline/cancel
+                // Its handler is done: its runner may take another call before the loop ends
+                // this one, so ending it must no longer cancel that runner.
+                guard calls.update(id, { $0.task = nil }) != nil else { return .gone }   // ended by deadline/cancel
                 finishedAnswers.append(FinishedAnswer(id: id, bytes: bytes, failed: failed, violation: closeAfter ? status : nil))
                 return .queued(first: finishedAnswers.count == 1)
             }

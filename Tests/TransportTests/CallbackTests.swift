@@ -62,6 +62,7 @@ struct CallbackTests {
             server.inlineUnary("test/Inline") { payload, _ in payload }
         }
         let connection = Connection(host: "127.0.0.1", port: port, reconnect: .never)
+        _ = try await connection.call("test/Inline", [])   // connected first: the 100 ms below are all calls
         let chains = UntilFailure(connection: connection, slots: 8)
         chains.start()
         try await Task.sleep(for: .milliseconds(100))

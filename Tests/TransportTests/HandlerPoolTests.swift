@@ -58,6 +58,27 @@ struct HandlerPoolTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// Calls one after another, the gaps between them around how long a handler thread out of
+    /// jobs looks for the next before it sleeps (`HandlerPool.spinWindowNanos`): each is taken,
+    /// whether it came while a thread was looking, as it stopped, or once it slept.
+    @Test func callsAroundTheLookingWindowAreAllRun() async throws {
+        let (server, port) = try startServer()
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let window = Int(HandlerPool.spinWindowNanos / 1000)
+        let wrong = try await within(30, "calls with gaps around the looking window") {
+            var wrong = 0
+            for i in 0..<300 {
+                let gap = [0, window / 2, window, 2 * window][i % 4]
+                if gap > 0 { try await Task.sleep(for: .microseconds(gap)) }
+                if text(try await connection.call("test/Echo", bytes("#\(i)"))) != "#\(i)" { wrong += 1 }
+            }
+            return wrong
+        }
+        #expect(wrong == 0)
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func threadCountComesFromTheEnvironment() {
         #expect(HandlerPool.defaultThreads(environment: ["LATTICE_HANDLER_THREADS": "5"]) == 5)
         #expect(HandlerPool.defaultThreads(environment: [:]) == max(ProcessInfo.processInfo.activeProcessorCount, 2))

@@ -75,6 +75,7 @@ struct LoopExecutorTests {
             }
         }
         let connection = Connection(host: "127.0.0.1", port: port)
+        _ = try await connection.call("test/Echo", [])   // connected first: the deadline is the call's alone
         await #expect { try await connection.call("test/Hang", [], deadline: .milliseconds(100)) } throws: {
             ($0 as? Status)?.code == .deadlineExceeded
         }

@@ -1,0 +1,81 @@
+import LatticeTesting
+import Testing
+@testable import Transport
+import Wire
+
+/// Server calls run in reused Tasks (`CallRunners`): a call hands its request to a parked runner
+/// instead of creating a Task, a runner whose call suspends keeps only that call, and a
+/// cancelled call's runner is never handed another call.
+@Suite("Call runners", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
+struct CallRunnerTests {
+    /// One call after another, on the loop (a non-blocking handler) and on the handler threads:
+    /// most calls find a parked runner (a pool runner may still be on its way to parking when
+    /// the next call comes; a Task per call would create one for every call).
+    @Test(arguments: [true, false])
+    func callsOneAfterAnotherReuseRunners(nonBlocking: Bool) async throws {
+        let (server, port) = try startServer { server in
+            server.unary("test/LoopEcho", nonBlocking: true) { payload, _ in payload }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let method = nonBlocking ? "test/LoopEcho" : "test/Echo"
+        _ = try await connection.call(method, bytes("warm-up"))
+        let runners = nonBlocking ? server.core.loopRunners : server.core.poolRunners
+        let before = runners.runnersCreated.load(ordering: .relaxed)
+        let calls = 200
+        var wrong = 0
+        for i in 0..<calls where text(try await connection.call(method, bytes("#\(i)"))) != "#\(i)" { wrong += 1 }
+        let created = runners.runnersCreated.load(ordering: .relaxed) - before
+        #expect(wrong == 0)
+        #expect(created < calls / 2, "\(created) runners created for \(calls) calls made one after another")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
+    /// A call cancelled by its deadline cancels its runner's Task; the calls after it run in
+    /// runners that are not cancelled.
+    @Test(arguments: [true, false])
+    func aCancelledCallsRunnerTakesNoOtherCall(nonBlocking: Bool) async throws {
+        let (server, port) = try startServer { server in
+            server.unary("test/Hang", nonBlocking: nonBlocking) { _, _ in
+                try? await Task.sleep(for: .seconds(60))   // ends early, and normally, once cancelled
+                return []
+            }
+            server.unary("test/IsCancelled", nonBlocking: nonBlocking) { _, _ in bytes(Task.isCancelled ? "cancelled" : "live") }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        _ = try await connection.call("test/Echo", [])   // connected first: the deadline is the call's alone
+        await #expect { try await connection.call("test/Hang", [], deadline: .milliseconds(100)) } throws: {
+            ($0 as? Status)?.code == .deadlineExceeded
+        }
+        #expect(await eventually { server.stats.callsInFlight == 0 })
+        var answers: [String] = []
+        for _ in 0..<20 { answers.append(text(try await connection.call("test/IsCancelled", []))) }
+        #expect(answers.allSatisfy { $0 == "live" }, "\(answers.filter { $0 != "live" }.count) of 20 calls ran in a cancelled Task")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
+    /// A non-blocking handler that awaits holds only its own runner: another call on the loop is
+    /// answered meanwhile.
+    @Test func aSuspendedLoopHandlerHoldsUpNoOtherCall() async throws {
+        let release = Counter()
+        let (server, port) = try startServer { server in
+            server.unary("test/WaitForRelease", nonBlocking: true) { _, _ in
+                while release.current == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                return bytes("released")
+            }
+            server.unary("test/LoopEcho", nonBlocking: true) { payload, _ in payload }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let waiting = Task { try await connection.call("test/WaitForRelease", []) }
+        #expect(await eventually { server.stats.callsInFlight == 1 })
+        let answer = try await within(10, "a call beside a suspended non-blocking handler") {
+            try await connection.call("test/LoopEcho", bytes("x"))
+        }
+        #expect(text(answer) == "x")
+        release.increment()
+        #expect(text(try await within(10, "the released call") { try await waiting.value }) == "released")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+}

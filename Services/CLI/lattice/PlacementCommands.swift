@@ -300,6 +300,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "How a node's outputs reach the next: request (one request per transfer, an idle node starting on the first to arrive, as Helix's simulator) or batch (one message per next node for the whole batch, arriving together, as our live workers' Forward).")
     var hopMessages: String = "request"
 
+    @Option(help: "When Swarm picks a prompt's hops: per-hop (as it leaves each node, as Helix's simulator) or admission (the whole route when admitted, as our live scheduler). Default: per-hop with --hop-messages request and the artifact's admission, else admission.")
+    var swarmRoutes: String?
+
     @Option(help: "Tokens a node's batch holds at most beside its GPU's limits, as a live worker's --max-batch-tokens (default: none, as Helix's simulator).")
     var batchTokens: Int?
 
@@ -321,7 +324,9 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         if let server = input.server {
             guard decodeLoop == "coordinator" else { throw ValidationError("--decode-loop \(decodeLoop) is simulated here only; drop --server") }
-            guard hopMessages == "request", batchTokens == nil else { throw ValidationError("--hop-messages batch and --batch-tokens are simulated here only; drop --server") }
+            guard hopMessages == "request", batchTokens == nil, swarmRoutes == nil else {
+                throw ValidationError("--hop-messages batch, --batch-tokens and --swarm-routes are simulated here only; drop --server")
+            }
             return try await RemotePlacement.simulate(self, server: server)
         }
         let (problem, connectivity) = try input.problem()
@@ -354,6 +359,10 @@ struct SimulateCommand: AsyncParsableCommand {
         config.decodeLoop = loop
         guard let messages = HopMessages(rawValue: hopMessages) else { throw ValidationError("--hop-messages must be 'request' or 'batch' (got '\(hopMessages)')") }
         config.hopMessages = messages
+        if let swarmRoutes {
+            guard let routes = SwarmRoutes(rawValue: swarmRoutes) else { throw ValidationError("--swarm-routes must be 'per-hop' or 'admission' (got '\(swarmRoutes)')") }
+            config.swarmRoutes = routes
+        }
         if let batchTokens {
             guard batchTokens >= 1 else { throw ValidationError("--batch-tokens must be at least 1 (got \(batchTokens))") }
             config.batchTokens = batchTokens

@@ -312,6 +312,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Cap on each request's output tokens (0: the trace's lengths), as `lattice load --max-output`.")
     var maxOutput: Int = 0
 
+    @Option(help: "Issue these queries in this order (`input,output` token counts a line, e.g. the Helix artifact's draws from scripts/helix-sim-queries.py) instead of uniform draws from the workload.")
+    var queries: String?
+
     @Option(help: "IWRR over the \"arc_flows\" of this JSON file (as `plan --json` or scripts/helix-sim-flows.py write them) instead of the max flow computed here: a placement has many maximum flows, and routing follows the one given.")
     var flows: String?
 
@@ -324,8 +327,8 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         if let server = input.server {
             guard decodeLoop == "coordinator" else { throw ValidationError("--decode-loop \(decodeLoop) is simulated here only; drop --server") }
-            guard hopMessages == "request", batchTokens == nil, swarmRoutes == nil else {
-                throw ValidationError("--hop-messages batch, --batch-tokens and --swarm-routes are simulated here only; drop --server")
+            guard hopMessages == "request", batchTokens == nil, swarmRoutes == nil, queries == nil else {
+                throw ValidationError("--hop-messages batch, --batch-tokens, --swarm-routes and --queries are simulated here only; drop --server")
             }
             return try await RemotePlacement.simulate(self, server: server)
         }
@@ -352,9 +355,15 @@ struct SimulateCommand: AsyncParsableCommand {
         do { workload = try Workload.load(directory: (input.data ?? SharedData.directory) + "/helix/workload") } catch let error as PlacementError {
             throw ValidationError(error.description)
         }
+        if let queries {
+            do { workload = try Workload.queries(path: queries, arrivalTrace: workload.arrivalTrace) } catch let error as PlacementError {
+                throw ValidationError(error.description)
+            }
+        }
         if maxPrompt > 0 { workload.inputLengths = workload.inputLengths.map { min($0, maxPrompt) } }
         if maxOutput > 0 { workload.outputLengths = workload.outputLengths.map { min($0, maxOutput) } }
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
+        config.queriesInOrder = queries != nil
         guard let loop = DecodeLoop(rawValue: decodeLoop) else { throw ValidationError("--decode-loop must be 'coordinator' or 'workers' (got '\(decodeLoop)')") }
         config.decodeLoop = loop
         guard let messages = HopMessages(rawValue: hopMessages) else { throw ValidationError("--hop-messages must be 'request' or 'batch' (got '\(hopMessages)')") }

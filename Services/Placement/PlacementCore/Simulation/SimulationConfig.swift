@@ -53,6 +53,10 @@ public struct SimulationConfig: Sendable {
     /// another solver's (e.g. the one the Helix artifact's networkx picks) to tell routing apart
     /// from the serving model.
     public var arcFlows: [ArcFlow]? = nil
+    /// The k-th query issued takes the workload's row k (wrapping round) instead of a uniform draw,
+    /// to replay queries another simulator drew (`Workload.queries`): a run's start-up wave is its
+    /// first few hundred queries, and their lengths move its latencies by several percent.
+    public var queriesInOrder = false
     /// Seconds of each node-to-node link's bandwidth that prompts not yet through may occupy, as
     /// the live scheduler admits them (`PromptWindow`); nil: uncapped, the artifact's admission.
     public var promptWindowSeconds: Double? = nil

@@ -279,8 +279,8 @@ struct SimulationEngine {
         // Each query's lengths are a uniform draw from the workload, as the artifact's feeders draw
         // them (`LengthSampler.sample_length`): the file is in trace order, and its early rows run
         // longer than its mean (first 2000: 289 output tokens against 232), so reading it in order
-        // would bias a run towards long outputs.
-        let w = Int.random(in: 0..<workload.inputLengths.count, using: &rng)
+        // would bias a run towards long outputs (unless it replays another simulator's queries in order).
+        let w = config.queriesInOrder ? requests.count % workload.inputLengths.count : Int.random(in: 0..<workload.inputLengths.count, using: &rng)
         requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w], arrival: now))
         let r = requests.count - 1
         // A closed loop's queue is first come, first served, as the live scheduler's: a new query

@@ -46,6 +46,34 @@ import Testing
         #expect(try Self.run(.batch) == ["b", "c", "b", "c", "b", "c", "b", "c"])
     }
 
+    /// A prompt the next stage cannot take (3000 tokens; a takes 2 × 2048 a batch, b only 1 × 2048)
+    /// is refused when it leaves a, as a whole route would have been at admission: what it held on
+    /// a is freed and it is not replaced, so with two queries in flight both are refused and the
+    /// run goes quiet.
+    @Test func aPromptNoNextNodeTakesIsRefusedWhereItStands() throws {
+        let model = ModelSpec(name: "tiny", profileName: "tiny", numLayers: 2, hiddenSize: 500, layerParamBytes: 1)
+        let nodes = [("a", 2), ("b", 1)].map {
+            PlacementProblem.Node(name: $0.0, type: "X", region: nil, throughput: [1000], kvCapacity: [100_000], promptMaxRequests: [$0.1],
+                                  nicInBytesPerSecond: 1e12, nicOutBytesPerSecond: 1e12)
+        }
+        let arcs = [(Endpoint.source, Endpoint.node(0)), (.node(0), .node(1)), (.node(1), .sink)].map {
+            PlacementProblem.Arc(from: $0.0, to: $0.1, bandwidthBytesPerSecond: 1e9, latencySeconds: 0.001)
+        }
+        let problem = PlacementProblem(clusterName: "narrow", model: model, nodes: nodes, arcs: arcs)
+        let placement = Placement(ranges: [LayerRange(start: 0, end: 1), LayerRange(start: 1, end: 2)])
+        var config = SimulationConfig(mode: .offline, routing: .swarm)
+        config.artifactQueries = 2
+        config.warmupSeconds = 0
+        config.measureSeconds = 30
+        var engine = try SimulationEngine(problem: problem, placement: placement, flows: FlowScorer.runtimeFlow(problem, placement, .strict),
+                                          connectivity: .strict, workload: Workload(inputLengths: [3000], outputLengths: [1], arrivalTrace: []),
+                                          config: config, profiles: ["X": NodeBatchTests.profile])
+        engine.run()
+        #expect(engine.requests.count == 2 && engine.rejected == 2)
+        #expect(engine.requests.allSatisfy { $0.route == [0] })
+        #expect(engine.kvHeld == [0, 0] && engine.promptLatencies.isEmpty)
+    }
+
     /// Per-hop routes leave nothing reserved or held along the route at admission, which batched
     /// hops, a closed loop and the prompt window need: asked for together, they are refused.
     @Test func perHopRoutesNeedTheArtifactsMode() {

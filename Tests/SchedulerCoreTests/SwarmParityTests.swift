@@ -5,8 +5,8 @@ import SchedulerCore
 import Testing
 import Wire
 
-/// The live scheduler and the simulator route Swarm with the same code at the same moment (the
-/// whole route at admission, `Router.route`): given the same layout, admissions and hop times,
+/// The live scheduler and the simulator's live-like mode route Swarm with the same code at the same
+/// moment (the whole route at admission, `Router.route`): given the same layout, admissions and hop times,
 /// they pick the same hops. Two stages of two nodes each: a choice at the source and at the middle.
 @Suite struct SwarmParityTests {
     static let names = ["a", "b", "c", "d"]

@@ -10,12 +10,13 @@ import DeterministicRandom
 /// arc's moving-average hop time to that priority, so an arc is chosen in inverse proportion to
 /// how long requests take over it.
 ///
-/// Every policy, Swarm included, builds the whole route here when the request is admitted, live
-/// and simulated alike: live workers forward straight to the next worker and the last one loops
+/// Live serving builds the whole route here when the request is admitted, under every policy,
+/// Swarm included: live workers forward straight to the next worker and the last one loops
 /// decode steps back to the first, so the route must be known before the prompt leaves, and the
-/// KV it needs is reserved on every hop at admission. (The artifact's Swarm picks each prompt's
-/// next hop as it leaves a node; the only difference is that hop times measured while one prompt
-/// is in flight do not steer that prompt's later hops.)
+/// KV it needs is reserved on every hop at admission. The Helix artifact's Swarm instead picks
+/// each prompt's next hop as the prompt leaves a node (`SwarmScheduler.schedule_transmission`),
+/// so hop times measured while it travels steer its later hops; the simulator's artifact mode
+/// asks for one hop at a time (`nextHop`), ranked and charged by the same code.
 public struct Router: Sendable {
     public var graph: FlowGraph
     public let policy: RoutingPolicy
@@ -53,12 +54,28 @@ public struct Router: Sendable {
     public mutating func route(prompt: Int, maxTokens: Int?, reserved: (Int) -> Double,
                                queueLength: (Int) -> Int = { _ in 0 },
                                linkOpen: (Int, Int) -> Bool = { _, _ in true }) -> Result<Route, RouteRefusal> {
+        build(from: graph.source, layer: 0, hops: nil, prompt: prompt, maxTokens: maxTokens, reserved: reserved, queueLength: queueLength, linkOpen: linkOpen)
+    }
+
+    /// The next hop only, for a prompt leaving `vertex` (a node it has run on, or the source) with
+    /// `layer` next to run: the same masks and ranking as `route`, and only that arc is charged.
+    public mutating func nextHop(from vertex: Int, layer: Int, prompt: Int, maxTokens: Int?, reserved: (Int) -> Double,
+                                 queueLength: (Int) -> Int = { _ in 0 },
+                                 linkOpen: (Int, Int) -> Bool = { _, _ in true }) -> Result<RouteStep, RouteRefusal> {
+        guard graph.successors.indices.contains(vertex), layer < graph.layerCount else { return .failure(.noPlan) }
+        return build(from: vertex, layer: layer, hops: 1, prompt: prompt, maxTokens: maxTokens, reserved: reserved,
+                     queueLength: queueLength, linkOpen: linkOpen).map { $0.steps[0] }
+    }
+
+    /// The route from `start` (next layer `layer`) to the last layer, or its first `hops` hops.
+    private mutating func build(from start: Int, layer first: Int, hops: Int?, prompt: Int, maxTokens: Int?, reserved: (Int) -> Double,
+                                queueLength: (Int) -> Int, linkOpen: (Int, Int) -> Bool) -> Result<Route, RouteRefusal> {
         guard !graph.successors[graph.source].isEmpty, graph.layerCount > 0 else { return .failure(.noPlan) }
         let expected = kv.expectedLength(prompt: prompt, maxTokens: maxTokens)
         var deepest: (depth: Int, refusal: RouteRefusal) = (-1, .noPlan)
 
         func search(_ vertex: Int, layer: Int, steps: [RouteStep]) -> [RouteStep]? {
-            if layer >= graph.layerCount { return steps }
+            if layer >= graph.layerCount || steps.count == hops { return steps }
             var masks: [String] = []
             var open: [(successor: Int, layers: Range<Int>, entries: Double)] = []
             for (c, arc) in graph.successors[vertex].enumerated() {
@@ -90,7 +107,7 @@ public struct Router: Sendable {
             return nil
         }
 
-        guard let steps = search(graph.source, layer: 0, steps: []) else { return .failure(deepest.refusal) }
+        guard let steps = search(start, layer: first, steps: []) else { return .failure(deepest.refusal) }
         let route = Route(steps: steps)
         charge(route, weight: Double(prompt), admission: true)
         return .success(route)

@@ -22,6 +22,8 @@ import Testing
                                  capacity: GPUCapacityTable(maxLayers: 2, kvCapacity: [1 << 30, 1 << 30], promptMaxRequests: [1, 1]))
         var config = SimulationConfig(mode: .offline, routing: .swarm)
         config.hopMessages = messages
+        // The whole route now, in both modes: the decode steps below are set up along it.
+        config.swarmRoutes = .admission
         var sim = try SimulationEngine(problem: problem, placement: placement, flows: FlowScorer.runtimeFlow(problem, placement, .strict),
                                        connectivity: .strict, workload: Workload(inputLengths: [10], outputLengths: [10], arrivalTrace: []),
                                        config: config, profiles: ["X": profile])

@@ -20,8 +20,13 @@ import Testing
         /// IWRR over the max flow Helix's simulator routes over (`<cluster>-<layout>.flows.json`,
         /// from scripts/helix-sim-flows.py) instead of ours: a layout has many maximum flows.
         var helixFlow = false
+        /// The queries the artifact's feeder issues, in its order (`helix-queries-2000.csv`, from
+        /// scripts/helix-sim-queries.py: its seed 0), instead of our seed's draws.
+        var helixQueries = false
         var pinned: [Metric]
-        var testDescription: String { "\(layout) \(routing.rawValue)\(helixFlow ? " over Helix's flow" : "")" }
+        var testDescription: String {
+            "\(layout) \(routing.rawValue)\(helixFlow ? " over Helix's flow" : "")\(helixQueries ? " serving Helix's queries" : "")"
+        }
     }
 
     static let results: String = {
@@ -34,10 +39,13 @@ import Testing
     static let cases: [Case] = [
         // Our flow: 1.002*, 1.040*, 0.991*.
         Case(cluster: "single24", layout: "single24_helix_milp", routing: .iwrr, pinned: Metric.allCases),
-        // single24 Swarm is not pinned: 1.079, 1.055, 0.908 since Swarm routes whole at admission,
-        // as live serving must (per hop, as the artifact routes, it was 1.064, 1.012, 0.940).
+        // Swarm picks each hop as the prompt leaves a node, as the artifact's does: 1.064, 1.012*,
+        // 0.940 (routed whole at admission, as live serving must: 1.079, 1.055, 0.908).
+        Case(cluster: "single24", layout: "single24_swarm", routing: .swarm, pinned: [.promptP50]),
+        // The same, serving the artifact's queries: 1.013*, 1.016*, 0.987*.
+        Case(cluster: "single24", layout: "single24_swarm", routing: .swarm, helixQueries: true, pinned: Metric.allCases),
         // At 120 s geo24's Swarm prompts are still crossing the slow links (both simulators finish
-        // ~100 prompts and only 1–6 decode steps): prompt p50 106.65 s against 106.90 (0.998*).
+        // ~100 prompts and only 1–6 decode steps): 0.667, 0.998*, 0.951 (at admission: prompt p50 0.998).
         Case(cluster: "geo24", layout: "geo24_swarm", routing: .swarm, pinned: [.promptP50]),
         // Helix's flow: 1.060, 0.985*, 0.981* (seeds 1–3 give 70.5, 64.8, 60.1 tok/s: ±8% at 120 s on
         // geo24). Our own flow fills the shorter of geo24's two branches: 1.285, 0.746, 0.923.
@@ -53,7 +61,9 @@ import Testing
         var config = SimulationConfig(mode: .offline, routing: c.routing)
         config.measureSeconds = 120
         if c.helixFlow { config.arcFlows = try GivenFlows.load(path: "\(Self.results)/\(c.cluster)-\(c.layout).flows.json") }
-        let report = try Simulator.run(problem: problem, placement: placement, connectivity: .strict, workload: workload, config: config,
+        config.queriesInOrder = c.helixQueries
+        let served = c.helixQueries ? try Workload.queries(path: "\(Self.results)/helix-queries-2000.csv") : workload
+        let report = try Simulator.run(problem: problem, placement: placement, connectivity: .strict, workload: served, config: config,
                                        dataDirectory: TestData.directory)
         let theirs = try Self.helixFigures("\(Self.results)/\(c.cluster)-\(c.layout)-120.json")
         let ours: [Metric: Double] = [.decodeTokensPerSecond: report.decodeTokensPerSecond,

@@ -198,6 +198,33 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         #expect(routes.map { graph.nodes[$0.steps[1].node].name } == ["c", "d", "c", "d", "c", "d"])
     }
 
+    /// The artifact's Swarm (the simulator's artifact mode) picks each hop as the prompt leaves a
+    /// node (`nextHop`): six prompts all take their first hop (to a) before any hop time is back,
+    /// yet their second hops learn from the first one's 5 s into c, as whole routes admitted
+    /// together cannot (`late` above alternates). Each pick charges only its own arc.
+    @Test func swarmNextHopPicksAsThePromptLeavesAndChargesOnlyThatArc() throws {
+        let nodes = [RoutingNode(name: "a", layers: 0..<2, kvCapacity: 1e6),
+                     RoutingNode(name: "c", layers: 2..<4, kvCapacity: 1e6), RoutingNode(name: "d", layers: 2..<4, kvCapacity: 1e6)]
+        let arcs = [FlowArc(from: "source", to: "a", flow: 1), FlowArc(from: "a", to: "c", flow: 1), FlowArc(from: "a", to: "d", flow: 1),
+                    FlowArc(from: "c", to: "sink", flow: 1), FlowArc(from: "d", to: "sink", flow: 1)]
+        let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: false)
+        var router = Router(graph: graph, policy: .swarm)
+        let first = try (0..<6).map { _ in try router.nextHop(from: graph.source, layer: 0, prompt: 10, maxTokens: nil, reserved: { _ in 0 }).get() }
+        #expect(first.allSatisfy { graph.nodes[$0.node].name == "a" && $0.layers == 0..<2 })
+        // Six picks of a, each advancing the source's arc by its 0.05 average; a's arcs untouched.
+        #expect(abs(router.priority[graph.source][0] - 0.35) < 1e-12 && router.priority[0] == [0.05, 0.05])
+        var second: [String] = []
+        for i in 0..<6 {
+            let step = try router.nextHop(from: 0, layer: 2, prompt: 10, maxTokens: nil, reserved: { _ in 0 }).get()
+            #expect(step.layers == 2..<4 && step.arc.vertex == 0)
+            second.append(graph.nodes[step.node].name)
+            if i == 0 { router.observe(Route(steps: [first[0], step]), hop: 1, seconds: 5) }
+        }
+        #expect(second == ["c", "d", "c", "d", "d", "d"], "\(second)")
+        // Past the last layer there is no hop to pick.
+        #expect(router.nextHop(from: 1, layer: 4, prompt: 10, maxTokens: nil, reserved: { _ in 0 }) == .failure(.noPlan))
+    }
+
     @Test func ledgerReservesOnceAndReleasesEverything() {
         var ledger = KVLedger<String, String>()
         let first = ledger.reserve("r1", ["a": 30, "b": 10])

@@ -5,14 +5,15 @@ import SchedulerCore
 import Testing
 import Wire
 
-/// The live scheduler and the simulator route Swarm with the same code at the same moment (the
-/// whole route at admission, `Router.route`): given the same layout, admissions and hop times,
+/// The live scheduler and the simulator's live-like mode route Swarm with the same code at the same
+/// moment (the whole route at admission, `Router.route`): given the same layout, admissions and hop times,
 /// they pick the same hops. Two stages of two nodes each: a choice at the source and at the middle.
 @Suite struct SwarmParityTests {
     static let names = ["a", "b", "c", "d"]
     static let ranges = [0..<2, 0..<2, 2..<4, 2..<4]
 
-    /// The simulator's engine on the layout (nodes by index in `names` order, every link present).
+    /// The simulator's engine on the layout (nodes by index in `names` order, every link present),
+    /// in its live-like mode (batched hops), where Swarm routes whole at admission as live serving does.
     static func simulator(names: [String] = names, ranges: [Range<Int>] = ranges) throws -> SimulationEngine {
         let model = ModelSpec(name: "tiny", profileName: "tiny", numLayers: 4, hiddenSize: 8, layerParamBytes: 1)
         let nodes = names.map {
@@ -24,12 +25,14 @@ import Wire
             (inner + [.sink]).filter { $0 != from }.map { PlacementProblem.Arc(from: from, to: $0, bandwidthBytesPerSecond: 1e9, latencySeconds: 0.001) }
         }
         let problem = PlacementProblem(clusterName: "parity", model: model, nodes: nodes, arcs: arcs)
+        var liveLike = SimulationConfig(mode: .offline, routing: .swarm)
+        liveLike.hopMessages = .batch
         let placement = Placement(ranges: ranges.map { LayerRange(start: $0.lowerBound, end: $0.upperBound) })
         let profile = GPUProfile(type: "X", prompt: LatencyCurve(points: [(0, 0), (1000, 1.0)]), decode: LatencyCurve(points: [(0, 0), (100, 0.1)]),
                                  capacity: GPUCapacityTable(maxLayers: 2, kvCapacity: [1 << 30, 1 << 30], promptMaxRequests: [1, 1]))
         return try SimulationEngine(problem: problem, placement: placement, flows: FlowScorer.runtimeFlow(problem, placement, .strict),
                                     connectivity: .strict, workload: Workload(inputLengths: [10], outputLengths: [10], arrivalTrace: []),
-                                    config: SimulationConfig(mode: .offline, routing: .swarm), profiles: ["X": profile])
+                                    config: liveLike, profiles: ["X": profile])
     }
 
     @Test func liveAndSimulatedSwarmPickTheSameHops() throws {

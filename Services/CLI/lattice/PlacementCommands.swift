@@ -300,6 +300,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "How a node's outputs reach the next: request (one request per transfer, an idle node starting on the first to arrive, as Helix's simulator) or batch (one message per next node for the whole batch, arriving together, as our live workers' Forward).")
     var hopMessages: String = "request"
 
+    @Option(help: "When Swarm picks a prompt's hops: per-hop (as it leaves each node, as Helix's simulator) or admission (the whole route when admitted, as our live scheduler). Default: per-hop with --hop-messages request and the artifact's admission, else admission.")
+    var swarmRoutes: String?
+
     @Option(help: "Tokens a node's batch holds at most beside its GPU's limits, as a live worker's --max-batch-tokens (default: none, as Helix's simulator).")
     var batchTokens: Int?
 
@@ -308,6 +311,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(help: "Cap on each request's output tokens (0: the trace's lengths), as `lattice load --max-output`.")
     var maxOutput: Int = 0
+
+    @Option(help: "Issue these queries in this order (`input,output` token counts a line, e.g. the Helix artifact's draws from scripts/helix-sim-queries.py) instead of uniform draws from the workload.")
+    var queries: String?
 
     @Option(help: "IWRR over the \"arc_flows\" of this JSON file (as `plan --json` or scripts/helix-sim-flows.py write them) instead of the max flow computed here: a placement has many maximum flows, and routing follows the one given.")
     var flows: String?
@@ -321,7 +327,9 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         if let server = input.server {
             guard decodeLoop == "coordinator" else { throw ValidationError("--decode-loop \(decodeLoop) is simulated here only; drop --server") }
-            guard hopMessages == "request", batchTokens == nil else { throw ValidationError("--hop-messages batch and --batch-tokens are simulated here only; drop --server") }
+            guard hopMessages == "request", batchTokens == nil, swarmRoutes == nil, queries == nil else {
+                throw ValidationError("--hop-messages batch, --batch-tokens, --swarm-routes and --queries are simulated here only; drop --server")
+            }
             return try await RemotePlacement.simulate(self, server: server)
         }
         let (problem, connectivity) = try input.problem()
@@ -347,13 +355,23 @@ struct SimulateCommand: AsyncParsableCommand {
         do { workload = try Workload.load(directory: (input.data ?? SharedData.directory) + "/helix/workload") } catch let error as PlacementError {
             throw ValidationError(error.description)
         }
+        if let queries {
+            do { workload = try Workload.queries(path: queries, arrivalTrace: workload.arrivalTrace) } catch let error as PlacementError {
+                throw ValidationError(error.description)
+            }
+        }
         if maxPrompt > 0 { workload.inputLengths = workload.inputLengths.map { min($0, maxPrompt) } }
         if maxOutput > 0 { workload.outputLengths = workload.outputLengths.map { min($0, maxOutput) } }
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
+        config.queriesInOrder = queries != nil
         guard let loop = DecodeLoop(rawValue: decodeLoop) else { throw ValidationError("--decode-loop must be 'coordinator' or 'workers' (got '\(decodeLoop)')") }
         config.decodeLoop = loop
         guard let messages = HopMessages(rawValue: hopMessages) else { throw ValidationError("--hop-messages must be 'request' or 'batch' (got '\(hopMessages)')") }
         config.hopMessages = messages
+        if let swarmRoutes {
+            guard let routes = SwarmRoutes(rawValue: swarmRoutes) else { throw ValidationError("--swarm-routes must be 'per-hop' or 'admission' (got '\(swarmRoutes)')") }
+            config.swarmRoutes = routes
+        }
         if let batchTokens {
             guard batchTokens >= 1 else { throw ValidationError("--batch-tokens must be at least 1 (got \(batchTokens))") }
             config.batchTokens = batchTokens

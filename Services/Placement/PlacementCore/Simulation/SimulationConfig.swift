@@ -12,6 +12,11 @@ public enum DecodeLoop: String, Sendable, CaseIterable { case coordinator, worke
 /// message per next node for the whole batch, arriving together (our live workers' Forward).
 public enum HopMessages: String, Sendable, CaseIterable { case request, batch }
 
+/// When Swarm picks a prompt's hops: each next hop as the prompt leaves the source or a node, after
+/// the hop times observed so far (the Helix artifact's `SwarmScheduler.schedule_transmission`), or
+/// the whole route at admission (our live scheduler, which must know it before the prompt leaves).
+public enum SwarmRoutes: String, Sendable, CaseIterable { case perHop = "per-hop", admission }
+
 public struct SimulationConfig: Sendable {
     public var mode: SimulationMode
     public var routing: RoutingPolicy
@@ -48,12 +53,34 @@ public struct SimulationConfig: Sendable {
     /// another solver's (e.g. the one the Helix artifact's networkx picks) to tell routing apart
     /// from the serving model.
     public var arcFlows: [ArcFlow]? = nil
+    /// The k-th query issued takes the workload's row k (wrapping round) instead of a uniform draw,
+    /// to replay queries another simulator drew (`Workload.queries`): a run's start-up wave is its
+    /// first few hundred queries, and their lengths move its latencies by several percent.
+    public var queriesInOrder = false
     /// Seconds of each node-to-node link's bandwidth that prompts not yet through may occupy, as
     /// the live scheduler admits them (`PromptWindow`); nil: uncapped, the artifact's admission.
     public var promptWindowSeconds: Double? = nil
 
     /// A closed loop of `offlineQueries` (see there).
     var closedLoop: Bool { mode == .offline && offlineQueries != nil }
+
+    /// When Swarm picks a prompt's hops; nil: per hop in the artifact's mode (one request per
+    /// transfer, the artifact's admission), at admission in live-like runs (batched hops, a closed
+    /// loop or a prompt window, which reserve or hold along the whole route when admitting).
+    public var swarmRoutes: SwarmRoutes? = nil
+
+    var liveLike: Bool { hopMessages == .batch || closedLoop || promptWindowSeconds != nil }
+
+    /// Swarm picks each prompt's next hop as the prompt leaves a node (`SwarmHops`).
+    var swarmPicksHopsOnTheWay: Bool { routing == .swarm && (swarmRoutes ?? (liveLike ? .admission : .perHop)) == .perHop }
+
+    /// Throws if the settings cannot run together.
+    func validate() throws {
+        if swarmRoutes == .perHop && liveLike {
+            throw PlacementError(section: "simulation", field: "swarm routes",
+                                 "per-hop Swarm routes need one request per transfer and the artifact's admission (no batched hops, closed loop or prompt window)")
+        }
+    }
 
     public init(mode: SimulationMode, routing: RoutingPolicy = .iwrr, seed: UInt64 = 1) {
         self.mode = mode

@@ -10,7 +10,8 @@ import Routing
 ///   sender's and receiver's NIC shares (max-flow routing: the NIC split in proportion to the
 ///   flow on each link; Swarm: split evenly over the sender's links), then its latency;
 /// - routes come from the shared routing core (IWRR over the runtime max-flow, Swarm, random,
-///   shortest-queue), with Helix's KV expectation for admission; the KV cache itself grows by
+///   shortest-queue), with Helix's KV expectation for admission; in the artifact's mode Swarm
+///   picks each hop as the prompt leaves a node (`SwarmHops`); the KV cache itself grows by
 ///   one token per decode step on every hop and is freed when the query ends;
 /// - offline, queries are fed as the artifact's feeder does (`HelixConstants`); online, they
 ///   arrive on the Azure trace rescaled to a token rate.
@@ -24,6 +25,7 @@ public enum Simulator {
     public static func run(problem: PlacementProblem, placement: Placement, connectivity: Connectivity, workload: Workload,
                            config: SimulationConfig, profiles: [String: GPUProfile]) throws -> SimulationReport {
         try placement.validate(for: problem)
+        try config.validate()
         for (j, range) in placement.ranges.enumerated() where range != nil && profiles[problem.nodes[j].type] == nil {
             throw PlacementError(section: "node \(problem.nodes[j].name)", field: "type", "no latency profile for type '\(problem.nodes[j].type)' to simulate it with")
         }
@@ -277,8 +279,8 @@ struct SimulationEngine {
         // Each query's lengths are a uniform draw from the workload, as the artifact's feeders draw
         // them (`LengthSampler.sample_length`): the file is in trace order, and its early rows run
         // longer than its mean (first 2000: 289 output tokens against 232), so reading it in order
-        // would bias a run towards long outputs.
-        let w = Int.random(in: 0..<workload.inputLengths.count, using: &rng)
+        // would bias a run towards long outputs (unless it replays another simulator's queries in order).
+        let w = config.queriesInOrder ? requests.count % workload.inputLengths.count : Int.random(in: 0..<workload.inputLengths.count, using: &rng)
         requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w], arrival: now))
         let r = requests.count - 1
         // A closed loop's queue is first come, first served, as the live scheduler's: a new query
@@ -294,6 +296,7 @@ struct SimulationEngine {
     /// Every policy, Swarm included, builds the whole route now with the routing core's
     /// `Router.route`, as the live scheduler does (see Router).
     mutating func route(_ r: Int) -> Bool {
+        if config.swarmPicksHopsOnTheWay { return admitFirstHop(r) }
         let ledger = self.ledger, queue = self.queue, input = requests[r].input
         // A live client names its max_tokens (`lattice load`: the prompt's token and the output's);
         // the artifact's queries do not (Helix's expectation).
@@ -383,9 +386,20 @@ struct SimulationEngine {
             // Swarm times the hop into this node: from the start of sending to the end of computing
             // here (the artifact's `SwarmScheduler.schedule_transmission` measures it so).
             if config.routing == .swarm { router.observe(requests[r].path, hop: item.hop, seconds: now - requests[r].hopSendStart) }
-            if config.hopMessages == .request { send(r, hop: item.hop, tokens: item.tokens, from: j) }
         }
-        if config.hopMessages == .batch { sendTogether(batch, from: j) }
+        // Every hop time is in before a prompt here picks its next hop (the artifact's Swarm
+        // scheduler updates its averages first, then picks).
+        switch config.hopMessages {
+        case .batch: sendTogether(batch, from: j)
+        case .request:
+            for item in batch {
+                let r = item.request
+                if config.swarmPicksHopsOnTheWay && item.isPrompt {
+                    guard extendRoute(r, from: j, layer: requests[r].path.steps[item.hop].layers.upperBound) else { abandon(r); continue }
+                }
+                send(r, hop: item.hop, tokens: item.tokens, from: j)
+            }
+        }
         startBatch(j)
     }
 

@@ -50,6 +50,27 @@ public struct Workload: Sendable {
         return times.filter { $0 < duration }
     }
 
+    /// Queries listed one a line as `input,output` token counts (a header line allowed), to be
+    /// issued in that order (`SimulationConfig.queriesInOrder`): e.g. the queries the Helix
+    /// artifact's feeder draws (scripts/helix-sim-queries.py), so both simulators serve the same ones.
+    public static func queries(path: String, arrivalTrace: [Double] = []) throws -> Workload {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw PlacementError(file: path, "cannot read the file (does it exist?)")
+        }
+        var input: [Int] = [], output: [Int] = []
+        for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+            let fields = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count == 2, let a = Int(fields[0]), let b = Int(fields[1]), a >= 1, b >= 0 else {
+                if i == 0 { continue }
+                throw PlacementError(file: path, "line \(i + 1): expected 'input,output' token counts (input at least 1), found '\(line)'")
+            }
+            input.append(a)
+            output.append(b)
+        }
+        guard !input.isEmpty else { throw PlacementError(file: path, "lists no queries") }
+        return Workload(inputLengths: input, outputLengths: output, arrivalTrace: arrivalTrace)
+    }
+
     static func column(_ path: String) throws -> [Double] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw PlacementError(file: path, "cannot read the file (does it exist?)")

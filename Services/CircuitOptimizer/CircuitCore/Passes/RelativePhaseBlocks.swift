@@ -69,26 +69,38 @@ public enum RelativePhaseBlocks {
     /// the same 4 rotations and also picks the cz partner (this pass found nothing more on tof_n,
     /// barenco_tof_4, hwb6, grover_5, ham15-low, qcla_adder_10 or mod_mult_55, and took up to twice the time).
     static func findBlocks(_ c: Circuit) -> [Block] {
-        var hPositions = [[Int]](repeating: [], count: c.qubitCount)
-        for (i, g) in c.gates.enumerated() where g.kind == .h { hPositions[g.qubits[0]].append(i) }
-        var blocks: [Block] = []
-        for t in hPositions.indices {
-            for (open, close) in zip(hPositions[t], hPositions[t].dropFirst()) {
-                let onTarget = (open + 1..<close).filter { c.gates[$0].qubits.contains(t) || isBareBarrier(c.gates[$0]) }
-                guard let first = onTarget.first, let last = onTarget.last,
-                      onTarget.allSatisfy({ [.ccz, .rz].contains(c.gates[$0].kind) }),
-                      onTarget.count(where: { c.gates[$0].kind == .ccz }) >= 2 else { continue }
-                let wires = Set(onTarget.flatMap { c.gates[$0].qubits })
-                guard wires.count <= maxWires else { continue }
-                let inside = (first...last).filter { i in
-                    isBareBarrier(c.gates[i]) || c.gates[i].qubits.contains { wires.contains($0) }
-                }
-                guard inside.allSatisfy({ i in
-                    let g = c.gates[i]
-                    return [.ccz, .cx, .rz, .x].contains(g.kind) && g.qubits.allSatisfy { wires.contains($0) }
-                }) else { continue }
-                blocks.append(Block(target: t, wires: wires.sorted(), gates: inside))
+        // A block holds two ccz at least: most circuits have none, and are done in one pass.
+        guard c.gates.count(where: { $0.kind == .ccz }) >= 2 else { return [] }
+        // Each wire's gates (bare barriers on every wire), so a stretch between two h on a wire is a
+        // slice of its list, not a scan of the whole circuit between them (O(gates × wires) at 1M gates).
+        var onWire = [[Int]](repeating: [], count: c.qubitCount)
+        for (i, g) in c.gates.enumerated() {
+            if isBareBarrier(g) {
+                for t in onWire.indices { onWire[t].append(i) }
+            } else {
+                for q in Set(g.qubits) { onWire[q].append(i) }
             }
+        }
+        var stretches: [(target: Int, onTarget: ArraySlice<Int>)] = []
+        for t in onWire.indices {
+            let hs = onWire[t].indices.filter { c.gates[onWire[t][$0]].kind == .h }
+            for (open, close) in zip(hs, hs.dropFirst()) { stretches.append((t, onWire[t][(open + 1)..<close])) }
+        }
+        var blocks: [Block] = []
+        for (t, onTarget) in stretches {
+            guard let first = onTarget.first, let last = onTarget.last,
+                  onTarget.allSatisfy({ [.ccz, .rz].contains(c.gates[$0].kind) }),
+                  onTarget.count(where: { c.gates[$0].kind == .ccz }) >= 2 else { continue }
+            let wires = Set(onTarget.flatMap { c.gates[$0].qubits })
+            guard wires.count <= maxWires else { continue }
+            let inside = (first...last).filter { i in
+                isBareBarrier(c.gates[i]) || c.gates[i].qubits.contains { wires.contains($0) }
+            }
+            guard inside.allSatisfy({ i in
+                let g = c.gates[i]
+                return [.ccz, .cx, .rz, .x].contains(g.kind) && g.qubits.allSatisfy { wires.contains($0) }
+            }) else { continue }
+            blocks.append(Block(target: t, wires: wires.sorted(), gates: inside))
         }
         return blocks.sorted { $0.first < $1.first }
     }

@@ -168,17 +168,22 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
         #expect(router.priority == before)
     }
 
+    /// One first node a (layers 0–2), then c or d (2–4), every arc of flow 1: Swarm's choice at a.
+    static func aThenCOrD() -> FlowGraph {
+        let nodes = [RoutingNode(name: "a", layers: 0..<2, kvCapacity: 1e6),
+                     RoutingNode(name: "c", layers: 2..<4, kvCapacity: 1e6), RoutingNode(name: "d", layers: 2..<4, kvCapacity: 1e6)]
+        let arcs = [FlowArc(from: "source", to: "a", flow: 1), FlowArc(from: "a", to: "c", flow: 1), FlowArc(from: "a", to: "d", flow: 1),
+                    FlowArc(from: "c", to: "sink", flow: 1), FlowArc(from: "d", to: "sink", flow: 1)]
+        return FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: false)
+    }
+
     /// Swarm builds the whole route at admission (live and simulated alike), so a hop time
     /// measured after one admission steers the next ones. Six prompts enter a (the only first
     /// node); the first goes on to c and its hop into c takes 5 s (average 0.8·5 + 0.2·0.05 =
     /// 4.01), observed before the second is admitted: c's priority jumps when it is next chosen,
     /// and d takes the rest. Observed only after all six were admitted, the routes alternate.
     @Test func swarmRoutesWholeAtAdmissionAndLearnsFromEachHopTime() throws {
-        let nodes = [RoutingNode(name: "a", layers: 0..<2, kvCapacity: 1e6),
-                     RoutingNode(name: "c", layers: 2..<4, kvCapacity: 1e6), RoutingNode(name: "d", layers: 2..<4, kvCapacity: 1e6)]
-        let arcs = [FlowArc(from: "source", to: "a", flow: 1), FlowArc(from: "a", to: "c", flow: 1), FlowArc(from: "a", to: "d", flow: 1),
-                    FlowArc(from: "c", to: "sink", flow: 1), FlowArc(from: "d", to: "sink", flow: 1)]
-        let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: false)
+        let graph = Self.aThenCOrD()
 
         var learning = Router(graph: graph, policy: .swarm)
         var picks: [String] = []
@@ -203,11 +208,7 @@ private func names(_ route: Route, _ graph: FlowGraph) -> [String] { route.nodes
     /// yet their second hops learn from the first one's 5 s into c, as whole routes admitted
     /// together cannot (`late` above alternates). Each pick charges only its own arc.
     @Test func swarmNextHopPicksAsThePromptLeavesAndChargesOnlyThatArc() throws {
-        let nodes = [RoutingNode(name: "a", layers: 0..<2, kvCapacity: 1e6),
-                     RoutingNode(name: "c", layers: 2..<4, kvCapacity: 1e6), RoutingNode(name: "d", layers: 2..<4, kvCapacity: 1e6)]
-        let arcs = [FlowArc(from: "source", to: "a", flow: 1), FlowArc(from: "a", to: "c", flow: 1), FlowArc(from: "a", to: "d", flow: 1),
-                    FlowArc(from: "c", to: "sink", flow: 1), FlowArc(from: "d", to: "sink", flow: 1)]
-        let graph = FlowGraph(nodes: nodes, arcs: arcs, layerCount: 4, partial: false)
+        let graph = Self.aThenCOrD()
         var router = Router(graph: graph, policy: .swarm)
         let first = try (0..<6).map { _ in try router.nextHop(from: graph.source, layer: 0, prompt: 10, maxTokens: nil, reserved: { _ in 0 }).get() }
         #expect(first.allSatisfy { graph.nodes[$0.node].name == "a" && $0.layers == 0..<2 })

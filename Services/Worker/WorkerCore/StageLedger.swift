@@ -37,6 +37,8 @@ public struct StageLedger: Sendable {
     public internal(set) var forwardRejected: UInt64 = 0
     public internal(set) var batchTokens = 0
     public internal(set) var batches = 0
+    /// Decode steps (one token past the prompt) over all batches, prefills beside them or not.
+    public internal(set) var batchDecodes = 0
     public internal(set) var prefill = (tokens: 0, seconds: 0.0)
     public internal(set) var decode = (tokens: 0, seconds: 0.0)
     /// Accepted items not yet taken into a batch.
@@ -94,6 +96,7 @@ public struct StageLedger: Sendable {
     mutating func record(_ batch: StepBatch, output: StepOutput) {
         batches += 1
         batchTokens += batch.tokenCount
+        batchDecodes += batch.entries.filter { $0.tokenCount == 1 && $0.position > 0 }.count
         if batch.entries.allSatisfy({ $0.tokenCount == 1 && $0.position > 0 }) {
             decode.tokens += batch.tokenCount; decode.seconds += output.seconds
         } else {

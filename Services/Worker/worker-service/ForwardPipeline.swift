@@ -64,6 +64,9 @@ final class ForwardPipeline: Sendable {
     /// Hop entries that arrived in Forwards so far (the `route_hops_received` stat).
     var routeHopsReceived: UInt64 { routes.hopsReceived }
 
+    /// Held steps that found no route here (the `held_steps_dropped` stat).
+    var heldStepsDropped: UInt64 { routes.stepsDropped }
+
     private func keep(_ items: [ForwardItem]) {
         routes.keep(items) { Set(stage.ledger.ids.keys) }
     }

@@ -1,25 +1,32 @@
 import Foundation
+import Synchronization
 import Wire
+import WorkerCore
 
 /// The routes of the requests that decode in a loop through this worker, kept from each one's
 /// prefill so that its decode steps carry only their own data (`route_held`), not the whole
 /// route and loop again at every hop of every step.
-final class HeldRoutes: @unchecked Sendable {
+final class HeldRoutes: Sendable {
     /// A request's item with the per-step data left out: what every later step shares.
-    private var routes: [String: ForwardItem] = [:]
-    private let lock = NSLock()
+    private let routes = HeldByRequest<ForwardItem>()
+    private let counters = Mutex((received: UInt64(0), dropped: UInt64(0)))
     /// Hop entries (route and loop) that arrived in Forwards: the per-hop cost this saves.
-    var hopsReceived: UInt64 { lock.withLock { received } }
-    private var received: UInt64 = 0
+    var hopsReceived: UInt64 { counters.withLock { $0.received } }
+    /// Held steps that found no route here and ended (the `held_steps_dropped` stat): each one
+    /// stalls its request until the scheduler's step timeout, so a healthy run has none.
+    var stepsDropped: UInt64 { counters.withLock { $0.dropped } }
 
     /// The items as this stage runs them: a held step gets its request's route back; nil for a
     /// held step whose route is not here (released, or its prefill never passed this worker).
     func restore(_ item: ForwardItem) -> ForwardItem? {
         guard item.routeHeld else {
-            lock.withLock { received += UInt64(item.route.count + item.loop.count) }
+            counters.withLock { $0.received += UInt64(item.route.count + item.loop.count) }
             return item
         }
-        guard let held = lock.withLock({ routes[item.requestID] }) else { return nil }
+        guard let held = routes.value(item.requestID) else {
+            counters.withLock { $0.dropped += 1 }
+            return nil
+        }
         var full = held
         full.positions = item.positions
         full.tokenIDs = item.tokenIDs
@@ -35,22 +42,12 @@ final class HeldRoutes: @unchecked Sendable {
 
     /// Keeps the routes of accepted items that loop (their steps will come back held);
     /// `isHeld` tells which requests still hold KV here, so that routes whose release never
-    /// came (a scheduler gone) do not pile up.
+    /// came (a scheduler gone) do not pile up (`HeldByRequest`).
     func keep(_ items: [ForwardItem], isHeld: () -> Set<String>) {
-        let looping = items.filter { !$0.loop.isEmpty && !$0.routeHeld }
-        guard !looping.isEmpty else { return }
-        lock.withLock {
-            for item in looping { routes[item.requestID] = item.stepDataRemoved }
-        }
-        let count = lock.withLock { routes.count }
-        guard count > 256 else { return }
-        let held = isHeld()
-        lock.withLock { routes = routes.filter { held.contains($0.key) } }
+        routes.keep(items.filter { !$0.loop.isEmpty && !$0.routeHeld }.map { ($0.requestID, $0.stepDataRemoved) }, isHeld: isHeld)
     }
 
-    func forget(_ requestIDs: [String]) {
-        lock.withLock { for id in requestIDs { routes[id] = nil } }
-    }
+    func forget(_ requestIDs: [String]) { routes.forget(requestIDs) }
 }
 
 extension ForwardItem {

@@ -52,12 +52,14 @@ enum WorkerHandlers {
         }
         host.server.unary(Methods.Worker.probe.name, ProbeRequest.self) { request, _ in ProbeResponse(receivedBytes: UInt64(request.payload.count)) }
         host.addStats { stage.workerStats.extras.map { Stat(name: $0.name, value: $0.value) } }
-        host.addStats { [Stat(name: "route_hops_received", value: Double(pipeline.routeHopsReceived))] }
+        host.addStats { [Stat(name: "route_hops_received", value: Double(pipeline.routeHopsReceived)),
+                               Stat(name: "held_steps_dropped", value: Double(pipeline.heldStepsDropped))] }
         // Cumulative, so that a reader takes a window's figures by difference (`lattice load`).
         host.addStats {
             let ledger = stage.ledger
             return [Stat(name: "busy_seconds", value: ledger.prefill.seconds + ledger.decode.seconds),
-                    Stat(name: "batches", value: Double(ledger.batches)), Stat(name: "batch_tokens", value: Double(ledger.batchTokens))]
+                    Stat(name: "batches", value: Double(ledger.batches)), Stat(name: "batch_tokens", value: Double(ledger.batchTokens)),
+                    Stat(name: "batch_decodes", value: Double(ledger.batchDecodes))]
         }
     }
 }

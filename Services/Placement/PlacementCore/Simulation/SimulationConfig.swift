@@ -120,6 +120,8 @@ public struct SimulationReport: Sendable {
         ["mode": mode.rawValue, "routing": routing.rawValue, "decode_tokens_per_s": decodeTokensPerSecond, "finished_requests": finishedRequests,
          "prompt_latency_s": promptLatency, "decode_latency_s": decodeLatency, "simulated_seconds": simulatedSeconds,
          "wall_seconds": wallSeconds, "events": events,
-         "nodes": nodes.map { ["node": $0.node, "type": $0.type, "layers": $0.layers, "utilisation": $0.utilisation, "kv_mean": $0.kvMean, "kv_peak": $0.kvPeak] as [String: Any] }]
+         "nodes": nodes.map { ["node": $0.node, "type": $0.type, "layers": $0.layers, "utilisation": $0.utilisation, "kv_mean": $0.kvMean, "kv_peak": $0.kvPeak,
+                          "mean_batch_tokens": $0.meanBatchTokens, "mean_batch_decodes": $0.meanBatchDecodes,
+                          "batches_per_s": $0.batchesPerSecond] as [String: Any] }]
     }
 }

@@ -373,6 +373,8 @@ struct SimulationEngine {
         busy[j] = true
         inFlight[j] = batch
         usage.busy(j, from: now, to: now + seconds, window: config.warmupSeconds...end, nodes: problem.nodes.count)
+        usage.batch(j, tokens: batch.reduce(0) { $0 + $1.tokens }, decodes: batch.filter { !$0.isPrompt }.count, at: now,
+                    window: config.warmupSeconds...end, nodes: problem.nodes.count)
         schedule(now + seconds, .nodeDone(j))
     }
 

@@ -10,6 +10,12 @@ public struct NodeUsage: Sendable, Equatable {
     public var utilisation: Double
     public var kvMean: Double
     public var kvPeak: Double
+    /// Tokens (prompt and decode) per batch started in the window, and decode steps per batch: the
+    /// live workers' `mean_batch_tokens` (worker/Stats) by the same definition.
+    public var meanBatchTokens: Double = 0
+    public var meanBatchDecodes: Double = 0
+    /// Batches started per second of the window.
+    public var batchesPerSecond: Double = 0
 }
 
 /// Accumulates busy time and KV samples for the simulation engine.
@@ -21,11 +27,23 @@ struct UsageMeter {
     var kvPeak: [Double] = []
     var samples = 0
     var nextSample = 0.0
+    var batches: [Int] = []
+    var batchTokens: [Int] = []
+    var batchDecodes: [Int] = []
 
     /// A batch computed on node j over [from, to); only the part inside [start, end) counts.
     mutating func busy(_ j: Int, from: Double, to: Double, window: ClosedRange<Double>, nodes: Int) {
         if busySeconds.count < nodes { busySeconds = Array(repeating: 0, count: nodes) }
         busySeconds[j] += max(0, min(to, window.upperBound) - max(from, window.lowerBound))
+    }
+
+    /// Node j started a batch of `tokens` tokens, `decodes` of them decode steps, at `time`.
+    mutating func batch(_ j: Int, tokens: Int, decodes: Int, at time: Double, window: ClosedRange<Double>, nodes: Int) {
+        if batches.count < nodes { batches = Array(repeating: 0, count: nodes); batchTokens = batches; batchDecodes = batches }
+        guard window.contains(time) else { return }
+        batches[j] += 1
+        batchTokens[j] += tokens
+        batchDecodes[j] += decodes
     }
 
     /// Samples every node's KV fill for each grid point up to `time` inside the window.
@@ -45,10 +63,14 @@ struct UsageMeter {
     func report(problem: PlacementProblem, placement: Placement, window: Double) -> [NodeUsage] {
         problem.nodes.indices.compactMap { j in
             guard let range = placement.ranges[j] else { return nil }
+            let ran = j < batches.count ? batches[j] : 0
             return NodeUsage(node: j, type: problem.nodes[j].type, layers: range.count,
                              utilisation: window > 0 && j < busySeconds.count ? busySeconds[j] / window : 0,
                              kvMean: samples > 0 && j < kvSum.count ? kvSum[j] / Double(samples) : 0,
-                             kvPeak: j < kvPeak.count ? kvPeak[j] : 0)
+                             kvPeak: j < kvPeak.count ? kvPeak[j] : 0,
+                             meanBatchTokens: ran > 0 ? Double(batchTokens[j]) / Double(ran) : 0,
+                             meanBatchDecodes: ran > 0 ? Double(batchDecodes[j]) / Double(ran) : 0,
+                             batchesPerSecond: window > 0 ? Double(ran) / window : 0)
         }
     }
 }

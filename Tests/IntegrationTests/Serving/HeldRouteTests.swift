@@ -1,0 +1,55 @@
+import Client
+import Foundation
+import LatticeTesting
+import Testing
+
+/// Hundreds of looping requests at once: the first stage holds more routes than its first check
+/// bound (256) while prefills arrive concurrently, and no decode step may find its route gone
+/// (a dropped step stalls its request until the step timeout, then re-prefills it).
+@Suite(.timeLimit(.minutes(TestTime.minutes(3))))
+struct HeldRouteTests {
+    @Test func manyConcurrentLoopsKeepEveryRoute() async throws {
+        let count = 400, maxTokens = 6
+        // 80 layers over three workers of at most 30: every request passes all three.
+        let cluster = try await ServingCluster.start(
+            model: "llama2-70b", workers: 3,
+            workerArguments: ["--backend", "emulated", "--gpu", "A100-40G", "--layer-capacity", "30", "--kv-tokens", "65536"],
+            schedulerArguments: ["--max-calls-per-client", "1000"])
+        do {
+            let client = cluster.scheduler.client()
+            let results = try await withThrowingTaskGroup(of: [GenerateEvent].self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        let prompt = (0..<16).map { UInt32(1 + (index * 16 + $0) % 31999) }
+                        var events: [GenerateEvent] = []
+                        for try await event in client.stream(Methods.Scheduler.generate.name,
+                                                             GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), requestID: "h\(index)", ignoreEOS: true),
+                                                             as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(150))) { events.append(event) }
+                        return events
+                    }
+                }
+                var all: [[GenerateEvent]] = []
+                for try await events in group { all.append(events) }
+                return all
+            }
+            await client.close()
+            let complete = results.filter { $0.finished?.reason == .maxTokens && $0.tokens.count == maxTokens }
+            #expect(complete.count == count, "\(results.compactMap(\.finished).filter { $0.reason != .maxTokens }.prefix(3).map(\.detail))")
+            var dropped = 0.0, routesReceived = 0.0
+            for worker in cluster.workers.withLock({ $0 }) {
+                let stats = worker.client()
+                dropped += try await stats.stats(.worker)[extra: "held_steps_dropped"] ?? -1
+                routesReceived += try await stats.stats(.worker)[extra: "route_hops_received"] ?? -1
+                await stats.close()
+            }
+            #expect(routesReceived > 0, "no route was sent in full: the requests did not loop on the workers")
+            #expect(dropped == 0, "decode steps found no held route")
+            let log = cluster.scheduler.log
+            #expect(!log.contains("route failed"), "\(log.split(separator: "\n").filter { $0.contains("route failed") }.prefix(3))")
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+}

@@ -23,6 +23,12 @@ import Testing
             if routed[usage.node] > 0.05 * (routed.max() ?? 0) { #expect(usage.utilisation > 0.01 && usage.kvPeak > 0, "\(usage)") }
         }
         #expect(report.nodeTable.split(separator: "\n").count == serving.count + 1)
+        // Every decode step starts at a node holding layer 0, once: their decode steps per second
+        // are the decode rate (up to the steps in flight at the window's edges, ~one 2 s lap of 30 s).
+        let firstStages = report.nodes.filter { placement.ranges[$0.node]?.start == 0 }
+        let decodeSteps = firstStages.reduce(0) { $0 + $1.batchesPerSecond * $1.meanBatchDecodes }
+        #expect(!firstStages.isEmpty && abs(decodeSteps / report.decodeTokensPerSecond - 1) < 0.1, "\(decodeSteps) vs \(report.decodeTokensPerSecond)")
+        #expect(report.nodes.allSatisfy { $0.batchesPerSecond == 0 || $0.meanBatchTokens >= $0.meanBatchDecodes }, "\(report.nodes)")
     }
 
     /// The drawing joins pipeline stages: one line per node-to-node arc that carries flow.

@@ -20,12 +20,16 @@ struct HopPayloadTests {
                 stages = events.finished?.route.count ?? 0
             }
             #expect(stages == 3)
-            var received = 0.0
+            var received = 0.0, decodes = 0.0
             for worker in cluster.workers.withLock({ $0 }) {
                 let client = worker.client()
-                received += try await client.stats(.worker)[extra: "route_hops_received"] ?? -1
+                let stats = try await client.stats(.worker)
+                received += stats[extra: "route_hops_received"] ?? -1
+                decodes += stats[extra: "batch_decodes"] ?? -1
                 await client.close()
             }
+            // Every stage ran each request's 23 decode steps (the prefill's chunk is not one).
+            #expect(decodes == Double(2 * 23 * stages))
             // Per request, the prefill brings stage i the rest of the route (stages - 1 - i hops)
             // and the loop (stages hops); sent again with each of the 23 decode steps it would be 24 times that.
             let once = (0..<stages).reduce(0) { $0 + (stages - 1 - $1) + stages }

@@ -14,6 +14,24 @@ import WorkerCore
                      layers: (UInt32(layers.lowerBound), UInt32(layers.upperBound)), replyTo: "127.0.0.1:1")
     }
 
+    /// A step's wall time runs from its launch, so a step that waited (here 50 ms, behind other
+    /// work on the compute queue) counts the wait, beside the emulated GPU's far shorter profile time.
+    @Test func stepsCountTheirWallTimeFromLaunch() async throws {
+        let profiles = try #require(WorkerCore.GPUProfile.defaultProfilesDirectory())
+        let stage = WorkerStage(settings: StageSettings(backend: .emulated, modelDir: nil, modelName: "llama2-70b", gpu: "T4", profilesDirectory: profiles,
+                                                        kvTokens: 1024, blockSize: 16), workerID: "w1")
+        _ = try await stage.load(start: 0, end: 1, model: nil, epoch: nil) { _, _ in }
+        let batch = StepBatch(entries: [BatchEntry(requestID: 1, position: 0, tokenCount: 4, wantsToken: false)], input: .tokens([1, 2, 3, 4]),
+                              launched: .now - .milliseconds(50))
+        guard case .success(let output) = await stage.step(batch) else {
+            Issue.record("an emulated prefill of four tokens must run")
+            return
+        }
+        #expect(output.seconds < 0.01)   // a T4 layer on four prompt tokens: ~0.3 ms
+        #expect(stage.ledger.stepWallSeconds >= 0.05, "\(stage.ledger.stepWallSeconds)")
+        #expect(stage.ledger.batches == 1)
+    }
+
     @Test func refusesBeforeLoadAndCountsTheRefusal() async throws {
         let stage = Self.stage(try TestModels.write())
         #expect(throws: ForwardRefusal(.failedPrecondition, "worker/Forward: worker w1 has no layers loaded yet; wait for its plan assignment or call worker/LoadLayers")) {

@@ -9,7 +9,7 @@ import Wire
 /// and at the close its queue and KV fill. Set beside the simulator's per-node figures by
 /// scripts/bench-serving.
 final class WorkerWindow: @unchecked Sendable {
-    struct Snapshot { var uptime = 0.0, busy = 0.0, batches = 0.0, tokens = 0.0, decodes = 0.0, queued = 0.0, kvUsed = 0.0, kvCapacity = 0.0, start = 0.0, end = 0.0 }
+    struct Snapshot { var uptime = 0.0, busy = 0.0, wall = 0.0, batches = 0.0, tokens = 0.0, decodes = 0.0, queued = 0.0, kvUsed = 0.0, kvCapacity = 0.0, start = 0.0, end = 0.0 }
     private let workers: [(name: String, client: ServiceClient)]
     private let lock = NSLock()
     private var opened: [String: Snapshot] = [:], closed: [String: Snapshot] = [:]
@@ -25,7 +25,7 @@ final class WorkerWindow: @unchecked Sendable {
                     group.addTask {
                         guard let stats = try? await client.stats(.worker) else { return }
                         let figure = Dictionary(stats.extra.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-                        let snapshot = Snapshot(uptime: Double(stats.uptimeMs) / 1000, busy: figure["busy_seconds"] ?? 0, batches: figure["batches"] ?? 0, tokens: figure["batch_tokens"] ?? 0,
+                        let snapshot = Snapshot(uptime: Double(stats.uptimeMs) / 1000, busy: figure["busy_seconds"] ?? 0, wall: figure["step_wall_seconds"] ?? 0, batches: figure["batches"] ?? 0, tokens: figure["batch_tokens"] ?? 0,
                                                 decodes: figure["batch_decodes"] ?? 0,
                                                 queued: figure["queued_items"] ?? 0, kvUsed: figure["kv_used_entries"] ?? 0,
                                                 kvCapacity: figure["kv_capacity_entries"] ?? 0, start: figure["layers_start"] ?? 0, end: figure["layers_end"] ?? 0)
@@ -47,6 +47,8 @@ final class WorkerWindow: @unchecked Sendable {
                 let batches = b.batches - a.batches
                 return ["name": name, "layers": "[\(Int(b.start)),\(Int(b.end)))", "utilisation": (b.busy - a.busy) / (b.uptime - a.uptime),
                         "measured_seconds": b.uptime - a.uptime,
+                        // The same share by the wall clock: above "utilisation" by what the host added to the steps.
+                        "wall_utilisation": (b.wall - a.wall) / (b.uptime - a.uptime),
                         "mean_batch_tokens": batches > 0 ? (b.tokens - a.tokens) / batches : 0,
                         "mean_batch_decodes": batches > 0 ? (b.decodes - a.decodes) / batches : 0,
                         "batches_per_s": batches / (b.uptime - a.uptime), "queued_at_close": b.queued,

@@ -39,6 +39,10 @@ public struct StageLedger: Sendable {
     public internal(set) var batches = 0
     /// Decode steps (one token past the prompt) over all batches, prefills beside them or not.
     public internal(set) var batchDecodes = 0
+    /// Wall-clock seconds of the steps, each from its launch (queued behind a release included)
+    /// to its end: beside the stage's own seconds (an emulated GPU's profile time), what the host
+    /// adds to every step (a late wake-up from the emulated step's sleep on a busy machine).
+    public internal(set) var stepWallSeconds = 0.0
     public internal(set) var prefill = (tokens: 0, seconds: 0.0)
     public internal(set) var decode = (tokens: 0, seconds: 0.0)
     /// Accepted items not yet taken into a batch.
@@ -93,8 +97,9 @@ public struct StageLedger: Sendable {
 
     /// Counts a finished step; decode steps (one token past the prompt for every request) and
     /// the rest (prefill) are timed apart, as the scheduler plans them apart.
-    mutating func record(_ batch: StepBatch, output: StepOutput) {
+    mutating func record(_ batch: StepBatch, output: StepOutput, wallSeconds: Double) {
         batches += 1
+        stepWallSeconds += wallSeconds
         batchTokens += batch.tokenCount
         batchDecodes += batch.entries.filter { $0.tokenCount == 1 && $0.position > 0 }.count
         if batch.entries.allSatisfy({ $0.tokenCount == 1 && $0.position > 0 }) {

@@ -101,6 +101,7 @@ public final class WorkerStage: @unchecked Sendable {
     /// Runs one batch on the compute queue.
     public func step(_ batch: StepBatch) async -> Result<StepOutput, WorkerError> {
         await withCheckedContinuation { continuation in
+            let launched = batch.launched ?? .now
             queue.async {
                 guard let stage = self.executor else {
                     continuation.resume(returning: .failure(.invalidBatch("no layers loaded")))
@@ -113,10 +114,12 @@ public final class WorkerStage: @unchecked Sendable {
                 let stats = stage.stats
                 self.lock.withLock {
                     self.state.update(stats)
-                    if case .success(let output) = result { self.state.record(batch, output: output) }
+                    if case .success(let output) = result { self.state.record(batch, output: output, wallSeconds: Self.seconds(ContinuousClock.now - launched)) }
                 }
                 continuation.resume(returning: result)
             }
         }
     }
+
+    private static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 }

@@ -59,7 +59,7 @@ enum WorkerHandlers {
             let ledger = stage.ledger
             return [Stat(name: "busy_seconds", value: ledger.prefill.seconds + ledger.decode.seconds),
                     Stat(name: "batches", value: Double(ledger.batches)), Stat(name: "batch_tokens", value: Double(ledger.batchTokens)),
-                    Stat(name: "batch_decodes", value: Double(ledger.batchDecodes))]
+                    Stat(name: "batch_decodes", value: Double(ledger.batchDecodes)), Stat(name: "step_wall_seconds", value: ledger.stepWallSeconds)]
         }
     }
 }

@@ -55,7 +55,7 @@ public enum FlowScorer {
     /// has many maximum flows (geo24's Helix layout: two branches from layer 1 to 36 that together
     /// carry more than the chain after them, so any split of that chain's flow between them is
     /// maximal), and IWRR follows whichever it is given. Serving is bound by latency, not by the
-    /// flow (offline, the published layouts decode at a tenth of their flow or less: KV room bounds
+    /// flow (offline, the published layouts decode at a fifth of their flow or less: KV room bounds
     /// the requests in flight, and by Little's law they finish at that count over their round
     /// trip), so the split that serves most sends each token the quickest way the capacities allow:
     /// of all maximum flows, the one of least Σ flow × (link latency + 1/capacity) over every arc,

@@ -48,11 +48,9 @@ import Testing
         // ~100 prompts and only 1–6 decode steps): 0.667, 0.998*, 0.951 (at admission: prompt p50 0.998).
         Case(cluster: "geo24", layout: "geo24_swarm", routing: .swarm, pinned: [.promptP50]),
         // Helix's flow: 1.060, 0.985*, 0.981* (seeds 1–3 give 70.5, 64.8, 60.1 tok/s: ±8% at 120 s on
-        // geo24). Our own flow (`FlowScorer.routingFlow`, least time per token): 1.062, 0.842, 0.939
-        // (Dinic's split, before it: 1.285, 0.746, 0.923).
+        // geo24). Our own flow fills the shorter of geo24's two branches: 1.285, 0.746, 0.923.
         Case(cluster: "geo24", layout: "geo24_helix_milp", routing: .iwrr, helixFlow: true, pinned: [.promptP50, .decodeP50]),
-        // Helix's flow: 1.016*, 1.000*, 0.951*; our own flow: 0.971, 0.987, 0.910 (Dinic's: 0.988,
-        // 0.984, 0.900).
+        // Helix's flow: 1.016*, 1.000*, 0.951*; our own flow: 0.988, 0.984, 0.900.
         Case(cluster: "cluster42", layout: "cluster42_helix_milp", routing: .iwrr, helixFlow: true, pinned: Metric.allCases),
     ]
 

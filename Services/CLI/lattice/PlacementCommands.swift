@@ -434,12 +434,12 @@ struct ScoreCommand: AsyncParsableCommand {
             placement = try LayoutFile.load(path: layout, nodeCount: problem.nodes.count)
             try placement.validate(for: problem)
         } catch let error as PlacementError { throw ValidationError(error.description) }
-        let runtime = FlowScorer.routingFlow(problem, placement, connectivity)
+        let runtime = FlowScorer.runtimeFlow(problem, placement, connectivity)
         let result = Planner.score(problem, placement, connectivity)
         let serving = try input.servingModel(problem, connectivity).predict(placement)
         if json {
             // "arc_flows" are the MILP graph's (the objective); "routing_arc_flows" the runtime
-            // flow IWRR routes over, live and simulated.
+            // graph's, which IWRR routes over, live and simulated (scripts/helix-sim-given-flow.py).
             var object = placementJSON(problem, result, extra: [
                 "runtime_flow_tokens_per_s": runtime.value,
                 "routing_arc_flows": runtime.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] }])

@@ -44,42 +44,26 @@ public enum FlowScorer {
 
     /// The runtime graph (spec §3, last paragraph): every node split receive → compute → send,
     /// NICs at NIC / (token + activation), links at bandwidth / (token + activation), token ids
-    /// only on source and sink links. Dinic's split of it (whichever maximum flow its level graphs
-    /// reach first): cheap, for the planner's estimates; `routingFlow` is the split IWRR routes over.
+    /// only on source and sink links. These flows drive IWRR routing, live (the plan handed to the
+    /// scheduler carries them) and simulated.
+    ///
+    /// A layout often has many maximum flows, and IWRR follows whichever it is given; this is
+    /// Dinic's (a blocking flow on the fewest-hop paths first, then on longer ones). Two
+    /// principled splits were measured against it in our simulator (offline, 120 s, seed 1, loaded;
+    /// decode tokens/s, Dinic / least time / least time with load): the least-cost maximum flow
+    /// over each arc's seconds per token (link latency + 1/capacity) concentrates flow on the
+    /// quickest paths and leaves parallel nodes idle, their KV room unused, and served less on all
+    /// four layouts tried (cluster42 Helix 631.1 / 619.9, our cluster42 plan 694.4 / 647.0, our
+    /// single24 plan 282.6 / 274.7, geo24 Helix 85.5 / 70.6; at 600 s geo24 Helix 106.1 / 106.0);
+    /// adding a first-order queueing term ((1 + utilisation)/capacity) won on two and lost on two
+    /// (692.8, 645.5, 290.9, 70.6). Neither is a better rule, so Dinic's split stays.
     public static func runtimeFlow(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity) -> FlowResult {
         solve(problem, placement, connectivity, runtime: true)
     }
 
-    /// The flow live IWRR routing and the simulator route over: the runtime graph's maximum flow
-    /// (the same value as `runtimeFlow`), split to spend the least time per token. A layout often
-    /// has many maximum flows (geo24's Helix layout: two branches from layer 1 to 36 that together
-    /// carry more than the chain after them, so any split of that chain's flow between them is
-    /// maximal), and IWRR follows whichever it is given. Serving is bound by latency, not by the
-    /// flow (offline, the published layouts decode at a fifth of their flow or less: KV room bounds
-    /// the requests in flight, and by Little's law they finish at that count over their round
-    /// trip), so the split that serves most sends each token the quickest way the capacities allow:
-    /// of all maximum flows, the one of least Σ flow × (link latency + 1/capacity) over every arc,
-    /// the seconds a token spends crossing it (propagation, plus its service time there: the
-    /// compute arc's 1/T_i(k), a link's or NIC's seconds per token on the wire). No constant is
-    /// tuned: latencies and capacities are the cluster's. Where paths cost the same, the first in
-    /// arc order fills first.
-    public static func routingFlow(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity) -> FlowResult {
-        solve(problem, placement, connectivity, runtime: true, leastTime: true)
-    }
-
-    static func solve(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity, runtime: Bool, leastTime: Bool = false) -> FlowResult {
+    static func solve(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity, runtime: Bool) -> FlowResult {
         var built = build(problem, placement, connectivity, runtime: runtime)
-        let value: Double
-        if leastTime {
-            var cost = (0..<built.network.to.count / 2).map { arc in
-                let capacity = built.network.original[2 * arc]
-                return capacity > 0 ? 1 / capacity : 0
-            }
-            for (arc, id) in built.linkArcs { cost[id / 2] += arc.latencySeconds }
-            value = built.network.leastCostMaxFlow(from: 0, to: 1, cost: cost)
-        } else {
-            value = built.network.maxFlow(from: 0, to: 1)
-        }
+        let value = built.network.maxFlow(from: 0, to: 1)
         var nodeFlows = [Double](repeating: 0, count: problem.nodes.count)
         for (i, id) in built.computeArcs { nodeFlows[i] = built.network.flow(onArc: id) }
         var arcs: [ArcFlow] = []

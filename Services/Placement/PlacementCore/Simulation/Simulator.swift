@@ -32,7 +32,7 @@ public enum Simulator {
         guard !workload.inputLengths.isEmpty, workload.inputLengths.count == workload.outputLengths.count else {
             throw PlacementError(section: "workload", "needs as many output lengths as input lengths, at least one")
         }
-        var flows = FlowScorer.routingFlow(problem, placement, connectivity)
+        var flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
         if let given = config.arcFlows { flows = try given.replacing(flows, nodeCount: problem.nodes.count) }
         guard flows.value > 0 else { throw PlacementError(section: "placement", "serves nothing: its max flow is zero") }
         var engine = try SimulationEngine(problem: problem, placement: placement, flows: flows, connectivity: connectivity, workload: workload,
@@ -132,10 +132,9 @@ struct SimulationEngine {
             guard let range = placement.ranges[i], let profile = profiles[problem.nodes[i].type] else { return nil }
             return NodeBatch.Limits(profile: profile, layers: range.count, tokens: config.batchTokens ?? .max)
         }
-        // IWRR routes over the runtime max-flow (`FlowScorer.routingFlow`, as live serving). The
+        // IWRR routes over the runtime max-flow, the one the live scheduler gets with its plan. The
         // KV-blind policies route over every link a request can take, flow or not: the artifact's
-        // Swarm scheduler picks among all of a
-        // node's outbound links (`SwarmNode.outbound_link_uids`), and a max flow may leave some of
+        // Swarm scheduler picks among all of a node's outbound links (`SwarmNode.outbound_link_uids`), and a max flow may leave some of
         // a layout's links empty.
         // (Endpoint's description is the routing core's node name: "source", "sink" or the index.)
         let links = Set(problem.arcs.map { [$0.from.description, $0.to.description] })

@@ -438,7 +438,11 @@ struct ScoreCommand: AsyncParsableCommand {
         let result = Planner.score(problem, placement, connectivity)
         let serving = try input.servingModel(problem, connectivity).predict(placement)
         if json {
-            var object = placementJSON(problem, result, extra: ["runtime_flow_tokens_per_s": runtime.value])
+            // "arc_flows" are the MILP graph's (the objective); "routing_arc_flows" the runtime
+            // graph's, which IWRR routes over, live and simulated (scripts/helix-sim-given-flow.py).
+            var object = placementJSON(problem, result, extra: [
+                "runtime_flow_tokens_per_s": runtime.value,
+                "routing_arc_flows": runtime.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] }])
             object["serving"] = servingJSON(serving)
             object.removeValue(forKey: "method")
             try printJSON(object)

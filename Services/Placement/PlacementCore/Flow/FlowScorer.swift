@@ -44,7 +44,19 @@ public enum FlowScorer {
 
     /// The runtime graph (spec §3, last paragraph): every node split receive → compute → send,
     /// NICs at NIC / (token + activation), links at bandwidth / (token + activation), token ids
-    /// only on source and sink links. These flows drive IWRR routing.
+    /// only on source and sink links. These flows drive IWRR routing, live (the plan handed to the
+    /// scheduler carries them) and simulated.
+    ///
+    /// A layout often has many maximum flows, and IWRR follows whichever it is given; this is
+    /// Dinic's (a blocking flow on the fewest-hop paths first, then on longer ones). Two
+    /// principled splits were measured against it in our simulator (offline, 120 s, seed 1, loaded;
+    /// decode tokens/s, Dinic / least time / least time with load): the least-cost maximum flow
+    /// over each arc's seconds per token (link latency + 1/capacity) concentrates flow on the
+    /// quickest paths and leaves parallel nodes idle, their KV room unused, and served less on all
+    /// four layouts tried (cluster42 Helix 631.1 / 619.9, our cluster42 plan 694.4 / 647.0, our
+    /// single24 plan 282.6 / 274.7, geo24 Helix 85.5 / 70.6; at 600 s geo24 Helix 106.1 / 106.0);
+    /// adding a first-order queueing term ((1 + utilisation)/capacity) won on two and lost on two
+    /// (692.8, 645.5, 290.9, 70.6). Neither is a better rule, so Dinic's split stays.
     public static func runtimeFlow(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity) -> FlowResult {
         solve(problem, placement, connectivity, runtime: true)
     }

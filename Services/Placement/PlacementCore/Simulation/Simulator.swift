@@ -132,9 +132,9 @@ struct SimulationEngine {
             guard let range = placement.ranges[i], let profile = profiles[problem.nodes[i].type] else { return nil }
             return NodeBatch.Limits(profile: profile, layers: range.count, tokens: config.batchTokens ?? .max)
         }
-        // IWRR routes over the runtime max-flow. The KV-blind policies route over every link a
-        // request can take, flow or not: the artifact's Swarm scheduler picks among all of a
-        // node's outbound links (`SwarmNode.outbound_link_uids`), and a max flow may leave some of
+        // IWRR routes over the runtime max-flow, the one the live scheduler gets with its plan. The
+        // KV-blind policies route over every link a request can take, flow or not: the artifact's
+        // Swarm scheduler picks among all of a node's outbound links (`SwarmNode.outbound_link_uids`), and a max flow may leave some of
         // a layout's links empty.
         // (Endpoint's description is the routing core's node name: "source", "sink" or the index.)
         let links = Set(problem.arcs.map { [$0.from.description, $0.to.description] })

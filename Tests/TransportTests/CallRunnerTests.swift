@@ -1,3 +1,4 @@
+import Glibc
 import LatticeTesting
 import Testing
 @testable import Transport
@@ -55,6 +56,68 @@ struct CallRunnerTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// Pipelined calls (sent in one write, so read together) run back to back in one runner:
+    /// a batch wakes a runner or two, not one per call (issue 13: no Task switch per call).
+    @Test(arguments: [true, false])
+    func aBatchOfCallsWakesFewRunners(nonBlocking: Bool) async throws {
+        let (server, port) = try startServer { server in
+            server.unary("test/LoopEcho", nonBlocking: true) { payload, _ in payload }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let method = nonBlocking ? "test/LoopEcho" : "test/Echo"
+        _ = try await connection.call(method, bytes("warm-up"))
+        let runners = nonBlocking ? server.core.loopRunners : server.core.poolRunners
+        let before = runners.runnersSent.load(ordering: .relaxed)
+        let rounds = 10, batch = 64
+        var wrong = 0
+        for round in 0..<rounds {
+            let answers = try await within(10, "a batch of \(batch) calls") {
+                await callBatch(connection, method, (0..<batch).map { bytes("\(round).\($0)") })
+            }
+            for (i, answer) in answers.enumerated() where (try? answer.get()).map(text) != "\(round).\(i)" { wrong += 1 }
+        }
+        let sent = runners.runnersSent.load(ordering: .relaxed) - before
+        #expect(wrong == 0)
+        // About 2 per batch read in one read (the runner, and a spare that finds nothing); one per call before.
+        #expect(sent <= rounds * batch / 8, "\(sent) runners sent for \(rounds) batches of \(batch) calls")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
+    /// A call that waits (a non-blocking handler awaiting) or blocks (a handler-thread handler)
+    /// holds up none of the calls read with it: a spare runner takes them.
+    @Test(arguments: [true, false])
+    func aWaitingCallHoldsUpNoneOfItsBatch(nonBlocking: Bool) async throws {
+        let release = Counter()
+        let (server, port) = try startServer { server in
+            server.unary("test/Wait", nonBlocking: nonBlocking) { _, _ in
+                if nonBlocking {
+                    while release.current == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                } else {
+                    while release.current == 0 { usleep(5_000) }   // blocks its handler thread
+                }
+                return bytes("released")
+            }
+            server.unary("test/LoopEcho", nonBlocking: nonBlocking) { payload, _ in payload }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        _ = try await connection.call("test/LoopEcho", [])
+        let waited = Locked<String?>(nil)
+        // test/Wait first, then the others, in one write: its runner takes it first.
+        let answers = try await within(10, "calls read with a waiting one") {
+            await callBatch(connection, "test/LoopEcho", (0..<16).map { bytes("#\($0)") }, after: ("test/Wait", { answer in
+                waited.withLock { $0 = (try? answer.get()).map { text(Array($0)) } ?? "failed" }
+            }))
+        }
+        #expect(answers.enumerated().allSatisfy { (try? $1.get()).map(text) == "#\($0)" }, "\(answers)")
+        #expect(waited.withLock { $0 } == nil, "test/Wait was answered before it was released")
+        release.increment()
+        #expect(await eventually(10) { waited.withLock { $0 } != nil })
+        #expect(waited.withLock { $0 } == "released")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     /// A non-blocking handler that awaits holds only its own runner: another call on the loop is
     /// answered meanwhile.
     @Test func aSuspendedLoopHandlerHoldsUpNoOtherCall() async throws {
@@ -77,5 +140,31 @@ struct CallRunnerTests {
         #expect(text(try await within(10, "the released call") { try await waiting.value }) == "released")
         await connection.close()
         await server.shutdown(timeout: .seconds(1))
+    }
+}
+
+/// Makes `leading`'s call (if any) and then one call per payload in one loop iteration (their
+/// requests leave in one write, so the server most likely reads them together) and waits for
+/// the payloads' answers, in call order (`leading`'s goes to its own callback).
+func callBatch(_ connection: Connection, _ method: String, _ payloads: [[UInt8]],
+               after leading: (method: String, answer: @Sendable (Result<UnsafeRawBufferPointer, Status>) -> Void)? = nil)
+    async -> [Result<[UInt8], Status>] {
+    final class Answers: @unchecked Sendable {   // loop thread only
+        var results: [Result<[UInt8], Status>?]
+        var left: Int
+        init(_ count: Int) { results = Array(repeating: nil, count: count); left = count }
+    }
+    return await withTaskExecutorPreference(TransportLoop.executor) {
+        await withCheckedContinuation { (done: CheckedContinuation<[Result<[UInt8], Status>], Never>) in
+            let answers = Answers(payloads.count)
+            if let leading { connection.call(leading.method, [], answer: leading.answer) }
+            for (i, payload) in payloads.enumerated() {
+                connection.call(method, payload) { result in
+                    answers.results[i] = result.map { Array($0) }
+                    answers.left -= 1
+                    if answers.left == 0 { done.resume(returning: answers.results.map { $0 ?? .failure(Status(.internal, "no answer")) }) }
+                }
+            }
+        }
     }
 }

@@ -71,10 +71,9 @@ struct CallRunnerTests {
         let rounds = 10, batch = 64
         var wrong = 0
         for round in 0..<rounds {
-            let answers = try await within(10, "a batch of \(batch) calls") {
-                await callBatch(connection, method, (0..<batch).map { bytes("\(round).\($0)") })
-            }
-            for (i, answer) in answers.enumerated() where (try? answer.get()).map(text) != "\(round).\(i)" { wrong += 1 }
+            let answers = await startBatch(connection, method, (0..<batch).map { bytes("\(round).\($0)") })
+            #expect(await eventually(10) { answers.isComplete }, "round \(round): \(answers.texts)")
+            for (i, answer) in answers.texts.enumerated() where answer != "\(round).\(i)" { wrong += 1 }
         }
         let sent = runners.runnersSent.load(ordering: .relaxed) - before
         #expect(wrong == 0)
@@ -104,12 +103,11 @@ struct CallRunnerTests {
         _ = try await connection.call("test/LoopEcho", [])
         let waited = Locked<String?>(nil)
         // test/Wait first, then the others, in one write: its runner takes it first.
-        let answers = try await within(10, "calls read with a waiting one") {
-            await callBatch(connection, "test/LoopEcho", (0..<16).map { bytes("#\($0)") }, after: ("test/Wait", { answer in
-                waited.withLock { $0 = (try? answer.get()).map { text(Array($0)) } ?? "failed" }
-            }))
-        }
-        #expect(answers.enumerated().allSatisfy { (try? $1.get()).map(text) == "#\($0)" }, "\(answers)")
+        let answers = await startBatch(connection, "test/LoopEcho", (0..<16).map { bytes("#\($0)") }, after: ("test/Wait", { answer in
+            waited.withLock { $0 = (try? answer.get()).map { text(Array($0)) } ?? "failed" }
+        }))
+        #expect(await eventually(10) { answers.isComplete }, "calls read with a waiting one: \(answers.texts)")
+        #expect(answers.texts == (0..<16).map { "#\($0)" })
         #expect(waited.withLock { $0 } == nil, "test/Wait was answered before it was released")
         release.increment()
         #expect(await eventually(10) { waited.withLock { $0 } != nil })
@@ -144,27 +142,29 @@ struct CallRunnerTests {
 }
 
 /// Makes `leading`'s call (if any) and then one call per payload in one loop iteration (their
-/// requests leave in one write, so the server most likely reads them together) and waits for
-/// the payloads' answers, in call order (`leading`'s goes to its own callback).
-func callBatch(_ connection: Connection, _ method: String, _ payloads: [[UInt8]],
-               after leading: (method: String, answer: @Sendable (Result<UnsafeRawBufferPointer, Status>) -> Void)? = nil)
-    async -> [Result<[UInt8], Status>] {
-    final class Answers: @unchecked Sendable {   // loop thread only
-        var results: [Result<[UInt8], Status>?]
-        var left: Int
-        init(_ count: Int) { results = Array(repeating: nil, count: count); left = count }
-    }
-    return await withTaskExecutorPreference(TransportLoop.executor) {
-        await withCheckedContinuation { (done: CheckedContinuation<[Result<[UInt8], Status>], Never>) in
-            let answers = Answers(payloads.count)
-            if let leading { connection.call(leading.method, [], answer: leading.answer) }
-            for (i, payload) in payloads.enumerated() {
-                connection.call(method, payload) { result in
-                    answers.results[i] = result.map { Array($0) }
-                    answers.left -= 1
-                    if answers.left == 0 { done.resume(returning: answers.results.map { $0 ?? .failure(Status(.internal, "no answer")) }) }
-                }
-            }
+/// requests leave in one write, so the server most likely reads them together); the payloads'
+/// answers are collected in call order (`leading`'s goes to its own callback).
+func startBatch(_ connection: Connection, _ method: String, _ payloads: [[UInt8]],
+                after leading: (method: String, answer: @Sendable (Result<UnsafeRawBufferPointer, Status>) -> Void)? = nil)
+    async -> BatchAnswers {
+    let answers = BatchAnswers(payloads.count)
+    await withTaskExecutorPreference(TransportLoop.executor) {
+        if let leading { connection.call(leading.method, [], answer: leading.answer) }
+        for (i, payload) in payloads.enumerated() {
+            connection.call(method, payload) { answers.set(i, $0.map { Array($0) }) }
         }
+    }
+    return answers
+}
+
+/// The answers of a batch (see `startBatch`), as they come.
+final class BatchAnswers: Sendable {
+    private let results: Locked<[Result<[UInt8], Status>?]>
+    init(_ count: Int) { results = Locked(Array(repeating: nil, count: count)) }
+    func set(_ index: Int, _ result: Result<[UInt8], Status>) { results.withLock { $0[index] = result } }
+    var isComplete: Bool { results.withLock { $0.allSatisfy { $0 != nil } } }
+    /// The answers' texts in call order ("?" for one not yet answered, "failed" for a failure).
+    var texts: [String] {
+        results.withLock { $0.map { $0.map { (try? $0.get()).map(text) ?? "failed" } ?? "?" } }
     }
 }

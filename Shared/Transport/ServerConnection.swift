@@ -477,12 +477,14 @@ final class ServerConnection: @unchecked Sendable {
     /// Tells the client this connection is going away (call id 0, UNAVAILABLE): calls in flight
     /// finish here, new ones should go to a new connection.
     func goAway() {
+        loop.assertInLoop("ServerConnection.goAway")
         callsLock.withLock { endsNeedLoop = true }
         answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
     }
 
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
+        loop.assertInLoop("ServerConnection.drainAndClose")
         for id in callsLock.withLock({ calls.entries.map(\.id) }) { end(id, answer: Status(.unavailable, reason)) }
         channel.closeAfterFlush(reason: reason)
     }
@@ -490,6 +492,7 @@ final class ServerConnection: @unchecked Sendable {
     func forceClose(reason: String) { channel.close(reason: reason) }
 
     private func closed(reason: String) {
+        loop.assertInLoop("ServerConnection.closed")
         isClosed = true
         handshakeTimer?.cancel()
         handshakeTimer = nil
@@ -581,6 +584,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// The client took `bytes` of call `id`'s stream: an item waiting for the window may go.
     private func windowUpdate(_ id: UInt64, _ bytes: Int) {
+        loop.assertInLoop("ServerConnection.windowUpdate")
         let ready = callsLock.withLock {   // nil: ended meanwhile, or the window is still used up
             calls.update(id) { call -> WaitingWrite? in
                 call.unacknowledged = max(call.unacknowledged - bytes, 0)
@@ -603,6 +607,7 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     private func written() {
+        loop.assertInLoop("ServerConnection.written")
         var sent = 0
         while sent < waitingWrites.count, hasRoom(for: waitingWrites[sent].bytes.count) {
             write(waitingWrites[sent].bytes)

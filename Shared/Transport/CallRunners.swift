@@ -131,7 +131,7 @@ final class CallRunners: @unchecked Sendable {
     }
 
     /// Wakes a parked runner, or creates one: the spare (`spareOnItsWay` is already set) on the
-    /// loop, one per call on the handler threads.
+    /// loop, one per call on the handler threads (from the loop thread, or from a retiring runner).
     private func sendRunner(asSpare: Bool) {
         runnersSent.add(1, ordering: .relaxed)
         while true {
@@ -196,18 +196,19 @@ final class CallRunners: @unchecked Sendable {
         await assignment.connection.run(assignment.work, assignment.context)   // no call kept alive after it
     }
 
-    /// A cancelled runner ends: calls still waiting get a spare (on the loop; on the handler
-    /// threads each has a runner on its way).
+    /// A cancelled runner ends: calls still waiting get a spare on the loop, and on the handler
+    /// threads a runner in its place (it may have been the one sent for a waiting call, and
+    /// cancelled after it was sent: a cancel that lost the race to its previous call's answer).
     private func retire(_ runner: Runner) {
         lockUnlessLoop()
         if runner.isSpare {
             runner.isSpare = false
             spareOnItsWay = false
         }
-        let send = onLoop && waitingHead < waiting.count && !spareOnItsWay
-        if send { spareOnItsWay = true }
+        let send = waitingHead < waiting.count && !(onLoop && spareOnItsWay)
+        if send && onLoop { spareOnItsWay = true }
         unlockUnlessLoop()
-        if send { sendRunner(asSpare: true) }
+        if send { sendRunner(asSpare: onLoop) }
     }
 
     /// Parks until a call needs a runner (true) or the runners stop or enough are parked (false: end).

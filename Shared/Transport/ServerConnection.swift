@@ -322,6 +322,8 @@ final class ServerConnection: @unchecked Sendable {
             switch work {
             case .unary(let body):
                 outcome = .success(try await body(context))
+            case .rawUnary(let handler, let request):
+                outcome = .success(try await handler(request, context))
             case .stream(let body):
                 try await body(context, StreamWriter(connection: self, callID: context.callID))
                 outcome = .success([])

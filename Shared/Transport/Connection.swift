@@ -22,29 +22,29 @@ public final class Connection: Sendable {
     }
 
     /// Unary call; throws `Status` (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED,
-    /// CANCELLED, or the server's status). The awaiting calls run on the caller's executor
-    /// (`nonisolated(nonsending)`): they only hand the request over and wait, and a hop to
-    /// another executor on the way in cost each call a task switch.
-    public nonisolated(nonsending) func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
+    /// CANCELLED, or the server's status). (Not `nonisolated(nonsending)`, which would save a
+    /// task switch per call: on public functions it changes the calling convention, and
+    /// incremental builds kept modules compiled against the old one, which then crashed.)
+    public func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
         try await send(prepare(method, payload, deadline), method) { .unary($0) }
     }
 
     /// Unary call with a message packed straight into the request frame (one copy of its
     /// `bytes` fields, e.g. a Forward's hidden state, instead of `encode()` and a frame copy).
-    public nonisolated(nonsending) func call<Request: CBridged>(_ method: String, message: Request, deadline: Duration? = nil) async throws -> [UInt8] {
+    public func call<Request: CBridged>(_ method: String, message: Request, deadline: Duration? = nil) async throws -> [UInt8] {
         try await send(prepare(method, message, deadline), method) { .unary($0) }
     }
 
     /// Unary call whose answer is decoded as `Response` on the loop, straight from its frame:
     /// one copy of a large `bytes` field (a hidden state), from the frame into the message.
     /// An answer that does not decode throws INTERNAL naming the method and the type.
-    public nonisolated(nonsending) func call<Response: WireMessage>(_ method: String, _ payload: [UInt8], deadline: Duration? = nil,
+    public func call<Response: WireMessage>(_ method: String, _ payload: [UInt8], deadline: Duration? = nil,
                                             decoding response: Response.Type) async throws -> Response {
         try await send(prepare(method, payload, deadline), method) { Self.decoding(Response.self, method, $0) }
     }
 
     /// As `call(_:_:deadline:decoding:)`, with the request packed straight into its frame.
-    public nonisolated(nonsending) func call<Request: CBridged, Response: WireMessage>(_ method: String, message: Request, deadline: Duration? = nil,
+    public func call<Request: CBridged, Response: WireMessage>(_ method: String, message: Request, deadline: Duration? = nil,
                                                                decoding response: Response.Type) async throws -> Response {
         try await send(prepare(method, message, deadline), method) { Self.decoding(Response.self, method, $0) }
     }

@@ -143,6 +143,7 @@ final class ClientCore: @unchecked Sendable {
 
     /// Loop: grants a stream's server `bytes` more of its window (the consumer took them).
     func grant(_ id: UInt64, _ bytes: Int) {
+        loop.assertInLoop("ClientCore.grant")
         lock.withLock {
             guard let socket = table.sentOn(id), let channel = sockets[socket] else { return }
             channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .windowUpdate, window: UInt32(clamping: bytes))))
@@ -152,6 +153,7 @@ final class ClientCore: @unchecked Sendable {
 
     /// Loop: ends a call with `status` and tells the server (CANCEL) if its request went out.
     func end(_ id: UInt64, _ status: Status) {
+        loop.assertInLoop("ClientCore.end")
         lock.withLock {
             if let index = held.firstIndex(where: { $0.id == id }) {
                 held.remove(at: index)   // never sent: the server needs no CANCEL
@@ -167,6 +169,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func abandon() {
+        loop.assertInLoop("ClientCore.abandon")
         abandoned = true
         closeIfAbandoned()
     }
@@ -231,6 +234,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func connected(_ channel: TCPChannel) {
+        loop.assertInLoop("ClientCore.connected")
         if case .closed = state {
             channel.close(reason: "client closed while connecting")
             return
@@ -349,6 +353,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func lost(_ number: Int, _ reason: String) {
+        loop.assertInLoop("ClientCore.lost")
         sockets.removeValue(forKey: number)
         let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
         let hasUnsent = lock.withLock { () -> Bool in
@@ -392,6 +397,7 @@ final class ClientCore: @unchecked Sendable {
     // MARK: Answers
 
     private func received(_ frame: UnsafeBufferPointer<UInt8>, on channel: TCPChannel, _ number: Int) {
+        loop.assertInLoop("ClientCore.received")
         guard let (envelope, payload) = try? EnvelopeCodec.decodeBorrowing(frame) else {
             channel.close(reason: "server sent a frame of \(frame.count) bytes that is not a lattice.v1.Envelope")
             return
@@ -426,6 +432,7 @@ final class ClientCore: @unchecked Sendable {
 
     /// Every frame of one read is processed.
     private func readDone() {
+        loop.assertInLoop("ClientCore.readDone")
         lock.withLock {
             inRead = false
             guard !held.isEmpty else { return }

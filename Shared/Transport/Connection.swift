@@ -22,7 +22,9 @@ public final class Connection: Sendable {
     }
 
     /// Unary call; throws `Status` (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED,
-    /// CANCELLED, or the server's status).
+    /// CANCELLED, or the server's status). (Not `nonisolated(nonsending)`, which would save a
+    /// task switch per call: on public functions it changes the calling convention, and
+    /// incremental builds kept modules compiled against the old one, which then crashed.)
     public func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
         try await send(prepare(method, payload, deadline), method) { .unary($0) }
     }
@@ -66,7 +68,7 @@ public final class Connection: Sendable {
         core.submit(prepared.0, method, prepared.1, .callback(answer), deadlineMs: prepared.2)
     }
 
-    private func send<Answer>(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
+    private nonisolated(nonsending) func send<Answer>(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
                               _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
         let (id, request, deadlineMs) = prepared
         let core = core

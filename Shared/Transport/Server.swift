@@ -18,10 +18,7 @@ public final class Server: Sendable {
     /// answers INTERNAL. The handler's Task is cancelled when the client sends CANCEL, the
     /// deadline passes, or the connection closes.
     public func unary(_ method: String, nonBlocking: Bool = false, _ handler: @escaping @Sendable ([UInt8], CallContext) async throws -> [UInt8]) {
-        core.register(method, .task(prepare: { payload in
-            let request = Handler.copy(payload)
-            return .unary { try await handler(request, $0) }
-        }, onLoop: nonBlocking))
+        core.register(method, .task(prepare: { payload in .rawUnary(handler, request: Handler.copy(payload)) }, onLoop: nonBlocking))
     }
 
     /// Registers a unary method whose request is decoded as `Request` on the loop, straight from

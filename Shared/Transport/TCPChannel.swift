@@ -91,6 +91,7 @@ final class TCPChannel: @unchecked Sendable {
     }
 
     func pauseReading() {
+        loop.assertInLoop("TCPChannel.pauseReading")
         guard !isClosed, reading else { return }
         uv_read_stop(stream)
         reading = false
@@ -165,6 +166,7 @@ final class TCPChannel: @unchecked Sendable {
 
     /// Closes once everything queued has been written (a final error answer, a drained server).
     func closeAfterFlush(reason: String) {
+        loop.assertInLoop("TCPChannel.closeAfterFlush")
         guard !isClosed else { return }
         pauseReading()
         // One step: a direct send cannot slip in between and be cut off by the close.
@@ -242,6 +244,7 @@ final class TCPChannel: @unchecked Sendable {
     }
 
     fileprivate func received(_ nread: Int) {
+        loop.assertInLoop("TCPChannel.received")
         guard !isClosed else { return }
         if nread < 0 {
             if Int32(nread) == UV_EOF.rawValue {

@@ -20,6 +20,26 @@ import Testing
         #expect(helix.decodeLatencySeconds > 0 && helix.promptLatencySeconds > helix.decodeLatencySeconds)
     }
 
+    /// A placement has many maximum flows, and IWRR serves by the one its router's solver returned.
+    /// Session 10's cluster42 plan `cluster42-plan-s10-keep`: the Helix artifact's router (networkx,
+    /// Python hash seed 0; `scripts/helix-sim-flows.py`) sends every request through node 37, which
+    /// holds layer 0 alone, before the nodes holding layers 0–7; ours does not. With the artifact's
+    /// flow the pipelines are deeper and the plan is predicted to serve less (677 against 748
+    /// decode tokens/s; our simulator with that flow 634, helix-sim 641).
+    @Test func theRoutersMaximumFlowDecidesWhatAPlacementServes() throws {
+        let model = try Self.model("cluster42")
+        let n = model.problem.nodes.count
+        let results = HelixFidelityTests.results
+        let placement = try LayoutFile.load(path: "\(results)/cluster42-plan-s10-keep.layout.json", nodeCount: n)
+        let ours = FlowScorer.runtimeFlow(model.problem, placement, .partial)
+        #expect(model.predict(placement, flows: ours) == model.predict(placement))
+        let artifact = try GivenFlows.load(path: "\(results)/cluster42-plan-s10-keep.flows.json").replacing(ours, nodeCount: n)
+        #expect(abs(artifact.value - ours.value) < 1e-6 * ours.value, "both are maximum flows: \(artifact.value), \(ours.value)")
+        let withArtifacts = model.predict(placement, flows: artifact), withOurs = model.predict(placement)
+        #expect(withArtifacts.meanDepth > withOurs.meanDepth + 0.5, "artifact's \(withArtifacts), ours \(withOurs)")
+        #expect(withArtifacts.decodeTokensPerSecond < 0.95 * withOurs.decodeTokensPerSecond, "artifact's \(withArtifacts), ours \(withOurs)")
+    }
+
     /// single24's flow-optimal plan (2045.64 tokens/s, one chain through all 24 GPUs) serves worse
     /// than Helix's layout (1289.56) in the artifact's simulator: 222.0 vs 252.1 decode tokens/s,
     /// decode p50 1.78 s vs 1.15 s. The model sees the same: fewer tokens/s, a slower step.

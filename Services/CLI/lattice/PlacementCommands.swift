@@ -426,6 +426,9 @@ struct ScoreCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(help: "Predict serving with the router following the \"arc_flows\" of this JSON file (as `simulate --flows`) instead of the max flow computed here.")
+    var flows: String?
+
     func run() async throws {
         if let server = input.server { return try await RemotePlacement.score(self, server: server) }
         let (problem, connectivity) = try input.problem()
@@ -436,7 +439,11 @@ struct ScoreCommand: AsyncParsableCommand {
         } catch let error as PlacementError { throw ValidationError(error.description) }
         let runtime = FlowScorer.runtimeFlow(problem, placement, connectivity)
         let result = Planner.score(problem, placement, connectivity)
-        let serving = try input.servingModel(problem, connectivity).predict(placement)
+        let model = try input.servingModel(problem, connectivity)
+        let serving: ServingPrediction
+        do {
+            serving = try flows.map { model.predict(placement, flows: try GivenFlows.load(path: $0).replacing(runtime, nodeCount: problem.nodes.count)) } ?? model.predict(placement)
+        } catch let error as PlacementError { throw ValidationError(error.description) }
         if json {
             // "arc_flows" are the MILP graph's (the objective); "routing_arc_flows" the runtime
             // graph's, which IWRR routes over, live and simulated (scripts/helix-sim-given-flow.py).

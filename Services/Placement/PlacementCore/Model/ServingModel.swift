@@ -85,8 +85,13 @@ public struct ServingModel: Sendable {
     public func predict(_ placement: Placement) -> ServingPrediction {
         // A placement for another cluster (e.g. before a node left) has nothing to predict here.
         guard placement.ranges.count == problem.nodes.count else { return .none }
-        let flows = FlowScorer.runtimeFlow(problem, placement, connectivity)
-        guard flows.value > 1e-9 else { return .none }
+        return predict(placement, flows: FlowScorer.runtimeFlow(problem, placement, connectivity))
+    }
+
+    /// The prediction with the router following `flows` (one of the placement's maximum flows: a
+    /// placement has many, and a router serves by whichever its max-flow solver returned).
+    public func predict(_ placement: Placement, flows: FlowResult) -> ServingPrediction {
+        guard placement.ranges.count == problem.nodes.count, flows.value > 1e-9 else { return .none }
         let pipelines = decompose(flows, placement)
         guard !pipelines.isEmpty else { return .none }
         let n = problem.nodes.count

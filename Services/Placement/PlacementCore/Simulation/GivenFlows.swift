@@ -22,7 +22,7 @@ public enum GivenFlows {
 extension Array where Element == ArcFlow {
     /// These per-arc flows in place of `flows`' (the flow value is what leaves the source); throws
     /// on an arc naming a node the cluster lacks or a flow that is not a positive number.
-    func replacing(_ flows: FlowResult, nodeCount: Int) throws -> FlowResult {
+    public func replacing(_ flows: FlowResult, nodeCount: Int) throws -> FlowResult {
         func known(_ name: String, _ end: String) -> Bool { name == end || Int(name).map { (0..<nodeCount).contains($0) } == true }
         for arc in self {
             guard known(arc.from, FlowArc.source), known(arc.to, FlowArc.sink) else {

@@ -291,14 +291,14 @@ def replans_after(event, until, workers):
     most = {}                  # the highest plans_made seen per scheduler pid in the window
     first_plan = plan_time = serving = None
     for t, pid, f in window:
-        made = f.get("plans_made", 0)
+        made = int(f.get("plans_made", 0))
         most[pid] = max(most.get(pid, 0), made)
         new_plan = made > base.get("plans_made", 0) if pid == base_pid else made >= 1
         if new_plan and first_plan is None:
             first_plan, plan_time = t - event["at"], f.get("plan_last_seconds")
         if first_plan is not None and serving is None and f.get("workers_serving", 0) >= workers:
             serving = t - event["at"]
-    replans = sum(made - base.get("plans_made", 0) if pid == base_pid else made for pid, made in most.items())
+    replans = sum(made - int(base.get("plans_made", 0)) if pid == base_pid else made for pid, made in most.items())
     return replans, first_plan, plan_time, serving
 
 

@@ -33,17 +33,22 @@ final class HeldRoutes: @unchecked Sendable {
         return full
     }
 
-    /// Keeps the routes of accepted items that loop (their steps will come back held);
-    /// `isHeld` tells which requests still hold KV here, so that routes whose release never
-    /// came (a scheduler gone) do not pile up.
-    func keep(_ items: [ForwardItem], isHeld: () -> Set<String>) {
+    /// Keeps the routes of items that loop (their steps will come back held). Called before
+    /// the items are queued: the batch loop may run them and loop a step back here before the
+    /// Forward that brought them returns, and that step must find its route.
+    func keep(_ items: [ForwardItem]) {
         let looping = items.filter { !$0.loop.isEmpty && !$0.routeHeld }
         guard !looping.isEmpty else { return }
         lock.withLock {
             for item in looping { routes[item.requestID] = item.stepDataRemoved }
         }
-        let count = lock.withLock { routes.count }
-        guard count > 256 else { return }
+    }
+
+    /// Past 256 routes, drops those of requests that hold no KV here (`isHeld`), so that routes
+    /// whose release never came (a scheduler gone) do not pile up. Called after the items are
+    /// queued, when their KV is held.
+    func prune(isHeld: () -> Set<String>) {
+        guard lock.withLock({ routes.count }) > 256 else { return }
         let held = isHeld()
         lock.withLock { routes = routes.filter { held.contains($0.key) } }
     }

@@ -15,8 +15,9 @@ QASM = open(os.path.join(os.path.dirname(__file__), "..", "Shared", "Data", "cir
 lock = threading.Lock()
 done, errors, latencies, lost = Counter(), Counter(), {"generate": [], "optimize": []}, []
 stop_at = time.monotonic() + minutes * 60
-events = []          # chaos: (time, what)
-recoveries = []      # seconds from a kill to the next finished generation
+events = []          # chaos: {"at", "what", "kind", "recovered"}
+plan_samples = []    # (time, scheduler pid, scheduler/Stats figures or None), every PLAN_POLL s
+PLAN_POLL = 0.25     # seconds between scheduler/Stats polls: the resolution of the re-plan times
 
 
 def state():
@@ -39,7 +40,8 @@ def record(kind, outcome, started, chaos_window=False):
         else:
             errors[f"{kind}:{outcome}"] += 1
             if chaos_window:
-                lost.append((kind, outcome))
+                # Charged to the latest kill before it failed ("none" before the first).
+                lost.append((kind, outcome, events[-1]["kind"] if events else "none"))
 
 
 RETRIES = 8          # tries per generation when the scheduler connection fails (as Shared/Client)
@@ -248,8 +250,56 @@ def chaos_monkey():
             role, same = rng.choice([r for r in state() if r.startswith("worker-")]), False
         did.add(role)
         with lock:
-            events.append({"at": time.monotonic(), "what": f"SIGKILL {role}", "recovered": None})
+            events.append({"at": time.monotonic(), "what": f"SIGKILL {role}", "kind": role.split("-")[0], "recovered": None})
         restart(role, same)
+
+
+def plan_watcher():
+    """Polls scheduler/Stats (its plans_made, workers_serving, plan_last_seconds) every PLAN_POLL s
+    over one connection, opened again after the scheduler restarts."""
+    connection = None
+    while time.monotonic() < stop_at:
+        at, process = time.monotonic(), state()["scheduler"]
+        figures = None
+        try:
+            if connection is None:
+                connection = lattice_proto.Connection(process["address"], timeout=5, key=KEY)
+            status, payload = connection.call("scheduler/Stats", common.StatsRequest())
+            if status is None or status.code == common.OK:
+                figures = {stat.name: stat.value for stat in common.StatsResponse.FromString(payload).extra}
+        except lattice_proto.CallError:
+            if connection is not None:
+                connection.close()
+            connection = None
+        with lock:
+            plan_samples.append((at, process["pid"], figures))
+        time.sleep(max(0.0, PLAN_POLL - (time.monotonic() - at)))
+    if connection is not None:
+        connection.close()
+
+
+def replans_after(event, until, workers):
+    """From the scheduler/Stats samples between a kill and `until` (the next kill or the end):
+    the plans the scheduler made (a restarted scheduler's all count), seconds to the first of
+    them, the scheduler's own ask-to-applied time for it, and seconds until all `workers` serve
+    again in a plan made after the kill (None: not seen)."""
+    before = [(t, pid, f) for t, pid, f in plan_samples if t < event["at"] and f is not None]
+    window = [(t, pid, f) for t, pid, f in plan_samples if event["at"] <= t < until and f is not None]
+    if not before:
+        return 0, None, None, None
+    _, base_pid, base = before[-1]
+    most = {}                  # the highest plans_made seen per scheduler pid in the window
+    first_plan = plan_time = serving = None
+    for t, pid, f in window:
+        made = int(f.get("plans_made", 0))
+        most[pid] = max(most.get(pid, 0), made)
+        new_plan = made > base.get("plans_made", 0) if pid == base_pid else made >= 1
+        if new_plan and first_plan is None:
+            first_plan, plan_time = t - event["at"], f.get("plan_last_seconds")
+        if first_plan is not None and serving is None and f.get("workers_serving", 0) >= workers:
+            serving = t - event["at"]
+    replans = sum(made - int(base.get("plans_made", 0)) if pid == base_pid else made for pid, made in most.items())
+    return replans, first_plan, plan_time, serving
 
 
 samples = []        # (minutes since start, {role: RSS MiB}), to tell warm-up from a leak
@@ -267,7 +317,7 @@ roles_at_start = {role: (p["pid"], rss(p["pid"])) for role, p in state().items()
 threads = [threading.Thread(target=generator, args=(n,)) for n in range(clients)]
 threads += [threading.Thread(target=optimizer), threading.Thread(target=garbage), threading.Thread(target=sampler)]
 if chaos:
-    threads.append(threading.Thread(target=chaos_monkey))
+    threads += [threading.Thread(target=chaos_monkey), threading.Thread(target=plan_watcher)]
 began = time.monotonic()
 for thread in threads:
     thread.start()
@@ -302,12 +352,42 @@ if samples:
     print("RSS (MiB) every minute: " + "  ".join(f"{role:>10s}" for role in roles))
     for minute, values in samples:
         print(f"  {minute:5.1f} min             " + "  ".join(f"{values.get(role)!s:>10}" for role in roles))
+def seconds(value):
+    return f"{value:.2f} s" if value is not None else "not seen"
+
+
+def spread(values):
+    seen = sorted(v for v in values if v is not None)
+    missing = len(values) - len(seen)
+    text = f"median {seen[len(seen) // 2]:.2f} s, max {seen[-1]:.2f} s" if seen else "none seen"
+    return text + (f" ({missing} not seen)" if missing else "")
+
+
 if chaos:
-    print("chaos:")
-    for event in events:
-        recovered = f"{event['recovered']:.2f} s" if event["recovered"] is not None else "not seen"
-        print(f"  {event['what']:24s} first finished generation after it: {recovered}")
-    print(f"requests lost during the run (failed generations after {RETRIES} tries by request id): {len(lost)}")
+    worker_count = len([role for role in now if role.startswith("worker-")])
+    print(f"chaos (re-plans from scheduler/Stats polled every {PLAN_POLL:g} s; 'all serving': all {worker_count} workers serve a plan made after the kill):")
+    ends = [event["at"] for event in events[1:]] + [time.monotonic()]
+    for event, until in zip(events, ends):
+        event["replans"], event["to_plan"], event["plan_time"], event["to_serving"] = replans_after(event, until, worker_count)
+        asked = f" (scheduler: ask to applied {event['plan_time']:.2f} s)" if event["plan_time"] is not None else ""
+        print(f"  {event['what']:20s} re-plans {event['replans']:2d}, first after {seconds(event['to_plan'])}{asked}; "
+              f"all serving after {seconds(event['to_serving'])}; first finished generation after {seconds(event['recovered'])}")
+    print("chaos by kill kind:")
+    for kind in ("worker", "placement", "scheduler"):
+        mine = [event for event in events if event["kind"] == kind]
+        if not mine:
+            continue
+        print(f"  {kind:9s} kills {len(mine):2d}  re-plans {sum(e['replans'] for e in mine):3d}  "
+              f"lost {sum(1 for *_, cause in lost if cause == kind):2d}")
+        planned = [e for e in mine if e["replans"]]
+        if len(planned) < len(mine):
+            print(f"            kills with no re-plan before the next kill: {len(mine) - len(planned)}")
+        if planned:
+            print(f"            to the first re-plan: {spread([e['to_plan'] for e in planned])}")
+            print(f"            to all serving again: {spread([e['to_serving'] for e in planned])}")
+        print(f"            to a finished generation: {spread([e['recovered'] for e in mine])}")
+    print(f"requests lost during the run (failed generations after {RETRIES} tries by request id): {len(lost)}"
+          + (f" ({', '.join(f'{k} after {c}' for k, c in Counter(cause for *_, cause in lost).items())})" if lost else ""))
 crashed = [role for role, p in now.items() if rss(p["pid"]) is None]
 print("processes not running at the end:", ", ".join(crashed) or "none")
 sys.exit(1 if crashed else 0)

@@ -48,6 +48,7 @@ final class HealthEndpoints: @unchecked Sendable {
             // Transport figures beyond the message's fixed fields come first, then the service's own.
             var extra = [
                 Stat(name: "protocol_errors", value: Double(counters.protocolErrors)),
+                Stat(name: "frames_too_large", value: Double(counters.framesTooLarge)),
                 Stat(name: "max_queued_write_bytes", value: Double(counters.maxQueuedWriteBytes)),
                 Stat(name: "auth_failures", value: Double(counters.authFailures)),
                 Stat(name: "calls_denied", value: Double(counters.callsDenied)),

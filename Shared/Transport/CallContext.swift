@@ -27,6 +27,8 @@ public struct ServerStats: Sendable, Equatable {
     public var bytesOut: UInt64 = 0
     /// Connections closed for breaking the protocol (bad frame, oversize length, unknown method).
     public var protocolErrors: UInt64 = 0
+    /// Of those, connections whose frame announced more than `maxFrameBytes` (RESOURCE_EXHAUSTED).
+    public var framesTooLarge: UInt64 = 0
     /// The most bytes any one connection has had queued for its socket (shows backpressure works).
     public var maxQueuedWriteBytes: UInt64 = 0
     /// Connections closed because their handshake or credentials failed (UNAUTHENTICATED).

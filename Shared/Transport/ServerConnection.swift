@@ -106,6 +106,7 @@ final class ServerConnection: @unchecked Sendable {
         // open its onClosed holds this connection.
         channel.onFrame = { [unowned(unsafe) self] in self.received($0) }
         channel.onFrameError = { [unowned self] in
+            C.add(self.counters.framesTooLarge)
             self.protocolError(Status(.resourceExhausted, "\($0)"))
         }
         channel.onWritten = { [unowned self] in self.written() }

@@ -113,6 +113,35 @@ extension Integration {
             #expect(provisions == 1)
         }
 
+        /// Without --listen or LATTICE_LISTEN a service binds loopback, never every interface.
+        @Test func aServiceBindsLoopbackUnlessToldOtherwise() async throws {
+            let binaries = try LatticeTesting.binaries()
+            let directory = LatticeTesting.temporaryDirectory("loopback")
+            let secret = "\(directory)/cluster.secret", printed = "\(directory)/stdout"
+            try String(repeating: "5e", count: 32).write(toFile: secret, atomically: true, encoding: .utf8)
+            FileManager.default.createFile(atPath: printed, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "\(binaries.directory)/\(ServiceName.placement.executableName)")
+            process.arguments = []
+            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LATTICE_") }
+                .merging(["LATTICE_CLUSTER_SECRET_FILE": secret]) { _, given in given }
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: printed))
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer {
+                process.terminate()
+                process.waitUntilExit()
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+            let deadline = ContinuousClock.now + TestTime.scaled(.seconds(30))
+            var line = ""
+            while !line.hasPrefix("listening "), process.isRunning, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                line = TextFile.read(printed)?.split(separator: "\n").first.map(String.init) ?? ""
+            }
+            #expect(line.hasPrefix("listening 127.0.0.1:"), "printed: \(line)")
+        }
+
         @Test func aServiceWithoutAReadableSecretRefusesToStart() async throws {
             let binaries = try LatticeTesting.binaries()
             let directory = LatticeTesting.temporaryDirectory("nosecret")

@@ -77,9 +77,12 @@ extension Integration {
                     #expect(reply.envelopes.first?.status?.code == .resourceExhausted, "length \(length)")
                     #expect(reply.envelopes.first?.status?.message.contains("4096") == true, "\(String(describing: reply.envelopes.first?.status))")
                 }
-                // A frame just under the limit is still served on a fresh connection.
+                // A frame just under the limit is still served on a fresh connection, and Stats
+                // counts the two refused frames as such.
                 let client = running.client()
                 #expect(try await client.health(.placement).status == .serving)
+                let stats = try await client.stats(.placement)
+                #expect(stats[extra: "frames_too_large"] == 2)
                 await client.close()
             }
         }

@@ -21,6 +21,7 @@ public final class SchedulerEngine: Sendable {
     }
     let requests = Protected(Requests())
     let planning = Protected((running: false, dirty: false))
+    let tally = Protected(PlanningTally())
     let replyAddress = Protected("")
     let log: GenerationLog
     /// Tells this process's attempt keys and request ids from a previous one's.
@@ -45,7 +46,7 @@ public final class SchedulerEngine: Sendable {
         logger.info("worker registered", metadata: ["worker": "\(request.workerID)", "address": "\(request.address)",
                                                     "layer_capacity": "\(request.layerCapacity)", "new": "\(changed)", "rerouted": "\(rerouted.count)"])
         for key in rerouted { router.fail(key, "worker \(request.workerID) restarted (a new process under the same id)") }
-        if changed { requestReplan() }
+        if changed { requestReplan(.joined) }
         return response
     }
 
@@ -64,7 +65,7 @@ public final class SchedulerEngine: Sendable {
                     metadata: ["worker": "\(request.workerID)", "known": "\(known)", "requests": "\(routes.count)"])
         guard known else { return DeregisterWorkerResponse(known: false) }
         if !request.draining { for key in routes { router.fail(key, "worker \(request.workerID) left before the request finished") } }
-        if inPlan { requestReplan() }
+        if inPlan { requestReplan(.left) }
         return DeregisterWorkerResponse(known: true, activeRequests: UInt32(routes.count))
     }
 
@@ -95,13 +96,14 @@ public final class SchedulerEngine: Sendable {
         let affected = state.markDead(id)
         logger.warning("worker dropped", metadata: ["worker": "\(id)", "reason": "\(reason)", "requests": "\(affected.count)"])
         for key in affected { router.fail(key, "worker \(id) dropped: \(reason)") }
-        requestReplan()
+        requestReplan(.dropped)
     }
 
     // MARK: planning
 
     /// Schedules a new plan; requests arriving close together share one.
-    public func requestReplan() {
+    public func requestReplan(_ cause: ReplanCause) {
+        tally.withLock { $0.ask(cause, at: .now) }
         let start = planning.withLock { p -> Bool in
             p.dirty = true
             if p.running { return false }
@@ -124,17 +126,20 @@ public final class SchedulerEngine: Sendable {
     /// Plans over the live workers now: placement-service when configured and answering, else
     /// the contiguous split. Routes the new plan breaks are failed over.
     public func replanOnce() async {
+        let began = ContinuousClock.now
         let candidates = state.planCandidates()
         let epoch = state.nextEpoch()
         // Paired with "new plan": a reader (scripts/bench-serving) can tell a plan is still being made.
         logger.info("planning", metadata: ["epoch": "\(epoch)", "workers": "\(candidates.count)"])
         let layers = Int(state.model.numLayers)
         var plan = FallbackPlanner.plan(candidates, layerCount: layers, epoch: epoch)
+        var byPlacement = false
         if let placement, !candidates.isEmpty {
             await measureLinks()
             do {
                 let result = try await placement.plan(state.placementRequest(budgetSeconds: state.settings.planBudget))
                 plan = try Plan(placement: result, layerCount: layers, workers: Set(candidates.map(\.id)), epoch: epoch)
+                byPlacement = true
             } catch {
                 logger.warning("placement unavailable; using the fallback contiguous split", metadata: ["error": "\(error)"])
             }
@@ -142,6 +147,7 @@ public final class SchedulerEngine: Sendable {
             logger.info("no --placement configured; using the fallback contiguous split")
         }
         let broken = state.apply(plan)
+        tally.withLock { $0.applied(byPlacement: byPlacement, rerouted: broken.count, began: began, at: .now) }
         let ranges = plan.assignments.sorted { $0.value.lowerBound < $1.value.lowerBound }
             .map { "\($0.key)=[\($0.value.lowerBound),\($0.value.upperBound))" }.joined(separator: " ")
         logger.info("new plan", metadata: ["epoch": "\(epoch)", "method": "\(plan.method)", "objective": "\(plan.objective)", "ranges": "\(ranges)",
@@ -192,6 +198,9 @@ public final class SchedulerEngine: Sendable {
         if let key = found.1, !state.cancelQueued(key) { router.fail(key, "cancelled") }
         return found.0
     }
+
+    /// The re-plans so far: how often each cause asked, the plans made, the routes they broke.
+    public var planningTally: PlanningTally { tally.withLock { $0 } }
 
     /// Generates refused because the admission queue was full (`--queue-limit`).
     public var queueRefusals: Int { state.queueRefusals }

@@ -29,7 +29,8 @@ enum SchedulerHandlers {
                     Stat(name: "queue_length", value: Double(status.queueLength)),
                     Stat(name: "active_requests", value: Double(status.activeRequests)),
                     Stat(name: "plan_epoch", value: Double(status.planEpoch)),
-                    Stat(name: "generate_refused_queue_full", value: Double(engine.queueRefusals))] + limits.tally.stats
+                    Stat(name: "generate_refused_queue_full", value: Double(engine.queueRefusals))]
+                + engine.planningTally.figures.map { Stat(name: $0.name, value: $0.value) } + limits.tally.stats
         }
     }
 }

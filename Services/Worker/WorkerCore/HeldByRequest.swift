@@ -3,15 +3,17 @@ import Foundation
 /// A value per request kept while the request holds KV on this stage (worker-service keeps each
 /// looping request's route here), safe to use from many Forward handlers at once.
 ///
-/// Values whose release never came (a scheduler gone, a failed step discarded here) would pile
-/// up, so once there are many the ones whose request this stage no longer holds are dropped.
-/// That check must not drop a value kept by another handler in the meantime: a handler admits its
-/// request to the stage and then keeps its value, so a snapshot of the held requests taken
-/// before that admission lacks it. Only values kept before the snapshot are checked against it;
-/// dropping a newer one loses a live request's route, and its next step is refused with nothing
-/// to answer (session 11: 129 of ~7000 single24 requests stalled for the 60 s step timeout so).
+/// A value is reserved before its request is admitted to the stage (once admitted, its first
+/// step may run and loop back before the handler returns, and must find it) and marked admitted
+/// after. Values whose release never came (a scheduler gone, a failed step discarded here) would
+/// pile up, so once there are many the admitted ones whose request the stage no longer holds are
+/// dropped. That check must not drop a value another handler is admitting meanwhile: a snapshot of
+/// the held requests taken before that admission lacks it. So a value not yet admitted is never
+/// checked, and an admitted one only against a snapshot taken after its admission (session 11:
+/// 129 of ~7000 single24 requests stalled for the 60 s step timeout when live routes were dropped).
 public final class HeldByRequest<Value: Sendable>: @unchecked Sendable {
-    private struct Kept { var value: Value; var serial: UInt64 }
+    /// `admitted`: the serial of the admission, nil while the request is being admitted.
+    private struct Kept { var value: Value; var admitted: UInt64? }
     private let lock = NSLock()
     private var values: [String: Kept] = [:]
     private var serial: UInt64 = 0
@@ -30,22 +32,32 @@ public final class HeldByRequest<Value: Sendable>: @unchecked Sendable {
 
     public func value(_ id: String) -> Value? { lock.withLock { values[id]?.value } }
 
-    /// Keeps `entries`; `isHeld` names the requests the stage holds now (called without the lock,
-    /// only when a check is due).
-    public func keep(_ entries: [(id: String, value: Value)], isHeld: () -> Set<String>) {
+    /// Keeps `entries` before their requests are admitted; call `admit` once they are, or
+    /// `forget` if they are refused.
+    public func reserve(_ entries: [(id: String, value: Value)]) {
         guard !entries.isEmpty else { return }
+        lock.withLock { for entry in entries { values[entry.id] = Kept(value: entry.value, admitted: nil) } }
+    }
+
+    /// Marks `ids` admitted (their requests hold KV here now). When a check is due, drops the
+    /// admitted values whose request `isHeld` (the requests the stage holds now, called without
+    /// the lock) does not name.
+    public func admit(_ ids: [String], isHeld: () -> Set<String>) {
         let checkBefore = lock.withLock { () -> UInt64? in
-            for entry in entries {
-                values[entry.id] = Kept(value: entry.value, serial: serial)
+            for id in ids where values[id] != nil {
+                values[id]?.admitted = serial
                 serial += 1
             }
             return values.count > pruneAbove ? serial : nil
         }
         guard let checkBefore else { return }
-        // Every value kept before `checkBefore` was admitted to the stage before this snapshot.
+        // Every value admitted before `checkBefore` is in this snapshot unless released since.
         let held = isHeld()
         lock.withLock {
-            values = values.filter { held.contains($0.key) || $0.value.serial >= checkBefore }
+            values = values.filter { entry in
+                guard let admitted = entry.value.admitted, admitted < checkBefore else { return true }
+                return held.contains(entry.key)
+            }
             pruneAbove = max(minimumPruneAbove, 2 * values.count)
         }
     }

@@ -3,16 +3,26 @@ import Foundation
 import Wire
 
 /// Where a Forward may make this worker send things (issue 12): sampled tokens only back to its
-/// scheduler, hidden states only to workers in the scheduler's current plan. Checked once per
-/// Forward, before anything is queued. A worker started without a scheduler (driven directly)
-/// has no plan to check against and is not limited.
+/// scheduler, hidden states only to workers that hold layers in the scheduler's current plan.
+/// Checked once per Forward, before anything is queued. The plan's workers are asked of the
+/// scheduler (ClusterStatus) when a hop is new, and again before the next check once a heartbeat
+/// shows the plan epoch changed, so a worker the new plan left out is refused too. A worker
+/// started without a scheduler (driven directly) has no plan to check against and is not limited.
 actor ForwardGuard {
     private let scheduler: String?
     private let peers: PeerClients
+    /// Addresses of the workers holding layers in the plan of `epoch` (none dead).
     private var planWorkers: Set<String> = []
+    /// Addresses of every registered worker not dead (link probes go to those, planned or not).
+    private var registered: Set<String> = []
     private var epoch: UInt64 = 0
+    /// The plan epoch the scheduler last told this worker (heartbeats), and how often it changed:
+    /// while a change is newer than the last refresh, the sets above are stale.
+    private var heardEpoch: UInt64?
+    private var epochChanges = 0
+    private var refreshedAtChange = 0
     private var refreshed: ContinuousClock.Instant?
-    private var inFlight: Task<ClusterStatusResponse?, Never>?
+    private var inFlight: (task: Task<ClusterStatusResponse?, Never>, changes: Int)?
     /// Reply-to addresses found to be the scheduler (same socket address, another spelling).
     private var schedulerSpellings: Set<String> = []
 
@@ -21,11 +31,22 @@ actor ForwardGuard {
         self.peers = peers
     }
 
+    /// The scheduler's plan epoch, from a registration or heartbeat answer.
+    func heard(epoch: UInt64) {
+        guard epoch != heardEpoch else { return }
+        heardEpoch = epoch
+        epochChanges += 1
+    }
+
     /// Throws PERMISSION_DENIED naming the first destination this worker must not send to.
     func check(_ request: ForwardRequest) async throws {
         guard let scheduler else { return }
         // A held step carries no destinations: its route was checked with its prefill.
-        for item in request.items where !item.routeHeld {
+        let checked = request.items.filter { !$0.routeHeld }
+        if refreshedAtChange != epochChanges, checked.contains(where: { !($0.route.isEmpty && $0.loop.isEmpty) }) {
+            await refresh(from: scheduler)
+        }
+        for item in checked {
             if item.replyTo != scheduler && !schedulerSpellings.contains(item.replyTo) {
                 guard Self.sameSocket(item.replyTo, scheduler) else {
                     throw Status(.permissionDenied, "reply_to \(item.replyTo) is not this worker's scheduler (\(scheduler)); tokens go only there")
@@ -45,9 +66,9 @@ actor ForwardGuard {
     /// (worker/MeasureLinks sends probes only to those).
     func check(peers addresses: [String]) async throws {
         guard let scheduler else { return }
-        for address in addresses where !planWorkers.contains(address) {
+        for address in addresses where !registered.contains(address) {
             await refresh(from: scheduler)
-            guard planWorkers.contains(address) else {
+            guard registered.contains(address) else {
                 throw Status(.permissionDenied, "\(address) is not a worker registered with this worker's scheduler; links are measured only to those")
             }
         }
@@ -59,7 +80,7 @@ actor ForwardGuard {
     private func refresh(from scheduler: String) async {
         let task: Task<ClusterStatusResponse?, Never>
         if let inFlight {
-            task = inFlight
+            task = inFlight.task
         } else {
             let after = refreshed.map { $0 + .milliseconds(200) }
             task = Task { [peers] in
@@ -67,15 +88,19 @@ actor ForwardGuard {
                 guard let client = try? await peers.client(scheduler) else { return nil }
                 return try? await client.call(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest(), as: ClusterStatusResponse.self, deadline: .seconds(5))
             }
-            inFlight = task
+            // Its answer reflects every epoch change heard before it began.
+            inFlight = (task, epochChanges)
         }
         let status = await task.value
-        guard inFlight == task else { return }
+        guard let began = inFlight, began.task == task else { return }
         inFlight = nil
         refreshed = .now
         guard let status else { return }
-        planWorkers = Set(status.workers.filter { $0.health != .dead }.map(\.address))
+        let alive = status.workers.filter { $0.health != .dead }
+        registered = Set(alive.map(\.address))
+        planWorkers = Set(alive.filter { ($0.layers?.end ?? 0) > ($0.layers?.start ?? 0) }.map(\.address))
         epoch = status.planEpoch
+        refreshedAtChange = max(refreshedAtChange, began.changes)
     }
 
     /// Whether two HOST:PORT texts name the same socket address (after name lookup).

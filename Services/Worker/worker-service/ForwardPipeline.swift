@@ -1,4 +1,5 @@
 import Client
+import Foundation
 import ClusterLinks
 import Logging
 import Wire
@@ -37,24 +38,32 @@ final class ForwardPipeline: Sendable {
         }
         var accepted = items.count
         let now = ContinuousClock.now
+        // Routes first: once queued, an item may run and loop its next step back here at once.
+        var kept = routes.reserve(request.items)
         do {
             try batcher.accept(items.map(ForwardSlice.init), tags: items.map { ArrivedItem(item: $0, at: now) })
-            keep(items)
+            if Self.acceptDelay > 0 { Thread.sleep(forTimeInterval: Self.acceptDelay) }
         } catch {
             // A hop's Forward carries many requests: one refused (say, released while its decode
             // loop was in flight) fails alone, through its reply-to, and the others go on.
-            guard items.count > 1 else { throw Status(error) }
+            guard items.count > 1 else {
+                routes.forget(kept)
+                throw Status(error)
+            }
             var refused: [(ForwardItem, String)] = []
             for item in items {
                 do {
                     try batcher.accept([ForwardSlice(item)], tags: [ArrivedItem(item: item, at: now)])
-                    keep([item])
                 } catch { refused.append((item, error.message)) }
             }
+            let refusedIDs = Set(refused.map(\.0.requestID))
+            routes.forget(kept.filter(refusedIDs.contains))
+            kept.removeAll(where: refusedIDs.contains)
             guard refused.count < items.count else { throw Status(error) }
             accepted -= refused.count
             sender.refuse(refused)
         }
+        routes.admit(kept) { Set(stage.ledger.ids.keys) }
         return ForwardResponse(accepted: UInt32(accepted), kvUsedEntries: stage.workerStats.kvUsedEntries)
     }
 
@@ -67,9 +76,10 @@ final class ForwardPipeline: Sendable {
     /// Held steps that found no route here (the `held_steps_dropped` stat).
     var heldStepsDropped: UInt64 { routes.stepsDropped }
 
-    private func keep(_ items: [ForwardItem]) {
-        routes.keep(items) { Set(stage.ledger.ids.keys) }
-    }
+    /// Test hook (environment only, LATTICE_DEBUG_FORWARD_ACCEPT_DELAY, seconds): a Forward's
+    /// answer waits this long after its items are queued, so that a test can make a step loop
+    /// back before the Forward that started it returns.
+    static let acceptDelay = ProcessInfo.processInfo.environment["LATTICE_DEBUG_FORWARD_ACCEPT_DELAY"].flatMap(Double.init) ?? 0
 
     /// The batch loop; returns when cancelled.
     func run() async { await batcher.run() }

@@ -40,11 +40,21 @@ final class HeldRoutes: Sendable {
         return full
     }
 
-    /// Keeps the routes of accepted items that loop (their steps will come back held);
-    /// `isHeld` tells which requests still hold KV here, so that routes whose release never
-    /// came (a scheduler gone) do not pile up (`HeldByRequest`).
-    func keep(_ items: [ForwardItem], isHeld: () -> Set<String>) {
-        routes.keep(items.filter { !$0.loop.isEmpty && !$0.routeHeld }.map { ($0.requestID, $0.stepDataRemoved) }, isHeld: isHeld)
+    /// Keeps the routes of the items that loop (their steps will come back held) and returns
+    /// their request ids. Called before the items are queued: the batch loop may run them and loop
+    /// a step back here before the Forward that brought them returns, and that step must find its
+    /// route. `admit` them once queued, `forget` the refused.
+    func reserve(_ items: [ForwardItem]) -> [String] {
+        let looping = items.filter { !$0.loop.isEmpty && !$0.routeHeld }
+        routes.reserve(looping.map { ($0.requestID, $0.stepDataRemoved) })
+        return looping.map(\.requestID)
+    }
+
+    /// Marks routes kept by `reserve` as those of queued requests; `isHeld` tells which requests
+    /// still hold KV here, so that routes whose release never came (a scheduler gone) do not pile
+    /// up (`HeldByRequest`).
+    func admit(_ requestIDs: [String], isHeld: () -> Set<String>) {
+        routes.admit(requestIDs, isHeld: isHeld)
     }
 
     func forget(_ requestIDs: [String]) { routes.forget(requestIDs) }

@@ -11,13 +11,16 @@ struct SchedulerSession: Sendable {
     let registration: RegisterWorkerRequest
     let stage: WorkerStage
     let models: ModelPolicy
+    /// Told each plan epoch the scheduler answers with, so it re-reads the plan's workers.
+    let destinations: ForwardGuard
     let logger: Logger
 
-    init(scheduler: String, registration: RegisterWorkerRequest, stage: WorkerStage, models: ModelPolicy, logger: Logger) {
+    init(scheduler: String, registration: RegisterWorkerRequest, stage: WorkerStage, models: ModelPolicy, destinations: ForwardGuard, logger: Logger) {
         self.scheduler = scheduler
         self.registration = registration
         self.stage = stage
         self.models = models
+        self.destinations = destinations
         self.logger = logger
     }
 
@@ -36,6 +39,7 @@ struct SchedulerSession: Sendable {
                 let response = try await client.call(Methods.Scheduler.registerWorker.name, registration, as: RegisterWorkerResponse.self, deadline: .seconds(5))
                 logger.info("registered", metadata: ["scheduler": "\(scheduler)", "epoch": "\(response.planEpoch)"])
                 interval = response.heartbeatIntervalSeconds > 0 ? response.heartbeatIntervalSeconds : 1
+                await destinations.heard(epoch: response.planEpoch)
                 follow(assignment: response.assignment, model: response.model, epoch: response.planEpoch)
                 retry = .milliseconds(100)
             } catch {
@@ -57,6 +61,7 @@ struct SchedulerSession: Sendable {
                     logger.warning("the scheduler forgot this worker; registering again", metadata: ["released_requests": "\(orphans)"])
                     break
                 }
+                await destinations.heard(epoch: response.planEpoch)
                 if response.reassigned, !stage.ledger.draining { follow(assignment: response.assignment, model: response.model, epoch: response.planEpoch) }
             }
         }

@@ -80,7 +80,8 @@ struct WorkerService: AsyncParsableCommand {
             let peers = PeerClients()
             let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens,
                                            alignWait: alignWait ?? (backend == "emulated" ? 0 : 0.1), caps: caps, links: links)
-            WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: ForwardGuard(scheduler: scheduler, peers: peers))
+            let destinations = ForwardGuard(scheduler: scheduler, peers: peers)
+            WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: destinations)
             host.whenListening { _ in await pipeline.run() }
             host.logger.info("scheduler", metadata: ["address": "\(scheduler ?? "none")", "worker": "\(id)", "backend": "\(backend)"])
             if let profile {
@@ -96,7 +97,8 @@ struct WorkerService: AsyncParsableCommand {
                     workerID: id, address: advertise ?? WorkerOptions.reachable(address), backend: settings.backend.wire,
                     gpuType: settings.backend == .cpu ? "CPU" : EmulatedGPU.canonical(gpu) ?? gpu, memoryBytes: ProcessInfo.processInfo.physicalMemory,
                     layerCapacity: UInt32(capacity), kvCapacityEntries: UInt64(kvEntries), profile: profile)
-                await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, models: models, logger: host.logger).run()
+                await SchedulerSession(scheduler: scheduler, registration: registration, stage: stage, models: models,
+                                       destinations: destinations, logger: host.logger).run()
             }
         }
     }

@@ -123,6 +123,12 @@ struct FailureAndCancelTests {
         let reference = try LatticeCLI.reference(model: model, prompt: prompt, maxTokens: maxTokens)
         let cluster = try await ServingCluster.start(model: model, workers: 3)
         do {
+            // scheduler/Stats counts the re-plans and their causes (scripts/soak reports them).
+            let before = try await cluster.scheduler.client().stats(.scheduler)
+            #expect((before[extra: "replans_asked_joined"] ?? 0) >= 3, "three workers registered")
+            #expect(before[extra: "replans_asked_dropped"] == 0)
+            let plansBefore = try #require(before[extra: "plans_made"])
+            #expect(plansBefore >= 1)
             let victim = Locked<String?>(nil)
             let events = try await cluster.generate(GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), ignoreEOS: true)) { index in
                 guard index == 10 else { return }
@@ -139,6 +145,11 @@ struct FailureAndCancelTests {
             #expect(!finished.route.contains("w2"), "final route \(finished.route)")
             let status = try await cluster.status()
             #expect(status.workers.first { $0.workerID == "w2" }?.health == .dead)
+            let after = try await eventually { try await cluster.scheduler.client().stats(.scheduler) } until: {
+                ($0[extra: "plans_made"] ?? 0) > plansBefore
+            }
+            #expect((after[extra: "replans_asked_dropped"] ?? 0) >= 1, "the dead worker's drop asked for a plan")
+            #expect((after[extra: "plans_made"] ?? 0) > plansBefore, "a plan without the dead worker was made")
             // The survivors hold no KV for it any more.
             for worker in cluster.workers.withLock({ $0 }) where worker.process.isRunning {
                 let stats = try await eventually { try await worker.client().stats(.worker) } until: { $0[extra: "kv_used_entries"] == 0 }

@@ -31,8 +31,9 @@ final class ServingCluster: Sendable {
         return cluster
     }
 
-    func addWorker(_ id: String, arguments: [String] = []) async throws {
-        let worker = try await LatticeTesting.start(.worker, arguments: ["--scheduler", scheduler.address, "--model", model, "--worker-id", id] + arguments)
+    func addWorker(_ id: String, arguments: [String] = [], environment: [String: String] = [:]) async throws {
+        let worker = try await LatticeTesting.start(.worker, arguments: ["--scheduler", scheduler.address, "--model", model, "--worker-id", id] + arguments,
+                                                    environment: environment)
         workers.withLock { $0.append(worker) }
     }
 

@@ -6,14 +6,22 @@ public enum NamPipeline {
     public static func run(_ input: Circuit, deadline: Deadline, rotationMerging: Bool = true) -> Circuit {
         let withCCZ = Decompose.toNam(input, keepCCZ: true)
         guard rotationMerging, let relative = RelativePhaseBlocks.run(withCCZ) else {
-            return simplify(ToffoliPolarity.expand(withCCZ, deadline: deadline), deadline: deadline, rotationMerging: rotationMerging)
+            return smallest(ToffoliPolarity.expansions(withCCZ, deadline: deadline), deadline: deadline, rotationMerging: rotationMerging)
         }
         // Compute/uncompute pairs in the relative-phase form, and the exact form: each gets half of the
         // time, the smaller result is kept (the relative form can take a Toffoli from a cheaper pairing).
         let half = Deadline(seconds: deadline.remaining / 2, cancelled: { deadline.expired })
-        let fromRelative = simplify(ToffoliPolarity.expand(relative, deadline: half), deadline: half)
-        let exact = simplify(ToffoliPolarity.expand(withCCZ, deadline: deadline), deadline: deadline)
+        let fromRelative = smallest(ToffoliPolarity.expansions(relative, deadline: half), deadline: half, rotationMerging: true)
+        let exact = smallest(ToffoliPolarity.expansions(withCCZ, deadline: deadline), deadline: deadline, rotationMerging: true)
         return fromRelative.gateCount < exact.gateCount ? fromRelative : exact
+    }
+
+    /// The smaller of the two expansions after `simplify` (the listed one wins ties).
+    static func smallest(_ expansions: (listed: Circuit, restarted: Circuit?), deadline: Deadline, rotationMerging: Bool) -> Circuit {
+        let listed = simplify(expansions.listed, deadline: deadline, rotationMerging: rotationMerging)
+        guard let other = expansions.restarted else { return listed }
+        let restarted = simplify(other, deadline: deadline, rotationMerging: rotationMerging)
+        return restarted.gateCount < listed.gateCount ? restarted : listed
     }
 
     /// The pass loop on a circuit already in {h, x, rz, cx}, then cx+rz resynthesis of its Hadamard-free

@@ -1,4 +1,3 @@
-import Foundation
 import Wire
 
 /// A direct protobuf codec for `lattice.v1.Envelope`, used on the transport's hot path: it

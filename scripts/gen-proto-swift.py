@@ -3,7 +3,8 @@
 Input: a FileDescriptorSet with source info (protoc --descriptor_set_out --include_source_info
 --include_imports). Output: one Swift file per service .proto, each message a struct conforming to
 `CBridged` (see Shared/Wire/CBridge.swift), each enum a `WireEnum`. common.proto is skipped: its
-Swift types are written by hand (Envelope.swift, Status.swift, Health.swift).
+Swift types are written by hand (Envelope.swift, Status.swift, Health.swift); the transport's
+Envelope codec is generated from it by gen-proto-envelope.py.
 
 Mapping: scalars -> Swift scalars, string -> String, bytes -> [UInt8], message -> Optional,
 repeated -> Array, a oneof of one field -> Optional (proto3 optional for protoc-c), a larger

@@ -5,23 +5,29 @@ import Wire
 /// The transport's direct Envelope codec must agree with protobuf-c (the .proto is the contract).
 @Suite("Envelope codec against protobuf-c")
 struct EnvelopeCodecTests {
+    /// Any string, often with NULs in it (which protobuf-c's `char *` cannot carry past).
+    static func randomString<G: RandomNumberGenerator>(_ rng: inout G) -> String {
+        let pieces = ["\0", "a", "/", "B", "ü", "√", "✓", "🚀", " ", "\n", "é"]
+        let count = [0, 1, 2, 5, 40, 300].randomElement(using: &rng) ?? 0
+        return (0..<count).map { _ in pieces.randomElement(using: &rng) ?? "" }.joined()
+    }
+
     static func randomEnvelope<G: RandomNumberGenerator>(_ rng: inout G) -> Envelope {
-        let methods = ["", "a/B", "placement/Plan", "ü/√", String(repeating: "m", count: 300), "a/B\0hidden", "\0"]
         let status: Status? = Bool.random(using: &rng)
-            ? Status(StatusCode.allCases.randomElement(using: &rng) ?? .ok, ["", "why: ✓ \(UInt32.random(in: 0...9999, using: &rng))", "cut\0here"].randomElement(using: &rng) ?? "")
+            ? Status(StatusCode.allCases.randomElement(using: &rng) ?? .ok, randomString(&rng))
             : nil
         let payloadSize = [0, 1, 127, 128, 300, 20_000].randomElement(using: &rng) ?? 0
         let fill = UInt8.random(in: 0...255, using: &rng)
         return Envelope(
             callID: [0, 1, 127, 128, UInt64.max, UInt64.random(in: 0...UInt64.max, using: &rng)].randomElement(using: &rng) ?? 0,
-            method: methods.randomElement(using: &rng) ?? "",
+            method: randomString(&rng),
             payload: (0..<payloadSize).map { UInt8(truncatingIfNeeded: $0) &+ fill },
             status: status,
-            deadlineMs: Bool.random(using: &rng) ? 0 : UInt64.random(in: 0...1 << 40, using: &rng),
+            deadlineMs: Bool.random(using: &rng) ? 0 : UInt64.random(in: 0...UInt64.max >> UInt64.random(in: 0...63, using: &rng), using: &rng),
             endOfStream: Bool.random(using: &rng),
-            version: [0, 1, 7].randomElement(using: &rng) ?? 1,
+            version: [0, 1, UInt32.max, UInt32.random(in: 0...UInt32.max, using: &rng)].randomElement(using: &rng) ?? 1,
             kind: [.request, .response, .cancel, .windowUpdate].randomElement(using: &rng) ?? .request,
-            window: [0, 1, 1 << 20, .max].randomElement(using: &rng) ?? 0)
+            window: [0, 1, 1 << 20, .max, UInt32.random(in: 0...UInt32.max, using: &rng)].randomElement(using: &rng) ?? 0)
     }
 
     @Test func agreesWithProtobufCBothWays() throws {
@@ -43,6 +49,29 @@ struct EnvelopeCodecTests {
             #expect(try EnvelopeCodec.decode(envelope.encode()) == expected, "the codec reads what protobuf-c wrote")
             #expect(try EnvelopeCodec.decode(body) == expected, "the codec reads what it wrote")
         }
+    }
+
+    /// A peer in another language may send a NUL inside a string: both codecs read up to it.
+    @Test func stringsWithNulOnTheWireReadTheSameInBoth() throws {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let method = Array(Self.randomString(&rng).utf8), message = Array(Self.randomString(&rng).utf8)
+            var status: [UInt8] = [0x08, UInt8.random(in: 0...16, using: &rng)]
+            if !message.isEmpty { status += [0x12] + varint(message.count) + message }
+            var body: [UInt8] = [0x08, 7]
+            if !method.isEmpty { body += [0x12] + varint(method.count) + method }
+            body += [0x22] + varint(status.count) + status
+            let ours = try? EnvelopeCodec.decode(body), theirs = try? Envelope(wire: body)
+            #expect(ours == theirs, "method \(method), status message \(message)")
+            #expect(ours?.method.utf8.elementsEqual(method.prefix { $0 != 0 }) == true)
+            #expect(ours?.status?.message.utf8.elementsEqual(message.prefix { $0 != 0 }) == true)
+        }
+    }
+
+    private func varint(_ value: Int) -> [UInt8] {
+        var v = UInt64(value), out: [UInt8] = []
+        while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        return out + [UInt8(v)]
     }
 
     @Test func badBytesThrowAndNeverCrash() throws {

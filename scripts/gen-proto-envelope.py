@@ -1,0 +1,218 @@
+"""Writes the transport's direct Envelope codec (Shared/Transport/EnvelopeWire.swift) from
+common.proto (run by scripts/gen-proto, not by hand).
+
+The transport encodes and decodes lattice.v1.Envelope without protobuf-c, on its hot path: the
+Envelope header is sized first and written straight into the outgoing frame, and the payload
+`bytes` field is left in place (written by the caller, read as a pointer into the frame). This
+script writes the field numbers, wire types and sizes of that codec from the descriptors, so a
+field added to common.proto changes the codec with no hand edit. The byte-level helpers (ProtobufWriter,
+ProtobufReader) and what an unknown enum value means (DirectWireEnum) are
+hand-written in Shared/Transport/ProtobufBytes.swift.
+
+Per message M reachable from Envelope: `struct MEncoding` (sizes, computed once per frame) with
+`write(_:to:)` and `static func decode`. Supported fields: uint64/uint32/int64/int32, bool,
+enum, string (a NUL ends it, as protobuf-c's `char *`), one embedded message per field, and on
+Envelope the one borrowed `bytes` field. Anything else stops the generator with a message.
+"""
+import importlib.util
+import os
+import sys
+from google.protobuf import descriptor_pb2 as d
+
+F = d.FieldDescriptorProto
+ROOT = "Envelope"
+BORROWED = {("Envelope", "payload")}   # bytes left in the frame: written and read by the caller
+REUSED = {("Envelope", "method")}      # strings likely to repeat: decode reuses a known String
+VARINTS = {F.TYPE_UINT64: "UInt64", F.TYPE_UINT32: "UInt32", F.TYPE_INT64: "Int64", F.TYPE_INT32: "Int32"}
+
+# Property names follow the other generated types (gen-proto-swift.py's camel).
+_spec = importlib.util.spec_from_file_location(
+    "gen_proto_swift", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen-proto-swift.py"))
+_swift = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_swift)
+camel = _swift.camel
+
+
+def varint_bytes(value):
+    out = []
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return out
+
+
+def key_bytes(field, wire_type):
+    return varint_bytes((field.number << 3) | wire_type)
+
+
+class Gen:
+    def __init__(self, common):
+        self.messages = {m.name: m for m in common.message_type}
+        self.lines = []
+
+    def emit(self, line=""):
+        self.lines.append(line)
+
+    def message_type(self, field):
+        name = field.type_name.split(".lattice.v1.")[-1]
+        if name not in self.messages:
+            sys.exit(f"gen-proto-envelope: {field.name} refers to {name}, not a top-level message of common.proto")
+        return name
+
+    def reachable(self):
+        order, todo = [], [ROOT]
+        while todo:
+            name = todo.pop(0)
+            if name in order:
+                continue
+            order.append(name)
+            todo += [self.message_type(f) for f in self.messages[name].field if f.type == F.TYPE_MESSAGE]
+        return order
+
+    def check(self, name, field):
+        where = f"{name}.{field.name}"
+        if field.label == F.LABEL_REPEATED or field.HasField("oneof_index"):
+            sys.exit(f"gen-proto-envelope: {where}: repeated and oneof fields are not supported yet")
+        if field.type == F.TYPE_BYTES and (name, field.name) not in BORROWED:
+            sys.exit(f"gen-proto-envelope: {where}: only the borrowed payload may be bytes")
+        if field.type not in VARINTS and field.type not in (F.TYPE_BOOL, F.TYPE_ENUM, F.TYPE_STRING, F.TYPE_BYTES, F.TYPE_MESSAGE):
+            sys.exit(f"gen-proto-envelope: {where}: field type {field.type} is not supported yet")
+
+    def key(self, field, wire_type):
+        return "; ".join(f"out.byte(0x{b:02X})" for b in key_bytes(field, wire_type))
+
+    def message(self, name):
+        msg = self.messages[name]
+        for field in msg.field:
+            self.check(name, field)
+        borrowed = [f for f in msg.field if (name, f.name) in BORROWED]
+        reused = [f for f in msg.field if (name, f.name) in REUSED]
+        enc = f"{name}Encoding"
+        self.emit(f"/// lattice.v1.{name}'s sizes on the wire, computed once for `write`.")
+        self.emit(f"struct {enc} {{")
+        for f in msg.field:
+            prop = camel(f.name)
+            if f.type == F.TYPE_STRING:
+                self.emit(f"    /// `{prop}` up to its first NUL, as protobuf-c sends a `char *`.")
+                self.emit(f"    let {prop}UTF8: Substring.UTF8View")
+            elif f.type == F.TYPE_MESSAGE:
+                self.emit(f"    let {prop}: {self.message_type(f)}Encoding?")
+        self.emit(f"    /// Bytes of the encoded {name}.")
+        self.emit("    let size: Int")
+        if borrowed:
+            self.emit(f"    /// Bytes before `{camel(borrowed[0].name)}`'s own bytes (after its key and length).")
+            self.emit(f"    let {camel(borrowed[0].name)}Offset: Int")
+            self.emit(f"    let {camel(borrowed[0].name)}Count: Int")
+        self.emit()
+        # -- sizes
+        params = f"_ value: {name}" + "".join(f", {camel(f.name)}Count: Int" for f in borrowed)
+        self.emit(f"    init({params}) {{")
+        self.emit("        var size = 0")
+        for f in msg.field:
+            prop, k = camel(f.name), len(key_bytes(f, 0))
+            if f.type in VARINTS:
+                self.emit(f"        if value.{prop} != 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64(truncatingIfNeeded: value.{prop})) }}")
+            elif f.type == F.TYPE_BOOL:
+                self.emit(f"        if value.{prop} {{ size += {k + 1} }}")
+            elif f.type == F.TYPE_ENUM:
+                self.emit(f"        if value.{prop}.wireValue != 0 {{ size += {k} + ProtobufWriter.varintSize(value.{prop}.wireValue) }}")
+            elif f.type == F.TYPE_STRING:
+                self.emit(f"        let {prop}UTF8 = ProtobufWriter.cString(value.{prop})")
+                self.emit(f"        self.{prop}UTF8 = {prop}UTF8")
+                self.emit(f"        if !{prop}UTF8.isEmpty {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}UTF8.count)) + {prop}UTF8.count }}")
+            elif f.type == F.TYPE_BYTES:
+                self.emit(f"        if {prop}Count > 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}Count)) }}")
+                self.emit(f"        self.{prop}Count = {prop}Count")
+                self.emit(f"        {prop}Offset = size")
+                self.emit(f"        size += {prop}Count")
+            elif f.type == F.TYPE_MESSAGE:
+                self.emit(f"        let {prop} = value.{prop}.map {{ {self.message_type(f)}Encoding($0) }}")
+                self.emit(f"        self.{prop} = {prop}")
+                self.emit(f"        if let {prop} {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}.size)) + {prop}.size }}")
+        self.emit("        self.size = size")
+        self.emit("    }")
+        self.emit()
+        # -- write
+        closure = "".join(f", {camel(f.name)}: (inout ProtobufWriter) -> Void" for f in borrowed)
+        if borrowed:
+            self.emit(f"    /// `{camel(borrowed[0].name)}` writes that field's bytes (`{camel(borrowed[0].name)}Count` of them) where `out` stands.")
+        self.emit(f"    func write(_ value: {name}, to out: inout ProtobufWriter{closure}) {{")
+        for f in msg.field:
+            prop = camel(f.name)
+            if f.type in VARINTS:
+                self.emit(f"        if value.{prop} != 0 {{ {self.key(f, 0)}; out.varint(UInt64(truncatingIfNeeded: value.{prop})) }}")
+            elif f.type == F.TYPE_BOOL:
+                self.emit(f"        if value.{prop} {{ {self.key(f, 0)}; out.byte(1) }}")
+            elif f.type == F.TYPE_ENUM:
+                self.emit(f"        if value.{prop}.wireValue != 0 {{ {self.key(f, 0)}; out.varint(value.{prop}.wireValue) }}")
+            elif f.type == F.TYPE_STRING:
+                self.emit(f"        if !{prop}UTF8.isEmpty {{ {self.key(f, 2)}; out.lengthDelimited({prop}UTF8) }}")
+            elif f.type == F.TYPE_BYTES:
+                self.emit(f"        if {prop}Count > 0 {{ {self.key(f, 2)}; out.varint(UInt64({prop}Count)); {prop}(&out) }}")
+            elif f.type == F.TYPE_MESSAGE:
+                self.emit(f"        if let {prop}, let inner = value.{prop} {{ {self.key(f, 2)}; out.varint(UInt64({prop}.size)); {prop}.write(inner, to: &out) }}")
+        self.emit("    }")
+        self.emit()
+        # -- decode
+        known = "".join(f", known{camel(f.name, True)}: String" for f in reused)
+        result = f"({name}, " + ", ".join(f"{camel(f.name)}: UnsafeBufferPointer<UInt8>" for f in borrowed) + ")" if borrowed else name
+        self.emit(f"    /// Reads one {name}; fields a previous copy of the message set stay unless the bytes set them again")
+        self.emit("    /// (protobuf merges repeated embedded messages). Unknown fields are skipped.")
+        self.emit(f"    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into previous: {name}? = nil{known}) throws -> {result} {{")
+        self.emit("        var reader = ProtobufReader(bytes: bytes)")
+        self.emit(f"        var value = previous ?? {name}.wireZero")
+        for f in borrowed:
+            self.emit(f"        var {camel(f.name)} = UnsafeBufferPointer<UInt8>(start: nil, count: 0)")
+        self.emit("        while !reader.atEnd {")
+        self.emit("            let key = try reader.varint()")
+        self.emit("            switch (key >> 3, key & 7) {")
+        for f in msg.field:
+            prop = camel(f.name)
+            if f.type in VARINTS:
+                t = VARINTS[f.type]
+                read = "try reader.varint()" if t == "UInt64" else f"{t}(truncatingIfNeeded: try reader.varint())"
+                self.emit(f"            case ({f.number}, 0): value.{prop} = {read}")
+            elif f.type == F.TYPE_BOOL:
+                self.emit(f"            case ({f.number}, 0): value.{prop} = try reader.varint() != 0")
+            elif f.type == F.TYPE_ENUM:
+                self.emit(f"            case ({f.number}, 0): value.{prop} = try .init(wireValue: reader.varint())")
+            elif f.type == F.TYPE_STRING:
+                arg = f"reusing: known{camel(f.name, True)}" if f in reused else ""
+                self.emit(f"            case ({f.number}, 2): value.{prop} = try reader.string({arg})")
+            elif f.type == F.TYPE_BYTES:
+                self.emit(f"            case ({f.number}, 2): {prop} = try reader.lengthDelimited()")
+            elif f.type == F.TYPE_MESSAGE:
+                inner = self.message_type(f)
+                self.emit(f"            case ({f.number}, 2): value.{prop} = try {inner}Encoding.decode(reader.lengthDelimited(), into: value.{prop})")
+        self.emit("            default: try reader.skip(wireType: key & 7, field: key >> 3)")
+        self.emit("            }")
+        self.emit("        }")
+        self.emit("        return " + (f"(value, " + ", ".join(camel(f.name) for f in borrowed) + ")" if borrowed else "value"))
+        self.emit("    }")
+        self.emit("}")
+
+    def file(self):
+        self.emit("// Generated by scripts/gen-proto from proto/lattice/v1/common.proto (scripts/gen-proto-envelope.py). Do not edit.")
+        self.emit("import Wire")
+        for name in self.reachable():
+            self.emit()
+            self.message(name)
+        return "\n".join(self.lines) + "\n"
+
+
+def main():
+    descriptor_set, out_file = sys.argv[1], sys.argv[2]
+    fileset = d.FileDescriptorSet()
+    with open(descriptor_set, "rb") as handle:
+        fileset.ParseFromString(handle.read())
+    common = [f for f in fileset.file if f.name == "lattice/v1/common.proto"]
+    if not common:
+        sys.exit("gen-proto-envelope: lattice/v1/common.proto is not in the descriptor set")
+    with open(out_file, "w") as handle:
+        handle.write(Gen(common[0]).file())
+    print(os.path.basename(out_file))
+
+
+if __name__ == "__main__":
+    main()

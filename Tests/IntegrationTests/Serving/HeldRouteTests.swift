@@ -10,29 +10,9 @@ import Testing
 struct HeldRouteTests {
     @Test func manyConcurrentLoopsKeepEveryRoute() async throws {
         let count = 400, maxTokens = 6
-        // 80 layers over three workers of at most 30: every request passes all three.
-        let cluster = try await ServingCluster.start(
-            model: "llama2-70b", workers: 3,
-            workerArguments: ["--backend", "emulated", "--gpu", "A100-40G", "--layer-capacity", "30", "--kv-tokens", "65536"],
-            schedulerArguments: ["--max-calls-per-client", "1000"])
+        let cluster = try await ServingCluster.emulatedChain(kvTokens: 65536)
         do {
-            let client = cluster.scheduler.client()
-            let results = try await withThrowingTaskGroup(of: [GenerateEvent].self) { group in
-                for index in 0..<count {
-                    group.addTask {
-                        let prompt = (0..<16).map { UInt32(1 + (index * 16 + $0) % 31999) }
-                        var events: [GenerateEvent] = []
-                        for try await event in client.stream(Methods.Scheduler.generate.name,
-                                                             GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), requestID: "h\(index)", ignoreEOS: true),
-                                                             as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(150))) { events.append(event) }
-                        return events
-                    }
-                }
-                var all: [[GenerateEvent]] = []
-                for try await events in group { all.append(events) }
-                return all
-            }
-            await client.close()
+            let results = try await cluster.generateConcurrently(count: count, maxTokens: maxTokens, idPrefix: "h", deadline: .seconds(150))
             let complete = results.filter { $0.finished?.reason == .maxTokens && $0.tokens.count == maxTokens }
             #expect(complete.count == count, "\(results.compactMap(\.finished).filter { $0.reason != .maxTokens }.prefix(3).map(\.detail))")
             var dropped = 0.0, routesReceived = 0.0

@@ -10,30 +10,12 @@ import Testing
 struct SaturationTests {
     @Test func aSaturatedStackWithAStarvedWorkerKeepsItsWorkersAndLosesNoRequest() async throws {
         let count = 200, maxTokens = 12
-        // 80 layers over three workers of at most 30: every request passes all three.
-        let cluster = try await ServingCluster.start(
-            model: "llama2-70b", workers: 3,
-            workerArguments: ["--backend", "emulated", "--gpu", "A100-40G", "--layer-capacity", "30", "--kv-tokens", "16384"],
-            schedulerArguments: ["--max-calls-per-client", "1000"])
+        let cluster = try await ServingCluster.emulatedChain(kvTokens: 16384)
         do {
             let finished = Locked(0)
-            let client = cluster.scheduler.client()
             let run = Task {
-                try await withThrowingTaskGroup(of: [GenerateEvent].self) { group in
-                    for index in 0..<count {
-                        group.addTask {
-                            let prompt = (0..<16).map { UInt32(1 + (index * 16 + $0) % 31999) }
-                            var events: [GenerateEvent] = []
-                            for try await event in client.stream(Methods.Scheduler.generate.name,
-                                                                 GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), requestID: "s\(index)", ignoreEOS: true),
-                                                                 as: GenerateEvent.self, deadline: TestTime.scaled(.seconds(90))) { events.append(event) }
-                            finished.withLock { $0 += 1 }
-                            return events
-                        }
-                    }
-                    var all: [[GenerateEvent]] = []
-                    for try await events in group { all.append(events) }
-                    return all
+                try await cluster.generateConcurrently(count: count, maxTokens: maxTokens, idPrefix: "s", deadline: .seconds(90)) {
+                    finished.withLock { $0 += 1 }
                 }
             }
             // Mid-run, the middle worker gets no CPU for longer than dead-after (1.5 s): its
@@ -45,7 +27,6 @@ struct SaturationTests {
             let doneWhileStopped = finished.withLock { $0 }
             kill(victim.pid, SIGCONT)
             let results = try await run.value
-            await client.close()
 
             #expect(doneWhileStopped < count, "the load was over before the worker was stopped; nothing was tested")
             #expect(results.count == count)

@@ -31,6 +31,45 @@ final class ServingCluster: Sendable {
         return cluster
     }
 
+    /// Three emulated A100 workers of at most 30 layers on llama2-70b (80 layers): every request
+    /// passes all three. `kvTokens` per worker; the scheduler lets one client run 1000 calls.
+    static func emulatedChain(kvTokens: Int) async throws -> ServingCluster {
+        try await start(model: "llama2-70b", workers: 3,
+                        workerArguments: ["--backend", "emulated", "--gpu", "A100-40G", "--layer-capacity", "30", "--kv-tokens", "\(kvTokens)"],
+                        schedulerArguments: ["--max-calls-per-client", "1000"])
+    }
+
+    /// `count` greedy generations of `maxTokens` at once over one client, each with a 16-token
+    /// prompt of its own and the request id `idPrefix` + its index; every stream's events (in the
+    /// order they finished). `finished` is called as each stream ends.
+    func generateConcurrently(count: Int, maxTokens: Int, idPrefix: String, deadline: Duration,
+                              finished: @escaping @Sendable () -> Void = {}) async throws -> [[GenerateEvent]] {
+        let client = scheduler.client()
+        do {
+            let results = try await withThrowingTaskGroup(of: [GenerateEvent].self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        let prompt = (0..<16).map { UInt32(1 + (index * 16 + $0) % 31999) }
+                        var events: [GenerateEvent] = []
+                        for try await event in client.stream(Methods.Scheduler.generate.name,
+                                                             GenerateRequest(promptTokenIDs: prompt, maxTokens: UInt32(maxTokens), requestID: "\(idPrefix)\(index)", ignoreEOS: true),
+                                                             as: GenerateEvent.self, deadline: TestTime.scaled(deadline)) { events.append(event) }
+                        finished()
+                        return events
+                    }
+                }
+                var all: [[GenerateEvent]] = []
+                for try await events in group { all.append(events) }
+                return all
+            }
+            await client.close()
+            return results
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
     func addWorker(_ id: String, arguments: [String] = [], environment: [String: String] = [:]) async throws {
         let worker = try await LatticeTesting.start(.worker, arguments: ["--scheduler", scheduler.address, "--model", model, "--worker-id", id] + arguments,
                                                     environment: environment)

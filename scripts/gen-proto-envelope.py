@@ -15,6 +15,7 @@ enum, string (a NUL ends it, as protobuf-c's `char *`), one embedded message per
 Envelope the one borrowed `bytes` field. Anything else stops the generator with a message.
 """
 import importlib.util
+from collections import namedtuple
 import os
 import sys
 from google.protobuf import descriptor_pb2 as d
@@ -23,6 +24,7 @@ F = d.FieldDescriptorProto
 ROOT = "Envelope"
 BORROWED = {("Envelope", "payload")}   # bytes left in the frame: written and read by the caller
 REUSED = {("Envelope", "method")}      # strings likely to repeat: decode reuses a known String
+FieldCode = namedtuple("FieldCode", "stored size write decode")
 VARINTS = {F.TYPE_UINT64: "UInt64", F.TYPE_UINT32: "UInt32", F.TYPE_INT64: "Int64", F.TYPE_INT32: "Int32"}
 
 # Property names follow the other generated types (gen-proto-swift.py's camel).
@@ -82,6 +84,54 @@ class Gen:
     def key(self, field, wire_type):
         return "; ".join(f"out.byte(0x{b:02X})" for b in key_bytes(field, wire_type))
 
+    def field_code(self, f, reused):
+        """One field's Swift in each part of its message's codec, so each wire type is written in one
+        place: stored properties of the Encoding, sizing lines, the write line and the decode case."""
+        prop, k = camel(f.name), len(key_bytes(f, 0))
+        if f.type in VARINTS:
+            t = VARINTS[f.type]
+            read = "try reader.varint()" if t == "UInt64" else f"{t}(truncatingIfNeeded: try reader.varint())"
+            return FieldCode(
+                [], [f"        if value.{prop} != 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64(truncatingIfNeeded: value.{prop})) }}"],
+                f"        if value.{prop} != 0 {{ {self.key(f, 0)}; out.varint(UInt64(truncatingIfNeeded: value.{prop})) }}",
+                f"            case ({f.number}, 0): value.{prop} = {read}")
+        if f.type == F.TYPE_BOOL:
+            return FieldCode(
+                [], [f"        if value.{prop} {{ size += {k + 1} }}"],
+                f"        if value.{prop} {{ {self.key(f, 0)}; out.byte(1) }}",
+                f"            case ({f.number}, 0): value.{prop} = try reader.varint() != 0")
+        if f.type == F.TYPE_ENUM:
+            return FieldCode(
+                [], [f"        if value.{prop}.wireValue != 0 {{ size += {k} + ProtobufWriter.varintSize(value.{prop}.wireValue) }}"],
+                f"        if value.{prop}.wireValue != 0 {{ {self.key(f, 0)}; out.varint(value.{prop}.wireValue) }}",
+                f"            case ({f.number}, 0): value.{prop} = try .init(wireValue: reader.varint())")
+        if f.type == F.TYPE_STRING:
+            arg = f"reusing: known{camel(f.name, True)}" if f in reused else ""
+            return FieldCode(
+                [f"    /// `{prop}` up to its first NUL, as protobuf-c sends a `char *`.",
+                 f"    let {prop}UTF8: Substring.UTF8View"],
+                [f"        let {prop}UTF8 = ProtobufWriter.cString(value.{prop})",
+                 f"        self.{prop}UTF8 = {prop}UTF8",
+                 f"        if !{prop}UTF8.isEmpty {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}UTF8.count)) + {prop}UTF8.count }}"],
+                f"        if !{prop}UTF8.isEmpty {{ {self.key(f, 2)}; out.lengthDelimited({prop}UTF8) }}",
+                f"            case ({f.number}, 2): value.{prop} = try reader.string({arg})")
+        if f.type == F.TYPE_BYTES:
+            return FieldCode(
+                [], [f"        if {prop}Count > 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}Count)) }}",
+                     f"        self.{prop}Count = {prop}Count",
+                     f"        {prop}Offset = size",
+                     f"        size += {prop}Count"],
+                f"        if {prop}Count > 0 {{ {self.key(f, 2)}; out.varint(UInt64({prop}Count)); {prop}(&out) }}",
+                f"            case ({f.number}, 2): {prop} = try reader.lengthDelimited()")
+        inner = self.message_type(f)   # check() admits nothing else
+        return FieldCode(
+            [f"    let {prop}: {inner}Encoding?"],
+            [f"        let {prop} = value.{prop}.map {{ {inner}Encoding($0) }}",
+             f"        self.{prop} = {prop}",
+             f"        if let {prop} {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}.size)) + {prop}.size }}"],
+            f"        if let {prop}, let inner = value.{prop} {{ {self.key(f, 2)}; out.varint(UInt64({prop}.size)); {prop}.write(inner, to: &out) }}",
+            f"            case ({f.number}, 2): value.{prop} = try {inner}Encoding.decode(reader.lengthDelimited(), into: value.{prop})")
+
     def message(self, name):
         msg = self.messages[name]
         for field in msg.field:
@@ -92,12 +142,8 @@ class Gen:
         self.emit(f"/// lattice.v1.{name}'s sizes on the wire, computed once for `write`.")
         self.emit(f"struct {enc} {{")
         for f in msg.field:
-            prop = camel(f.name)
-            if f.type == F.TYPE_STRING:
-                self.emit(f"    /// `{prop}` up to its first NUL, as protobuf-c sends a `char *`.")
-                self.emit(f"    let {prop}UTF8: Substring.UTF8View")
-            elif f.type == F.TYPE_MESSAGE:
-                self.emit(f"    let {prop}: {self.message_type(f)}Encoding?")
+            for line in self.field_code(f, reused).stored:
+                self.emit(line)
         self.emit(f"    /// Bytes of the encoded {name}.")
         self.emit("    let size: Int")
         if borrowed:
@@ -110,26 +156,8 @@ class Gen:
         self.emit(f"    init({params}) {{")
         self.emit("        var size = 0")
         for f in msg.field:
-            prop, k = camel(f.name), len(key_bytes(f, 0))
-            if f.type in VARINTS:
-                self.emit(f"        if value.{prop} != 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64(truncatingIfNeeded: value.{prop})) }}")
-            elif f.type == F.TYPE_BOOL:
-                self.emit(f"        if value.{prop} {{ size += {k + 1} }}")
-            elif f.type == F.TYPE_ENUM:
-                self.emit(f"        if value.{prop}.wireValue != 0 {{ size += {k} + ProtobufWriter.varintSize(value.{prop}.wireValue) }}")
-            elif f.type == F.TYPE_STRING:
-                self.emit(f"        let {prop}UTF8 = ProtobufWriter.cString(value.{prop})")
-                self.emit(f"        self.{prop}UTF8 = {prop}UTF8")
-                self.emit(f"        if !{prop}UTF8.isEmpty {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}UTF8.count)) + {prop}UTF8.count }}")
-            elif f.type == F.TYPE_BYTES:
-                self.emit(f"        if {prop}Count > 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}Count)) }}")
-                self.emit(f"        self.{prop}Count = {prop}Count")
-                self.emit(f"        {prop}Offset = size")
-                self.emit(f"        size += {prop}Count")
-            elif f.type == F.TYPE_MESSAGE:
-                self.emit(f"        let {prop} = value.{prop}.map {{ {self.message_type(f)}Encoding($0) }}")
-                self.emit(f"        self.{prop} = {prop}")
-                self.emit(f"        if let {prop} {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}.size)) + {prop}.size }}")
+            for line in self.field_code(f, reused).size:
+                self.emit(line)
         self.emit("        self.size = size")
         self.emit("    }")
         self.emit()
@@ -139,19 +167,7 @@ class Gen:
             self.emit(f"    /// `{camel(borrowed[0].name)}` writes that field's bytes (`{camel(borrowed[0].name)}Count` of them) where `out` stands.")
         self.emit(f"    func write(_ value: {name}, to out: inout ProtobufWriter{closure}) {{")
         for f in msg.field:
-            prop = camel(f.name)
-            if f.type in VARINTS:
-                self.emit(f"        if value.{prop} != 0 {{ {self.key(f, 0)}; out.varint(UInt64(truncatingIfNeeded: value.{prop})) }}")
-            elif f.type == F.TYPE_BOOL:
-                self.emit(f"        if value.{prop} {{ {self.key(f, 0)}; out.byte(1) }}")
-            elif f.type == F.TYPE_ENUM:
-                self.emit(f"        if value.{prop}.wireValue != 0 {{ {self.key(f, 0)}; out.varint(value.{prop}.wireValue) }}")
-            elif f.type == F.TYPE_STRING:
-                self.emit(f"        if !{prop}UTF8.isEmpty {{ {self.key(f, 2)}; out.lengthDelimited({prop}UTF8) }}")
-            elif f.type == F.TYPE_BYTES:
-                self.emit(f"        if {prop}Count > 0 {{ {self.key(f, 2)}; out.varint(UInt64({prop}Count)); {prop}(&out) }}")
-            elif f.type == F.TYPE_MESSAGE:
-                self.emit(f"        if let {prop}, let inner = value.{prop} {{ {self.key(f, 2)}; out.varint(UInt64({prop}.size)); {prop}.write(inner, to: &out) }}")
+            self.emit(self.field_code(f, reused).write)
         self.emit("    }")
         self.emit()
         # -- decode
@@ -168,23 +184,7 @@ class Gen:
         self.emit("            let key = try reader.varint()")
         self.emit("            switch (key >> 3, key & 7) {")
         for f in msg.field:
-            prop = camel(f.name)
-            if f.type in VARINTS:
-                t = VARINTS[f.type]
-                read = "try reader.varint()" if t == "UInt64" else f"{t}(truncatingIfNeeded: try reader.varint())"
-                self.emit(f"            case ({f.number}, 0): value.{prop} = {read}")
-            elif f.type == F.TYPE_BOOL:
-                self.emit(f"            case ({f.number}, 0): value.{prop} = try reader.varint() != 0")
-            elif f.type == F.TYPE_ENUM:
-                self.emit(f"            case ({f.number}, 0): value.{prop} = try .init(wireValue: reader.varint())")
-            elif f.type == F.TYPE_STRING:
-                arg = f"reusing: known{camel(f.name, True)}" if f in reused else ""
-                self.emit(f"            case ({f.number}, 2): value.{prop} = try reader.string({arg})")
-            elif f.type == F.TYPE_BYTES:
-                self.emit(f"            case ({f.number}, 2): {prop} = try reader.lengthDelimited()")
-            elif f.type == F.TYPE_MESSAGE:
-                inner = self.message_type(f)
-                self.emit(f"            case ({f.number}, 2): value.{prop} = try {inner}Encoding.decode(reader.lengthDelimited(), into: value.{prop})")
+            self.emit(self.field_code(f, reused).decode)
         self.emit("            default: try reader.skip(wireType: key & 7, field: key >> 3)")
         self.emit("            }")
         self.emit("        }")

@@ -8,12 +8,16 @@ public struct CallContext: Sendable {
     public let deadline: ContinuousClock.Instant?
     /// The caller's address, e.g. "127.0.0.1:53412".
     public let peer: String
+    /// The API key the caller proved (its id), which per-client limits count against over all
+    /// its connections; nil for the cluster's own services and servers that ask no proof.
+    public let clientKeyID: String?
 
-    public init(method: String, callID: UInt64, deadline: ContinuousClock.Instant?, peer: String) {
+    public init(method: String, callID: UInt64, deadline: ContinuousClock.Instant?, peer: String, clientKeyID: String? = nil) {
         self.method = method
         self.callID = callID
         self.deadline = deadline
         self.peer = peer
+        self.clientKeyID = clientKeyID
     }
 }
 

@@ -245,7 +245,8 @@ final class ServerConnection: @unchecked Sendable {
         }
         let deadline: ContinuousClock.Instant? = request.deadlineMs > 0
             ? .now + .milliseconds(Int64(clamping: request.deadlineMs)) : nil
-        let context = CallContext(method: request.method, callID: id, deadline: deadline, peer: peer)
+        let keyID: String? = if case .client(let keyID) = client { keyID } else { nil }
+        let context = CallContext(method: request.method, callID: id, deadline: deadline, peer: peer, clientKeyID: keyID)
         let work: Handler.Work
         switch handler {
         case .inline(let body):
@@ -264,7 +265,7 @@ final class ServerConnection: @unchecked Sendable {
         if case .client(let keyID) = client {
             guard server.admitClientCall(keyID) else {
                 C.add(counters.callsTotal); C.add(counters.callsFailed); C.add(counters.callsOverClientLimit)
-                answer(id, Status(.resourceExhausted, "API key '\(keyID)' already has \(server.config.maxCallsPerClient) calls running here, the most one client may (LATTICE_MAX_CALLS_PER_CLIENT); wait for some to finish"))
+                answer(id, Status(.resourceExhausted, "API key '\(keyID)' already has \(server.config.maxCallsPerClient) calls running here, the most one client may (--max-calls-per-client / LATTICE_MAX_CALLS_PER_CLIENT); wait for some to finish"))
                 return
             }
             call.client = keyID

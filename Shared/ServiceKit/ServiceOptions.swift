@@ -25,7 +25,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Calls one connection may have running at once. [env: LATTICE_MAX_CALLS_PER_CONNECTION] (default: 1024)")
     public var maxCallsPerConnection: String?
 
-    @Option(help: "Calls one API key may have running at once, over all its connections (0 = no limit). [env: LATTICE_MAX_CALLS_PER_CLIENT] (default: 64)")
+    @Option(help: "Calls one client (API key) may have running at once, over all its connections; the cluster secret is not limited (0 = no limit). [env: LATTICE_MAX_CALLS_PER_CLIENT] (default: 64)")
     public var maxCallsPerClient: String?
 
     @Option(help: "Close connections idle this many seconds (0 = never). [env: LATTICE_IDLE_TIMEOUT] (default: 0)")

@@ -19,6 +19,9 @@ struct CircuitOptimizerService: AsyncParsableCommand {
     @Option(help: "Optimizations run at once; more are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_JOBS] (default: the number of cores)")
     var maxJobs: Int?
 
+    @Option(help: "Of those, the most one client (API key, over all its connections) runs at once; the cluster secret is not limited (0 = no limit). [env: LATTICE_MAX_JOBS_PER_CLIENT] (default: 0)")
+    var maxJobsPerClient: Int?
+
     @Option(help: "Largest circuit optimized, in gates; larger ones are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_GATES] (default: 200000)")
     var maxGates: Int?
 
@@ -26,8 +29,11 @@ struct CircuitOptimizerService: AsyncParsableCommand {
     var maxBudgetSeconds = 600.0
 
     func run() async throws {
-        let limit: Int
-        do { limit = try WorkPool.limit(flag: maxJobs) } catch { throw ValidationError("\(error)") }
+        let limit: Int, perClient: Int
+        do {
+            limit = try WorkPool.limit(flag: maxJobs)
+            perClient = try WorkPool.perClientLimit(flag: maxJobsPerClient)
+        } catch { throw ValidationError("\(error)") }
         let gates = maxGates ?? ProcessInfo.processInfo.environment["LATTICE_MAX_GATES"].flatMap { Int($0) } ?? 200_000
         guard gates > 0 else { throw ValidationError("--max-gates / LATTICE_MAX_GATES must be at least 1") }
         let ruleSet: RuleSet
@@ -47,7 +53,7 @@ struct CircuitOptimizerService: AsyncParsableCommand {
             // The shipped checkpoint is optional: without it (or with other rules) only 'learned' is refused.
             learned = (try? Checkpoint.load(path, rules: ruleSet)).map { LearnedSearch(checkpoint: $0, rules: ruleSet) }
         }
-        var handler = OptimizeHandler(rules: ruleSet, learned: learned, pool: WorkPool(limit: limit, what: "optimizations", setting: "--max-jobs / LATTICE_MAX_JOBS"))
+        var handler = OptimizeHandler(rules: ruleSet, learned: learned, pool: WorkPool(limit: limit, perClient: perClient, what: "optimizations", setting: "--max-jobs / LATTICE_MAX_JOBS"))
         handler.maxGates = gates
         guard maxBudgetSeconds > 0 else { throw ValidationError("--max-budget-seconds must be positive") }
         handler.budgetCap.maxSeconds = maxBudgetSeconds

@@ -13,12 +13,12 @@ final class CancelFlag: @unchecked Sendable {
 /// the calling task (client CANCEL, deadline, closed connection) sets the flag; the optimizer then
 /// stops and returns its best so far.
 enum OffLoop {
-    static func run<T: Sendable>(in pool: WorkPool, _ body: @escaping @Sendable (CancelFlag) throws -> T) async throws -> T {
+    static func run<T: Sendable>(in pool: WorkPool, for client: String?, _ body: @escaping @Sendable (CancelFlag) throws -> T) async throws -> T {
         let flag = CancelFlag()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 do {
-                    try pool.start { continuation.resume(with: Result { try body(flag) }) }
+                    try pool.start(for: client) { continuation.resume(with: Result { try body(flag) }) }
                 } catch {
                     continuation.resume(throwing: error)
                 }

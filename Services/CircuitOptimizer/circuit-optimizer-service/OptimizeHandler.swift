@@ -70,7 +70,7 @@ struct OptimizeHandler: Sendable {
         }
         let result: CircuitCore.OptimizeResult
         do {
-            result = try await OffLoop.run(in: pool) { flag in
+            result = try await OffLoop.run(in: pool, for: context.clientKeyID) { flag in
                 try Optimizer.optimize(circuit, options: settings, progress: { sink.yield(OptimizeAdapter.progress($0)) }, cancelled: { flag.isSet })
             }
         } catch let error as OptimizeError {

@@ -19,8 +19,8 @@ struct PlacementHandlers: Sendable {
         host.server.unary(Methods.Placement.simulate.name, SimulateRequest.self) { request, context in
             try await counted("simulations") { try await simulate(request, context: context) }
         }
-        host.server.unary(Methods.Placement.score.name, ScoreRequest.self) { request, _ in
-            try await counted("scores") { try await score(request) }
+        host.server.unary(Methods.Placement.score.name, ScoreRequest.self) { request, context in
+            try await counted("scores") { try await score(request, context: context) }
         }
         host.addStats { [tally, pool] in tally.stats + pool.stats }
     }
@@ -82,7 +82,7 @@ struct PlacementHandlers: Sendable {
         }
         let outcome: (SolveResult, Bool)
         do {
-            outcome = try await OffLoop.run(in: pool) { token in
+            outcome = try await OffLoop.run(in: pool, for: context.clientKeyID) { token in
                 var run = solve
                 run.cancellation = token
                 return (Planner.solve(problem, options: run), token.isCancelled)
@@ -99,10 +99,10 @@ struct PlacementHandlers: Sendable {
         try await writer.send(PlanEvent(event: .result(problem.planResult(outcome.0, cancelled: outcome.1))))
     }
 
-    func score(_ request: ScoreRequest) async throws -> ScoreResponse {
+    func score(_ request: ScoreRequest, context: CallContext) async throws -> ScoreResponse {
         let (problem, connectivity) = try inputs.problem(request.cluster, request.model, variant: request.variant)
         let placement = try inputs.placement(request.layout, problem: problem)
-        let result = try await OffLoop.run(in: pool) { _ in Planner.score(problem, placement, connectivity) }
+        let result = try await OffLoop.run(in: pool, for: context.clientKeyID) { _ in Planner.score(problem, placement, connectivity) }
         return ScoreResponse(objectiveTokensPerSecond: result.objective, upperBoundTokensPerSecond: result.upperBound,
                              flows: problem.wireFlows(result.flows), placement: problem.wireRanges(placement))
     }
@@ -114,7 +114,7 @@ struct PlacementHandlers: Sendable {
             placement = try inputs.placement(layout, problem: problem)
         } else {
             let options = solveOptions(request.method, connectivity, budget: try budget(request.planBudgetSeconds, field: "plan_budget_seconds", context: context), seed: request.seed)
-            placement = try await OffLoop.run(in: pool) { token in
+            placement = try await OffLoop.run(in: pool, for: context.clientKeyID) { token in
                 var run = options
                 run.cancellation = token
                 return Planner.solve(problem, options: run).placement
@@ -130,7 +130,7 @@ struct PlacementHandlers: Sendable {
         let dataDirectory = inputs.dataDirectory, settings = config
         let report: SimulationReport
         do {
-            report = try await OffLoop.run(in: pool) { _ in
+            report = try await OffLoop.run(in: pool, for: context.clientKeyID) { _ in
                 let workload = try Workload.load(directory: dataDirectory + "/helix/workload")
                 return try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload,
                                          config: settings, dataDirectory: dataDirectory)

@@ -14,13 +14,19 @@ struct PlacementService: AsyncParsableCommand {
     @Option(help: "Solves, simulations and scores run at once; more are refused (RESOURCE_EXHAUSTED). [env: LATTICE_MAX_JOBS] (default: the number of cores)")
     var maxJobs: Int?
 
+    @Option(help: "Of those, the most one client (API key, over all its connections) runs at once; the cluster secret is not limited (0 = no limit). [env: LATTICE_MAX_JOBS_PER_CLIENT] (default: 0)")
+    var maxJobsPerClient: Int?
+
     @Option(help: "Most seconds of budget one request may ask for; more is refused (RESOURCE_EXHAUSTED), never silently cut.")
     var maxBudgetSeconds = 600.0
 
     func run() async throws {
-        let limit: Int
-        do { limit = try WorkPool.limit(flag: maxJobs) } catch { throw ValidationError("\(error)") }
-        let pool = WorkPool(limit: limit, what: "solves", setting: "--max-jobs / LATTICE_MAX_JOBS")
+        let limit: Int, perClient: Int
+        do {
+            limit = try WorkPool.limit(flag: maxJobs)
+            perClient = try WorkPool.perClientLimit(flag: maxJobsPerClient)
+        } catch { throw ValidationError("\(error)") }
+        let pool = WorkPool(limit: limit, perClient: perClient, what: "solves", setting: "--max-jobs / LATTICE_MAX_JOBS")
         guard maxBudgetSeconds > 0 else { throw ValidationError("--max-budget-seconds must be positive") }
         var handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory), pool: pool)
         handlers.budgetCap.maxSeconds = maxBudgetSeconds

@@ -2,11 +2,16 @@ import SchedulerCore
 import ServiceKit
 import Wire
 
-/// What one Generate may ask of the scheduler (issue 12): tokens per request, refused
-/// RESOURCE_EXHAUSTED before anything is queued. Room in the admission queue is the queue's own
-/// limit (`--queue-limit`), checked and counted where requests queue.
+/// What one Generate may ask of the scheduler, and one client may have waiting (issue 12),
+/// checked at the front door before anything is queued: tokens per request, and Generates per
+/// client (API key) waiting for their first token, both refused RESOURCE_EXHAUSTED. Room in the
+/// admission queue as a whole is the queue's own limit (`--queue-limit`), checked and counted
+/// where requests queue.
 struct GenerateLimits: Sendable {
     var maxTokensPerRequest = 8192
+    /// 1/32 of the default admission queue (1024): one client can fill at most that share of it.
+    static let defaultQueuedPerClient = 32
+    var queuedPerClient = Self.queuedQuota(limit: defaultQueuedPerClient)
     let tally = StatTotals(["generate_refused_tokens"])
 
     func check(_ request: GenerateRequest) throws {
@@ -17,12 +22,30 @@ struct GenerateLimits: Sendable {
         }
     }
 
+    /// Checks `request`, then takes a waiting slot of `client` (the caller's API key). Give it
+    /// back (`release`) at the request's first event that is not `queued`, and when the call ends.
+    func admit(_ request: GenerateRequest, client: String?) throws -> ClientQuota.Hold {
+        try check(request)
+        do { return try queuedPerClient.acquire(client) } catch let status as Status {
+            throw Status(status.code, "Generate: \(status.message)")
+        }
+    }
+
+    var stats: [Stat] { tally.stats + queuedPerClient.stats }
+
+    static func queuedQuota(limit: Int) -> ClientQuota {
+        ClientQuota(limit: limit, what: "Generates waiting for their first token",
+                    setting: "--max-queued-per-client / LATTICE_MAX_QUEUED_PER_CLIENT", statName: "generate_refused_client_queued")
+    }
+
     /// Flags over the environment over the defaults.
-    static func from(tokens: Int?, environment: [String: String]) throws -> GenerateLimits {
+    static func from(tokens: Int?, queuedPerClient: Int?, environment: [String: String]) throws -> GenerateLimits {
         var limits = GenerateLimits()
         if let tokens = try positive(tokens, "LATTICE_MAX_TOKENS_PER_REQUEST", "max-tokens-per-request", environment: environment) {
             limits.maxTokensPerRequest = tokens
         }
+        let queued = try ClientQuota.limit(flag: queuedPerClient, variable: "LATTICE_MAX_QUEUED_PER_CLIENT", defaultLimit: defaultQueuedPerClient, environment: environment)
+        limits.queuedPerClient = queuedQuota(limit: queued)
         return limits
     }
 

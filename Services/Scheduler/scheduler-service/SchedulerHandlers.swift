@@ -18,9 +18,13 @@ enum SchedulerHandlers {
             return CancelResponse(found: engine.cancel(request.requestID))
         }
         server.unary(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest.self) { _, _ in engine.clusterStatus() }
-        server.stream(Methods.Scheduler.generate.name, GenerateRequest.self, GenerateEvent.self) { request, _, writer in
-            try limits.check(request)
-            try await engine.generate(request) { event in try await writer.send(event) }
+        server.stream(Methods.Scheduler.generate.name, GenerateRequest.self, GenerateEvent.self) { request, context, writer in
+            let waiting = try limits.admit(request, client: context.clientKeyID)
+            defer { waiting.release() }
+            try await engine.generate(request) { event in
+                if case .queued? = event.event {} else { waiting.release() }   // past the queue: a token or the finish
+                try await writer.send(event)
+            }
         }
         host.addStats {
             let status = engine.clusterStatus()
@@ -30,7 +34,7 @@ enum SchedulerHandlers {
                     Stat(name: "active_requests", value: Double(status.activeRequests)),
                     Stat(name: "plan_epoch", value: Double(status.planEpoch)),
                     Stat(name: "generate_refused_queue_full", value: Double(engine.queueRefusals))]
-                + engine.planningTally.figures.map { Stat(name: $0.name, value: $0.value) } + limits.tally.stats
+                + engine.planningTally.figures.map { Stat(name: $0.name, value: $0.value) } + limits.stats
         }
     }
 }

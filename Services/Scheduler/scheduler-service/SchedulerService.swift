@@ -37,9 +37,12 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Prompt + generated tokens one Generate may use. [env: LATTICE_MAX_TOKENS_PER_REQUEST] (default: 8192)")
     var maxTokensPerRequest: Int?
 
+    @Option(help: "Generates one client (API key, over all its connections) may have waiting for their first token; past it Generate answers RESOURCE_EXHAUSTED. The cluster secret is not limited (0 = no limit). [env: LATTICE_MAX_QUEUED_PER_CLIENT] (default: 32)")
+    var maxQueuedPerClient: Int?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let limits = try GenerateLimits.from(tokens: maxTokensPerRequest, environment: environment)
+        let limits = try GenerateLimits.from(tokens: maxTokensPerRequest, queuedPerClient: maxQueuedPerClient, environment: environment)
         let source: ModelSource
         do { source = try ModelSource.load(model ?? environment["LATTICE_MODEL"]) } catch let error as WorkerError {
             throw ValidationError("--model: \(error.description)")

@@ -26,38 +26,15 @@ extension ServiceClient {
     /// just finished, or (after a restart) generates again, deterministically for the same
     /// request; events already delivered are skipped, so each token arrives once, in order.
     /// A retry that regenerates different tokens (sampling that is not reproducible) fails
-    /// with DATA_LOSS rather than mix two generations.
+    /// with DATA_LOSS rather than mix two generations. Events are pulled from the server as the
+    /// consumer asks for them (no buffer between), so a slow consumer pauses the server's sends
+    /// through the transport's flow control; dropping the stream or cancelling the consuming
+    /// task cancels the call.
     public func generate(_ request: GenerateRequest, retry: GenerateRetry = .default, deadline: Duration? = nil) -> AsyncThrowingStream<GenerateEvent, Error> {
         var request = request
         if request.requestID.isEmpty { request.requestID = Self.newRequestID() }
-        return AsyncThrowingStream { continuation in
-            let task = Task { [request] in
-                var delivered: [UInt32] = []
-                var attempt = 0
-                while true {
-                    attempt += 1
-                    var resume = ResumedStream(delivered: delivered, requestID: request.requestID)
-                    do {
-                        for try await event in stream(Methods.Scheduler.generate.name, request, as: GenerateEvent.self, deadline: deadline) {
-                            guard let fresh = try resume.admit(event) else { continue }
-                            continuation.yield(fresh)
-                            if case .finished? = fresh.event { continuation.finish(); return }
-                        }
-                        delivered = resume.delivered
-                        guard attempt < retry.attempts, !Task.isCancelled else {
-                            throw Status(.unavailable, "Generate \(request.requestID): the stream ended without a finish, \(attempt) tries")
-                        }
-                    } catch let status as Status where status.code == .unavailable && attempt < retry.attempts && !Task.isCancelled {
-                        delivered = resume.delivered
-                    } catch {
-                        continuation.finish(throwing: error)
-                        return
-                    }
-                    try? await Task.sleep(for: retry.delay(beforeRetry: attempt))
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        let tries = GenerateTries(client: self, request: request, retry: retry, deadline: deadline)
+        return AsyncThrowingStream { try await tries.next() }
     }
 
     static func newRequestID() -> String {
@@ -72,6 +49,76 @@ extension GenerateRetry {
     func delay(beforeRetry attempt: Int) -> Duration {
         let doubled = initialDelay * (1 << min(max(attempt - 1, 0), 20))
         return min(doubled, maxDelay) * Double.random(in: 0.5...1)
+    }
+}
+
+/// The tries of one `generate`, pulled one event at a time (AsyncThrowingStream asks for one
+/// element at a time, never concurrently, so its state needs no lock).
+private final class GenerateTries: @unchecked Sendable {
+    private let client: ServiceClient
+    private let request: GenerateRequest
+    private let retry: GenerateRetry
+    private let deadline: Duration?
+    private var attempt = 0
+    private var resume: ResumedStream
+    private var events: AsyncThrowingStream<GenerateEvent, Error>.AsyncIterator?
+    private var done = false
+
+    init(client: ServiceClient, request: GenerateRequest, retry: GenerateRetry, deadline: Duration?) {
+        self.client = client
+        self.request = request
+        self.retry = retry
+        self.deadline = deadline
+        resume = ResumedStream(delivered: [], requestID: request.requestID)
+    }
+
+    /// The next event not delivered before; nil after the finish.
+    func next() async throws -> GenerateEvent? {
+        while !done {
+            var current = events ?? startTry()
+            let event: GenerateEvent?
+            do {
+                event = try await current.next()
+            } catch let status as Status where status.code == .unavailable && mayRetry {
+                await pause()
+                continue
+            } catch {
+                done = true
+                throw error
+            }
+            events = current
+            guard let event else {
+                guard mayRetry else {
+                    done = true
+                    throw Status(.unavailable, "Generate \(request.requestID): the stream ended without a finish, \(attempt) tries")
+                }
+                await pause()
+                continue
+            }
+            do {
+                guard let fresh = try resume.admit(event) else { continue }
+                if case .finished? = fresh.event { done = true }
+                return fresh
+            } catch {
+                done = true
+                throw error
+            }
+        }
+        return nil
+    }
+
+    private var mayRetry: Bool { attempt < retry.attempts && !Task.isCancelled }
+
+    private func startTry() -> AsyncThrowingStream<GenerateEvent, Error>.AsyncIterator {
+        attempt += 1
+        return client.stream(Methods.Scheduler.generate.name, request, as: GenerateEvent.self, deadline: deadline).makeAsyncIterator()
+    }
+
+    /// Drops the failed try and waits out the backoff before the next; what it delivered stays
+    /// in `resume`. A cancelled wait ends the stream quietly, as cancelling a consumer does.
+    private func pause() async {
+        events = nil
+        do { try await Task.sleep(for: retry.delay(beforeRetry: attempt)) } catch { done = true }
     }
 }
 

@@ -77,7 +77,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireC"], path: "Tests/WireTests"),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "LatticeTesting"], path: "Tests/TransportTests"),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "LatticeTesting", "DeterministicRandom"], path: "Tests/TransportTests"),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "DeterministicRandom"], path: "Tests/RoutingTests"),
         .testTarget(name: "ClusterLinksTests", dependencies: ["ClusterLinks"], path: "Tests/ClusterLinksTests"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], path: "Tests/TensorTests"),

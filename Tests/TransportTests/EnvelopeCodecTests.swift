@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Testing
 @testable import Transport
 import Wire
@@ -31,7 +32,9 @@ struct EnvelopeCodecTests {
     }
 
     @Test func agreesWithProtobufCBothWays() throws {
-        var rng = SystemRandomNumberGenerator()
+        // A seeded generator, not SystemRandomNumberGenerator: an `inout` of that empty struct
+        // crashes ThreadSanitizer's access check (a SEGV in __tsan::MemoryAccess on its bogus address).
+        var rng = SplitMix64(seed: 0x1A77_1CE5)
         for _ in 0..<300 {
             let envelope = Self.randomEnvelope(&rng)
             let framed = EnvelopeCodec.frame(envelope).array
@@ -53,7 +56,7 @@ struct EnvelopeCodecTests {
 
     /// A peer in another language may send a NUL inside a string: both codecs read up to it.
     @Test func stringsWithNulOnTheWireReadTheSameInBoth() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 0x2A77_1CE5)
         for _ in 0..<300 {
             let method = Array(Self.randomString(&rng).utf8), message = Array(Self.randomString(&rng).utf8)
             var status: [UInt8] = [0x08, UInt8.random(in: 0...16, using: &rng)]
@@ -75,7 +78,7 @@ struct EnvelopeCodecTests {
     }
 
     @Test func badBytesThrowAndNeverCrash() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 0x3A77_1CE5)
         let good = EnvelopeCodec.frame(Envelope(callID: 9, method: "x/Y", payload: [1, 2, 3], status: Status(.notFound, "no"))).array
         let body = Array(good.dropFirst(4))
         for cut in 0..<body.count {

@@ -50,9 +50,6 @@ public final class ClientQuota: @unchecked Sendable {
         }
     }
 
-    /// How many `client` holds now (tests and Stats).
-    public func holding(_ client: String) -> Int { lock.withLock { held[client, default: 0] } }
-
     /// `<statName>`: requests refused for this limit so far.
     public var stats: [Stat] { lock.withLock { [Stat(name: statName, value: Double(refused))] } }
 

@@ -85,6 +85,55 @@ extension Integration {
             }
         }
 
+        /// A Generate past the queue (its first token came) no longer counts against its client's
+        /// waiting limit, even while its stream is still open.
+        @Test func aGenerateGivesItsWaitingSlotBackAtItsFirstToken() async throws {
+            let directory = LatticeTesting.temporaryDirectory("client-limits")
+            let keys = "\(directory)/api.keys"
+            try "\(Self.greedy)\n".write(toFile: keys, atomically: true, encoding: .utf8)
+            let model = try LatticeCLI.tinyModel(layers: 2)
+            try await LatticeTesting.withService(.scheduler, arguments: ["--model", model, "--max-queued-per-client", "1", "--heartbeat-interval", "\(TestTime.seconds(0.2))"],
+                                                 environment: ["LATTICE_API_KEYS_FILE": keys]) { service in
+                let worker = try await LatticeTesting.start(.worker, arguments: ["--scheduler", service.address, "--model", model, "--worker-id", "w1"])
+                let observer = service.client()
+                do {
+                    try await firstTokenFreesTheSlot(service, observer)
+                } catch {
+                    await observer.close()
+                    await worker.stop()
+                    throw error
+                }
+                await observer.close()
+                await worker.stop()
+            }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        func firstTokenFreesTheSlot(_ service: TestService, _ observer: ServiceClient) async throws {
+            let serving = try await eventually(within: .seconds(30), { try await clusterStatus(observer).workers }, until: { $0.count == 1 && $0[0].health == .serving && ($0[0].layers?.end ?? 0) > ($0[0].layers?.start ?? 0) })
+            #expect(serving.first?.health == .serving)
+            // A small window: once a few events wait unread, the scheduler's sends (and so its call) stall.
+            var stalling = TransportConfig()
+            stalling.credentials = try Credentials.apiKey(Self.greedy)
+            stalling.streamWindowBytes = 64
+            let first = ServiceClient(host: service.host, port: service.port, config: stalling, reconnect: .never)
+            var events = first.stream(Methods.Scheduler.generate.name, GenerateRequest(promptTokenIDs: [1, 2], maxTokens: 200), as: GenerateEvent.self).makeAsyncIterator()
+            var firstToken: GenerateEvent?
+            while let event = try await events.next() {
+                if case .token? = event.event { firstToken = event; break }
+            }
+            #expect(firstToken != nil)
+            let stats = try await first.stats(.scheduler)
+            #expect(stats.callsInFlight >= 2, "the first Generate is still running (and this Stats call)")
+            let second = try client(Self.greedy, service)
+            let (kept, event) = try await startGenerate(second)
+            #expect(event != nil)
+            #expect(try await second.stats(.scheduler)[extra: "generate_refused_client_queued"] == 0)
+            withExtendedLifetime((events, kept)) {}
+            await first.close()
+            await second.close()
+        }
+
         @Test func oneKeysConcurrentCallsAreLimitedAcrossItsConnections() async throws {
             try await withKeyedScheduler(["--max-calls-per-client", "2"]) { service in
                 let first = try client(Self.greedy, service), second = try client(Self.greedy, service)

@@ -2,8 +2,8 @@ import Foundation
 import Synchronization
 import Wire
 
-/// A per-client limit (issue 12): how many of one kind of thing (Generates waiting for
-/// admission, jobs running) one client may hold at once. A client is its API key: the count is
+/// A per-client limit (issue 12): how many of one kind of thing (Generates waiting for their
+/// first token, jobs running) one client may hold at once. A client is its API key: the count is
 /// per key id over all of the key's connections, so opening more connections does not escape
 /// it. The cluster's own services (the cluster secret: `CallContext.clientKeyID` nil) are not
 /// limited here; the service-wide limits (`--queue-limit`, `--max-jobs`) bound them. Past the
@@ -19,7 +19,7 @@ public final class ClientQuota: @unchecked Sendable {
     private var held: [String: Int] = [:]   // guarded by lock
     private var refused = 0                 // guarded by lock
 
-    /// `what` names the things in messages ("Generates waiting for admission"), `setting` the
+    /// `what` names the things in messages ("solves running"), `setting` the
     /// flag and variable that raise the limit, `statName` the Stats figure of refusals.
     public init(limit: Int, what: String, setting: String, statName: String) {
         self.limit = max(limit, 0)

@@ -1,4 +1,5 @@
-"""Writes the transport's direct Envelope codec (Shared/Transport/EnvelopeWire.swift) from
+"""Writes the transport's direct Envelope codec (Shared/Transport/EnvelopeWire.swift) and the
+Swift types it codes (Shared/Wire/EnvelopeTypes.swift: Envelope, Status and their enums) from
 common.proto (run by scripts/gen-proto, not by hand).
 
 The transport encodes and decodes lattice.v1.Envelope without protobuf-c, on its hot path: the
@@ -13,6 +14,11 @@ Per message M reachable from Envelope: `struct MEncoding` (sizes, computed once 
 `write(_:to:)` and `static func decode`. Supported fields: uint64/uint32/int64/int32, bool,
 enum, string (a NUL ends it, as protobuf-c's `char *`), one embedded message per field, and on
 Envelope the one borrowed `bytes` field. Anything else stops the generator with a message.
+
+The types: per message a public struct (stored properties and a memberwise init whose arguments
+default to the field's protobuf default), per enum a public enum with the proto names as its
+description. What else they do is hand-written beside them: the protobuf-c bridge
+(Shared/Wire/Envelope.swift) and Status's convenience API (Shared/Wire/Status.swift).
 """
 import importlib.util
 from collections import namedtuple
@@ -25,6 +31,8 @@ ROOT = "Envelope"
 BORROWED = {("Envelope", "payload")}   # bytes left in the frame: written and read by the caller
 REUSED = {("Envelope", "method")}      # strings likely to repeat: decode reuses a known String
 FieldCode = namedtuple("FieldCode", "stored size write decode")
+SWIFT_NAMES = {"Code": "StatusCode"}   # proto enum -> Swift type, where the Swift API names it otherwise
+DEFAULTS = {("Envelope", "version"): "Envelope.protocolVersion"}   # init defaults other than protobuf's
 VARINTS = {F.TYPE_UINT64: "UInt64", F.TYPE_UINT32: "UInt32", F.TYPE_INT64: "Int64", F.TYPE_INT32: "Int32"}
 
 # Property names follow the other generated types (gen-proto-swift.py's camel).
@@ -201,17 +209,125 @@ class Gen:
         return "\n".join(self.lines) + "\n"
 
 
+class Types:
+    """The public Swift types of the messages and enums the codec reaches (module Wire)."""
+
+    def __init__(self, common):
+        self.gen = Gen(common)
+        self.enums = {e.name: (e, [5, i]) for i, e in enumerate(common.enum_type)}
+        self.comments = {}
+        for loc in common.source_code_info.location:
+            text = (loc.leading_comments or loc.trailing_comments).strip()
+            if text:
+                self.comments[tuple(loc.path)] = text
+        self.lines = []
+
+    def emit(self, line=""):
+        self.lines.append(line)
+
+    def doc(self, path, indent):
+        for line in self.comments.get(tuple(path), "").splitlines():
+            self.emit(f"{indent}/// {line.strip()}".rstrip())
+
+    @staticmethod
+    def swift_name(proto_name):
+        return SWIFT_NAMES.get(proto_name, proto_name)
+
+    def field_type(self, owner, f):
+        """(Swift type, protobuf default) of field `f` of message `owner`."""
+        if f.type in VARINTS:
+            return VARINTS[f.type], "0"
+        if f.type == F.TYPE_BOOL:
+            return "Bool", "false"
+        if f.type == F.TYPE_STRING:
+            return "String", '""'
+        if f.type == F.TYPE_BYTES:
+            return "[UInt8]", "[]"
+        if f.type == F.TYPE_MESSAGE:
+            return f"{self.swift_name(self.gen.message_type(f))}?", "nil"
+        name = f.type_name.split(".lattice.v1.")[-1]
+        enum, _ = self.enum_named(name)
+        local = name.removeprefix(f"{owner}.")   # a nested enum is named from inside its message
+        first = enum.value[0].name[len(_swift.enum_prefix([v.name for v in enum.value])):]
+        return self.swift_name(local), f".{camel(first)}"
+
+    def enum_named(self, name):
+        if "." in name:
+            owner, inner = name.split(".", 1)
+            message = self.gen.messages[owner]
+            for k, e in enumerate(message.enum_type):
+                if e.name == inner:
+                    return e, [4, list(self.gen.messages).index(owner), 4, k]
+            sys.exit(f"gen-proto-envelope: {name} is not an enum of common.proto")
+        if name not in self.enums:
+            sys.exit(f"gen-proto-envelope: {name} is not a top-level enum of common.proto")
+        return self.enums[name]
+
+    def enum(self, enum, path, indent):
+        """Raw values are Int32, as protobuf's enums are; the description is the proto name."""
+        names = [v.name for v in enum.value]
+        prefix = _swift.enum_prefix(names)
+        self.doc(path, indent)
+        self.emit(f"{indent}public enum {self.swift_name(enum.name)}: Int32, Sendable, CaseIterable, CustomStringConvertible {{")
+        for j, v in enumerate(enum.value):
+            self.doc(path + [2, j], indent + "    ")
+            self.emit(f"{indent}    case {camel(v.name[len(prefix):])} = {v.number}")
+        self.emit()
+        self.emit(f"{indent}    public var description: String {{")
+        self.emit(f"{indent}        switch self {{")
+        for v in enum.value:
+            self.emit(f"{indent}        case .{camel(v.name[len(prefix):]).strip('`')}: \"{v.name}\"")
+        self.emit(f"{indent}        }}")
+        self.emit(f"{indent}    }}")
+        self.emit(f"{indent}}}")
+
+    def message(self, name):
+        msg = self.gen.messages[name]
+        path = [4, list(self.gen.messages).index(name)]
+        self.doc(path, "")
+        self.emit(f"public struct {name}: Sendable, Equatable {{")
+        for k, enum in enumerate(msg.enum_type):
+            self.enum(enum, path + [4, k], "    ")
+            self.emit()
+        props = []
+        for i, f in enumerate(msg.field):
+            t, default = self.field_type(name, f)
+            props.append((camel(f.name), t, DEFAULTS.get((name, f.name), default)))
+            self.doc(path + [2, i], "    ")
+            self.emit(f"    public var {camel(f.name)}: {t}")
+        self.emit()
+        self.emit("    public init(" + ", ".join(f"{p}: {t} = {default}" for p, t, default in props) + ") {")
+        for p, _, _ in props:
+            self.emit(f"        self.{p.strip('`')} = {p}")
+        self.emit("    }")
+        self.emit("}")
+
+    def file(self):
+        self.emit("// Generated by scripts/gen-proto from proto/lattice/v1/common.proto (scripts/gen-proto-envelope.py). Do not edit.")
+        messages = self.gen.reachable()
+        used = [f.type_name.split(".lattice.v1.")[-1] for m in messages for f in self.gen.messages[m].field if f.type == F.TYPE_ENUM]
+        for name, (enum, path) in self.enums.items():
+            if name in used:
+                self.emit()
+                self.enum(enum, path, "")
+        for name in messages:
+            self.emit()
+            self.message(name)
+        return "\n".join(self.lines) + "\n"
+
+
 def main():
-    descriptor_set, out_file = sys.argv[1], sys.argv[2]
+    descriptor_set, codec_file, types_file = sys.argv[1], sys.argv[2], sys.argv[3]
     fileset = d.FileDescriptorSet()
     with open(descriptor_set, "rb") as handle:
         fileset.ParseFromString(handle.read())
     common = [f for f in fileset.file if f.name == "lattice/v1/common.proto"]
     if not common:
         sys.exit("gen-proto-envelope: lattice/v1/common.proto is not in the descriptor set")
-    with open(out_file, "w") as handle:
-        handle.write(Gen(common[0]).file())
-    print(os.path.basename(out_file))
+    for out_file, writer in ((codec_file, Gen), (types_file, Types)):
+        with open(out_file, "w") as handle:
+            handle.write(writer(common[0]).file())
+        print(os.path.basename(out_file))
 
 
 if __name__ == "__main__":

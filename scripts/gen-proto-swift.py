@@ -2,9 +2,10 @@
 
 Input: a FileDescriptorSet with source info (protoc --descriptor_set_out --include_source_info
 --include_imports). Output: one Swift file per service .proto, each message a struct conforming to
-`CBridged` (see Shared/Wire/CBridge.swift), each enum a `WireEnum`. common.proto is skipped: its
-Swift types are written by hand (Envelope.swift, Status.swift, Health.swift); the transport's
-Envelope codec is generated from it by gen-proto-envelope.py.
+`CBridged` (see Shared/Wire/CBridge.swift), each enum a `WireEnum`. common.proto is skipped:
+gen-proto-envelope.py writes its Envelope and Status types (EnvelopeTypes.swift) and the
+transport's Envelope codec; the rest of it is written by hand (Envelope.swift, Status.swift,
+Health.swift).
 
 Mapping: scalars -> Swift scalars, string -> String, bytes -> [UInt8], message -> Optional,
 repeated -> Array, a oneof of one field -> Optional (proto3 optional for protoc-c), a larger

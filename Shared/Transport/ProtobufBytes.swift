@@ -119,10 +119,12 @@ protocol DirectWireEnum {
 }
 
 extension Envelope.Kind: DirectWireEnum {
-    var wireValue: UInt64 { UInt64(rawValue) }
+    // protobuf writes an enum as an int32: a negative one sign-extends to 10 bytes.
+    var wireValue: UInt64 { UInt64(truncatingIfNeeded: rawValue) }
     init(wireValue: UInt64) throws {
+        // Reported as protobuf-c's unsigned field reads it (`Envelope(wire:)`).
         let raw = UInt32(truncatingIfNeeded: wireValue)
-        guard let kind = Envelope.Kind(rawValue: raw) else { throw WireError("Envelope: unknown kind \(raw)") }
+        guard let kind = Envelope.Kind(rawValue: Int32(bitPattern: raw)) else { throw WireError("Envelope: unknown kind \(raw)") }
         self = kind
     }
 }

@@ -1,43 +1,10 @@
 import CProtobufC
 import WireC
 
-/// One frame of the wire protocol: a call id, a method, a payload and, on responses, a status.
-public struct Envelope: WireMessage {
-    public enum Kind: UInt32, Sendable {
-        case request = 0, response = 1, cancel = 2
-        /// Client to server: `window` more bytes of a stream's items were consumed.
-        case windowUpdate = 3
-    }
-
+// `Envelope`'s fields and `Kind` are generated from common.proto (EnvelopeTypes.swift); this is
+// its protobuf-c bridge.
+extension Envelope: WireMessage {
     public static let protocolVersion: UInt32 = 1
-
-    public var callID: UInt64
-    public var method: String
-    public var payload: [UInt8]
-    public var status: Status?
-    public var deadlineMs: UInt64
-    public var endOfStream: Bool
-    public var version: UInt32
-    public var kind: Kind
-    /// Stream flow control: on a request, the bytes of items the client buffers (0 = none);
-    /// on a window update, the bytes granted back (see common.proto).
-    public var window: UInt32
-
-    public init(
-        callID: UInt64, method: String, payload: [UInt8] = [], status: Status? = nil,
-        deadlineMs: UInt64 = 0, endOfStream: Bool = false, version: UInt32 = Envelope.protocolVersion,
-        kind: Kind = .request, window: UInt32 = 0
-    ) {
-        self.callID = callID
-        self.method = method
-        self.payload = payload
-        self.status = status
-        self.deadlineMs = deadlineMs
-        self.endOfStream = endOfStream
-        self.version = version
-        self.kind = kind
-        self.window = window
-    }
 
     public func encode() -> [UInt8] {
         var message = Lattice__V1__Envelope()
@@ -46,7 +13,7 @@ public struct Envelope: WireMessage {
         message.deadline_ms = deadlineMs
         message.end_of_stream = endOfStream ? 1 : 0
         message.version = version
-        message.kind = Lattice__V1__Envelope__Kind(rawValue: kind.rawValue)
+        message.kind = Lattice__V1__Envelope__Kind(rawValue: UInt32(bitPattern: kind.rawValue))
         message.window = window
         return withCStringField(method) { methodC in
             message.method = methodC
@@ -71,7 +38,7 @@ public struct Envelope: WireMessage {
         self = try withUnsafePointer(to: lattice__v1__envelope__descriptor) { descriptor in
             try unpackMessage(bytes, descriptor, as: Lattice__V1__Envelope.self, name: "Envelope") { m in
                 let c = m.pointee
-                guard let kind = Kind(rawValue: c.kind.rawValue) else {
+                guard let kind = Kind(rawValue: Int32(bitPattern: c.kind.rawValue)) else {
                     throw WireError("Envelope: unknown kind \(c.kind.rawValue)")
                 }
                 return Envelope(

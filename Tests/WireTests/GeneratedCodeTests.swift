@@ -21,6 +21,37 @@ import Testing
         }
     }
 
+    /// A field added to Envelope in common.proto reaches the Swift type (a property and an init
+    /// argument) and the transport's codec (sized, written, decoded) with no hand edit.
+    @Test(.enabled(if: toolAvailable("protoc"), "protoc is not installed (apt-get install protobuf-compiler)"))
+    func aFieldAddedToEnvelopeIsGenerated() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("gen-envelope-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let python = try pythonWithProtobuf()
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("proto"), to: scratch.appendingPathComponent("proto"))
+        let common = scratch.appendingPathComponent("proto/lattice/v1/common.proto")
+        let text = try String(contentsOf: common, encoding: .utf8)
+        let last = "  uint32 window = 9;\n"
+        try #require(text.contains(last), "common.proto's Envelope no longer ends with its window field: update this test")
+        try text.replacingOccurrences(of: last, with: last + "  string trace_id = 10;   // added by the test\n")
+            .write(to: common, atomically: true, encoding: .utf8)
+        let descriptors = scratch.appendingPathComponent("lattice.desc").path
+        let protoc = try runProcess("protoc", ["--proto_path=\(scratch.path)/proto", "--include_imports", "--include_source_info",
+                                               "--descriptor_set_out=\(descriptors)", common.path])
+        try #require(protoc.status == 0, "protoc failed: \(protoc.stderr)")
+        let codec = scratch.appendingPathComponent("EnvelopeWire.swift"), types = scratch.appendingPathComponent("EnvelopeTypes.swift")
+        let run = try runProcess(python, ["scripts/gen-proto-envelope.py", descriptors, codec.path, types.path])
+        try #require(run.status == 0, "gen-proto-envelope.py failed: \(run.stderr)")
+
+        let swiftTypes = try String(contentsOf: types, encoding: .utf8)
+        #expect(swiftTypes.contains("    /// added by the test\n    public var traceID: String\n"))
+        #expect(swiftTypes.contains("kind: Kind = .request, window: UInt32 = 0, traceID: String = \"\") {"))
+        let swiftCodec = try String(contentsOf: codec, encoding: .utf8)
+        #expect(swiftCodec.contains("let traceIDUTF8 = ProtobufWriter.cString(value.traceID)"))
+        #expect(swiftCodec.contains("if !traceIDUTF8.isEmpty { out.byte(0x52); out.lengthDelimited(traceIDUTF8) }"))
+        #expect(swiftCodec.contains("case (10, 2): value.traceID = try reader.string()"))
+    }
+
     /// Shared/WireC/** and the Swift files of Shared/Wire and Shared/Transport that say they are
     /// generated, by relative path.
     private func generatedFiles(under root: URL) throws -> [String: Data] {

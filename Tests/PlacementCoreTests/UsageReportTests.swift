@@ -29,6 +29,17 @@ import Testing
         let decodeSteps = firstStages.reduce(0) { $0 + $1.batchesPerSecond * $1.meanBatchDecodes }
         #expect(!firstStages.isEmpty && abs(decodeSteps / report.decodeTokensPerSecond - 1) < 0.1, "\(decodeSteps) vs \(report.decodeTokensPerSecond)")
         #expect(report.nodes.allSatisfy { $0.batchesPerSecond == 0 || $0.meanBatchTokens >= $0.meanBatchDecodes }, "\(report.nodes)")
+        // A decode at a first stage runs all of its layers, so it spends at least their decode time
+        // at the profile's fastest batch there; and a hop is a part of a decode step, so its mean is
+        // below the steps' mean.
+        let profiles = try GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory)
+        let stepMean = try #require(report.decodeLatency["mean"])
+        for usage in firstStages {
+            let profile = try #require(profiles[usage.type])
+            let fastest = try #require(profile.decode.points.first { $0.tokens > 0 }).seconds
+            #expect(usage.meanDecodeSeconds >= Double(usage.layers) * fastest && usage.meanDecodeSeconds < stepMean, "\(usage), step \(stepMean)")
+        }
+        #expect(report.nodes.allSatisfy { $0.batchesPerSecond == 0 || ($0.meanDecodeSeconds > 0 && $0.meanDecodeSeconds < stepMean) }, "\(report.nodes)")
     }
 
     /// The drawing joins pipeline stages: one line per node-to-node arc that carries flow.

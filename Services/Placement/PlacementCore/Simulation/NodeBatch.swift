@@ -7,7 +7,7 @@ import Foundation
 /// layer, each layer running the items that have reached it (partial inference enters a node
 /// part-way) at the profile's per-layer time for that many prompt and decode tokens.
 struct NodeBatch {
-    struct Item { var request: Int; var hop: Int; var tokens: Int; var isPrompt: Bool; var context: Int; var firstLayer: Int }
+    struct Item { var request: Int; var hop: Int; var tokens: Int; var isPrompt: Bool; var context: Int; var firstLayer: Int; var arrived = 0.0 }
 
     /// A node's batch limits with `layers` loaded, from its GPU type's measured capacities, and
     /// `tokens` a batch at most (none in Helix's simulator).

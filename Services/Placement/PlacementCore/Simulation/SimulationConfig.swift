@@ -111,8 +111,9 @@ public struct SimulationReport: Sendable {
 
     /// One line per serving node: type, layers, utilisation, KV mean and peak.
     public var nodeTable: String {
-        (["  node type   layers  busy   kv mean  kv peak"] + nodes.map {
-            String(format: "  %4d %@ %6d %5.0f%% %7.0f%% %7.0f%%", $0.node, $0.type.padding(toLength: 6, withPad: " ", startingAt: 0), $0.layers, $0.utilisation * 100, $0.kvMean * 100, $0.kvPeak * 100)
+        (["  node type   layers  busy   kv mean  kv peak  batches/s  decodes/batch  decode at node"] + nodes.map {
+            String(format: "  %4d %@ %6d %5.0f%% %7.0f%% %7.0f%% %10.1f %14.1f %13.3f s", $0.node, $0.type.padding(toLength: 6, withPad: " ", startingAt: 0), $0.layers,
+                   $0.utilisation * 100, $0.kvMean * 100, $0.kvPeak * 100, $0.batchesPerSecond, $0.meanBatchDecodes, $0.meanDecodeSeconds)
         }).joined(separator: "\n")
     }
 
@@ -121,7 +122,7 @@ public struct SimulationReport: Sendable {
          "prompt_latency_s": promptLatency, "decode_latency_s": decodeLatency, "simulated_seconds": simulatedSeconds,
          "wall_seconds": wallSeconds, "events": events,
          "nodes": nodes.map { ["node": $0.node, "type": $0.type, "layers": $0.layers, "utilisation": $0.utilisation, "kv_mean": $0.kvMean, "kv_peak": $0.kvPeak,
-                          "mean_batch_tokens": $0.meanBatchTokens, "mean_batch_decodes": $0.meanBatchDecodes,
+                          "mean_batch_tokens": $0.meanBatchTokens, "mean_batch_decodes": $0.meanBatchDecodes, "mean_decode_s": $0.meanDecodeSeconds,
                           "batches_per_s": $0.batchesPerSecond] as [String: Any] }]
     }
 }

@@ -358,7 +358,8 @@ struct SimulationEngine {
         let step = requests[r].path.steps[hop]
         let tokens = isPrompt ? requests[r].input : 1
         queue[step.node].append(NodeBatch.Item(request: r, hop: hop, tokens: tokens, isPrompt: isPrompt,
-                                               context: requests[r].input + max(0, requests[r].produced - 1), firstLayer: step.layers.lowerBound))
+                                               context: requests[r].input + max(0, requests[r].produced - 1), firstLayer: step.layers.lowerBound,
+                                               arrived: now))
         received[step.node] += tokens
         if startsBatch && !busy[step.node] { startBatch(step.node) }
     }
@@ -382,6 +383,9 @@ struct SimulationEngine {
         busy[j] = false
         let batch = inFlight[j]
         inFlight[j] = []
+        for item in batch where !item.isPrompt {
+            usage.decodeDone(j, seconds: now - item.arrived, at: now, window: config.warmupSeconds...end, nodes: problem.nodes.count)
+        }
         for item in batch {
             let r = item.request
             kvHeld[j] += Double(item.tokens * requests[r].path.steps[item.hop].layers.count)

@@ -16,6 +16,10 @@ public struct NodeUsage: Sendable, Equatable {
     public var meanBatchDecodes: Double = 0
     /// Batches started per second of the window.
     public var batchesPerSecond: Double = 0
+    /// Mean seconds a decode step spent at the node, from arriving to its batch's end: the per-hop
+    /// time the serving model's decode step sums (session 12: on cluster42 plans 2–7× the node's
+    /// own decode pass, the rest waiting behind batches in progress).
+    public var meanDecodeSeconds: Double = 0
 }
 
 /// Accumulates busy time and KV samples for the simulation engine.
@@ -30,6 +34,8 @@ struct UsageMeter {
     var batches: [Int] = []
     var batchTokens: [Int] = []
     var batchDecodes: [Int] = []
+    var decodeSeconds: [Double] = []
+    var decodesDone: [Int] = []
 
     /// A batch computed on node j over [from, to); only the part inside [start, end) counts.
     mutating func busy(_ j: Int, from: Double, to: Double, window: ClosedRange<Double>, nodes: Int) {
@@ -44,6 +50,14 @@ struct UsageMeter {
         batches[j] += 1
         batchTokens[j] += tokens
         batchDecodes[j] += decodes
+    }
+
+    /// A decode step finished node j's batch at `time`, `seconds` after arriving there.
+    mutating func decodeDone(_ j: Int, seconds: Double, at time: Double, window: ClosedRange<Double>, nodes: Int) {
+        if decodeSeconds.count < nodes { decodeSeconds = Array(repeating: 0, count: nodes); decodesDone = Array(repeating: 0, count: nodes) }
+        guard window.contains(time) else { return }
+        decodeSeconds[j] += seconds
+        decodesDone[j] += 1
     }
 
     /// Samples every node's KV fill for each grid point up to `time` inside the window.
@@ -70,7 +84,8 @@ struct UsageMeter {
                              kvPeak: j < kvPeak.count ? kvPeak[j] : 0,
                              meanBatchTokens: ran > 0 ? Double(batchTokens[j]) / Double(ran) : 0,
                              meanBatchDecodes: ran > 0 ? Double(batchDecodes[j]) / Double(ran) : 0,
-                             batchesPerSecond: window > 0 ? Double(ran) / window : 0)
+                             batchesPerSecond: window > 0 ? Double(ran) / window : 0,
+                             meanDecodeSeconds: j < decodesDone.count && decodesDone[j] > 0 ? decodeSeconds[j] / Double(decodesDone[j]) : 0)
         }
     }
 }

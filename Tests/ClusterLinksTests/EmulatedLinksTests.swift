@@ -49,5 +49,21 @@ struct EmulatedLinksTests {
         #expect(EmulatedLinks(worker: "node-7", links: links).isEmpty)
     }
 
+    /// The scheduler's links are emulated too (the simulator routes every iteration source → … →
+    /// sink): a worker applies the source link to what the scheduler sends it, on receipt, and
+    /// the sink link to what it sends the scheduler.
+    @Test func theSchedulersLinksTakeTheirLatencyBothWays() throws {
+        let declared = links + [DeclaredLink(from: "node-1", to: "sink", bandwidthBytesPerSecond: 1e7, latencySeconds: 0.045)]
+        let now = ContinuousClock.now
+        // 1000 bytes at 10 MB/s take 0.1 ms, then 20 ms of latency.
+        let first = try #require(EmulatedLinks(worker: "node-0", links: declared).arrivalFromSource(bytes: 1000, now: now))
+        #expect(abs(seconds(first - now) - 0.0201) < 1e-9)
+        let last = EmulatedLinks(worker: "node-1", links: declared)
+        #expect(last.arrivalFromSource(bytes: 1000, now: now) == nil)
+        let token = try #require(last.arrival(to: "sink", bytes: 4, now: now))
+        #expect(abs(seconds(token - now) - 0.0450004) < 1e-9)
+        #expect(!EmulatedLinks(worker: "node-7", links: declared + [DeclaredLink(from: "source", to: "node-7", bandwidthBytesPerSecond: 1e7, latencySeconds: 0.05)]).isEmpty)
+    }
+
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 }

@@ -18,6 +18,8 @@ final class ForwardPipeline: Sendable {
     /// This worker's scheduler, the reply-to of every looping request here (`ForwardGuard`): a held
     /// step that finds no route cannot name its own, and its failure goes there.
     let scheduler: String?
+    /// Emulated links (`--emulate-links`), the scheduler's into this worker included.
+    let links: EmulatedLinks?
 
     init(stage: WorkerStage, peers: PeerClients, logger: Logger, maxBatchTokens: Int, alignWait: Double,
          caps: @escaping @Sendable (Int) -> BatchCaps = { _ in .unlimited }, links: EmulatedLinks? = nil, scheduler: String? = nil) {
@@ -25,9 +27,25 @@ final class ForwardPipeline: Sendable {
         self.peers = peers
         self.logger = logger
         self.scheduler = scheduler
+        self.links = links
         let sender = OutcomeSender(stage: stage, peers: peers, logger: logger, links: links)
         self.sender = sender
         batcher = ForwardBatcher(stage: stage, maxBatchTokens: maxBatchTokens, alignWait: alignWait, caps: caps) { sender.send($0) }
+    }
+
+    /// Emulated links: a Forward from the scheduler has crossed the cluster file's source link to
+    /// this worker; it waits here as the link would have made it wait (the scheduler emulates no
+    /// link), and its items' first hop opens with that wait, as a worker's sends do. The
+    /// scheduler's items are the ones whose hop times nobody has opened yet.
+    func crossSourceLink(_ request: ForwardRequest) async -> ForwardRequest {
+        guard let links, request.items.contains(where: { $0.hopSeconds.isEmpty && !$0.routeHeld }) else { return request }
+        let now = ContinuousClock.now
+        guard let arrival = links.arrivalFromSource(bytes: request.items.reduce(0) { $0 + 4 * $1.tokenIDs.count }, now: now) else { return request }
+        try? await Task.sleep(until: arrival, clock: .continuous)
+        let wait = max(.zero, arrival - now).inSeconds
+        var crossed = request
+        for i in crossed.items.indices where crossed.items[i].hopSeconds.isEmpty && !crossed.items[i].routeHeld { crossed.items[i].hopSeconds = [wait] }
+        return crossed
     }
 
     /// Validates and queues a Forward's items; the Status thrown is the Forward's answer.
@@ -160,7 +178,14 @@ struct OutcomeSender: Sendable {
                 await forward(items, replyTo: replyTo, to: address)
             }
         }
-        if !replies.isEmpty { Task { await reply(replies) } }
+        if !replies.isEmpty {
+            // Tokens go to the scheduler over the cluster file's sink link (4 bytes a token id).
+            let arrival = links?.arrival(to: "sink", bytes: 4 * replies.values.reduce(0) { $0 + $1.count }, now: now)
+            Task {
+                if let arrival { try? await Task.sleep(until: arrival, clock: .continuous) }
+                await reply(replies)
+            }
+        }
     }
 
     /// Items of a Forward refused here: each fails at its reply-to address.

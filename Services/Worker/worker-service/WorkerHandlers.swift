@@ -39,7 +39,7 @@ enum WorkerHandlers {
         }
         host.server.unary(Methods.Worker.forward.name, ForwardRequest.self) { request, _ in
             try await destinations.check(request)
-            return try pipeline.accept(request)
+            return try pipeline.accept(await pipeline.crossSourceLink(request))
         }
         host.server.unary(Methods.Worker.release.name, ReleaseRequest.self) { request, _ in
             pipeline.forget(request.requestIDs)

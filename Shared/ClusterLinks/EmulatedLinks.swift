@@ -34,23 +34,34 @@ public final class EmulatedLinks: @unchecked Sendable {
     /// Reserves the link to `peer` ("sink": the scheduler) for `bytes` sent now; returns when they
     /// arrive there, or nil when no link to `peer` is declared (loopback speed).
     public func arrival(to peer: String, bytes: Int, now: ContinuousClock.Instant = .now) -> ContinuousClock.Instant? {
+        transfer(to: peer, bytes: bytes, now: now)?.arrival
+    }
+
+    /// `arrival`, with when the transfer starts on the link (after those ahead of it).
+    public func transfer(to peer: String, bytes: Int, now: ContinuousClock.Instant = .now) -> Transfer? {
         outgoing[peer].map { reserve($0, key: peer, bytes: bytes, now: now) }
     }
 
     /// Reserves the scheduler's link into this worker for `bytes` the scheduler sent at `now`;
-    /// returns when they arrive here, or nil when no such link is declared.
-    public func arrivalFromSource(bytes: Int, now: ContinuousClock.Instant = .now) -> ContinuousClock.Instant? {
+    /// nil when no such link is declared.
+    public func transferFromSource(bytes: Int, now: ContinuousClock.Instant = .now) -> Transfer? {
         fromSource.map { reserve($0, key: "source", bytes: bytes, now: now) }
+    }
+
+    /// A transfer on a link: when it starts sending and when it arrives.
+    public struct Transfer: Sendable, Equatable {
+        public var start: ContinuousClock.Instant
+        public var arrival: ContinuousClock.Instant
     }
 
     /// One transfer at a time per directed link: it waits for the link, takes bytes / bandwidth,
     /// then the latency.
-    private func reserve(_ link: DeclaredLink, key: String, bytes: Int, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+    private func reserve(_ link: DeclaredLink, key: String, bytes: Int, now: ContinuousClock.Instant) -> Transfer {
         lock.withLock {
             let start = max(now, freeAt[key] ?? now)
             let sent = start + .seconds(Double(bytes) / link.bandwidthBytesPerSecond)
             freeAt[key] = sent
-            return sent + .seconds(link.latencySeconds)
+            return Transfer(start: start, arrival: sent + .seconds(link.latencySeconds))
         }
     }
 }

@@ -35,14 +35,13 @@ final class ForwardPipeline: Sendable {
 
     /// Emulated links: a Forward from the scheduler has crossed the cluster file's source link to
     /// this worker; it waits here as the link would have made it wait (the scheduler emulates no
-    /// link), and its items' first hop opens with that wait, as a worker's sends do. The
+    /// link), and its items' first hop opens with the transfer, as a worker's sends do. The
     /// scheduler's items are the ones whose hop times nobody has opened yet.
     func crossSourceLink(_ request: ForwardRequest) async -> ForwardRequest {
         guard let links, request.items.contains(where: { $0.hopSeconds.isEmpty && !$0.routeHeld }) else { return request }
-        let now = ContinuousClock.now
-        guard let arrival = links.arrivalFromSource(bytes: request.items.reduce(0) { $0 + 4 * $1.tokenIDs.count }, now: now) else { return request }
-        try? await Task.sleep(until: arrival, clock: .continuous)
-        let wait = max(.zero, arrival - now).inSeconds
+        guard let sent = links.transferFromSource(bytes: request.items.reduce(0) { $0 + 4 * $1.tokenIDs.count }) else { return request }
+        try? await Task.sleep(until: sent.arrival, clock: .continuous)
+        let wait = sent.hopSeconds
         var crossed = request
         for i in crossed.items.indices where crossed.items[i].hopSeconds.isEmpty && !crossed.items[i].routeHeld { crossed.items[i].hopSeconds = [wait] }
         return crossed
@@ -168,13 +167,14 @@ struct OutcomeSender: Sendable {
         }
         for (address, sent) in forwards {
             let bytes = sent.reduce(0) { $0 + ($1.item.hidden?.chargedBytes ?? 0) + 4 * $1.item.tokenIDs.count }
-            let arrival = peerOf[address].flatMap { links?.arrival(to: $0, bytes: bytes, now: now) }
-            // The next hop's time opens with what its link makes the items wait.
-            let wait = arrival.map { max(.zero, $0 - now).inSeconds } ?? 0
-            let items = sent.map { var item = $0.item; item.hopSeconds.append(wait); return item }
+            let transfer = peerOf[address].flatMap { links?.transfer(to: $0, bytes: bytes, now: now) }
+            // The next hop's time opens with the transfer: from when it starts on the link (not the
+            // wait for the transfers ahead of it) to its arrival, as Swarm times a hop (the Helix
+            // artifact's `SwarmScheduler`, from the transmission's start; our simulator alike).
+            let items = sent.map { var item = $0.item; item.hopSeconds.append(transfer?.hopSeconds ?? 0); return item }
             let replyTo = sent.map(\.replyTo)
             Task {
-                if let arrival { try? await Task.sleep(until: arrival, clock: .continuous) }
+                if let arrival = transfer?.arrival { try? await Task.sleep(until: arrival, clock: .continuous) }
                 await forward(items, replyTo: replyTo, to: address)
             }
         }
@@ -234,4 +234,9 @@ struct OutcomeSender: Sendable {
             }
         }
     }
+}
+
+extension EmulatedLinks.Transfer {
+    /// Seconds from the start of sending to the arrival: what a hop's time opens with.
+    var hopSeconds: Double { max(.zero, arrival - start).inSeconds }
 }

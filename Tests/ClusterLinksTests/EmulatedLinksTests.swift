@@ -34,9 +34,10 @@ struct EmulatedLinksTests {
         // 125 kB at 12.5 MB/s take 10 ms, then 50 ms of latency.
         let first = try #require(sender.arrival(to: "node-1", bytes: 125_000, now: now))
         #expect(abs(seconds(first - now) - 0.060) < 1e-9)
-        // A second transfer sent at the same moment waits for the first to leave the link.
-        let second = try #require(sender.arrival(to: "node-1", bytes: 125_000, now: now))
-        #expect(abs(seconds(second - now) - 0.070) < 1e-9)
+        // A second transfer sent at the same moment waits for the first to leave the link: it
+        // starts sending 10 ms later.
+        let second = try #require(sender.transfer(to: "node-1", bytes: 125_000, now: now))
+        #expect(abs(seconds(second.arrival - now) - 0.070) < 1e-9 && abs(seconds(second.start - now) - 0.010) < 1e-9)
         // A transfer after the link has gone idle waits for nothing.
         let later = now + .seconds(1)
         let third = try #require(sender.arrival(to: "node-1", bytes: 0, now: later))
@@ -47,6 +48,22 @@ struct EmulatedLinksTests {
         let reverse = try #require(sender.arrival(to: "node-2", bytes: 1_000_000, now: now))
         #expect(abs(seconds(reverse - now) - 0.002) < 1e-9)
         #expect(EmulatedLinks(worker: "node-7", links: links).isEmpty)
+    }
+
+    /// The scheduler's links are emulated too (the simulator routes every iteration source → … →
+    /// sink): a worker applies the source link to what the scheduler sends it, on receipt, and
+    /// the sink link to what it sends the scheduler.
+    @Test func theSchedulersLinksTakeTheirLatencyBothWays() throws {
+        let declared = links + [DeclaredLink(from: "node-1", to: "sink", bandwidthBytesPerSecond: 1e7, latencySeconds: 0.045)]
+        let now = ContinuousClock.now
+        // 1000 bytes at 10 MB/s take 0.1 ms, then 20 ms of latency.
+        let first = try #require(EmulatedLinks(worker: "node-0", links: declared).transferFromSource(bytes: 1000, now: now))
+        #expect(first.start == now && abs(seconds(first.arrival - now) - 0.0201) < 1e-9)
+        let last = EmulatedLinks(worker: "node-1", links: declared)
+        #expect(last.transferFromSource(bytes: 1000, now: now) == nil)
+        let token = try #require(last.arrival(to: "sink", bytes: 4, now: now))
+        #expect(abs(seconds(token - now) - 0.0450004) < 1e-9)
+        #expect(!EmulatedLinks(worker: "node-7", links: declared + [DeclaredLink(from: "source", to: "node-7", bandwidthBytesPerSecond: 1e7, latencySeconds: 0.05)]).isEmpty)
     }
 
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }

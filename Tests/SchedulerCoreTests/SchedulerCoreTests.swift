@@ -444,6 +444,24 @@ struct ClusterStateTests {
         #expect(state.promptBytesByLink[.init(from: "c", to: "d")] == nil)
     }
 
+    /// A cluster file names each link once, by its two ends; prompts cross it either way, and the
+    /// window caps both (the simulator, placement and the emulated workers take a link both ways).
+    @Test func aLinkDeclaredOnceCapsPromptsBothWays() throws {
+        var settings = SchedulerSettings()
+        settings.declaredLinks = [ClusterLink(fromNode: "b", toNode: "a", bandwidthBytesPerSecond: 1e4)]
+        let state = ClusterState(model: ModelInfo(name: "tiny", numLayers: 4, hiddenSize: 64, vocabSize: 256), settings: settings)
+        for id in ["a", "b"] { _ = try state.register(Self.registration(id, kv: 1_000_000)) }
+        _ = state.apply(Plan(epoch: 1, assignments: ["a": 0..<2, "b": 2..<4],
+                             arcs: [PlanArc(from: "source", to: "a", flow: 10), PlanArc(from: "a", to: "b", flow: 10), PlanArc(from: "b", to: "sink", flow: 10)]))
+        Self.serve(state, ["a", "b"])
+        // 100 tokens of 132 bytes: 13,200 bytes a prompt, against 2 s x 10 kB/s = 20,000.
+        #expect(try state.tryAdmit("r0", prompt: 100, maxTokens: 10).get().map(\.workerID) == ["a", "b"])
+        guard case .failure(let refusal) = state.tryAdmit("r1", prompt: 100, maxTokens: 10) else {
+            Issue.record("a second prompt went onto a -> b past its window: only b -> a, as declared, was capped"); return
+        }
+        #expect(refusal.description.contains("carries its share of prompts"), "\(refusal)")
+    }
+
     @Test func deadWorkersBreakTheirRoutesAndSilenceIsNoticed() throws {
         let state = ClusterState(model: Self.model)
         _ = try state.register(Self.registration("a"))

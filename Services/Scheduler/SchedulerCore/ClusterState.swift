@@ -253,8 +253,12 @@ public final class ClusterState: Sendable {
             s.router = Router(graph: Self.graph(plan, s, layerCount: layerCount, policy: settings.routing), policy: settings.routing, kv: settings.policy,
                               seed: plan.epoch)
             let ends = plan.assignments.keys.sorted().compactMap { id in s.workers[id].map { LinkTable.End(id: id, address: $0.address) } }
-            s.linkBandwidth = Dictionary(s.links.clusterLinks(ends).map { (.init(from: $0.fromNode, to: $0.toNode), $0.bandwidthBytesPerSecond) },
-                                         uniquingKeysWith: min)
+            // A link is named once, by its two ends, and prompts cross it either way (placement,
+            // the simulator and the emulated workers all take it both ways).
+            s.linkBandwidth = Dictionary(s.links.clusterLinks(ends).flatMap { link in
+                [(PromptWindow<String, String>.Link(from: link.fromNode, to: link.toNode), link.bandwidthBytesPerSecond),
+                 (PromptWindow<String, String>.Link(from: link.toNode, to: link.fromNode), link.bandwidthBytesPerSecond)]
+            }, uniquingKeysWith: min)
             // A draining worker keeps its layers until it leaves: routes through it break only
             // when another of their hops moves.
             let draining = Set(s.workers.values.filter { $0.health == .draining }.map(\.id))

@@ -9,12 +9,26 @@ import WorkerCore
 final class HeldRoutes: Sendable {
     /// A request's item with the per-step data left out: what every later step shares.
     private let routes = HeldByRequest<ForwardItem>()
-    private let counters = Mutex((received: UInt64(0), dropped: UInt64(0)))
+    private let counters = Mutex((received: UInt64(0), dropped: UInt64(0), reported: UInt64(0)))
+    private let dropHookFired = Mutex(false)
     /// Hop entries (route and loop) that arrived in Forwards: the per-hop cost this saves.
     var hopsReceived: UInt64 { counters.withLock { $0.received } }
-    /// Held steps that found no route here and ended (the `held_steps_dropped` stat): each one
-    /// stalls its request until the scheduler's step timeout, so a healthy run has none.
+    /// Held steps that found no route here and ended (the `held_steps_dropped` stat): a healthy
+    /// run has none but those of requests released while a step was on the way.
     var stepsDropped: UInt64 { counters.withLock { $0.dropped } }
+    /// Dropped steps whose failure went to the scheduler (`held_steps_reported`): without it the
+    /// request would wait for the scheduler's step timeout.
+    var stepsReported: UInt64 { counters.withLock { $0.reported } }
+
+    func reported(_ count: Int) { counters.withLock { $0.reported += UInt64(count) } }
+
+    /// Test hook (`ForwardPipeline.dropHeldRouteAtStep`): forgets the route of the first held step
+    /// numbered `step` among `items`, once in this process.
+    func dropOnce(atStep step: UInt64, among items: [ForwardItem]) {
+        guard let item = items.first(where: { $0.routeHeld && $0.step == step }),
+              dropHookFired.withLock({ fired in defer { fired = true }; return !fired }) else { return }
+        routes.forget([item.requestID])
+    }
 
     /// The items as this stage runs them: a held step gets its request's route back; nil for a
     /// held step whose route is not here (released, or its prefill never passed this worker).

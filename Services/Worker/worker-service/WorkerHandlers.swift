@@ -39,7 +39,7 @@ enum WorkerHandlers {
         }
         host.server.unary(Methods.Worker.forward.name, ForwardRequest.self) { request, _ in
             try await destinations.check(request)
-            return try pipeline.accept(request)
+            return try pipeline.accept(await pipeline.crossSourceLink(request))
         }
         host.server.unary(Methods.Worker.release.name, ReleaseRequest.self) { request, _ in
             pipeline.forget(request.requestIDs)
@@ -53,7 +53,8 @@ enum WorkerHandlers {
         host.server.unary(Methods.Worker.probe.name, ProbeRequest.self) { request, _ in ProbeResponse(receivedBytes: UInt64(request.payload.count)) }
         host.addStats { stage.workerStats.extras.map { Stat(name: $0.name, value: $0.value) } }
         host.addStats { [Stat(name: "route_hops_received", value: Double(pipeline.routeHopsReceived)),
-                               Stat(name: "held_steps_dropped", value: Double(pipeline.heldStepsDropped))] }
+                               Stat(name: "held_steps_dropped", value: Double(pipeline.heldStepsDropped)),
+                               Stat(name: "held_steps_reported", value: Double(pipeline.heldStepsReported))] }
         // Cumulative, so that a reader takes a window's figures by difference (`lattice load`).
         host.addStats {
             let ledger = stage.ledger

@@ -79,7 +79,8 @@ struct WorkerService: AsyncParsableCommand {
             let stage = WorkerStage(settings: settings, workerID: id)
             let peers = PeerClients()
             let pipeline = ForwardPipeline(stage: stage, peers: peers, logger: host.logger, maxBatchTokens: maxBatchTokens,
-                                           alignWait: alignWait ?? (backend == "emulated" ? 0 : 0.1), caps: caps, links: links)
+                                           alignWait: alignWait ?? (backend == "emulated" ? 0 : 0.1), caps: caps, links: links,
+                                           scheduler: scheduler)
             let destinations = ForwardGuard(scheduler: scheduler, peers: peers)
             WorkerHandlers.register(on: host, stage: stage, pipeline: pipeline, models: models, destinations: destinations)
             host.whenListening { _ in await pipeline.run() }

@@ -33,6 +33,43 @@ struct HeldRouteTests {
         await cluster.stop()
     }
 
+    /// A decode step whose route is gone at the worker it reaches (a test hook drops it there once,
+    /// as a release under the step would): that worker cannot answer the step's reply-to, which
+    /// held steps leave out, so it reports the failure to its scheduler, which re-routes the
+    /// request at once. Before, the step ended there unreported and the request waited for the
+    /// scheduler's step timeout (here 20 s) before it was re-prefilled.
+    @Test func aStepWhoseHeldRouteIsGoneIsReRoutedAtOnce() async throws {
+        let model = try LatticeCLI.tinyModel(layers: 4)
+        let reference = try LatticeCLI.reference(model: model, prompt: [7, 8, 9], maxTokens: 8).tokens
+        let stepTimeout = TestTime.seconds(20)
+        let cluster = try await ServingCluster.start(model: model, workers: 0, schedulerArguments: ["--step-timeout", "\(stepTimeout)"])
+        do {
+            try await cluster.addWorker("w1")
+            try await cluster.addWorker("w2", environment: ["LATTICE_DEBUG_DROP_HELD_ROUTE_AT_STEP": "3"])
+            try await cluster.waitUntilServing(workers: 2)
+            let began = ContinuousClock.now
+            let events = try await cluster.generate(GenerateRequest(promptTokenIDs: [7, 8, 9], maxTokens: 8, ignoreEOS: true))
+            let seconds = (ContinuousClock.now - began) / .seconds(1)
+            #expect(events.finished?.reason == .maxTokens, "\(String(describing: events.finished?.reason)): \(events.finished?.detail ?? "")")
+            #expect(events.tokens == reference)
+            #expect(seconds < stepTimeout / 4, "took \(seconds) s: the dropped step was not reported (step timeout \(stepTimeout) s)")
+            var dropped = 0.0, reported = 0.0
+            for worker in cluster.workers.withLock({ $0 }) {
+                let stats = worker.client()
+                dropped += try await stats.stats(.worker)[extra: "held_steps_dropped"] ?? -1
+                reported += try await stats.stats(.worker)[extra: "held_steps_reported"] ?? -1
+                await stats.close()
+            }
+            #expect(dropped == 1 && reported == 1, "held steps dropped \(dropped), reported \(reported)")
+            let failures = cluster.scheduler.log.split(separator: "\n").filter { $0.contains("route failed") }
+            #expect(failures.count == 1 && failures.allSatisfy { $0.contains("found no route held here") }, "\(failures.prefix(3))")
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
     /// A one-worker loop: each step goes from the worker back to itself. With the worker's
     /// Forward answer held back after its items are queued (a loaded machine, or ThreadSanitizer,
     /// does the same by chance: it hung MembershipTests under scripts/sanitize tsan), the first

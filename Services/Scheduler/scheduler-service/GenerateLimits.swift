@@ -9,8 +9,11 @@ import Wire
 /// where requests queue.
 struct GenerateLimits: Sendable {
     var maxTokensPerRequest = 8192
-    /// 1/32 of the default admission queue (1024): one client can fill at most that share of it.
-    static let defaultQueuedPerClient = 32
+    /// None by default: a key's concurrent calls (`--max-calls-per-client`, 64) already bound its
+    /// waiting Generates, and a local stack's one key is every local client (a default of 32 refused
+    /// most of `scripts/bench-serving`'s closed loop, millions of RESOURCE_EXHAUSTED in one run).
+    /// Set it where several keys share a cluster, to keep one from filling the queue.
+    static let defaultQueuedPerClient = 0
     var queuedPerClient = Self.queuedQuota(limit: defaultQueuedPerClient)
     let tally = StatTotals(["generate_refused_tokens"])
 

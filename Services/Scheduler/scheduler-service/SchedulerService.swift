@@ -37,7 +37,7 @@ struct SchedulerService: AsyncParsableCommand {
     @Option(help: "Prompt + generated tokens one Generate may use. [env: LATTICE_MAX_TOKENS_PER_REQUEST] (default: 8192)")
     var maxTokensPerRequest: Int?
 
-    @Option(help: "Generates one client (API key, over all its connections) may have waiting for their first token; past it Generate answers RESOURCE_EXHAUSTED. The cluster secret is not limited (0 = no limit). [env: LATTICE_MAX_QUEUED_PER_CLIENT] (default: 32)")
+    @Option(help: "Generates one client (API key, over all its connections) may have waiting for their first token; past it Generate answers RESOURCE_EXHAUSTED. The cluster secret is not limited (0 = no limit). [env: LATTICE_MAX_QUEUED_PER_CLIENT] (default: 0; the per-key call limit bounds it)")
     var maxQueuedPerClient: Int?
 
     func run() async throws {

@@ -76,7 +76,7 @@ let package = Package(
         ], path: "Services/CLI/lattice"),
 
         // Tests.
-        .testTarget(name: "WireTests", dependencies: ["Wire", "WireC"], path: "Tests/WireTests"),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "WireC", "DeterministicRandom"], path: "Tests/WireTests"),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "LatticeTesting", "DeterministicRandom"], path: "Tests/TransportTests"),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "DeterministicRandom"], path: "Tests/RoutingTests"),
         .testTarget(name: "ClusterLinksTests", dependencies: ["ClusterLinks"], path: "Tests/ClusterLinksTests"),
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "PlacementCoreTests", dependencies: ["PlacementCore", "Routing", "DeterministicRandom"], path: "Tests/PlacementCoreTests"),
         .testTarget(name: "CircuitCoreTests", dependencies: ["CircuitCore", "DeterministicRandom", "LatticeTesting"], path: "Tests/CircuitCoreTests"),
         .testTarget(name: "CircuitLearningTests", dependencies: ["CircuitLearning", "CircuitCore", "Tensor"], path: "Tests/CircuitLearningTests"),
-        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles", "PlacementCore"], path: "Tests/WorkerCoreTests",
+        .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Tensor", "CKernels", "DataFiles", "PlacementCore", "DeterministicRandom"], path: "Tests/WorkerCoreTests",
                     exclude: ["Fixtures"]),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "Routing", "Wire", "PlacementCore", "DeterministicRandom"], path: "Tests/SchedulerCoreTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["LatticeTesting", "Client", "Wire"], path: "Tests/IntegrationTests"),

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import Tensor
 @testable import WorkerCore
+import DeterministicRandom
 
 @Suite struct GGUFTests {
     /// A GGUF converted from a safetensors model (q/k rows interleaved as llama.cpp stores them)
@@ -70,7 +71,7 @@ import Tensor
         let path = try SmolLM2Reference.modelPath()
         let quantized = try GGUFModel(path: path), dense = try GGUFModel(path: path, dequantize: true)
         let h = quantized.config.hiddenSize, inter = quantized.config.intermediateSize
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 0x66F0)   // seeded: reproducible, and TSan-safe (see EnvelopeCodecTests)
         for (name, shape) in [(LlamaTensorNames.layer(0, "mlp.down_proj.weight"), [h, inter]),
                               (LlamaTensorNames.layer(5, "self_attn.q_proj.weight"), [h, h]),
                               (LlamaTensorNames.embedding, [quantized.config.vocabSize, h])] {

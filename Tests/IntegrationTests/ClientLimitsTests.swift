@@ -13,12 +13,13 @@ extension Integration {
         static let greedy = "greedy.0123456789abcdef0123456789"
         static let polite = "polite.0123456789abcdef0123456789"
 
-        /// A scheduler with no workers that accepts both keys, started with `arguments`.
-        func withKeyedScheduler(_ arguments: [String], _ body: (TestService) async throws -> Void) async throws {
+        /// A scheduler with no workers that accepts both keys, started with `arguments`, serving
+        /// `model` (default: a new tiny one).
+        func withKeyedScheduler(_ arguments: [String], model: String? = nil, _ body: (TestService) async throws -> Void) async throws {
             let directory = LatticeTesting.temporaryDirectory("client-limits")
             let keys = "\(directory)/api.keys"
             try "\(Self.greedy)\n\(Self.polite)\n".write(toFile: keys, atomically: true, encoding: .utf8)
-            let model = try LatticeCLI.tinyModel(layers: 2)
+            let model = try model ?? LatticeCLI.tinyModel(layers: 2)
             try await LatticeTesting.withService(.scheduler, arguments: ["--model", model, "--no-plan-wait", "\(TestTime.seconds(60))"] + arguments,
                                                  environment: ["LATTICE_API_KEYS_FILE": keys], body)
             try? FileManager.default.removeItem(atPath: directory)

@@ -48,6 +48,21 @@ import Wire
         #expect(try log.join("r", request: [2]).isNew)
     }
 
+    /// The admission of a new run (the per-client waiting limit) is asked once per run: not by a
+    /// retry that attaches, and a refusal leaves no run behind.
+    @Test func onlyANewRunIsAdmittedAndARefusalStartsNothing() throws {
+        let log = GenerationLog()
+        #expect { _ = try log.join("r", request: [1]) { throw Status(.resourceExhausted, "over the limit") } } throws: {
+            ($0 as? Status)?.code == .resourceExhausted
+        }
+        var admitted = 0
+        #expect(try log.join("r", request: [1]) { admitted += 1 }.isNew)
+        #expect(!(try log.join("r", request: [1]) { admitted += 1 }.isNew))
+        log.end("r")
+        #expect(!(try log.join("r", request: [1]) { admitted += 1 }.isNew))
+        #expect(admitted == 1)
+    }
+
     @Test func leavingTellsWhenNobodyListens() throws {
         let log = GenerationLog()
         let a = try log.join("r", request: [1])

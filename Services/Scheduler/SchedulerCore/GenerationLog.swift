@@ -32,13 +32,17 @@ final class GenerationLog: Sendable {
     init(retention: Retention = Retention()) { self.retention = retention }
 
     /// A listener on request `id`'s events; `isNew` when no run has this id (the caller must
-    /// start it). Throws ALREADY_EXISTS when the id names a different request.
-    func join(_ id: String, request: [UInt8], now: ContinuousClock.Instant = .now) throws -> (events: Events, listener: UInt64, isNew: Bool) {
+    /// start it). `admit` runs only then, under the log's lock (two retries of one id cannot both
+    /// start a run), and may refuse the run by throwing. Throws ALREADY_EXISTS when the id names
+    /// a different request.
+    func join(_ id: String, request: [UInt8], now: ContinuousClock.Instant = .now,
+              admit: () throws -> Void = {}) throws -> (events: Events, listener: UInt64, isNew: Bool) {
         let (events, continuation) = Events.makeStream()
         let (listener, isNew) = try state.withLock { s -> (UInt64, Bool) in
             expire(&s, now: now)
-            s.nextListener += 1
             guard var run = s.runs[id] else {
+                try admit()
+                s.nextListener += 1
                 var run = Run(request: request)
                 run.listeners[s.nextListener] = continuation
                 s.runs[id] = run
@@ -47,6 +51,7 @@ final class GenerationLog: Sendable {
             guard run.request == request else {
                 throw Status(.alreadyExists, "Generate: request id '\(id)' names another request (in flight or finished in the last \(Int(retention.seconds)) s); a retry must repeat the request unchanged, a new request needs a new id")
             }
+            s.nextListener += 1
             for event in run.events { continuation.yield(event) }
             if run.finishedAt != nil { continuation.finish() } else { run.listeners[s.nextListener] = continuation }
             s.runs[id] = run

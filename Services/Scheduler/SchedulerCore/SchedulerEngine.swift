@@ -10,6 +10,8 @@ public final class SchedulerEngine: Sendable {
     let codec: TextCodec?
     let logger: Logger
     public let router = ResultRouter()
+    /// Gives back a run's place in its client's share of waiting Generates; idempotent.
+    public typealias WaitingSlot = @Sendable () -> Void
 
     struct ActiveRequest {
         var key: String?
@@ -217,17 +219,25 @@ public final class SchedulerEngine: Sendable {
     /// dropped) attaches to the run in flight, or gets a recently finished run's events again,
     /// all from the first; the client skips what it already has. The run goes on without this
     /// caller, and is cancelled when nobody has listened for `retryGrace` seconds.
-    public func generate(_ request: GenerateRequest, send: @escaping @Sendable (GenerateEvent) async throws -> Void) async throws {
+    ///
+    /// `takeWaitingSlot` is the front door's per-client limit on Generates waiting for their
+    /// first token: it is asked only when this call starts a new run (a retry attaches to the run,
+    /// which holds its slot already) and may refuse by throwing. The run, not the call, holds the
+    /// slot it returns, until its first token or its end: a client that drops its connection
+    /// cannot free its slots while its runs still wait out the retry grace.
+    public func generate(_ request: GenerateRequest, takeWaitingSlot: () throws -> WaitingSlot = { {} },
+                         send: @escaping @Sendable (GenerateEvent) async throws -> Void) async throws {
         let arrival = ContinuousClock.now
         let input = try GenerationInput(request, model: state.model, codec: codec, arrival: arrival)
         if let why = state.neverFits(prompt: input.prompt.count, maxTokens: input.maxTokens) {
             throw Status(.resourceExhausted, "Generate: \(input.prompt.count) prompt tokens + max_tokens \(input.maxTokens) need more KV room than any route of the current plan has, even empty (\(why)); ask for fewer tokens")
         }
         let id = request.requestID.isEmpty ? newRequestID() : request.requestID
-        let (events, listener, isNew) = try log.join(id, request: request.encode())
+        var slot: WaitingSlot = {}
+        let (events, listener, isNew) = try log.join(id, request: request.encode()) { slot = try takeWaitingSlot() }
         if isNew {
             requests.withLock { $0.active[id] = ActiveRequest() }
-            Task { await run(id: id, input: input, arrival: arrival) }
+            Task { [slot] in await run(id: id, input: input, arrival: arrival, waitingSlot: slot) }
         } else {
             logger.info("request retried; attached", metadata: ["request": "\(id)"])
         }
@@ -235,10 +245,17 @@ public final class SchedulerEngine: Sendable {
         for try await event in events { try await send(event) }
     }
 
-    /// The whole of one generation, its events going to the log's listeners.
-    private func run(id: String, input: GenerationInput, arrival: ContinuousClock.Instant) async {
-        defer { _ = requests.withLock { $0.active.removeValue(forKey: id) } }
-        let publish: @Sendable (GenerateEvent) async throws -> Void = { [log] event in log.publish(id, event) }
+    /// The whole of one generation, its events going to the log's listeners. `waitingSlot` is
+    /// given back at the first event past the queue, and at the end.
+    private func run(id: String, input: GenerationInput, arrival: ContinuousClock.Instant, waitingSlot: @escaping WaitingSlot) async {
+        defer {
+            waitingSlot()
+            _ = requests.withLock { $0.active.removeValue(forKey: id) }
+        }
+        let publish: @Sendable (GenerateEvent) async throws -> Void = { [log] event in
+            if case .queued? = event.event {} else { waitingSlot() }   // past the queue: a token or the finish
+            log.publish(id, event)
+        }
         var run = GenerationRun(id: id, input: input, arrival: arrival)
         do {
             try await drive(&run, send: publish)

@@ -38,7 +38,8 @@ public struct SchedulerSettings: Sendable {
     public var declaredLinks: [ClusterLink] = []
     /// Bytes of the bandwidth probe between workers.
     public var linkProbeBytes: UInt32 = 64 << 10
-    /// A Generate whose client went away runs on this long for a retry (same request id) to attach.
+    /// A Generate whose client went away runs on this long for a retry (same request id) to attach
+    /// (still holding its client's waiting slot, if queued): long enough for a client to reconnect.
     public var retryGrace = 3.0
     /// How long a finished generation's events are kept for a retry of its request id.
     public var resultRetention = 60.0

@@ -2,9 +2,9 @@ import SchedulerCore
 import ServiceKit
 import Wire
 
-/// What one Generate may ask of the scheduler, and one client may have waiting (issue 12),
-/// checked at the front door before anything is queued: tokens per request, and Generates per
-/// client (API key) waiting for their first token, both refused RESOURCE_EXHAUSTED. Room in the
+/// What one Generate may ask of the scheduler, and one client may have waiting (issue 12):
+/// tokens per request, checked at the front door, and Generates per client (API key) waiting
+/// for their first token, taken when a request starts a run; both refused RESOURCE_EXHAUSTED. Room in the
 /// admission queue as a whole is the queue's own limit (`--queue-limit`), checked and counted
 /// where requests queue.
 struct GenerateLimits: Sendable {
@@ -25,10 +25,10 @@ struct GenerateLimits: Sendable {
         }
     }
 
-    /// Checks `request`, then takes a waiting slot of `client` (the caller's API key). Give it
-    /// back (`release`) at the request's first event that is not `queued`, and when the call ends.
-    func admit(_ request: GenerateRequest, client: String?) throws -> ClientQuota.Hold {
-        try check(request)
+    /// Takes a waiting slot of `client` (the caller's API key) for a new run. The run holds it
+    /// (`SchedulerEngine.generate`), not the call: a run whose client went away still counts
+    /// while it waits out the retry grace.
+    func takeWaitingSlot(client: String?) throws -> ClientQuota.Hold {
         do { return try queuedPerClient.acquire(client) } catch let status as Status {
             throw Status(status.code, "Generate: \(status.message)")
         }

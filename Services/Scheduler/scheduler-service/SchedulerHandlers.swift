@@ -19,12 +19,12 @@ enum SchedulerHandlers {
         }
         server.unary(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest.self) { _, _ in engine.clusterStatus() }
         server.stream(Methods.Scheduler.generate.name, GenerateRequest.self, GenerateEvent.self) { request, context, writer in
-            let waiting = try limits.admit(request, client: context.clientKeyID)
-            defer { waiting.release() }
-            try await engine.generate(request) { event in
-                if case .queued? = event.event {} else { waiting.release() }   // past the queue: a token or the finish
-                try await writer.send(event)
+            try limits.check(request)
+            let takeWaitingSlot = { () throws -> SchedulerEngine.WaitingSlot in
+                let hold = try limits.takeWaitingSlot(client: context.clientKeyID)
+                return { hold.release() }
             }
+            try await engine.generate(request, takeWaitingSlot: takeWaitingSlot) { event in try await writer.send(event) }
         }
         host.addStats {
             let status = engine.clusterStatus()

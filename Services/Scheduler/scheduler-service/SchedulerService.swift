@@ -31,6 +31,8 @@ struct SchedulerService: AsyncParsableCommand {
     var cluster: String?
     @Option(help: "Seconds a request waits for a plan when there is none before it is failed.") var noPlanWait = 30.0
     @Option(help: "Seconds a route step (a prompt's whole prefill included) may go unanswered before the route counts as failed.") var stepTimeout = 60.0
+    @Option(help: "Seconds a Generate whose client went away keeps running (and counting against its key's --max-queued-per-client) for a retry with its request id to attach.")
+    var retryGrace = SchedulerSettings().retryGrace
     @Option(help: "Address workers send tokens back to, HOST:PORT (default: the listening address; a wildcard host becomes the host name).")
     var advertise: String?
 
@@ -68,11 +70,13 @@ struct SchedulerService: AsyncParsableCommand {
         guard promptWindow >= 0, promptWindow.isFinite else { throw ValidationError("--prompt-window must be 0 (uncapped) or more seconds") }
         guard noPlanWait > 0 else { throw ValidationError("--no-plan-wait must be positive (seconds)") }
         guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be positive (seconds)") }
+        guard retryGrace >= 0, retryGrace.isFinite else { throw ValidationError("--retry-grace must be 0 or more seconds") }
         var settings = SchedulerSettings()
         settings.queueLimit = queueLimit
         settings.promptWindowSeconds = promptWindow
         settings.noPlanWait = noPlanWait
         settings.stepTimeout = stepTimeout
+        settings.retryGrace = retryGrace
         settings.routing = routingPolicy
         settings.planMethod = method
         settings.planBudget = planBudget

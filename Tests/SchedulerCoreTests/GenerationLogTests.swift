@@ -63,6 +63,14 @@ import Wire
         #expect(admitted == 1)
     }
 
+    @Test func onlyTheKeyThatStartedARunMayJoinIt() throws {
+        let log = GenerationLog()
+        #expect(try log.join("r", request: [1], owner: "a").isNew)
+        #expect { _ = try log.join("r", request: [1], owner: "b") } throws: { ($0 as? Status)?.code == .permissionDenied }
+        #expect(!(try log.join("r", request: [1], owner: "a").isNew))
+        #expect(!(try log.join("r", request: [1], owner: nil).isNew), "the cluster secret joins any run")
+    }
+
     @Test func leavingTellsWhenNobodyListens() throws {
         let log = GenerationLog()
         let a = try log.join("r", request: [1])

@@ -16,6 +16,7 @@ final class GenerationLog: Sendable {
 
     private struct Run {
         let request: [UInt8]          // the request as encoded: a retry must ask for the same thing
+        let owner: String?            // the API key id that started it (nil: the cluster secret)
         var events: [GenerateEvent] = []
         var listeners: [UInt64: Events.Continuation] = [:]
         var finishedAt: ContinuousClock.Instant?
@@ -34,8 +35,9 @@ final class GenerationLog: Sendable {
     /// A listener on request `id`'s events; `isNew` when no run has this id (the caller must
     /// start it). `admit` runs only then, under the log's lock (two retries of one id cannot both
     /// start a run), and may refuse the run by throwing. Throws ALREADY_EXISTS when the id names
-    /// a different request.
-    func join(_ id: String, request: [UInt8], now: ContinuousClock.Instant = .now,
+    /// a different request, PERMISSION_DENIED when another API key started it (`owner`: the
+    /// caller's key id; nil, the cluster secret, may join any run).
+    func join(_ id: String, request: [UInt8], owner: String? = nil, now: ContinuousClock.Instant = .now,
               admit: () throws -> Void = {}) throws -> (events: Events, listener: UInt64, isNew: Bool) {
         let (events, continuation) = Events.makeStream()
         let (listener, isNew) = try state.withLock { s -> (UInt64, Bool) in
@@ -43,10 +45,13 @@ final class GenerationLog: Sendable {
             guard var run = s.runs[id] else {
                 try admit()
                 s.nextListener += 1
-                var run = Run(request: request)
+                var run = Run(request: request, owner: owner)
                 run.listeners[s.nextListener] = continuation
                 s.runs[id] = run
                 return (s.nextListener, true)
+            }
+            guard owner == nil || run.owner == owner else {
+                throw Status(.permissionDenied, "Generate: request id '\(id)' was started by another API key; only its own key may retry it")
             }
             guard run.request == request else {
                 throw Status(.alreadyExists, "Generate: request id '\(id)' names another request (in flight or finished in the last \(Int(retention.seconds)) s); a retry must repeat the request unchanged, a new request needs a new id")

@@ -14,6 +14,7 @@ public final class SchedulerEngine: Sendable {
     public typealias WaitingSlot = @Sendable () -> Void
 
     struct ActiveRequest {
+        let owner: String?   // the API key id that started it (nil: the cluster secret)
         var key: String?
         var cancelled = false
     }
@@ -191,9 +192,11 @@ public final class SchedulerEngine: Sendable {
     }
 
     /// Cancels a request: it leaves the queue, or its route is released and it finishes CANCELLED.
-    public func cancel(_ requestID: String) -> Bool {
+    /// `client` (an API key id) cancels only what it started: another key's request is not found
+    /// (nil, the cluster secret, may cancel any).
+    public func cancel(_ requestID: String, by client: String? = nil) -> Bool {
         let found = requests.withLock { r -> (Bool, String?) in
-            guard r.active[requestID] != nil else { return (false, nil) }
+            guard let active = r.active[requestID], client == nil || active.owner == client else { return (false, nil) }
             r.active[requestID]?.cancelled = true
             return (true, r.active[requestID]?.key)
         }
@@ -225,7 +228,10 @@ public final class SchedulerEngine: Sendable {
     /// which holds its slot already) and may refuse by throwing. The run, not the call, holds the
     /// slot it returns, until its first token or its end: a client that drops its connection
     /// cannot free its slots while its runs still wait out the retry grace.
-    public func generate(_ request: GenerateRequest, takeWaitingSlot: () throws -> WaitingSlot = { {} },
+    ///
+    /// `client`, the caller's API key id (nil: the cluster secret), owns a run it starts: another
+    /// key may neither attach to it (PERMISSION_DENIED) nor cancel it.
+    public func generate(_ request: GenerateRequest, client: String? = nil, takeWaitingSlot: () throws -> WaitingSlot = { {} },
                          send: @escaping @Sendable (GenerateEvent) async throws -> Void) async throws {
         let arrival = ContinuousClock.now
         let input = try GenerationInput(request, model: state.model, codec: codec, arrival: arrival)
@@ -234,9 +240,9 @@ public final class SchedulerEngine: Sendable {
         }
         let id = request.requestID.isEmpty ? newRequestID() : request.requestID
         var slot: WaitingSlot = {}
-        let (events, listener, isNew) = try log.join(id, request: request.encode()) { slot = try takeWaitingSlot() }
+        let (events, listener, isNew) = try log.join(id, request: request.encode(), owner: client) { slot = try takeWaitingSlot() }
         if isNew {
-            requests.withLock { $0.active[id] = ActiveRequest() }
+            requests.withLock { $0.active[id] = ActiveRequest(owner: client) }
             Task { [slot] in await run(id: id, input: input, arrival: arrival, waitingSlot: slot) }
         } else {
             logger.info("request retried; attached", metadata: ["request": "\(id)"])

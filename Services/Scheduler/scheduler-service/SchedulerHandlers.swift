@@ -13,9 +13,9 @@ enum SchedulerHandlers {
             engine.forwardResults(request)
             return ForwardResultResponse()
         }
-        server.unary(Methods.Scheduler.cancel.name, CancelRequest.self) { request, _ in
+        server.unary(Methods.Scheduler.cancel.name, CancelRequest.self) { request, context in
             guard !request.requestID.isEmpty else { throw Status(.invalidArgument, "Cancel: request_id is empty") }
-            return CancelResponse(found: engine.cancel(request.requestID))
+            return CancelResponse(found: engine.cancel(request.requestID, by: context.clientKeyID))
         }
         server.unary(Methods.Scheduler.clusterStatus.name, ClusterStatusRequest.self) { _, _ in engine.clusterStatus() }
         server.stream(Methods.Scheduler.generate.name, GenerateRequest.self, GenerateEvent.self) { request, context, writer in
@@ -24,7 +24,7 @@ enum SchedulerHandlers {
                 let hold = try limits.takeWaitingSlot(client: context.clientKeyID)
                 return { hold.release() }
             }
-            try await engine.generate(request, takeWaitingSlot: takeWaitingSlot) { event in try await writer.send(event) }
+            try await engine.generate(request, client: context.clientKeyID, takeWaitingSlot: takeWaitingSlot) { event in try await writer.send(event) }
         }
         host.addStats {
             let status = engine.clusterStatus()

@@ -3,10 +3,11 @@ import Foundation
 import LatticeTesting
 import Testing
 
-/// Issue 12's per-client queued limit against a client that drops its connection: its queued
-/// runs live on for the retry grace (for a retry by request id to attach), and they keep counting
-/// against its API key until they are cancelled or finish, so reconnecting does not buy a fresh
-/// share. A retry attaches to its run without taking a second slot.
+/// Request ids against per-client limits (issue 12). A client that drops its connection leaves
+/// its queued runs living on for the retry grace (for a retry by request id to attach); they keep
+/// counting against its API key until they are cancelled or finish, so reconnecting does not buy a
+/// fresh share, and a retry attaches to its run without taking a second slot. A run belongs to
+/// the key that started it: another key can neither attach to it nor cancel it.
 extension Integration.ClientLimitsTests {
     /// As `startGenerate(_:maxTokens:)`, with request id `id`: the same id asks the same again.
     func startGenerate(_ client: ServiceClient, id: String) async throws -> (AsyncThrowingStream<GenerateEvent, Error>.AsyncIterator, GenerateEvent?) {
@@ -79,6 +80,25 @@ extension Integration.ClientLimitsTests {
         }
         await worker.stop()
         await again.close()
+    }
+
+    @Test func anotherKeyCanNeitherCancelNorAttachToARun() async throws {
+        try await withKeyedScheduler([]) { service in
+            let owner = try client(Self.greedy, service), other = try client(Self.polite, service)
+            var (events, first) = try await startGenerate(owner, id: "greedy-run")
+            #expect(isQueued(first), "\(String(describing: first))")
+            let cancel = CancelRequest(requestID: "greedy-run")
+            #expect(try await other.call(Methods.Scheduler.cancel.name, cancel, as: CancelResponse.self).found == false)
+            let attached = await refusal { _ = try await startGenerate(other, id: "greedy-run") }
+            #expect(attached?.code == .permissionDenied && attached?.message.contains("started by another API key") == true,
+                    "\(String(describing: attached))")
+            // The run went on untouched: its own key cancels it, and its stream finishes CANCELLED.
+            #expect(try await owner.call(Methods.Scheduler.cancel.name, cancel, as: CancelResponse.self).found)
+            let finished = try await finish(&events)
+            #expect(finished?.reason == .cancelled, "\(String(describing: finished))")
+            await owner.close()
+            await other.close()
+        }
     }
 
     /// Reads a Generate stream to its finish.

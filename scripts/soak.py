@@ -68,10 +68,26 @@ def generate_once(request, delivered, mode):
                 delivered = delivered + [event.token.token_id]
                 if mode < 0.1 and len(delivered) == 2:      # disconnect mid-stream
                     return "disconnected (by design)", delivered
+                if mode < 0.2 and len(delivered) == 2:      # cancel mid-stream by request id, reading on to the finish
+                    cancel(request.request_id)
             if kind == "finished":
                 reason = sched.FinishReason.Name(event.finished.reason)
+                if mode < 0.2 and reason == "FINISH_REASON_CANCELLED":
+                    return "cancelled (by design)", delivered
                 return ("OK" if reason in ("FINISH_REASON_MAX_TOKENS", "FINISH_REASON_STOP") else reason), delivered
         return "no finish", delivered
+    finally:
+        connection.close()
+
+
+def cancel(request_id):
+    """scheduler/Cancel from another connection, as a client that gave up on a generation would."""
+    connection = lattice_proto.Connection(address("scheduler"), timeout=10, key=KEY)
+    try:
+        status, _ = connection.call("scheduler/Cancel", sched.CancelRequest(request_id=request_id))
+        if status is not None and status.code != common.OK:
+            with lock:
+                errors[f"cancel:{code_name(status)}"] += 1
     finally:
         connection.close()
 
@@ -101,6 +117,9 @@ def generator(number):
         if outcome == "disconnected (by design)":
             with lock:
                 done["generate-disconnected"] += 1
+        elif outcome == "cancelled (by design)":
+            with lock:
+                done["generate-cancelled"] += 1
         else:
             record("generate", outcome, started, True)
             if outcome == "OK":
@@ -336,6 +355,7 @@ print(f"machine: {os.cpu_count()} cores, load {open('/proc/loadavg').read().spli
 for kind in ("generate", "optimize"):
     print(f"{kind:9s} done {done[kind]:6d}   p50 {pct(latencies[kind], 0.5):8.1f} ms   p99 {pct(latencies[kind], 0.99):8.1f} ms")
 print(f"generate streams dropped mid-stream on purpose: {done['generate-disconnected']}")
+print(f"generate streams cancelled mid-stream on purpose (scheduler/Cancel, finished CANCELLED): {done['generate-cancelled']}")
 print(f"generate tries repeated under the same request id (connection lost): {done['generate-retried-by-id']}")
 print("errors and bad inputs by kind:")
 for name, count in sorted(errors.items()):

@@ -1,3 +1,4 @@
+import DeterministicRandom
 /// How consecutive stages may connect (spec §3 constraint 5).
 public enum Connectivity: String, Sendable, CaseIterable, Codable {
     /// i→j only if e_i = s_j (the published experiments).
@@ -27,6 +28,13 @@ public struct FlowResult: Sendable {
     public var nodeFlows: [Double]
     /// Flow on every arc that carries any (node-to-node, source and sink arcs).
     public var arcFlows: [ArcFlow]
+
+    /// The same flow on every arc, within 1e-6 tokens/s (arcs in any order).
+    func sameArcs(as other: FlowResult) -> Bool {
+        func key(_ arcs: [ArcFlow]) -> [String: Double] { Dictionary(arcs.map { ($0.from + ">" + $0.to, $0.tokensPerSecond) }, uniquingKeysWith: +) }
+        let a = key(arcFlows), b = key(other.arcFlows)
+        return a.count == b.count && a.allSatisfy { name, flow in b[name].map { abs($0 - flow) <= 1e-6 } ?? false }
+    }
 }
 
 /// Exact max-flow scoring of a fixed placement.
@@ -61,8 +69,25 @@ public enum FlowScorer {
         solve(problem, placement, connectivity, runtime: true)
     }
 
-    static func solve(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity, runtime: Bool) -> FlowResult {
-        var built = build(problem, placement, connectivity, runtime: runtime)
+    /// Up to `count` distinct maximum flows of the runtime graph: Dinic's (`runtimeFlow`, first),
+    /// then Dinic's with the links offered in seeded shuffled orders (its depth-first search takes
+    /// a vertex's arcs in the order they were added, so each order may settle on another of the
+    /// layout's maximum flows). Another router's solver picks any of them (the Helix artifact's
+    /// networkx changes its pick with Python's string hashing), so a plan that serves well over
+    /// only one of them serves well by luck. Tries at most 2·count orders.
+    public static func runtimeFlows(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity, count: Int) -> [FlowResult] {
+        var flows = [runtimeFlow(problem, placement, connectivity)]
+        var order: UInt64 = 1
+        while flows.count < count && order < UInt64(2 * count) {
+            let flow = solve(problem, placement, connectivity, runtime: true, linkOrder: order)
+            if !flows.contains(where: { $0.sameArcs(as: flow) }) { flows.append(flow) }
+            order += 1
+        }
+        return flows
+    }
+
+    static func solve(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity, runtime: Bool, linkOrder: UInt64? = nil) -> FlowResult {
+        var built = build(problem, placement, connectivity, runtime: runtime, linkOrder: linkOrder)
         let value = built.network.maxFlow(from: 0, to: 1)
         var nodeFlows = [Double](repeating: 0, count: problem.nodes.count)
         for (i, id) in built.computeArcs { nodeFlows[i] = built.network.flow(onArc: id) }
@@ -80,7 +105,8 @@ public enum FlowScorer {
         var linkArcs: [(PlacementProblem.Arc, Int)]
     }
 
-    static func build(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity, runtime: Bool) -> Built {
+    /// `linkOrder`: add the links in the order this seed shuffles them to (nil: the cluster's order).
+    static func build(_ problem: PlacementProblem, _ placement: Placement, _ connectivity: Connectivity, runtime: Bool, linkOrder: UInt64? = nil) -> Built {
         let per = runtime ? 4 : 2
         let n = problem.nodes.count
         var network = FlowNetwork(vertexCount: 2 + per * n)
@@ -103,7 +129,12 @@ public enum FlowScorer {
             }
         }
         var linkArcs: [(PlacementProblem.Arc, Int)] = []
-        for arc in problem.arcs {
+        var arcs = problem.arcs
+        if let linkOrder {
+            var random = SplitMix64(seed: linkOrder)
+            arcs.shuffle(using: &random)
+        }
+        for arc in arcs {
             var u = -1, v = -1
             let bytes: Double
             switch (arc.from, arc.to) {

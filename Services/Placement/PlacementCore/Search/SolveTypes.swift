@@ -65,6 +65,9 @@ public struct SolveOptions: Sendable {
     /// not exceed (`LatencyBounds`, ranked first by `JudgeRanking`); it is judged as a candidate too,
     /// so some plan is always within the bounds. E.g. the published layout a plan must beat.
     public var reference: Placement? = nil
+    /// With the serving objective: our simulator, over several maximum flows of each, ranks the
+    /// judge's best plans at the end (`SimulatedRanking`); nil: the judge's best is the plan.
+    public var simulatedRanking: SimulatedRanking? = nil
     public var formulation: MILPFormulation = .automatic
     /// Use the exact cover branch-and-bound where links never bind (off: measure the MILP alone).
     public var coverSearch = true

@@ -1,0 +1,106 @@
+import Foundation
+
+/// The planner's last word among the serving judge's best plans: our simulator, over several
+/// maximum flows of each plan (`FlowRobustSimulation`), ranks them by mean decode tokens/s.
+///
+/// Why: the judge (`ServingModel.climbed`) underestimates the decode step of shallow plans by
+/// 2-17%, and rates each plan over one maximum flow, so its climb favours plans it over-rates and
+/// plans whose one flow is lucky (session 12: cluster42's default plan, estimated 761.3, served
+/// 571-625 in our simulator over four other maximum flows of its layout, 733.5 over ours). A
+/// simulation takes about a second, too slow for the climb's thousands of judgements, fast enough
+/// for a handful of finished plans.
+public struct SimulatedRanking: Sendable {
+    public var simulation: FlowRobustSimulation
+    /// Plans simulated: the judge's pick, its next best, and the Petals baseline (`Planner.simulatedRanking`).
+    public var candidates = 3
+    /// The share of the budget the climb leaves for the simulations: on the two shared cores one
+    /// cluster42 run took 2.5-3.6 s at load 9-15 (so 3 plans × 3 flows ~15 s on two threads) and
+    /// the nine took 5 s at load 6-10.
+    public var budgetShare = 0.25
+    /// The least margin by which a plan must beat the judge's pick, and the band of ties among those
+    /// that do: one plan's seed-to-seed spread in our simulator is ±0.7% (Helix's single24 layout,
+    /// seeds 1-5; `Planner.servingTolerance`).
+    public var tolerance = 0.01
+
+    public init(simulation: FlowRobustSimulation) { self.simulation = simulation }
+
+    /// What ranking `placements` (the judge's order, best first) found: the winner's index and
+    /// each plan's serving (nil where the deadline or a cancel left a run out, or a run failed).
+    public struct Outcome: Sendable {
+        public var winner: Int
+        public var serving: [FlowRobustServing?]
+    }
+
+    /// Simulates every (plan, flow) pair, `threads` at a time, plan by plan in the judge's order.
+    /// A run starts only while one more fits before `deadline` (infinite when work bounds the solve:
+    /// the count of runs is then the work, so the answer does not depend on the machine).
+    func rank(_ placements: [Placement], threads: Int, clock: Clock, deadline: Double, cancel: CancellationToken?) -> Outcome {
+        let flows = placements.map { simulation.flowsToSimulate($0) }
+        let jobs = flows.enumerated().flatMap { p, list in list.indices.map { (plan: p, flow: $0) } }
+        let results = RunBox(count: jobs.count)
+        let next = JobCounter()
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, jobs.count))) { _ in
+            while let j = next.take(below: jobs.count) {
+                if cancel?.isCancelled == true { return }
+                if clock.elapsed + results.slowest > deadline { return }
+                let started = clock.elapsed
+                let (p, f) = jobs[j]
+                let report = try? simulation.simulate(placements[p], over: flows[p][f])
+                results.set(j, report, seconds: clock.elapsed - started)
+            }
+        }
+        let reports = results.values
+        let serving: [FlowRobustServing?] = placements.indices.map { p in
+            let mine = jobs.indices.filter { jobs[$0].plan == p }.map { reports[$0] }
+            guard !mine.isEmpty, mine.allSatisfy({ $0 != nil }) else { return nil }
+            let done = mine.compactMap { $0 }
+            return FlowRobustServing(decodeTokensPerSecond: done.map(\.decodeTokensPerSecond), promptP50: done.map { $0.promptLatency["p50"] ?? 0 },
+                                     decodeP50: done.map { $0.decodeLatency["p50"] ?? 0 })
+        }
+        return Outcome(winner: Self.winner(serving, tolerance: tolerance), serving: serving)
+    }
+
+    /// The judge's pick (index 0) unless another plan's mean beats it by more than the noise of
+    /// the comparison: `tolerance` of the pick's mean (seed to seed), or the standard error of the
+    /// difference of the two means over their flows, whichever is larger. One plan serves 3-10%
+    /// apart over two maximum flows (single24's judge pick: 272.2 to ~305 decode tokens/s), so a
+    /// mean over three flows is that uncertain, and a plan that wins by less wins by the flows
+    /// drawn. Of the plans that beat it, the first (in the judge's order) within `tolerance` of
+    /// the best mean. 0 too when the pick was not simulated whole.
+    static func winner(_ serving: [FlowRobustServing?], tolerance: Double) -> Int {
+        guard let pick = serving.first ?? nil else { return 0 }
+        let beating = serving.indices.dropFirst().filter { i in
+            guard let other = serving[i] else { return false }
+            let noise = max(tolerance * pick.mean, (pick.meanVariance + other.meanVariance).squareRoot())
+            return other.mean - pick.mean > noise
+        }
+        guard let best = beating.compactMap({ serving[$0]?.mean }).max() else { return 0 }
+        return beating.first { (serving[$0]?.mean ?? -.infinity) >= best * (1 - tolerance) } ?? 0
+    }
+}
+
+/// Simulation reports by job, and the slowest run so far (to stop before the deadline).
+private final class RunBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [SimulationReport?]
+    private var slowestSeconds = 0.0
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ report: SimulationReport?, seconds: Double) {
+        lock.withLock { storage[i] = report; slowestSeconds = max(slowestSeconds, seconds) }
+    }
+    var values: [SimulationReport?] { lock.withLock { storage } }
+    var slowest: Double { lock.withLock { slowestSeconds } }
+}
+
+/// Hands out job indices in order, each once.
+private final class JobCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    func take(below count: Int) -> Int? {
+        lock.withLock {
+            guard next < count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+}

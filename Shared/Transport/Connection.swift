@@ -22,29 +22,30 @@ public final class Connection: Sendable {
     }
 
     /// Unary call; throws `Status` (UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED,
-    /// CANCELLED, or the server's status). (Not `nonisolated(nonsending)`, which would save a
-    /// task switch per call: on public functions it changes the calling convention, and
-    /// incremental builds kept modules compiled against the old one, which then crashed.)
-    public func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
+    /// CANCELLED, or the server's status). The async calls are `nonisolated(nonsending)`: they
+    /// run on the caller's executor, with no task switch into them and back (2 of the 6 a call
+    /// on the loop executor made). That changed their calling convention: a build that
+    /// compiled callers before the change must be cleaned (`swift package clean`).
+    public nonisolated(nonsending) func call(_ method: String, _ payload: [UInt8], deadline: Duration? = nil) async throws -> [UInt8] {
         try await send(prepare(method, payload, deadline), method) { .unary($0) }
     }
 
     /// Unary call with a message packed straight into the request frame (one copy of its
     /// `bytes` fields, e.g. a Forward's hidden state, instead of `encode()` and a frame copy).
-    public func call<Request: CBridged>(_ method: String, message: Request, deadline: Duration? = nil) async throws -> [UInt8] {
+    public nonisolated(nonsending) func call<Request: CBridged>(_ method: String, message: Request, deadline: Duration? = nil) async throws -> [UInt8] {
         try await send(prepare(method, message, deadline), method) { .unary($0) }
     }
 
     /// Unary call whose answer is decoded as `Response` on the loop, straight from its frame:
     /// one copy of a large `bytes` field (a hidden state), from the frame into the message.
     /// An answer that does not decode throws INTERNAL naming the method and the type.
-    public func call<Response: WireMessage>(_ method: String, _ payload: [UInt8], deadline: Duration? = nil,
+    public nonisolated(nonsending) func call<Response: WireMessage>(_ method: String, _ payload: [UInt8], deadline: Duration? = nil,
                                             decoding response: Response.Type) async throws -> Response {
         try await send(prepare(method, payload, deadline), method) { Self.decoding(Response.self, method, $0) }
     }
 
     /// As `call(_:_:deadline:decoding:)`, with the request packed straight into its frame.
-    public func call<Request: CBridged, Response: WireMessage>(_ method: String, message: Request, deadline: Duration? = nil,
+    public nonisolated(nonsending) func call<Request: CBridged, Response: WireMessage>(_ method: String, message: Request, deadline: Duration? = nil,
                                                                decoding response: Response.Type) async throws -> Response {
         try await send(prepare(method, message, deadline), method) { Self.decoding(Response.self, method, $0) }
     }
@@ -72,6 +73,20 @@ public final class Connection: Sendable {
                               _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
         let (id, request, deadlineMs) = prepared
         let core = core
+        let (begun, scope) = CallCancellation.begin(core, id)
+        switch begun {
+        case .cancelled:
+            throw Status(.cancelled, "call was cancelled by the caller")
+        case .tracked:
+            defer { scope?.end() }
+            return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
+                core.submit(id, method, request, waiter(continuation), deadlineMs: deadlineMs)
+                // As below: a cancel that raced ahead of `start` on the loop is repeated.
+                if Task.isCancelled { core.loop.execute { core.cancel(id) } }
+            }
+        case .notCovered:
+            break
+        }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
                 core.submit(id, method, request, waiter(continuation), deadlineMs: deadlineMs)
@@ -96,6 +111,16 @@ public final class Connection: Sendable {
                 }
             })
         }
+    }
+
+    /// Runs `body` with one cancellation handler for all the unary calls this task makes in it
+    /// (on any connection), instead of one per call: cheaper for a task that makes many calls
+    /// one after another (a pipelining worker, a client's request loop). Cancelling the task
+    /// still ends its call in flight at once with CANCELLED and tells the server; later calls
+    /// in the scope fail with CANCELLED without being sent. Calls from child tasks are not
+    /// covered: they register handlers of their own, as outside a scope.
+    public nonisolated(nonsending) static func withCallCancellation<T>(_ body: nonisolated(nonsending) () async throws -> T) async rethrows -> T {
+        try await CallCancellation.scope(body)
     }
 
     /// Server stream; each element is one response payload; finishes at end_of_stream; throws the

@@ -2,7 +2,7 @@
 // Lattice transport, printing the same figures as the raw libuv floor (scripts/bench/uv-echo.c).
 //
 //   transport-bench server PORT
-//   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|callback]]
+//   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|loop-percall|callback]]
 //       prints: calls p50_us p99_us calls_per_s
 //
 //   transport-bench auth ROUNDS      what the handshake costs (scripts/bench-auth)
@@ -12,7 +12,9 @@
 // handler, run on the loop thread) or bench/Forward (a worker-shaped Forward: a ForwardRequest
 // whose hidden state is SIZE bytes, packed into the frame per call; the server decodes it and
 // acknowledges with a ForwardResponse, as a worker does; decoded from the frame, as ServiceKit's typed handlers do). The last argument says where the calling tasks run:
-// on Swift's global pool (the default) or on the transport loop (`TransportLoop.executor`); or
+// on Swift's global pool (the default) or on the transport loop (`TransportLoop.executor`), each
+// task's calls under one cancellation handler (`Connection.withCallCancellation`), or on the loop
+// with a handler per call (`loop-percall`); or
 // there are no calling tasks: `callback` keeps INFLIGHT calls going with `Connection.call(_:_:answer:)`,
 // each answer (on the loop thread) timing its call and making the next.
 import Foundation
@@ -45,10 +47,14 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     let method = arguments.count >= 7 ? arguments[6] : "bench/Echo"
     let executor: (any TaskExecutor)?
     let callbacks = arguments.count == 8 && arguments[7] == "callback"
-    switch arguments.count == 8 ? arguments[7] : "pool" {
+    let place = arguments.count == 8 ? arguments[7] : "pool"
+    // Callers register one cancellation handler per task (Connection.withCallCancellation), as a
+    // pipelining client should; `loop-percall` keeps one per call, the default outside a scope.
+    let scoped = place != "loop-percall"
+    switch place {
     case "pool": executor = nil
-    case "loop", "callback": executor = TransportLoop.executor
-    default: fail("the last argument is where callers run: pool, loop or callback (got '\(arguments[7])')")
+    case "loop", "loop-percall", "callback": executor = TransportLoop.executor
+    default: fail("the last argument is where callers run: pool, loop, loop-percall or callback (got '\(place)')")
     }
     let connection = Connection(host: "127.0.0.1", port: port, reconnect: .never, logger: logger)
     // A Forward packs its request into the frame on every call, as a worker does.
@@ -62,25 +68,27 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
     let clock = ContinuousClock()
     let start = clock.now
     let end = start + .milliseconds(Int(seconds * 1000))
+    // One calling task's calls, one after another until `end`: (round trips in ns, failures).
+    @Sendable func callLoop() async -> ([Int64], Int) {
+        var samples: [Int64] = []
+        samples.reserveCapacity(1 << 16)
+        var errors = 0
+        while clock.now < end {
+            let t0 = clock.now
+            do {
+                let answer = try await call()
+                if answer.count != expected { errors += 1 }
+            } catch { errors += 1 }
+            let (s, atto) = (clock.now - t0).components
+            samples.append(s * 1_000_000_000 + atto / 1_000_000_000)
+        }
+        return (samples, errors)
+    }
     let (latencies, errors) = callbacks
         ? await Pipeline(connection: connection, method: method, payload: payload, expected: expected, inflight: inflight, until: end).run()
         : await withTaskExecutorPreference(executor) { await withTaskGroup(of: ([Int64], Int).self) { group in
         for _ in 0..<inflight {
-            group.addTask {
-                var samples: [Int64] = []
-                samples.reserveCapacity(1 << 16)
-                var errors = 0
-                while clock.now < end {
-                    let t0 = clock.now
-                    do {
-                        let answer = try await call()
-                        if answer.count != expected { errors += 1 }
-                    } catch { errors += 1 }
-                    let (s, atto) = (clock.now - t0).components
-                    samples.append(s * 1_000_000_000 + atto / 1_000_000_000)
-                }
-                return (samples, errors)
-            }
+            group.addTask { scoped ? await Connection.withCallCancellation(callLoop) : await callLoop() }
         }
         var all: [Int64] = []
         var errors = 0
@@ -99,7 +107,7 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
 } else if arguments.count == 3, arguments[1] == "auth", let rounds = Int(arguments[2]), rounds > 0 {
     try await AuthBench.run(rounds: rounds, logger: logger)
 } else {
-    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|callback]] | transport-bench auth ROUNDS")
+    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|loop-percall|callback]] | transport-bench auth ROUNDS")
 }
 
 /// One request's slice of a Forward between two stages: `hiddenBytes` of float32 hidden state.

@@ -36,6 +36,26 @@ import Testing
         #expect(drawn.requests.prefix(7).map(\.input) != [30, 10, 20, 30, 10, 20, 30])
     }
 
+    /// `lattice load --seed` sends `Workload.offlineDraws`: they must be the queries a closed-loop
+    /// simulation with that seed issues, in its order, and not the file's rows in order (what the
+    /// load sent before, a mix of queries the simulator never serves).
+    @Test func theLiveLoadsQueriesAreTheSimulatorsDraws() throws {
+        let workload = Workload(inputLengths: Array(stride(from: 10, through: 80, by: 10)), outputLengths: Array(1...8), arrivalTrace: [])
+        let (problem, placement) = SimulatorModelTests.chain()
+        var config = SimulationConfig(mode: .offline, routing: .iwrr, seed: 3)
+        config.offlineQueries = 5
+        config.warmupSeconds = 0
+        config.measureSeconds = 5
+        var engine = try SimulationEngine(problem: problem, placement: placement, flows: FlowScorer.runtimeFlow(problem, placement, .strict),
+                                          connectivity: .strict, workload: workload, config: config, profiles: ["X": NodeBatchTests.profile])
+        engine.run()
+        let issued = engine.requests.map { [$0.input, $0.output] }
+        #expect(issued.count > 5, "the closed loop replaced finished queries (\(issued.count) issued)")
+        #expect(issued == workload.offlineDraws(count: issued.count, seed: 3).map { [$0.input, $0.output] })
+        #expect(workload.offlineDraws(count: 8, seed: 3).map(\.input) != workload.inputLengths)
+        #expect(workload.offlineDraws(count: 8, seed: 3).map(\.input) != workload.offlineDraws(count: 8, seed: 4).map(\.input))
+    }
+
     @Test func aBadRowIsNamed() throws {
         let path = try Self.file("input,output\n30,2\n0,1\n")
         defer { try? FileManager.default.removeItem(atPath: path) }

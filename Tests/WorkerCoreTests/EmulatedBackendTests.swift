@@ -44,10 +44,11 @@ final class SleepRecorder: @unchecked Sendable {
         #expect(abs(out.seconds - 0.15) < 1e-12)
         let tokens = try last.step(StepBatch(entries: prefill, input: .hidden(hidden))).tokens
         #expect(tokens.count == 1 && tokens[0].position == 50 && tokens[0].token >= 0 && tokens[0].token < 32000)
-        // One decode token: 50 layers × 2 ms = 0.1 s on the last stage.
+        // One decode token, alone: 50 layers × 2 × 2 ms (twice the curve, as the simulators charge a
+        // lone decode) = 0.2 s on the last stage.
         let decode = [BatchEntry(requestID: 1, position: 50, tokenCount: 1, wantsToken: true)]
         let one = HiddenStates(rows: 1, width: 8192, encoding: .float16, bytes: Array(repeating: 0, count: 8192 * 2))
-        #expect(abs(try last.step(StepBatch(entries: decode, input: .hidden(one))).seconds - 0.1) < 1e-12)
+        #expect(abs(try last.step(StepBatch(entries: decode, input: .hidden(one))).seconds - 0.2) < 1e-12)
         #expect(recorder.recorded.count == 3)
         #expect(abs(recorder.recorded[1] - 0.25) < 1e-12)  // 50 layers × 5 ms for the 50-token prefill
         // KV: 64 tokens per layer; 51 used (4 blocks), a 14-token prompt needs one more block than is left.
@@ -109,5 +110,18 @@ final class SleepRecorder: @unchecked Sendable {
         #expect(stage.stats.kvCapacityEntries <= 7_973_216 && stage.stats.kvCapacityEntries > 7_973_216 - 16)
         let t4 = try GPUProfile.load(profilesDirectory: dir, model: EmulatedModel.named("llama1_30b"), gpu: "t4")
         #expect(t4.batchSeconds(layers: 2, promptTokens: 0, decodeTokens: 0) == 0)
+    }
+
+    /// A lone decode costs what our simulator and Helix's charge: twice the profile's time at one
+    /// sequence (its smallest measured batch is 2; below it the curve runs to its 0,0 row, so
+    /// interpolated alone one sequence would take half the time of two).
+    @Test
+    func aLoneDecodeTakesTheSimulatorsTime() throws {
+        let dir = try #require(GPUProfile.defaultProfilesDirectory(), "the repository's Shared/Data/helix/profiles is missing")
+        let a100 = try GPUProfile.load(profilesDirectory: dir, model: EmulatedModel.named("llama2-70b"), gpu: "A100")
+        #expect(a100.decode.milliseconds(tokens: 1) == 0.7)
+        #expect(abs(a100.batchSeconds(layers: 3, promptTokens: 0, decodeTokens: 1) - 3 * 1.4e-3) < 1e-12)
+        #expect(abs(a100.batchSeconds(layers: 3, promptTokens: 0, decodeTokens: 2) - 3 * 1.4e-3) < 1e-12)
+        #expect(abs(a100.batchSeconds(layers: 1, promptTokens: 250, decodeTokens: 1) - (2 + 1.4) * 1e-3) < 1e-12)
     }
 }

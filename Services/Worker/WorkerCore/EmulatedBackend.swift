@@ -1,5 +1,6 @@
 import DataFiles
 import Foundation
+import enum PlacementCore.HelixConstants
 import Tensor
 
 /// A model the emulated backend can pretend to run (shapes only, no weights).
@@ -113,9 +114,11 @@ public struct GPUProfile: Equatable, Sendable {
                           decode: try curve("decode_bs2time.csv"), kvCapacityByLayers: capacity)
     }
 
-    /// Seconds for `layers` layers over a batch with `promptTokens` prefill tokens and `decodeTokens` decode tokens.
+    /// Seconds for `layers` layers over a batch with `promptTokens` prefill tokens and `decodeTokens`
+    /// decode tokens; a lone decode as Helix's simulator and ours time it (`HelixConstants.decodeLayerTime`).
     public func batchSeconds(layers: Int, promptTokens: Int, decodeTokens: Int) -> Double {
-        Double(layers) * (prompt.milliseconds(tokens: promptTokens) + decode.milliseconds(tokens: decodeTokens)) / 1000
+        let decodeMilliseconds = HelixConstants.decodeLayerTime(profiled: decode.milliseconds(tokens: decodeTokens), decodes: decodeTokens)
+        return Double(layers) * (prompt.milliseconds(tokens: promptTokens) + decodeMilliseconds) / 1000
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 /// The constants of the Helix artifact's simulator (github.com/Thesys-lab/Helix-ASPLOS25 @ 148b733,
 /// `simulator/`) that our simulator models the same way, each with where it comes from. Nothing
 /// here is fitted to that simulator's output.
-enum HelixConstants {
+public enum HelixConstants {
     /// Prompt tokens per request in a batch: a node takes `prompt_max_requests × 2048` prompt
     /// tokens per batch (`MAX_INPUT_LEN` in `event_simulator/utils.py`).
     static let maxInputLength = 2048
@@ -13,6 +13,15 @@ enum HelixConstants {
     /// A decode batch of one sequence costs twice the profile's per-layer time (`ModelLayer.
     /// get_inference_statistics`: the profiles' smallest measured decode batch is 2).
     static let loneDecodeFactor = 2.0
+
+    /// A layer's decode time (any unit) for a batch of `decodes` sequences, from the profile's interpolated
+    /// time for that many (`profiled`): the lone-decode rule above. Our simulator and the emulated
+    /// workers both time decodes by it (below the smallest measured batch a profile interpolates
+    /// towards its 0,0 row, which would run one sequence in half the time of two).
+    public static func decodeLayerTime(profiled: Double, decodes: Int) -> Double {
+        decodes == 1 ? profiled * loneDecodeFactor : profiled
+    }
+
     /// Host-side cost of a batch (`ComputeNode.get_inference_statistics`): the activations received
     /// since the node last started its first layer are concatenated at 4 "gbps" and copied to the
     /// GPU at 5 "gbps" (the artifact's units: 1e9 bytes/s).

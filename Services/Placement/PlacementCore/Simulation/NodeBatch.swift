@@ -45,7 +45,7 @@ struct NodeBatch {
             prompt += promptsFrom[layer]
             decode += decodesFrom[layer]
             if prompt > 0 { total += profile.prompt.seconds(Double(prompt)) }
-            if decode > 0 { total += profile.decode.seconds(Double(decode)) * (decode == 1 ? HelixConstants.loneDecodeFactor : 1) }
+            if decode > 0 { total += HelixConstants.decodeLayerTime(profiled: profile.decode.seconds(Double(decode)), decodes: decode) }
         }
         return total
     }

@@ -118,7 +118,7 @@ struct SimulationEngine {
         self.config = config
         self.workload = workload
         self.profiles = profiles
-        rng = SplitMix64(plannerSeed: config.seed)
+        rng = Workload.queryGenerator(seed: config.seed)
         let n = problem.nodes.count
         // Nodes are named by index, as in the runtime flow; an unplaced node holds no layers.
         let nodes = (0..<n).map { i -> RoutingNode in
@@ -276,11 +276,10 @@ struct SimulationEngine {
     }
 
     mutating func admitNew() {
-        // Each query's lengths are a uniform draw from the workload, as the artifact's feeders draw
-        // them (`LengthSampler.sample_length`): the file is in trace order, and its early rows run
-        // longer than its mean (first 2000: 289 output tokens against 232), so reading it in order
-        // would bias a run towards long outputs (unless it replays another simulator's queries in order).
-        let w = config.queriesInOrder ? requests.count % workload.inputLengths.count : Int.random(in: 0..<workload.inputLengths.count, using: &rng)
+        // Each query's lengths are a uniform draw from the workload (`Workload.drawRow`): the file is
+        // in trace order, and its early rows are not typical (first 2000: 289 output tokens against
+        // 232), unless it replays another simulator's queries in order.
+        let w = config.queriesInOrder ? requests.count % workload.inputLengths.count : workload.drawRow(using: &rng)
         requests.append(Request(input: workload.inputLengths[w], output: workload.outputLengths[w], arrival: now))
         let r = requests.count - 1
         // A closed loop's queue is first come, first served, as the live scheduler's: a new query

@@ -1,3 +1,4 @@
+import DeterministicRandom
 import Foundation
 
 /// Request lengths and the arrival-rate trace (the artifact's Azure conversation workload).
@@ -15,6 +16,27 @@ public struct Workload: Sendable {
 
     public var meanInput: Double { Double(inputLengths.reduce(0, +)) / Double(max(1, inputLengths.count)) }
     public var meanOutput: Double { Double(outputLengths.reduce(0, +)) / Double(max(1, outputLengths.count)) }
+
+    /// The generator an offline simulation with `seed` draws its queries from (`drawRow`).
+    static func queryGenerator(seed: UInt64) -> SplitMix64 { SplitMix64(plannerSeed: seed) }
+
+    /// The row a query takes: a uniform draw, as the artifact's feeders draw lengths
+    /// (`LengthSampler.sample_length`). The file is in trace order and its early rows are not
+    /// typical (capped at 256 / 64 tokens, its first 500 prompts average 233 tokens against 243),
+    /// so a run that took rows in order would serve another mix of queries.
+    func drawRow<G: RandomNumberGenerator>(using rng: inout G) -> Int { Int.random(in: 0..<inputLengths.count, using: &rng) }
+
+    /// The first `count` queries an offline simulation with `seed` issues, in its order: offline,
+    /// its generator draws nothing else, so a live closed loop that sends these (`lattice load
+    /// --seed`) serves the same queries in the same order as `lattice simulate --seed`.
+    public func offlineDraws(count: Int, seed: UInt64) -> [(input: Int, output: Int)] {
+        guard !inputLengths.isEmpty else { return [] }
+        var rng = Self.queryGenerator(seed: seed)
+        return (0..<count).map { _ in
+            let row = drawRow(using: &rng)
+            return (inputLengths[row], outputLengths[row])
+        }
+    }
 
     public static func load(directory: String) throws -> Workload {
         let input = try column(directory + "/azure_conv_input.csv")

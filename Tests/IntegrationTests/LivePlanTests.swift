@@ -11,7 +11,8 @@ extension Integration {
         /// The live plan of an emulated single24 (`lattice up --cluster single24.ini`, 24 worker
         /// processes registering in any order) is the plan `lattice plan` gives the file, same method:
         /// a baseline's construction, and our search (auto) with the same budget and work cap (the
-        /// cap, not the machine's speed, ends its searches, so equal inputs give equal plans).
+        /// cap, not the machine's speed, ends its searches and the simulated ranking, so equal inputs
+        /// give equal plans).
         @Test(arguments: ["swarm", "auto"]) func livePlanOfEmulatedSingle24IsLatticePlan(method: String) async throws {
             let directory = LatticeTesting.temporaryDirectory("single24")
             let state = "\(directory)/state"
@@ -19,9 +20,18 @@ extension Integration {
             let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             let file = repository.appendingPathComponent("Shared/Data/helix/clusters/single24.ini").path
 
-            let search = ["--plan-budget", "60", "--plan-max-evaluations", "12"]
-            let plan = try await CLIRun.lattice(["plan", file, "--method", method, "--connectivity", "strict", "--budget", "60", "--max-evaluations", "12", "--json"], in: directory)
+            // Both sides rank auto's plans by simulation (the default), each run 10 s measured rather
+            // than 120 s so that the debug build's nine runs per plan fit the time limit.
+            let search = ["--plan-budget", "60", "--plan-max-evaluations", "12", "--plan-rank-seconds", "10"]
+            let plan = try await CLIRun.lattice(["plan", file, "--method", method, "--connectivity", "strict", "--budget", "60", "--max-evaluations", "12",
+                                                 "--rank-seconds", "10", "--json"], in: directory)
             #expect(plan.status == .exited(0), "\(plan.stderr)")
+            if method == "auto" {
+                // The ranking ran, and overruled the judge's pick: a service that did not rank would return another plan.
+                let statistics = (try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["statistics"] as? [String: Any]
+                #expect(statistics?["simulated_candidates"] as? Double == 3, "\(String(describing: statistics))")
+                #expect((statistics?["simulated_choice"] as? Double ?? 0) > 0, "\(String(describing: statistics))")
+            }
             struct PlanJSON: Decodable { struct Range: Decodable { var node: Int; var start: UInt32; var end: UInt32 }; var placement: [Range] }
             let expected = Dictionary(uniqueKeysWithValues: try JSONDecoder().decode(PlanJSON.self, from: Data(plan.stdout.utf8)).placement
                 .map { ("node-\($0.node)", LayerRange(start: $0.start, end: $0.end)) })

@@ -88,4 +88,35 @@ import Testing
         #expect(tiny.statistics["simulated_choice"] == generous.statistics["simulated_choice"])
         #expect((tiny.statistics["simulated_mean_decode_tokens_per_s"] ?? 0) > 0)
     }
+
+    /// `lattice plan` and placement-service set the ranking up alike (`SolveOptions.rank`): on by
+    /// default for the serving objective, with the repository's Azure workload and the serving
+    /// model's profiles; off with 0 candidates or the flow objective.
+    @Test func theRankingIsOnByDefaultForServingOnly() throws {
+        let problem = try PlacementProblem.load(clusterPath: TestData.cluster10(), model: .llama1_30b, dataDirectory: TestData.directory, useReferenceTables: true)
+        let model = try #require(ServingModel.forPlanning(problem: problem, connectivity: .partial, dataDirectory: TestData.directory))
+        var options = SolveOptions(method: .auto, connectivity: .partial)
+        options.use(.serving, serving: model)
+        try options.rank(RankingSettings(), problem: problem, dataDirectory: TestData.directory)
+        let ranking = try #require(options.simulatedRanking)
+        #expect(ranking.candidates == 3)
+        #expect(ranking.simulation.flows == 3)
+        #expect(ranking.simulation.config.measureSeconds == 120)
+        #expect(ranking.simulation.workload.inputLengths == (try Workload.load(directory: TestData.directory + "/helix/workload")).inputLengths)
+        #expect(Set(ranking.simulation.profiles.keys) == Set(problem.nodes.map(\.type)))
+
+        try options.rank(RankingSettings(candidates: 2, flows: 1, measureSeconds: 30), problem: problem, dataDirectory: TestData.directory)
+        #expect(options.simulatedRanking?.candidates == 2)
+        #expect(options.simulatedRanking?.simulation.flows == 1)
+        #expect(options.simulatedRanking?.simulation.config.measureSeconds == 30)
+        try options.rank(RankingSettings(candidates: 0), problem: problem, dataDirectory: TestData.directory)
+        #expect(options.simulatedRanking == nil)
+        options.use(.flow, serving: model)
+        try options.rank(RankingSettings(), problem: problem, dataDirectory: TestData.directory)
+        #expect(options.simulatedRanking == nil)
+        #expect(RankingSettings(candidates: -1).problem != nil)
+        #expect(RankingSettings(flows: 0).problem != nil)
+        #expect(RankingSettings(measureSeconds: 0).problem != nil)
+        #expect(RankingSettings().problem == nil)
+    }
 }

@@ -72,6 +72,10 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds placement-service may search for each of the scheduler's plans (default: the scheduler's 3).") var planBudget: Double?
     @Option(help: "Cap on placement's search work per plan, as `lattice plan --max-evaluations` (the live plan then is the plan `lattice plan` gives the same cluster, method, budget and cap).")
     var planMaxEvaluations: UInt32?
+    @Option(help: "Plans placement-service ranks by simulation at the end of a serving plan, as `lattice plan --rank-candidates` (0: off; default placement-service's 3).")
+    var planRankCandidates: Int?
+    @Option(help: "Measured seconds of each of those simulations, as `lattice plan --rank-seconds` (default placement-service's 120).")
+    var planRankSeconds: Double?
     @Option(help: "Scheduler KV admission: online (hwm 0.9, the default) or offline (hwm 0.85, as `lattice simulate --mode offline`).") var kvPolicy: String?
     @Option(help: "Requests the scheduler's admission queue holds (default: the scheduler's 1024); past it a Generate is refused RESOURCE_EXHAUSTED.") var queueLimit: Int?
     @Flag(help: "With --cluster: the workers delay what they send each other by the file's link bandwidths and latencies (a geo-distributed cluster on loopback); the scheduler plans with those links either way.")
@@ -106,6 +110,9 @@ struct UpCommand: AsyncParsableCommand {
             if let planMaxEvaluations { schedulerArguments += ["--plan-max-evaluations", String(planMaxEvaluations)] }
             if let kvPolicy { schedulerArguments += ["--kv-policy", kvPolicy] }
             if let queueLimit { schedulerArguments += ["--queue-limit", String(queueLimit)] }
+            var placementArguments: [String] = []
+            if let planRankCandidates { placementArguments += ["--rank-candidates", String(planRankCandidates)] }
+            if let planRankSeconds { placementArguments += ["--rank-seconds", String(planRankSeconds)] }
             var workerArguments = ["--model", served]
             // The workers read the links from the same file as the scheduler.
             if let cluster, nodes?.declaresLinks == true {
@@ -115,7 +122,7 @@ struct UpCommand: AsyncParsableCommand {
             }
             let members = try await stack.up(
                 workers: nodes?.names.count ?? workers, binaries: binaries, timeout: try duration(timeout, flag: "--timeout"),
-                schedulerArguments: schedulerArguments, workerArguments: workerArguments,
+                schedulerArguments: schedulerArguments, workerArguments: workerArguments, placementArguments: placementArguments,
                 eachWorker: { number in
                     (nodes?.arguments(number) ?? []) + (number <= capacities.count ? ["--layer-capacity", String(capacities[number - 1])] : [])
                         + (number <= threads.count ? ["--threads", String(threads[number - 1])] : [])

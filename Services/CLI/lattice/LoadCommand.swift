@@ -34,7 +34,7 @@ struct LoadCommand: AsyncParsableCommand {
             throw ValidationError("no scheduler recorded in \(stateDir); start a stack with `lattice up --state-dir \(stateDir)`")
         }
         let workload: Workload
-        do { workload = try Workload.load(directory: SharedData.directory + "/helix/workload") } catch let error as PlacementError {
+        do { workload = try Workload.azureConversations() } catch let error as PlacementError {
             throw ValidationError(error.description)
         }
         // The simulator's draws, not the file's rows in order: its early rows are not typical (the

@@ -142,13 +142,15 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "flow: as --objective says; simulated: let a short offline simulation pick among the placements found (overrides --objective).")
     var select: String = "flow"
 
-    // Off by default: placement-service plans without it (it has no workload trace), and the live
-    // plan must equal `lattice plan`'s; and its measured gain is mixed (placement README, session 13).
-    @Option(help: "With --objective serving: our simulator ranks this many plans at the end (the judge's pick, the Petals baseline, the judge's next best; 3 is what the budget's share holds), each over --rank-flows maximum flows of its layout, and keeps the judge's pick unless another beats it by more than the noise (0: off).")
-    var rankCandidates: Int = 0
+    // Optional so that `--server` can refuse them: the service's own --rank-* flags decide there.
+    @Option(help: "With --objective serving: our simulator ranks this many plans at the end (the judge's pick, the Petals baseline, the judge's next best), each over --rank-flows maximum flows of its layout, and keeps the judge's pick unless another beats it by more than the noise. 0: off. Not with --previous. (default: 3, as placement-service's default)")
+    var rankCandidates: Int?
 
-    @Option(help: "Maximum flows each ranked plan is simulated over (Dinic's, then the links offered in shuffled orders).")
-    var rankFlows: Int = 3
+    @Option(help: "Maximum flows each ranked plan is simulated over (Dinic's, then the links offered in shuffled orders). (default: 3)")
+    var rankFlows: Int?
+
+    @Option(help: "Measured seconds of each ranking simulation (after its 60 s warm-up). (default: 120)")
+    var rankSeconds: Double?
 
     @Option(help: "Re-plan from this running layout (same node numbering; joined nodes absent, departed nodes removed from the cluster), preferring plans that move few layers.")
     var previous: String?
@@ -193,17 +195,15 @@ struct PlanCommand: AsyncParsableCommand {
                 options.reference = layout
             } catch let error as PlacementError { throw ValidationError("--reference \(reference): \(error.description)") }
         }
-        guard rankCandidates >= 0, rankFlows >= 1 else { throw ValidationError("--rank-candidates must be 0 or more and --rank-flows at least 1") }
-        if rankCandidates > 0, options.serving != nil, previous == nil {
-            let workload: Workload
-            do { workload = try Workload.load(directory: (input.data ?? SharedData.directory) + "/helix/workload") } catch let error as PlacementError {
+        var ranking = RankingSettings()
+        if let rankCandidates { ranking.candidates = rankCandidates }
+        if let rankFlows { ranking.flows = rankFlows }
+        ranking.measureSeconds = rankSeconds
+        if let problem = ranking.problem { throw ValidationError(problem) }
+        if previous == nil {
+            do { try options.rank(ranking, problem: problem, dataDirectory: input.data ?? SharedData.directory) } catch let error as PlacementError {
                 throw ValidationError(error.description)
             }
-            var simulation = FlowRobustSimulation(problem: problem, connectivity: connectivity, workload: workload, profiles: try input.profiles(problem))
-            simulation.flows = rankFlows
-            var ranking = SimulatedRanking(simulation: simulation)
-            ranking.candidates = rankCandidates
-            options.simulatedRanking = ranking
         }
         options.progress = { p in
             standardError(String(format: "[%6.1fs] %@ best %.2f bound %.2f gap %.1f%%", p.elapsedSeconds, p.phase, p.bestObjective, p.bound, p.gap * 100))
@@ -214,7 +214,7 @@ struct PlanCommand: AsyncParsableCommand {
             let workload: Workload
             let profiles: [String: GPUProfile]
             do {
-                workload = try Workload.load(directory: (input.data ?? SharedData.directory) + "/helix/workload")
+                workload = try Workload.azureConversations(dataDirectory: input.data ?? SharedData.directory)
                 profiles = try GPUProfile.loadAll(problem: problem, dataDirectory: input.data ?? SharedData.directory)
             } catch let error as PlacementError { throw ValidationError(error.description) }
             options.judge = { placement in
@@ -382,7 +382,7 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         guard maxPrompt >= 0, maxOutput >= 0 else { throw ValidationError("--max-prompt and --max-output must be 0 (no cap) or more") }
         var workload: Workload
-        do { workload = try Workload.load(directory: (input.data ?? SharedData.directory) + "/helix/workload") } catch let error as PlacementError {
+        do { workload = try Workload.azureConversations(dataDirectory: input.data ?? SharedData.directory) } catch let error as PlacementError {
             throw ValidationError(error.description)
         }
         if let queries {

@@ -61,7 +61,9 @@ enum RemotePlacement {
     static func plan(_ command: PlanCommand, server: String) async throws {
         try refuseLocalOnly([(command.svg != nil, "--svg"), (command.select != "flow", "--select"), (command.maxEvaluations != nil, "--max-evaluations"),
                              (command.formulation != "automatic", "--formulation"), (command.noCover, "--no-cover"), (command.milpAlone, "--milp-alone"), (command.milpNodes != nil, "--milp-nodes"),
-                             (command.latencyBound != nil, "--latency-bound"), (command.reference != nil, "--reference")])
+                             (command.latencyBound != nil, "--latency-bound"), (command.reference != nil, "--reference"),
+                             (command.rankCandidates != nil, "--rank-candidates"), (command.rankFlows != nil, "--rank-flows"),
+                             (command.rankSeconds != nil, "--rank-seconds")])
         let (cluster, model, variant) = try request(command.input)
         guard let objective = PlacementObjective(rawValue: command.objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }
         let request = PlanRequest(cluster: cluster, model: model, method: try method(command.method), budgetSeconds: command.budget,

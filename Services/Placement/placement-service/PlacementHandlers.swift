@@ -10,6 +10,8 @@ struct PlacementHandlers: Sendable {
     /// Budget when a request gives none, and the most a request may ask for.
     var defaultBudgetSeconds = 10.0
     var budgetCap = BudgetCap(maxSeconds: 600, flag: "--max-budget-seconds")
+    /// The simulated ranking of serving plans (`--rank-*`), as `lattice plan`'s flags set it there.
+    var ranking = RankingSettings()
     let tally = StatTotals(["plans", "simulations", "scores", "invalid_requests", "budgets_refused", "solve_seconds"])
 
     func register(on host: ServiceHost) {
@@ -73,6 +75,9 @@ struct PlacementHandlers: Sendable {
         // The same rule as `lattice plan`: serving (unless the request asks for flow), where every node type has a latency profile.
         options.use(request.objective == .flow ? .flow : .serving,
                     serving: ServingModel.forPlanning(problem: problem, connectivity: connectivity, dataDirectory: inputs.dataDirectory, measured: measured))
+        do { try options.rank(ranking, problem: problem, dataDirectory: inputs.dataDirectory, measured: measured) } catch let error as PlacementError {
+            throw Status(.failedPrecondition, "plan: the simulated ranking's workload: \(error)")
+        }
         // The solver reports from its own threads; the newest reports wait here for the stream.
         let (reports, sink) = AsyncStream.makeStream(of: PlanProgress.self, bufferingPolicy: .bufferingNewest(32))
         options.progress = { sink.yield($0.wire) }
@@ -131,7 +136,7 @@ struct PlacementHandlers: Sendable {
         let report: SimulationReport
         do {
             report = try await OffLoop.run(in: pool, for: context.clientKeyID) { _ in
-                let workload = try Workload.load(directory: dataDirectory + "/helix/workload")
+                let workload = try Workload.azureConversations(dataDirectory: dataDirectory)
                 return try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload,
                                          config: settings, dataDirectory: dataDirectory)
             }

@@ -20,6 +20,15 @@ struct PlacementService: AsyncParsableCommand {
     @Option(help: "Most seconds of budget one request may ask for; more is refused (RESOURCE_EXHAUSTED), never silently cut.")
     var maxBudgetSeconds = 600.0
 
+    @Option(help: "Serving plans: our simulator ranks this many plans at the end, as `lattice plan --rank-candidates` (0: off; default 3, as lattice plan's).")
+    var rankCandidates: Int?
+
+    @Option(help: "Maximum flows each ranked plan is simulated over, as `lattice plan --rank-flows` (default 3).")
+    var rankFlows: Int?
+
+    @Option(help: "Measured seconds of each ranking simulation, as `lattice plan --rank-seconds` (default 120).")
+    var rankSeconds: Double?
+
     func run() async throws {
         let limit: Int, perClient: Int
         do {
@@ -30,6 +39,10 @@ struct PlacementService: AsyncParsableCommand {
         guard maxBudgetSeconds > 0 else { throw ValidationError("--max-budget-seconds must be positive") }
         var handlers = PlacementHandlers(inputs: PlacementInputs(dataDirectory: data ?? SharedData.directory), pool: pool)
         handlers.budgetCap.maxSeconds = maxBudgetSeconds
+        if let rankCandidates { handlers.ranking.candidates = rankCandidates }
+        if let rankFlows { handlers.ranking.flows = rankFlows }
+        handlers.ranking.measureSeconds = rankSeconds
+        if let problem = handlers.ranking.problem { throw ValidationError(problem) }
         try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host) }
     }
 }

@@ -34,10 +34,11 @@ public struct LocalStack: Sendable {
     /// scheduler; waits until every one answers SERVING. On any failure stops what it started.
     /// `schedulerArguments` and `workerArguments` are added to those processes' flags (the
     /// served model); the scheduler is also given `--placement` with the placement's address.
+    /// `placementArguments` are placement-service's (its plans' simulated ranking).
     /// `eachWorker(n)` adds flags to worker n (1-based) alone: its id and kind in a cluster file.
     public func up(
         workers: Int, binaries: ServiceBinaries, timeout: Duration = .seconds(60),
-        schedulerArguments: [String] = [], workerArguments: [String] = [],
+        schedulerArguments: [String] = [], workerArguments: [String] = [], placementArguments: [String] = [],
         eachWorker: @Sendable (Int) -> [String] = { _ in [] },
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [Member] {
@@ -57,7 +58,7 @@ public struct LocalStack: Sendable {
 
         var started: [RunningService] = []
         do {
-            started.append(try spawn(.placement, role: "placement", binaries: binaries, arguments: [], credentials))
+            started.append(try spawn(.placement, role: "placement", binaries: binaries, arguments: placementArguments, credentials))
             try saveState(started)
             started[0].address = try await RunningService.awaitListening(started[0], timeout: timeout)
             try saveState(started)

@@ -32,14 +32,16 @@ extension Integration {
         /// placement/Plan maximises the same default serving objective as `lattice plan`: for the
         /// same cluster, method, budget and seed both give the same plan. (Six A100s and two T4s
         /// hold exactly 80 layers, so the search settles long before the budget on any machine.)
+        /// The simulated ranking is off on both sides: under a time budget the runs it finishes
+        /// depend on the machine (LivePlanTests compares ranked plans, work-bounded).
         @Test func planWithServerUsesTheDefaultServingObjective() async throws {
             let directory = LatticeTesting.temporaryDirectory("cli-plan-serving")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let cluster = try tight8(in: directory)
             let arguments = ["plan", cluster, "--model", "llama2-70b", "--method", "auto", "--budget", "4", "--seed", "3", "--json"]
-            let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory], in: directory))
+            let local = try json(try await CLIRun.lattice(arguments + ["--data", WiringFixtures.dataDirectory, "--rank-candidates", "0"], in: directory))
             #expect(local["objective"] as? String == "serving")
-            try await LatticeTesting.withService(.placement, environment: WiringFixtures.environment) { service in
+            try await LatticeTesting.withService(.placement, arguments: ["--rank-candidates", "0"], environment: WiringFixtures.environment) { service in
                 let remote = try json(try await CLIRun.lattice(arguments + ["--server", service.address], in: directory, environment: WiringFixtures.environment))
                 #expect(remote["objective"] as? String == "serving")
                 let placement = try #require(remote["placement"] as? [[String: Int]])

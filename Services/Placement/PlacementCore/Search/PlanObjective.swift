@@ -7,6 +7,16 @@ extension ServingModel {
     /// compares placements): such problems are planned for the max-flow objective.
     public static func forPlanning(problem: PlacementProblem, connectivity: Connectivity, dataDirectory: String = SharedData.directory,
                                    measured: [String: GPUProfile] = [:]) -> ServingModel? {
+        guard let profiles = GPUProfile.forPlanning(problem: problem, dataDirectory: dataDirectory, measured: measured) else { return nil }
+        return try? ServingModel(problem: problem, connectivity: connectivity, profiles: profiles)
+    }
+}
+
+extension GPUProfile {
+    /// Each node type's latency profile for planning: its `measured` one, else the data
+    /// directory's. Nil when some type has neither.
+    public static func forPlanning(problem: PlacementProblem, dataDirectory: String = SharedData.directory,
+                                   measured: [String: GPUProfile] = [:]) -> [String: GPUProfile]? {
         var profiles = measured
         for node in problem.nodes where profiles[node.type] == nil {
             let machine = MachineType.builtin[node.type] ?? MachineType(name: node.type, vramBytes: 0, nicInBytesPerSecond: node.nicInBytesPerSecond,
@@ -14,7 +24,7 @@ extension ServingModel {
             guard let profile = try? GPUProfile.load(type: node.type, model: problem.model, machine: machine, dataDirectory: dataDirectory) else { return nil }
             profiles[node.type] = profile
         }
-        return try? ServingModel(problem: problem, connectivity: connectivity, profiles: profiles)
+        return profiles
     }
 }
 
@@ -33,5 +43,52 @@ extension SolveOptions {
         serving = model
         self.decodeLatencyBound = decodeLatencyBound
         return .serving
+    }
+}
+
+/// How many plans the planner's simulated ranking compares, over how many maximum flows each and
+/// how long a simulated window: `lattice plan` and placement-service's Plan take the same settings
+/// (their `--rank-*` flags), so the live plan stays `lattice plan`'s.
+public struct RankingSettings: Sendable, Equatable {
+    /// Default 3 (on): the judge's pick, the Petals baseline and the judge's next best; with it
+    /// Helix's simulator rates session 13's plans 1.21x (single24), 1.14x (cluster42, 0.95x without)
+    /// and 1.26x (geo24) Helix's layouts (placement README). 0: off.
+    public var candidates = 3
+    /// Maximum flows per plan (`FlowRobustSimulation.flows`).
+    public var flows = 3
+    /// Measured seconds of each simulation; nil: `FlowRobustSimulation`'s 120 s (tests shorten it).
+    public var measureSeconds: Double? = nil
+
+    public init(candidates: Int = 3, flows: Int = 3, measureSeconds: Double? = nil) {
+        self.candidates = candidates
+        self.flows = flows
+        self.measureSeconds = measureSeconds
+    }
+
+    /// What is wrong with these settings, as flags name them; nil when they are valid.
+    public var problem: String? {
+        guard candidates >= 0 else { return "--rank-candidates must be 0 (off) or more" }
+        guard flows >= 1 else { return "--rank-flows must be at least 1" }
+        if let measureSeconds, !(measureSeconds > 0 && measureSeconds <= 86_400) { return "--rank-seconds must be a positive number of seconds, at most a day" }
+        return nil
+    }
+}
+
+extension SolveOptions {
+    /// With the serving objective in effect (`use`) and `settings.candidates` > 0: rank the plans
+    /// at the end by our simulator over the Azure conversation workload (`SimulatedRanking`), with
+    /// the profiles the serving model has. Otherwise no ranking. Throws when the workload is missing.
+    public mutating func rank(_ settings: RankingSettings, problem: PlacementProblem, dataDirectory: String = SharedData.directory,
+                              measured: [String: GPUProfile] = [:]) throws {
+        simulatedRanking = nil
+        guard settings.candidates > 0, serving != nil,
+              let profiles = GPUProfile.forPlanning(problem: problem, dataDirectory: dataDirectory, measured: measured) else { return }
+        var simulation = FlowRobustSimulation(problem: problem, connectivity: connectivity, workload: try Workload.azureConversations(dataDirectory: dataDirectory),
+                                              profiles: profiles)
+        simulation.flows = settings.flows
+        if let seconds = settings.measureSeconds { simulation.config.measureSeconds = seconds }
+        var ranking = SimulatedRanking(simulation: simulation)
+        ranking.candidates = settings.candidates
+        simulatedRanking = ranking
     }
 }

@@ -32,7 +32,7 @@ public struct SimulatedRanking: Sendable {
     }
 
     /// Simulates every (plan, flow) pair, `threads` at a time, plan by plan in the judge's order.
-    /// A run starts only while one more fits before `deadline` (infinite when work bounds the solve:
+    /// A run starts only while one more fits before `deadline`, and stops at it (infinite when work bounds the solve:
     /// the count of runs is then the work, so the answer does not depend on the machine).
     func rank(_ placements: [Placement], threads: Int, clock: Clock, deadline: Double, cancel: CancellationToken?) -> Outcome {
         let flows = placements.map { simulation.flowsToSimulate($0) }
@@ -45,7 +45,8 @@ public struct SimulatedRanking: Sendable {
                 if clock.elapsed + results.slowest > deadline { return }
                 let started = clock.elapsed
                 let (p, f) = jobs[j]
-                let report = try? simulation.simulate(placements[p], over: flows[p][f])
+                // A run the deadline or a cancel cuts short counts as not run.
+                let report = try? simulation.simulate(placements[p], over: flows[p][f]) { cancel?.isCancelled == true || clock.elapsed > deadline }
                 results.set(j, report, seconds: clock.elapsed - started)
             }
         }

@@ -52,11 +52,11 @@ public struct FlowRobustSimulation: Sendable {
         FlowScorer.runtimeFlows(problem, placement, connectivity, count: flows)
     }
 
-    /// One simulation over one flow.
-    public func simulate(_ placement: Placement, over flow: FlowResult) throws -> SimulationReport {
+    /// One simulation over one flow (`stop`: as `Simulator.run`'s).
+    public func simulate(_ placement: Placement, over flow: FlowResult, stop: (() -> Bool)? = nil) throws -> SimulationReport {
         var config = config
         config.arcFlows = flow.arcFlows
-        return try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config, profiles: profiles)
+        return try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config, profiles: profiles, stop: stop)
     }
 
     /// All of a placement's flows, one after another.

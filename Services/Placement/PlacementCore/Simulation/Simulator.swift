@@ -22,8 +22,10 @@ public enum Simulator {
                 profiles: try GPUProfile.loadAll(problem: problem, dataDirectory: dataDirectory))
     }
 
+    /// `stop`, asked every few thousand events, ends a run early with an error (the planner's
+    /// ranking under a deadline or a cancel: one run may take seconds).
     public static func run(problem: PlacementProblem, placement: Placement, connectivity: Connectivity, workload: Workload,
-                           config: SimulationConfig, profiles: [String: GPUProfile]) throws -> SimulationReport {
+                           config: SimulationConfig, profiles: [String: GPUProfile], stop: (() -> Bool)? = nil) throws -> SimulationReport {
         try placement.validate(for: problem)
         try config.validate()
         for (j, range) in placement.ranges.enumerated() where range != nil && profiles[problem.nodes[j].type] == nil {
@@ -38,7 +40,7 @@ public enum Simulator {
         var engine = try SimulationEngine(problem: problem, placement: placement, flows: flows, connectivity: connectivity, workload: workload,
                                           config: config, profiles: profiles)
         let clock = Clock()
-        engine.run()
+        guard engine.run(stop: stop) else { throw PlacementError(section: "simulation", "stopped before its end (a deadline or a cancel)") }
         return engine.report(wallSeconds: clock.elapsed)
     }
 }
@@ -237,7 +239,8 @@ struct SimulationEngine {
         heap.push(Event(time: time, seq: seq, kind: kind))
     }
 
-    mutating func run() {
+    /// Runs to the end of the measured window; false when `stop` ended it first.
+    mutating func run(stop: (() -> Bool)? = nil) -> Bool {
         switch config.mode {
         case .offline:
             let feeder = config.routing == .iwrr && !config.closedLoop
@@ -250,6 +253,8 @@ struct SimulationEngine {
         }
         while let event = heap.pop() {
             if event.time > end { break }
+            // Asked every 4096 events: rare next to the events' own work, often within a run of seconds.
+            if events % 4096 == 0, let stop, stop() { return false }
             if usage.nextSample <= event.time {
                 usage.sampleKV(upTo: event.time, used: kvHeld, capacity: router.graph.nodes.map(\.kvCapacity), window: config.warmupSeconds...end)
             }
@@ -262,6 +267,7 @@ struct SimulationEngine {
             case .nodeDone(let i): nodeDone(i)
             }
         }
+        return true
     }
 
     /// Online arrivals: the trace's per-bucket rates rescaled so that tokens arrive at the target rate.

@@ -38,6 +38,12 @@ public struct Workload: Sendable {
         }
     }
 
+    /// The Azure conversation workload in the shared data directory (`helix/workload`): the one
+    /// place `lattice plan|simulate|load` and placement-service find the trace they replay.
+    public static func azureConversations(dataDirectory: String = SharedData.directory) throws -> Workload {
+        try load(directory: dataDirectory + "/helix/workload")
+    }
+
     public static func load(directory: String) throws -> Workload {
         let input = try column(directory + "/azure_conv_input.csv")
         let output = try column(directory + "/azure_conv_output.csv")

@@ -20,11 +20,11 @@ extension Integration {
             let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             let file = repository.appendingPathComponent("Shared/Data/helix/clusters/single24.ini").path
 
-            // Both sides rank auto's plans by simulation (the default), each run 10 s measured rather
+            // Both sides rank auto's plans by simulation (asked for: off by default), each run 10 s measured rather
             // than 120 s so that the debug build's nine runs per plan fit the time limit.
-            let search = ["--plan-budget", "60", "--plan-max-evaluations", "12", "--plan-rank-seconds", "10"]
+            let search = ["--plan-budget", "60", "--plan-max-evaluations", "12", "--plan-rank-candidates", "3", "--plan-rank-seconds", "10"]
             let plan = try await CLIRun.lattice(["plan", file, "--method", method, "--connectivity", "strict", "--budget", "60", "--max-evaluations", "12",
-                                                 "--rank-seconds", "10", "--json"], in: directory)
+                                                 "--rank-candidates", "3", "--rank-seconds", "10", "--json"], in: directory)
             #expect(plan.status == .exited(0), "\(plan.stderr)")
             if method == "auto" {
                 // The ranking ran, and overruled the judge's pick: a service that did not rank would return another plan.

@@ -59,6 +59,13 @@ final class HealthEndpoints: @unchecked Sendable {
                 Stat(name: "client_stream_overruns", value: Double(client.streamOverruns)),
                 Stat(name: "client_max_stream_buffered_bytes", value: Double(client.maxStreamBufferedBytes)),
             ]
+            let loops = server.statsPerLoop   // one entry unless --loops asked for more
+            if loops.count > 1 {
+                for (index, loop) in loops.enumerated() {
+                    extra.append(Stat(name: "loop_\(index)_connections_open", value: Double(loop.connectionsOpen)))
+                    extra.append(Stat(name: "loop_\(index)_calls_total", value: Double(loop.callsTotal)))
+                }
+            }
             for provider in hooks.withLock({ $0.stats }) { extra += await provider() }
             return StatsResponse(
                 service: service.displayName, uptimeMs: uptimeMs, callsTotal: counters.callsTotal,

@@ -15,6 +15,10 @@ public struct ServiceConfig: Sendable {
     public var maxCallsPerClient: Int = 64
     public var idleTimeout: Duration? = nil
     public var drainTimeout: Duration = .seconds(10)
+    /// Event loops serving connections (`TransportConfig.serverLoops`).
+    public var loops: Int = 1
+    /// More loops than this only add threads: it is far above any core count we deploy on.
+    static let maxLoops = 64
     /// Test hook, environment only (LATTICE_DEBUG_STATS_DELAY, seconds): each Stats answer waits
     /// this long, so that a test can hold a real call in flight across SIGTERM.
     public var debugStatsDelay: Duration? = nil
@@ -74,6 +78,12 @@ public struct ServiceConfig: Sendable {
         if let (text, source) = value(options.drainTimeout, "LATTICE_DRAIN_TIMEOUT") {
             drainTimeout = try Self.seconds(text, source: source)
         }
+        if let (text, source) = value(options.loops, "LATTICE_LOOPS") {
+            guard let count = Int(text), (1...Self.maxLoops).contains(count) else {
+                throw ConfigError("\(source): '\(text)' is not a number of event loops from 1 to \(Self.maxLoops)")
+            }
+            loops = count
+        }
         do {
             auth = try ServerAuth.fromEnvironment(environment, clientMethods: Methods.clientMethods)
         } catch {
@@ -93,6 +103,7 @@ public struct ServiceConfig: Sendable {
         config.idleTimeout = idleTimeout
         config.auth = auth
         config.maxCallsPerClient = maxCallsPerClient
+        config.serverLoops = loops
         return config
     }
 

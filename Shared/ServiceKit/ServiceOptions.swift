@@ -3,7 +3,7 @@ import ArgumentParser
 /// The flags every service takes. Each may also come from the environment (flag wins):
 /// LATTICE_LISTEN, LATTICE_LOG_FORMAT, LATTICE_LOG_LEVEL, LATTICE_MAX_FRAME_BYTES,
 /// LATTICE_MAX_QUEUED_WRITE_BYTES, LATTICE_MAX_CALLS_PER_CONNECTION, LATTICE_MAX_CALLS_PER_CLIENT, LATTICE_IDLE_TIMEOUT,
-/// LATTICE_DRAIN_TIMEOUT. Secrets come from the environment only, never a flag (flags show in
+/// LATTICE_DRAIN_TIMEOUT, LATTICE_LOOPS. Secrets come from the environment only, never a flag (flags show in
 /// `ps`): LATTICE_CLUSTER_SECRET_FILE (or LATTICE_CLUSTER_SECRET) is required, and
 /// LATTICE_API_KEYS_FILE lists the API keys clients may use (re-read when it changes).
 public struct ServiceOptions: ParsableArguments, Sendable {
@@ -33,6 +33,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
 
     @Option(help: "On SIGTERM/SIGINT, seconds to let in-flight calls finish. [env: LATTICE_DRAIN_TIMEOUT] (default: 10)")
     public var drainTimeout: String?
+
+    @Option(help: "Event loops serving connections, each a thread with its own listening socket on the port (SO_REUSEPORT; the kernel spreads connections over them). [env: LATTICE_LOOPS] (default: 1)")
+    public var loops: String?
 
     public init() {}
 }

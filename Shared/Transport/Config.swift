@@ -11,6 +11,11 @@ public struct TransportConfig: Sendable {
     /// Calls one API key may have running on a server, over all its connections (0 = no limit);
     /// past it a call is answered RESOURCE_EXHAUSTED. The cluster's own services are not limited.
     public var maxCallsPerClient: Int = 64
+    /// Servers: event loops serving connections, each on its own thread with its own listening
+    /// socket on the port (SO_REUSEPORT: the kernel spreads new connections over them). 1 (the
+    /// default): the process's shared loop only, as clients use. More help when many
+    /// connections keep one loop's core busy; one connection is always served by one loop.
+    public var serverLoops: Int = 1
     /// Clients: calls one connection may have waiting for answers; past it a call fails at once
     /// with RESOURCE_EXHAUSTED instead of queueing without bound.
     public var maxPendingCalls: Int = 4096

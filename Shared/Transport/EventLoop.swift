@@ -1,8 +1,11 @@
 import CLibUV
 import Foundation
+import Synchronization
 
-/// The process's one libuv loop, running on a thread of its own. Everything that touches libuv
-/// runs on it. It is also a Swift `TaskExecutor`: a task that
+/// A libuv loop, running on a thread of its own: the process's shared one (`shared`: every
+/// client connection, and servers' first loop), and the extra loops of a server that asked for
+/// several (`TransportConfig.serverLoops`), each stopped with its server. Everything that
+/// touches a loop's libuv handles runs on its thread. It is also a Swift `TaskExecutor`: a task that
 /// prefers it (`withTaskExecutorPreference(TransportLoop.executor)`, or a handler registered as
 /// non-blocking) runs its jobs here, and a continuation such a task waits on that the loop
 /// resumes (an answer read from a socket) runs in the same loop iteration, with no thread hop.
@@ -37,7 +40,14 @@ public final class EventLoop: @unchecked Sendable {
     private var wakePending = false
     private var local: [Work] = []       // from the loop thread itself (loop thread only)
     private var running: [Work] = []     // being run (loop thread only)
-    private var threadID = pthread_t()
+    /// The thread that runs this loop's work: its own, or, once it has stopped, the shared
+    /// loop's (`finishStopping`). Atomic: other threads read it in `submit`.
+    private let threadID = Atomic<UInt>(0)
+    /// Stopped: work submitted from now on goes to the shared loop (see `stop`).
+    private let stopped = Atomic<Bool>(false)
+    private var stopRequested = false   // loop thread only
+    private var stopWaiters: [@Sendable () -> Void] = []   // loop thread only
+    private var loopClosed = false   // set by the loop thread as it ends
     private let beforePoll: UnsafeMutablePointer<uv_prepare_t>
     private let afterPoll: UnsafeMutablePointer<uv_check_t>
     /// Channels with frames queued since their last write (loop thread only). They are written
@@ -49,7 +59,9 @@ public final class EventLoop: @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
     static let readBufferBytes = 64 << 10
 
-    private init() {
+    /// Starts a loop on a thread named `name`. It runs until `stop` (the shared one, for the
+    /// process's lifetime).
+    init(name: String = "lattice-uv-loop") {
         signal(SIGPIPE, SIG_IGN)   // a peer that went away must not kill the process
         uv = .allocate(capacity: 1)
         uv_loop_init(uv)
@@ -87,16 +99,21 @@ public final class EventLoop: @unchecked Sendable {
         afterPoll.pointee.data = wakeup.pointee.data
         let started = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
-            threadID = pthread_self()
+            threadID.store(UInt(pthread_self()), ordering: .releasing)
             started.signal()
-            uv_run(uv, UV_RUN_DEFAULT)   // the wake-up poll keeps it alive for the process lifetime
+            uv_run(uv, UV_RUN_DEFAULT)   // the wake-up poll keeps it alive until `stop`
+            finishStopping()
         }
-        thread.name = "lattice-uv-loop"
+        thread.name = name
         thread.start()
         started.wait()
     }
 
-    var inLoopThread: Bool { pthread_equal(pthread_self(), threadID) != 0 }
+    deinit {
+        if loopClosed { uv.deallocate() }
+    }
+
+    var inLoopThread: Bool { UInt(pthread_self()) == threadID.load(ordering: .relaxed) }
 
     /// Debug builds stop here when code that relies on the loop thread runs elsewhere.
     @inline(__always)
@@ -110,11 +127,16 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func submit(_ work: Work) {
+        if stopped.load(ordering: .acquiring) { return EventLoop.shared.submit(work) }
         if inLoopThread {
             local.append(work)   // drained before the loop next blocks
             return
         }
         lock.lock()
+        if stopped.load(ordering: .relaxed) {   // stopped meanwhile: `finishStopping` has handed over `queued`
+            lock.unlock()
+            return EventLoop.shared.submit(work)
+        }
         queued.append(work)
         let wakeNeeded = mayBePolling && !wakePending
         if wakeNeeded { wakePending = true }
@@ -252,12 +274,60 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Stops a loop that is not the shared one, from any thread: once the work already queued
+    /// has run, its own handles close and its thread ends (`done` runs there, last). Whoever
+    /// stops it must have closed everything else on it first (sockets, timers): libuv keeps a
+    /// loop running while any handle is open. Work that arrives later (a Task that still prefers
+    /// this loop, say) runs on the shared loop, which takes this loop's place as its thread.
+    /// Stopping twice is harmless: `done` runs once this loop has stopped.
+    func stop(_ done: @escaping @Sendable () -> Void) {
+        precondition(self !== EventLoop.shared, "the shared transport loop runs for the process's lifetime")
+        execute { [self] in
+            if stopped.load(ordering: .acquiring) { return done() }   // run by the shared loop in its place
+            stopWaiters.append(done)
+            guard !stopRequested else { return }
+            stopRequested = true
+            uv_close(handlePointer(beforePoll), nil)
+            uv_close(handlePointer(afterPoll), nil)
+            if wakeRead >= 0 { uv_close(handlePointer(wakeup), nil) } else { uv_close(handlePointer(fallbackWakeup), nil) }
+        }
+    }
+
+    /// On the loop's thread once `uv_run` returned (stopped): hands what is still queued and
+    /// everything later to the shared loop, then frees the loop.
+    private func finishStopping() {
+        runLocal()   // work the last callbacks gave (their prepare/check phases are closed)
+        lock.lock()
+        stopped.store(true, ordering: .releasing)
+        let late = queued + local
+        queued.removeAll()
+        local.removeAll()
+        threadID.store(EventLoop.shared.threadID.load(ordering: .relaxed), ordering: .releasing)
+        lock.unlock()
+        for work in late { EventLoop.shared.submit(work) }
+        // Freed in deinit, once nothing (a late Task's timer, say) can still reach it; if a
+        // handle is still open the close fails and the loop stays allocated under it.
+        loopClosed = uv_loop_close(uv) == 0
+        for handle in [UnsafeMutableRawPointer(wakeup), UnsafeMutableRawPointer(fallbackWakeup),
+                       UnsafeMutableRawPointer(beforePoll), UnsafeMutableRawPointer(afterPoll)] { handle.deallocate() }
+        if wakeRead >= 0 { Foundation.close(wakeRead); Foundation.close(wakeWrite) }
+        readBuffer.deallocate()
+        let waiters = stopWaiters
+        stopWaiters.removeAll()
+        for done in waiters { done() }
+    }
+
+    /// Whether `stop` has finished: the loop's handles are closed and its thread is ending.
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
     /// Milliseconds of the loop's clock (cached per iteration, as libuv's timers see it).
     var now: UInt64 { uv_now(uv) }
 }
 
-/// Not also a `SerialExecutor`: nothing needs an actor isolated to the loop, and one object in
-/// both roles could not tell which role a job was enqueued for.
+/// Not also a `SerialExecutor`: a global actor on the loop (tried in session 14, to avoid the
+/// runtime lock a task with an executor preference takes per switch) made callers slower. In
+/// perf each of their calls resumed on a global-pool thread and switched back to the loop from
+/// there: 2.3-3.6 µs of client CPU per pipelined call against 1.6-1.9 on this executor (loaded).
 extension EventLoop: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         submit(.job(UnownedJob(job)))

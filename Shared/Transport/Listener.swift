@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 import Wire
 
 /// A listening TCP socket that hands each accepted connection over as a `TCPChannel`.
@@ -12,13 +13,17 @@ final class Listener {
     var onAccept: ((TCPChannel) -> Void)?
 
     /// Binds and listens; throws UNAVAILABLE with the reason (address in use, no permission...).
-    init(loop: EventLoop, address: SocketAddress, maxFrameBytes: Int, backlog: Int32 = 1024) throws {
+    /// `reusePort`: the socket is bound with SO_REUSEPORT, so that several loops' listeners
+    /// share the port and the kernel spreads connections over them (`TransportConfig.serverLoops`).
+    init(loop: EventLoop, address: SocketAddress, maxFrameBytes: Int, reusePort: Bool = false, backlog: Int32 = 1024) throws {
+        loop.assertInLoop("Listener")
         self.loop = loop
         self.maxFrameBytes = maxFrameBytes
         tcp = .allocate(capacity: 1)
         uv_tcp_init(loop.uv, tcp)
         tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()   // released in the close callback
-        var rc = address.withSockaddr { uv_tcp_bind(tcp, $0, 0) }
+        var rc: Int32 = reusePort ? Self.openReusingPort(tcp, family: Int32(address.storage.ss_family)) : 0
+        if rc == 0 { rc = address.withSockaddr { uv_tcp_bind(tcp, $0, 0) } }
         if rc == 0 { rc = uv_listen(streamPointer(tcp), backlog, listenerAccept) }
         guard rc == 0 else {
             close()
@@ -32,7 +37,24 @@ final class Listener {
         port = SocketAddress(storage: storage).port
     }
 
+    /// Gives `tcp` a socket with SO_REUSEPORT set, made here: the installed libuv (1.44) has no
+    /// UV_TCP_REUSEPORT (1.49 added it), and the option must be set before bind. 0 or a libuv error.
+    private static func openReusingPort(_ tcp: UnsafeMutablePointer<uv_tcp_t>, family: Int32) -> Int32 {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return -errno }
+        var on: Int32 = 1
+        guard setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            let error = -errno
+            _ = Glibc.close(fd)
+            return error
+        }
+        let rc = uv_tcp_open(tcp, uv_os_sock_t(fd))   // the handle owns it from here (closed with it)
+        if rc != 0 { _ = Glibc.close(fd) }
+        return rc
+    }
+
     func close() {
+        loop.assertInLoop("Listener.close")
         guard !closed else { return }
         closed = true
         onAccept = nil
@@ -40,6 +62,7 @@ final class Listener {
     }
 
     fileprivate func accept(status: Int32) {
+        loop.assertInLoop("Listener.accept")
         guard status == 0, !closed else { return }
         let channel = TCPChannel(loop: loop, maxFrameBytes: maxFrameBytes)
         guard uv_accept(streamPointer(tcp), channel.stream) == 0 else {

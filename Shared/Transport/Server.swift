@@ -4,10 +4,33 @@ import Wire
 
 /// A framed-TCP RPC server: register handlers, `start`, and later `shutdown`.
 public final class Server: Sendable {
-    let core: ServerCore
+    /// One per event loop (`TransportConfig.serverLoops`): the first on the process's shared
+    /// loop, the others on loops of their own, which shutdown stops.
+    let cores: [ServerCore]
+    /// The first loop's (for tests that look inside).
+    var core: ServerCore { cores[0] }
 
+    /// `config.serverLoops` above 1 starts that many loops (threads) at once, all but the
+    /// shared one stopped by `shutdown`.
     public init(config: TransportConfig = .init(), logger: Logger) {
-        core = ServerCore(loop: .shared, config: config, logger: logger)
+        let loops = max(config.serverLoops, 1)
+        let clientCalls = Locked<[String: Int]>([:])   // one limit per client over all loops
+        cores = (0..<loops).map { index in
+            ServerCore(loop: index == 0 ? .shared : EventLoop(name: "lattice-uv-loop-\(index)"),
+                       config: config, logger: logger, reusePort: loops > 1, clientCalls: clientCalls)
+        }
+    }
+
+    /// A server never started stops its own loops when it goes away (a started one serves on).
+    deinit {
+        for core in cores.dropFirst() {
+            let core = core
+            core.loop.execute { core.stopLoopUnlessStarted() }
+        }
+    }
+
+    private func register(_ method: String, _ handler: Handler) {
+        for core in cores { core.register(method, handler) }
     }
 
     /// Registers a unary method. Handlers run in a Task (reused from call to call, see `CallRunners`): on the transport's handler threads (`HandlerPool`), or,
@@ -18,7 +41,7 @@ public final class Server: Sendable {
     /// answers INTERNAL. The handler's Task is cancelled when the client sends CANCEL, the
     /// deadline passes, or the connection closes.
     public func unary(_ method: String, nonBlocking: Bool = false, _ handler: @escaping @Sendable ([UInt8], CallContext) async throws -> [UInt8]) {
-        core.register(method, .task(prepare: { payload in .rawUnary(handler, request: Handler.copy(payload)) }, onLoop: nonBlocking))
+        register(method, .task(prepare: { payload in .rawUnary(handler, request: Handler.copy(payload)) }, onLoop: nonBlocking))
     }
 
     /// Registers a unary method whose request is decoded as `Request` on the loop, straight from
@@ -29,7 +52,7 @@ public final class Server: Sendable {
         _ method: String, decoding request: Request.Type, nonBlocking: Bool = false,
         _ handler: @escaping @Sendable (Request, CallContext) async throws -> [UInt8]
     ) {
-        core.register(method, .task(prepare: { payload in
+        register(method, .task(prepare: { payload in
             let request = try decodeRequest(Request.self, payload, method: method)
             return .unary { try await handler(request, $0) }
         }, onLoop: nonBlocking))
@@ -42,13 +65,13 @@ public final class Server: Sendable {
     /// anything could cancel it, so it sees no cancellation and its deadline cannot pass.
     /// Errors are answered as for `unary`.
     public func inlineUnary(_ method: String, _ handler: @escaping @Sendable ([UInt8], CallContext) throws -> [UInt8]) {
-        core.register(method, .inline(handler))
+        register(method, .inline(handler))
     }
 
     /// Registers a server-streaming method: each `send` is one item; returning ends the stream
     /// with OK, throwing ends it with that status. `nonBlocking` as for `unary`.
     public func stream(_ method: String, nonBlocking: Bool = false, _ handler: @escaping @Sendable ([UInt8], CallContext, StreamWriter) async throws -> Void) {
-        core.register(method, .task(prepare: { payload in
+        register(method, .task(prepare: { payload in
             let request = Handler.copy(payload)
             return .stream { try await handler(request, $0, $1) }
         }, onLoop: nonBlocking))
@@ -60,7 +83,7 @@ public final class Server: Sendable {
         _ method: String, decoding request: Request.Type, nonBlocking: Bool = false,
         _ handler: @escaping @Sendable (Request, CallContext, StreamWriter) async throws -> Void
     ) {
-        core.register(method, .task(prepare: { payload in
+        register(method, .task(prepare: { payload in
             let request = try decodeRequest(Request.self, payload, method: method)
             return .stream { try await handler(request, $0, $1) }
         }, onLoop: nonBlocking))
@@ -72,25 +95,41 @@ public final class Server: Sendable {
         guard (0...65535).contains(port) else {
             throw Status(.invalidArgument, "port \(port) is not in 0...65535")
         }
-        guard !core.loop.inLoopThread else {
-            throw Status(.failedPrecondition, "Server.start was called on the transport loop thread; call it from a Task or the main thread")
+        guard !cores.contains(where: { $0.loop.inLoopThread }) else {
+            throw Status(.failedPrecondition, "Server.start was called on a transport loop thread; call it from a Task or the main thread")
         }
         let address = try SocketAddress.resolve(host: host, port: port)
-        let core = core
-        return try core.loop.executeAndWait { core.listen(on: address) }.get()
+        // The first loop binds (port 0 picks a port), the others bind the port it got.
+        var bound = port
+        for (index, core) in cores.enumerated() {
+            let here = index == 0 ? address : address.withPort(bound)
+            switch core.loop.executeAndWait({ core.listen(on: here) }) {
+            case .success(let port):
+                bound = port
+            case .failure(let status):
+                for started in cores.prefix(index) { started.loop.executeAndWait { started.stopListening() } }
+                throw status
+            }
+        }
+        return bound
     }
 
     /// Stops accepting, lets in-flight calls finish (up to `timeout`), then closes everything.
     /// Calls still running at the timeout are cancelled and answered UNAVAILABLE.
+    /// With several loops, each drains on its own and the extra ones then stop (their threads end).
     public func shutdown(timeout: Duration) async {
-        let core = core
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            core.loop.execute { core.beginShutdown(timeout: timeout, done) }
+        await withTaskGroup(of: Void.self) { group in
+            for core in cores { group.addTask { await core.shutdown(timeout: timeout) } }
         }
     }
 
-    /// Calls total/failed/in flight, connections open, bytes in/out.
-    public var stats: ServerStats { core.counters.total }
+    /// Calls total/failed/in flight, connections open, bytes in/out: the sum over its loops.
+    public var stats: ServerStats {
+        cores.dropFirst().reduce(into: cores[0].counters.total) { $0.add($1.counters.total) }
+    }
+
+    /// The same per event loop, in loop order (one entry unless `TransportConfig.serverLoops` > 1).
+    public var statsPerLoop: [ServerStats] { cores.map(\.counters.total) }
 }
 
 /// The loop-confined half of a `Server`: listener, connections, draining.
@@ -99,6 +138,8 @@ final class ServerCore: @unchecked Sendable {
     let config: TransportConfig
     let logger: Logger
     let counters = ServerCounters()
+    /// Its listener shares the port with other loops' (SO_REUSEPORT).
+    private let reusePort: Bool
     /// The Tasks that run this server's calls: non-blocking handlers' on the loop, the others'
     /// on the handler threads (see `CallRunners`).
     let loopRunners: CallRunners
@@ -120,8 +161,11 @@ final class ServerCore: @unchecked Sendable {
     private var forceCloseTimer: LoopTimer?
     private var idleSweep: LoopTimer?
 
-    init(loop: EventLoop, config: TransportConfig, logger: Logger) {
+    init(loop: EventLoop, config: TransportConfig, logger: Logger, reusePort: Bool = false,
+         clientCalls: Locked<[String: Int]> = Locked([:])) {
         self.loop = loop
+        self.reusePort = reusePort
+        self.clientCalls = clientCalls
         self.config = config
         self.logger = logger
         loopRunners = .onLoop(loop)
@@ -151,8 +195,9 @@ final class ServerCore: @unchecked Sendable {
         return handlers[method]
     }
 
-    /// Calls running per API key, across connections (`TransportConfig.maxCallsPerClient`).
-    private let clientCalls = Locked<[String: Int]>([:])
+    /// Calls running per API key, across connections and the server's loops
+    /// (`TransportConfig.maxCallsPerClient`).
+    private let clientCalls: Locked<[String: Int]>
 
     func admitClientCall(_ keyID: String) -> Bool {
         let limit = config.maxCallsPerClient
@@ -176,9 +221,10 @@ final class ServerCore: @unchecked Sendable {
     }
 
     func listen(on address: SocketAddress) -> Result<Int, Status> {
+        loop.assertInLoop("ServerCore.listen")
         guard !started else { return .failure(Status(.failedPrecondition, "server already started; create another Server to listen twice")) }
         do {
-            let listener = try Listener(loop: loop, address: address, maxFrameBytes: config.maxFrameBytes)
+            let listener = try Listener(loop: loop, address: address, maxFrameBytes: config.maxFrameBytes, reusePort: reusePort)
             registration.withLock { handlersFrozen = true }
             listener.onAccept = { [self] in self.accepted($0) }
             self.listener = listener
@@ -193,13 +239,42 @@ final class ServerCore: @unchecked Sendable {
         }
     }
 
+    /// Loop thread: closes the listener of a start that failed on another loop.
+    func stopListening() {
+        loop.assertInLoop("ServerCore.stopListening")
+        listener?.close()
+        listener = nil
+    }
+
+    /// Loop thread: a loop of its own stops if it never served (its `Server` went away unstarted).
+    func stopLoopUnlessStarted() {
+        loop.assertInLoop("ServerCore.stopLoopUnlessStarted")
+        guard !started, loop !== EventLoop.shared else { return }
+        loopRunners.stop()
+        poolRunners.stop()
+        loop.stop {}
+    }
+
+    /// Drains (see `beginShutdown`), then stops the loop if it is one of its own.
+    func shutdown(timeout: Duration) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute { [self] in beginShutdown(timeout: timeout, done) }
+        }
+        guard loop !== EventLoop.shared else { return }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.stop { done.resume() }
+        }
+    }
+
     private func accepted(_ channel: TCPChannel) {
+        loop.assertInLoop("ServerCore.accepted")
         guard !draining else { channel.close(reason: "server is shutting down"); return }
         let connection = ServerConnection(server: self, channel: channel)
         connections[ObjectIdentifier(connection)] = connection
     }
 
     func connectionClosed(_ connection: ServerConnection) {
+        loop.assertInLoop("ServerCore.connectionClosed")
         connections.removeValue(forKey: ObjectIdentifier(connection))
         if draining && connections.isEmpty { finishShutdown() }
     }
@@ -225,6 +300,7 @@ final class ServerCore: @unchecked Sendable {
     // MARK: Shutdown (loop thread)
 
     func beginShutdown(timeout: Duration, _ done: CheckedContinuation<Void, Never>) {
+        loop.assertInLoop("ServerCore.beginShutdown")
         if shutdownDone { done.resume(); return }
         shutdownWaiters.append(done)
         guard !draining else { return }

@@ -76,3 +76,22 @@ final class ServerCounters: Sendable {
         }
     }
 }
+
+extension ServerStats {
+    /// Adds another part's figures (another loop's): sums, and the larger write queue.
+    mutating func add(_ other: ServerStats) {
+        callsTotal += other.callsTotal
+        callsFailed += other.callsFailed
+        callsInFlight += other.callsInFlight
+        connectionsOpen += other.connectionsOpen
+        bytesIn += other.bytesIn
+        bytesOut += other.bytesOut
+        protocolErrors += other.protocolErrors
+        framesTooLarge += other.framesTooLarge
+        maxQueuedWriteBytes = max(maxQueuedWriteBytes, other.maxQueuedWriteBytes)
+        authFailures += other.authFailures
+        callsDenied += other.callsDenied
+        callsOverClientLimit += other.callsOverClientLimit
+        streamWindowWaits += other.streamWindowWaits
+    }
+}

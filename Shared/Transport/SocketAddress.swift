@@ -62,6 +62,20 @@ struct SocketAddress: @unchecked Sendable {
         }
     }
 
+    /// The same address with another port (the port a first listener picked, for the others).
+    func withPort(_ port: Int) -> SocketAddress {
+        var copy = self
+        withUnsafeMutableBytes(of: &copy.storage) { raw in
+            guard let base = raw.baseAddress else { return }
+            if Int32(storage.ss_family) == AF_INET6 {
+                base.assumingMemoryBound(to: sockaddr_in6.self).pointee.sin6_port = UInt16(clamping: port).bigEndian
+            } else {
+                base.assumingMemoryBound(to: sockaddr_in.self).pointee.sin_port = UInt16(clamping: port).bigEndian
+            }
+        }
+        return copy
+    }
+
     var port: Int {
         withUnsafeBytes(of: storage) { raw -> Int in
             if Int32(storage.ss_family) == AF_INET6 {

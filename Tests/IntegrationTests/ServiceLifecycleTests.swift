@@ -89,6 +89,7 @@ extension Integration {
                 (["--max-frame-bytes", "-5"], [:], "--max-frame-bytes"),
                 ([], ["LATTICE_LOG_FORMAT": "xml"], "LATTICE_LOG_FORMAT: unknown log format 'xml'; use text or json"),
                 (["--scheduler", "nowhere"], [:], "--scheduler"),
+                (["--loops", "0"], [:], "--loops: '0' is not a number of event loops from 1 to 64"),
             ]
             for item in cases {
                 let directory = LatticeTesting.temporaryDirectory("badflags")
@@ -101,6 +102,31 @@ extension Integration {
                 #expect(log.contains(item.expected), "\(item.arguments): \(log)")
                 try? FileManager.default.removeItem(atPath: directory)
             }
+        }
+
+        /// `--loops 2`: two event loops share the port (SO_REUSEPORT); the kernel spreads
+        /// connections over both, each serves its own, Stats counts them per loop and in total,
+        /// and SIGTERM still drains and exits 0.
+        @Test func aServiceOnTwoLoopsServesConnectionsOnBoth() async throws {
+            let running = try await LatticeTesting.start(.circuit, arguments: ["--loops", "2"])
+            var clients: [ServiceClient] = []
+            var perLoop: [Double] = [0, 0]
+            // New connections until both loops hold one (all of 32 on one of two: a chance of 2^-31).
+            while clients.count < 32 && perLoop.contains(0) {
+                let client = running.client()
+                clients.append(client)
+                _ = try await client.health(.circuit)
+                let stats = try await client.stats(.circuit)
+                perLoop = [stats[extra: "loop_0_connections_open"] ?? -1, stats[extra: "loop_1_connections_open"] ?? -1]
+            }
+            #expect(perLoop[0] > 0 && perLoop[1] > 0, "connections per loop: \(perLoop) of \(clients.count)")
+            let stats = try await clients[0].stats(.circuit)
+            #expect(Double(stats.connectionsOpen) == (stats[extra: "loop_0_connections_open"] ?? 0) + (stats[extra: "loop_1_connections_open"] ?? 0))
+            #expect(Double(stats.callsTotal) == (stats[extra: "loop_0_calls_total"] ?? 0) + (stats[extra: "loop_1_calls_total"] ?? 0))
+            for client in clients { await client.close() }
+            let (status, killed) = await running.stop(timeout: .seconds(10))
+            #expect(status == .exited(0) && !killed)
+            running.removeFiles()
         }
 
         @Test func addressInUseIsAClearError() async throws {

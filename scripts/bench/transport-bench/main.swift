@@ -1,7 +1,7 @@
 // The Swift side of scripts/bench-transport: an echo server and a pipelining client on the
 // Lattice transport, printing the same figures as the raw libuv floor (scripts/bench/uv-echo.c).
 //
-//   transport-bench server PORT
+//   transport-bench server PORT [LOOPS]     LOOPS: TransportConfig.serverLoops (default 1)
 //   transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|loop-percall|callback]]
 //       prints: calls p50_us p99_us calls_per_s
 //
@@ -31,8 +31,13 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) {
-    let server = Server(logger: logger)
+if (3...4).contains(arguments.count), arguments[1] == "server", let port = Int(arguments[2]) {
+    var config = TransportConfig()
+    if arguments.count == 4 {
+        guard let loops = Int(arguments[3]), loops > 0 else { fail("LOOPS must be a positive number (got '\(arguments[3])')") }
+        config.serverLoops = loops
+    }
+    let server = Server(config: config, logger: logger)
     server.unary("bench/Echo") { payload, _ in payload }
     server.unary("bench/EchoLoop", nonBlocking: true) { payload, _ in payload }
     server.inlineUnary("bench/EchoInline") { payload, _ in payload }
@@ -107,7 +112,7 @@ if arguments.count == 3, arguments[1] == "server", let port = Int(arguments[2]) 
 } else if arguments.count == 3, arguments[1] == "auth", let rounds = Int(arguments[2]), rounds > 0 {
     try await AuthBench.run(rounds: rounds, logger: logger)
 } else {
-    fail("usage: transport-bench server PORT | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|loop-percall|callback]] | transport-bench auth ROUNDS")
+    fail("usage: transport-bench server PORT [LOOPS] | transport-bench client PORT SIZE INFLIGHT SECONDS [METHOD [pool|loop|loop-percall|callback]] | transport-bench auth ROUNDS")
 }
 
 /// One request's slice of a Forward between two stages: `hiddenBytes` of float32 hidden state.

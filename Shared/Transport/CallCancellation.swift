@@ -17,21 +17,34 @@ final class CallCancellation: Sendable {
         var inFlight: (core: ClientCore, id: UInt64)?
     }
 
-    /// The owner task's hash (`UnsafeCurrentTask` may not be kept; its hash may).
-    private let owner: Int
+    /// The owner task's address (`UnsafeCurrentTask` may not be kept; its address may: no other
+    /// task has it while the owner runs the scope).
+    private let owner: UInt
     private let state = Mutex(State())
 
-    private init(owner: Int) { self.owner = owner }
+    private init(owner: UInt) { self.owner = owner }
 
-    static func currentTaskHash() -> Int { withUnsafeCurrentTask { $0?.hashValue ?? 0 } }
+    /// Not `hashValue`: that runs SipHash on every call (about 1% of a pipelining caller's CPU in perf).
+    static func currentTaskAddress() -> UInt {
+        withUnsafeCurrentTask { task in task.map { unsafeBitCast($0, to: UInt.self) } ?? 0 }
+    }
 
     /// Runs `body` in a scope owned by the calling task (the public entry is
     /// `Connection.withCallCancellation`).
-    nonisolated(nonsending) static func scope<T>(_ body: nonisolated(nonsending) () async throws -> T) async rethrows -> T {
-        let scope = CallCancellation(owner: currentTaskHash())
+    /// `isolation`, not `nonisolated(nonsending)`, and the closures capture it: a closure is
+    /// isolated to an isolated parameter only if it captures it. Without, they were
+    /// nonisolated, and a caller isolated to `TransportLoopActor` ran its whole scope on Swift's
+    /// global pool (perf: half the bench client's samples on its threads).
+    static func scope<T>(isolation: isolated (any Actor)? = #isolation,
+                         _ body: nonisolated(nonsending) () async throws -> T) async rethrows -> T {
+        let scope = CallCancellation(owner: currentTaskAddress())
         defer { scope.state.withLock { $0.ended = true } }
         return try await withTaskCancellationHandler {
-            try await $current.withValue(scope) { try await body() }
+            _ = isolation
+            return try await $current.withValue(scope) {
+                _ = isolation
+                return try await body()
+            }
         } onCancel: {
             scope.cancel()
         }
@@ -45,7 +58,7 @@ final class CallCancellation: Sendable {
 
     /// Records call `id` of `core` as the current task's call in flight, if a scope covers it.
     static func begin(_ core: ClientCore, _ id: UInt64) -> (Begun, CallCancellation?) {
-        guard let scope = current, scope.owner == currentTaskHash() else { return (.notCovered, nil) }
+        guard let scope = current, scope.owner == currentTaskAddress() else { return (.notCovered, nil) }
         let begun = scope.state.withLock { state -> Begun in
             if state.ended { return .notCovered }
             if state.cancelled { return .cancelled }

@@ -69,7 +69,9 @@ public final class Connection: Sendable {
         core.submit(prepared.0, method, prepared.1, .callback(answer), deadlineMs: prepared.2)
     }
 
-    private nonisolated(nonsending) func send<Answer>(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
+    /// `isolation` (captured by the cancellation handler's operation, as in `CallCancellation.scope`):
+    /// the call stays on the caller's actor, e.g. `TransportLoopActor`, instead of hopping to the pool.
+    private func send<Answer>(isolation: isolated (any Actor)? = #isolation, _ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
                               _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
         let (id, request, deadlineMs) = prepared
         let core = core
@@ -88,7 +90,8 @@ public final class Connection: Sendable {
             break
         }
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
+            _ = isolation
+            return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
                 core.submit(id, method, request, waiter(continuation), deadlineMs: deadlineMs)
                 // A cancel that raced ahead of `start` on the loop would be lost; repeat it after.
                 if Task.isCancelled { core.loop.execute { core.cancel(id) } }

@@ -1,3 +1,4 @@
+import Foundation
 import LatticeTesting
 import Testing
 @testable import Transport
@@ -82,5 +83,45 @@ struct CallCancellationTests {
         #expect(await eventually { probe.cancelled.current == 1 }, "CANCEL reached the handler")
         await connection.close()
         await server.shutdown(timeout: .seconds(1))
+    }
+
+    /// The scope's body runs on the caller's actor (the scope's closures capture its isolation):
+    /// before, a body from an actor ran on Swift's global pool. An actor on a dispatch queue of
+    /// its own, so that where the body runs can be seen.
+    @Test func aScopesBodyRunsOnTheCallersActor() async throws {
+        let (server, port) = try startServer()
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let actor = QueueActor()
+        let (before, after) = try await within(10, "calls from an actor") { await actor.callInScope(connection) }
+        #expect(before, "the scope's body ran off the actor's queue")
+        #expect(after, "after its call the scope's body was off the actor's queue")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+}
+
+/// An actor whose jobs run on a dispatch queue it can recognise.
+private actor QueueActor {
+    private final class QueueExecutor: SerialExecutor {
+        static let key = DispatchSpecificKey<Bool>()
+        let queue = DispatchQueue(label: "call-cancellation-test-actor")
+        init() { queue.setSpecific(key: Self.key, value: true) }
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+        }
+    }
+    private let executor = QueueExecutor()
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    static var onQueue: Bool { DispatchQueue.getSpecific(key: QueueExecutor.key) == true }
+
+    /// Whether a scope's body started on this actor's queue, and was there after its call.
+    func callInScope(_ connection: Connection) async -> (Bool, Bool) {
+        await Connection.withCallCancellation { () async -> (Bool, Bool) in
+            let before = Self.onQueue
+            _ = try? await connection.call("test/Echo", bytes("x"))
+            return (before, Self.onQueue)
+        }
     }
 }

@@ -21,11 +21,19 @@ import Synchronization
 /// runners). Calls are handed in on the loop thread only (`ServerConnection.start`); runners
 /// take them on their executor's threads, so the queue takes a lock unless that executor is the loop.
 final class CallRunners: @unchecked Sendable {
-    /// What one call runs: its connection's `run` with the request already in hand.
-    struct Assignment: Sendable {
+    /// What one call runs: its connection's `run` with the request already in hand. A class:
+    /// the queue moves one reference per call; as a struct each move or copy retained and
+    /// released its seven references through generic value witnesses (perf, non-blocking echo server).
+    final class Assignment: Sendable {
         let connection: ServerConnection
         let work: Handler.Work
         let context: CallContext
+
+        init(connection: ServerConnection, work: Handler.Work, context: CallContext) {
+            self.connection = connection
+            self.work = work
+            self.context = context
+        }
     }
 
     private final class Runner: @unchecked Sendable {
@@ -52,8 +60,7 @@ final class CallRunners: @unchecked Sendable {
     let runnersSent = Atomic<Int>(0)
     private let lock = NSLock()
     // Guarded by lock unless onLoop (then loop thread only).
-    /// Taken by moving out (a copy of an assignment costs a retain and a release for each of
-    /// its references, per call).
+    /// Taken by moving out (nil left behind), so the array never holds a call that ran.
     private var waiting: [Assignment?] = []
     private var waitingHead = 0          // the next call to take in `waiting`
     private var spareOnItsWay = false
@@ -92,7 +99,7 @@ final class CallRunners: @unchecked Sendable {
     /// it ended while waiting). It runs when the executor next runs jobs: later in this loop
     /// iteration on the loop; for the handler threads, once the iteration's jobs are handed
     /// over (`HandlerPool.enqueue`).
-    func start(_ assignment: consuming Assignment) {
+    func start(_ assignment: Assignment) {
         loop.assertInLoop("CallRunners.start")
         if onLoop {
             waiting.append(assignment)
@@ -192,8 +199,8 @@ final class CallRunners: @unchecked Sendable {
         }
     }
 
-    private nonisolated(nonsending) static func run(_ assignment: consuming Assignment) async {
-        await assignment.connection.run(assignment.work, assignment.context)   // no call kept alive after it
+    private nonisolated(nonsending) static func run(_ assignment: Assignment) async {
+        await assignment.connection.run(assignment.work, assignment.context)
     }
 
     /// A cancelled runner ends: calls still waiting get a spare on the loop, and on the handler

@@ -292,7 +292,7 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Lists call `id` (false: one with that id is in flight), then queues it for a runner,
     /// which finds it listed (`begin`).
-    private func admit(_ id: UInt64, _ call: ActiveCall, _ assignment: consuming CallRunners.Assignment, on runners: CallRunners) -> Bool {
+    private func admit(_ id: UInt64, _ call: ActiveCall, _ assignment: CallRunners.Assignment, on runners: CallRunners) -> Bool {
         let listed = callsLock.withLock { () -> Bool in
             guard !calls.contains(id) else { return false }
             calls.insert(id, call)

@@ -188,6 +188,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func close(_ done: CheckedContinuation<Void, Never>) {
+        loop.assertInLoop("ClientCore.close")
         if case .waitingToRetry(let timer) = state { timer.cancel() }
         setClosed()
         lock.withLock { table.failAll(Status(.cancelled, "connection to \(target) was closed by this client")) }
@@ -204,6 +205,7 @@ final class ClientCore: @unchecked Sendable {
     // MARK: Connecting
 
     private func connect() {
+        loop.assertInLoop("ClientCore.connect")
         state = .connecting
         attempts += 1
         if let address = SocketAddress.numeric(host: target.host, port: target.port) {
@@ -256,6 +258,7 @@ final class ClientCore: @unchecked Sendable {
 
     /// The handshake is done (or its Proof sent: calls follow it at once); calls may go out.
     private func open(_ channel: TCPChannel, _ number: Int) {
+        loop.assertInLoop("ClientCore.open")
         attempts = 0
         state = .connected(channel, number)
         lock.withLock {
@@ -330,6 +333,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func connectFailed(_ status: Status) {
+        loop.assertInLoop("ClientCore.connectFailed")
         if case .closed = state { return }
         state = .idle
         guard lock.withLock({ table.hasUnsent }) else { attempts = 0; return }   // nobody waits: stop trying
@@ -377,6 +381,7 @@ final class ClientCore: @unchecked Sendable {
     /// The server said this socket is going away (draining, or a protocol error): calls already
     /// sent on it finish there; new calls go to a new connection.
     private func retire(_ number: Int) {
+        loop.assertInLoop("ClientCore.retire")
         guard case .connected(_, number) = state else { return }
         state = .idle
         let hasUnsent = lock.withLock { () -> Bool in

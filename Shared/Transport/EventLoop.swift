@@ -263,6 +263,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Asks for `channel`'s queued frames to be written at the end of this loop iteration.
     func scheduleFlush(_ channel: TCPChannel) {
+        assertInLoop("EventLoop.scheduleFlush")
         unflushed.append(channel)
     }
 

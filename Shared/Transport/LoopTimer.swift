@@ -3,12 +3,14 @@ import CLibUV
 /// A one-shot or repeating libuv timer. Loop thread only. The handle is freed in its close
 /// callback; the timer keeps itself alive until then.
 final class LoopTimer {
+    private let loop: EventLoop
     private let handle: UnsafeMutablePointer<uv_timer_t>
     private var action: (() -> Void)?
     private var closed = false
 
     init(loop: EventLoop) {
         loop.assertInLoop("LoopTimer")
+        self.loop = loop
         handle = .allocate(capacity: 1)
         uv_timer_init(loop.uv, handle)
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
@@ -16,6 +18,7 @@ final class LoopTimer {
 
     /// Fires `action` after `milliseconds`, then every `repeatMs` if that is non-zero.
     func start(after milliseconds: UInt64, repeatMs: UInt64 = 0, _ action: @escaping () -> Void) {
+        loop.assertInLoop("LoopTimer.start")
         guard !closed else { return }
         self.action = action
         uv_timer_start(handle, loopTimerFired, milliseconds, repeatMs)
@@ -23,6 +26,7 @@ final class LoopTimer {
 
     /// Stops the timer and frees it; `action` will not run again.
     func cancel() {
+        loop.assertInLoop("LoopTimer.cancel")
         guard !closed else { return }
         closed = true
         action = nil

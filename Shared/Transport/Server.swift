@@ -281,6 +281,7 @@ final class ServerCore: @unchecked Sendable {
 
     /// Called whenever a call ends; completes a drain once nothing is in flight.
     func callEnded() {
+        loop.assertInLoop("ServerCore.callEnded")
         guard draining, !shutdownDone, shutdownTimer != nil else { return }
         if connections.values.allSatisfy({ $0.callsInFlight == 0 }) { closeConnections(reason: "server shut down") }
     }
@@ -335,6 +336,7 @@ final class ServerCore: @unchecked Sendable {
     }
 
     private func finishShutdown() {
+        loop.assertInLoop("ServerCore.finishShutdown")
         guard !shutdownDone else { return }
         shutdownDone = true
         shutdownTimer?.cancel()

@@ -70,6 +70,7 @@ final class TCPChannel: @unchecked Sendable {
 
     /// Called once the socket is connected (accepted or connected out).
     func didConnect() {
+        loop.assertInLoop("TCPChannel.didConnect")
         uv_tcp_nodelay(tcp, 1)
         var storage = sockaddr_storage()
         var length = Int32(MemoryLayout<sockaddr_storage>.size)
@@ -158,6 +159,7 @@ final class TCPChannel: @unchecked Sendable {
     /// Writes what queued up (called by the loop once per iteration, or after a direct send
     /// left bytes behind).
     func flush() {
+        loop.assertInLoop("TCPChannel.flush")   // uv_write
         writeLock.withLock {
             flushScheduled = false
             if !writing && !isClosed { startWrite() }
@@ -226,6 +228,7 @@ final class TCPChannel: @unchecked Sendable {
     }
 
     fileprivate func written(status: Int32) {
+        loop.assertInLoop("TCPChannel.written")
         let queued = writeLock.withLock { () -> Int in
             writing = false
             if status >= 0 { sentBytes += UInt64(inFlightBytes) }

@@ -152,6 +152,12 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "Measured seconds of each ranking simulation (after its 60 s warm-up). (default: 120)")
     var rankSeconds: Double?
 
+    @Option(help: "Cap on each ranking simulation's prompt tokens, to rank for the queries the plan will serve (as `lattice load --max-prompt`). (default: 0, the trace's lengths)")
+    var rankMaxPrompt: Int?
+
+    @Option(help: "Cap on each ranking simulation's output tokens (as `lattice load --max-output`). (default: 0, the trace's lengths)")
+    var rankMaxOutput: Int?
+
     @Option(help: "Re-plan from this running layout (same node numbering; joined nodes absent, departed nodes removed from the cluster), preferring plans that move few layers.")
     var previous: String?
 
@@ -199,6 +205,8 @@ struct PlanCommand: AsyncParsableCommand {
         if let rankCandidates { ranking.candidates = rankCandidates }
         if let rankFlows { ranking.flows = rankFlows }
         ranking.measureSeconds = rankSeconds
+        if let rankMaxPrompt { ranking.maxPromptTokens = rankMaxPrompt }
+        if let rankMaxOutput { ranking.maxOutputTokens = rankMaxOutput }
         if let problem = ranking.problem { throw ValidationError(problem) }
         if previous == nil {
             do { try options.rank(ranking, problem: problem, dataDirectory: input.data ?? SharedData.directory) } catch let error as PlacementError {
@@ -390,8 +398,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        if maxPrompt > 0 { workload.inputLengths = workload.inputLengths.map { min($0, maxPrompt) } }
-        if maxOutput > 0 { workload.outputLengths = workload.outputLengths.map { min($0, maxOutput) } }
+        workload = workload.capped(prompt: maxPrompt, output: maxOutput)
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
         config.queriesInOrder = queries != nil
         guard let loop = DecodeLoop(rawValue: decodeLoop) else { throw ValidationError("--decode-loop must be 'coordinator' or 'workers' (got '\(decodeLoop)')") }

@@ -29,6 +29,12 @@ struct PlacementService: AsyncParsableCommand {
     @Option(help: "Measured seconds of each ranking simulation, as `lattice plan --rank-seconds` (default 120).")
     var rankSeconds: Double?
 
+    @Option(help: "Cap on each ranking simulation's prompt tokens, as `lattice plan --rank-max-prompt` (default 0: the trace's lengths).")
+    var rankMaxPrompt: Int?
+
+    @Option(help: "Cap on each ranking simulation's output tokens, as `lattice plan --rank-max-output` (default 0: the trace's lengths).")
+    var rankMaxOutput: Int?
+
     func run() async throws {
         let limit: Int, perClient: Int
         do {
@@ -42,6 +48,8 @@ struct PlacementService: AsyncParsableCommand {
         if let rankCandidates { handlers.ranking.candidates = rankCandidates }
         if let rankFlows { handlers.ranking.flows = rankFlows }
         handlers.ranking.measureSeconds = rankSeconds
+        if let rankMaxPrompt { handlers.ranking.maxPromptTokens = rankMaxPrompt }
+        if let rankMaxOutput { handlers.ranking.maxOutputTokens = rankMaxOutput }
         if let problem = handlers.ranking.problem { throw ValidationError(problem) }
         try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host) }
     }

@@ -60,11 +60,20 @@ public struct RankingSettings: Sendable, Equatable {
     public var flows = 3
     /// Measured seconds of each simulation; nil: `FlowRobustSimulation`'s 120 s (tests shorten it).
     public var measureSeconds: Double? = nil
+    /// Caps on each simulated query's prompt and output tokens (0: the Azure trace's lengths), to
+    /// rank plans for the queries they will serve: which plan serves best turns on them (session
+    /// 13's single24 strict plans, our simulator, 120 s: the 24-GPU chain 219.0 against Petals'
+    /// 238.4 decode tok/s on the trace's lengths, 622.8 against 488.9 cut to 256 / 64 tokens, the
+    /// live bench's queries, where the live stack served 905 against 731).
+    public var maxPromptTokens = 0
+    public var maxOutputTokens = 0
 
-    public init(candidates: Int = 0, flows: Int = 3, measureSeconds: Double? = nil) {
+    public init(candidates: Int = 0, flows: Int = 3, measureSeconds: Double? = nil, maxPromptTokens: Int = 0, maxOutputTokens: Int = 0) {
         self.candidates = candidates
         self.flows = flows
         self.measureSeconds = measureSeconds
+        self.maxPromptTokens = maxPromptTokens
+        self.maxOutputTokens = maxOutputTokens
     }
 
     /// What is wrong with these settings, as flags name them; nil when they are valid.
@@ -72,21 +81,22 @@ public struct RankingSettings: Sendable, Equatable {
         guard candidates >= 0 else { return "--rank-candidates must be 0 (off) or more" }
         guard flows >= 1 else { return "--rank-flows must be at least 1" }
         if let measureSeconds, !(measureSeconds > 0 && measureSeconds <= 86_400) { return "--rank-seconds must be a positive number of seconds, at most a day" }
+        guard maxPromptTokens >= 0, maxOutputTokens >= 0 else { return "--rank-max-prompt and --rank-max-output must be 0 (no cap) or more" }
         return nil
     }
 }
 
 extension SolveOptions {
     /// With the serving objective in effect (`use`) and `settings.candidates` > 0: rank the plans
-    /// at the end by our simulator over the Azure conversation workload (`SimulatedRanking`), with
+    /// at the end by our simulator over the Azure conversation workload, cut to the settings' caps (`SimulatedRanking`), with
     /// the profiles the serving model has. Otherwise no ranking. Throws when the workload is missing.
     public mutating func rank(_ settings: RankingSettings, problem: PlacementProblem, dataDirectory: String = SharedData.directory,
                               measured: [String: GPUProfile] = [:]) throws {
         simulatedRanking = nil
         guard settings.candidates > 0, serving != nil,
               let profiles = GPUProfile.forPlanning(problem: problem, dataDirectory: dataDirectory, measured: measured) else { return }
-        var simulation = FlowRobustSimulation(problem: problem, connectivity: connectivity, workload: try Workload.azureConversations(dataDirectory: dataDirectory),
-                                              profiles: profiles)
+        let workload = try Workload.azureConversations(dataDirectory: dataDirectory).capped(prompt: settings.maxPromptTokens, output: settings.maxOutputTokens)
+        var simulation = FlowRobustSimulation(problem: problem, connectivity: connectivity, workload: workload, profiles: profiles)
         simulation.flows = settings.flows
         if let seconds = settings.measureSeconds { simulation.config.measureSeconds = seconds }
         var ranking = SimulatedRanking(simulation: simulation)

@@ -21,6 +21,13 @@ public struct SimulatedRanking: Sendable {
     /// that do: one plan's seed-to-seed spread in our simulator is ±0.7% (Helix's single24 layout,
     /// seeds 1-5; `Planner.servingTolerance`).
     public var tolerance = 0.01
+    /// How much longer than the quickest simulated candidate's a challenger's mean prompt p50, or
+    /// its mean decode p50, may be before it is refused (the issue asks for decode tokens/s at a
+    /// latency bound; `refusedForLatency`). 10%: session 13's geo24 plan served 1.26x Helix's layout in Helix's
+    /// simulator with an 18% longer prompt p50 (17.4 against 14.7 s), the regression this stops;
+    /// one plan's p50s move a few percent from flow to flow (`FlowRobustServing`), so a tighter
+    /// bound would refuse plans for the flows drawn.
+    public var latencyBound = 0.10
 
     public init(simulation: FlowRobustSimulation) { self.simulation = simulation }
 
@@ -29,6 +36,8 @@ public struct SimulatedRanking: Sendable {
     public struct Outcome: Sendable {
         public var winner: Int
         public var serving: [FlowRobustServing?]
+        /// Plans refused for latency (`latencyBound`), by index.
+        public var refused: [Int]
     }
 
     /// Simulates every (plan, flow) pair, `threads` at a time, plan by plan in the judge's order.
@@ -58,7 +67,25 @@ public struct SimulatedRanking: Sendable {
             return FlowRobustServing(decodeTokensPerSecond: done.map(\.decodeTokensPerSecond), promptP50: done.map { $0.promptLatency["p50"] ?? 0 },
                                      decodeP50: done.map { $0.decodeLatency["p50"] ?? 0 })
         }
-        return Outcome(winner: Self.winner(serving, tolerance: tolerance), serving: serving)
+        let refused = Self.refusedForLatency(serving, bound: latencyBound)
+        return Outcome(winner: Self.winner(serving, tolerance: tolerance, refused: refused), serving: serving, refused: refused)
+    }
+
+    /// The plans (by index, never the judge's pick at 0) whose mean prompt p50 or mean decode p50
+    /// exceeds the quickest simulated plan's (each latency against its own quickest, the pick's
+    /// included) by more than `bound` (a share): they may not overrule the pick. The pick itself
+    /// is never refused: the judge already weighs its latency (`LatencyBounds` with `--reference`),
+    /// and under the artifact's KV-filling admission a plan with more KV holds more requests in
+    /// flight, so a plan that serves more waits longer per request (single24 strict, queries cut
+    /// to 256 / 64 tokens: the 24-GPU chain 622.8 decode tok/s at prompt p50 1.86 s, Petals 488.9
+    /// at 0.99 s); refusing the pick would hand the plan to whichever plan holds the fewest.
+    static func refusedForLatency(_ serving: [FlowRobustServing?], bound: Double) -> [Int] {
+        let simulated = serving.compactMap { $0 }
+        guard let quickestPrompt = simulated.map(\.meanPromptP50).min(), let quickestDecode = simulated.map(\.meanDecodeP50).min() else { return [] }
+        return serving.indices.dropFirst().filter { i in
+            guard let s = serving[i] else { return false }
+            return s.meanPromptP50 > quickestPrompt * (1 + bound) || s.meanDecodeP50 > quickestDecode * (1 + bound)
+        }
     }
 
     /// The judge's pick (index 0) unless another plan's mean beats it by more than the noise of
@@ -66,12 +93,13 @@ public struct SimulatedRanking: Sendable {
     /// difference of the two means over their flows, whichever is larger. One plan serves 3-10%
     /// apart over two maximum flows (single24's judge pick: 272.2 to ~305 decode tokens/s), so a
     /// mean over three flows is that uncertain, and a plan that wins by less wins by the flows
-    /// drawn. Of the plans that beat it, the first (in the judge's order) within `tolerance` of
-    /// the best mean. 0 too when the pick was not simulated whole.
-    static func winner(_ serving: [FlowRobustServing?], tolerance: Double) -> Int {
+    /// drawn. Of the plans that beat it and are not `refused` (`refusedForLatency`), the first (in
+    /// the judge's order) within `tolerance` of the best mean. 0 too when the pick was not
+    /// simulated whole.
+    static func winner(_ serving: [FlowRobustServing?], tolerance: Double, refused: [Int] = []) -> Int {
         guard let pick = serving.first ?? nil else { return 0 }
         let beating = serving.indices.dropFirst().filter { i in
-            guard let other = serving[i] else { return false }
+            guard let other = serving[i], !refused.contains(i) else { return false }
             let noise = max(tolerance * pick.mean, (pick.meanVariance + other.meanVariance).squareRoot())
             return other.mean - pick.mean > noise
         }

@@ -184,4 +184,27 @@ import Testing
         #expect(SimulatedRanking.refusedForLatency([slowPick, quickButLess, quickAndMore], bound: 0.1).isEmpty)
         #expect(SimulatedRanking.winner([slowPick, quickButLess, quickAndMore], tolerance: 0.01) == 2)
     }
+
+    /// geo24, session 14: ranked, the planner's default command chose the Petals baseline with its
+    /// unused nodes placed (17 slow links exposed) over the judge's pick (5): our simulator over
+    /// Dinic's flow rates it higher, Helix's simulator 56.6 against 109.0 decode tok/s (both runs
+    /// kept beside the layouts). A challenger exposing more slow links than the pick is refused.
+    @Test func aChallengerExposingMoreSlowLinksThanThePickIsRefused() throws {
+        let problem = try TestData.problem("geo24")
+        let pick = try LayoutFile.load(path: "\(HelixFidelityTests.results)/geo24-plan-s14-default.layout.json", nodeCount: problem.nodes.count)
+        let petals = try LayoutFile.load(path: "\(HelixFidelityTests.results)/geo24-plan-s14-rank3.layout.json", nodeCount: problem.nodes.count)
+        let slowLinks = SlowLinks(problem: problem)
+        #expect(slowLinks.exposed(pick, .partial, flows: FlowScorer.runtimeFlow(problem, pick, .partial)) == 5)
+        #expect(slowLinks.exposed(petals, .partial, flows: FlowScorer.runtimeFlow(problem, petals, .partial)) == 17)
+        #expect(SimulatedRanking.refusedForSlowLinks([5, 17, 5, 2]) == [1])
+
+        var simulation = FlowRobustSimulation(problem: problem, connectivity: .partial, workload: try Workload.azureConversations(dataDirectory: TestData.directory),
+                                              profiles: try GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory))
+        simulation.flows = 1
+        let outcome = SimulatedRanking(simulation: simulation).rank([pick, petals], threads: 2, clock: Clock(), deadline: .infinity, cancel: nil)
+        let pickServes = try #require(outcome.serving[0]).mean, petalsServes = try #require(outcome.serving[1]).mean
+        #expect(petalsServes > 1.05 * pickServes, "our simulator prefers the challenger (without the rule it would win): \(petalsServes) against \(pickServes)")
+        #expect(outcome.refusedForSlowLinks == [1])
+        #expect(outcome.winner == 0)
+    }
 }

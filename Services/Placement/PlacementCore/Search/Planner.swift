@@ -180,7 +180,7 @@ public enum Planner {
                                    deadline: options.deadline(options.budgetSeconds), cancel: options.cancellation)
         let winner = candidates[outcome.winner]
         var statistics: [String: Double] = ["simulated_candidates": Double(outcome.serving.compactMap { $0 }.count), "simulated_choice": Double(outcome.winner),
-                                            "simulated_latency_bound": ranking.latencyBound, "simulated_refused_for_latency": Double(outcome.refused.count),
+                                            "simulated_latency_bound": ranking.latencyBound, "simulated_refused_for_latency": Double(outcome.refusedForLatency.count),
                                             "simulated_refused_for_slow_links": Double(outcome.refusedForSlowLinks.count)]
         if let serving = outcome.serving[outcome.winner] {
             statistics["simulated_mean_decode_tokens_per_s"] = serving.mean
@@ -198,7 +198,7 @@ public enum Planner {
             guard let serving else { continue }
             let phase = String(format: "simulated %d (%@): mean %.1f worst %.1f over %d flows, prompt p50 %.2f s, decode p50 %.2f s%@", i, candidates[i].origin,
                                serving.mean, serving.worst, serving.decodeTokensPerSecond.count, serving.meanPromptP50, serving.meanDecodeP50,
-                               outcome.refused.contains(i) ? " (refused: latency)" : outcome.refusedForSlowLinks.contains(i) ? " (refused: slow links)" : "")
+                               outcome.refusedForLatency.contains(i) ? " (refused: latency)" : outcome.refusedForSlowLinks.contains(i) ? " (refused: slow links)" : "")
             options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: phase,
                                             bestObjective: candidates[i].score.flow, bound: 0))
         }

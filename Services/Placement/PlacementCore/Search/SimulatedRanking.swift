@@ -37,7 +37,7 @@ public struct SimulatedRanking: Sendable {
         public var winner: Int
         public var serving: [FlowRobustServing?]
         /// Plans refused for latency (`latencyBound`), by index.
-        public var refused: [Int]
+        public var refusedForLatency: [Int]
         /// Plans refused for exposing more slow links than the pick (`refusedForSlowLinks`), by index.
         public var refusedForSlowLinks: [Int] = []
     }
@@ -74,7 +74,7 @@ public struct SimulatedRanking: Sendable {
         let exposed = placements.indices.map { p in flows[p].first.map { slowLinks.exposed(placements[p], simulation.connectivity, flows: $0) } ?? 0 }
         let tooExposed = Self.refusedForSlowLinks(exposed)
         let winner = Self.winner(serving, tolerance: tolerance, refused: refused + tooExposed)
-        return Outcome(winner: winner, serving: serving, refused: refused, refusedForSlowLinks: tooExposed)
+        return Outcome(winner: winner, serving: serving, refusedForLatency: refused, refusedForSlowLinks: tooExposed)
     }
 
     /// The challengers (by index) whose mean prompt p50 or mean decode p50 exceeds the judge's

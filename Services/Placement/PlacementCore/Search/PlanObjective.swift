@@ -52,10 +52,10 @@ extension SolveOptions {
 public struct RankingSettings: Sendable, Equatable {
     /// Default 0 (off). 3 ranks the judge's pick, the Petals baseline and the judge's next best;
     /// with it Helix's simulator rates session 13's plans 1.21x (single24), 1.14x (cluster42, 0.95x
-    /// without) and 1.26x (geo24) Helix's layouts (placement README). Not the default: on geo24 this
-    /// session it chose a plan Helix's simulator rates 56.6 decode tok/s against 109.0 for the judge's
-    /// pick (placement README, session 14), and ranked over the trace's lengths it chose, for the live
-    /// single24 stack, a plan that served its shorter queries at 731 against 905 (session 13).
+    /// without) and 1.26x (geo24) Helix's layouts (placement README). Not the default: Helix's
+    /// simulator has not yet rated the unranked single24 and cluster42 plans beside the ranked ones
+    /// (placement README, session 14); a stack serving short queries should rank with
+    /// `maxPromptTokens`/`maxOutputTokens` (session 13's live single24 stack: 731 against 905).
     public var candidates = 0
     /// Maximum flows per plan (`FlowRobustSimulation.flows`).
     public var flows = 3

@@ -262,6 +262,14 @@ struct PlanCommand: AsyncParsableCommand {
             print(String(format: "%@ on %@ (objective %@): flow %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s, found by %@", method.rawValue, problem.clusterName,
                          objective.rawValue, result.objective, result.upperBound, result.gap * 100, result.provenOptimal ? ", optimal" : "", result.seconds, result.foundBy))
             print(servingLine(predicted))
+            let stats = result.statistics
+            if let ranked = stats["simulated_candidates"], let mean = stats["simulated_mean_decode_tokens_per_s"] {
+                print(String(format: "  simulated ranking: %.0f plans; chosen %.1f decode tok/s, prompt p50 %.2f s, decode p50 %.2f s (judge's pick %.1f, %.2f s, %.2f s); "
+                             + "refused: %.0f for latency (> %.0f%% over the pick's p50), %.0f for slow links", ranked, mean, stats["simulated_prompt_p50_s"] ?? 0,
+                             stats["simulated_decode_p50_s"] ?? 0, stats["simulated_judge_pick_mean_decode_tokens_per_s"] ?? 0, stats["simulated_judge_pick_prompt_p50_s"] ?? 0,
+                             stats["simulated_judge_pick_decode_p50_s"] ?? 0, stats["simulated_refused_for_latency"] ?? 0, (stats["simulated_latency_bound"] ?? 0) * 100,
+                             stats["simulated_refused_for_slow_links"] ?? 0))
+            }
             if let replan {
                 let unit = options.serving != nil ? "predicted decode tokens/s" : "flow tokens/s"
                 print(String(format: "  re-plan: %d layers moved (a fresh plan: %d); %@ %.1f → %.1f (fresh plan %.1f)", replan.layersMoved, replan.freshLayersMoved,

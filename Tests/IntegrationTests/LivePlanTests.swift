@@ -24,7 +24,7 @@ extension Integration {
             let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             let file = repository.appendingPathComponent("Shared/Data/helix/clusters/single24.ini").path
 
-            // Both sides rank auto's plans by simulation (asked for: off by default), each run 10 s measured rather
+            // Both sides rank auto's plans by simulation (the default, asked for explicitly), each run 10 s measured rather
             // than 120 s so that the debug build's nine runs per plan fit the time limit.
             let caps = capped ? ["--rank-max-prompt", "256", "--rank-max-output", "64"] : []
             let search = ["--plan-budget", "60", "--plan-max-evaluations", "12", "--plan-rank-candidates", "3", "--plan-rank-seconds", "10"]

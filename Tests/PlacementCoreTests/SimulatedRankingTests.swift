@@ -102,14 +102,12 @@ import Testing
     /// `lattice plan` and placement-service set the ranking up alike (`SolveOptions.rank`): on by
     /// default for the serving objective, with the repository's Azure workload and the serving
     /// model's profiles; off with 0 candidates or the flow objective.
-    @Test func theRankingIsOffByDefaultAndRanksServingPlansOnlyWhenAsked() throws {
+    @Test func theRankingIsOnByDefaultForServingPlansOnly() throws {
         let problem = try PlacementProblem.load(clusterPath: TestData.cluster10(), model: .llama1_30b, dataDirectory: TestData.directory, useReferenceTables: true)
         let model = try #require(ServingModel.forPlanning(problem: problem, connectivity: .partial, dataDirectory: TestData.directory))
         var options = SolveOptions(method: .auto, connectivity: .partial)
         options.use(.serving, serving: model)
         try options.rank(RankingSettings(), problem: problem, dataDirectory: TestData.directory)
-        #expect(options.simulatedRanking == nil)
-        try options.rank(RankingSettings(candidates: 3), problem: problem, dataDirectory: TestData.directory)
         let ranking = try #require(options.simulatedRanking)
         #expect(ranking.candidates == 3)
         #expect(ranking.simulation.flows == 3)
@@ -124,7 +122,7 @@ import Testing
         try options.rank(RankingSettings(candidates: 0), problem: problem, dataDirectory: TestData.directory)
         #expect(options.simulatedRanking == nil)
         options.use(.flow, serving: model)
-        try options.rank(RankingSettings(candidates: 3), problem: problem, dataDirectory: TestData.directory)
+        try options.rank(RankingSettings(), problem: problem, dataDirectory: TestData.directory)
         #expect(options.simulatedRanking == nil)
         #expect(RankingSettings(candidates: -1).problem != nil)
         #expect(RankingSettings(flows: 0).problem != nil)

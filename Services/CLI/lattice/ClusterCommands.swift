@@ -72,7 +72,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds placement-service may search for each of the scheduler's plans (default: the scheduler's 3).") var planBudget: Double?
     @Option(help: "Cap on placement's search work per plan, as `lattice plan --max-evaluations` (the live plan then is the plan `lattice plan` gives the same cluster, method, budget and cap).")
     var planMaxEvaluations: UInt32?
-    @Option(help: "Plans placement-service ranks by simulation at the end of a serving plan, as `lattice plan --rank-candidates` (default placement-service's 0: off).")
+    @Option(help: "Plans placement-service ranks by simulation at the end of a serving plan, as `lattice plan --rank-candidates` (default placement-service's 3; 0: off).")
     var planRankCandidates: Int?
     @Option(help: "Measured seconds of each of those simulations, as `lattice plan --rank-seconds` (default placement-service's 120).")
     var planRankSeconds: Double?

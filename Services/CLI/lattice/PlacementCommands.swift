@@ -143,7 +143,7 @@ struct PlanCommand: AsyncParsableCommand {
     var select: String = "flow"
 
     // Optional so that `--server` can refuse them: the service's own --rank-* flags decide there.
-    @Option(help: "With --objective serving: our simulator ranks this many plans at the end (the judge's pick, the Petals baseline, the judge's next best), each over --rank-flows maximum flows of its layout, and keeps the judge's pick unless another beats it by more than the noise. 0: off. Not with --previous. (default: 0, off, as placement-service's default; 3 ranks three plans)")
+    @Option(help: "With --objective serving: our simulator ranks this many plans at the end (the judge's pick, the Petals baseline, the judge's next best), each over --rank-flows maximum flows of its layout, and keeps the judge's pick unless another beats it by more than the noise. 0: off. Not with --previous. (default: 3, as placement-service's default)")
     var rankCandidates: Int?
 
     @Option(help: "Maximum flows each ranked plan is simulated over (Dinic's, then the links offered in shuffled orders). (default: 3)")

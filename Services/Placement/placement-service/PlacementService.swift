@@ -20,7 +20,7 @@ struct PlacementService: AsyncParsableCommand {
     @Option(help: "Most seconds of budget one request may ask for; more is refused (RESOURCE_EXHAUSTED), never silently cut.")
     var maxBudgetSeconds = 600.0
 
-    @Option(help: "Serving plans: our simulator ranks this many plans at the end, as `lattice plan --rank-candidates` (default 0: off, as lattice plan's).")
+    @Option(help: "Serving plans: our simulator ranks this many plans at the end, as `lattice plan --rank-candidates` (default 3, as lattice plan's; 0: off).")
     var rankCandidates: Int?
 
     @Option(help: "Maximum flows each ranked plan is simulated over, as `lattice plan --rank-flows` (default 3).")

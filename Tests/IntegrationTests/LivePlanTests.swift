@@ -13,24 +13,32 @@ extension Integration {
         /// a baseline's construction, and our search (auto) with the same budget and work cap (the
         /// cap, not the machine's speed, ends its searches and the simulated ranking, so equal inputs
         /// give equal plans).
-        @Test(arguments: ["swarm", "auto"]) func livePlanOfEmulatedSingle24IsLatticePlan(method: String) async throws {
+        ///
+        /// With the ranking's queries cut to 256 / 64 tokens (bench-serving's), the ranking keeps the
+        /// judge's 24-GPU chain that it overrules on the trace's lengths: a service that ignored the
+        /// caps would return the Petals plan.
+        @Test(arguments: [("swarm", false), ("auto", false), ("auto", true)]) func livePlanOfEmulatedSingle24IsLatticePlan(method: String, capped: Bool) async throws {
             let directory = LatticeTesting.temporaryDirectory("single24")
             let state = "\(directory)/state"
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             let file = repository.appendingPathComponent("Shared/Data/helix/clusters/single24.ini").path
 
-            // Both sides rank auto's plans by simulation (asked for: off by default), each run 10 s measured rather
+            // Both sides rank auto's plans by simulation (the default, asked for explicitly), each run 10 s measured rather
             // than 120 s so that the debug build's nine runs per plan fit the time limit.
+            let caps = capped ? ["--rank-max-prompt", "256", "--rank-max-output", "64"] : []
             let search = ["--plan-budget", "60", "--plan-max-evaluations", "12", "--plan-rank-candidates", "3", "--plan-rank-seconds", "10"]
+                + caps.map { $0.replacingOccurrences(of: "--rank", with: "--plan-rank") }
             let plan = try await CLIRun.lattice(["plan", file, "--method", method, "--connectivity", "strict", "--budget", "60", "--max-evaluations", "12",
-                                                 "--rank-candidates", "3", "--rank-seconds", "10", "--json"], in: directory)
+                                                 "--rank-candidates", "3", "--rank-seconds", "10", "--json"] + caps, in: directory)
             #expect(plan.status == .exited(0), "\(plan.stderr)")
             if method == "auto" {
-                // The ranking ran, and overruled the judge's pick: a service that did not rank would return another plan.
+                // The ranking ran; on the trace's lengths it overruled the judge's pick (a service that did not rank
+                // would return another plan), on the capped queries it kept it (one that ignored the caps would not).
                 let statistics = (try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["statistics"] as? [String: Any]
                 #expect(statistics?["simulated_candidates"] as? Double == 3, "\(String(describing: statistics))")
-                #expect((statistics?["simulated_choice"] as? Double ?? 0) > 0, "\(String(describing: statistics))")
+                let choice = statistics?["simulated_choice"] as? Double ?? -1
+                #expect(capped ? choice == 0 : choice > 0, "\(String(describing: statistics))")
             }
             struct PlanJSON: Decodable { struct Range: Decodable { var node: Int; var start: UInt32; var end: UInt32 }; var placement: [Range] }
             let expected = Dictionary(uniqueKeysWithValues: try JSONDecoder().decode(PlanJSON.self, from: Data(plan.stdout.utf8)).placement

@@ -50,8 +50,10 @@ import Testing
     /// The judge is told cluster10's Petals baseline (one 7-hop chain, three T4s unused) is best; our
     /// simulator rates one 10-hop chain of 6 layers a GPU 34% higher (51.7 against 38.5 decode
     /// tokens/s, 60 s measured): the chain has the last word, as it is (it has no unused node).
+    /// Its prompt p50 is 20% longer (2.31 against 1.92 s): with the latency bound (10%) the pick stands.
     @Test func theSimulatorOverrulesTheJudgesPick() throws {
-        let (problem, ranking) = try Self.cluster10()
+        var (problem, ranking) = try Self.cluster10()
+        ranking.latencyBound = .infinity
         var chain = Placement(ranges: Array(repeating: nil, count: problem.nodes.count))
         for i in chain.ranges.indices { chain.ranges[i] = LayerRange(start: 6 * i, end: 6 * i + 6) }
         try chain.validate(for: problem)
@@ -69,6 +71,14 @@ import Testing
         #expect(ranked.choice.1 == "chain (ranked first by simulation over maximum flows)")
         #expect(ranked.statistics["simulated_candidates"] == 2)
         #expect(winner > 1.2 * pick, "Petals \(pick), chain \(winner)")
+        #expect(ranked.statistics["simulated_refused_for_latency"] == 0)
+
+        ranking.latencyBound = SimulatedRanking(simulation: ranking.simulation).latencyBound
+        let bounded = Planner.simulatedRanking(ranking, problem, first: (petals, "petals baseline", judgedBest), climbEnds: [], judged: [(chain, "chain", judgedSecond)],
+                                               always: [], judge: judge, options: options, clock: Clock())
+        #expect(bounded.choice.1 == "petals baseline + unused nodes placed")
+        #expect(bounded.statistics["simulated_refused_for_latency"] == 1)
+        #expect((bounded.statistics["simulated_prompt_p50_s"] ?? 0) > 0)
     }
 
     /// Work-bounded, every ranked plan is simulated whatever the budget, so the plan is the same.
@@ -92,14 +102,12 @@ import Testing
     /// `lattice plan` and placement-service set the ranking up alike (`SolveOptions.rank`): on by
     /// default for the serving objective, with the repository's Azure workload and the serving
     /// model's profiles; off with 0 candidates or the flow objective.
-    @Test func theRankingIsOffByDefaultAndRanksServingPlansOnlyWhenAsked() throws {
+    @Test func theRankingIsOnByDefaultForServingPlansOnly() throws {
         let problem = try PlacementProblem.load(clusterPath: TestData.cluster10(), model: .llama1_30b, dataDirectory: TestData.directory, useReferenceTables: true)
         let model = try #require(ServingModel.forPlanning(problem: problem, connectivity: .partial, dataDirectory: TestData.directory))
         var options = SolveOptions(method: .auto, connectivity: .partial)
         options.use(.serving, serving: model)
         try options.rank(RankingSettings(), problem: problem, dataDirectory: TestData.directory)
-        #expect(options.simulatedRanking == nil)
-        try options.rank(RankingSettings(candidates: 3), problem: problem, dataDirectory: TestData.directory)
         let ranking = try #require(options.simulatedRanking)
         #expect(ranking.candidates == 3)
         #expect(ranking.simulation.flows == 3)
@@ -114,11 +122,87 @@ import Testing
         try options.rank(RankingSettings(candidates: 0), problem: problem, dataDirectory: TestData.directory)
         #expect(options.simulatedRanking == nil)
         options.use(.flow, serving: model)
-        try options.rank(RankingSettings(candidates: 3), problem: problem, dataDirectory: TestData.directory)
+        try options.rank(RankingSettings(), problem: problem, dataDirectory: TestData.directory)
         #expect(options.simulatedRanking == nil)
         #expect(RankingSettings(candidates: -1).problem != nil)
         #expect(RankingSettings(flows: 0).problem != nil)
         #expect(RankingSettings(measureSeconds: 0).problem != nil)
         #expect(RankingSettings().problem == nil)
+    }
+
+    /// Session 13's live regression: on single24 with strict links and the bench's 12-evaluation
+    /// cap, the judge picks the 24-GPU chain (flow 2045.6) and the ranking overruled it with the
+    /// Petals baseline (952.1, ten T4s on a harmless range), which the live stack served at 731
+    /// decode tok/s against the chain's 905. The ranking had simulated the trace's long queries
+    /// (there Petals leads over a 120 s window), not the 256 / 64-token queries the bench sends,
+    /// on which our simulator rates the chain far higher. Ranked for those queries, the chain stays.
+    @Test func rankedForTheQueriesItServesTheStrictSingle24ChainStays() throws {
+        let problem = try TestData.problem("single24")
+        var options = SolveOptions(method: .auto, connectivity: .strict, budgetSeconds: 600)
+        options.maxEvaluations = 12
+        let chain = Planner.solve(problem, options: options)
+        #expect(abs(chain.objective - 2045.64) < 0.01, "the judge's pick is the cover search's 24-GPU chain: \(chain.objective)")
+        let model = try #require(ServingModel.forPlanning(problem: problem, connectivity: .strict, dataDirectory: TestData.directory))
+        options.use(.serving, serving: model)
+        // One flow each and a 60 s window keep the test short; the margin is wide (chain 622.8, Petals 488.9 at 120 s).
+        try options.rank(RankingSettings(candidates: 2, flows: 1, measureSeconds: 60, maxPromptTokens: 256, maxOutputTokens: 64), problem: problem,
+                         dataDirectory: TestData.directory)
+        let ranking = try #require(options.simulatedRanking)
+        #expect(ranking.simulation.workload.inputLengths.max() == 256)
+        #expect(ranking.simulation.workload.outputLengths.max() == 64)
+        let judge = try #require(Planner.judge(problem, options))
+        let petals = Baselines.petals(problem)
+        let ranked = Planner.simulatedRanking(ranking, problem, first: (chain.placement, "cover search", judge(chain.placement)), climbEnds: [], judged: [],
+                                              always: [(petals, "petals baseline", judge(petals))], judge: judge, options: options, clock: Clock())
+        let pick = ranked.statistics["simulated_judge_pick_mean_decode_tokens_per_s"] ?? 0
+        let winner = ranked.statistics["simulated_mean_decode_tokens_per_s"] ?? 0
+        #expect(ranked.statistics["simulated_candidates"] == 2)
+        #expect(ranked.choice.0 == chain.placement, "chosen: \(ranked.choice.1); chain \(pick), winner \(winner)")
+        #expect(ranked.statistics["simulated_choice"] == 0)
+    }
+
+    /// A challenger that serves more but waits longer than the judge's pick beyond the bound may
+    /// not overrule it (session 13's geo24 plan: 1.26x Helix's layout at an 18% longer prompt p50);
+    /// one within the bound still wins, and a slow pick is measured against, never refused.
+    @Test func aChallengerSlowerThanThePickBeyondTheBoundIsRefused() {
+        func serving(_ tokens: Double, prompt: Double, decode: Double) -> FlowRobustServing {
+            FlowRobustServing(decodeTokensPerSecond: [tokens], promptP50: [prompt], decodeP50: [decode])
+        }
+        let pick = serving(600, prompt: 2.0, decode: 1.0)
+        let slowPrompt = serving(700, prompt: 2.3, decode: 1.0), slowDecode = serving(700, prompt: 2.0, decode: 1.2)
+        let withinBound = serving(700, prompt: 2.15, decode: 1.05)
+        #expect(SimulatedRanking.refusedForLatency([pick, slowPrompt, slowDecode, withinBound], bound: 0.1) == [1, 2])
+        #expect(SimulatedRanking.winner([pick, slowPrompt], tolerance: 0.01, refused: SimulatedRanking.refusedForLatency([pick, slowPrompt], bound: 0.1)) == 0)
+        #expect(SimulatedRanking.winner([pick, slowPrompt], tolerance: 0.01) == 1, "without the bound the faster plan wins")
+        #expect(SimulatedRanking.winner([pick, slowDecode, withinBound], tolerance: 0.01,
+                                        refused: SimulatedRanking.refusedForLatency([pick, slowDecode, withinBound], bound: 0.1)) == 2)
+        // Against a slow pick, quicker challengers are never refused, and the one that serves more wins.
+        let slowPick = serving(600, prompt: 4.0, decode: 2.0)
+        let quickButLess = serving(500, prompt: 1.0, decode: 0.5), quickAndMore = serving(700, prompt: 4.3, decode: 2.1)
+        #expect(SimulatedRanking.refusedForLatency([slowPick, quickButLess, quickAndMore], bound: 0.1).isEmpty)
+        #expect(SimulatedRanking.winner([slowPick, quickButLess, quickAndMore], tolerance: 0.01) == 2)
+    }
+
+    /// geo24, session 14: ranked, the planner's default command chose the Petals baseline with its
+    /// unused nodes placed (17 slow links exposed) over the judge's pick (5): our simulator over
+    /// Dinic's flow rates it higher, Helix's simulator 56.6 against 109.0 decode tok/s (both runs
+    /// kept beside the layouts). A challenger exposing more slow links than the pick is refused.
+    @Test func aChallengerExposingMoreSlowLinksThanThePickIsRefused() throws {
+        let problem = try TestData.problem("geo24")
+        let pick = try LayoutFile.load(path: "\(HelixFidelityTests.results)/geo24-plan-s14-default.layout.json", nodeCount: problem.nodes.count)
+        let petals = try LayoutFile.load(path: "\(HelixFidelityTests.results)/geo24-plan-s14-rank3.layout.json", nodeCount: problem.nodes.count)
+        let slowLinks = SlowLinks(problem: problem)
+        #expect(slowLinks.exposed(pick, .partial, flows: FlowScorer.runtimeFlow(problem, pick, .partial)) == 5)
+        #expect(slowLinks.exposed(petals, .partial, flows: FlowScorer.runtimeFlow(problem, petals, .partial)) == 17)
+        #expect(SimulatedRanking.refusedForSlowLinks([5, 17, 5, 2]) == [1])
+
+        var simulation = FlowRobustSimulation(problem: problem, connectivity: .partial, workload: try Workload.azureConversations(dataDirectory: TestData.directory),
+                                              profiles: try GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory))
+        simulation.flows = 1
+        let outcome = SimulatedRanking(simulation: simulation).rank([pick, petals], threads: 2, clock: Clock(), deadline: .infinity, cancel: nil)
+        let pickServes = try #require(outcome.serving[0]).mean, petalsServes = try #require(outcome.serving[1]).mean
+        #expect(petalsServes > 1.05 * pickServes, "our simulator prefers the challenger (without the rule it would win): \(petalsServes) against \(pickServes)")
+        #expect(outcome.refusedForSlowLinks == [1])
+        #expect(outcome.winner == 0)
     }
 }

@@ -72,10 +72,14 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds placement-service may search for each of the scheduler's plans (default: the scheduler's 3).") var planBudget: Double?
     @Option(help: "Cap on placement's search work per plan, as `lattice plan --max-evaluations` (the live plan then is the plan `lattice plan` gives the same cluster, method, budget and cap).")
     var planMaxEvaluations: UInt32?
-    @Option(help: "Plans placement-service ranks by simulation at the end of a serving plan, as `lattice plan --rank-candidates` (default placement-service's 0: off).")
+    @Option(help: "Plans placement-service ranks by simulation at the end of a serving plan, as `lattice plan --rank-candidates` (default placement-service's 3; 0: off).")
     var planRankCandidates: Int?
     @Option(help: "Measured seconds of each of those simulations, as `lattice plan --rank-seconds` (default placement-service's 120).")
     var planRankSeconds: Double?
+    @Option(help: "Cap on the prompt tokens of those simulations' queries, as `lattice plan --rank-max-prompt` (default placement-service's 0: the trace's lengths).")
+    var planRankMaxPrompt: Int?
+    @Option(help: "Cap on their output tokens, as `lattice plan --rank-max-output` (default placement-service's 0: the trace's lengths).")
+    var planRankMaxOutput: Int?
     @Option(help: "Scheduler KV admission: online (hwm 0.9, the default) or offline (hwm 0.85, as `lattice simulate --mode offline`).") var kvPolicy: String?
     @Option(help: "Requests the scheduler's admission queue holds (default: the scheduler's 1024); past it a Generate is refused RESOURCE_EXHAUSTED.") var queueLimit: Int?
     @Flag(help: "With --cluster: the workers delay what they send each other by the file's link bandwidths and latencies (a geo-distributed cluster on loopback); the scheduler plans with those links either way.")
@@ -113,6 +117,8 @@ struct UpCommand: AsyncParsableCommand {
             var placementArguments: [String] = []
             if let planRankCandidates { placementArguments += ["--rank-candidates", String(planRankCandidates)] }
             if let planRankSeconds { placementArguments += ["--rank-seconds", String(planRankSeconds)] }
+            if let planRankMaxPrompt { placementArguments += ["--rank-max-prompt", String(planRankMaxPrompt)] }
+            if let planRankMaxOutput { placementArguments += ["--rank-max-output", String(planRankMaxOutput)] }
             var workerArguments = ["--model", served]
             // The workers read the links from the same file as the scheduler.
             if let cluster, nodes?.declaresLinks == true {

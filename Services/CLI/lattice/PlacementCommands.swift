@@ -143,7 +143,7 @@ struct PlanCommand: AsyncParsableCommand {
     var select: String = "flow"
 
     // Optional so that `--server` can refuse them: the service's own --rank-* flags decide there.
-    @Option(help: "With --objective serving: our simulator ranks this many plans at the end (the judge's pick, the Petals baseline, the judge's next best), each over --rank-flows maximum flows of its layout, and keeps the judge's pick unless another beats it by more than the noise. 0: off. Not with --previous. (default: 0, off, as placement-service's default; 3 ranks three plans)")
+    @Option(help: "With --objective serving: our simulator ranks this many plans at the end (the judge's pick, the Petals baseline, the judge's next best), each over --rank-flows maximum flows of its layout, and keeps the judge's pick unless another beats it by more than the noise. 0: off. Not with --previous. (default: 3, as placement-service's default)")
     var rankCandidates: Int?
 
     @Option(help: "Maximum flows each ranked plan is simulated over (Dinic's, then the links offered in shuffled orders). (default: 3)")
@@ -151,6 +151,12 @@ struct PlanCommand: AsyncParsableCommand {
 
     @Option(help: "Measured seconds of each ranking simulation (after its 60 s warm-up). (default: 120)")
     var rankSeconds: Double?
+
+    @Option(help: "Cap on each ranking simulation's prompt tokens, to rank for the queries the plan will serve (as `lattice load --max-prompt`). (default: 0, the trace's lengths)")
+    var rankMaxPrompt: Int?
+
+    @Option(help: "Cap on each ranking simulation's output tokens (as `lattice load --max-output`). (default: 0, the trace's lengths)")
+    var rankMaxOutput: Int?
 
     @Option(help: "Re-plan from this running layout (same node numbering; joined nodes absent, departed nodes removed from the cluster), preferring plans that move few layers.")
     var previous: String?
@@ -199,6 +205,8 @@ struct PlanCommand: AsyncParsableCommand {
         if let rankCandidates { ranking.candidates = rankCandidates }
         if let rankFlows { ranking.flows = rankFlows }
         ranking.measureSeconds = rankSeconds
+        if let rankMaxPrompt { ranking.maxPromptTokens = rankMaxPrompt }
+        if let rankMaxOutput { ranking.maxOutputTokens = rankMaxOutput }
         if let problem = ranking.problem { throw ValidationError(problem) }
         if previous == nil {
             do { try options.rank(ranking, problem: problem, dataDirectory: input.data ?? SharedData.directory) } catch let error as PlacementError {
@@ -254,6 +262,14 @@ struct PlanCommand: AsyncParsableCommand {
             print(String(format: "%@ on %@ (objective %@): flow %.2f tokens/s (bound %.2f, gap %.1f%%%@) in %.1f s, found by %@", method.rawValue, problem.clusterName,
                          objective.rawValue, result.objective, result.upperBound, result.gap * 100, result.provenOptimal ? ", optimal" : "", result.seconds, result.foundBy))
             print(servingLine(predicted))
+            let stats = result.statistics
+            if let ranked = stats["simulated_candidates"], let mean = stats["simulated_mean_decode_tokens_per_s"] {
+                print(String(format: "  simulated ranking: %.0f plans; chosen %.1f decode tok/s, prompt p50 %.2f s, decode p50 %.2f s (judge's pick %.1f, %.2f s, %.2f s); "
+                             + "refused: %.0f for latency (> %.0f%% over the pick's p50), %.0f for slow links", ranked, mean, stats["simulated_prompt_p50_s"] ?? 0,
+                             stats["simulated_decode_p50_s"] ?? 0, stats["simulated_judge_pick_mean_decode_tokens_per_s"] ?? 0, stats["simulated_judge_pick_prompt_p50_s"] ?? 0,
+                             stats["simulated_judge_pick_decode_p50_s"] ?? 0, stats["simulated_refused_for_latency"] ?? 0, (stats["simulated_latency_bound"] ?? 0) * 100,
+                             stats["simulated_refused_for_slow_links"] ?? 0))
+            }
             if let replan {
                 let unit = options.serving != nil ? "predicted decode tokens/s" : "flow tokens/s"
                 print(String(format: "  re-plan: %d layers moved (a fresh plan: %d); %@ %.1f → %.1f (fresh plan %.1f)", replan.layersMoved, replan.freshLayersMoved,
@@ -390,8 +406,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        if maxPrompt > 0 { workload.inputLengths = workload.inputLengths.map { min($0, maxPrompt) } }
-        if maxOutput > 0 { workload.outputLengths = workload.outputLengths.map { min($0, maxOutput) } }
+        workload = workload.capped(prompt: maxPrompt, output: maxOutput)
         var config = SimulationConfig(mode: mode, routing: routing, seed: seed)
         config.queriesInOrder = queries != nil
         guard let loop = DecodeLoop(rawValue: decodeLoop) else { throw ValidationError("--decode-loop must be 'coordinator' or 'workers' (got '\(decodeLoop)')") }

@@ -63,7 +63,8 @@ enum RemotePlacement {
                              (command.formulation != "automatic", "--formulation"), (command.noCover, "--no-cover"), (command.milpAlone, "--milp-alone"), (command.milpNodes != nil, "--milp-nodes"),
                              (command.latencyBound != nil, "--latency-bound"), (command.reference != nil, "--reference"),
                              (command.rankCandidates != nil, "--rank-candidates"), (command.rankFlows != nil, "--rank-flows"),
-                             (command.rankSeconds != nil, "--rank-seconds")])
+                             (command.rankSeconds != nil, "--rank-seconds"), (command.rankMaxPrompt != nil, "--rank-max-prompt"),
+                             (command.rankMaxOutput != nil, "--rank-max-output")])
         let (cluster, model, variant) = try request(command.input)
         guard let objective = PlacementObjective(rawValue: command.objective) else { throw ValidationError("--objective must be 'flow' or 'serving'") }
         let request = PlanRequest(cluster: cluster, model: model, method: try method(command.method), budgetSeconds: command.budget,

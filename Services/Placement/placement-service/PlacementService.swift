@@ -20,7 +20,7 @@ struct PlacementService: AsyncParsableCommand {
     @Option(help: "Most seconds of budget one request may ask for; more is refused (RESOURCE_EXHAUSTED), never silently cut.")
     var maxBudgetSeconds = 600.0
 
-    @Option(help: "Serving plans: our simulator ranks this many plans at the end, as `lattice plan --rank-candidates` (default 0: off, as lattice plan's).")
+    @Option(help: "Serving plans: our simulator ranks this many plans at the end, as `lattice plan --rank-candidates` (default 3, as lattice plan's; 0: off).")
     var rankCandidates: Int?
 
     @Option(help: "Maximum flows each ranked plan is simulated over, as `lattice plan --rank-flows` (default 3).")
@@ -28,6 +28,12 @@ struct PlacementService: AsyncParsableCommand {
 
     @Option(help: "Measured seconds of each ranking simulation, as `lattice plan --rank-seconds` (default 120).")
     var rankSeconds: Double?
+
+    @Option(help: "Cap on each ranking simulation's prompt tokens, as `lattice plan --rank-max-prompt` (default 0: the trace's lengths).")
+    var rankMaxPrompt: Int?
+
+    @Option(help: "Cap on each ranking simulation's output tokens, as `lattice plan --rank-max-output` (default 0: the trace's lengths).")
+    var rankMaxOutput: Int?
 
     func run() async throws {
         let limit: Int, perClient: Int
@@ -42,6 +48,8 @@ struct PlacementService: AsyncParsableCommand {
         if let rankCandidates { handlers.ranking.candidates = rankCandidates }
         if let rankFlows { handlers.ranking.flows = rankFlows }
         handlers.ranking.measureSeconds = rankSeconds
+        if let rankMaxPrompt { handlers.ranking.maxPromptTokens = rankMaxPrompt }
+        if let rankMaxOutput { handlers.ranking.maxOutputTokens = rankMaxOutput }
         if let problem = handlers.ranking.problem { throw ValidationError(problem) }
         try await ServiceMain.run(.placement, options: options) { host in handlers.register(on: host) }
     }

@@ -179,17 +179,27 @@ public enum Planner {
         let outcome = ranking.rank(candidates.map(\.placement), threads: options.threads, clock: clock,
                                    deadline: options.deadline(options.budgetSeconds), cancel: options.cancellation)
         let winner = candidates[outcome.winner]
-        var statistics: [String: Double] = ["simulated_candidates": Double(outcome.serving.compactMap { $0 }.count), "simulated_choice": Double(outcome.winner)]
+        var statistics: [String: Double] = ["simulated_candidates": Double(outcome.serving.compactMap { $0 }.count), "simulated_choice": Double(outcome.winner),
+                                            "simulated_latency_bound": ranking.latencyBound, "simulated_refused_for_latency": Double(outcome.refusedForLatency.count),
+                                            "simulated_refused_for_slow_links": Double(outcome.refusedForSlowLinks.count)]
         if let serving = outcome.serving[outcome.winner] {
             statistics["simulated_mean_decode_tokens_per_s"] = serving.mean
             statistics["simulated_worst_decode_tokens_per_s"] = serving.worst
             statistics["simulated_flows"] = Double(serving.decodeTokensPerSecond.count)
+            statistics["simulated_prompt_p50_s"] = serving.meanPromptP50
+            statistics["simulated_decode_p50_s"] = serving.meanDecodeP50
         }
-        if let judges = outcome.serving[0] { statistics["simulated_judge_pick_mean_decode_tokens_per_s"] = judges.mean }
+        if let judges = outcome.serving[0] {
+            statistics["simulated_judge_pick_mean_decode_tokens_per_s"] = judges.mean
+            statistics["simulated_judge_pick_prompt_p50_s"] = judges.meanPromptP50
+            statistics["simulated_judge_pick_decode_p50_s"] = judges.meanDecodeP50
+        }
         for (i, serving) in outcome.serving.enumerated() {
             guard let serving else { continue }
-            options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "simulated %d (%@): mean %.1f worst %.1f over %d flows", i, candidates[i].origin,
-                                                                                          serving.mean, serving.worst, serving.decodeTokensPerSecond.count),
+            let phase = String(format: "simulated %d (%@): mean %.1f worst %.1f over %d flows, prompt p50 %.2f s, decode p50 %.2f s%@", i, candidates[i].origin,
+                               serving.mean, serving.worst, serving.decodeTokensPerSecond.count, serving.meanPromptP50, serving.meanDecodeP50,
+                               outcome.refusedForLatency.contains(i) ? " (refused: latency)" : outcome.refusedForSlowLinks.contains(i) ? " (refused: slow links)" : "")
+            options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: phase,
                                             bestObjective: candidates[i].score.flow, bound: 0))
         }
         let origin = outcome.winner == 0 ? winner.origin : winner.origin + " (ranked first by simulation over maximum flows)"

@@ -38,6 +38,15 @@ public struct Workload: Sendable {
         }
     }
 
+    /// The same queries with each prompt cut to `prompt` tokens and each output to `output` (0: no
+    /// cap), as `lattice load --max-prompt/--max-output` cut the queries a live client sends.
+    public func capped(prompt: Int, output: Int) -> Workload {
+        var capped = self
+        if prompt > 0 { capped.inputLengths = inputLengths.map { min($0, prompt) } }
+        if output > 0 { capped.outputLengths = outputLengths.map { min($0, output) } }
+        return capped
+    }
+
     /// The Azure conversation workload in the shared data directory (`helix/workload`): the one
     /// place `lattice plan|simulate|load` and placement-service find the trace they replay.
     public static func azureConversations(dataDirectory: String = SharedData.directory) throws -> Workload {

@@ -28,20 +28,22 @@ final class ConnectionCounters: Sendable {
         maxQueuedWriteBytes.max(UInt64(bytes), ordering: .relaxed)
     }
 
-    /// Adds this connection's figures to `stats`.
-    func add(to stats: inout ServerStats) {
-        stats.callsTotal += callsTotal.load(ordering: .relaxed)
-        stats.callsFailed += callsFailed.load(ordering: .relaxed)
-        stats.callsInFlight += callsInFlight.load(ordering: .relaxed)
-        stats.bytesIn += bytesIn.load(ordering: .relaxed)
-        stats.bytesOut += bytesOut.load(ordering: .relaxed)
-        stats.protocolErrors += protocolErrors.load(ordering: .relaxed)
-        stats.framesTooLarge += framesTooLarge.load(ordering: .relaxed)
-        stats.maxQueuedWriteBytes = max(stats.maxQueuedWriteBytes, maxQueuedWriteBytes.load(ordering: .relaxed))
-        stats.authFailures += authFailures.load(ordering: .relaxed)
-        stats.callsDenied += callsDenied.load(ordering: .relaxed)
-        stats.callsOverClientLimit += callsOverClientLimit.load(ordering: .relaxed)
-        stats.streamWindowWaits += streamWindowWaits.load(ordering: .relaxed)
+    /// This connection's figures now (summed into a server's by `ServerStats.add`).
+    var snapshot: ServerStats {
+        var stats = ServerStats()
+        stats.callsTotal = callsTotal.load(ordering: .relaxed)
+        stats.callsFailed = callsFailed.load(ordering: .relaxed)
+        stats.callsInFlight = callsInFlight.load(ordering: .relaxed)
+        stats.bytesIn = bytesIn.load(ordering: .relaxed)
+        stats.bytesOut = bytesOut.load(ordering: .relaxed)
+        stats.protocolErrors = protocolErrors.load(ordering: .relaxed)
+        stats.framesTooLarge = framesTooLarge.load(ordering: .relaxed)
+        stats.maxQueuedWriteBytes = maxQueuedWriteBytes.load(ordering: .relaxed)
+        stats.authFailures = authFailures.load(ordering: .relaxed)
+        stats.callsDenied = callsDenied.load(ordering: .relaxed)
+        stats.callsOverClientLimit = callsOverClientLimit.load(ordering: .relaxed)
+        stats.streamWindowWaits = streamWindowWaits.load(ordering: .relaxed)
+        return stats
     }
 }
 
@@ -63,14 +65,14 @@ final class ServerCounters: Sendable {
     func closed(_ counters: ConnectionCounters) {
         books.withLock { books in
             guard books.open.removeValue(forKey: ObjectIdentifier(counters)) != nil else { return }
-            counters.add(to: &books.closed)
+            books.closed.add(counters.snapshot)
         }
     }
 
     var total: ServerStats {
         books.withLock { books in
             var stats = books.closed
-            for counters in books.open.values { counters.add(to: &stats) }
+            for counters in books.open.values { stats.add(counters.snapshot) }
             stats.connectionsOpen = UInt64(books.open.count)
             return stats
         }
@@ -78,7 +80,8 @@ final class ServerCounters: Sendable {
 }
 
 extension ServerStats {
-    /// Adds another part's figures (another loop's): sums, and the larger write queue.
+    /// Adds another part's figures (a connection's, another loop's): sums, and the larger write
+    /// queue. The one rule for combining them.
     mutating func add(_ other: ServerStats) {
         callsTotal += other.callsTotal
         callsFailed += other.callsFailed

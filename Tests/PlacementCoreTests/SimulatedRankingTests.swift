@@ -19,6 +19,36 @@ import Testing
         }
     }
 
+    /// The ranking leaves out Dinic's flow, the one the judge rated (and climbed) the plans over,
+    /// where a layout has others: the flows it simulates are other maximum flows of the same value;
+    /// a layout with one maximum flow (the strict single24 24-GPU chain) keeps Dinic's.
+    @Test func theRankingLeavesOutTheFlowTheJudgeSaw() throws {
+        let problem = try TestData.problem("cluster42", reference: true)
+        let placement = try LayoutFile.load(path: "\(HelixFidelityTests.results)/cluster42-plan-s12-default.layout.json", nodeCount: problem.nodes.count)
+        var simulation = FlowRobustSimulation(problem: problem, connectivity: .partial, workload: try Workload.azureConversations(dataDirectory: TestData.directory),
+                                              profiles: try GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory))
+        let dinic = FlowScorer.runtimeFlow(problem, placement, .partial)
+        #expect(simulation.flowsToSimulate(placement).first?.sameArcs(as: dinic) == true, "off by default: Dinic's first")
+        simulation.leavesOutJudgedFlow = true
+        let unseen = simulation.flowsToSimulate(placement)
+        #expect(unseen.count == simulation.flows)
+        for flow in unseen {
+            #expect(!flow.sameArcs(as: dinic))
+            #expect(abs(flow.value - dinic.value) <= 1e-6 * dinic.value)
+        }
+
+        let single24 = try TestData.problem("single24")
+        var options = SolveOptions(method: .auto, connectivity: .strict, budgetSeconds: 600)
+        options.maxEvaluations = 12
+        let chain = Planner.solve(single24, options: options).placement
+        var strict = FlowRobustSimulation(problem: single24, connectivity: .strict, workload: simulation.workload,
+                                          profiles: try GPUProfile.loadAll(problem: single24, dataDirectory: TestData.directory))
+        strict.leavesOutJudgedFlow = true
+        let kept = strict.flowsToSimulate(chain)
+        #expect(kept.count == 1)
+        #expect(kept.first?.sameArcs(as: FlowScorer.runtimeFlow(single24, chain, .strict)) == true)
+    }
+
     /// Another plan replaces the judge's pick only by beating it by more than the noise (1%, or the
     /// standard error of the two means over their flows); of those that do, the first within 1% of
     /// the best; with the pick not simulated whole, the pick stands.
@@ -111,6 +141,7 @@ import Testing
         let ranking = try #require(options.simulatedRanking)
         #expect(ranking.candidates == 3)
         #expect(ranking.simulation.flows == 3)
+        #expect(ranking.simulation.leavesOutJudgedFlow)
         #expect(ranking.simulation.config.measureSeconds == 120)
         #expect(ranking.simulation.workload.inputLengths == (try Workload.load(directory: TestData.directory + "/helix/workload")).inputLengths)
         #expect(Set(ranking.simulation.profiles.keys) == Set(problem.nodes.map(\.type)))

@@ -71,7 +71,7 @@ public struct SimulatedRanking: Sendable {
         }
         let refused = Self.refusedForLatency(serving, bound: latencyBound)
         let slowLinks = SlowLinks(problem: simulation.problem)
-        let exposed = placements.indices.map { p in flows[p].first.map { slowLinks.exposed(placements[p], simulation.connectivity, flows: $0) } ?? 0 }
+        let exposed = placements.map { slowLinks.exposed($0, simulation.connectivity, flows: FlowScorer.runtimeFlow(simulation.problem, $0, simulation.connectivity)) }
         let tooExposed = Self.refusedForSlowLinks(exposed)
         let winner = Self.winner(serving, tolerance: tolerance, refused: refused + tooExposed)
         return Outcome(winner: winner, serving: serving, refusedForLatency: refused, refusedForSlowLinks: tooExposed)

@@ -20,8 +20,9 @@ import Testing
     }
 
     /// The ranking leaves out Dinic's flow, the one the judge rated (and climbed) the plans over,
-    /// where a layout has others: the flows it simulates are other maximum flows of the same value;
-    /// a layout with one maximum flow (the strict single24 24-GPU chain) keeps Dinic's.
+    /// where a layout has others and the judge's value depends on it: the flows it simulates are
+    /// other maximum flows of the same value; a plan at its flow cap, and a layout with one maximum
+    /// flow (the strict single24 24-GPU chain), keep Dinic's.
     @Test func theRankingLeavesOutTheFlowTheJudgeSaw() throws {
         let problem = try TestData.problem("cluster42", reference: true)
         let placement = try LayoutFile.load(path: "\(HelixFidelityTests.results)/cluster42-plan-s12-default.layout.json", nodeCount: problem.nodes.count)
@@ -36,6 +37,26 @@ import Testing
             #expect(!flow.sameArcs(as: dinic))
             #expect(abs(flow.value - dinic.value) <= 1e-6 * dinic.value)
         }
+
+        // With the judge's model: this plan's prediction differs from flow to flow (the climb could select on
+        // Dinic's), so Dinic's stays out; a plan at its flow cap predicts the same over every flow, so it stays in.
+        let model = try ServingModel(problem: problem, connectivity: .partial, profiles: simulation.profiles).climbed
+        let predictions = FlowScorer.runtimeFlows(problem, placement, .partial, count: 4).map { model.predict(placement, flows: $0).decodeTokensPerSecond }
+        #expect(Set(predictions).count > 1, "\(predictions)")
+        simulation.judgedBy = model
+        #expect(!simulation.flowsToSimulate(placement).contains { $0.sameArcs(as: dinic) })
+        let capped = try TestData.problem("single24", reference: true)
+        let atCap = try LayoutFile.load(path: "\(HelixFidelityTests.results)/single24-plan-s14-rank3.layout.json", nodeCount: capped.nodes.count)
+        var cappedSimulation = FlowRobustSimulation(problem: capped, connectivity: .partial, workload: simulation.workload,
+                                                    profiles: try GPUProfile.loadAll(problem: capped, dataDirectory: TestData.directory))
+        cappedSimulation.leavesOutJudgedFlow = true
+        let cappedModel = try ServingModel(problem: capped, connectivity: .partial, profiles: cappedSimulation.profiles).climbed
+        let cap = FlowScorer.runtimeFlow(capped, atCap, .partial)
+        #expect(abs(cappedModel.predict(atCap).decodeTokensPerSecond - cap.value * 232 / 995) < 0.01, "at the flow cap (mean output 232 of 995 tokens)")
+        #expect(cappedSimulation.flowsToSimulate(atCap).count > 1, "the plan has several maximum flows")
+        #expect(cappedSimulation.flowsToSimulate(atCap).first?.sameArcs(as: cap) == false, "without the model Dinic's is left out")
+        cappedSimulation.judgedBy = cappedModel
+        #expect(cappedSimulation.flowsToSimulate(atCap).first?.sameArcs(as: cap) == true, "flow-blind prediction: Dinic's stays")
 
         let single24 = try TestData.problem("single24")
         var options = SolveOptions(method: .auto, connectivity: .strict, budgetSeconds: 600)
@@ -142,6 +163,7 @@ import Testing
         #expect(ranking.candidates == 3)
         #expect(ranking.simulation.flows == 3)
         #expect(ranking.simulation.leavesOutJudgedFlow)
+        #expect(ranking.simulation.judgedBy?.promptInterference == false, "the model the judge climbs (`ServingModel.climbed`)")
         #expect(ranking.simulation.config.measureSeconds == 120)
         #expect(ranking.simulation.workload.inputLengths == (try Workload.load(directory: TestData.directory + "/helix/workload")).inputLengths)
         #expect(Set(ranking.simulation.profiles.keys) == Set(problem.nodes.map(\.type)))

@@ -146,7 +146,7 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "With --objective serving: our simulator ranks this many plans at the end (the judge's pick, the Petals baseline, the judge's next best), each over --rank-flows maximum flows of its layout, and keeps the judge's pick unless another beats it by more than the noise. 0: off. Not with --previous. (default: 3, as placement-service's default)")
     var rankCandidates: Int?
 
-    @Option(help: "Maximum flows each ranked plan is simulated over: the links offered in shuffled orders, not Dinic's, which the judge rated the plans over (Dinic's only where a layout has no other). (default: 3)")
+    @Option(help: "Maximum flows each ranked plan is simulated over: Dinic's and the links offered in shuffled orders, leaving Dinic's out where the judge's rating of the plan depended on it (the climb selected on it). (default: 3)")
     var rankFlows: Int?
 
     @Option(help: "Measured seconds of each ranking simulation (after its 60 s warm-up). (default: 120)")

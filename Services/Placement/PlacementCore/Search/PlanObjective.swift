@@ -57,8 +57,8 @@ public struct RankingSettings: Sendable, Equatable {
     /// serving shorter queries ranks with `maxPromptTokens`/`maxOutputTokens` (session 13's live
     /// single24 stack, ranked over the trace's lengths: 731 against 905 decode tok/s).
     public var candidates = 3
-    /// Maximum flows per plan (`FlowRobustSimulation.flows`), other than Dinic's, which the judge
-    /// rated the plans over (`FlowRobustSimulation.leavesOutJudgedFlow`) where the layout has others.
+    /// Maximum flows per plan (`FlowRobustSimulation.flows`), other than Dinic's where the judge's
+    /// rating of the plan depended on that flow (`FlowRobustSimulation.leavesOutJudgedFlow`).
     public var flows = 3
     /// Measured seconds of each simulation; nil: `FlowRobustSimulation`'s 120 s (tests shorten it).
     public var measureSeconds: Double? = nil
@@ -101,6 +101,7 @@ extension SolveOptions {
         var simulation = FlowRobustSimulation(problem: problem, connectivity: connectivity, workload: workload, profiles: profiles)
         simulation.flows = settings.flows
         simulation.leavesOutJudgedFlow = true
+        simulation.judgedBy = serving?.climbed
         if let seconds = settings.measureSeconds { simulation.config.measureSeconds = seconds }
         var ranking = SimulatedRanking(simulation: simulation)
         ranking.candidates = settings.candidates

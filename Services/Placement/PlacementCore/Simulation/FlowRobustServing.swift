@@ -31,13 +31,19 @@ public struct FlowRobustSimulation: Sendable {
     /// Maximum flows per placement: Dinic's and up to two more orders (each costs a simulation;
     /// three is what the planner's share of the budget holds, `SimulatedRanking`).
     public var flows = 3
-    /// Leave Dinic's flow out where the layout has others (`flows` of the others instead): the
-    /// serving judge rates each plan over Dinic's flow alone, so a plan its climb kept was selected
-    /// on that flow, and its simulation there is biased high. Measured (our simulator, 120 s,
-    /// session 15, placement README): two cluster42 climb ends served 714.1 / 660.8 over Dinic's
-    /// flow against 675.4-704.9 / 650.6-693.0 over four others, two Petals plans, which no judge
-    /// selected, 668.0 / 641.2 against 697.0-762.5 / 694.9-752.7. Off for `lattice simulate`.
+    /// Leave Dinic's flow out where the layout has others and the judge's value depended on it
+    /// (`flowsToSimulate`; `flows` of the others instead): the serving judge rates each plan over
+    /// Dinic's flow alone, so a plan its climb kept was selected on that flow, and its simulation
+    /// there is biased high. Measured (our simulator, 120 s, session 15, placement README): two
+    /// cluster42 climb ends served 714.1 / 660.8 over Dinic's flow against 675.4-704.9 /
+    /// 650.6-693.0 over four others; two Petals plans, which no judge selected, 668.0 / 641.2
+    /// against 694.9-762.5. Off for `lattice simulate`.
     public var leavesOutJudgedFlow = false
+    /// The model the judge rated plans with (`ServingModel.climbed`). Where its value over Dinic's
+    /// flow equals its value over every other flow simulated (a plan at its flow cap, as single24's
+    /// plans are: every pipeline limited by its flow share), the climb could not select on that
+    /// flow, and Dinic's flow, the one our runtime routes over, stays. Nil: always left out.
+    public var judgedBy: ServingModel? = nil
     /// Each run's settings (its `arcFlows` are replaced). Default: offline, the artifact's admission
     /// and IWRR, its 60 s warm-up and the 120 s window our helix-sim figures are measured over.
     public var config: SimulationConfig = {
@@ -54,12 +60,19 @@ public struct FlowRobustSimulation: Sendable {
         self.profiles = profiles
     }
 
-    /// The maximum flows a placement is simulated over: Dinic's first, unless `leavesOutJudgedFlow`
-    /// and the layout has another (a layout with one maximum flow, e.g. a single chain, keeps it).
+    /// The maximum flows a placement is simulated over: Dinic's first, unless `leavesOutJudgedFlow`,
+    /// the layout has another (a layout with one maximum flow, e.g. a single chain, keeps it) and
+    /// the judge's value depended on which (`judgedBy`).
     public func flowsToSimulate(_ placement: Placement) -> [FlowResult] {
         guard leavesOutJudgedFlow else { return FlowScorer.runtimeFlows(problem, placement, connectivity, count: flows) }
         let all = FlowScorer.runtimeFlows(problem, placement, connectivity, count: flows + 1)
-        return all.count > 1 ? Array(all.dropFirst()) : all
+        guard all.count > 1 else { return all }
+        if let model = judgedBy {
+            let seen = model.predict(placement, flows: all[0]).decodeTokensPerSecond
+            let flowBlind = all.dropFirst().allSatisfy { abs(model.predict(placement, flows: $0).decodeTokensPerSecond - seen) <= 1e-6 * max(1, abs(seen)) }
+            if flowBlind { return Array(all.prefix(flows)) }
+        }
+        return Array(all.dropFirst())
     }
 
     /// One simulation over one flow (`stop`: as `Simulator.run`'s).

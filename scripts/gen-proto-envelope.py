@@ -160,7 +160,7 @@ class Gen:
             self.emit(f"    let {camel(borrowed[0].name)}Count: Int")
         self.emit()
         # -- sizes
-        params = f"_ value: {name}" + "".join(f", {camel(f.name)}Count: Int" for f in borrowed)
+        params = f"_ value: borrowing {name}" + "".join(f", {camel(f.name)}Count: Int" for f in borrowed)
         self.emit(f"    init({params}) {{")
         self.emit("        var size = 0")
         for f in msg.field:

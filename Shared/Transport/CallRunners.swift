@@ -24,7 +24,9 @@ final class CallRunners: @unchecked Sendable {
     /// What one call runs: its connection's `run` with the request already in hand. A class:
     /// the queue moves one reference per call; as a struct each move or copy retained and
     /// released its seven references through generic value witnesses (perf, non-blocking echo server).
-    final class Assignment: Sendable {
+    /// Not final: the connection's record of the call in flight extends it, so a call is one
+    /// allocation (`ServerConnection.ActiveCall`).
+    class Assignment: @unchecked Sendable {
         let connection: ServerConnection
         let work: Handler.Work
         let context: CallContext

@@ -15,7 +15,8 @@ final class ServerConnection: @unchecked Sendable {
     /// timer; the rest changes under callsLock. A class: the call table moves one reference per
     /// call instead of copying this struct's references (a retain and a release each, through
     /// generic value witnesses: ~15% of a non-blocking call's server CPU in perf).
-    private final class ActiveCall: @unchecked Sendable {
+    /// Also what its runner runs (a `CallRunners.Assignment`): one object per call, not two.
+    private final class ActiveCall: CallRunners.Assignment, @unchecked Sendable {
         var task: Task<Void, Never>?
         var timer: LoopTimer?
         /// The API key it counts against (`TransportConfig.maxCallsPerClient`); nil: not limited.
@@ -268,7 +269,7 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
         }
-        let call = ActiveCall()
+        let call = ActiveCall(connection: self, work: work, context: context)
         call.window = Int(request.window)
         if case .client(let keyID) = client {
             guard server.admitClientCall(keyID) else {
@@ -287,7 +288,7 @@ final class ServerConnection: @unchecked Sendable {
             call.timer = timer
         }
         let runners = handler.runsOnLoop ? server.loopRunners : server.poolRunners
-        guard admit(id, call, CallRunners.Assignment(connection: self, work: work, context: context), on: runners) else {
+        guard admit(id, call, on: runners) else {
             call.timer?.cancel()
             server.releaseClientCall(call.client)
             protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
@@ -307,14 +308,14 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Lists call `id` (false: one with that id is in flight), then queues it for a runner,
     /// which finds it listed (`begin`).
-    private func admit(_ id: UInt64, _ call: ActiveCall, _ assignment: CallRunners.Assignment, on runners: CallRunners) -> Bool {
+    private func admit(_ id: UInt64, _ call: ActiveCall, on runners: CallRunners) -> Bool {
         if runners !== server.loopRunners { tableSharedWithPool = true }
         let listed = withCallsFromLoop { () -> Bool in
             guard !calls.contains(id) else { return false }
             calls.insert(id, call)
             return true
         }
-        if listed { runners.start(assignment) }
+        if listed { runners.start(call) }
         return listed
     }
 

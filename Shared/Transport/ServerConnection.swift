@@ -336,7 +336,10 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Runs a call's handler in its runner's Task (on the pool, or on the loop for a non-blocking
     /// one) and answers: on the loop in its batched write; from the pool directly or via the loop.
-    nonisolated(nonsending) func run(_ work: Handler.Work, _ context: CallContext) async {
+    /// False when the call had ended before its handler finished (a cancel, its deadline, its
+    /// connection closed): only then can its runner's Task have been cancelled (see `CallRunners.serve`).
+    @discardableResult
+    nonisolated(nonsending) func run(_ work: Handler.Work, _ context: CallContext) async -> Bool {
         let outcome: Result<[UInt8], Error>
         do {
             switch work {
@@ -357,12 +360,12 @@ final class ServerConnection: @unchecked Sendable {
         if loop.inLoopThread {
             // A non-blocking handler, on the loop: its answer joins this iteration's one batched
             // write (a send of its own per call would cost a system call each).
-            guard let call = withCallsFromLoop({ calls.removeValue(forKey: id) }) else { return }
+            guard let call = withCallsFromLoop({ calls.removeValue(forKey: id) }) else { return false }
             countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
             server.releaseClientCall(call.client)
             finished(call, queued: write(bytes))
             if closeAfter, let status { closeForProtocolError(status) }
-            return
+            return true
         }
         // On a pool thread. Alone on its connection, the answer goes out from here, and the loop
         // is woken only if it has something to do (a timer, backpressure, a drain). With others
@@ -383,8 +386,10 @@ final class ServerConnection: @unchecked Sendable {
             return .direct(call, wakeLoop: call.timer != nil || closeAfter || endsNeedLoop)
         }
         switch taken {
-        case .gone, .direct(_, wakeLoop: false), .queued(first: false):
-            return
+        case .gone:
+            return false
+        case .direct(_, wakeLoop: false), .queued(first: false):
+            break
         case .direct(let call, wakeLoop: true):
             loop.execute { [self] in
                 self.finished(call)
@@ -394,6 +399,7 @@ final class ServerConnection: @unchecked Sendable {
             // One hand-off for every answer that finishes before the loop gets to them.
             loop.execute { [self] in writeFinishedAnswers() }
         }
+        return true
     }
 
     /// Loop: writes the answers handlers queued (see `run`), in one batch, and does the

@@ -26,6 +26,8 @@ final class CallCancellation: Sendable {
     /// The owner's copy of `core` (owner task only): most calls go where the last one went, and
     /// find it without the lock.
     private nonisolated(unsafe) var ownerCore: ClientCore?
+    /// The scope's body returned: a task that inherited the task-local and reuses the owner's
+    /// address later (an unstructured Task) is not covered.
     private let ended = Atomic<Bool>(false)
 
     private init(owner: UInt) { self.owner = owner }
@@ -66,6 +68,7 @@ final class CallCancellation: Sendable {
     static func begin(_ core: ClientCore, _ id: UInt64) -> (Begun, CallCancellation?) {
         guard let scope = current, scope.owner == currentTaskAddress(), !scope.ended.load(ordering: .acquiring),
               id & cancelledBit == 0 else { return (.notCovered, nil) }
+        // (An id with the top bit, after 2^63 calls on one connection, gets a handler of its own.)
         // Only the owner stores an id, and only over 0: a failed exchange means cancelled.
         let stored: Bool
         if scope.ownerCore === core {

@@ -69,11 +69,14 @@ public final class Connection: Sendable {
         core.submit(prepared.0, method, prepared.1, .callback(answer), deadlineMs: prepared.2)
     }
 
-    /// `nonisolated(nonsending)` like the calls, with no `isolated` parameter: entering a
-    /// function isolated to its caller's isolation, and returning from it, each took a task switch
-    /// (uprobes on `swift_task_switch`, transport-bench loop client: 3 per call in a scope, each
-    /// looking the task's executor preference up under a runtime lock). Only the call that needs
-    /// a cancellation handler of its own goes through `sendWithHandler`.
+    /// `nonisolated(nonsending)` like the calls, with no `isolated` parameter, and the tracked
+    /// call's continuation inherits the caller's executor: entering a function isolated to the
+    /// caller's isolation, returning from it, and calling `withUnsafeThrowingContinuation(isolation:)`
+    /// each took a task switch, every one looking the task's executor preference up under a
+    /// runtime lock (uprobes on `swift_task_switch`, transport-bench loop client in a scope: 3 per
+    /// call before, 1 now: the hop back to the caller's isolation after the answer, which keeps a
+    /// caller on its actor). Only a call that needs a cancellation handler of its own goes
+    /// through `sendWithHandler`.
     private nonisolated(nonsending) func send<Answer>(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
                                                      _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
         let (id, request, deadlineMs) = prepared
@@ -98,8 +101,8 @@ public final class Connection: Sendable {
     }
 
     /// A call with a cancellation handler of its own. `isolation` (captured by the handler's
-    /// operation, as in `CallCancellation.scope`): the call stays on the caller's actor, e.g.
-    /// an actor of the caller's, instead of hopping to the pool.
+    /// operation, as in `CallCancellation.scope`): the call stays on the caller's actor instead
+    /// of hopping to the pool.
     private func sendWithHandler<Answer>(isolation: isolated (any Actor)? = #isolation, _ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
                                          _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
         let (id, request, deadlineMs) = prepared

@@ -160,7 +160,7 @@ class Gen:
             self.emit(f"    let {camel(borrowed[0].name)}Count: Int")
         self.emit()
         # -- sizes
-        params = f"_ value: {name}" + "".join(f", {camel(f.name)}Count: Int" for f in borrowed)
+        params = f"_ value: borrowing {name}" + "".join(f", {camel(f.name)}Count: Int" for f in borrowed)
         self.emit(f"    init({params}) {{")
         self.emit("        var size = 0")
         for f in msg.field:
@@ -296,6 +296,9 @@ class Types:
             self.doc(path + [2, i], "    ")
             self.emit(f"    public var {camel(f.name)}: {t}")
         self.emit()
+        # Inlinable: the transport builds an Envelope per frame, and a call across the module
+        # boundary set every field (the payload's default `[]` too) before the transport's own.
+        self.emit("    @inlinable")
         self.emit("    public init(" + ", ".join(f"{p}: {t} = {default}" for p, t, default in props) + ") {")
         for p, _, _ in props:
             self.emit(f"        self.{p.strip('`')} = {p}")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Wire
 
@@ -24,8 +25,16 @@ final class ClientCore: @unchecked Sendable {
     let logger: Logger
     let counters = ClientCounters()
 
-    // Guarded by lock (the loop and callers on the fast path).
+    // Guarded by lock (the loop and callers on the fast path) once `tableShared`; before, the
+    // loop thread's alone.
     private let lock = NSLock()
+    /// A call was submitted from another thread: from then on the loop takes `lock` too
+    /// (`withTable`). Until then only the loop thread touches the table and `current` (the first
+    /// call from another thread goes through the loop, which sets this), so a client whose calls
+    /// are all made on the loop (tasks on `TransportLoop.executor`, answer callbacks) takes no
+    /// lock per call: two NSLock rounds fewer (~50-70 ns each on this 2-core VM, loaded). Written
+    /// by the loop only, and never set back.
+    private let tableShared = Atomic<Bool>(false)
     private var table = CallTable()
     private var current: (channel: TCPChannel, number: Int)?   // mirrors state .connected
     /// The loop is handing out the answers of one read (see `received`).
@@ -68,8 +77,17 @@ final class ClientCore: @unchecked Sendable {
     func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         let limit = config.maxPendingCalls
         let onLoopThread = loop.inLoopThread
+        if !onLoopThread && !tableShared.load(ordering: .acquiring) {
+            // The first call from another thread: the loop shares the table from now on (after
+            // its unlocked use so far, which this thread sees once it takes the lock).
+            loop.execute { [self] in
+                tableShared.store(true, ordering: .releasing)
+                submit(id, method, request, waiter, deadlineMs: deadlineMs)
+            }
+            return
+        }
         enum Outcome { case full, sent, viaLoop }
-        let outcome = lock.withLock { () -> Outcome in
+        func decide() -> Outcome {
             guard table.count < limit else { return .full }
             guard let (channel, number) = current else { return .viaLoop }
             if onLoopThread {
@@ -93,6 +111,7 @@ final class ClientCore: @unchecked Sendable {
             channel.writeFromAnyThread(request)
             return .sent
         }
+        let outcome = onLoopThread ? withTable(decide) : lock.withLock(decide)
         switch outcome {
         case .full:
             counters.add(.callRefused)
@@ -107,15 +126,23 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the table (and `current`, `inRead`, `held`) from the loop thread: under
+    /// `lock` once other threads share it (`tableShared`).
+    @inline(__always)
+    private func withTable<R>(_ body: () throws -> R) rethrows -> R {
+        loop.assertInLoop("ClientCore's call table")
+        return tableShared.load(ordering: .relaxed) ? try lock.withLock(body) : try body()
+    }
+
     /// Loop thread: starts a call that could not take the fast path.
     private func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         loop.assertInLoop("ClientCore.start")
-        if lock.withLock({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
+        if withTable({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
             counters.add(.callRefused)
             CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': over \(config.maxUnsentRequestBytes) request bytes wait for the connection to \(target) (TransportConfig.maxUnsentRequestBytes); is it reachable?"))
             return
         }
-        lock.withLock {
+        withTable {
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: request))
             if case .closed = state {
                 table.fail(id, Status(.unavailable, "connection to \(target) was closed by this client"))
@@ -130,7 +157,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop thread: fails the call with DEADLINE_EXCEEDED after `deadlineMs` unless it ends first.
     private func armDeadline(_ id: UInt64, _ method: String, _ deadlineMs: UInt64) {
         let timer = LoopTimer(loop: loop)
-        guard lock.withLock({ table.setOnEnd(id, { timer.cancel() }) }) else { timer.cancel(); return }   // already answered
+        guard withTable({ table.setOnEnd(id, { timer.cancel() }) }) else { timer.cancel(); return }   // already answered
         timer.start(after: deadlineMs) { [self] in
             self.end(id, Status(.deadlineExceeded, "'\(method)' on \(target) got no answer within its deadline of \(deadlineMs) ms"))
         }
@@ -144,7 +171,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop: grants a stream's server `bytes` more of its window (the consumer took them).
     func grant(_ id: UInt64, _ bytes: Int) {
         loop.assertInLoop("ClientCore.grant")
-        lock.withLock {
+        withTable {
             guard let socket = table.sentOn(id), let channel = sockets[socket] else { return }
             channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .windowUpdate, window: UInt32(clamping: bytes))))
         }
@@ -154,7 +181,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop: ends a call with `status` and tells the server (CANCEL) if its request went out.
     func end(_ id: UInt64, _ status: Status) {
         loop.assertInLoop("ClientCore.end")
-        lock.withLock {
+        withTable {
             if let index = held.firstIndex(where: { $0.id == id }) {
                 held.remove(at: index)   // never sent: the server needs no CANCEL
                 table.fail(id, status)
@@ -175,7 +202,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func closeIfAbandoned() {
-        guard abandoned, lock.withLock({ table.isEmpty }) else { return }
+        guard abandoned, withTable({ table.isEmpty }) else { return }
         if case .waitingToRetry(let timer) = state { timer.cancel() }
         setClosed()
         closeSockets(reason: "connection dropped by its owner")
@@ -191,7 +218,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.close")
         if case .waitingToRetry(let timer) = state { timer.cancel() }
         setClosed()
-        lock.withLock { table.failAll(Status(.cancelled, "connection to \(target) was closed by this client")) }
+        withTable { table.failAll(Status(.cancelled, "connection to \(target) was closed by this client")) }
         closeSockets(reason: "closed by client")
         done.resume()
     }
@@ -199,7 +226,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop thread: the one way into `.closed`; new calls stop taking the fast path.
     private func setClosed() {
         state = .closed
-        lock.withLock { current = nil }
+        withTable { current = nil }
     }
 
     // MARK: Connecting
@@ -261,7 +288,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.open")
         attempts = 0
         state = .connected(channel, number)
-        lock.withLock {
+        withTable {
             for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
             current = (channel, number)
         }
@@ -318,7 +345,7 @@ final class ClientCore: @unchecked Sendable {
     /// try would fail the same way) and the socket closes.
     private func refused(_ number: Int, _ channel: TCPChannel, _ status: Status) {
         handshakes[number] = nil
-        lock.withLock {
+        withTable {
             if current?.number == number { current = nil }
             table.failAll(status, sentOn: number)
             table.failAll(status, sentOn: 0)
@@ -336,11 +363,11 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.connectFailed")
         if case .closed = state { return }
         state = .idle
-        guard lock.withLock({ table.hasUnsent }) else { attempts = 0; return }   // nobody waits: stop trying
+        guard withTable({ table.hasUnsent }) else { attempts = 0; return }   // nobody waits: stop trying
         if let maxAttempts = policy.maxAttempts, attempts >= maxAttempts {
             let plural = attempts == 1 ? "attempt" : "attempts"
             let failure = Status(.unavailable, "\(status.message) (\(attempts) \(plural)); is the server running at \(target)?")
-            lock.withLock { table.failAll(failure, sentOn: 0) }
+            withTable { table.failAll(failure, sentOn: 0) }
             attempts = 0
             return
         }
@@ -352,7 +379,7 @@ final class ClientCore: @unchecked Sendable {
             timer.cancel()
             guard case .waitingToRetry = state else { return }
             state = .idle
-            if lock.withLock({ table.hasUnsent }) { connect() } else { attempts = 0 }
+            if withTable({ table.hasUnsent }) { connect() } else { attempts = 0 }
         }
     }
 
@@ -360,7 +387,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.lost")
         sockets.removeValue(forKey: number)
         let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
-        let hasUnsent = lock.withLock { () -> Bool in
+        let hasUnsent = withTable { () -> Bool in
             inRead = false
             if heldFor == number { unhold() }   // held calls go out on the next socket
             if current?.number == number { current = nil }   // before failing: no call slips onto it
@@ -384,7 +411,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.retire")
         guard case .connected(_, number) = state else { return }
         state = .idle
-        let hasUnsent = lock.withLock { () -> Bool in
+        let hasUnsent = withTable { () -> Bool in
             current = nil
             if heldFor == number { unhold() }
             return table.hasUnsent
@@ -428,7 +455,7 @@ final class ClientCore: @unchecked Sendable {
         // calls go through the loop, not straight out: a server that closes a connection says
         // so (call id 0) right after its last answer, and a caller resumed by that answer must
         // not send its next call into the closing socket.
-        let delivery = lock.withLock { () -> CallTable.Delivery? in
+        let delivery = withTable { () -> CallTable.Delivery? in
             inRead = true
             return table.route(envelope)
         }
@@ -438,7 +465,7 @@ final class ClientCore: @unchecked Sendable {
     /// Every frame of one read is processed.
     private func readDone() {
         loop.assertInLoop("ClientCore.readDone")
-        lock.withLock {
+        withTable {
             inRead = false
             guard !held.isEmpty else { return }
             if let (channel, number) = current, number == heldFor {

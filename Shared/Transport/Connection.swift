@@ -69,10 +69,16 @@ public final class Connection: Sendable {
         core.submit(prepared.0, method, prepared.1, .callback(answer), deadlineMs: prepared.2)
     }
 
-    /// `isolation` (captured by the cancellation handler's operation, as in `CallCancellation.scope`):
-    /// the call stays on the caller's actor, e.g. `TransportLoopActor`, instead of hopping to the pool.
-    private func send<Answer>(isolation: isolated (any Actor)? = #isolation, _ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
-                              _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
+    /// `nonisolated(nonsending)` like the calls, with no `isolated` parameter, and the tracked
+    /// call's continuation inherits the caller's executor: entering a function isolated to the
+    /// caller's isolation, returning from it, and calling `withUnsafeThrowingContinuation(isolation:)`
+    /// each took a task switch, every one looking the task's executor preference up under a
+    /// runtime lock (uprobes on `swift_task_switch`, transport-bench loop client in a scope: 3 per
+    /// call before, 1 now: the hop back to the caller's isolation after the answer, which keeps a
+    /// caller on its actor). Only a call that needs a cancellation handler of its own goes
+    /// through `sendWithHandler`.
+    private nonisolated(nonsending) func send<Answer>(_ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
+                                                     _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
         let (id, request, deadlineMs) = prepared
         let core = core
         let (begun, scope) = CallCancellation.begin(core, id)
@@ -81,14 +87,26 @@ public final class Connection: Sendable {
             throw Status(.cancelled, "call was cancelled by the caller")
         case .tracked:
             defer { scope?.end() }
-            return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
+            return try await _unsafeInheritExecutor_withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
                 core.submit(id, method, request, waiter(continuation), deadlineMs: deadlineMs)
-                // As below: a cancel that raced ahead of `start` on the loop is repeated.
-                if Task.isCancelled { core.loop.execute { core.cancel(id) } }
+                // As in `sendWithHandler`: a cancel that raced ahead of `start` on the loop is
+                // repeated. Not from the loop thread itself: there the scope's cancel (handed to
+                // the loop) can only run after this submit (`Task.isCancelled` retained and
+                // released the task, ~1.5% of a pipelining loop caller's CPU in perf).
+                if !core.loop.inLoopThread, Task.isCancelled { core.loop.execute { core.cancel(id) } }
             }
         case .notCovered:
-            break
+            return try await sendWithHandler(prepared, method, waiter)
         }
+    }
+
+    /// A call with a cancellation handler of its own. `isolation` (captured by the handler's
+    /// operation, as in `CallCancellation.scope`): the call stays on the caller's actor instead
+    /// of hopping to the pool.
+    private func sendWithHandler<Answer>(isolation: isolated (any Actor)? = #isolation, _ prepared: (UInt64, FrameBytes, UInt64), _ method: String,
+                                         _ waiter: (UnsafeContinuation<Answer, Error>) -> CallTable.Waiter) async throws -> Answer {
+        let (id, request, deadlineMs) = prepared
+        let core = core
         return try await withTaskCancellationHandler {
             _ = isolation
             return try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Answer, Error>) in
@@ -136,7 +154,6 @@ public final class Connection: Sendable {
         let prepared: (UInt64, FrameBytes, UInt64)
         do {
             prepared = try prepare(method, deadline, window: streamWindow) { envelope in
-                var envelope = envelope
                 envelope.payload = payload
                 return EnvelopeCodec.frame(envelope)
             }
@@ -172,7 +189,6 @@ public final class Connection: Sendable {
 
     private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
         try prepare(method, deadline) { envelope in
-            var envelope = envelope
             envelope.payload = payload   // a large one is not copied: it becomes the frame's tail
             return EnvelopeCodec.frame(envelope)
         }
@@ -187,7 +203,9 @@ public final class Connection: Sendable {
     }
 
     /// A call id and the request frame `build` makes from the envelope (without its payload).
-    private func prepare(_ method: String, _ deadline: Duration?, window: Int = 0, _ build: (Envelope) -> FrameBytes) throws -> (UInt64, FrameBytes, UInt64) {
+    /// `inout`: a builder that sets the payload does so in place (a copy of the Envelope cost
+    /// a retain and a release per reference in it, through its value witnesses, per call in perf).
+    private func prepare(_ method: String, _ deadline: Duration?, window: Int = 0, _ build: (inout Envelope) -> FrameBytes) throws -> (UInt64, FrameBytes, UInt64) {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         var deadlineMs: UInt64 = 0
         if let deadline {
@@ -195,7 +213,8 @@ public final class Connection: Sendable {
             guard ms > 0 else { throw Status(.deadlineExceeded, "'\(method)' was called with a deadline already past (\(deadline))") }
             deadlineMs = UInt64(ms.rounded(.up))
         }
-        let request = build(Envelope(callID: id, method: method, deadlineMs: deadlineMs, window: UInt32(window)))
+        var envelope = Envelope(callID: id, method: method, deadlineMs: deadlineMs, window: UInt32(window))
+        let request = build(&envelope)
         guard request.count - 4 <= maxFrameBytes else {
             throw Status(.resourceExhausted, "request of '\(method)' is \(request.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
         }

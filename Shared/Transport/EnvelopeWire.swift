@@ -12,7 +12,7 @@ struct EnvelopeEncoding {
     let payloadOffset: Int
     let payloadCount: Int
 
-    init(_ value: Envelope, payloadCount: Int) {
+    init(_ value: borrowing Envelope, payloadCount: Int) {
         var size = 0
         if value.callID != 0 { size += 1 + ProtobufWriter.varintSize(UInt64(truncatingIfNeeded: value.callID)) }
         let methodUTF8 = ProtobufWriter.cString(value.method)
@@ -78,7 +78,7 @@ struct StatusEncoding {
     /// Bytes of the encoded Status.
     let size: Int
 
-    init(_ value: Status) {
+    init(_ value: borrowing Status) {
         var size = 0
         if value.code.wireValue != 0 { size += 1 + ProtobufWriter.varintSize(value.code.wireValue) }
         let messageUTF8 = ProtobufWriter.cString(value.message)

@@ -20,9 +20,15 @@ struct FrameBytes: @unchecked Sendable {
 
     /// As `make(count:_:)`, with `tail`'s bytes going on the wire after the first `split` of them.
     static func make(count: Int, tail: [UInt8]?, after split: Int, _ fill: (UnsafeMutableRawPointer) -> Void) -> FrameBytes {
-        let frame = FrameBytes(storage: .create(minimumCapacity: max(count, 1)) { _ in Layout(count: count, split: split, tail: tail) })
+        let frame = make(count: count, tail: tail, after: split)
         fill(frame.base)
         return frame
+    }
+
+    /// A frame whose `count` own bytes are not written yet: the caller fills them (at `base`)
+    /// before handing the frame on.
+    static func make(count: Int, tail: [UInt8]?, after split: Int) -> FrameBytes {
+        FrameBytes(storage: .create(minimumCapacity: max(count, 1)) { _ in Layout(count: count, split: split, tail: tail) })
     }
 
     /// The whole frame's bytes on the wire.

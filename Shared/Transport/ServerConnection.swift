@@ -7,14 +7,16 @@ import Wire
 /// of calls in flight: a finished handler takes its call out of it and writes the answer itself
 /// (no hop through the loop on the latency path), so it sits behind `callsLock`, which also
 /// makes "the handler answered" and "the deadline / a cancel ended the call" exclusive. A call
-/// takes it once on the way in and once on the way out; the loop reads the calls in flight
-/// from an atomic.
+/// takes it once on the way in and once on the way out, once handler threads share the table
+/// (`tableSharedWithPool`; before, the loop alone uses it, unlocked); the loop reads the calls
+/// in flight from an atomic.
 final class ServerConnection: @unchecked Sendable {
     /// Sendable so that a finished handler can carry it back to the loop: only the loop uses its
     /// timer; the rest changes under callsLock. A class: the call table moves one reference per
     /// call instead of copying this struct's references (a retain and a release each, through
     /// generic value witnesses: ~15% of a non-blocking call's server CPU in perf).
-    private final class ActiveCall: @unchecked Sendable {
+    /// Also what its runner runs (a `CallRunners.Assignment`): one object per call, not two.
+    private final class ActiveCall: CallRunners.Assignment, @unchecked Sendable {
         var task: Task<Void, Never>?
         var timer: LoopTimer?
         /// The API key it counts against (`TransportConfig.maxCallsPerClient`); nil: not limited.
@@ -59,6 +61,13 @@ final class ServerConnection: @unchecked Sendable {
     private typealias C = ConnectionCounters
     private let callsLock = NSLock()
     private var calls = CallMap<ActiveCall>()   // guarded by callsLock (ids count up: no hashing)
+    /// A call of a handler on the handler threads was admitted here: from then on the loop takes
+    /// `callsLock` too (`withCallsFromLoop`). Until then only the loop thread touches the table,
+    /// and a connection that only calls non-blocking handlers never takes the lock: three rounds
+    /// per call before (NSLock, ~50-70 ns a round on this 2-core VM, loaded). Loop thread only;
+    /// never set back. A handler thread takes the lock after the loop set this and listed its
+    /// call under it, so it sees everything the loop did before without the lock.
+    private var tableSharedWithPool = false
     private var finishedAnswers: [FinishedAnswer] = []   // guarded by callsLock
     /// Set by the loop (under callsLock) when an ending call needs it: reading is paused (an end
     /// may resume it) or the server drains (an end may complete the drain).
@@ -260,7 +269,7 @@ final class ServerConnection: @unchecked Sendable {
                 return
             }
         }
-        let call = ActiveCall()
+        let call = ActiveCall(connection: self, work: work, context: context)
         call.window = Int(request.window)
         if case .client(let keyID) = client {
             guard server.admitClientCall(keyID) else {
@@ -279,7 +288,7 @@ final class ServerConnection: @unchecked Sendable {
             call.timer = timer
         }
         let runners = handler.runsOnLoop ? server.loopRunners : server.poolRunners
-        guard admit(id, call, CallRunners.Assignment(connection: self, work: work, context: context), on: runners) else {
+        guard admit(id, call, on: runners) else {
             call.timer?.cancel()
             server.releaseClientCall(call.client)
             protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
@@ -290,22 +299,31 @@ final class ServerConnection: @unchecked Sendable {
         if callsInFlight >= maxCalls { pauseReading() }
     }
 
+    /// Runs `body` on the call table from the loop thread: under `callsLock` once handler threads share it.
+    @inline(__always)
+    private func withCallsFromLoop<R>(_ body: () throws -> R) rethrows -> R {
+        loop.assertInLoop("ServerConnection's call table")
+        return tableSharedWithPool ? try callsLock.withLock(body) : try body()
+    }
+
     /// Lists call `id` (false: one with that id is in flight), then queues it for a runner,
     /// which finds it listed (`begin`).
-    private func admit(_ id: UInt64, _ call: ActiveCall, _ assignment: CallRunners.Assignment, on runners: CallRunners) -> Bool {
-        let listed = callsLock.withLock { () -> Bool in
+    private func admit(_ id: UInt64, _ call: ActiveCall, on runners: CallRunners) -> Bool {
+        if runners !== server.loopRunners { tableSharedWithPool = true }
+        let listed = withCallsFromLoop { () -> Bool in
             guard !calls.contains(id) else { return false }
             calls.insert(id, call)
             return true
         }
-        if listed { runners.start(assignment) }
+        if listed { runners.start(call) }
         return listed
     }
 
     /// A runner takes call `id`: records its Task (what ending the call cancels). False: the
     /// call ended while it waited for a runner (cancel, deadline, closed) and must not run.
     func begin(_ id: UInt64, _ task: Task<Void, Never>?) -> Bool {
-        callsLock.withLock { calls.update(id) { $0.task = task } != nil }
+        if loop.inLoopThread { return withCallsFromLoop { calls.update(id) { $0.task = task } != nil } }
+        return callsLock.withLock { calls.update(id) { $0.task = task } != nil }
     }
 
     /// The handler of `method`, which is `lastMethod` (the request's, just decoded).
@@ -318,7 +336,10 @@ final class ServerConnection: @unchecked Sendable {
 
     /// Runs a call's handler in its runner's Task (on the pool, or on the loop for a non-blocking
     /// one) and answers: on the loop in its batched write; from the pool directly or via the loop.
-    nonisolated(nonsending) func run(_ work: Handler.Work, _ context: CallContext) async {
+    /// False when the call had ended before its handler finished (a cancel, its deadline, its
+    /// connection closed): only then can its runner's Task have been cancelled (see `CallRunners.serve`).
+    @discardableResult
+    nonisolated(nonsending) func run(_ work: Handler.Work, _ context: CallContext) async -> Bool {
         let outcome: Result<[UInt8], Error>
         do {
             switch work {
@@ -339,12 +360,12 @@ final class ServerConnection: @unchecked Sendable {
         if loop.inLoopThread {
             // A non-blocking handler, on the loop: its answer joins this iteration's one batched
             // write (a send of its own per call would cost a system call each).
-            guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+            guard let call = withCallsFromLoop({ calls.removeValue(forKey: id) }) else { return false }
             countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
             server.releaseClientCall(call.client)
             finished(call, queued: write(bytes))
             if closeAfter, let status { closeForProtocolError(status) }
-            return
+            return true
         }
         // On a pool thread. Alone on its connection, the answer goes out from here, and the loop
         // is woken only if it has something to do (a timer, backpressure, a drain). With others
@@ -365,8 +386,10 @@ final class ServerConnection: @unchecked Sendable {
             return .direct(call, wakeLoop: call.timer != nil || closeAfter || endsNeedLoop)
         }
         switch taken {
-        case .gone, .direct(_, wakeLoop: false), .queued(first: false):
-            return
+        case .gone:
+            return false
+        case .direct(_, wakeLoop: false), .queued(first: false):
+            break
         case .direct(let call, wakeLoop: true):
             loop.execute { [self] in
                 self.finished(call)
@@ -376,13 +399,14 @@ final class ServerConnection: @unchecked Sendable {
             // One hand-off for every answer that finishes before the loop gets to them.
             loop.execute { [self] in writeFinishedAnswers() }
         }
+        return true
     }
 
     /// Loop: writes the answers handlers queued (see `run`), in one batch, and does the
     /// bookkeeping once for all of them.
     private func writeFinishedAnswers() {
         loop.assertInLoop("ServerConnection.writeFinishedAnswers")
-        let batch = callsLock.withLock { () -> [(FinishedAnswer, ActiveCall)] in
+        let batch = withCallsFromLoop { () -> [(FinishedAnswer, ActiveCall)] in
             defer { finishedAnswers.removeAll(keepingCapacity: true) }
             return finishedAnswers.compactMap { answer in calls.removeValue(forKey: answer.id).map { (answer, $0) } }
         }
@@ -463,7 +487,7 @@ final class ServerConnection: @unchecked Sendable {
     private func end(_ id: UInt64, answer status: Status?) {
         loop.assertInLoop("ServerConnection.end")
         // Whoever takes the call out of the table answers it: here, or its handler (see `run`).
-        guard let call = callsLock.withLock({ calls.removeValue(forKey: id) }) else { return }
+        guard let call = withCallsFromLoop({ calls.removeValue(forKey: id) }) else { return }
         server.releaseClientCall(call.client)
         if let status { answer(id, status) }
         call.task?.cancel()
@@ -482,14 +506,14 @@ final class ServerConnection: @unchecked Sendable {
     /// finish here, new ones should go to a new connection.
     func goAway() {
         loop.assertInLoop("ServerConnection.goAway")
-        callsLock.withLock { endsNeedLoop = true }
+        withCallsFromLoop { endsNeedLoop = true }
         answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
     }
 
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
         loop.assertInLoop("ServerConnection.drainAndClose")
-        for id in callsLock.withLock({ calls.entries.map(\.id) }) { end(id, answer: Status(.unavailable, reason)) }
+        for id in withCallsFromLoop({ calls.entries.map(\.id) }) { end(id, answer: Status(.unavailable, reason)) }
         channel.closeAfterFlush(reason: reason)
     }
 
@@ -500,7 +524,7 @@ final class ServerConnection: @unchecked Sendable {
         isClosed = true
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        let ended = callsLock.withLock { () -> [(id: UInt64, value: ActiveCall)] in
+        let ended = withCallsFromLoop { () -> [(id: UInt64, value: ActiveCall)] in
             defer { calls = CallMap() }
             return calls.entries
         }
@@ -547,13 +571,13 @@ final class ServerConnection: @unchecked Sendable {
             pauseReading()
         } else if !channel.isReading && queued <= maxQueued / 2 {
             channel.resumeReading()
-            callsLock.withLock { endsNeedLoop = server.draining }
+            withCallsFromLoop { endsNeedLoop = server.draining }
         }
     }
 
     private func pauseReading() {
         channel.pauseReading()
-        callsLock.withLock { endsNeedLoop = true }
+        withCallsFromLoop { endsNeedLoop = true }
     }
 
     private func hasRoom(for count: Int) -> Bool {
@@ -566,7 +590,7 @@ final class ServerConnection: @unchecked Sendable {
     /// `payloadCount`: what the item costs of the window (the client grants payload bytes back).
     func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, payloadCount: Int, _ waiter: CheckedContinuation<Void, Error>) {
         enum Admission { case ended, waitsForWindow, goes }
-        let admission = isClosed ? .ended : callsLock.withLock {
+        let admission = isClosed ? .ended : withCallsFromLoop {
             calls.update(id) { call -> Admission in
                 guard call.mayStream(payloadCount) else {
                     call.waitingForWindow = WaitingWrite(callID: id, bytes: bytes, waiter: waiter, payloadCount: payloadCount)
@@ -589,7 +613,7 @@ final class ServerConnection: @unchecked Sendable {
     /// The client took `bytes` of call `id`'s stream: an item waiting for the window may go.
     private func windowUpdate(_ id: UInt64, _ bytes: Int) {
         loop.assertInLoop("ServerConnection.windowUpdate")
-        let ready = callsLock.withLock {   // nil: ended meanwhile, or the window is still used up
+        let ready = withCallsFromLoop {   // nil: ended meanwhile, or the window is still used up
             calls.update(id) { call -> WaitingWrite? in
                 call.unacknowledged = max(call.unacknowledged - bytes, 0)
                 guard let waiting = call.waitingForWindow, call.mayStream(waiting.payloadCount) else { return nil }

@@ -85,6 +85,7 @@ public struct Envelope: Sendable, Equatable {
     /// half of it, or the item fits in what is left. On a WINDOW_UPDATE: bytes granted back.
     public var window: UInt32
 
+    @inlinable
     public init(callID: UInt64 = 0, method: String = "", payload: [UInt8] = [], status: Status? = nil, deadlineMs: UInt64 = 0, endOfStream: Bool = false, version: UInt32 = Envelope.protocolVersion, kind: Kind = .request, window: UInt32 = 0) {
         self.callID = callID
         self.method = method
@@ -102,6 +103,7 @@ public struct Status: Sendable, Equatable {
     public var code: StatusCode
     public var message: String
 
+    @inlinable
     public init(code: StatusCode = .ok, message: String = "") {
         self.code = code
         self.message = message

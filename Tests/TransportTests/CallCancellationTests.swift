@@ -61,6 +61,43 @@ struct CallCancellationTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// A scope records its call in flight and that call's connection in one step (an atomic
+    /// word, the connection under a lock only when it changes): when the task's calls move to
+    /// another connection, cancelling ends the call on that one, not on the first.
+    @Test(arguments: [false, true])
+    func cancellingAfterTheCallsMovedToAnotherConnectionEndsTheRightCall(onLoop: Bool) async throws {
+        let first = Probe(), second = Probe()
+        let (firstServer, firstPort) = try server(first)
+        let (secondServer, secondPort) = try server(second)
+        let a = Connection(host: "127.0.0.1", port: firstPort)
+        let b = Connection(host: "127.0.0.1", port: secondPort)
+        let caller = Task {
+            await withTaskExecutorPreference(onLoop ? TransportLoop.executor : nil) {
+                await Connection.withCallCancellation { () async -> (Error?, Error?, Bool) in
+                    let before = (try? await a.call("test/Echo", bytes("a"))) == bytes("a")
+                    var waiting: Error?, later: Error?
+                    do { _ = try await b.call("test/Wait", []) } catch { waiting = error }
+                    do { _ = try await a.call("test/Count", []) } catch { later = error }
+                    return (waiting, later, before)
+                }
+            }
+        }
+        #expect(await eventually { second.started.current == 1 })
+        caller.cancel()
+        let (waiting, later, before) = try await within(5, "the cancelled call's end") { await caller.value }
+        #expect(before)
+        #expect((waiting as? Status)?.code == .cancelled, "\(String(describing: waiting))")
+        #expect((later as? Status)?.code == .cancelled, "\(String(describing: later))")
+        #expect(await eventually { second.cancelled.current == 1 }, "CANCEL reached the second server's handler")
+        #expect(first.counted.current == 0, "a call after the cancel was not sent")
+        #expect(firstServer.stats.callsInFlight == 0 && first.started.current == 0)
+        #expect(try await within(5, "a call on the first connection") { try await a.call("test/Echo", bytes("b")) } == bytes("b"))
+        await a.close()
+        await b.close()
+        await firstServer.shutdown(timeout: .seconds(1))
+        await secondServer.shutdown(timeout: .seconds(1))
+    }
+
     /// A child task sees its parent's scope (task-locals are inherited) but is cancelled on its
     /// own (`cancelAll`, parent untouched): its call must still end at once.
     @Test func aChildTasksCallIsCancelledWithoutItsParent() async throws {

@@ -117,6 +117,42 @@ struct CallRunnerTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// A connection's call table goes without a lock while only non-blocking handlers' calls
+    /// use it, and takes the lock from the first handler-thread call on (`tableSharedWithPool`):
+    /// batches of both kinds read together, then a non-blocking call ended by its deadline,
+    /// are all answered and leave no call behind.
+    @Test func loopAndHandlerThreadCallsShareAConnection() async throws {
+        let (server, port) = try startServer { server in
+            server.unary("test/LoopEcho", nonBlocking: true) { payload, _ in payload }
+            server.unary("test/LoopHang", nonBlocking: true) { _, _ in
+                try await Task.sleep(for: .seconds(60))
+                return []
+            }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        let loopOnly = await startBatch(connection, "test/LoopEcho", (0..<32).map { bytes("l\($0)") })
+        #expect(await eventually(10) { loopOnly.isComplete })
+        #expect(loopOnly.texts == (0..<32).map { "l\($0)" })
+        for round in 0..<5 {
+            // In one loop iteration: the requests leave in one write.
+            let (loop, pool) = await withTaskExecutorPreference(TransportLoop.executor) { () async -> (BatchAnswers, BatchAnswers) in
+                async let loop = startBatch(connection, "test/LoopEcho", (0..<32).map { bytes("\(round)l\($0)") })
+                async let pool = startBatch(connection, "test/Echo", (0..<32).map { bytes("\(round)p\($0)") })
+                return await (loop, pool)
+            }
+            #expect(await eventually(10) { loop.isComplete && pool.isComplete }, "round \(round)")
+            #expect(loop.texts == (0..<32).map { "\(round)l\($0)" })
+            #expect(pool.texts == (0..<32).map { "\(round)p\($0)" })
+        }
+        await #expect { try await connection.call("test/LoopHang", [], deadline: .milliseconds(100)) } throws: {
+            ($0 as? Status)?.code == .deadlineExceeded
+        }
+        #expect(await eventually { server.stats.callsInFlight == 0 }, "\(server.stats.callsInFlight) calls left in flight")
+        #expect(text(try await connection.call("test/LoopEcho", bytes("after"))) == "after")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     /// A non-blocking handler that awaits holds only its own runner: another call on the loop is
     /// answered meanwhile.
     @Test func aSuspendedLoopHandlerHoldsUpNoOtherCall() async throws {

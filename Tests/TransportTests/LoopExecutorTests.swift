@@ -7,6 +7,36 @@ import Wire
 /// resume there from their answers.
 @Suite("Loop executor", .serialized, .timeLimit(.minutes(TestTime.minutes(1))))
 struct LoopExecutorTests {
+    /// A client's call table goes without a lock while all its calls are made on the loop, and
+    /// takes it once a call comes from another thread (`ClientCore.tableShared`: that first call
+    /// goes through the loop): calls from the loop, then from the pool and the loop at once, on
+    /// one connection, all get their own answers.
+    @Test func loopCallersThenPoolCallersShareAConnection() async throws {
+        let (server, port) = try startServer()
+        let connection = Connection(host: "127.0.0.1", port: port)
+        @Sendable func calls(_ tag: String, _ count: Int) async -> Int {
+            var wrong = 0
+            for i in 0..<count where (try? await connection.call("test/Echo", bytes("\(tag)\(i)"))).map(text) != "\(tag)\(i)" { wrong += 1 }
+            return wrong
+        }
+        let loopOnly = try await within(20, "calls from the loop") {
+            await withTaskExecutorPreference(TransportLoop.executor) { await calls("l", 100) }
+        }
+        #expect(loopOnly == 0)
+        let mixed = try await within(20, "calls from the pool and the loop at once") {
+            await withTaskGroup(of: Int.self) { group in
+                for caller in 0..<8 {
+                    group.addTask { await calls("p\(caller).", 100) }
+                    group.addTask { await withTaskExecutorPreference(TransportLoop.executor) { await calls("l\(caller).", 100) } }
+                }
+                return await group.reduce(0, +)
+            }
+        }
+        #expect(mixed == 0, "\(mixed) of 1600 calls got a wrong answer or failed")
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func nonBlockingHandlersAndLoopCallersRunOnTheLoopThread() async throws {
         let (server, port) = try startServer { server in
             server.unary("test/Where", nonBlocking: true) { payload, _ in

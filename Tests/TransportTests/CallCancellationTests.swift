@@ -28,6 +28,23 @@ struct CallCancellationTests {
         }
     }
 
+    /// A task that, in one cancellation scope, makes an answered call on `first`, then waits on
+    /// `waitOn` (test/Wait) and then calls `thenOn` (test/Count): it returns the last two calls'
+    /// errors and whether the first was answered.
+    private func scopedCaller(onLoop: Bool, first: Connection, waitOn: Connection, thenOn: Connection) -> Task<(Error?, Error?, Bool), Never> {
+        Task {
+            await withTaskExecutorPreference(onLoop ? TransportLoop.executor : nil) {
+                await Connection.withCallCancellation { () async -> (Error?, Error?, Bool) in
+                    let before = (try? await first.call("test/Echo", bytes("a"))) == bytes("a")
+                    var waiting: Error?, later: Error?
+                    do { _ = try await waitOn.call("test/Wait", []) } catch { waiting = error }
+                    do { _ = try await thenOn.call("test/Count", []) } catch { later = error }
+                    return (waiting, later, before)
+                }
+            }
+        }
+    }
+
     /// Cancelling a task in a scope ends its call in flight with CANCELLED, tells the server, frees
     /// the call's slot (one slot only here), and fails the scope's later calls unsent.
     @Test(arguments: [false, true])
@@ -37,17 +54,7 @@ struct CallCancellationTests {
         var config = TransportConfig()
         config.maxPendingCalls = 1
         let connection = Connection(host: "127.0.0.1", port: port, config: config)
-        let caller = Task {
-            await withTaskExecutorPreference(onLoop ? TransportLoop.executor : nil) {
-                await Connection.withCallCancellation { () async -> (Error?, Error?, Bool) in
-                    let before = (try? await connection.call("test/Echo", bytes("a"))) == bytes("a")
-                    var waiting: Error?, later: Error?
-                    do { _ = try await connection.call("test/Wait", []) } catch { waiting = error }
-                    do { _ = try await connection.call("test/Count", []) } catch { later = error }
-                    return (waiting, later, before)
-                }
-            }
-        }
+        let caller = scopedCaller(onLoop: onLoop, first: connection, waitOn: connection, thenOn: connection)
         #expect(await eventually { probe.started.current == 1 })
         caller.cancel()
         let (waiting, later, before) = try await within(5, "the cancelled call's end") { await caller.value }
@@ -71,17 +78,7 @@ struct CallCancellationTests {
         let (secondServer, secondPort) = try server(second)
         let a = Connection(host: "127.0.0.1", port: firstPort)
         let b = Connection(host: "127.0.0.1", port: secondPort)
-        let caller = Task {
-            await withTaskExecutorPreference(onLoop ? TransportLoop.executor : nil) {
-                await Connection.withCallCancellation { () async -> (Error?, Error?, Bool) in
-                    let before = (try? await a.call("test/Echo", bytes("a"))) == bytes("a")
-                    var waiting: Error?, later: Error?
-                    do { _ = try await b.call("test/Wait", []) } catch { waiting = error }
-                    do { _ = try await a.call("test/Count", []) } catch { later = error }
-                    return (waiting, later, before)
-                }
-            }
-        }
+        let caller = scopedCaller(onLoop: onLoop, first: a, waitOn: b, thenOn: a)
         #expect(await eventually { second.started.current == 1 })
         caller.cancel()
         let (waiting, later, before) = try await within(5, "the cancelled call's end") { await caller.value }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Logging
 import Wire
 
@@ -25,16 +24,10 @@ final class ClientCore: @unchecked Sendable {
     let logger: Logger
     let counters = ClientCounters()
 
-    // Guarded by lock (the loop and callers on the fast path) once `tableShared`; before, the
-    // loop thread's alone.
-    private let lock = NSLock()
-    /// A call was submitted from another thread: from then on the loop takes `lock` too
-    /// (`withTable`). Until then only the loop thread touches the table and `current` (the first
-    /// call from another thread goes through the loop, which sets this), so a client whose calls
-    /// are all made on the loop (tasks on `TransportLoop.executor`, answer callbacks) takes no
-    /// lock per call: two NSLock rounds fewer (~50-70 ns each on this 2-core VM, loaded). Written
-    /// by the loop only, and never set back.
-    private let tableShared = Atomic<Bool>(false)
+    // Guarded by lock (the loop and callers on the fast path). Shared by the loop when the first
+    // call is submitted from another thread (`submit`): a client whose calls are all made on the
+    // loop (tasks on `TransportLoop.executor`, answer callbacks) takes no lock per call.
+    private let lock: LoopSharedLock
     private var table = CallTable()
     private var current: (channel: TCPChannel, number: Int)?   // mirrors state .connected
     /// The loop is handing out the answers of one read (see `received`).
@@ -64,6 +57,7 @@ final class ClientCore: @unchecked Sendable {
 
     init(loop: EventLoop, target: Endpoint, config: TransportConfig, policy: ReconnectPolicy, logger: Logger) {
         self.loop = loop
+        lock = LoopSharedLock(loop: loop)
         self.target = target
         self.config = config
         self.policy = policy
@@ -77,11 +71,10 @@ final class ClientCore: @unchecked Sendable {
     func submit(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         let limit = config.maxPendingCalls
         let onLoopThread = loop.inLoopThread
-        if !onLoopThread && !tableShared.load(ordering: .acquiring) {
-            // The first call from another thread: the loop shares the table from now on (after
-            // its unlocked use so far, which this thread sees once it takes the lock).
+        if !onLoopThread && !lock.isShared {
+            // The first call from another thread: the loop shares the table from now on.
             loop.execute { [self] in
-                tableShared.store(true, ordering: .releasing)
+                lock.share()
                 submit(id, method, request, waiter, deadlineMs: deadlineMs)
             }
             return
@@ -111,7 +104,7 @@ final class ClientCore: @unchecked Sendable {
             channel.writeFromAnyThread(request)
             return .sent
         }
-        let outcome = onLoopThread ? withTable(decide) : lock.withLock(decide)
+        let outcome = lock.withAccess(onLoopThread: onLoopThread, decide)
         switch outcome {
         case .full:
             counters.add(.callRefused)
@@ -126,23 +119,15 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on the table (and `current`, `inRead`, `held`) from the loop thread: under
-    /// `lock` once other threads share it (`tableShared`).
-    @inline(__always)
-    private func withTable<R>(_ body: () throws -> R) rethrows -> R {
-        loop.assertInLoop("ClientCore's call table")
-        return tableShared.load(ordering: .relaxed) ? try lock.withLock(body) : try body()
-    }
-
     /// Loop thread: starts a call that could not take the fast path.
     private func start(_ id: UInt64, _ method: String, _ request: FrameBytes, _ waiter: CallTable.Waiter, deadlineMs: UInt64) {
         loop.assertInLoop("ClientCore.start")
-        if withTable({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
+        if lock.fromLoop({ current == nil && table.unsentBytes + request.count > config.maxUnsentRequestBytes }) {
             counters.add(.callRefused)
             CallTable.refuse(waiter, Status(.resourceExhausted, "'\(method)': over \(config.maxUnsentRequestBytes) request bytes wait for the connection to \(target) (TransportConfig.maxUnsentRequestBytes); is it reachable?"))
             return
         }
-        withTable {
+        lock.fromLoop {
             table.insert(id, CallTable.Call(method: method, waiter: waiter, request: request))
             if case .closed = state {
                 table.fail(id, Status(.unavailable, "connection to \(target) was closed by this client"))
@@ -157,7 +142,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop thread: fails the call with DEADLINE_EXCEEDED after `deadlineMs` unless it ends first.
     private func armDeadline(_ id: UInt64, _ method: String, _ deadlineMs: UInt64) {
         let timer = LoopTimer(loop: loop)
-        guard withTable({ table.setOnEnd(id, { timer.cancel() }) }) else { timer.cancel(); return }   // already answered
+        guard lock.fromLoop({ table.setOnEnd(id, { timer.cancel() }) }) else { timer.cancel(); return }   // already answered
         timer.start(after: deadlineMs) { [self] in
             self.end(id, Status(.deadlineExceeded, "'\(method)' on \(target) got no answer within its deadline of \(deadlineMs) ms"))
         }
@@ -171,7 +156,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop: grants a stream's server `bytes` more of its window (the consumer took them).
     func grant(_ id: UInt64, _ bytes: Int) {
         loop.assertInLoop("ClientCore.grant")
-        withTable {
+        lock.fromLoop {
             guard let socket = table.sentOn(id), let channel = sockets[socket] else { return }
             channel.write(EnvelopeCodec.frame(Envelope(callID: id, method: "", kind: .windowUpdate, window: UInt32(clamping: bytes))))
         }
@@ -181,7 +166,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop: ends a call with `status` and tells the server (CANCEL) if its request went out.
     func end(_ id: UInt64, _ status: Status) {
         loop.assertInLoop("ClientCore.end")
-        withTable {
+        lock.fromLoop {
             if let index = held.firstIndex(where: { $0.id == id }) {
                 held.remove(at: index)   // never sent: the server needs no CANCEL
                 table.fail(id, status)
@@ -202,7 +187,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private func closeIfAbandoned() {
-        guard abandoned, withTable({ table.isEmpty }) else { return }
+        guard abandoned, lock.fromLoop({ table.isEmpty }) else { return }
         if case .waitingToRetry(let timer) = state { timer.cancel() }
         setClosed()
         closeSockets(reason: "connection dropped by its owner")
@@ -218,7 +203,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.close")
         if case .waitingToRetry(let timer) = state { timer.cancel() }
         setClosed()
-        withTable { table.failAll(Status(.cancelled, "connection to \(target) was closed by this client")) }
+        lock.fromLoop { table.failAll(Status(.cancelled, "connection to \(target) was closed by this client")) }
         closeSockets(reason: "closed by client")
         done.resume()
     }
@@ -226,7 +211,7 @@ final class ClientCore: @unchecked Sendable {
     /// Loop thread: the one way into `.closed`; new calls stop taking the fast path.
     private func setClosed() {
         state = .closed
-        withTable { current = nil }
+        lock.fromLoop { current = nil }
     }
 
     // MARK: Connecting
@@ -288,7 +273,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.open")
         attempts = 0
         state = .connected(channel, number)
-        withTable {
+        lock.fromLoop {
             for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
             current = (channel, number)
         }
@@ -345,7 +330,7 @@ final class ClientCore: @unchecked Sendable {
     /// try would fail the same way) and the socket closes.
     private func refused(_ number: Int, _ channel: TCPChannel, _ status: Status) {
         handshakes[number] = nil
-        withTable {
+        lock.fromLoop {
             if current?.number == number { current = nil }
             table.failAll(status, sentOn: number)
             table.failAll(status, sentOn: 0)
@@ -363,11 +348,11 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.connectFailed")
         if case .closed = state { return }
         state = .idle
-        guard withTable({ table.hasUnsent }) else { attempts = 0; return }   // nobody waits: stop trying
+        guard lock.fromLoop({ table.hasUnsent }) else { attempts = 0; return }   // nobody waits: stop trying
         if let maxAttempts = policy.maxAttempts, attempts >= maxAttempts {
             let plural = attempts == 1 ? "attempt" : "attempts"
             let failure = Status(.unavailable, "\(status.message) (\(attempts) \(plural)); is the server running at \(target)?")
-            withTable { table.failAll(failure, sentOn: 0) }
+            lock.fromLoop { table.failAll(failure, sentOn: 0) }
             attempts = 0
             return
         }
@@ -379,7 +364,7 @@ final class ClientCore: @unchecked Sendable {
             timer.cancel()
             guard case .waitingToRetry = state else { return }
             state = .idle
-            if withTable({ table.hasUnsent }) { connect() } else { attempts = 0 }
+            if lock.fromLoop({ table.hasUnsent }) { connect() } else { attempts = 0 }
         }
     }
 
@@ -387,7 +372,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.lost")
         sockets.removeValue(forKey: number)
         let said = lastServerError.removeValue(forKey: number).map { " (server said: \($0))" } ?? ""
-        let hasUnsent = withTable { () -> Bool in
+        let hasUnsent = lock.fromLoop { () -> Bool in
             inRead = false
             if heldFor == number { unhold() }   // held calls go out on the next socket
             if current?.number == number { current = nil }   // before failing: no call slips onto it
@@ -411,7 +396,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.retire")
         guard case .connected(_, number) = state else { return }
         state = .idle
-        let hasUnsent = withTable { () -> Bool in
+        let hasUnsent = lock.fromLoop { () -> Bool in
             current = nil
             if heldFor == number { unhold() }
             return table.hasUnsent
@@ -455,7 +440,7 @@ final class ClientCore: @unchecked Sendable {
         // calls go through the loop, not straight out: a server that closes a connection says
         // so (call id 0) right after its last answer, and a caller resumed by that answer must
         // not send its next call into the closing socket.
-        let delivery = withTable { () -> CallTable.Delivery? in
+        let delivery = lock.fromLoop { () -> CallTable.Delivery? in
             inRead = true
             return table.route(envelope)
         }
@@ -465,7 +450,7 @@ final class ClientCore: @unchecked Sendable {
     /// Every frame of one read is processed.
     private func readDone() {
         loop.assertInLoop("ClientCore.readDone")
-        withTable {
+        lock.fromLoop {
             inRead = false
             guard !held.isEmpty else { return }
             if let (channel, number) = current, number == heldFor {

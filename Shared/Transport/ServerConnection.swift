@@ -8,7 +8,7 @@ import Wire
 /// (no hop through the loop on the latency path), so it sits behind `callsLock`, which also
 /// makes "the handler answered" and "the deadline / a cancel ended the call" exclusive. A call
 /// takes it once on the way in and once on the way out, once handler threads share the table
-/// (`tableSharedWithPool`; before, the loop alone uses it, unlocked); the loop reads the calls
+/// (a `LoopSharedLock`: before, the loop alone uses it, unlocked); the loop reads the calls
 /// in flight from an atomic.
 final class ServerConnection: @unchecked Sendable {
     /// Sendable so that a finished handler can carry it back to the loop: only the loop uses its
@@ -59,15 +59,10 @@ final class ServerConnection: @unchecked Sendable {
     /// This connection's share of the server's stats (no lock: atomics, summed on read).
     let counters = ConnectionCounters()
     private typealias C = ConnectionCounters
-    private let callsLock = NSLock()
+    /// Shared when a call of a handler on the handler threads is admitted (`admit`): a connection
+    /// that only calls non-blocking handlers never takes it (three rounds per call before).
+    private let callsLock: LoopSharedLock
     private var calls = CallMap<ActiveCall>()   // guarded by callsLock (ids count up: no hashing)
-    /// A call of a handler on the handler threads was admitted here: from then on the loop takes
-    /// `callsLock` too (`withCallsFromLoop`). Until then only the loop thread touches the table,
-    /// and a connection that only calls non-blocking handlers never takes the lock: three rounds
-    /// per call before (NSLock, ~50-70 ns a round on this 2-core VM, loaded). Loop thread only;
-    /// never set back. A handler thread takes the lock after the loop set this and listed its
-    /// call under it, so it sees everything the loop did before without the lock.
-    private var tableSharedWithPool = false
     private var finishedAnswers: [FinishedAnswer] = []   // guarded by callsLock
     /// Set by the loop (under callsLock) when an ending call needs it: reading is paused (an end
     /// may resume it) or the server drains (an end may complete the drain).
@@ -97,6 +92,7 @@ final class ServerConnection: @unchecked Sendable {
         self.server = server
         self.channel = channel
         loop = channel.loop
+        callsLock = LoopSharedLock(loop: channel.loop)
         maxFrameBytes = server.config.maxFrameBytes
         maxQueued = server.config.maxQueuedWriteBytes
         maxCalls = max(server.config.maxConcurrentCallsPerConnection, 1)
@@ -299,18 +295,11 @@ final class ServerConnection: @unchecked Sendable {
         if callsInFlight >= maxCalls { pauseReading() }
     }
 
-    /// Runs `body` on the call table from the loop thread: under `callsLock` once handler threads share it.
-    @inline(__always)
-    private func withCallsFromLoop<R>(_ body: () throws -> R) rethrows -> R {
-        loop.assertInLoop("ServerConnection's call table")
-        return tableSharedWithPool ? try callsLock.withLock(body) : try body()
-    }
-
     /// Lists call `id` (false: one with that id is in flight), then queues it for a runner,
     /// which finds it listed (`begin`).
     private func admit(_ id: UInt64, _ call: ActiveCall, on runners: CallRunners) -> Bool {
-        if runners !== server.loopRunners { tableSharedWithPool = true }
-        let listed = withCallsFromLoop { () -> Bool in
+        if runners !== server.loopRunners { callsLock.share() }
+        let listed = callsLock.fromLoop { () -> Bool in
             guard !calls.contains(id) else { return false }
             calls.insert(id, call)
             return true
@@ -322,8 +311,7 @@ final class ServerConnection: @unchecked Sendable {
     /// A runner takes call `id`: records its Task (what ending the call cancels). False: the
     /// call ended while it waited for a runner (cancel, deadline, closed) and must not run.
     func begin(_ id: UInt64, _ task: Task<Void, Never>?) -> Bool {
-        if loop.inLoopThread { return withCallsFromLoop { calls.update(id) { $0.task = task } != nil } }
-        return callsLock.withLock { calls.update(id) { $0.task = task } != nil }
+        callsLock.withAccess(onLoopThread: loop.inLoopThread) { calls.update(id) { $0.task = task } != nil }
     }
 
     /// The handler of `method`, which is `lastMethod` (the request's, just decoded).
@@ -360,7 +348,7 @@ final class ServerConnection: @unchecked Sendable {
         if loop.inLoopThread {
             // A non-blocking handler, on the loop: its answer joins this iteration's one batched
             // write (a send of its own per call would cost a system call each).
-            guard let call = withCallsFromLoop({ calls.removeValue(forKey: id) }) else { return false }
+            guard let call = callsLock.fromLoop({ calls.removeValue(forKey: id) }) else { return false }
             countEnded(bytes: 0, failed: failed)   // `write` counts the bytes
             server.releaseClientCall(call.client)
             finished(call, queued: write(bytes))
@@ -371,7 +359,7 @@ final class ServerConnection: @unchecked Sendable {
         // is woken only if it has something to do (a timer, backpressure, a drain). With others
         // in flight the loop writes it, batched with theirs in one writev (cheaper per call).
         enum Taken { case gone, direct(ActiveCall, wakeLoop: Bool), queued(first: Bool) }
-        let taken = callsLock.withLock { () -> Taken in
+        let taken = callsLock.fromOtherThread { () -> Taken in
             guard calls.count == 1, let call = calls.removeValue(forKey: id) else {
                 // Its handler is done: its runner may take another call before the loop ends
                 // this one, so ending it must no longer cancel that runner.
@@ -406,7 +394,7 @@ final class ServerConnection: @unchecked Sendable {
     /// bookkeeping once for all of them.
     private func writeFinishedAnswers() {
         loop.assertInLoop("ServerConnection.writeFinishedAnswers")
-        let batch = withCallsFromLoop { () -> [(FinishedAnswer, ActiveCall)] in
+        let batch = callsLock.fromLoop { () -> [(FinishedAnswer, ActiveCall)] in
             defer { finishedAnswers.removeAll(keepingCapacity: true) }
             return finishedAnswers.compactMap { answer in calls.removeValue(forKey: answer.id).map { (answer, $0) } }
         }
@@ -487,7 +475,7 @@ final class ServerConnection: @unchecked Sendable {
     private func end(_ id: UInt64, answer status: Status?) {
         loop.assertInLoop("ServerConnection.end")
         // Whoever takes the call out of the table answers it: here, or its handler (see `run`).
-        guard let call = withCallsFromLoop({ calls.removeValue(forKey: id) }) else { return }
+        guard let call = callsLock.fromLoop({ calls.removeValue(forKey: id) }) else { return }
         server.releaseClientCall(call.client)
         if let status { answer(id, status) }
         call.task?.cancel()
@@ -506,14 +494,14 @@ final class ServerConnection: @unchecked Sendable {
     /// finish here, new ones should go to a new connection.
     func goAway() {
         loop.assertInLoop("ServerConnection.goAway")
-        withCallsFromLoop { endsNeedLoop = true }
+        callsLock.fromLoop { endsNeedLoop = true }
         answer(0, Status(.unavailable, "server is draining: calls in flight finish, send new calls on a new connection"))
     }
 
     /// Ends every call and closes once queued answers are written (server shutdown).
     func drainAndClose(reason: String) {
         loop.assertInLoop("ServerConnection.drainAndClose")
-        for id in withCallsFromLoop({ calls.entries.map(\.id) }) { end(id, answer: Status(.unavailable, reason)) }
+        for id in callsLock.fromLoop({ calls.entries.map(\.id) }) { end(id, answer: Status(.unavailable, reason)) }
         channel.closeAfterFlush(reason: reason)
     }
 
@@ -524,7 +512,7 @@ final class ServerConnection: @unchecked Sendable {
         isClosed = true
         handshakeTimer?.cancel()
         handshakeTimer = nil
-        let ended = withCallsFromLoop { () -> [(id: UInt64, value: ActiveCall)] in
+        let ended = callsLock.fromLoop { () -> [(id: UInt64, value: ActiveCall)] in
             defer { calls = CallMap() }
             return calls.entries
         }
@@ -571,13 +559,13 @@ final class ServerConnection: @unchecked Sendable {
             pauseReading()
         } else if !channel.isReading && queued <= maxQueued / 2 {
             channel.resumeReading()
-            withCallsFromLoop { endsNeedLoop = server.draining }
+            callsLock.fromLoop { endsNeedLoop = server.draining }
         }
     }
 
     private func pauseReading() {
         channel.pauseReading()
-        withCallsFromLoop { endsNeedLoop = true }
+        callsLock.fromLoop { endsNeedLoop = true }
     }
 
     private func hasRoom(for count: Int) -> Bool {
@@ -590,7 +578,7 @@ final class ServerConnection: @unchecked Sendable {
     /// `payloadCount`: what the item costs of the window (the client grants payload bytes back).
     func sendStreamItem(_ id: UInt64, _ bytes: FrameBytes, payloadCount: Int, _ waiter: CheckedContinuation<Void, Error>) {
         enum Admission { case ended, waitsForWindow, goes }
-        let admission = isClosed ? .ended : withCallsFromLoop {
+        let admission = isClosed ? .ended : callsLock.fromLoop {
             calls.update(id) { call -> Admission in
                 guard call.mayStream(payloadCount) else {
                     call.waitingForWindow = WaitingWrite(callID: id, bytes: bytes, waiter: waiter, payloadCount: payloadCount)
@@ -613,7 +601,7 @@ final class ServerConnection: @unchecked Sendable {
     /// The client took `bytes` of call `id`'s stream: an item waiting for the window may go.
     private func windowUpdate(_ id: UInt64, _ bytes: Int) {
         loop.assertInLoop("ServerConnection.windowUpdate")
-        let ready = withCallsFromLoop {   // nil: ended meanwhile, or the window is still used up
+        let ready = callsLock.fromLoop {   // nil: ended meanwhile, or the window is still used up
             calls.update(id) { call -> WaitingWrite? in
                 call.unacknowledged = max(call.unacknowledged - bytes, 0)
                 guard let waiting = call.waitingForWindow, call.mayStream(waiting.payloadCount) else { return nil }

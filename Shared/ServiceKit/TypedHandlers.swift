@@ -8,7 +8,7 @@ extension Server {
     /// handler runs on the transport's loop (see `Server.unary(_:nonBlocking:_:)`).
     public func unary<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request.Type, nonBlocking: Bool = false,
-        _ handler: @escaping @Sendable (Request, CallContext) async throws -> Response
+        _ handler: nonisolated(nonsending) @escaping @Sendable (Request, CallContext) async throws -> Response
     ) {
         unary(method, decoding: Request.self, nonBlocking: nonBlocking) { request, context in
             try await handler(request, context).encode()
@@ -18,7 +18,7 @@ extension Server {
     /// Registers a server-streaming method over Swift message types.
     public func stream<Request: WireMessage, Item: WireMessage>(
         _ method: String, _ request: Request.Type, _ item: Item.Type, nonBlocking: Bool = false,
-        _ handler: @escaping @Sendable (Request, CallContext, TypedStreamWriter<Item>) async throws -> Void
+        _ handler: nonisolated(nonsending) @escaping @Sendable (Request, CallContext, TypedStreamWriter<Item>) async throws -> Void
     ) {
         stream(method, decoding: Request.self, nonBlocking: nonBlocking) { request, context, writer in
             try await handler(request, context, TypedStreamWriter(writer))

@@ -71,7 +71,7 @@ enum Handler: Sendable {
     enum Work: Sendable {
         typealias Unary = nonisolated(nonsending) @Sendable (CallContext) async throws -> [UInt8]
         typealias Stream = nonisolated(nonsending) @Sendable (CallContext, StreamWriter) async throws -> Void
-        typealias RawUnary = @Sendable ([UInt8], CallContext) async throws -> [UInt8]
+        typealias RawUnary = nonisolated(nonsending) @Sendable ([UInt8], CallContext) async throws -> [UInt8]
         case unary(Unary)
         /// A raw-bytes handler and its request, called with no closure around it (whose return
         /// cost each call one more task switch).

@@ -75,6 +75,7 @@ final class ClientCore: @unchecked Sendable {
             // The first call from another thread: the loop shares the table from now on.
             loop.execute { [self] in
                 lock.share()
+                for channel in sockets.values { channel.shareWrites() }   // sends calls straight out (see `decide`)
                 submit(id, method, request, waiter, deadlineMs: deadlineMs)
             }
             return
@@ -273,6 +274,7 @@ final class ClientCore: @unchecked Sendable {
         loop.assertInLoop("ClientCore.open")
         attempts = 0
         state = .connected(channel, number)
+        if lock.isShared { channel.shareWrites() }   // before it becomes `current`, which callers send on
         lock.fromLoop {
             for request in table.takeUnsent(sendingOn: number) { channel.write(request) }
             current = (channel, number)

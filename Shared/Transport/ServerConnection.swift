@@ -298,7 +298,11 @@ final class ServerConnection: @unchecked Sendable {
     /// Lists call `id` (false: one with that id is in flight), then queues it for a runner,
     /// which finds it listed (`begin`).
     private func admit(_ id: UInt64, _ call: ActiveCall, on runners: CallRunners) -> Bool {
-        if runners !== server.loopRunners { callsLock.share() }
+        if runners !== server.loopRunners {
+            // A handler thread may take the call out of the table and write its answer itself.
+            callsLock.share()
+            channel.shareWrites()
+        }
         let listed = callsLock.fromLoop { () -> Bool in
             guard !calls.contains(id) else { return false }
             calls.insert(id, call)

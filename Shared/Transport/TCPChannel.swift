@@ -9,7 +9,10 @@ import Wire
 /// `writeFromAnyThread` lets a caller send a frame itself when nothing is queued, which saves
 /// waking the loop thread on the latency path. The write state therefore sits behind
 /// `writeLock`, so a direct send and libuv's own writes never interleave and frames keep their
-/// order. The handle keeps the channel alive until its close callback frees it.
+/// order. The loop skips that lock until the channel's owner shares its writes
+/// (`shareWrites`, before another thread may call `writeFromAnyThread`): a connection whose
+/// frames are all written on the loop takes no lock per frame. The handle keeps the channel
+/// alive until its close callback frees it.
 final class TCPChannel: @unchecked Sendable {
     let loop: EventLoop
     let tcp: UnsafeMutablePointer<uv_tcp_t>
@@ -19,8 +22,8 @@ final class TCPChannel: @unchecked Sendable {
     private let writeRequest: UnsafeMutablePointer<uv_write_t>
     private var fd: Int32 = -1                 // the socket, for direct sends (-1 until connected)
 
-    // Write state, guarded by writeLock (touched by the loop and by direct senders).
-    private let writeLock = NSLock()
+    // Write state, guarded by writeLock (touched by the loop and, once shared, by direct senders).
+    private let writeLock: LoopSharedLock
     private var pending: [FrameBytes] = []     // frames waiting for the next write
     private var pendingBytes = 0
     private var headSent = 0                   // bytes of pending[0] a direct send already wrote
@@ -29,7 +32,6 @@ final class TCPChannel: @unchecked Sendable {
     private var writing = false
     private var flushScheduled = false
     private var acceptsWrites = true           // false once closing: no new frames, fd may go
-    private var sentBytes: UInt64 = 0
 
     private var buffers: [uv_buf_t] = []
     private var reading = false
@@ -40,7 +42,6 @@ final class TCPChannel: @unchecked Sendable {
     private var closeWhenFlushed = false
     private(set) var peer = "unconnected"
     private(set) var bytesReceived: UInt64 = 0
-    var bytesSent: UInt64 { writeLock.withLock { sentBytes } }
 
     /// A complete frame body arrived (valid only during the call).
     var onFrame: ((UnsafeBufferPointer<UInt8>) -> Void)?
@@ -57,6 +58,7 @@ final class TCPChannel: @unchecked Sendable {
         self.loop = loop
         decoder = FrameDecoder(maxFrameBytes: maxFrameBytes)
         self.maxFrameBytes = maxFrameBytes
+        writeLock = LoopSharedLock(loop: loop)
         tcp = .allocate(capacity: 1)
         uv_tcp_init(loop.uv, tcp)
         writeRequest = .allocate(capacity: 1)
@@ -65,8 +67,13 @@ final class TCPChannel: @unchecked Sendable {
 
     var stream: UnsafeMutablePointer<uv_stream_t> { streamPointer(tcp) }
 
-    /// Bytes queued for the socket and not yet written.
-    var queuedBytes: Int { writeLock.withLock { pendingBytes + inFlightBytes } }
+    /// Bytes queued for the socket and not yet written. Loop thread only.
+    var queuedBytes: Int { writeLock.fromLoop { pendingBytes + inFlightBytes } }
+
+    /// Loop thread: from now on other threads may call `writeFromAnyThread` (the owner calls it
+    /// before it hands this channel to one: a server's call for the handler threads, a client's
+    /// call made off the loop). Until then the loop writes without the lock.
+    func shareWrites() { writeLock.share() }
 
     /// Called once the socket is connected (accepted or connected out).
     func didConnect() {
@@ -79,7 +86,7 @@ final class TCPChannel: @unchecked Sendable {
         }
         if rc == 0 { peer = SocketAddress(storage: storage).text }
         var descriptor = uv_os_fd_t(-1)
-        if uv_fileno(handlePointer(tcp), &descriptor) == 0 { writeLock.withLock { fd = Int32(descriptor) } }
+        if uv_fileno(handlePointer(tcp), &descriptor) == 0 { writeLock.fromLoop { fd = Int32(descriptor) } }
         resumeReading()
     }
 
@@ -106,7 +113,7 @@ final class TCPChannel: @unchecked Sendable {
     @discardableResult
     func write(_ frame: FrameBytes) -> Int {
         loop.assertInLoop("TCPChannel.write")
-        let (schedule, queued) = writeLock.withLock { () -> (Bool, Int) in
+        let (schedule, queued) = writeLock.fromLoop { () -> (Bool, Int) in
             let schedule = acceptsWrites && enqueue(frame, alreadySent: 0)
             return (schedule, pendingBytes + inFlightBytes)
         }
@@ -116,14 +123,17 @@ final class TCPChannel: @unchecked Sendable {
 
     /// Sends one whole frame from any thread: straight into the socket when nothing is queued
     /// ahead of it (the common case for a lone call), else (or for whatever the kernel did not
-    /// take) queued for the loop, which is woken to write it. Never blocks.
+    /// take) queued for the loop, which is woken to write it. Never blocks. Off the loop only
+    /// once the owner has called `shareWrites`.
     func writeFromAnyThread(_ frame: FrameBytes) {
-        let schedule = writeLock.withLock { () -> Bool in
+        let onLoopThread = loop.inLoopThread
+        assert(onLoopThread || writeLock.isShared, "TCPChannel.writeFromAnyThread off the loop before shareWrites")
+        let schedule = writeLock.withAccess(onLoopThread: onLoopThread) { () -> Bool in
             guard acceptsWrites else { return false }
             var sent = 0
             if fd >= 0, !writing, pending.isEmpty {
                 let n = Self.sendNow(frame, on: fd)
-                if n > 0 { sent = n; sentBytes += UInt64(n) }
+                if n > 0 { sent = n }
                 // EAGAIN and real errors alike: the loop's uv_write retries and reports failures.
             }
             return sent < frame.count && enqueue(frame, alreadySent: sent)
@@ -160,7 +170,7 @@ final class TCPChannel: @unchecked Sendable {
     /// left bytes behind).
     func flush() {
         loop.assertInLoop("TCPChannel.flush")   // uv_write
-        writeLock.withLock {
+        writeLock.fromLoop {
             flushScheduled = false
             if !writing && !isClosed { startWrite() }
         }
@@ -172,7 +182,7 @@ final class TCPChannel: @unchecked Sendable {
         guard !isClosed else { return }
         pauseReading()
         // One step: a direct send cannot slip in between and be cut off by the close.
-        let queued = writeLock.withLock { () -> Int in
+        let queued = writeLock.fromLoop { () -> Int in
             acceptsWrites = false
             return pendingBytes + inFlightBytes
         }
@@ -190,7 +200,7 @@ final class TCPChannel: @unchecked Sendable {
         loop.assertInLoop("TCPChannel.close")
         guard !isClosed else { return }
         isClosed = true
-        writeLock.withLock { acceptsWrites = false }   // from here on nobody touches the fd
+        writeLock.fromLoop { acceptsWrites = false }   // from here on nobody touches the fd
         reading = false
         flushTimer?.cancel()
         flushTimer = nil
@@ -229,9 +239,8 @@ final class TCPChannel: @unchecked Sendable {
 
     fileprivate func written(status: Int32) {
         loop.assertInLoop("TCPChannel.written")
-        let queued = writeLock.withLock { () -> Int in
+        let queued = writeLock.fromLoop { () -> Int in
             writing = false
-            if status >= 0 { sentBytes += UInt64(inFlightBytes) }
             inFlight.removeAll(keepingCapacity: true)
             inFlightBytes = 0
             if status >= 0, !isClosed, !pending.isEmpty { startWrite() }

@@ -37,6 +37,43 @@ struct LoopExecutorTests {
         await server.shutdown(timeout: .seconds(1))
     }
 
+    /// A server connection writes its answers without the channel's lock while only
+    /// non-blocking handlers answer (on the loop), and shares it once a call goes to the handler
+    /// threads (which may send their answers themselves, `TCPChannel.shareWrites`): loop answers,
+    /// then pool and loop answers at once on one connection, of sizes that make the direct sends
+    /// leave bytes for the loop, all arrive whole and in their own calls.
+    @Test func aServerConnectionSharesItsWritesOnceAPoolCallComes() async throws {
+        let (server, port) = try startServer { server in
+            server.unary("test/LoopEcho", nonBlocking: true) { payload, _ in payload }
+        }
+        let connection = Connection(host: "127.0.0.1", port: port)
+        @Sendable func calls(_ method: String, _ tag: String, _ count: Int) async -> Int {
+            var wrong = 0
+            for i in 0..<count {
+                // Up to 200 KiB: more than a loopback send takes at once while answers pile up.
+                let payload = bytes("\(tag)\(i)") + [UInt8](repeating: UInt8(i % 251), count: (i * 7919) % (200 << 10))
+                if (try? await connection.call(method, payload)) != payload { wrong += 1 }
+            }
+            return wrong
+        }
+        let loopOnly = try await within(20, "non-blocking calls") { await calls("test/LoopEcho", "l", 50) }
+        #expect(loopOnly == 0)
+        let mixed = try await within(60, "pool and non-blocking calls at once") {
+            await withTaskGroup(of: Int.self) { group in
+                for caller in 0..<6 {
+                    group.addTask { await calls("test/Echo", "p\(caller).", 40) }
+                    group.addTask { await calls("test/LoopEcho", "l\(caller).", 40) }
+                }
+                return await group.reduce(0, +)
+            }
+        }
+        #expect(mixed == 0, "\(mixed) of 480 calls got a wrong answer or failed")
+        let stats = server.stats
+        #expect(stats.callsTotal == 530 && stats.callsFailed == 0 && stats.protocolErrors == 0)
+        await connection.close()
+        await server.shutdown(timeout: .seconds(1))
+    }
+
     @Test func nonBlockingHandlersAndLoopCallersRunOnTheLoopThread() async throws {
         let (server, port) = try startServer { server in
             server.unary("test/Where", nonBlocking: true) { payload, _ in

@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// A lock that the loop thread skips while it alone uses the state behind it (a connection's call
-/// table). The loop `share`s the state when another thread is about to need it (the client: a
-/// call submitted off the loop; the server: a call admitted for a handler thread); from then on
+/// table, a channel's write queue). The loop `share`s the state when another thread is about to
+/// need it (the client: a call submitted off the loop; the server: a call admitted for a handler
+/// thread); from then on
 /// everyone takes the lock, the loop too, and it is never unshared. A connection whose calls all
 /// stay on the loop so takes no lock per call: two to three NSLock rounds fewer (~50-70 ns each on
 /// this 2-core VM, loaded; bench-transport's loop row, session 15).

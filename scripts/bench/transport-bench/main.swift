@@ -69,7 +69,31 @@ if (3...4).contains(arguments.count), arguments[1] == "server", let port = Int(a
     @Sendable func call() async throws -> [UInt8] {
         if let forward { try await connection.call(method, message: forward) } else { try await connection.call(method, payload) }
     }
-    do { _ = try await call() } catch { fail("warm-up call failed: \(error)") }
+    // `count` calling tasks placed as the row's callers are (on `executor`; each under one
+    // cancellation handler unless `loop-percall`), each running `body`; their results merged.
+    @Sendable func callers(_ count: Int, _ body: @escaping @Sendable () async -> ([Int64], Int)) async -> ([Int64], Int) {
+        await withTaskExecutorPreference(executor) { await withTaskGroup(of: ([Int64], Int).self) { group in
+            for _ in 0..<count {
+                group.addTask { scoped ? await Connection.withCallCancellation(body) : await body() }
+            }
+            var all: [Int64] = []
+            var errors = 0
+            for await (samples, failed) in group { all += samples; errors += failed }
+            return (all, errors)
+        } }
+    }
+    // The warm-up call (it connects) is made where the row's calls are: a call from another
+    // thread makes a loop-only client share its locks for good (LoopSharedLock), as it does in
+    // production, so a warm-up off the loop would cost the loop and callback rows their lock-free path.
+    if callbacks {
+        let warmUp = Pipeline(connection: connection, method: method, payload: payload, expected: expected, inflight: 1, until: .now)
+        if let failure = await warmUp.run().failure { fail("warm-up call failed: \(failure)") }
+    } else {
+        _ = await callers(1) {
+            do { _ = try await call() } catch { fail("warm-up call failed: \(error)") }
+            return ([], 0)
+        }
+    }
     let clock = ContinuousClock()
     let start = clock.now
     let end = start + .milliseconds(Int(seconds * 1000))
@@ -90,16 +114,8 @@ if (3...4).contains(arguments.count), arguments[1] == "server", let port = Int(a
         return (samples, errors)
     }
     let (latencies, errors) = callbacks
-        ? await Pipeline(connection: connection, method: method, payload: payload, expected: expected, inflight: inflight, until: end).run()
-        : await withTaskExecutorPreference(executor) { await withTaskGroup(of: ([Int64], Int).self) { group in
-        for _ in 0..<inflight {
-            group.addTask { scoped ? await Connection.withCallCancellation(callLoop) : await callLoop() }
-        }
-        var all: [Int64] = []
-        var errors = 0
-        for await (samples, failed) in group { all += samples; errors += failed }
-        return (all, errors)
-    } }
+        ? await Pipeline(connection: connection, method: method, payload: payload, expected: expected, inflight: inflight, until: end).run().outcome
+        : await callers(inflight, callLoop)
     let (s, atto) = (clock.now - start).components
     let elapsed = Double(s) + Double(atto) / 1e18
     let sorted = latencies.sorted()
@@ -141,8 +157,9 @@ final class Pipeline: @unchecked Sendable {
     private var answers: [@Sendable (Result<UnsafeRawBufferPointer, Status>) -> Void] = []
     private var samples: [Int64] = []
     private var errors = 0
+    private var firstFailure: String?
     private var running: Int
-    private var done: CheckedContinuation<([Int64], Int), Never>?
+    private var done: CheckedContinuation<(outcome: ([Int64], Int), failure: String?), Never>?
 
     init(connection: Connection, method: String, payload: [UInt8], expected: Int, inflight: Int, until: ContinuousClock.Instant) {
         self.connection = connection
@@ -155,7 +172,9 @@ final class Pipeline: @unchecked Sendable {
         samples.reserveCapacity(1 << 20)
     }
 
-    func run() async -> ([Int64], Int) {
+    /// Runs the calls until `until` (each slot makes one at least): (round trips in ns, failures),
+    /// and the first failure's description.
+    func run() async -> (outcome: ([Int64], Int), failure: String?) {
         await withTaskExecutorPreference(TransportLoop.executor) {
             await withCheckedContinuation { done in
                 self.done = done
@@ -172,11 +191,20 @@ final class Pipeline: @unchecked Sendable {
 
     private func answered(_ slot: Int, _ result: Result<UnsafeRawBufferPointer, Status>) {
         let now = clock.now
-        if case .success(let answer) = result, answer.count == expected {} else { errors += 1 }
+        switch result {
+        case .success(let answer) where answer.count == expected: break
+        case .success(let answer): failed("an answer of \(answer.count) bytes, not \(expected)")
+        case .failure(let status): failed("\(status)")
+        }
         let (s, atto) = (now - sentAt[slot]).components
         samples.append(s * 1_000_000_000 + atto / 1_000_000_000)
         if now < until { send(slot); return }
         running -= 1
-        if running == 0 { done?.resume(returning: (samples, errors)); done = nil }
+        if running == 0 { done?.resume(returning: ((samples, errors), firstFailure)); done = nil }
+    }
+
+    private func failed(_ what: String) {
+        errors += 1
+        if firstFailure == nil { firstFailure = what }
     }
 }

@@ -58,6 +58,7 @@ def key_bytes(field, wire_type):
 
 class Gen:
     def __init__(self, common):
+        self.common = common
         self.messages = {m.name: m for m in common.message_type}
         self.lines = []
 
@@ -92,9 +93,10 @@ class Gen:
     def key(self, field, wire_type):
         return "; ".join(f"out.byte(0x{b:02X})" for b in key_bytes(field, wire_type))
 
-    def field_code(self, f, reused):
+    def field_code(self, f, reused, into="value."):
         """One field's Swift in each part of its message's codec, so each wire type is written in one
-        place: stored properties of the Encoding, sizing lines, the write line and the decode case."""
+        place: stored properties of the Encoding, sizing lines, the write line and the decode case
+        (which reads the field into `into` + its name: a property of `value`, or a local)."""
         prop, k = camel(f.name), len(key_bytes(f, 0))
         if f.type in VARINTS:
             t = VARINTS[f.type]
@@ -102,17 +104,17 @@ class Gen:
             return FieldCode(
                 [], [f"        if value.{prop} != 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64(truncatingIfNeeded: value.{prop})) }}"],
                 f"        if value.{prop} != 0 {{ {self.key(f, 0)}; out.varint(UInt64(truncatingIfNeeded: value.{prop})) }}",
-                f"            case ({f.number}, 0): value.{prop} = {read}")
+                f"            case ({f.number}, 0): {into}{prop} = {read}")
         if f.type == F.TYPE_BOOL:
             return FieldCode(
                 [], [f"        if value.{prop} {{ size += {k + 1} }}"],
                 f"        if value.{prop} {{ {self.key(f, 0)}; out.byte(1) }}",
-                f"            case ({f.number}, 0): value.{prop} = try reader.varint() != 0")
+                f"            case ({f.number}, 0): {into}{prop} = try reader.varint() != 0")
         if f.type == F.TYPE_ENUM:
             return FieldCode(
                 [], [f"        if value.{prop}.wireValue != 0 {{ size += {k} + ProtobufWriter.varintSize(value.{prop}.wireValue) }}"],
                 f"        if value.{prop}.wireValue != 0 {{ {self.key(f, 0)}; out.varint(value.{prop}.wireValue) }}",
-                f"            case ({f.number}, 0): value.{prop} = try .init(wireValue: reader.varint())")
+                f"            case ({f.number}, 0): {into}{prop} = try .init(wireValue: reader.varint())")
         if f.type == F.TYPE_STRING:
             arg = f"reusing: known{camel(f.name, True)}" if f in reused else ""
             return FieldCode(
@@ -122,7 +124,7 @@ class Gen:
                  f"        self.{prop}UTF8 = {prop}UTF8",
                  f"        if !{prop}UTF8.isEmpty {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}UTF8.count)) + {prop}UTF8.count }}"],
                 f"        if !{prop}UTF8.isEmpty {{ {self.key(f, 2)}; out.lengthDelimited({prop}UTF8) }}",
-                f"            case ({f.number}, 2): value.{prop} = try reader.string({arg})")
+                f"            case ({f.number}, 2): {into}{prop} = try reader.string({arg})")
         if f.type == F.TYPE_BYTES:
             return FieldCode(
                 [], [f"        if {prop}Count > 0 {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}Count)) }}",
@@ -138,7 +140,15 @@ class Gen:
              f"        self.{prop} = {prop}",
              f"        if let {prop} {{ size += {k} + ProtobufWriter.varintSize(UInt64({prop}.size)) + {prop}.size }}"],
             f"        if let {prop}, let inner = value.{prop} {{ {self.key(f, 2)}; out.varint(UInt64({prop}.size)); {prop}.write(inner, to: &out) }}",
-            f"            case ({f.number}, 2): value.{prop} = try {inner}Encoding.decode(reader.lengthDelimited(), into: value.{prop})")
+            f"            case ({f.number}, 2): {into}{prop} = try {inner}Encoding.decode(reader.lengthDelimited(), into: {into}{prop})")
+
+    def zero(self, owner, f):
+        """`Type = default` of a local holding field `f` of message `owner` before it is read: the
+        field's protobuf default, as its Swift type declares it (a nested enum named from outside)."""
+        swift_type, default = Types(self.common).field_type(owner, f)
+        if f.type == F.TYPE_ENUM:
+            swift_type = ".".join(Types.swift_name(part) for part in f.type_name.split(".lattice.v1.")[-1].split("."))
+        return f"{swift_type} = {default}"
 
     def message(self, name):
         msg = self.messages[name]
@@ -181,22 +191,39 @@ class Gen:
         # -- decode
         known = "".join(f", known{camel(f.name, True)}: String" for f in reused)
         result = f"({name}, " + ", ".join(f"{camel(f.name)}: UnsafeBufferPointer<UInt8>" for f in borrowed) + ")" if borrowed else name
-        self.emit(f"    /// Reads one {name}; fields a previous copy of the message set stay unless the bytes set them again")
-        self.emit("    /// (protobuf merges repeated embedded messages). Unknown fields are skipped.")
-        self.emit(f"    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into previous: {name}? = nil{known}) throws -> {result} {{")
-        self.emit("        var reader = ProtobufReader(bytes: bytes)")
-        self.emit(f"        var value = previous ?? {name}.wireZero")
+        root = name == ROOT
+        if root:
+            # The root is never merged into: its fields are read into locals and the value is made
+            # once at the end. A `var value = previous ?? zero` returned at the end cost a copy and
+            # a destroy of the whole Envelope per frame (its start too), through its value
+            # witnesses (uprobes on swift_retain/swift_release, transport-bench server, session 16).
+            self.emit(f"    /// Reads one {name}. Unknown fields are skipped.")
+            self.emit(f"    static func decode(_ bytes: UnsafeBufferPointer<UInt8>{known}) throws -> {result} {{")
+            self.emit("        var reader = ProtobufReader(bytes: bytes)")
+            for f in msg.field:
+                if f not in borrowed:
+                    self.emit(f"        var {camel(f.name)}: {self.zero(name, f)}")
+        else:
+            self.emit(f"    /// Reads one {name}; fields a previous copy of the message set stay unless the bytes set them again")
+            self.emit("    /// (protobuf merges repeated embedded messages). Unknown fields are skipped.")
+            self.emit(f"    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into previous: {name}? = nil{known}) throws -> {result} {{")
+            self.emit("        var reader = ProtobufReader(bytes: bytes)")
+            self.emit(f"        var value = previous ?? {name}.wireZero")
         for f in borrowed:
             self.emit(f"        var {camel(f.name)} = UnsafeBufferPointer<UInt8>(start: nil, count: 0)")
         self.emit("        while !reader.atEnd {")
         self.emit("            let key = try reader.varint()")
         self.emit("            switch (key >> 3, key & 7) {")
         for f in msg.field:
-            self.emit(self.field_code(f, reused).decode)
+            self.emit(self.field_code(f, reused, into="" if root else "value.").decode)
         self.emit("            default: try reader.skip(wireType: key & 7, field: key >> 3)")
         self.emit("            }")
         self.emit("        }")
-        self.emit("        return " + (f"(value, " + ", ".join(camel(f.name) for f in borrowed) + ")" if borrowed else "value"))
+        if root:
+            made = f"{name}(" + ", ".join(f"{camel(f.name)}: {camel(f.name)}" for f in msg.field if f not in borrowed) + ")"
+        else:
+            made = "value"
+        self.emit("        return " + (f"({made}, " + ", ".join(camel(f.name) for f in borrowed) + ")" if borrowed else made))
         self.emit("    }")
         self.emit("}")
 

@@ -46,28 +46,34 @@ struct EnvelopeEncoding {
         if value.window != 0 { out.byte(0x48); out.varint(UInt64(truncatingIfNeeded: value.window)) }
     }
 
-    /// Reads one Envelope; fields a previous copy of the message set stay unless the bytes set them again
-    /// (protobuf merges repeated embedded messages). Unknown fields are skipped.
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, into previous: Envelope? = nil, knownMethod: String) throws -> (Envelope, payload: UnsafeBufferPointer<UInt8>) {
+    /// Reads one Envelope. Unknown fields are skipped.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, knownMethod: String) throws -> (Envelope, payload: UnsafeBufferPointer<UInt8>) {
         var reader = ProtobufReader(bytes: bytes)
-        var value = previous ?? Envelope.wireZero
+        var callID: UInt64 = 0
+        var method: String = ""
+        var status: Status? = nil
+        var deadlineMs: UInt64 = 0
+        var endOfStream: Bool = false
+        var version: UInt32 = 0
+        var kind: Envelope.Kind = .request
+        var window: UInt32 = 0
         var payload = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         while !reader.atEnd {
             let key = try reader.varint()
             switch (key >> 3, key & 7) {
-            case (1, 0): value.callID = try reader.varint()
-            case (2, 2): value.method = try reader.string(reusing: knownMethod)
+            case (1, 0): callID = try reader.varint()
+            case (2, 2): method = try reader.string(reusing: knownMethod)
             case (3, 2): payload = try reader.lengthDelimited()
-            case (4, 2): value.status = try StatusEncoding.decode(reader.lengthDelimited(), into: value.status)
-            case (5, 0): value.deadlineMs = try reader.varint()
-            case (6, 0): value.endOfStream = try reader.varint() != 0
-            case (7, 0): value.version = UInt32(truncatingIfNeeded: try reader.varint())
-            case (8, 0): value.kind = try .init(wireValue: reader.varint())
-            case (9, 0): value.window = UInt32(truncatingIfNeeded: try reader.varint())
+            case (4, 2): status = try StatusEncoding.decode(reader.lengthDelimited(), into: status)
+            case (5, 0): deadlineMs = try reader.varint()
+            case (6, 0): endOfStream = try reader.varint() != 0
+            case (7, 0): version = UInt32(truncatingIfNeeded: try reader.varint())
+            case (8, 0): kind = try .init(wireValue: reader.varint())
+            case (9, 0): window = UInt32(truncatingIfNeeded: try reader.varint())
             default: try reader.skip(wireType: key & 7, field: key >> 3)
             }
         }
-        return (value, payload)
+        return (Envelope(callID: callID, method: method, status: status, deadlineMs: deadlineMs, endOfStream: endOfStream, version: version, kind: kind, window: window), payload)
     }
 }
 

@@ -194,9 +194,9 @@ class Gen:
         root = name == ROOT
         if root:
             # The root is never merged into: its fields are read into locals and the value is made
-            # once at the end. A `var value = previous ?? zero` returned at the end cost a copy and
-            # a destroy of the whole Envelope per frame (its start too), through its value
-            # witnesses (uprobes on swift_retain/swift_release, transport-bench server, session 16).
+            # once at the end. A `var value = previous ?? zero` cost one more copy and destroy of a
+            # whole Envelope per frame, through its value witnesses (uprobes on swift_retain and
+            # swift_release, transport-bench server, session 16).
             self.emit(f"    /// Reads one {name}. Unknown fields are skipped.")
             self.emit(f"    static func decode(_ bytes: UnsafeBufferPointer<UInt8>{known}) throws -> {result} {{")
             self.emit("        var reader = ProtobufReader(bytes: bytes)")

@@ -136,12 +136,9 @@ extension StatusCode: DirectWireEnum {
     init(wireValue: UInt64) { self = StatusCode(rawValue: Int32(truncatingIfNeeded: wireValue)) ?? .unknown }
 }
 
-/// A message the generated codec decodes into: every field at its protobuf default.
+/// An embedded message the generated codec decodes into: every field at its protobuf default.
+/// (The root Envelope starts from its fields' defaults, written by the generator.)
 protocol DirectWireMessage { static var wireZero: Self { get } }
-
-extension Envelope: DirectWireMessage {
-    static var wireZero: Envelope { Envelope(callID: 0, method: "", version: 0) }
-}
 
 extension Status: DirectWireMessage {
     static var wireZero: Status { Status(.ok) }

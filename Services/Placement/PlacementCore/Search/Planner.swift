@@ -81,7 +81,8 @@ public enum Planner {
         }
         // Whatever budget is left: climb with moves the judge rates, one climb per thread, each from
         // one of the best judged candidates (best first; ties to the earlier), so that a climb stuck
-        // on one start's local optimum does not decide the plan.
+        // on one start's local optimum does not decide the plan. With the ranking and no reference
+        // the last thread climbs within the quickest baseline's latencies instead (`quickClimb`).
         var ranking = JudgeRanking(tolerance: judge.tolerance)
         scored.forEach { ranking.see($0.score) }
         let simulated = options.judge == nil ? options.simulatedRanking : nil

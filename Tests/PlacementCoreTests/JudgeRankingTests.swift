@@ -78,4 +78,15 @@ import Testing
         let tie = JudgeScore(value: 168.5, flow: 1000)
         #expect(JudgeRanking.best(of: [within, faster, tie], tolerance: 0.01) == 2)
     }
+
+    /// The quickest baseline's bounds: each latency's least over the baselines that serve (a
+    /// baseline serving nothing has no latencies to bound by); none when none serves.
+    @Test func theQuickestBaselineBoundsEachLatencyByItsLeast() throws {
+        let petals = Self.prediction(tokens: 100, prompt: 10.8, decode: 2.2)
+        let chain = Self.prediction(tokens: 19, prompt: 21.7, decode: 1.9)
+        let bounds = try #require(LatencyBounds(quickestOf: [chain, .none, petals]))
+        #expect(bounds == LatencyBounds(promptSeconds: 10.8, decodeSeconds: 1.9))
+        #expect(LatencyBounds(quickestOf: [.none]) == nil)
+        #expect(LatencyBounds(quickestOf: []) == nil)
+    }
 }

@@ -258,4 +258,46 @@ import Testing
         #expect(outcome.refusedForSlowLinks == [1])
         #expect(outcome.winner == 0)
     }
+
+    /// geo24's default plan queues prompts on slow links (`geo24-plan-s13-rank3`: Helix's simulator
+    /// prompt p50 17.4 s against Helix's layout's 14.7 s; our simulator 16.2 against 11.0 over
+    /// Dinic's flow), and the ranking had no quick plan to set against it. Without a reference one
+    /// climb is held within the latencies of the quickest baseline (Petals on geo24), and its end is
+    /// ranked; with a reference (the judge is bounded already), one thread, or no ranking, there is none.
+    @Test func aClimbWithinTheQuickestBaselinesLatenciesIsRanked() throws {
+        let problem = try TestData.problem("geo24", reference: true)
+        let model = try #require(ServingModel.forPlanning(problem: problem, connectivity: .partial, dataDirectory: TestData.directory))
+        var options = SolveOptions(method: .auto, connectivity: .partial, budgetSeconds: 600)
+        options.maxEvaluations = 40
+        options.use(.serving, serving: model)
+        try options.rank(RankingSettings(flows: 1, measureSeconds: 30), problem: problem, dataDirectory: TestData.directory)
+        let baselines = [Baselines.petals(problem), Baselines.swarm(problem), Baselines.separatePipelines(problem)]
+        let judged = baselines.map { (placement: $0, origin: "baseline") }
+        let quick = try #require(Planner.quickClimb(problem, options, baselines: baselines, ranked: true, judged: judged))
+        let petals = model.climbed.predict(baselines[0])
+        #expect(quick.bounds == LatencyBounds(promptSeconds: petals.promptLatencySeconds, decodeSeconds: petals.decodeLatencySeconds), "Petals is geo24's quickest baseline")
+        #expect(quick.start.placement == baselines[0] && quick.start.score.withinBounds, "it starts within its bounds")
+        #expect(Planner.quickClimb(problem, options, baselines: baselines, ranked: false, judged: judged) == nil)
+        var single = options
+        single.threads = 1
+        #expect(Planner.quickClimb(problem, single, baselines: baselines, ranked: true, judged: judged) == nil)
+        var referenced = options
+        referenced.reference = baselines[0]
+        #expect(Planner.quickClimb(problem, referenced, baselines: baselines, ranked: true, judged: judged) == nil)
+
+        let phases = PhaseLog()
+        options.progress = { phases.add($0.phase) }
+        let plan = Planner.solve(problem, options: options)
+        let ranked = phases.all.filter { $0.hasPrefix("simulated ") }
+        #expect(ranked.contains { $0.contains("(latency-bounded ") }, "\(ranked)")
+        #expect(plan.statistics["quick_baseline_prompt_bound_s"] == petals.promptLatencySeconds)
+    }
+}
+
+/// Progress phases, from whichever thread reports them.
+private final class PhaseLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var phases: [String] = []
+    func add(_ phase: String) { lock.withLock { phases.append(phase) } }
+    var all: [String] { lock.withLock { phases } }
 }

@@ -49,7 +49,9 @@ import Testing
         let swiftCodec = try String(contentsOf: codec, encoding: .utf8)
         #expect(swiftCodec.contains("let traceIDUTF8 = ProtobufWriter.cString(value.traceID)"))
         #expect(swiftCodec.contains("if !traceIDUTF8.isEmpty { out.byte(0x52); out.lengthDelimited(traceIDUTF8) }"))
-        #expect(swiftCodec.contains("case (10, 2): value.traceID = try reader.string()"))
+        #expect(swiftCodec.contains("var traceID: String = \"\""))
+        #expect(swiftCodec.contains("case (10, 2): traceID = try reader.string()"))
+        #expect(swiftCodec.contains("window: window, traceID: traceID)"))
     }
 
     /// Shared/WireC/** and the Swift files of Shared/Wire and Shared/Transport that say they are

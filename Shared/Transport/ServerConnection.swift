@@ -251,21 +251,25 @@ final class ServerConnection: @unchecked Sendable {
         let deadline: ContinuousClock.Instant? = request.deadlineMs > 0
             ? .now + .milliseconds(Int64(clamping: request.deadlineMs)) : nil
         let keyID: String? = if case .client(let keyID) = client { keyID } else { nil }
-        let context = CallContext(method: request.method, callID: id, deadline: deadline, peer: peer, clientKeyID: keyID)
-        let work: Handler.Work
+        // Made where it is used, not once up front: a context (or work) kept in a local and
+        // then stored in the call was copied and the local destroyed (retains and releases of
+        // its strings per call, uprobes).
+        func context() -> CallContext {
+            CallContext(method: request.method, callID: id, deadline: deadline, peer: peer, clientKeyID: keyID)
+        }
+        let call: ActiveCall
         switch handler {
         case .inline(let body):
-            answerInline(body, Handler.copy(payload), context)
+            answerInline(body, Handler.copy(payload), context())
             return
         case .task(let prepare, _):
             do {
-                work = try prepare(payload)
+                call = ActiveCall(connection: self, work: try prepare(payload), context: context())
             } catch {
-                answerInline({ _, _ in throw error }, [], context)   // a request that does not decode
+                answerInline({ _, _ in throw error }, [], context())   // a request that does not decode
                 return
             }
         }
-        let call = ActiveCall(connection: self, work: work, context: context)
         call.window = Int(request.window)
         if case .client(let keyID) = client {
             guard server.admitClientCall(keyID) else {
@@ -433,27 +437,39 @@ final class ServerConnection: @unchecked Sendable {
     }
 
     /// The last frame of a call (its answer, or the status its handler threw), kept within the
-    /// frame limit; and whether the handler reported a protocol violation.
+    /// frame limit; and whether the handler reported a protocol violation. An answer is packed
+    /// straight into its frame after the reply's header (an Envelope holding it, copied on its
+    /// way to the codec, cost retains and releases per call in perf).
     private func finalFrame(_ outcome: Result<[UInt8], Error>, _ context: CallContext) -> (FrameBytes, Status?, violation: Bool) {
-        var reply = Envelope(callID: context.callID, method: "", endOfStream: true, kind: .response)
-        var violation = false
+        var header = Self.replyHeader
+        header.callID = context.callID
+        func tooLarge(_ bytes: FrameBytes) -> Status {
+            Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
+        }
+        let status: Status, violation: Bool
         switch outcome {
         case .success(let payload):
-            reply.payload = payload
+            let bytes = EnvelopeCodec.frame(header, payload: payload)
+            if bytes.count - 4 <= maxFrameBytes { return (bytes, nil, false) }
+            (status, violation) = (tooLarge(bytes), false)
         case .failure(let error as ProtocolViolation):
-            reply.status = error.status
-            violation = true
+            (status, violation) = (error.status, true)
         case .failure(let error):
-            reply.status = Self.status(for: error, method: context.method)
+            (status, violation) = (Self.status(for: error, method: context.method), false)
         }
+        var reply = header
+        reply.status = status
         var bytes = EnvelopeCodec.frame(reply)
-        if bytes.count - 4 > maxFrameBytes {
-            reply.payload = []
-            reply.status = Status(.resourceExhausted, "the answer of '\(context.method)' is \(bytes.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
+        if bytes.count - 4 > maxFrameBytes {   // a status message over the limit
+            reply.status = tooLarge(bytes)
             bytes = EnvelopeCodec.frame(reply)
         }
         return (bytes, reply.status, violation)
     }
+
+    /// Every call's last frame: its id is filled in (copied, not built: `Envelope.init` in
+    /// perf made a copy of the Envelope and destroyed the first, per call).
+    private static let replyHeader = Envelope(method: "", endOfStream: true, kind: .response)
 
     static func status(for error: Error, method: String) -> Status {
         switch error {

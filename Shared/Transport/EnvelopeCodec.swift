@@ -26,7 +26,9 @@ enum EnvelopeCodec {
             return frame(e, payloadCount: payload.count, tail: payload) { _ in }
         }
         if payload.count >= directCopyReport { PayloadCopies.add(payload.count) }
-        return frame(e, payloadCount: payload.count) { place in payload.withUnsafeBytes { place.copyMemory(from: $0) } }
+        // The closure captures the payload's bytes, not the array (whose retains and releases
+        // around it showed in perf, per frame).
+        return payload.withUnsafeBytes { bytes in frame(e, payloadCount: bytes.count) { place in place.copyMemory(from: bytes) } }
     }
 
     /// Payloads this large go out from their own array (`FrameBytes.tail`) instead of a copy.

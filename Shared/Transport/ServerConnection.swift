@@ -467,8 +467,10 @@ final class ServerConnection: @unchecked Sendable {
         return (bytes, reply.status, violation)
     }
 
-    /// Every call's last frame: its id is filled in (copied, not built: `Envelope.init` in
-    /// perf made a copy of the Envelope and destroyed the first, per call).
+    /// Every call's last frame, its id filled in per call: copied from here, not built. The
+    /// generated `Envelope.init` copies the Envelope it builds and destroys the first (swiftc
+    /// 6.3.1, for a struct with an Optional field), through value witnesses; copying this
+    /// costs less (uprobes: 3 fewer releases per call).
     private static let replyHeader = Envelope(method: "", endOfStream: true, kind: .response)
 
     static func status(for error: Error, method: String) -> Status {

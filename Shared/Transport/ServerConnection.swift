@@ -107,9 +107,11 @@ final class ServerConnection: @unchecked Sendable {
             }
             handshakeTimer = timer
         }
-        // unowned(unsafe), as per frame: the channel calls it only while open, and while it is
-        // open its onClosed holds this connection.
-        channel.onFrame = { [unowned(unsafe) self] in self.received($0) }
+        // Unretained, as per frame: the channel calls it only while open, and while it is open
+        // its onClosed holds this connection. (A guaranteed reference: an unowned(unsafe) capture
+        // was retained and released around each call, in perf.)
+        let connection = Unmanaged.passUnretained(self)
+        channel.onFrame = { frame in connection._withUnsafeGuaranteedRef { $0.received(frame) } }
         channel.onFrameError = { [unowned self] in
             C.add(self.counters.framesTooLarge)
             self.protocolError(Status(.resourceExhausted, "\($0)"))
@@ -287,8 +289,7 @@ final class ServerConnection: @unchecked Sendable {
             }
             call.timer = timer
         }
-        let runners = handler.runsOnLoop ? server.loopRunners : server.poolRunners
-        guard admit(id, call, on: runners) else {
+        guard admit(id, call, onLoop: handler.runsOnLoop) else {
             call.timer?.cancel()
             server.releaseClientCall(call.client)
             protocolError(Status(.invalidArgument, "call id \(id) is already in flight on this connection; use a fresh id per call"))
@@ -299,20 +300,17 @@ final class ServerConnection: @unchecked Sendable {
         if callsInFlight >= maxCalls { pauseReading() }
     }
 
-    /// Lists call `id` (false: one with that id is in flight), then queues it for a runner,
-    /// which finds it listed (`begin`).
-    private func admit(_ id: UInt64, _ call: ActiveCall, on runners: CallRunners) -> Bool {
-        if runners !== server.loopRunners {
+    /// Lists call `id` (false: one with that id is in flight), then queues it for a runner
+    /// (the loop's, or the handler threads'), which finds it listed (`begin`). The runners are
+    /// named here, not passed in: a reference held in a local cost a retain and a release per call.
+    private func admit(_ id: UInt64, _ call: ActiveCall, onLoop: Bool) -> Bool {
+        if !onLoop {
             // A handler thread may take the call out of the table and write its answer itself.
             callsLock.share()
             channel.shareWrites()
         }
-        let listed = callsLock.fromLoop { () -> Bool in
-            guard !calls.contains(id) else { return false }
-            calls.insert(id, call)
-            return true
-        }
-        if listed { runners.start(call) }
+        let listed = callsLock.fromLoop { calls.insertNew(id, call) }
+        if listed { if onLoop { server.loopRunners.start(call) } else { server.poolRunners.start(call) } }
         return listed
     }
 

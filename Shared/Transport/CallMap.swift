@@ -46,6 +46,15 @@ struct CallMap<Value> {
         if overflow.updateValue(value, forKey: id) == nil { count += 1 }
     }
 
+    /// Adds `value` for `id` unless `id` has a value already (then false, and nothing changes).
+    /// One mutating call: a `contains` on a map stored in a class copied the map (a retain and a
+    /// release of its slots and of its overflow dictionary, per call in uprobes).
+    mutating func insertNew(_ id: UInt64, _ value: Value) -> Bool {
+        guard !contains(id) else { return false }
+        insert(id, value)
+        return true
+    }
+
     /// Changes the value of `id` in place; nil (and `change` not run) if there is none.
     @discardableResult
     mutating func update<R>(_ id: UInt64, _ change: (inout Value) -> R) -> R? {

@@ -258,9 +258,13 @@ final class ClientCore: @unchecked Sendable {
         let number = lastSocketNumber
         sockets[number] = channel
         state = .handshaking(channel, number)
-        // unowned(unsafe), as per frame: the channel calls these only while open, and while it is
-        // open its onClosed holds this core.
-        channel.onFrame = { [unowned(unsafe) self, unowned(unsafe) channel] in self.received($0, on: channel, number) }
+        // Unretained, as per frame: the channel calls these only while open, and while it is
+        // open its onClosed holds this core. (onFrame takes guaranteed references: its
+        // unowned(unsafe) captures were retained and released around each frame, in perf.)
+        let core = Unmanaged.passUnretained(self), socket = Unmanaged.passUnretained(channel)
+        channel.onFrame = { frame in
+            core._withUnsafeGuaranteedRef { core in socket._withUnsafeGuaranteedRef { core.received(frame, on: $0, number) } }
+        }
         channel.onFramesDelivered = { [unowned(unsafe) self] in self.readDone() }
         channel.onFrameError = { [unowned channel] error in channel.close(reason: "server broke the framing: \(error)") }
         channel.onClosed = { [self] reason in self.lost(number, reason) }

@@ -153,10 +153,7 @@ public final class Connection: Sendable {
         let buffer = StreamBuffer(window: streamWindow, method: method, counters: core.counters)
         let prepared: (UInt64, FrameBytes, UInt64)
         do {
-            prepared = try prepare(method, deadline, window: streamWindow) { envelope in
-                envelope.payload = payload
-                return EnvelopeCodec.frame(envelope)
-            }
+            prepared = try prepare(method, deadline, window: streamWindow) { EnvelopeCodec.frame($0, payload: payload) }
         } catch {
             buffer.finish(error as? Status ?? Status(.internal, "\(error)"))
             return CallStream(buffer)
@@ -188,10 +185,7 @@ public final class Connection: Sendable {
     }
 
     private func prepare(_ method: String, _ payload: [UInt8], _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
-        try prepare(method, deadline) { envelope in
-            envelope.payload = payload   // a large one is not copied: it becomes the frame's tail
-            return EnvelopeCodec.frame(envelope)
-        }
+        try prepare(method, deadline) { EnvelopeCodec.frame($0, payload: payload) }   // a large payload is not copied: it becomes the frame's tail
     }
 
     private func prepare<Request: CBridged>(_ method: String, _ message: Request, _ deadline: Duration?) throws -> (UInt64, FrameBytes, UInt64) {
@@ -202,10 +196,10 @@ public final class Connection: Sendable {
         }
     }
 
-    /// A call id and the request frame `build` makes from the envelope (without its payload).
-    /// `inout`: a builder that sets the payload does so in place (a copy of the Envelope cost
-    /// a retain and a release per reference in it, through its value witnesses, per call in perf).
-    private func prepare(_ method: String, _ deadline: Duration?, window: Int = 0, _ build: (inout Envelope) -> FrameBytes) throws -> (UInt64, FrameBytes, UInt64) {
+    /// A call id and the request frame `build` makes from the envelope (without its payload:
+    /// builders frame the payload after it, so the Envelope is never copied to hold it; a
+    /// copy cost a retain and a release per reference in it, through its value witnesses).
+    private func prepare(_ method: String, _ deadline: Duration?, window: Int = 0, _ build: (Envelope) -> FrameBytes) throws -> (UInt64, FrameBytes, UInt64) {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         var deadlineMs: UInt64 = 0
         if let deadline {
@@ -213,8 +207,7 @@ public final class Connection: Sendable {
             guard ms > 0 else { throw Status(.deadlineExceeded, "'\(method)' was called with a deadline already past (\(deadline))") }
             deadlineMs = UInt64(ms.rounded(.up))
         }
-        var envelope = Envelope(callID: id, method: method, deadlineMs: deadlineMs, window: UInt32(window))
-        let request = build(&envelope)
+        let request = build(Envelope(callID: id, method: method, deadlineMs: deadlineMs, window: UInt32(window)))
         guard request.count - 4 <= maxFrameBytes else {
             throw Status(.resourceExhausted, "request of '\(method)' is \(request.count - 4) bytes, over the maximum frame of \(maxFrameBytes) bytes")
         }

@@ -298,6 +298,10 @@ final class TCPChannel: @unchecked Sendable {
         guard !delivering else { decoder.append(chunk); return }
         delivering = true
         defer { delivering = false }
+        // The handler is read once per read, not per frame (a retain and a release of its
+        // context per frame, on both ends, in perf); once the channel closes (which clears
+        // it) `limit` stops the delivery before the next frame.
+        let onFrame = onFrame
         do {
             try decoder.takeFrames(from: chunk, limit: {
                 reading && !isClosed && !closeWhenFlushed ? maxFrameBytes : nil

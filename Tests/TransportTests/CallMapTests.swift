@@ -29,4 +29,15 @@ struct CallMapTests {
         for id: UInt64 in stride(from: 1000, to: 1300, by: 3) { #expect(map.removeValue(forKey: id) != nil); expected[id] = nil }
         check()
     }
+
+    /// `insertNew` (a server admitting a call id) adds only ids the map does not hold, in their
+    /// slot or in the overflow, and leaves the value of one it holds as it was.
+    @Test func insertNewRefusesAnIdItHolds() {
+        var map = CallMap<String>()
+        #expect(map.insertNew(1, "a") && map.insertNew(65, "b"))   // 65 shares 1's slot: overflow
+        #expect(!map.insertNew(1, "x") && !map.insertNew(65, "y"))
+        #expect(map[1] == "a" && map[65] == "b" && map.count == 2)
+        #expect(map.removeValue(forKey: 1) == "a")
+        #expect(map.insertNew(1, "c") && map[1] == "c" && map[65] == "b" && map.count == 2)
+    }
 }

@@ -155,13 +155,20 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
 /// The payload bytes `body` copies in user space, as `PayloadCopies` counts them. The counter is
 /// process-wide and other suites run beside this one in the same process (their 1 MiB echoes and
-/// codec properties add to it), so `body` runs up to `attempts` times, 20 ms apart, and the least
-/// count is taken, stopping early at `enough`: interference only adds, so a body that copies too
-/// much fails every attempt, while a neighbour's copies would have to land inside every one.
-func leastPayloadCopies(attempts: Int = 6, enough: Int = 0, _ body: () async throws -> Void) async throws -> Int {
+/// codec properties add to it), so `body` runs up to `attempts` times and the least count is taken,
+/// stopping early at `enough`: interference only adds, so a body that copies too much fails every
+/// attempt, while a neighbour's copies would have to land inside every one. The pauses between
+/// attempts double from 20 ms up to 1 s (about 10 s in all), so a neighbour that copies for
+/// seconds is waited out: with six attempts 20 ms apart, TransportTests failed about one run in
+/// five on a loaded machine (session 17), on main as well.
+func leastPayloadCopies(attempts: Int = 16, enough: Int = 0, _ body: () async throws -> Void) async throws -> Int {
     var least = Int.max
+    var pause = 20
     for attempt in 0..<attempts {
-        if attempt > 0 { try await Task.sleep(for: .milliseconds(20)) }
+        if attempt > 0 {
+            try await Task.sleep(for: .milliseconds(pause))
+            pause = min(2 * pause, 1000)
+        }
         let before = PayloadCopies.bytes
         try await body()
         least = min(least, PayloadCopies.bytes - before)

@@ -214,7 +214,7 @@ struct PlanCommand: AsyncParsableCommand {
             }
         }
         options.progress = { p in
-            standardError(String(format: "[%6.1fs] %@ best %.2f bound %.2f gap %.1f%%", p.elapsedSeconds, p.phase, p.bestObjective, p.bound, p.gap * 100))
+            standardError(p.line)
         }
         switch select {
         case "flow": break

@@ -75,7 +75,7 @@ enum RemotePlacement {
             for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(command.budget + 60)) {
                 switch event.event {
                 case .progress(let p)?:
-                    standardError(String(format: "[%6.1fs] %@ best %.2f bound %.2f gap %.1f%%", p.elapsedSeconds, p.phase, p.bestObjective, p.bound, max(0, p.gap) * 100))
+                    standardError(SolveProgress.line(elapsedSeconds: p.elapsedSeconds, phase: p.phase, bestObjective: p.bestObjective, bound: p.bound))
                 case .result(let r)?: result = r
                 case nil: break
                 }

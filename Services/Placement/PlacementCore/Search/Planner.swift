@@ -75,7 +75,7 @@ public enum Planner {
             let score = judge(placement)
             slowest = max(slowest, clock.elapsed - started)
             judged += 1
-            options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score.value),
+            options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f (%@)", score.value, from),
                                             bestObjective: score.flow, bound: flowResult.upperBound))
             scored.append((placement, from, score))
         }
@@ -107,7 +107,7 @@ public enum Planner {
                 let (start, climb) = climbs[c]
                 let outcome = climb.climb(from: start.placement, score: start.score, seed: options.seed &+ UInt64(c), clock: clock, deadline: climbEnd,
                                           slowestJudgement: slowestJudgement, maxJudgements: options.maxEvaluations, cancel: options.cancellation) { placement, score in
-                    options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f", score.value),
+                    options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "judge %.1f (climb %d from %@)", score.value, c + 1, start.origin),
                                                     bestObjective: score.flow, bound: flowResult.upperBound))
                 }
                 outcomes.set(c, (outcome.placement, outcome.score, outcome.judged))

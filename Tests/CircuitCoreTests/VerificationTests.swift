@@ -22,8 +22,14 @@ import Testing
         #expect(checker.check(c, wrong).isRefuted)
     }
 
-    @Test func tooWideIsUnverified() {
-        let c = Circuit(qubits: 30, gates: [.h(0)])
-        #expect(EquivalenceChecker().check(c, c).description.contains("too wide"))
+    @Test func tooWideGoesToThePathSum() {
+        let c = Circuit(qubits: 30, gates: [.h(0), .cx(0, 29), .rz(29, .piTimes(1, over: 4))])
+        #expect(EquivalenceChecker().check(c, c).description.hasPrefix("verified (path sum, 30 qubits, "))
+        var wrong = c
+        wrong.gates.append(.x(3))
+        #expect(EquivalenceChecker().check(c, wrong).isRefuted)
+        var unsupported = c
+        unsupported.gates.append(Gate(.u3, [1], [.zero, .zero, .piTimes(1, over: 2)]))
+        #expect(EquivalenceChecker().check(c, unsupported).description.contains("unverified: path sum: gate u3"))
     }
 }

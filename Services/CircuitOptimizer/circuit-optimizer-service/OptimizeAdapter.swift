@@ -36,7 +36,7 @@ enum OptimizeAdapter {
 
     static func verdict(_ verdict: CircuitCore.Verdict) -> (Wire.OptimizeResult.Verdict, String) {
         switch verdict {
-        case .equivalent(let method): (method.hasPrefix("unitary") ? .verifiedExact : .verifiedSimulation, verdict.description)
+        case .equivalent(let method): (method.hasPrefix("unitary") || method.hasPrefix("path sum") ? .verifiedExact : .verifiedSimulation, verdict.description)
         case .notEquivalent: (.failed, verdict.description)
         case .unverified: (.unverifiedTooWide, verdict.description)
         }

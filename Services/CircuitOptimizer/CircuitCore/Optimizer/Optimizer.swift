@@ -112,9 +112,11 @@ public enum Optimizer {
             let left = options.budget - (Deadline.now() - start)
             let needed = checker.estimatedSeconds(input, output)
             if needed > max(left, 1) {
-                verdict = .unverified(String(format: "simulation would take about %.0f s, more than the %.0f s left of the budget", needed, max(left, 0)))
+                verdict = .unverified(String(format: "the check would take about %.0f s, more than the %.0f s left of the budget", needed, max(left, 0)))
             } else {
-                verdict = checker.check(input, output)
+                // The path sum (wide circuits) stops at this deadline with an unverified verdict; simulation is
+                // bounded by the estimate checked above.
+                verdict = checker.check(input, output, deadline: Deadline(seconds: max(left, 1), cancelled: cancelled))
             }
             if verdict.isRefuted {
                 // Never hand back a circuit that is known to be wrong.

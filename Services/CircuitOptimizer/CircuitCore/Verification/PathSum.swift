@@ -21,7 +21,16 @@ public enum PathSumCheck {
         func took() -> String { String(format: "%.2f s", Deadline.now() - start) }
         do throws(PathSum.Stop) {
             for g in a.gates { try sum.apply(g, inverse: false) }
-            for g in b.gates.reversed() { try sum.apply(g, inverse: true) }
+            // Reducing after each Hadamard of b⁻¹ cancels the two halves from the middle outward, pairing each
+            // path variable of b⁻¹ with its mirror in a. Reducing only at the end leaves the choice of which
+            // variable survives each HH step to chance, and on a third of small random miters (a against a
+            // with identities spliced in) it ends with variables stuck in output wires.
+            for g in b.gates.reversed() {
+                sum.touched = []
+                try sum.apply(g, inverse: true)
+                // A Hadamard frees the variables its wire held: only they (and what they touch) can reduce now.
+                if g.kind == .h || g.kind == .ccx || g.kind == .sx || g.kind == .sxdg || g.kind == .rx { try sum.reduce(sum.touched) }
+            }
             try sum.reduce()
         } catch {
             return .unverified("path sum: \(error.reason) after \(took())")
@@ -75,7 +84,11 @@ struct PathSum {
     /// Path variables still summed over (numbered from n; 0..<n are the inputs).
     var alive: Set<Var> = []
     var nextVar: Var
-    /// Variables whose terms changed since the reduction pass's index was built.
+    /// Where each path variable occurs: the phase terms holding it, and how many monomials of which wires.
+    /// Kept current by every change, so a reduction step looks a variable up instead of scanning.
+    var terms: [Var: Set<Mono>] = [:]
+    var wireCount: [Var: [Int: Int]] = [:]
+    /// Variables whose terms or wires changed: the reductions look at them again.
     var touched: Set<Var> = []
     let deadline: Deadline
     let maxTerms: Int
@@ -117,8 +130,7 @@ struct PathSum {
             flip(q[0])
         case .cx:
             guard q[0] != q[1] else { throw Stop(reason: "cx with control = target") }
-            wires[q[1]].formSymmetricDifference(wires[q[0]])
-            try checkWire(q[1])
+            try setWire(q[1], wires[q[1]].symmetricDifference(wires[q[0]]))
         case .swap: wires.swapAt(q[0], q[1])
         case .z: try addPhase(PathSum.pi, [wires[q[0]]])
         case .s, .sdg: try addPhase((g.kind == .s ? 1 : -1) * sign * PathSum.halfPi, [wires[q[0]]])
@@ -149,8 +161,17 @@ struct PathSum {
         if wires[q].contains(.one) { wires[q].remove(.one) } else { wires[q].insert(.one) }
     }
 
-    mutating func checkWire(_ q: Int) throws(Stop) {
-        if wires[q].count > PathSum.maxWireTerms { throw Stop(reason: "a wire grew past \(PathSum.maxWireTerms) terms") }
+    /// Replaces wire q, keeping `wireCount` current; the variables that entered or left it are touched.
+    mutating func setWire(_ q: Int, _ w: ANF) throws(Stop) {
+        if w.count > PathSum.maxWireTerms { throw Stop(reason: "a wire grew past \(PathSum.maxWireTerms) terms") }
+        for mono in wires[q] { for v in mono.vars where Int(v) >= n {
+            let k = (wireCount[v]?[q] ?? 0) - 1
+            if k == 0 { wireCount[v]?.removeValue(forKey: q); if wireCount[v]?.isEmpty == true { wireCount.removeValue(forKey: v) } }
+            else { wireCount[v, default: [:]][q] = k }
+            touched.insert(v)
+        } }
+        for mono in w { for v in mono.vars where Int(v) >= n { wireCount[v, default: [:]][q, default: 0] += 1; touched.insert(v) } }
+        wires[q] = w
     }
 
     /// H|w⟩ = Σ_y (−1)^{w·y}|y⟩/√2: a new path variable y, phase += π·w·y, the wire becomes y.
@@ -159,7 +180,7 @@ struct PathSum {
         nextVar += 1
         alive.insert(y)
         try addPhase(PathSum.pi, [wires[q], [Mono(vars: [y])]])
-        wires[q] = [Mono(vars: [y])]
+        try setWire(q, [Mono(vars: [y])])
     }
 
     // MARK: Phase arithmetic
@@ -213,37 +234,40 @@ struct PathSum {
     /// Adds k units to one phase term (the constant term is a global phase and is not kept).
     mutating func add(_ mono: Mono, _ k: Int) {
         if mono.vars.isEmpty { return }
-        let v = ((phase[mono, default: 0] + k) % PathSum.M + PathSum.M) % PathSum.M
-        if v == 0 { phase.removeValue(forKey: mono) } else { phase[mono] = v }
+        let old = phase[mono] ?? 0
+        let v = ((old + k) % PathSum.M + PathSum.M) % PathSum.M
+        if v == 0 { _ = remove(mono); return }
+        phase[mono] = v
         touched.formUnion(mono.vars)
+        if old == 0 { for x in mono.vars where Int(x) >= n { terms[x, default: []].insert(mono) } }
     }
 
     mutating func remove(_ mono: Mono) -> Int {
+        guard let c = phase.removeValue(forKey: mono) else { return 0 }
         touched.formUnion(mono.vars)
-        return phase.removeValue(forKey: mono) ?? 0
+        for x in mono.vars where Int(x) >= n { terms[x]?.remove(mono) }
+        return c
     }
 
     // MARK: Reduction
 
-    /// Applies the rules until none does. Each pass indexes which phase terms hold each path variable; a
-    /// variable whose terms change during a pass waits for the next pass (its index entry is stale).
-    mutating func reduce() throws(Stop) {
-        var changed = true
-        while changed && !alive.isEmpty {
-            changed = false
-            var occurrences: [Var: [Mono]] = [:]
-            for mono in phase.keys { for v in mono.vars where Int(v) >= n { occurrences[v, default: []].append(mono) } }
-            var inOutput = Set<Var>()
-            for w in wires { for mono in w { for v in mono.vars where Int(v) >= n { inOutput.insert(v) } } }
-            touched = []
-            for y in alive.sorted() where !touched.contains(y) && !inOutput.contains(y) {
+    /// Applies the rules until none does, looking at `candidates` (all path variables when nil) and at every
+    /// variable a step touches. A variable can only become reducible when its terms or wires change, so this
+    /// reaches the same fixed point as sweeping all variables again and again.
+    mutating func reduce(_ candidates: Set<Var>? = nil) throws(Stop) {
+        var work = candidates.map { $0.intersection(alive) } ?? alive
+        while !work.isEmpty {
+            let batch = work.sorted()  // sorted: the same circuit reduces the same way every run
+            work = []
+            for y in batch where alive.contains(y) && wireCount[y] == nil {
                 try tick()
-                let terms = occurrences[y] ?? []
+                touched = []
+                let yTerms = Array(terms[y] ?? [])
                 // Elim: Σ_y of a constant is a factor 2, a scalar.
-                if terms.isEmpty { alive.remove(y); changed = true; continue }
+                if yTerms.isEmpty { alive.remove(y); continue }
                 // Split the y-part of the phase into π·y·g (g an ANF without y) and at most a lone ±π/2·y.
                 var g: ANF = [], lone = 0, fits = true
-                for t in terms {
+                for t in yTerms {
                     let c = phase[t] ?? 0, rest = t.removing(y)
                     if c == PathSum.pi { g.insert(rest) }
                     else if rest.vars.isEmpty && (c == PathSum.halfPi || c == PathSum.M - PathSum.halfPi) { lone = c }
@@ -255,35 +279,34 @@ struct PathSum {
                     // in g, the sum over z keeps only z = h: substitute it and drop both y and z.
                     var counts: [Var: Int] = [:]
                     for mono in g { for v in mono.vars { counts[v, default: 0] += 1 } }
-                    guard let z = g.lazy.filter({ $0.vars.count == 1 }).map({ $0.vars[0] })
-                        .first(where: { Int($0) >= self.n && $0 != y && counts[$0] == 1 && self.alive.contains($0) && !self.touched.contains($0) })
+                    // Of several candidates take the newest: in the miter a·b⁻¹ that is the one from b⁻¹ mirroring y
+                    // from a, so the two halves cancel from the middle outward.
+                    guard let z = g.filter({ $0.vars.count == 1 }).map({ $0.vars[0] })
+                        .filter({ Int($0) >= self.n && $0 != y && counts[$0] == 1 && self.alive.contains($0) }).max()
                     else { continue }
-                    for t in terms { _ = remove(t) }
+                    for t in yTerms { _ = remove(t) }
                     var h = g
                     h.remove(Mono(vars: [z]))
-                    try substitute(z, h, occurrences[z] ?? [])
+                    try substitute(z, h)
                     alive.remove(y); alive.remove(z)
                 } else {
                     // ω: Σ_y i^{±y}(−1)^{y·g} = √2·e^{±iπ/4}·e^{∓iπ/2·[g]}; the scalar and e^{±iπ/4} are global.
-                    for t in terms { _ = remove(t) }
+                    for t in yTerms { _ = remove(t) }
                     try addPhase(lone == PathSum.halfPi ? -PathSum.halfPi : PathSum.halfPi, [g])
                     alive.remove(y)
                 }
-                touched.insert(y)
-                changed = true
+                work.formUnion(touched.intersection(alive))
             }
         }
     }
 
     /// z := h everywhere: in each phase term c·z·m (c·[h]·m) and in each output wire (ANF product, mod 2).
-    mutating func substitute(_ z: Var, _ h: ANF, _ zTerms: [Mono]) throws(Stop) {
-        for mono in h { touched.formUnion(mono.vars) }
-        touched.insert(z)
-        for t in zTerms {
-            let c = remove(t)  // 0 when it was one of y's terms, already removed
+    mutating func substitute(_ z: Var, _ h: ANF) throws(Stop) {
+        for t in Array(terms[z] ?? []) {
+            let c = remove(t)
             if c != 0 { try addPhase(c, [h, [t.removing(z)]]) }
         }
-        for q in wires.indices where wires[q].contains(where: { $0.contains(z) }) {
+        for q in (wireCount[z] ?? [:]).keys.sorted() {
             var w: ANF = []
             for mono in wires[q] {
                 if mono.contains(z) {
@@ -291,8 +314,7 @@ struct PathSum {
                     for hm in h { let p = hm.times(rest); if w.contains(p) { w.remove(p) } else { w.insert(p) } }
                 } else if w.contains(mono) { w.remove(mono) } else { w.insert(mono) }
             }
-            wires[q] = w
-            try checkWire(q)
+            try setWire(q, w)
         }
     }
 

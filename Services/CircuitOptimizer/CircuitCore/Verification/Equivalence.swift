@@ -34,8 +34,11 @@ public struct EquivalenceChecker: Sendable {
     /// Amplitude updates per second per core, measured roughly on a release build.
     static let amplitudesPerSecond = 1.5e8
 
-    /// Path-sum seconds per gate of a and b together, measured roughly on a release build: PATHSUM_RATE_NOTE
-    static let pathSumSecondsPerGate = 1e-4
+    /// Path-sum seconds per gate (Nam sense) of a and b together. Measured on a release build (2-core machine
+    /// under load, session 18): gf2^32_mult's input against its passes output, 13593 + 10493 gates, 0.13 s,
+    /// about 5e-6 s a gate; gf2^16_mult 0.06 s for 5884. Four times that, for margin. Circuits the rules do not
+    /// reduce run until the deadline instead (mod_adder_1024), so this is only the reservation for ones that do.
+    static let pathSumSecondsPerGate = 2e-5
 
     /// A rough wall-clock estimate of `check`.
     public func estimatedSeconds(_ a: Circuit, _ b: Circuit) -> Double {

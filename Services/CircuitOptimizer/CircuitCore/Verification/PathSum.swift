@@ -196,8 +196,11 @@ struct PathSum {
         var product: [Mono: Int] = [.one: 1]
         for f in factors {
             let e = try expand(f, mod: m)
+            // Bound the product before forming it: one multiplication must not run for minutes between deadline checks.
+            if product.count * e.count > maxTerms { throw Stop(reason: "path sum grew past \(maxTerms) terms") }
             var next: [Mono: Int] = [:]
             for (a, ka) in product { for (b, kb) in e {
+                try tick()
                 let ab = a.times(b)
                 let k = (next[ab, default: 0] + ka * kb) % m
                 if k == 0 { next.removeValue(forKey: ab) } else { next[ab] = k }
@@ -222,6 +225,7 @@ struct PathSum {
                 let k = (((out[acc, default: 0] + coef) % m) + m) % m
                 if k == 0 { out.removeValue(forKey: acc) } else { out[acc] = k }
                 count += 1
+                if count & 1023 == 0 && deadline.expired { throw Stop(reason: "out of time") }
                 if count > PathSum.maxWireTerms * 16 { throw Stop(reason: "path sum grew past \(PathSum.maxWireTerms * 16) terms in one expansion") }
             }
             if size == maxSize { return }
@@ -311,7 +315,8 @@ struct PathSum {
             for mono in wires[q] {
                 if mono.contains(z) {
                     let rest = mono.removing(z)
-                    for hm in h { let p = hm.times(rest); if w.contains(p) { w.remove(p) } else { w.insert(p) } }
+                    for hm in h { try tick(); let p = hm.times(rest); if w.contains(p) { w.remove(p) } else { w.insert(p) } }
+                    if w.count > PathSum.maxWireTerms { throw Stop(reason: "a wire grew past \(PathSum.maxWireTerms) terms") }
                 } else if w.contains(mono) { w.remove(mono) } else { w.insert(mono) }
             }
             try setWire(q, w)

@@ -147,7 +147,10 @@ struct PathSum {
         case .cx:
             guard q[0] != q[1] else { throw Stop(reason: "cx with control = target") }
             try setWire(q[1], wires[q[1]].symmetricDifference(wires[q[0]]))
-        case .swap: wires.swapAt(q[0], q[1])
+        case .swap:  // through setWire: the per-wire occurrence counts move with the values
+            let (w0, w1) = (wires[q[0]], wires[q[1]])
+            try setWire(q[0], w1)
+            try setWire(q[1], w0)
         case .z: try addPhase(PathSum.pi, [wires[q[0]]])
         case .s, .sdg: try addPhase((g.kind == .s ? 1 : -1) * sign * PathSum.halfPi, [wires[q[0]]])
         case .t, .tdg: try addPhase((g.kind == .t ? 1 : -1) * sign * PathSum.halfPi / 2, [wires[q[0]]])

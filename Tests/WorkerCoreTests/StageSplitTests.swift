@@ -30,7 +30,11 @@ import WorkerCore
         for request in requests {
             let a = try #require(chunked[request.id]), b = try #require(reference[request.id])
             #expect(a.tokens == b.tokens)
-            for (x, y) in zip(a.logits, b.logits) { #expect(TestModels.relativeError(x, y) <= 1e-4) }
+            // Chunks of 3 and batches of 5 give OpenBLAS other matrix shapes than the one-shot prefill, so other
+            // summation orders: with its FMA kernels (Haswell, Zen; AMD EPYC, session 18) the logits differ by up
+            // to 2.6e-4 of the largest, with its SSE kernels (Prescott) under 1e-4. A wrong position or cache
+            // entry moves them by the order of the logits themselves.
+            for (x, y) in zip(a.logits, b.logits) { #expect(TestModels.relativeError(x, y) <= 1e-3) }
         }
     }
 

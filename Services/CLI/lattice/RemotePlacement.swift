@@ -75,7 +75,7 @@ enum RemotePlacement {
             for try await event in client.stream(Methods.Placement.plan.name, request, as: PlanEvent.self, deadline: .seconds(command.budget + 60)) {
                 switch event.event {
                 case .progress(let p)?:
-                    standardError(SolveProgress.line(elapsedSeconds: p.elapsedSeconds, phase: p.phase, bestObjective: p.bestObjective, bound: p.bound))
+                    standardError(SolveProgress(elapsedSeconds: p.elapsedSeconds, phase: p.phase, bestObjective: p.bestObjective, bound: p.bound).line)
                 case .result(let r)?: result = r
                 case nil: break
                 }

@@ -47,9 +47,10 @@ public enum PathSumCheck {
             // identities spliced in, or against its passes output) it ended with variables stuck in output wires.
             for g in b.gates.reversed() {
                 sum.touched = []
+                let before = sum.nextVar
                 try sum.apply(g, inverse: true)
-                // A Hadamard frees the variables its wire held: only they (and what they touch) can reduce now.
-                if g.kind == .h || g.kind == .ccx || g.kind == .sx || g.kind == .sxdg || g.kind == .rx { try sum.reduce(sum.touched) }
+                // A Hadamard (a new path variable) frees the variables its wire held: only they (and what they touch) can reduce now.
+                if sum.nextVar != before { try sum.reduce(sum.touched) }
             }
             try sum.reduce()
         } catch {

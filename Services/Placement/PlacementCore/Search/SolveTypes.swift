@@ -24,18 +24,16 @@ public struct SolveProgress: Sendable {
     public var bound: Double
     public var gap: Double { bestObjective > 0 ? max(0, bound - bestObjective) / bestObjective : .infinity }
 
-    /// The progress line the CLI prints, for a local solve or one streamed from placement-service.
-    /// A phase with no bound (bound 0: the simulated ranking) shows none, rather than a "gap 0%" it has not proven.
-    public static func line(elapsedSeconds: Double, phase: String, bestObjective: Double, bound: Double) -> String {
-        var line = String(format: "[%6.1fs] %@ best %.2f", elapsedSeconds, phase, bestObjective)
-        if bound > 0 {
-            let gap = bestObjective > 0 ? max(0, bound - bestObjective) / bestObjective : .infinity
-            line += String(format: " bound %.2f gap %.1f%%", bound, gap * 100)
-        }
-        return line
+    public init(elapsedSeconds: Double, phase: String, bestObjective: Double, bound: Double) {
+        (self.elapsedSeconds, self.phase, self.bestObjective, self.bound) = (elapsedSeconds, phase, bestObjective, bound)
     }
 
-    public var line: String { Self.line(elapsedSeconds: elapsedSeconds, phase: phase, bestObjective: bestObjective, bound: bound) }
+    /// The progress line the CLI prints, for a local solve or one streamed from placement-service.
+    /// A phase with no bound (bound 0: the simulated ranking) shows none, rather than a "gap 0%" it has not proven.
+    public var line: String {
+        let head = String(format: "[%6.1fs] %@ best %.2f", elapsedSeconds, phase, bestObjective)
+        return bound > 0 ? head + String(format: " bound %.2f gap %.1f%%", bound, gap * 100) : head
+    }
 }
 
 /// What the planner maximises: the max-flow objective, or the serving model's decode tokens/s.

@@ -6,7 +6,8 @@ the one networkx picks: the converse of `lattice simulate --flows` fed scripts/h
 Usage: HELIX_SRC=... scripts/helix-sim-given-flow.py FLOWS.json PATH/TO/helix-sim [helix-sim arguments...]
 
 FLOWS.json: {"arc_flows": [{"from", "to", "tokens_per_s"}]} in our naming (node indices, "source",
-"sink"), e.g. the "routing_arc_flows" of `lattice score --json` (the flow our runtime routes over).
+"sink"), or a file with "routing_arc_flows" (read first: `lattice plan --json` or `lattice score --json`,
+the flow our runtime routes over).
 A layout has many maximum flows and IWRR follows whichever it is given; this separates the choice of
 flow from the serving model when the two simulators are compared. Only the flow the scheduler reads
 is replaced (`FlowGraph.update_flow`'s value and per-edge flows, node-internal edges carrying each
@@ -20,7 +21,8 @@ import sys
 if len(sys.argv) < 3 or not os.environ.get("HELIX_SRC"):
     sys.exit("usage: HELIX_SRC=... helix-sim-given-flow.py FLOWS.json PATH/TO/helix-sim [helix-sim arguments...]")
 flows_path, tool = sys.argv[1], sys.argv[2]
-given = json.load(open(flows_path))["arc_flows"]
+_flows_file = json.load(open(flows_path))
+given = _flows_file.get("routing_arc_flows", _flows_file.get("arc_flows"))  # a plan's routing flow where it names one
 helix_sim = runpy.run_path(tool, run_name="helix_sim_module")  # definitions only; its main() is not run
 sys.path.insert(0, helix_sim["resolve_src"](os.environ["HELIX_SRC"]))
 helix_sim["stub_optional_modules"]()

@@ -148,6 +148,33 @@ import Testing
         #expect(tiny.statistics["simulated_candidates"] == Double(ranking.candidates))
         #expect(tiny.statistics["simulated_choice"] == generous.statistics["simulated_choice"])
         #expect((tiny.statistics["simulated_mean_decode_tokens_per_s"] ?? 0) > 0)
+        // The plan carries the flow its routing figure was simulated over (the one the scheduler gets).
+        let routed = try #require(tiny.routingFlow)
+        #expect(tiny.runtimeFlow(problem).sameArcs(as: routed))
+        let served = try ranking.simulation.simulate(tiny.placement, over: routed)
+        #expect(tiny.statistics["simulated_routing_decode_tokens_per_s"] == served.decodeTokensPerSecond)
+    }
+
+    /// The winner routes over its maximum flow that served best, not over Dinic's by default.
+    /// Session 15's cluster42 plan (`plan-s15-seed2`, helix-sim 735.6 over networkx's flow): over its
+    /// first four flows our simulator gives 668.0 (Dinic's), 697.0, 698.2 and 762.5 decode tok/s
+    /// (120 s, seed 1; over seeds 1-4 Dinic's 668.0-712.7, the fourth 762.5-781.8), so with two
+    /// ranking flows and four in all the choice is the fourth, 14% above Dinic's.
+    @Test func theWinnerRoutesOverItsBestServingFlow() throws {
+        let problem = try TestData.problem("cluster42", reference: true)
+        let placement = try LayoutFile.load(path: "\(HelixFidelityTests.results)/cluster42-plan-s15-seed2.layout.json", nodeCount: problem.nodes.count)
+        var simulation = FlowRobustSimulation(problem: problem, connectivity: .partial, workload: try Workload.azureConversations(dataDirectory: TestData.directory),
+                                              profiles: try GPUProfile.loadAll(problem: problem, dataDirectory: TestData.directory))
+        simulation.flows = 2
+        var ranking = SimulatedRanking(simulation: simulation)
+        ranking.routingFlows = 4
+        let outcome = ranking.rank([placement], threads: 2, clock: Clock(), deadline: .infinity, cancel: nil)
+        let routing = try #require(outcome.routing)
+        #expect(routing.simulated == 4)
+        #expect(routing.index == 3, "chose flow \(routing.index) at \(routing.decodeTokensPerSecond)")
+        let dinic = try #require(routing.dinicDecodeTokensPerSecond)
+        #expect(routing.decodeTokensPerSecond > 1.1 * dinic, "\(routing.decodeTokensPerSecond) against Dinic's \(dinic)")
+        #expect(!routing.flow.sameArcs(as: FlowScorer.runtimeFlow(problem, placement, .partial)))
     }
 
     /// `lattice plan` and placement-service set the ranking up alike (`SolveOptions.rank`): on by

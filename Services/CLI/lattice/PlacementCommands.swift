@@ -65,6 +65,9 @@ func placementJSON(_ problem: PlacementProblem, _ result: SolveResult, extra: [S
         "placement": result.placement.ranges.enumerated().compactMap { i, r in r.map { ["node": i, "start": $0.start, "end": $0.end] } },
         "node_flows": result.flows.nodeFlows,
         "arc_flows": result.flows.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] },
+        // The flow IWRR routes over, live and simulated (`simulate --flows` reads it first): the
+        // runtime graph's, the planner's choice where it simulated several; "arc_flows" is the MILP graph's (the objective).
+        "routing_arc_flows": result.runtimeFlow(problem).arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] },
         "statistics": result.statistics.mapValues(jsonNumber),
         "found_by": result.foundBy,
     ]
@@ -357,7 +360,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Issue these queries in this order (`input,output` token counts a line, e.g. the Helix artifact's draws from scripts/helix-sim-queries.py) instead of uniform draws from the workload.")
     var queries: String?
 
-    @Option(help: "IWRR over the \"arc_flows\" of this JSON file (as `plan --json` or scripts/helix-sim-flows.py write them) instead of the max flow computed here: a placement has many maximum flows, and routing follows the one given.")
+    @Option(help: "IWRR over the \"routing_arc_flows\" (the flow a plan routes over, as `plan --json` and `score --json` write it), else the \"arc_flows\" (scripts/helix-sim-flows.py), of this JSON file instead of the max flow computed here: a placement has many maximum flows, and routing follows the one given.")
     var flows: String?
 
     @Option(help: "Simulate over this many maximum flows of the layout (Dinic's, then the links offered in shuffled orders; fewer where the orders find fewer) and print each run's figures and their mean and worst: a router may route over any of them.")
@@ -450,8 +453,12 @@ struct SimulateCommand: AsyncParsableCommand {
             let serving: FlowRobustServing
             do { serving = try robust.serving(placement) } catch let error as PlacementError { throw ValidationError(error.description) }
             if json {
+                // Each run's flow too, in `--flows` form, so one run can be repeated (another seed, or Helix's simulator).
+                let flowArcs = robust.flowsToSimulate(placement).map { flow in
+                    ["arc_flows": flow.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] }]
+                }
                 try printJSON(["decode_tokens_per_s": serving.decodeTokensPerSecond, "prompt_p50_s": serving.promptP50, "decode_p50_s": serving.decodeP50,
-                               "mean_decode_tokens_per_s": serving.mean, "worst_decode_tokens_per_s": serving.worst])
+                               "mean_decode_tokens_per_s": serving.mean, "worst_decode_tokens_per_s": serving.worst, "flows": flowArcs])
             } else {
                 for (f, tokens) in serving.decodeTokensPerSecond.enumerated() {
                     print(String(format: "flow %d%@: %.1f decode tokens/s, prompt p50 %.3f s, decode p50 %.3f s", f, f == 0 ? " (Dinic's)" : "", tokens,
@@ -512,11 +519,7 @@ struct ScoreCommand: AsyncParsableCommand {
             serving = try flows.map { model.predict(placement, flows: try GivenFlows.load(path: $0).replacing(runtime, nodeCount: problem.nodes.count)) } ?? model.predict(placement)
         } catch let error as PlacementError { throw ValidationError(error.description) }
         if json {
-            // "arc_flows" are the MILP graph's (the objective); "routing_arc_flows" the runtime
-            // graph's, which IWRR routes over, live and simulated (scripts/helix-sim-given-flow.py).
-            var object = placementJSON(problem, result, extra: [
-                "runtime_flow_tokens_per_s": runtime.value,
-                "routing_arc_flows": runtime.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] }])
+            var object = placementJSON(problem, result, extra: ["runtime_flow_tokens_per_s": runtime.value])
             object["serving"] = servingJSON(serving)
             object.removeValue(forKey: "method")
             try printJSON(object)

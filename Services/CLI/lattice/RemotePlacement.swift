@@ -184,6 +184,8 @@ enum RemotePlacement {
             "node_flows": nodeFlows,
             "arc_flows": flows.map { ["from": endpoint($0.fromNode), "to": endpoint($0.toNode), "tokens_per_s": $0.tokensPerSecond] },
         ]
+        // The service sends the flow the scheduler routes over (not the MILP graph's): both names carry it.
+        object["routing_arc_flows"] = object["arc_flows"]
         for (k, v) in extra { object[k] = v }
         return object
     }

@@ -29,8 +29,9 @@ extension PlacementProblem {
             variables: UInt32(min(Double(UInt32.max), s["milp_columns"] ?? 0)), constraints: UInt32(min(Double(UInt32.max), s["milp_rows"] ?? 0)),
             linksPruned: UInt32(min(Double(UInt32.max), s["milp_pruned_arcs"] ?? 0)))
         // The scheduler routes over these flows: the runtime graph's (spec §3), the flow the
-        // simulator routes over, not the MILP graph's flow the objective measures.
-        let routed = FlowScorer.runtimeFlow(self, result.placement, result.connectivity)
+        // simulator routes over (the planner's choice where it simulated several), not the MILP
+        // graph's flow the objective measures.
+        let routed = result.runtimeFlow(self)
         return PlanResult(placement: wireRanges(result.placement), flows: wireFlows(routed),
                           objectiveTokensPerSecond: result.objective, upperBoundTokensPerSecond: result.upperBound,
                           gap: result.gap.isFinite ? result.gap : -1, stats: stats)

@@ -126,12 +126,14 @@ public enum Planner {
             }
         }
         var rankingStatistics: [String: Double] = [:]
+        var routingFlow: FlowResult? = nil
         if let simulated {
             let petals = scored.filter { $0.placement == baselines[0].0 }
             let ranked = simulatedRanking(simulated, problem, first: (best, origin, bestScore), climbEnds: climbEnds, judged: scored, always: petals + quickEnd,
                                           judge: judge, options: options, clock: clock)
             (best, origin, bestScore) = ranked.choice
             rankingStatistics = ranked.statistics
+            routingFlow = ranked.routing
         }
         // The serving model is cheap: give every GPU our flow leaves unused (idle, or holding
         // layers no route takes) the layers it serves best with, judged with the slow links it
@@ -149,6 +151,7 @@ public enum Planner {
         result.provenOptimal = flowResult.provenOptimal && best == flowResult.placement
         result.seconds = clock.elapsed
         result.foundBy = origin
+        result.routingFlow = routingFlow
         var quickStatistics: [String: Double] = [:]
         if let quick {
             quickStatistics = ["quick_baseline_prompt_bound_s": quick.bounds.promptSeconds, "quick_baseline_decode_bound_s": quick.bounds.decodeSeconds]
@@ -195,7 +198,7 @@ public enum Planner {
                                  climbEnds: [(placement: Placement, origin: String, score: JudgeScore)],
                                  judged: [(placement: Placement, origin: String, score: JudgeScore)],
                                  always: [(placement: Placement, origin: String, score: JudgeScore)] = [], judge: Judge,
-                                 options: SolveOptions, clock: Clock) -> (choice: (Placement, String, JudgeScore), statistics: [String: Double]) {
+                                 options: SolveOptions, clock: Clock) -> (choice: (Placement, String, JudgeScore), statistics: [String: Double], routing: FlowResult?) {
         let pool = climbEnds + judged
         var order = JudgeRanking(tolerance: judge.tolerance)
         pool.forEach { order.see($0.score) }
@@ -240,8 +243,20 @@ public enum Planner {
             options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: phase,
                                             bestObjective: candidates[i].score.flow, bound: 0))
         }
+        if let routing = outcome.routing {
+            statistics["simulated_routing_decode_tokens_per_s"] = routing.decodeTokensPerSecond
+            statistics["simulated_routing_prompt_p50_s"] = routing.promptP50
+            statistics["simulated_routing_decode_p50_s"] = routing.decodeP50
+            statistics["simulated_routing_flows"] = Double(routing.simulated)
+            statistics["simulated_routing_flow_index"] = Double(routing.index)
+            if let dinic = routing.dinicDecodeTokensPerSecond { statistics["simulated_routing_dinic_decode_tokens_per_s"] = dinic }
+            let dinic = routing.dinicDecodeTokensPerSecond.map { String(format: ", Dinic's %.1f", $0) } ?? ""
+            options.progress?(SolveProgress(elapsedSeconds: clock.elapsed, phase: String(format: "routing flow %d of %d simulated: %.1f decode tok/s, prompt p50 %.2f s, decode p50 %.2f s%@",
+                                                                                         routing.index, routing.simulated, routing.decodeTokensPerSecond, routing.promptP50, routing.decodeP50, dinic),
+                                            bestObjective: winner.score.flow, bound: 0))
+        }
         let origin = outcome.winner == 0 ? winner.origin : winner.origin + " (ranked first by simulation over maximum flows)"
-        return ((winner.placement, origin, winner.score), statistics)
+        return ((winner.placement, origin, winner.score), statistics, outcome.routing?.flow)
     }
 
     /// The placement without the ranges of nodes the runtime max-flow routes nothing through.

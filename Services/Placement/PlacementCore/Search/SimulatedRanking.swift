@@ -28,6 +28,13 @@ public struct SimulatedRanking: Sendable {
     /// flows), so plans are not refused for the flows drawn; below the 18% longer prompt p50 (17.4
     /// against 14.7 s in Helix's simulator) of session 13's geo24 plan, the kind of trade refused.
     public var latencyBound = 0.10
+    /// Maximum flows of the winner simulated in all (its ranking runs count) to choose the one the
+    /// plan routes over (`routing`): the live scheduler and the simulator follow the plan's flow,
+    /// and which maximum flow IWRR follows moves a layout's serving more than the seed does
+    /// (session 19, our simulator, cluster42 `plan-s15-seed2`, 120 s, seeds 1-4: eight flows from
+    /// 641.5-664.7 to 762.5-781.8 decode tok/s, Dinic's 668.0-712.7, each flow's order the same
+    /// over the seeds). Eight: about five more runs, 3 s on two idle cores for cluster42.
+    public var routingFlows = 8
 
     public init(simulation: FlowRobustSimulation) { self.simulation = simulation }
 
@@ -40,6 +47,21 @@ public struct SimulatedRanking: Sendable {
         public var refusedForLatency: [Int]
         /// Plans refused for exposing more slow links than the pick (`refusedForSlowLinks`), by index.
         public var refusedForSlowLinks: [Int] = []
+        /// The maximum flow of the winner the plan routes over (`routing`); nil where the winner was not simulated whole.
+        public var routing: RoutingChoice? = nil
+    }
+
+    /// The winner's maximum flow that served best in our simulator, of those simulated.
+    public struct RoutingChoice: Sendable {
+        public var flow: FlowResult
+        public var decodeTokensPerSecond: Double
+        public var promptP50: Double
+        public var decodeP50: Double
+        /// Maximum flows simulated, and where this one came in their order (0: Dinic's).
+        public var simulated: Int
+        public var index: Int
+        /// Dinic's flow's decode tokens/s when it was simulated (what routing over it would have given).
+        public var dinicDecodeTokensPerSecond: Double?
     }
 
     /// Simulates every (plan, flow) pair, `threads` at a time, plan by plan in the judge's order.
@@ -74,7 +96,49 @@ public struct SimulatedRanking: Sendable {
         let exposed = placements.map { slowLinks.exposed($0, simulation.connectivity, flows: FlowScorer.runtimeFlow(simulation.problem, $0, simulation.connectivity)) }
         let tooExposed = Self.refusedForSlowLinks(exposed)
         let winner = Self.winner(serving, tolerance: tolerance, refused: refused + tooExposed)
-        return Outcome(winner: winner, serving: serving, refusedForLatency: refused, refusedForSlowLinks: tooExposed)
+        var outcome = Outcome(winner: winner, serving: serving, refusedForLatency: refused, refusedForSlowLinks: tooExposed)
+        if let ranked = serving[winner] {
+            let runs = jobs.indices.filter { jobs[$0].plan == winner }.compactMap { j in reports[j].map { (flow: flows[winner][jobs[j].flow], report: $0) } }
+            outcome.routing = routing(placements[winner], ranked: ranked, runs: runs, threads: threads, clock: clock, deadline: deadline, cancel: cancel)
+        }
+        return outcome
+    }
+
+    /// The flow the winner routes over: of its ranking runs and up to `routingFlows` maximum flows
+    /// in all (Dinic's and the shuffled orders, `FlowScorer.runtimeFlows`; those the deadline
+    /// leaves out are not run), the one with the most decode tokens/s whose prompt and decode p50
+    /// stay within `latencyBound` of the winner's ranked means (the bound the ranking holds
+    /// plans to). The layout was chosen on its mean over flows (robust to the router); the router
+    /// is ours, so the plan names its best flow.
+    func routing(_ placement: Placement, ranked: FlowRobustServing, runs: [(flow: FlowResult, report: SimulationReport)], threads: Int,
+                 clock: Clock, deadline: Double, cancel: CancellationToken?) -> RoutingChoice? {
+        let candidates = FlowScorer.runtimeFlows(simulation.problem, placement, simulation.connectivity, count: routingFlows)
+        let more = candidates.filter { flow in !runs.contains { $0.flow.sameArcs(as: flow) } }.prefix(max(0, routingFlows - runs.count))
+        let extra = Array(more)
+        let results = RunBox(count: extra.count)
+        let next = JobCounter()
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, extra.count))) { _ in
+            while let j = next.take(below: extra.count) {
+                if cancel?.isCancelled == true || clock.elapsed + results.slowest > deadline { return }
+                let started = clock.elapsed
+                let report = try? simulation.simulate(placement, over: extra[j]) { cancel?.isCancelled == true || clock.elapsed > deadline }
+                results.set(j, report, seconds: clock.elapsed - started)
+            }
+        }
+        let all = runs + zip(extra, results.values).compactMap { flow, report in report.map { (flow: flow, report: $0) } }
+        let dinic = candidates.first
+        let ordered = all.map { run in (run: run, index: candidates.firstIndex { $0.sameArcs(as: run.flow) } ?? candidates.count) }
+        let within = ordered.filter {
+            ($0.run.report.promptLatency["p50"] ?? 0) <= ranked.meanPromptP50 * (1 + latencyBound) && ($0.run.report.decodeLatency["p50"] ?? 0) <= ranked.meanDecodeP50 * (1 + latencyBound)
+        }
+        // Ties go to the earlier flow (Dinic's first), so the choice never depends on thread timing.
+        guard let best = within.min(by: { a, b in
+            a.run.report.decodeTokensPerSecond != b.run.report.decodeTokensPerSecond ? a.run.report.decodeTokensPerSecond > b.run.report.decodeTokensPerSecond : a.index < b.index
+        }) else { return nil }
+        let dinicRun = dinic.flatMap { d in all.first { $0.flow.sameArcs(as: d) } }
+        return RoutingChoice(flow: best.run.flow, decodeTokensPerSecond: best.run.report.decodeTokensPerSecond, promptP50: best.run.report.promptLatency["p50"] ?? 0,
+                             decodeP50: best.run.report.decodeLatency["p50"] ?? 0, simulated: all.count, index: best.index,
+                             dinicDecodeTokensPerSecond: dinicRun?.report.decodeTokensPerSecond)
     }
 
     /// The challengers (by index) whose mean prompt p50 or mean decode p50 exceeds the judge's

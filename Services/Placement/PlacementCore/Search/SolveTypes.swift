@@ -106,11 +106,20 @@ public struct SolveResult: Sendable {
     public var upperBound: Double
     public var provenOptimal: Bool
     public var flows: FlowResult
+    /// The maximum flow the runtime routes over where the planner chose one (the simulated
+    /// ranking's best-serving flow of the plan, `SimulatedRanking.routing`); nil: Dinic's
+    /// (`FlowScorer.runtimeFlow`). See `runtimeFlow(_:)`.
+    public var routingFlow: FlowResult? = nil
     public var seconds: Double
     public var statistics: [String: Double]
     /// Which component found the placement (e.g. "cover search", "milp", "judged climb from petals").
     public var foundBy: String = ""
     public var gap: Double { objective > 0 ? max(0, upperBound - objective) / objective : .infinity }
+
+    /// The flow the scheduler and the simulator route this plan over: the planner's choice, else Dinic's on the runtime graph.
+    public func runtimeFlow(_ problem: PlacementProblem) -> FlowResult {
+        routingFlow ?? FlowScorer.runtimeFlow(problem, placement, connectivity)
+    }
 }
 
 extension SplitMix64 {

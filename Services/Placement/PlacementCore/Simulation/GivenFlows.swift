@@ -3,12 +3,14 @@ import Routing
 
 /// Per-arc flows given to the simulator in place of the max flow it computes (`SimulationConfig.arcFlows`).
 public enum GivenFlows {
-    /// The "arc_flows" of a JSON file (`lattice plan --json`, `lattice score --json` or
-    /// `scripts/helix-sim-flows.py` output): [{"from": "source"|"sink"|"<node index>", "to": …, "tokens_per_s": x}].
+    /// The "routing_arc_flows" of a JSON file where it has them (`lattice plan --json`, `lattice
+    /// score --json`: the flow the plan routes over), else its "arc_flows" (`scripts/helix-sim-flows.py`
+    /// output): [{"from": "source"|"sink"|"<node index>", "to": …, "tokens_per_s": x}].
     public static func load(path: String) throws -> [ArcFlow] {
         guard let data = FileManager.default.contents(atPath: path) else { throw PlacementError(file: path, "cannot read the file (does it exist?)") }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let arcs = object["arc_flows"] as? [[String: Any]] else {
-            throw PlacementError(file: path, "expected a JSON object with \"arc_flows\": [{\"from\", \"to\", \"tokens_per_s\"}, ...]")
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let arcs = (object["routing_arc_flows"] ?? object["arc_flows"]) as? [[String: Any]] else {
+            throw PlacementError(file: path, "expected a JSON object with \"routing_arc_flows\" or \"arc_flows\": [{\"from\", \"to\", \"tokens_per_s\"}, ...]")
         }
         return try arcs.enumerated().map { i, arc in
             guard let from = arc["from"] as? String, let to = arc["to"] as? String, let flow = arc["tokens_per_s"] as? Double else {

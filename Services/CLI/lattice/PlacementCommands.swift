@@ -273,6 +273,11 @@ struct PlanCommand: AsyncParsableCommand {
                              stats["simulated_judge_pick_decode_p50_s"] ?? 0, stats["simulated_refused_for_latency"] ?? 0, (stats["simulated_latency_bound"] ?? 0) * 100,
                              stats["simulated_refused_for_slow_links"] ?? 0))
             }
+            if let routed = stats["simulated_routing_decode_tokens_per_s"], let flows = stats["simulated_routing_flows"] {
+                let dinic = stats["simulated_routing_dinic_decode_tokens_per_s"].map { String(format: " (Dinic's %.1f)", $0) } ?? ""
+                print(String(format: "  routing: over the best of %.0f maximum flows simulated, flow %.0f: %.1f decode tok/s%@, prompt p50 %.2f s, decode p50 %.2f s",
+                             flows, stats["simulated_routing_flow_index"] ?? 0, routed, dinic, stats["simulated_routing_prompt_p50_s"] ?? 0, stats["simulated_routing_decode_p50_s"] ?? 0))
+            }
             if let replan {
                 let unit = options.serving != nil ? "predicted decode tokens/s" : "flow tokens/s"
                 print(String(format: "  re-plan: %d layers moved (a fresh plan: %d); %@ %.1f → %.1f (fresh plan %.1f)", replan.layersMoved, replan.freshLayersMoved,

@@ -64,26 +64,14 @@ public struct SimulatedRanking: Sendable {
         public var dinicDecodeTokensPerSecond: Double?
     }
 
-    /// Simulates every (plan, flow) pair, `threads` at a time, plan by plan in the judge's order.
-    /// A run starts only while one more fits before `deadline`, and stops at it (infinite when work bounds the solve:
-    /// the count of runs is then the work, so the answer does not depend on the machine).
+    /// Simulates every (plan, flow) pair, `threads` at a time, plan by plan in the judge's order,
+    /// picks the winner, then the flow it routes over (`routing`). A run starts only while one more
+    /// fits before `deadline`, and stops at it (infinite when work bounds the solve: the count of
+    /// runs is then the work, so the answer does not depend on the machine).
     func rank(_ placements: [Placement], threads: Int, clock: Clock, deadline: Double, cancel: CancellationToken?) -> Outcome {
         let flows = placements.map { simulation.flowsToSimulate($0) }
         let jobs = flows.enumerated().flatMap { p, list in list.indices.map { (plan: p, flow: $0) } }
-        let results = RunBox(count: jobs.count)
-        let next = JobCounter()
-        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, jobs.count))) { _ in
-            while let j = next.take(below: jobs.count) {
-                if cancel?.isCancelled == true { return }
-                if clock.elapsed + results.slowest > deadline { return }
-                let started = clock.elapsed
-                let (p, f) = jobs[j]
-                // A run the deadline or a cancel cuts short counts as not run.
-                let report = try? simulation.simulate(placements[p], over: flows[p][f]) { cancel?.isCancelled == true || clock.elapsed > deadline }
-                results.set(j, report, seconds: clock.elapsed - started)
-            }
-        }
-        let reports = results.values
+        let reports = simulate(jobs.map { (placements[$0.plan], flows[$0.plan][$0.flow]) }, threads: threads, clock: clock, deadline: deadline, cancel: cancel)
         let serving: [FlowRobustServing?] = placements.indices.map { p in
             let mine = jobs.indices.filter { jobs[$0].plan == p }.map { reports[$0] }
             guard !mine.isEmpty, mine.allSatisfy({ $0 != nil }) else { return nil }
@@ -115,17 +103,8 @@ public struct SimulatedRanking: Sendable {
         let candidates = FlowScorer.runtimeFlows(simulation.problem, placement, simulation.connectivity, count: routingFlows)
         let more = candidates.filter { flow in !runs.contains { $0.flow.sameArcs(as: flow) } }.prefix(max(0, routingFlows - runs.count))
         let extra = Array(more)
-        let results = RunBox(count: extra.count)
-        let next = JobCounter()
-        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, extra.count))) { _ in
-            while let j = next.take(below: extra.count) {
-                if cancel?.isCancelled == true || clock.elapsed + results.slowest > deadline { return }
-                let started = clock.elapsed
-                let report = try? simulation.simulate(placement, over: extra[j]) { cancel?.isCancelled == true || clock.elapsed > deadline }
-                results.set(j, report, seconds: clock.elapsed - started)
-            }
-        }
-        let all = runs + zip(extra, results.values).compactMap { flow, report in report.map { (flow: flow, report: $0) } }
+        let reports = simulate(extra.map { (placement, $0) }, threads: threads, clock: clock, deadline: deadline, cancel: cancel)
+        let all = runs + zip(extra, reports).compactMap { flow, report in report.map { (flow: flow, report: $0) } }
         let dinic = candidates.first
         let ordered = all.map { run in (run: run, index: candidates.firstIndex { $0.sameArcs(as: run.flow) } ?? candidates.count) }
         let within = ordered.filter {
@@ -139,6 +118,22 @@ public struct SimulatedRanking: Sendable {
         return RoutingChoice(flow: best.run.flow, decodeTokensPerSecond: best.run.report.decodeTokensPerSecond, promptP50: best.run.report.promptLatency["p50"] ?? 0,
                              decodeP50: best.run.report.decodeLatency["p50"] ?? 0, simulated: all.count, index: best.index,
                              dinicDecodeTokensPerSecond: dinicRun?.report.decodeTokensPerSecond)
+    }
+
+    /// Simulates each (plan, flow) run, `threads` at a time, in order. A run starts only while one more
+    /// fits before `deadline` (the slowest so far), and one the deadline or a cancel cuts short counts as not run (nil).
+    func simulate(_ runs: [(Placement, FlowResult)], threads: Int, clock: Clock, deadline: Double, cancel: CancellationToken?) -> [SimulationReport?] {
+        let results = RunBox(count: runs.count)
+        let next = JobCounter()
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, runs.count))) { _ in
+            while let j = next.take(below: runs.count) {
+                if cancel?.isCancelled == true || clock.elapsed + results.slowest > deadline { return }
+                let started = clock.elapsed
+                let report = try? simulation.simulate(runs[j].0, over: runs[j].1) { cancel?.isCancelled == true || clock.elapsed > deadline }
+                results.set(j, report, seconds: clock.elapsed - started)
+            }
+        }
+        return results.values
     }
 
     /// The challengers (by index) whose mean prompt p50 or mean decode p50 exceeds the judge's

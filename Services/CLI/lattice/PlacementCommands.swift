@@ -456,10 +456,11 @@ struct SimulateCommand: AsyncParsableCommand {
             robust.flows = maxFlows
             robust.config = config
             let serving: FlowRobustServing
-            do { serving = try robust.serving(placement) } catch let error as PlacementError { throw ValidationError(error.description) }
+            let simulated = robust.flowsToSimulate(placement)
+            do { serving = try robust.serving(placement, over: simulated) } catch let error as PlacementError { throw ValidationError(error.description) }
             if json {
                 // Each run's flow too, in `--flows` form, so one run can be repeated (another seed, or Helix's simulator).
-                let flowArcs = robust.flowsToSimulate(placement).map { flow in
+                let flowArcs = simulated.map { flow in
                     ["arc_flows": flow.arcFlows.map { ["from": $0.from, "to": $0.to, "tokens_per_s": $0.tokensPerSecond] }]
                 }
                 try printJSON(["decode_tokens_per_s": serving.decodeTokensPerSecond, "prompt_p50_s": serving.promptP50, "decode_p50_s": serving.decodeP50,
@@ -517,7 +518,8 @@ struct ScoreCommand: AsyncParsableCommand {
             try placement.validate(for: problem)
         } catch let error as PlacementError { throw ValidationError(error.description) }
         let runtime = FlowScorer.runtimeFlow(problem, placement, connectivity)
-        let result = Planner.score(problem, placement, connectivity)
+        var result = Planner.score(problem, placement, connectivity)
+        result.routingFlow = runtime  // a given layout routes over Dinic's; placementJSON writes it as "routing_arc_flows"
         let model = try input.servingModel(problem, connectivity)
         let serving: ServingPrediction
         do {

@@ -82,9 +82,9 @@ public struct FlowRobustSimulation: Sendable {
         return try Simulator.run(problem: problem, placement: placement, connectivity: connectivity, workload: workload, config: config, profiles: profiles, stop: stop)
     }
 
-    /// All of a placement's flows, one after another.
-    public func serving(_ placement: Placement) throws -> FlowRobustServing {
-        let reports = try flowsToSimulate(placement).map { try simulate(placement, over: $0) }
+    /// All of a placement's flows (`flowsToSimulate`, or those given), one after another.
+    public func serving(_ placement: Placement, over flows: [FlowResult]? = nil) throws -> FlowRobustServing {
+        let reports = try (flows ?? flowsToSimulate(placement)).map { try simulate(placement, over: $0) }
         return FlowRobustServing(decodeTokensPerSecond: reports.map(\.decodeTokensPerSecond), promptP50: reports.map { $0.promptLatency["p50"] ?? 0 },
                                  decodeP50: reports.map { $0.decodeLatency["p50"] ?? 0 })
     }

@@ -33,7 +33,9 @@ public struct SimulatedRanking: Sendable {
     /// and which maximum flow IWRR follows moves a layout's serving more than the seed does
     /// (session 19, our simulator, cluster42 `plan-s15-seed2`, 120 s, seeds 1-4: eight flows from
     /// 641.5-664.7 to 762.5-781.8 decode tok/s, Dinic's 668.0-712.7, each flow's order the same
-    /// over the seeds). Eight: about five more runs, 3 s on two idle cores for cluster42.
+    /// over the seeds). Eight: about five more runs; one cluster42 run takes ~0.65 s on this
+    /// 2-core machine (`simulate --max-flows 4`: 2.6 s), and the default cluster42 command with
+    /// them took 52.4 s of its 58 s budget.
     public var routingFlows = 8
 
     public init(simulation: FlowRobustSimulation) { self.simulation = simulation }
@@ -101,11 +103,9 @@ public struct SimulatedRanking: Sendable {
     func routing(_ placement: Placement, ranked: FlowRobustServing, runs: [(flow: FlowResult, report: SimulationReport)], threads: Int,
                  clock: Clock, deadline: Double, cancel: CancellationToken?) -> RoutingChoice? {
         let candidates = FlowScorer.runtimeFlows(simulation.problem, placement, simulation.connectivity, count: routingFlows)
-        let more = candidates.filter { flow in !runs.contains { $0.flow.sameArcs(as: flow) } }.prefix(max(0, routingFlows - runs.count))
-        let extra = Array(more)
+        let extra = Array(candidates.filter { flow in !runs.contains { $0.flow.sameArcs(as: flow) } }.prefix(max(0, routingFlows - runs.count)))
         let reports = simulate(extra.map { (placement, $0) }, threads: threads, clock: clock, deadline: deadline, cancel: cancel)
         let all = runs + zip(extra, reports).compactMap { flow, report in report.map { (flow: flow, report: $0) } }
-        let dinic = candidates.first
         let ordered = all.map { run in (run: run, index: candidates.firstIndex { $0.sameArcs(as: run.flow) } ?? candidates.count) }
         let within = ordered.filter {
             ($0.run.report.promptLatency["p50"] ?? 0) <= ranked.meanPromptP50 * (1 + latencyBound) && ($0.run.report.decodeLatency["p50"] ?? 0) <= ranked.meanDecodeP50 * (1 + latencyBound)
@@ -114,10 +114,9 @@ public struct SimulatedRanking: Sendable {
         guard let best = within.min(by: { a, b in
             a.run.report.decodeTokensPerSecond != b.run.report.decodeTokensPerSecond ? a.run.report.decodeTokensPerSecond > b.run.report.decodeTokensPerSecond : a.index < b.index
         }) else { return nil }
-        let dinicRun = dinic.flatMap { d in all.first { $0.flow.sameArcs(as: d) } }
         return RoutingChoice(flow: best.run.flow, decodeTokensPerSecond: best.run.report.decodeTokensPerSecond, promptP50: best.run.report.promptLatency["p50"] ?? 0,
                              decodeP50: best.run.report.decodeLatency["p50"] ?? 0, simulated: all.count, index: best.index,
-                             dinicDecodeTokensPerSecond: dinicRun?.report.decodeTokensPerSecond)
+                             dinicDecodeTokensPerSecond: ordered.first { $0.index == 0 }?.run.report.decodeTokensPerSecond)
     }
 
     /// Simulates each (plan, flow) run, `threads` at a time, in order. A run starts only while one more
